@@ -1,0 +1,656 @@
+//! Builds a [`Policy`] from a TOML config (Codex's keys), `-c key=value` overrides and the
+//! command-line flags, in that order of precedence (flags last, so they win).
+//!
+//! Unknown keys warn and are ignored, so one config can be shared across versions; a known key
+//! with the wrong type fails with the file, the key, what was expected and what was found.
+
+use crate::error::CoreError;
+use crate::glob::GLOB_META;
+use crate::policy::{
+    Access, Entry, NetworkPolicy, Policy, Preset, Special, Target, UnixSockets,
+};
+use std::path::PathBuf;
+use toml::{Table, Value};
+
+/// Everything the user said about the policy. Paths must already be absolute (the CLI makes
+/// relative flag values absolute against the directory it was started in).
+#[derive(Clone, Debug, Default)]
+pub struct LoadRequest {
+    /// `--config FILE`; no file is read when `None`.
+    pub config_file: Option<PathBuf>,
+    /// `-c key=value`, applied to the config in order.
+    pub overrides: Vec<String>,
+    /// `-s MODE`.
+    pub sandbox_mode: Option<String>,
+    /// `--full-auto` (the same as `-s workspace-write`).
+    pub full_auto: bool,
+    /// `-P NAME`: a `[permissions.NAME]` profile.
+    pub permissions_profile: Option<String>,
+    /// `--writable-root DIR`, repeatable.
+    pub writable_roots: Vec<PathBuf>,
+    /// `--network`.
+    pub network: bool,
+    /// `--deny-read GLOB`, repeatable.
+    pub deny_read: Vec<String>,
+}
+
+/// The loaded policy and the warnings met on the way.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub policy: Policy,
+    pub warnings: Vec<String>,
+}
+
+/// Top-level keys of a Codex config that have nothing to do with the sandbox.
+const IGNORED_TOP_LEVEL: &[&str] = &[
+    "model",
+    "model_provider",
+    "model_providers",
+    "model_reasoning_effort",
+    "model_reasoning_summary",
+    "model_verbosity",
+    "model_context_window",
+    "approval_policy",
+    "profile",
+    "profiles",
+    "mcp_servers",
+    "features",
+    "notify",
+    "history",
+    "tui",
+    "shell_environment_policy",
+    "projects",
+    "file_opener",
+    "hide_agent_reasoning",
+    "show_raw_agent_reasoning",
+    "disable_response_storage",
+    "preferred_auth_method",
+    "tools",
+    "experimental_network",
+    "otel",
+    "windows_wsl_setup_acknowledged",
+];
+
+/// Loads the policy for `req`.
+pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
+    let file_name = req
+        .config_file
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| "command line".to_string());
+    let mut table = match &req.config_file {
+        Some(path) => read_table(path)?,
+        None => Table::new(),
+    };
+    for spec in &req.overrides {
+        apply_override(&mut table, spec)?;
+    }
+    let mut cx = Cx { file: file_name, warnings: Vec::new() };
+    let mut policy = cx.policy_from(&table, req)?;
+
+    for root in &req.writable_roots {
+        policy.add_writable_root(root.clone(), "--writable-root");
+    }
+    for glob in &req.deny_read {
+        policy.add_deny_glob(glob.clone(), "--deny-read");
+    }
+    if req.network && !policy.unrestricted {
+        policy.network = NetworkPolicy::Full;
+    }
+    Ok(Loaded { policy, warnings: cx.warnings })
+}
+
+fn read_table(path: &PathBuf) -> Result<Table, CoreError> {
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CoreError::ConfigRead { file: file.clone(), reason: e.to_string() })?;
+    text.parse::<Table>().map_err(|e| CoreError::ConfigSyntax {
+        file,
+        reason: e.to_string().lines().next().unwrap_or("parse error").to_string()
+            + &e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default(),
+    })
+}
+
+/// Applies one `-c a.b."c/d"=VALUE`; VALUE is TOML, or a plain string when it is not.
+fn apply_override(table: &mut Table, spec: &str) -> Result<(), CoreError> {
+    let err = |reason: &str| CoreError::Override { spec: spec.into(), reason: reason.into() };
+    let (key, raw) = spec.split_once('=').ok_or_else(|| err("expected key=value"))?;
+    let path = split_dotted(key.trim()).ok_or_else(|| err("malformed key"))?;
+    if path.is_empty() || path.iter().any(|p| p.is_empty()) {
+        return Err(err("empty key"));
+    }
+    let raw = raw.trim();
+    let value = match format!("v = {raw}").parse::<Table>() {
+        Ok(mut t) => t.remove("v").unwrap_or(Value::String(raw.into())),
+        Err(_) => Value::String(raw.into()),
+    };
+    let mut cur = table;
+    for part in &path[..path.len() - 1] {
+        let slot = cur.entry(part.clone()).or_insert_with(|| Value::Table(Table::new()));
+        cur = match slot {
+            Value::Table(t) => t,
+            other => {
+                return Err(err(&format!("`{part}` is a {}, not a table", other.type_str())));
+            }
+        };
+    }
+    cur.insert(path[path.len() - 1].clone(), value);
+    Ok(())
+}
+
+/// Splits `a.b."c.d"` into `[a, b, c.d]`; `None` on an unterminated quote.
+fn split_dotted(key: &str) -> Option<Vec<String>> {
+    let mut parts = Vec::new();
+    let mut cur = String::new();
+    let mut chars = key.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => loop {
+                match chars.next()? {
+                    '"' => break,
+                    ch => cur.push(ch),
+                }
+            },
+            '.' => parts.push(std::mem::take(&mut cur)),
+            ch => cur.push(ch),
+        }
+    }
+    parts.push(cur);
+    Some(parts)
+}
+
+/// The walk over one config: knows the file name for messages and collects warnings.
+struct Cx {
+    file: String,
+    warnings: Vec<String>,
+}
+
+impl Cx {
+    fn type_err(&self, key: &str, expected: &str, found: &Value) -> CoreError {
+        CoreError::ConfigType {
+            file: self.file.clone(),
+            key: key.into(),
+            expected: expected.into(),
+            found: describe(found),
+        }
+    }
+
+    fn value_err(&self, key: &str, reason: impl Into<String>) -> CoreError {
+        CoreError::ConfigValue { file: self.file.clone(), key: key.into(), reason: reason.into() }
+    }
+
+    fn warn_unknown(&mut self, key: &str) {
+        self.warnings.push(format!("{}: unknown key `{key}` ignored", self.file));
+    }
+
+    fn string<'a>(&self, t: &'a Table, key: &str, path: &str) -> Result<Option<&'a str>, CoreError> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s)),
+            Some(v) => Err(self.type_err(path, "a string", v)),
+        }
+    }
+
+    fn boolean(&self, t: &Table, key: &str, path: &str) -> Result<Option<bool>, CoreError> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(Value::Boolean(b)) => Ok(Some(*b)),
+            Some(v) => Err(self.type_err(path, "a boolean (true or false)", v)),
+        }
+    }
+
+    fn table<'a>(&self, t: &'a Table, key: &str, path: &str) -> Result<Option<&'a Table>, CoreError> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(Value::Table(tb)) => Ok(Some(tb)),
+            Some(v) => Err(self.type_err(path, "a table", v)),
+        }
+    }
+
+    fn string_list(&self, t: &Table, key: &str, path: &str) -> Result<Option<Vec<String>>, CoreError> {
+        match t.get(key) {
+            None => Ok(None),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| match v {
+                    Value::String(s) => Ok(s.clone()),
+                    other => Err(self.type_err(&format!("{path}[{i}]"), "a string", other)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(v) => Err(self.type_err(path, "an array of strings", v)),
+        }
+    }
+
+    fn policy_from(&mut self, t: &Table, req: &LoadRequest) -> Result<Policy, CoreError> {
+        for key in t.keys() {
+            let known = matches!(
+                key.as_str(),
+                "sandbox_mode"
+                    | "sandbox_workspace_write"
+                    | "default_permissions"
+                    | "permissions"
+                    | "sandbox"
+            );
+            if !known && !IGNORED_TOP_LEVEL.contains(&key.as_str()) {
+                self.warn_unknown(key);
+            }
+        }
+        let config_mode = self.string(t, "sandbox_mode", "sandbox_mode")?;
+        let default_permissions = self.string(t, "default_permissions", "default_permissions")?;
+
+        // Flags beat the config; within the config the legacy `sandbox_mode` beats profiles.
+        let cli_mode = if req.full_auto {
+            Some(("--full-auto".to_string(), "workspace-write".to_string()))
+        } else {
+            req.sandbox_mode.clone().map(|m| ("--sandbox".to_string(), m))
+        };
+        let mut policy = if let Some((flag, mode)) = cli_mode {
+            let preset = Preset::from_name(&mode).ok_or_else(|| CoreError::ConfigValue {
+                file: "command line".into(),
+                key: flag,
+                reason: format!(
+                    "unknown sandbox mode `{mode}`; expected read-only, workspace-write or danger-full-access"
+                ),
+            })?;
+            self.legacy(t, preset)?
+        } else if let Some(name) = &req.permissions_profile {
+            self.profile(t, name, "--permissions")?
+        } else if let Some(mode) = config_mode {
+            let preset = Preset::from_name(mode).ok_or_else(|| {
+                self.value_err(
+                    "sandbox_mode",
+                    format!("unknown mode `{mode}`; expected read-only, workspace-write or danger-full-access"),
+                )
+            })?;
+            self.legacy(t, preset)?
+        } else if let Some(name) = default_permissions {
+            self.profile(t, name, "default_permissions")?
+        } else {
+            Policy::preset(Preset::ReadOnly)
+        };
+        self.sandbox_table(t, &mut policy)?;
+        Ok(policy)
+    }
+
+    /// `sandbox_mode` plus `[sandbox_workspace_write]`.
+    fn legacy(&mut self, t: &Table, preset: Preset) -> Result<Policy, CoreError> {
+        let sww = self.table(t, "sandbox_workspace_write", "sandbox_workspace_write")?;
+        let get_bool = |cx: &Cx, key: &str| -> Result<bool, CoreError> {
+            match sww {
+                Some(s) => Ok(cx
+                    .boolean(s, key, &format!("sandbox_workspace_write.{key}"))?
+                    .unwrap_or(false)),
+                None => Ok(false),
+            }
+        };
+        let exclude_tmpdir = get_bool(self, "exclude_tmpdir_env_var")?;
+        let exclude_slash_tmp = get_bool(self, "exclude_slash_tmp")?;
+        let network = get_bool(self, "network_access")?;
+        let roots = match sww {
+            Some(s) => self
+                .string_list(s, "writable_roots", "sandbox_workspace_write.writable_roots")?
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        if let Some(s) = sww {
+            for key in s.keys() {
+                if !matches!(
+                    key.as_str(),
+                    "writable_roots" | "network_access" | "exclude_tmpdir_env_var" | "exclude_slash_tmp"
+                ) {
+                    self.warn_unknown(&format!("sandbox_workspace_write.{key}"));
+                }
+            }
+        }
+        let mut policy = Policy::preset_with(preset, exclude_tmpdir, exclude_slash_tmp);
+        if preset == Preset::WorkspaceWrite {
+            for r in roots {
+                let origin = format!("{}: sandbox_workspace_write.writable_roots", self.file);
+                policy.add_writable_root(PathBuf::from(r), origin);
+            }
+            if network {
+                policy.network = NetworkPolicy::Full;
+            }
+        }
+        Ok(policy)
+    }
+
+    /// A `[permissions.NAME]` profile, or one of the built-in names.
+    fn profile(&mut self, t: &Table, name: &str, from: &str) -> Result<Policy, CoreError> {
+        if name.starts_with(':') {
+            return match Preset::from_name(name) {
+                Some(p) => Ok(Policy::preset(p)),
+                None => Err(self.value_err(
+                    from,
+                    format!("unknown built-in profile `{name}`; expected :read-only, :workspace or :danger-full-access"),
+                )),
+            };
+        }
+        let key = format!("permissions.{name}");
+        let profile = self
+            .table(t, "permissions", "permissions")?
+            .and_then(|p| p.get(name))
+            .ok_or_else(|| self.value_err(&key, format!("no profile `{name}` is defined (from {from})")))?;
+        let Value::Table(profile) = profile else {
+            return Err(self.type_err(&key, "a table", profile));
+        };
+        let mut policy = Policy::preset(Preset::ReadOnly);
+        policy.preset = None;
+        policy.profile = Some(name.to_string());
+        policy.entries.clear();
+
+        for k in profile.keys() {
+            if k != "filesystem" && k != "network" {
+                self.warn_unknown(&format!("{key}.{k}"));
+            }
+        }
+        if let Some(fs) = self.table(profile, "filesystem", &format!("{key}.filesystem"))? {
+            self.filesystem(fs, &format!("{key}.filesystem"), &mut policy)?;
+        }
+        if let Some(net) = self.table(profile, "network", &format!("{key}.network"))? {
+            let nk = format!("{key}.network");
+            if self.boolean(net, "enabled", &format!("{nk}.enabled"))? == Some(true) {
+                policy.network = NetworkPolicy::Full;
+            }
+            if let Some(v) = net.get("unix_sockets") {
+                policy.unix_sockets = self.unix_sockets(v, &format!("{nk}.unix_sockets"))?;
+            }
+            for k in net.keys() {
+                if k != "enabled" && k != "unix_sockets" {
+                    self.warn_unknown(&format!("{nk}.{k}"));
+                }
+            }
+        }
+        Ok(policy)
+    }
+
+    /// `[permissions.NAME.filesystem]`: `"PATH-or-special" = ACCESS` or `= { SUBPATH = ACCESS }`.
+    fn filesystem(&mut self, fs: &Table, key: &str, policy: &mut Policy) -> Result<(), CoreError> {
+        for (k, v) in fs {
+            let kpath = format!("{key}.\"{k}\"");
+            if k == "glob_scan_max_depth" {
+                match v {
+                    Value::Integer(n) if *n >= 0 => policy.glob_scan_max_depth = Some(*n as usize),
+                    other => return Err(self.type_err(&kpath, "a non-negative integer", other)),
+                }
+                continue;
+            }
+            let origin = format!("{}: {kpath}", self.file);
+            let special = if k.starts_with(':') {
+                match Special::from_name(k) {
+                    Some(s) => Some(s),
+                    None => {
+                        self.warnings.push(format!(
+                            "{}: unknown special path `{k}` ignored (from a newer version?)",
+                            self.file
+                        ));
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
+            match v {
+                Value::String(_) => {
+                    let access = self.access(v, &kpath)?;
+                    let target = match special {
+                        Some(s) => Target::Special(s),
+                        None if k.contains(GLOB_META) => Target::Glob(k.clone()),
+                        None => Target::Path(PathBuf::from(k)),
+                    };
+                    policy.entries.push(Entry::new(target, access, origin));
+                }
+                Value::Table(sub) => {
+                    // Only `:project_roots`/`:cwd` take subpaths.
+                    if !matches!(special, Some(Special::Cwd { .. })) {
+                        return Err(self.type_err(&kpath, "an access string (\"read\", \"write\" or \"none\")", v));
+                    }
+                    for (sk, sv) in sub {
+                        let skpath = format!("{kpath}.\"{sk}\"");
+                        let access = self.access(sv, &skpath)?;
+                        let origin = format!("{}: {skpath}", self.file);
+                        let target = if sk.contains(GLOB_META) {
+                            Target::Glob(sk.clone())
+                        } else if sk == "." || sk.is_empty() {
+                            Target::Special(Special::Cwd { subpath: None })
+                        } else if sk.starts_with('/') {
+                            return Err(self.value_err(&skpath, "a subpath of `:project_roots` must be relative"));
+                        } else {
+                            Target::Special(Special::Cwd { subpath: Some(PathBuf::from(sk)) })
+                        };
+                        policy.entries.push(Entry::new(target, access, origin));
+                    }
+                }
+                other => {
+                    return Err(self.type_err(&kpath, "an access string (\"read\", \"write\" or \"none\") or a table", other))
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn access(&self, v: &Value, key: &str) -> Result<Access, CoreError> {
+        match v {
+            Value::String(s) => Access::from_name(s).ok_or_else(|| {
+                self.value_err(key, format!("unknown access `{s}`; expected \"read\", \"write\" or \"none\""))
+            }),
+            other => Err(self.type_err(key, "an access string (\"read\", \"write\" or \"none\")", other)),
+        }
+    }
+
+    fn unix_sockets(&self, v: &Value, key: &str) -> Result<UnixSockets, CoreError> {
+        match v {
+            Value::String(s) if s == "none" => Ok(UnixSockets::None),
+            Value::String(s) if s == "all" => Ok(UnixSockets::All),
+            Value::Array(items) => {
+                let mut paths = Vec::new();
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => paths.push(PathBuf::from(s)),
+                        other => return Err(self.type_err(&format!("{key}[{i}]"), "a path string", other)),
+                    }
+                }
+                Ok(UnixSockets::Paths(paths))
+            }
+            other => Err(self.type_err(key, "\"none\", \"all\" or an array of paths", other)),
+        }
+    }
+
+    /// Our own `[sandbox]` table: `protected_names`, `unix_sockets`, `glob_scan_max_depth`.
+    fn sandbox_table(&mut self, t: &Table, policy: &mut Policy) -> Result<(), CoreError> {
+        let Some(s) = self.table(t, "sandbox", "sandbox")? else { return Ok(()) };
+        if let Some(names) = self.string_list(s, "protected_names", "sandbox.protected_names")? {
+            for (i, n) in names.iter().enumerate() {
+                if n.is_empty() || n.contains('/') || n == "." || n == ".." {
+                    return Err(self.value_err(
+                        &format!("sandbox.protected_names[{i}]"),
+                        format!("`{n}` must be a single file name"),
+                    ));
+                }
+            }
+            policy.protected_names = names;
+        }
+        if let Some(v) = s.get("unix_sockets") {
+            policy.unix_sockets = self.unix_sockets(v, "sandbox.unix_sockets")?;
+        }
+        match s.get("glob_scan_max_depth") {
+            None => {}
+            Some(Value::Integer(n)) if *n >= 0 => policy.glob_scan_max_depth = Some(*n as usize),
+            Some(other) => return Err(self.type_err("sandbox.glob_scan_max_depth", "a non-negative integer", other)),
+        }
+        for k in s.keys() {
+            if !matches!(k.as_str(), "protected_names" | "unix_sockets" | "glob_scan_max_depth") {
+                self.warn_unknown(&format!("sandbox.{k}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `integer 42`, `string "x"`: the type and a short rendering of what was found.
+fn describe(v: &Value) -> String {
+    let shown = v.to_string();
+    let shown = if shown.len() > 40 { format!("{}…", &shown[..40]) } else { shown };
+    format!("{} {shown}", v.type_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_config(text: &str, req: LoadRequest) -> Result<Loaded, CoreError> {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, text).unwrap();
+        load(&LoadRequest { config_file: Some(f), ..req })
+    }
+
+    #[test]
+    fn no_config_is_read_only() {
+        let l = load(&LoadRequest::default()).unwrap();
+        assert_eq!(l.policy.preset, Some(Preset::ReadOnly));
+        assert_eq!(l.policy.network, NetworkPolicy::Off);
+    }
+
+    #[test]
+    fn legacy_workspace_write() {
+        let l = with_config(
+            "sandbox_mode = \"workspace-write\"\n[sandbox_workspace_write]\nwritable_roots = [\"/opt/cache\"]\nnetwork_access = true\nexclude_slash_tmp = true\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
+        let p = &l.policy;
+        assert_eq!(p.preset, Some(Preset::WorkspaceWrite));
+        assert_eq!(p.network, NetworkPolicy::Full);
+        assert!(p.entries.iter().any(|e| e.target == Target::Path("/opt/cache".into())
+            && e.access == Access::Write));
+        assert!(!p.entries.iter().any(|e| e.target == Target::Special(Special::SlashTmp)));
+        assert!(p.entries.iter().any(|e| e.target == Target::Special(Special::Tmpdir)));
+    }
+
+    #[test]
+    fn wrong_type_names_file_and_key() {
+        let e = with_config("sandbox_mode = 42\n", LoadRequest::default()).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("config.toml"), "{msg}");
+        assert!(msg.contains("`sandbox_mode`"), "{msg}");
+        assert!(msg.contains("expected a string"), "{msg}");
+        assert!(msg.contains("found integer 42"), "{msg}");
+    }
+
+    #[test]
+    fn invalid_toml_names_file() {
+        let e = with_config("sandbox_mode = \n", LoadRequest::default()).unwrap_err();
+        assert!(matches!(e, CoreError::ConfigSyntax { .. }));
+        assert!(e.to_string().contains("config.toml"));
+    }
+
+    #[test]
+    fn missing_file_names_file() {
+        let e = load(&LoadRequest {
+            config_file: Some("/nonexistent/sandbox.toml".into()),
+            ..Default::default()
+        })
+        .unwrap_err();
+        assert!(e.to_string().starts_with("/nonexistent/sandbox.toml: cannot read config"));
+    }
+
+    #[test]
+    fn unknown_keys_warn() {
+        let l = with_config(
+            "model = \"o3\"\nfrobnicate = 1\nsandbox_mode = \"read-only\"\n[sandbox_workspace_write]\nwat = true\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("frobnicate"));
+        assert!(l.warnings[1].contains("sandbox_workspace_write.wat"));
+    }
+
+    #[test]
+    fn permissions_profile() {
+        let l = with_config(
+            "default_permissions = \"ws\"\n[permissions.ws.filesystem]\n\":root\" = \"read\"\n\":project_roots\" = { \".\" = \"write\", \"**/*.env\" = \"none\" }\n\"/srv/private\" = \"deny\"\nglob_scan_max_depth = 3\n[permissions.ws.network]\nenabled = true\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
+        let p = &l.policy;
+        assert_eq!(p.profile.as_deref(), Some("ws"));
+        assert_eq!(p.network, NetworkPolicy::Full);
+        assert_eq!(p.glob_scan_max_depth, Some(3));
+        assert!(p.entries.contains(&Entry {
+            target: Target::Glob("**/*.env".into()),
+            access: Access::Deny,
+            origin: p.entries.iter().find(|e| matches!(e.target, Target::Glob(_))).unwrap().origin.clone(),
+        }));
+        assert!(p.entries.iter().any(|e| e.target == Target::Special(Special::Cwd { subpath: None })
+            && e.access == Access::Write));
+        assert!(p.entries.iter().any(|e| e.target == Target::Path("/srv/private".into())
+            && e.access == Access::Deny));
+    }
+
+    #[test]
+    fn missing_profile_is_an_error() {
+        let e = with_config("default_permissions = \"nope\"\n", LoadRequest::default()).unwrap_err();
+        assert!(e.to_string().contains("permissions.nope"), "{e}");
+    }
+
+    #[test]
+    fn overrides_apply_toml_values() {
+        let l = load(&LoadRequest {
+            overrides: vec![
+                "sandbox_mode=\"workspace-write\"".into(),
+                "sandbox_workspace_write.network_access=true".into(),
+            ],
+            ..Default::default()
+        })
+        .unwrap();
+        assert_eq!(l.policy.preset, Some(Preset::WorkspaceWrite));
+        assert_eq!(l.policy.network, NetworkPolicy::Full);
+        // A bare word is taken as a string.
+        let l = load(&LoadRequest { overrides: vec!["sandbox_mode=read-only".into()], ..Default::default() })
+            .unwrap();
+        assert_eq!(l.policy.preset, Some(Preset::ReadOnly));
+        let e = load(&LoadRequest { overrides: vec!["nokey".into()], ..Default::default() }).unwrap_err();
+        assert!(matches!(e, CoreError::Override { .. }));
+    }
+
+    #[test]
+    fn flags_beat_config() {
+        let l = with_config(
+            "sandbox_mode = \"read-only\"\n",
+            LoadRequest { full_auto: true, network: true, ..Default::default() },
+        )
+        .unwrap();
+        assert_eq!(l.policy.preset, Some(Preset::WorkspaceWrite));
+        assert_eq!(l.policy.network, NetworkPolicy::Full);
+    }
+
+    #[test]
+    fn protected_names_configurable_and_checked() {
+        let l = with_config("[sandbox]\nprotected_names = [\".git\", \".env\"]\n", LoadRequest::default())
+            .unwrap();
+        assert_eq!(l.policy.protected_names, vec![".git", ".env"]);
+        let e = with_config("[sandbox]\nprotected_names = [\"a/b\"]\n", LoadRequest::default()).unwrap_err();
+        assert!(e.to_string().contains("sandbox.protected_names[0]"), "{e}");
+    }
+
+    #[test]
+    fn glob_with_write_access_is_rejected_at_resolve() {
+        let l = with_config(
+            "default_permissions = \"x\"\n[permissions.x.filesystem]\n\"/a/*.txt\" = \"write\"\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
+        let env = crate::ResolveEnv {
+            cwd: "/".into(),
+            tmpdir: None,
+            home: None,
+            target: crate::TargetOs::Linux,
+        };
+        let e = crate::resolve(&l.policy, &env).unwrap_err();
+        assert!(matches!(e, CoreError::GlobNotDeny { .. }), "{e}");
+    }
+}

@@ -1,0 +1,106 @@
+//! The reference oracle: what a [`ResolvedPolicy`] allows, and which rule decided.
+//!
+//! Every backend is tested against this function, and `sandbox explain` prints it.
+//!
+//! The rules, in order:
+//! 1. an unrestricted policy allows everything;
+//! 2. the standard devices (`/dev/null`, `/dev/tty`, …) are always usable;
+//! 3. a matching deny glob denies every operation on that path;
+//! 4. otherwise the deepest rule that is the path or an ancestor of it decides (ties:
+//!    `deny > write > read`); no rule means deny. Read and exec need `read` or `write`;
+//! 5. write and create also need the path to be outside every protected path, unless a writable
+//!    root sits at or below that protected path and contains the path (an explicit grant).
+
+use crate::policy::{Access, Op};
+use crate::resolve::{canonical, ResolvedPolicy, Rule, STANDARD_DEVICES};
+use serde::Serialize;
+use std::path::Path;
+
+/// The oracle's answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Decision {
+    pub allowed: bool,
+    /// The rule that decided, in words (`write rule /ws (preset workspace-write)`).
+    pub rule: String,
+}
+
+impl Decision {
+    fn allow(rule: impl Into<String>) -> Decision {
+        Decision { allowed: true, rule: rule.into() }
+    }
+    fn deny(rule: impl Into<String>) -> Decision {
+        Decision { allowed: false, rule: rule.into() }
+    }
+}
+
+impl ResolvedPolicy {
+    /// Decides for a path as the kernel would see it: the existing part is canonicalized
+    /// (links followed) first. Relative paths are taken from the policy's cwd.
+    pub fn decide(&self, path: &Path, op: Op) -> Decision {
+        let abs = if path.is_absolute() { path.to_path_buf() } else { self.cwd.join(path) };
+        self.decide_canonical(&canonical(&abs, self.target), op)
+    }
+
+    /// Decides for an absolute path that is already canonical; touches no filesystem.
+    pub fn decide_canonical(&self, path: &Path, op: Op) -> Decision {
+        if self.unrestricted {
+            return Decision::allow("danger-full-access: no sandbox");
+        }
+        if STANDARD_DEVICES.iter().any(|d| path == Path::new(d)) {
+            return Decision::allow(format!("standard device {}", path.display()));
+        }
+        if let Some(g) = self.deny_globs.iter().find(|g| g.is_match(path)) {
+            return Decision::deny(format!("deny glob {} ({})", g.pattern, g.origin));
+        }
+        let Some(rule) = self.deepest_rule(path) else {
+            return Decision::deny("no rule covers this path (default deny)");
+        };
+        let rule_text =
+            format!("{} rule {} ({})", rule.access.name(), rule.path.display(), rule.origin);
+        match (op.is_write(), rule.access) {
+            (_, Access::Deny) => Decision::deny(rule_text),
+            (false, _) => Decision::allow(rule_text),
+            (true, Access::Read) => Decision::deny(rule_text),
+            (true, Access::Write) => match self.protecting(path) {
+                Some(reason) => Decision::deny(reason),
+                None => Decision::allow(rule_text),
+            },
+        }
+    }
+
+    /// The rule that decides for `path`: deepest ancestor-or-self, ties broken by access order.
+    pub fn deepest_rule(&self, path: &Path) -> Option<&Rule> {
+        self.rules
+            .iter()
+            .filter(|r| path.starts_with(&r.path))
+            .max_by(|a, b| {
+                let da = a.path.components().count();
+                let db = b.path.components().count();
+                da.cmp(&db).then(a.access.cmp(&b.access))
+            })
+    }
+
+    /// The protected path that forbids writing `path`, if any.
+    fn protecting(&self, path: &Path) -> Option<String> {
+        for root in &self.writable_roots {
+            for p in &root.protected {
+                if !path.starts_with(&p.path) {
+                    continue;
+                }
+                let regranted = self
+                    .writable_roots
+                    .iter()
+                    .any(|w| w.path.starts_with(&p.path) && path.starts_with(&w.path));
+                if !regranted {
+                    return Some(format!(
+                        "protected path {} ({}) in writable root {}",
+                        p.path.display(),
+                        p.reason,
+                        root.path.display()
+                    ));
+                }
+            }
+        }
+        None
+    }
+}

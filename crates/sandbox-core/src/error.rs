@@ -1,0 +1,39 @@
+//! Errors from loading and resolving a policy. Each names the file, key or value at fault.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum CoreError {
+    #[error("{file}: cannot read config: {reason}")]
+    ConfigRead { file: String, reason: String },
+
+    #[error("{file}: invalid TOML: {reason}")]
+    ConfigSyntax { file: String, reason: String },
+
+    #[error("{file}: key `{key}`: expected {expected}, found {found}")]
+    ConfigType { file: String, key: String, expected: String, found: String },
+
+    #[error("{file}: key `{key}`: {reason}")]
+    ConfigValue { file: String, key: String, reason: String },
+
+    #[error("-c {spec}: {reason}")]
+    Override { spec: String, reason: String },
+
+    #[error("{origin}: path `{value}` is relative; use an absolute path, `~/…`, or a special such as `:cwd`")]
+    RelativePath { origin: String, value: String },
+
+    #[error("{origin}: path `{value}` is not valid UTF-8")]
+    NonUtf8 { origin: String, value: String },
+
+    #[error("working directory `{path}`: {reason}")]
+    Cwd { path: String, reason: String },
+
+    #[error("cannot protect `{path}`: it is a symlink (to `{target}`) inside writable root `{root}`, and a link the sandboxed command can replace cannot be protected reliably; remove the link or make `{path}` a real directory")]
+    SymlinkedProtected { path: String, target: String, root: String },
+
+    #[error("{origin}: invalid glob `{pattern}`: {reason}")]
+    BadGlob { origin: String, pattern: String, reason: String },
+
+    #[error("{origin}: glob `{pattern}` can only be used to deny (`\"none\"` or `\"deny\"`), not `{access}`")]
+    GlobNotDeny { origin: String, pattern: String, access: String },
+}

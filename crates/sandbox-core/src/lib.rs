@@ -1,0 +1,22 @@
+//! The policy core of `sandbox`: what a command may do, resolved to concrete paths, plus the
+//! reference oracle that every OS backend is tested against.
+//!
+//! ```text
+//! Policy (config, flags, builder) --resolve--> ResolvedPolicy --decide(path, op)--> Decision
+//! ```
+
+pub mod config;
+pub mod decide;
+pub mod error;
+pub mod glob;
+pub mod policy;
+pub mod resolve;
+
+pub use config::{load, LoadRequest, Loaded};
+pub use decide::Decision;
+pub use error::CoreError;
+pub use glob::DenyGlob;
+pub use policy::{Access, Entry, NetworkPolicy, Op, Policy, Preset, Special, Target, UnixSockets};
+pub use resolve::{
+    resolve, PathKind, Protected, ResolveEnv, ResolvedPolicy, Rule, TargetOs, WritableRoot,
+};

@@ -1,0 +1,585 @@
+//! Turns a [`Policy`] into a [`ResolvedPolicy`]: absolute canonical paths, specials expanded,
+//! duplicates removed, protected subpaths found under every writable root.
+
+use crate::error::CoreError;
+use crate::glob::{DenyGlob, GLOB_META};
+use crate::policy::{Access, NetworkPolicy, Policy, Special, Target, UnixSockets};
+use serde::Serialize;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+/// The operating system a policy is resolved for. Paths are spelled as that OS's kernel sees
+/// them (on macOS `/tmp` is `/private/tmp`), so a profile for another OS can be built here.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetOs {
+    Linux,
+    Macos,
+    Windows,
+}
+
+impl TargetOs {
+    /// The OS this binary was built for.
+    pub fn host() -> TargetOs {
+        if cfg!(target_os = "macos") {
+            TargetOs::Macos
+        } else if cfg!(windows) {
+            TargetOs::Windows
+        } else {
+            TargetOs::Linux
+        }
+    }
+
+    /// Default read roots for `:minimal` on this OS.
+    pub fn minimal_read_roots(self) -> &'static [&'static str] {
+        match self {
+            TargetOs::Linux => &[
+                "/bin",
+                "/sbin",
+                "/usr",
+                "/etc",
+                "/lib",
+                "/lib32",
+                "/lib64",
+                "/proc",
+                "/nix/store",
+                "/run/current-system/sw",
+            ],
+            TargetOs::Macos => &[
+                "/bin",
+                "/sbin",
+                "/usr",
+                "/System",
+                "/Library/Preferences",
+                "/Applications",
+                "/private/etc",
+                "/private/var/db",
+                "/opt/homebrew",
+                "/dev",
+            ],
+            TargetOs::Windows => &[],
+        }
+    }
+}
+
+/// The outside facts resolution depends on. [`ResolveEnv::from_process`] reads them from the
+/// running process; tests build one by hand.
+#[derive(Clone, Debug)]
+pub struct ResolveEnv {
+    pub cwd: PathBuf,
+    pub tmpdir: Option<OsString>,
+    pub home: Option<PathBuf>,
+    pub target: TargetOs,
+}
+
+impl ResolveEnv {
+    /// Reads the cwd, `$TMPDIR` and `$HOME` of this process, for the host OS.
+    pub fn from_process() -> Result<ResolveEnv, CoreError> {
+        let cwd = std::env::current_dir().map_err(|e| CoreError::Cwd {
+            path: ".".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(ResolveEnv {
+            cwd,
+            tmpdir: std::env::var_os("TMPDIR"),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            target: TargetOs::host(),
+        })
+    }
+}
+
+/// Files the sandboxed command may always open for reading and writing.
+pub const STANDARD_DEVICES: [&str; 6] =
+    ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
+
+/// One concrete path rule.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Rule {
+    pub path: PathBuf,
+    pub access: Access,
+    pub origin: String,
+}
+
+/// What is at a protected path when the policy was resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PathKind {
+    Dir,
+    File,
+    Missing,
+}
+
+/// A path kept read-only, and not creatable, inside a writable root.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Protected {
+    pub path: PathBuf,
+    pub kind: PathKind,
+    /// Why: `.git`, `.codex`, or `gitdir of /ws/.git`.
+    pub reason: String,
+}
+
+/// A writable root and the protected paths under (or pointed at from) it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WritableRoot {
+    pub path: PathBuf,
+    pub protected: Vec<Protected>,
+}
+
+/// A policy with every path concrete: the input of every backend compiler and of the oracle.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ResolvedPolicy {
+    /// `workspace-write`, `profile NAME`, …
+    pub description: String,
+    pub target: TargetOs,
+    /// Nothing is enforced (`danger-full-access`).
+    pub unrestricted: bool,
+    pub cwd: PathBuf,
+    /// Path rules, sorted by path; the deepest matching rule decides.
+    pub rules: Vec<Rule>,
+    pub deny_globs: Vec<DenyGlob>,
+    /// Paths with write access, sorted, each with its protected subpaths.
+    pub writable_roots: Vec<WritableRoot>,
+    /// `:minimal` was requested (platform default read roots are among `rules`).
+    pub minimal: bool,
+    pub network: NetworkPolicy,
+    pub unix_sockets: UnixSockets,
+    pub glob_scan_max_depth: Option<usize>,
+    /// Things skipped or doubtful during resolution; the CLI prints each as a warning.
+    pub warnings: Vec<String>,
+}
+
+impl ResolvedPolicy {
+    /// True when every path is readable except those denied by rules or globs.
+    pub fn reads_everything(&self) -> bool {
+        self.rules
+            .iter()
+            .any(|r| r.path == Path::new("/") && r.access != Access::Deny)
+            && !self.rules.iter().any(|r| r.path == Path::new("/") && r.access == Access::Deny)
+    }
+
+    /// Paths with an explicit deny rule, sorted.
+    pub fn denied_paths(&self) -> Vec<&Path> {
+        self.rules.iter().filter(|r| r.access == Access::Deny).map(|r| r.path.as_path()).collect()
+    }
+
+    /// Paths with an explicit read rule (the roots of a restricted read view), sorted.
+    pub fn read_roots(&self) -> Vec<&Path> {
+        self.rules.iter().filter(|r| r.access == Access::Read).map(|r| r.path.as_path()).collect()
+    }
+
+    /// Every protected path of every writable root, sorted and de-duplicated.
+    pub fn protected_paths(&self) -> Vec<&Protected> {
+        let mut all: Vec<&Protected> =
+            self.writable_roots.iter().flat_map(|r| r.protected.iter()).collect();
+        all.sort_by(|a, b| a.path.cmp(&b.path));
+        all.dedup_by(|a, b| a.path == b.path);
+        all
+    }
+}
+
+/// Resolves `policy` against `env`.
+pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, CoreError> {
+    let cwd = resolve_cwd(&env.cwd, env.target)?;
+    let mut out = ResolvedPolicy {
+        description: policy.describe(),
+        target: env.target,
+        unrestricted: policy.unrestricted,
+        cwd: cwd.clone(),
+        rules: Vec::new(),
+        deny_globs: Vec::new(),
+        writable_roots: Vec::new(),
+        minimal: false,
+        network: policy.network.clone(),
+        unix_sockets: UnixSockets::All,
+        glob_scan_max_depth: policy.glob_scan_max_depth,
+        warnings: Vec::new(),
+    };
+
+    for entry in &policy.entries {
+        let origin = entry.origin.as_str();
+        let path = match &entry.target {
+            Target::Glob(pattern) => {
+                if entry.access != Access::Deny {
+                    return Err(CoreError::GlobNotDeny {
+                        origin: origin.into(),
+                        pattern: pattern.clone(),
+                        access: entry.access.name().into(),
+                    });
+                }
+                let abs = anchor_glob(pattern, &cwd, env, origin)?;
+                out.deny_globs.push(DenyGlob::new(&abs, origin)?);
+                continue;
+            }
+            Target::Special(Special::Minimal) => {
+                out.minimal = true;
+                for root in env.target.minimal_read_roots() {
+                    let p = Path::new(root);
+                    if p.exists() {
+                        push_rule(&mut out.rules, canonical(p, env.target), entry.access, ":minimal");
+                    }
+                }
+                continue;
+            }
+            Target::Special(Special::Root) => PathBuf::from("/"),
+            Target::Special(Special::Cwd { subpath: None }) => cwd.clone(),
+            Target::Special(Special::Cwd { subpath: Some(sub) }) => {
+                if sub.is_absolute() {
+                    return Err(CoreError::ConfigValue {
+                        file: origin.into(),
+                        key: sub.display().to_string(),
+                        reason: "a path under `:project_roots` must be relative".into(),
+                    });
+                }
+                canonical(&cwd.join(sub), env.target)
+            }
+            Target::Special(Special::Tmpdir) => match &env.tmpdir {
+                Some(t) if !t.is_empty() => {
+                    let p = PathBuf::from(t);
+                    if !p.is_absolute() {
+                        out.warnings.push(format!(
+                            "$TMPDIR `{}` is not absolute; it is not a writable root",
+                            p.display()
+                        ));
+                        continue;
+                    }
+                    check_utf8(&p, "$TMPDIR")?;
+                    canonical(&p, env.target)
+                }
+                _ => continue,
+            },
+            Target::Special(Special::SlashTmp) => {
+                if !Path::new("/tmp").is_dir() {
+                    continue;
+                }
+                canonical(Path::new("/tmp"), env.target)
+            }
+            Target::Path(p) => {
+                let p = expand_home(p, env, origin)?;
+                canonical(&p, env.target)
+            }
+        };
+        check_utf8(&path, origin)?;
+        if entry.access != Access::Deny && !exists(&path, env.target) {
+            out.warnings.push(format!(
+                "{origin}: `{}` does not exist; its {} rule is skipped",
+                path.display(),
+                entry.access.name()
+            ));
+            continue;
+        }
+        push_rule(&mut out.rules, path, entry.access, origin);
+    }
+
+    out.rules.sort_by(|a, b| a.path.cmp(&b.path).then(a.access.cmp(&b.access)));
+    out.deny_globs.sort_by(|a, b| a.pattern.cmp(&b.pattern));
+    out.deny_globs.dedup_by(|a, b| a.pattern == b.pattern);
+
+    out.unix_sockets = match &policy.unix_sockets {
+        UnixSockets::Paths(paths) => {
+            let mut v = Vec::new();
+            for p in paths {
+                let p = expand_home(p, env, "unix_sockets")?;
+                let c = canonical(&p, env.target);
+                check_utf8(&c, "unix_sockets")?;
+                v.push(c);
+            }
+            v.sort();
+            v.dedup();
+            UnixSockets::Paths(v)
+        }
+        other => other.clone(),
+    };
+
+    if !out.unrestricted {
+        let mut warnings = Vec::new();
+        out.writable_roots =
+            writable_roots(&out, &policy.protected_names, env.target, &mut warnings)?;
+        out.warnings.extend(warnings);
+    }
+    Ok(out)
+}
+
+fn push_rule(rules: &mut Vec<Rule>, path: PathBuf, access: Access, origin: &str) {
+    if !rules.iter().any(|r| r.path == path && r.access == access) {
+        rules.push(Rule { path, access, origin: origin.to_string() });
+    }
+}
+
+fn resolve_cwd(cwd: &Path, target: TargetOs) -> Result<PathBuf, CoreError> {
+    let shown = cwd.display().to_string();
+    if !cwd.is_absolute() {
+        return Err(CoreError::Cwd { path: shown, reason: "not an absolute path".into() });
+    }
+    let c = std::fs::canonicalize(cwd)
+        .map_err(|e| CoreError::Cwd { path: shown.clone(), reason: e.to_string() })?;
+    if !c.is_dir() {
+        return Err(CoreError::Cwd { path: shown, reason: "not a directory".into() });
+    }
+    check_utf8(&c, "working directory")?;
+    Ok(platform_alias(&c, target))
+}
+
+/// Finds every writable root and what is protected under it.
+fn writable_roots(
+    p: &ResolvedPolicy,
+    names: &[String],
+    target: TargetOs,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<WritableRoot>, CoreError> {
+    let mut roots: Vec<PathBuf> = p
+        .rules
+        .iter()
+        .filter(|r| r.access == Access::Write)
+        .filter(|r| !p.rules.iter().any(|o| o.path == r.path && o.access == Access::Deny))
+        .map(|r| r.path.clone())
+        .collect();
+    roots.sort();
+    roots.dedup();
+
+    let mut out = Vec::new();
+    for root in roots {
+        let mut protected = Vec::new();
+        for name in names {
+            let path = root.join(name);
+            // An explicit write rule at the protected path is the user's choice to allow it.
+            if p.rules.iter().any(|r| r.path == path && r.access == Access::Write) {
+                continue;
+            }
+            let host_path = host_spelling(&path, target);
+            let kind = match std::fs::symlink_metadata(&host_path) {
+                Ok(m) if m.file_type().is_symlink() => {
+                    let target = std::fs::read_link(&host_path)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|_| "?".into());
+                    return Err(CoreError::SymlinkedProtected {
+                        path: path.display().to_string(),
+                        target,
+                        root: root.display().to_string(),
+                    });
+                }
+                Ok(m) if m.is_dir() => PathKind::Dir,
+                Ok(_) => PathKind::File,
+                Err(_) => PathKind::Missing,
+            };
+            if name == ".git" && kind == PathKind::File {
+                match gitdir_target(&host_path) {
+                    Some(t) if t.exists() => {
+                        let t = canonical(&t, target);
+                        let kind = if t.is_dir() { PathKind::Dir } else { PathKind::File };
+                        protected.push(Protected {
+                            reason: format!("gitdir of {}", path.display()),
+                            path: t,
+                            kind,
+                        });
+                    }
+                    Some(t) => warnings.push(format!(
+                        "`{}` points at `{}`, which does not exist; only the pointer file is protected",
+                        path.display(),
+                        t.display()
+                    )),
+                    None => {}
+                }
+            }
+            protected.push(Protected { path, kind, reason: name.clone() });
+        }
+        protected.sort_by(|a, b| a.path.cmp(&b.path));
+        out.push(WritableRoot { path: root, protected });
+    }
+    Ok(out)
+}
+
+/// Reads a `gitdir: PATH` pointer file; relative targets are taken from the file's directory.
+pub fn gitdir_target(dot_git_file: &Path) -> Option<PathBuf> {
+    let text = std::fs::read_to_string(dot_git_file).ok()?;
+    let text = text.trim();
+    let (key, value) = text.split_once(':')?;
+    if key.trim() != "gitdir" {
+        return None;
+    }
+    let value = value.trim();
+    if value.is_empty() {
+        return None;
+    }
+    let target = PathBuf::from(value);
+    Some(if target.is_absolute() {
+        target
+    } else {
+        dot_git_file.parent().unwrap_or(Path::new("/")).join(target)
+    })
+}
+
+fn expand_home(p: &Path, env: &ResolveEnv, origin: &str) -> Result<PathBuf, CoreError> {
+    let s = p.to_string_lossy();
+    if s == "~" || s.starts_with("~/") {
+        let home = env.home.as_ref().ok_or_else(|| CoreError::RelativePath {
+            origin: origin.into(),
+            value: format!("{s} (HOME is not set)"),
+        })?;
+        let rest = s.trim_start_matches('~').trim_start_matches('/');
+        return Ok(if rest.is_empty() { home.clone() } else { home.join(rest) });
+    }
+    if !p.is_absolute() {
+        return Err(CoreError::RelativePath { origin: origin.into(), value: s.into_owned() });
+    }
+    Ok(p.to_path_buf())
+}
+
+fn anchor_glob(
+    pattern: &str,
+    cwd: &Path,
+    env: &ResolveEnv,
+    origin: &str,
+) -> Result<String, CoreError> {
+    let abs = if pattern.starts_with('/') {
+        pattern.to_string()
+    } else if pattern == "~" || pattern.starts_with("~/") {
+        expand_home(Path::new(pattern), env, origin)?.to_string_lossy().into_owned()
+    } else {
+        let rel = pattern.trim_start_matches("./");
+        format!("{}/{}", cwd.to_string_lossy().trim_end_matches('/'), rel)
+    };
+    // Canonicalize the literal directory part so links (e.g. `/tmp` on macOS) match.
+    let comps: Vec<&str> = abs.split('/').filter(|c| !c.is_empty()).collect();
+    let split = comps.iter().position(|c| c.contains(GLOB_META) || c.contains('\\'));
+    Ok(match split {
+        Some(i) if i > 0 => {
+            let prefix: PathBuf = std::iter::once("/").chain(comps[..i].iter().copied()).collect();
+            let prefix = canonical(&prefix, env.target);
+            format!(
+                "{}/{}",
+                prefix.to_string_lossy().trim_end_matches('/'),
+                comps[i..].join("/")
+            )
+        }
+        Some(_) => format!("/{}", comps.join("/")),
+        None => canonical(Path::new(&abs), env.target).to_string_lossy().into_owned(),
+    })
+}
+
+fn check_utf8(p: &Path, origin: &str) -> Result<(), CoreError> {
+    if p.to_str().is_none() {
+        return Err(CoreError::NonUtf8 {
+            origin: origin.into(),
+            value: p.to_string_lossy().into_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// Canonicalizes the longest existing prefix of `p` (following links) and appends the rest,
+/// with `.` and `..` removed lexically; then spells it as `target` would.
+pub fn canonical(p: &Path, target: TargetOs) -> PathBuf {
+    let host = host_spelling(&normalize(p), target);
+    let mut existing = host.clone();
+    let mut tail: Vec<std::ffi::OsString> = Vec::new();
+    loop {
+        if let Ok(c) = std::fs::canonicalize(&existing) {
+            let mut out = c;
+            for t in tail.iter().rev() {
+                out.push(t);
+            }
+            return platform_alias(&out, target);
+        }
+        match (existing.file_name().map(|s| s.to_os_string()), existing.parent()) {
+            (Some(name), Some(parent)) => {
+                tail.push(name);
+                existing = parent.to_path_buf();
+            }
+            _ => return platform_alias(&host, target),
+        }
+    }
+}
+
+/// Removes `.` and resolves `..` lexically.
+pub fn normalize(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other.as_os_str()),
+        }
+    }
+    if out.as_os_str().is_empty() {
+        out.push("/");
+    }
+    out
+}
+
+/// The macOS top-level links, as `(link, target)`.
+const MACOS_ALIASES: [(&str, &str); 3] =
+    [("/tmp", "/private/tmp"), ("/var", "/private/var"), ("/etc", "/private/etc")];
+
+/// Spells `p` as `target`'s kernel reports it: on macOS `/tmp/x` is `/private/tmp/x`.
+pub fn platform_alias(p: &Path, target: TargetOs) -> PathBuf {
+    if target == TargetOs::Macos {
+        for (link, real) in MACOS_ALIASES {
+            if let Ok(rest) = p.strip_prefix(link) {
+                return Path::new(real).join(rest);
+            }
+        }
+    }
+    p.to_path_buf()
+}
+
+/// The inverse of [`platform_alias`] when resolving for macOS on another OS: where to look on
+/// this host for a path spelled the macOS way.
+fn host_spelling(p: &Path, target: TargetOs) -> PathBuf {
+    if target == TargetOs::Macos && TargetOs::host() != TargetOs::Macos {
+        for (link, real) in MACOS_ALIASES {
+            if let Ok(rest) = p.strip_prefix(real) {
+                if !Path::new(real).exists() {
+                    return Path::new(link).join(rest);
+                }
+            }
+        }
+    }
+    p.to_path_buf()
+}
+
+fn exists(p: &Path, target: TargetOs) -> bool {
+    host_spelling(p, target).exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn macos_aliases_tmp_and_var() {
+        assert_eq!(
+            platform_alias(Path::new("/tmp/x"), TargetOs::Macos),
+            PathBuf::from("/private/tmp/x")
+        );
+        assert_eq!(
+            platform_alias(Path::new("/var/folders/a"), TargetOs::Macos),
+            PathBuf::from("/private/var/folders/a")
+        );
+        assert_eq!(
+            platform_alias(Path::new("/private/tmp/x"), TargetOs::Macos),
+            PathBuf::from("/private/tmp/x")
+        );
+        assert_eq!(platform_alias(Path::new("/tmp/x"), TargetOs::Linux), PathBuf::from("/tmp/x"));
+        assert_eq!(platform_alias(Path::new("/tmpx"), TargetOs::Macos), PathBuf::from("/tmpx"));
+    }
+
+    #[test]
+    fn normalize_removes_dots() {
+        assert_eq!(normalize(Path::new("/a/./b/../c")), PathBuf::from("/a/c"));
+        assert_eq!(normalize(Path::new("/..")), PathBuf::from("/"));
+    }
+
+    #[test]
+    fn gitdir_pointer_parsing() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join(".git");
+        std::fs::write(&f, "gitdir: ../real/.git/worktrees/w\n").unwrap();
+        assert_eq!(gitdir_target(&f).unwrap(), d.path().join("../real/.git/worktrees/w"));
+        std::fs::write(&f, "gitdir:/abs/path").unwrap();
+        assert_eq!(gitdir_target(&f).unwrap(), PathBuf::from("/abs/path"));
+        std::fs::write(&f, "not a pointer").unwrap();
+        assert!(gitdir_target(&f).is_none());
+    }
+}
