@@ -6,9 +6,7 @@
 
 use crate::error::CoreError;
 use crate::glob::GLOB_META;
-use crate::policy::{
-    Access, Entry, NetworkPolicy, Policy, Preset, Special, Target, UnixSockets,
-};
+use crate::policy::{Access, Entry, NetworkPolicy, Policy, Preset, Special, Target, UnixSockets};
 use std::path::PathBuf;
 use toml::{Table, Value};
 
@@ -85,7 +83,10 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     for spec in &req.overrides {
         apply_override(&mut table, spec)?;
     }
-    let mut cx = Cx { file: file_name, warnings: Vec::new() };
+    let mut cx = Cx {
+        file: file_name,
+        warnings: Vec::new(),
+    };
     let mut policy = cx.policy_from(&table, req)?;
 
     for root in &req.writable_roots {
@@ -97,24 +98,41 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     if req.network && !policy.unrestricted {
         policy.network = NetworkPolicy::Full;
     }
-    Ok(Loaded { policy, warnings: cx.warnings })
+    Ok(Loaded {
+        policy,
+        warnings: cx.warnings,
+    })
 }
 
 fn read_table(path: &PathBuf) -> Result<Table, CoreError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| CoreError::ConfigRead { file: file.clone(), reason: e.to_string() })?;
+    let text = std::fs::read_to_string(path).map_err(|e| CoreError::ConfigRead {
+        file: file.clone(),
+        reason: e.to_string(),
+    })?;
     text.parse::<Table>().map_err(|e| CoreError::ConfigSyntax {
         file,
-        reason: e.to_string().lines().next().unwrap_or("parse error").to_string()
-            + &e.span().map(|s| format!(" (at byte {})", s.start)).unwrap_or_default(),
+        reason: e
+            .to_string()
+            .lines()
+            .next()
+            .unwrap_or("parse error")
+            .to_string()
+            + &e.span()
+                .map(|s| format!(" (at byte {})", s.start))
+                .unwrap_or_default(),
     })
 }
 
 /// Applies one `-c a.b."c/d"=VALUE`; VALUE is TOML, or a plain string when it is not.
 fn apply_override(table: &mut Table, spec: &str) -> Result<(), CoreError> {
-    let err = |reason: &str| CoreError::Override { spec: spec.into(), reason: reason.into() };
-    let (key, raw) = spec.split_once('=').ok_or_else(|| err("expected key=value"))?;
+    let err = |reason: &str| CoreError::Override {
+        spec: spec.into(),
+        reason: reason.into(),
+    };
+    let (key, raw) = spec
+        .split_once('=')
+        .ok_or_else(|| err("expected key=value"))?;
     let path = split_dotted(key.trim()).ok_or_else(|| err("malformed key"))?;
     if path.is_empty() || path.iter().any(|p| p.is_empty()) {
         return Err(err("empty key"));
@@ -126,11 +144,16 @@ fn apply_override(table: &mut Table, spec: &str) -> Result<(), CoreError> {
     };
     let mut cur = table;
     for part in &path[..path.len() - 1] {
-        let slot = cur.entry(part.clone()).or_insert_with(|| Value::Table(Table::new()));
+        let slot = cur
+            .entry(part.clone())
+            .or_insert_with(|| Value::Table(Table::new()));
         cur = match slot {
             Value::Table(t) => t,
             other => {
-                return Err(err(&format!("`{part}` is a {}, not a table", other.type_str())));
+                return Err(err(&format!(
+                    "`{part}` is a {}, not a table",
+                    other.type_str()
+                )));
             }
         };
     }
@@ -176,14 +199,24 @@ impl Cx {
     }
 
     fn value_err(&self, key: &str, reason: impl Into<String>) -> CoreError {
-        CoreError::ConfigValue { file: self.file.clone(), key: key.into(), reason: reason.into() }
+        CoreError::ConfigValue {
+            file: self.file.clone(),
+            key: key.into(),
+            reason: reason.into(),
+        }
     }
 
     fn warn_unknown(&mut self, key: &str) {
-        self.warnings.push(format!("{}: unknown key `{key}` ignored", self.file));
+        self.warnings
+            .push(format!("{}: unknown key `{key}` ignored", self.file));
     }
 
-    fn string<'a>(&self, t: &'a Table, key: &str, path: &str) -> Result<Option<&'a str>, CoreError> {
+    fn string<'a>(
+        &self,
+        t: &'a Table,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<&'a str>, CoreError> {
         match t.get(key) {
             None => Ok(None),
             Some(Value::String(s)) => Ok(Some(s)),
@@ -199,7 +232,12 @@ impl Cx {
         }
     }
 
-    fn table<'a>(&self, t: &'a Table, key: &str, path: &str) -> Result<Option<&'a Table>, CoreError> {
+    fn table<'a>(
+        &self,
+        t: &'a Table,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<&'a Table>, CoreError> {
         match t.get(key) {
             None => Ok(None),
             Some(Value::Table(tb)) => Ok(Some(tb)),
@@ -207,7 +245,12 @@ impl Cx {
         }
     }
 
-    fn string_list(&self, t: &Table, key: &str, path: &str) -> Result<Option<Vec<String>>, CoreError> {
+    fn string_list(
+        &self,
+        t: &Table,
+        key: &str,
+        path: &str,
+    ) -> Result<Option<Vec<String>>, CoreError> {
         match t.get(key) {
             None => Ok(None),
             Some(Value::Array(items)) => items
@@ -244,7 +287,9 @@ impl Cx {
         let cli_mode = if req.full_auto {
             Some(("--full-auto".to_string(), "workspace-write".to_string()))
         } else {
-            req.sandbox_mode.clone().map(|m| ("--sandbox".to_string(), m))
+            req.sandbox_mode
+                .clone()
+                .map(|m| ("--sandbox".to_string(), m))
         };
         let mut policy = if let Some((flag, mode)) = cli_mode {
             let preset = Preset::from_name(&mode).ok_or_else(|| CoreError::ConfigValue {
@@ -290,7 +335,11 @@ impl Cx {
         let network = get_bool(self, "network_access")?;
         let roots = match sww {
             Some(s) => self
-                .string_list(s, "writable_roots", "sandbox_workspace_write.writable_roots")?
+                .string_list(
+                    s,
+                    "writable_roots",
+                    "sandbox_workspace_write.writable_roots",
+                )?
                 .unwrap_or_default(),
             None => Vec::new(),
         };
@@ -298,7 +347,10 @@ impl Cx {
             for key in s.keys() {
                 if !matches!(
                     key.as_str(),
-                    "writable_roots" | "network_access" | "exclude_tmpdir_env_var" | "exclude_slash_tmp"
+                    "writable_roots"
+                        | "network_access"
+                        | "exclude_tmpdir_env_var"
+                        | "exclude_slash_tmp"
                 ) {
                     self.warn_unknown(&format!("sandbox_workspace_write.{key}"));
                 }
@@ -332,7 +384,12 @@ impl Cx {
         let profile = self
             .table(t, "permissions", "permissions")?
             .and_then(|p| p.get(name))
-            .ok_or_else(|| self.value_err(&key, format!("no profile `{name}` is defined (from {from})")))?;
+            .ok_or_else(|| {
+                self.value_err(
+                    &key,
+                    format!("no profile `{name}` is defined (from {from})"),
+                )
+            })?;
         let Value::Table(profile) = profile else {
             return Err(self.type_err(&key, "a table", profile));
         };
@@ -405,7 +462,11 @@ impl Cx {
                 Value::Table(sub) => {
                     // Only `:project_roots`/`:cwd` take subpaths.
                     if !matches!(special, Some(Special::Cwd { .. })) {
-                        return Err(self.type_err(&kpath, "an access string (\"read\", \"write\" or \"none\")", v));
+                        return Err(self.type_err(
+                            &kpath,
+                            "an access string (\"read\", \"write\" or \"none\")",
+                            v,
+                        ));
                     }
                     for (sk, sv) in sub {
                         let skpath = format!("{kpath}.\"{sk}\"");
@@ -416,15 +477,24 @@ impl Cx {
                         } else if sk == "." || sk.is_empty() {
                             Target::Special(Special::Cwd { subpath: None })
                         } else if sk.starts_with('/') {
-                            return Err(self.value_err(&skpath, "a subpath of `:project_roots` must be relative"));
+                            return Err(self.value_err(
+                                &skpath,
+                                "a subpath of `:project_roots` must be relative",
+                            ));
                         } else {
-                            Target::Special(Special::Cwd { subpath: Some(PathBuf::from(sk)) })
+                            Target::Special(Special::Cwd {
+                                subpath: Some(PathBuf::from(sk)),
+                            })
                         };
                         policy.entries.push(Entry::new(target, access, origin));
                     }
                 }
                 other => {
-                    return Err(self.type_err(&kpath, "an access string (\"read\", \"write\" or \"none\") or a table", other))
+                    return Err(self.type_err(
+                        &kpath,
+                        "an access string (\"read\", \"write\" or \"none\") or a table",
+                        other,
+                    ))
                 }
             }
         }
@@ -434,9 +504,16 @@ impl Cx {
     fn access(&self, v: &Value, key: &str) -> Result<Access, CoreError> {
         match v {
             Value::String(s) => Access::from_name(s).ok_or_else(|| {
-                self.value_err(key, format!("unknown access `{s}`; expected \"read\", \"write\" or \"none\""))
+                self.value_err(
+                    key,
+                    format!("unknown access `{s}`; expected \"read\", \"write\" or \"none\""),
+                )
             }),
-            other => Err(self.type_err(key, "an access string (\"read\", \"write\" or \"none\")", other)),
+            other => Err(self.type_err(
+                key,
+                "an access string (\"read\", \"write\" or \"none\")",
+                other,
+            )),
         }
     }
 
@@ -449,7 +526,13 @@ impl Cx {
                 for (i, item) in items.iter().enumerate() {
                     match item {
                         Value::String(s) => paths.push(PathBuf::from(s)),
-                        other => return Err(self.type_err(&format!("{key}[{i}]"), "a path string", other)),
+                        other => {
+                            return Err(self.type_err(
+                                &format!("{key}[{i}]"),
+                                "a path string",
+                                other,
+                            ))
+                        }
                     }
                 }
                 Ok(UnixSockets::Paths(paths))
@@ -460,7 +543,9 @@ impl Cx {
 
     /// Our own `[sandbox]` table: `protected_names`, `unix_sockets`, `glob_scan_max_depth`.
     fn sandbox_table(&mut self, t: &Table, policy: &mut Policy) -> Result<(), CoreError> {
-        let Some(s) = self.table(t, "sandbox", "sandbox")? else { return Ok(()) };
+        let Some(s) = self.table(t, "sandbox", "sandbox")? else {
+            return Ok(());
+        };
         if let Some(names) = self.string_list(s, "protected_names", "sandbox.protected_names")? {
             for (i, n) in names.iter().enumerate() {
                 if n.is_empty() || n.contains('/') || n == "." || n == ".." {
@@ -478,10 +563,19 @@ impl Cx {
         match s.get("glob_scan_max_depth") {
             None => {}
             Some(Value::Integer(n)) if *n >= 0 => policy.glob_scan_max_depth = Some(*n as usize),
-            Some(other) => return Err(self.type_err("sandbox.glob_scan_max_depth", "a non-negative integer", other)),
+            Some(other) => {
+                return Err(self.type_err(
+                    "sandbox.glob_scan_max_depth",
+                    "a non-negative integer",
+                    other,
+                ))
+            }
         }
         for k in s.keys() {
-            if !matches!(k.as_str(), "protected_names" | "unix_sockets" | "glob_scan_max_depth") {
+            if !matches!(
+                k.as_str(),
+                "protected_names" | "unix_sockets" | "glob_scan_max_depth"
+            ) {
                 self.warn_unknown(&format!("sandbox.{k}"));
             }
         }
@@ -492,7 +586,11 @@ impl Cx {
 /// `integer 42`, `string "x"`: the type and a short rendering of what was found.
 fn describe(v: &Value) -> String {
     let shown = v.to_string();
-    let shown = if shown.len() > 40 { format!("{}…", &shown[..40]) } else { shown };
+    let shown = if shown.len() > 40 {
+        format!("{}…", &shown[..40])
+    } else {
+        shown
+    };
     format!("{} {shown}", v.type_str())
 }
 
@@ -504,7 +602,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let f = dir.path().join("config.toml");
         std::fs::write(&f, text).unwrap();
-        load(&LoadRequest { config_file: Some(f), ..req })
+        load(&LoadRequest {
+            config_file: Some(f),
+            ..req
+        })
     }
 
     #[test]
@@ -524,10 +625,18 @@ mod tests {
         let p = &l.policy;
         assert_eq!(p.preset, Some(Preset::WorkspaceWrite));
         assert_eq!(p.network, NetworkPolicy::Full);
-        assert!(p.entries.iter().any(|e| e.target == Target::Path("/opt/cache".into())
-            && e.access == Access::Write));
-        assert!(!p.entries.iter().any(|e| e.target == Target::Special(Special::SlashTmp)));
-        assert!(p.entries.iter().any(|e| e.target == Target::Special(Special::Tmpdir)));
+        assert!(p
+            .entries
+            .iter()
+            .any(|e| e.target == Target::Path("/opt/cache".into()) && e.access == Access::Write));
+        assert!(!p
+            .entries
+            .iter()
+            .any(|e| e.target == Target::Special(Special::SlashTmp)));
+        assert!(p
+            .entries
+            .iter()
+            .any(|e| e.target == Target::Special(Special::Tmpdir)));
     }
 
     #[test]
@@ -554,7 +663,9 @@ mod tests {
             ..Default::default()
         })
         .unwrap_err();
-        assert!(e.to_string().starts_with("/nonexistent/sandbox.toml: cannot read config"));
+        assert!(e
+            .to_string()
+            .starts_with("/nonexistent/sandbox.toml: cannot read config"));
     }
 
     #[test]
@@ -583,17 +694,27 @@ mod tests {
         assert!(p.entries.contains(&Entry {
             target: Target::Glob("**/*.env".into()),
             access: Access::Deny,
-            origin: p.entries.iter().find(|e| matches!(e.target, Target::Glob(_))).unwrap().origin.clone(),
+            origin: p
+                .entries
+                .iter()
+                .find(|e| matches!(e.target, Target::Glob(_)))
+                .unwrap()
+                .origin
+                .clone(),
         }));
-        assert!(p.entries.iter().any(|e| e.target == Target::Special(Special::Cwd { subpath: None })
+        assert!(p.entries.iter().any(|e| e.target
+            == Target::Special(Special::Cwd { subpath: None })
             && e.access == Access::Write));
-        assert!(p.entries.iter().any(|e| e.target == Target::Path("/srv/private".into())
-            && e.access == Access::Deny));
+        assert!(p
+            .entries
+            .iter()
+            .any(|e| e.target == Target::Path("/srv/private".into()) && e.access == Access::Deny));
     }
 
     #[test]
     fn missing_profile_is_an_error() {
-        let e = with_config("default_permissions = \"nope\"\n", LoadRequest::default()).unwrap_err();
+        let e =
+            with_config("default_permissions = \"nope\"\n", LoadRequest::default()).unwrap_err();
         assert!(e.to_string().contains("permissions.nope"), "{e}");
     }
 
@@ -610,10 +731,17 @@ mod tests {
         assert_eq!(l.policy.preset, Some(Preset::WorkspaceWrite));
         assert_eq!(l.policy.network, NetworkPolicy::Full);
         // A bare word is taken as a string.
-        let l = load(&LoadRequest { overrides: vec!["sandbox_mode=read-only".into()], ..Default::default() })
-            .unwrap();
+        let l = load(&LoadRequest {
+            overrides: vec!["sandbox_mode=read-only".into()],
+            ..Default::default()
+        })
+        .unwrap();
         assert_eq!(l.policy.preset, Some(Preset::ReadOnly));
-        let e = load(&LoadRequest { overrides: vec!["nokey".into()], ..Default::default() }).unwrap_err();
+        let e = load(&LoadRequest {
+            overrides: vec!["nokey".into()],
+            ..Default::default()
+        })
+        .unwrap_err();
         assert!(matches!(e, CoreError::Override { .. }));
     }
 
@@ -621,7 +749,11 @@ mod tests {
     fn flags_beat_config() {
         let l = with_config(
             "sandbox_mode = \"read-only\"\n",
-            LoadRequest { full_auto: true, network: true, ..Default::default() },
+            LoadRequest {
+                full_auto: true,
+                network: true,
+                ..Default::default()
+            },
         )
         .unwrap();
         assert_eq!(l.policy.preset, Some(Preset::WorkspaceWrite));
@@ -630,10 +762,17 @@ mod tests {
 
     #[test]
     fn protected_names_configurable_and_checked() {
-        let l = with_config("[sandbox]\nprotected_names = [\".git\", \".env\"]\n", LoadRequest::default())
-            .unwrap();
+        let l = with_config(
+            "[sandbox]\nprotected_names = [\".git\", \".env\"]\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
         assert_eq!(l.policy.protected_names, vec![".git", ".env"]);
-        let e = with_config("[sandbox]\nprotected_names = [\"a/b\"]\n", LoadRequest::default()).unwrap_err();
+        let e = with_config(
+            "[sandbox]\nprotected_names = [\"a/b\"]\n",
+            LoadRequest::default(),
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("sandbox.protected_names[0]"), "{e}");
     }
 

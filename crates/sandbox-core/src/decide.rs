@@ -26,10 +26,16 @@ pub struct Decision {
 
 impl Decision {
     fn allow(rule: impl Into<String>) -> Decision {
-        Decision { allowed: true, rule: rule.into() }
+        Decision {
+            allowed: true,
+            rule: rule.into(),
+        }
     }
     fn deny(rule: impl Into<String>) -> Decision {
-        Decision { allowed: false, rule: rule.into() }
+        Decision {
+            allowed: false,
+            rule: rule.into(),
+        }
     }
 }
 
@@ -37,7 +43,11 @@ impl ResolvedPolicy {
     /// Decides for a path as the kernel would see it: the existing part is canonicalized
     /// (links followed) first. Relative paths are taken from the policy's cwd.
     pub fn decide(&self, path: &Path, op: Op) -> Decision {
-        let abs = if path.is_absolute() { path.to_path_buf() } else { self.cwd.join(path) };
+        let abs = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.cwd.join(path)
+        };
         self.decide_canonical(&canonical(&abs, self.target), op)
     }
 
@@ -55,12 +65,16 @@ impl ResolvedPolicy {
         let Some(rule) = self.deepest_rule(path) else {
             return Decision::deny("no rule covers this path (default deny)");
         };
-        let rule_text =
-            format!("{} rule {} ({})", rule.access.name(), rule.path.display(), rule.origin);
+        let rule_text = format!(
+            "{} rule {} ({})",
+            rule.access.name(),
+            rule.path.display(),
+            rule.origin
+        );
         match (op.is_write(), rule.access) {
             (_, Access::Deny) => Decision::deny(rule_text),
             (false, _) => Decision::allow(rule_text),
-            (true, Access::Read) => Decision::deny(rule_text),
+            (true, Access::Read) => Decision::deny(format!("not writable: {rule_text}")),
             (true, Access::Write) => match self.protecting(path) {
                 Some(reason) => Decision::deny(reason),
                 None => Decision::allow(rule_text),

@@ -11,10 +11,19 @@ pub enum CoreError {
     ConfigSyntax { file: String, reason: String },
 
     #[error("{file}: key `{key}`: expected {expected}, found {found}")]
-    ConfigType { file: String, key: String, expected: String, found: String },
+    ConfigType {
+        file: String,
+        key: String,
+        expected: String,
+        found: String,
+    },
 
     #[error("{file}: key `{key}`: {reason}")]
-    ConfigValue { file: String, key: String, reason: String },
+    ConfigValue {
+        file: String,
+        key: String,
+        reason: String,
+    },
 
     #[error("-c {spec}: {reason}")]
     Override { spec: String, reason: String },
@@ -29,11 +38,23 @@ pub enum CoreError {
     Cwd { path: String, reason: String },
 
     #[error("cannot protect `{path}`: it is a symlink (to `{target}`) inside writable root `{root}`, and a link the sandboxed command can replace cannot be protected reliably; remove the link or make `{path}` a real directory")]
-    SymlinkedProtected { path: String, target: String, root: String },
+    SymlinkedProtected {
+        path: String,
+        target: String,
+        root: String,
+    },
 
     #[error("{origin}: invalid glob `{pattern}`: {reason}")]
-    BadGlob { origin: String, pattern: String, reason: String },
+    BadGlob {
+        origin: String,
+        pattern: String,
+        reason: String,
+    },
 
     #[error("{origin}: glob `{pattern}` can only be used to deny (`\"none\"` or `\"deny\"`), not `{access}`")]
-    GlobNotDeny { origin: String, pattern: String, access: String },
+    GlobNotDeny {
+        origin: String,
+        pattern: String,
+        access: String,
+    },
 }

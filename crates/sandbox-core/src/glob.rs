@@ -66,7 +66,10 @@ impl DenyGlob {
     pub fn relative_pattern(&self) -> String {
         let prefix = self.static_prefix();
         let p = prefix.to_string_lossy();
-        let rest = self.pattern.strip_prefix(p.as_ref()).unwrap_or(&self.pattern);
+        let rest = self
+            .pattern
+            .strip_prefix(p.as_ref())
+            .unwrap_or(&self.pattern);
         rest.trim_start_matches('/').to_string()
     }
 }
@@ -109,7 +112,10 @@ fn escape_unclosed_classes(pattern: &str) -> String {
             if j < chars.len() && chars[j] == ']' {
                 j += 1;
             }
-            let closed = chars[j..].iter().take_while(|&&ch| ch != '/').any(|&ch| ch == ']');
+            let closed = chars[j..]
+                .iter()
+                .take_while(|&&ch| ch != '/')
+                .any(|&ch| ch == ']');
             if !closed {
                 out.push_str("\\[");
                 i += 1;
@@ -127,7 +133,9 @@ mod tests {
     use super::*;
 
     fn m(pattern: &str, path: &str) -> bool {
-        DenyGlob::new(pattern, "test").unwrap().is_match(Path::new(path))
+        DenyGlob::new(pattern, "test")
+            .unwrap()
+            .is_match(Path::new(path))
     }
 
     #[test]

@@ -174,7 +174,11 @@ pub struct Entry {
 
 impl Entry {
     pub fn new(target: Target, access: Access, origin: impl Into<String>) -> Entry {
-        Entry { target, access, origin: origin.into() }
+        Entry {
+            target,
+            access,
+            origin: origin.into(),
+        }
     }
 }
 
@@ -188,7 +192,10 @@ pub enum NetworkPolicy {
     /// Unrestricted network.
     Full,
     /// Egress only through a filtering proxy (host allow and deny lists).
-    Proxy { allow: Vec<String>, deny: Vec<String> },
+    Proxy {
+        allow: Vec<String>,
+        deny: Vec<String>,
+    },
 }
 
 impl NetworkPolicy {
@@ -244,7 +251,11 @@ impl Policy {
     /// A preset with Codex's `exclude_tmpdir_env_var` / `exclude_slash_tmp` switches.
     pub fn preset_with(preset: Preset, exclude_tmpdir: bool, exclude_slash_tmp: bool) -> Policy {
         let origin = format!("preset {preset}");
-        let mut entries = vec![Entry::new(Target::Special(Special::Root), Access::Read, &origin)];
+        let mut entries = vec![Entry::new(
+            Target::Special(Special::Root),
+            Access::Read,
+            &origin,
+        )];
         if preset == Preset::WorkspaceWrite {
             entries.push(Entry::new(
                 Target::Special(Special::Cwd { subpath: None }),
@@ -252,10 +263,18 @@ impl Policy {
                 &origin,
             ));
             if !exclude_slash_tmp {
-                entries.push(Entry::new(Target::Special(Special::SlashTmp), Access::Write, &origin));
+                entries.push(Entry::new(
+                    Target::Special(Special::SlashTmp),
+                    Access::Write,
+                    &origin,
+                ));
             }
             if !exclude_tmpdir {
-                entries.push(Entry::new(Target::Special(Special::Tmpdir), Access::Write, &origin));
+                entries.push(Entry::new(
+                    Target::Special(Special::Tmpdir),
+                    Access::Write,
+                    &origin,
+                ));
             }
         }
         Policy {
@@ -269,19 +288,24 @@ impl Policy {
                 NetworkPolicy::Off
             },
             unix_sockets: UnixSockets::All,
-            protected_names: DEFAULT_PROTECTED_NAMES.iter().map(|s| s.to_string()).collect(),
+            protected_names: DEFAULT_PROTECTED_NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
             glob_scan_max_depth: None,
         }
     }
 
     /// Adds an extra writable root (`--writable-root`).
     pub fn add_writable_root(&mut self, path: PathBuf, origin: impl Into<String>) {
-        self.entries.push(Entry::new(Target::Path(path), Access::Write, origin));
+        self.entries
+            .push(Entry::new(Target::Path(path), Access::Write, origin));
     }
 
     /// Adds a deny-read glob (`--deny-read`).
     pub fn add_deny_glob(&mut self, glob: String, origin: impl Into<String>) {
-        self.entries.push(Entry::new(Target::Glob(glob), Access::Deny, origin));
+        self.entries
+            .push(Entry::new(Target::Glob(glob), Access::Deny, origin));
     }
 
     /// A short human name: the preset, or `profile NAME`.

@@ -89,8 +89,14 @@ impl ResolveEnv {
 }
 
 /// Files the sandboxed command may always open for reading and writing.
-pub const STANDARD_DEVICES: [&str; 6] =
-    ["/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom", "/dev/tty"];
+pub const STANDARD_DEVICES: [&str; 6] = [
+    "/dev/null",
+    "/dev/zero",
+    "/dev/full",
+    "/dev/random",
+    "/dev/urandom",
+    "/dev/tty",
+];
 
 /// One concrete path rule.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -154,23 +160,37 @@ impl ResolvedPolicy {
         self.rules
             .iter()
             .any(|r| r.path == Path::new("/") && r.access != Access::Deny)
-            && !self.rules.iter().any(|r| r.path == Path::new("/") && r.access == Access::Deny)
+            && !self
+                .rules
+                .iter()
+                .any(|r| r.path == Path::new("/") && r.access == Access::Deny)
     }
 
     /// Paths with an explicit deny rule, sorted.
     pub fn denied_paths(&self) -> Vec<&Path> {
-        self.rules.iter().filter(|r| r.access == Access::Deny).map(|r| r.path.as_path()).collect()
+        self.rules
+            .iter()
+            .filter(|r| r.access == Access::Deny)
+            .map(|r| r.path.as_path())
+            .collect()
     }
 
     /// Paths with an explicit read rule (the roots of a restricted read view), sorted.
     pub fn read_roots(&self) -> Vec<&Path> {
-        self.rules.iter().filter(|r| r.access == Access::Read).map(|r| r.path.as_path()).collect()
+        self.rules
+            .iter()
+            .filter(|r| r.access == Access::Read)
+            .map(|r| r.path.as_path())
+            .collect()
     }
 
     /// Every protected path of every writable root, sorted and de-duplicated.
     pub fn protected_paths(&self) -> Vec<&Protected> {
-        let mut all: Vec<&Protected> =
-            self.writable_roots.iter().flat_map(|r| r.protected.iter()).collect();
+        let mut all: Vec<&Protected> = self
+            .writable_roots
+            .iter()
+            .flat_map(|r| r.protected.iter())
+            .collect();
         all.sort_by(|a, b| a.path.cmp(&b.path));
         all.dedup_by(|a, b| a.path == b.path);
         all
@@ -215,7 +235,12 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
                 for root in env.target.minimal_read_roots() {
                     let p = Path::new(root);
                     if p.exists() {
-                        push_rule(&mut out.rules, canonical(p, env.target), entry.access, ":minimal");
+                        push_rule(
+                            &mut out.rules,
+                            canonical(p, env.target),
+                            entry.access,
+                            ":minimal",
+                        );
                     }
                 }
                 continue;
@@ -270,7 +295,8 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         push_rule(&mut out.rules, path, entry.access, origin);
     }
 
-    out.rules.sort_by(|a, b| a.path.cmp(&b.path).then(a.access.cmp(&b.access)));
+    out.rules
+        .sort_by(|a, b| a.path.cmp(&b.path).then(a.access.cmp(&b.access)));
     out.deny_globs.sort_by(|a, b| a.pattern.cmp(&b.pattern));
     out.deny_globs.dedup_by(|a, b| a.pattern == b.pattern);
 
@@ -301,19 +327,31 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
 
 fn push_rule(rules: &mut Vec<Rule>, path: PathBuf, access: Access, origin: &str) {
     if !rules.iter().any(|r| r.path == path && r.access == access) {
-        rules.push(Rule { path, access, origin: origin.to_string() });
+        rules.push(Rule {
+            path,
+            access,
+            origin: origin.to_string(),
+        });
     }
 }
 
 fn resolve_cwd(cwd: &Path, target: TargetOs) -> Result<PathBuf, CoreError> {
     let shown = cwd.display().to_string();
     if !cwd.is_absolute() {
-        return Err(CoreError::Cwd { path: shown, reason: "not an absolute path".into() });
+        return Err(CoreError::Cwd {
+            path: shown,
+            reason: "not an absolute path".into(),
+        });
     }
-    let c = std::fs::canonicalize(cwd)
-        .map_err(|e| CoreError::Cwd { path: shown.clone(), reason: e.to_string() })?;
+    let c = std::fs::canonicalize(cwd).map_err(|e| CoreError::Cwd {
+        path: shown.clone(),
+        reason: e.to_string(),
+    })?;
     if !c.is_dir() {
-        return Err(CoreError::Cwd { path: shown, reason: "not a directory".into() });
+        return Err(CoreError::Cwd {
+            path: shown,
+            reason: "not a directory".into(),
+        });
     }
     check_utf8(&c, "working directory")?;
     Ok(platform_alias(&c, target))
@@ -330,7 +368,11 @@ fn writable_roots(
         .rules
         .iter()
         .filter(|r| r.access == Access::Write)
-        .filter(|r| !p.rules.iter().any(|o| o.path == r.path && o.access == Access::Deny))
+        .filter(|r| {
+            !p.rules
+                .iter()
+                .any(|o| o.path == r.path && o.access == Access::Deny)
+        })
         .map(|r| r.path.clone())
         .collect();
     roots.sort();
@@ -342,7 +384,10 @@ fn writable_roots(
         for name in names {
             let path = root.join(name);
             // An explicit write rule at the protected path is the user's choice to allow it.
-            if p.rules.iter().any(|r| r.path == path && r.access == Access::Write) {
+            if p.rules
+                .iter()
+                .any(|r| r.path == path && r.access == Access::Write)
+            {
                 continue;
             }
             let host_path = host_spelling(&path, target);
@@ -380,10 +425,17 @@ fn writable_roots(
                     None => {}
                 }
             }
-            protected.push(Protected { path, kind, reason: name.clone() });
+            protected.push(Protected {
+                path,
+                kind,
+                reason: name.clone(),
+            });
         }
         protected.sort_by(|a, b| a.path.cmp(&b.path));
-        out.push(WritableRoot { path: root, protected });
+        out.push(WritableRoot {
+            path: root,
+            protected,
+        });
     }
     Ok(out)
 }
@@ -416,10 +468,17 @@ fn expand_home(p: &Path, env: &ResolveEnv, origin: &str) -> Result<PathBuf, Core
             value: format!("{s} (HOME is not set)"),
         })?;
         let rest = s.trim_start_matches('~').trim_start_matches('/');
-        return Ok(if rest.is_empty() { home.clone() } else { home.join(rest) });
+        return Ok(if rest.is_empty() {
+            home.clone()
+        } else {
+            home.join(rest)
+        });
     }
     if !p.is_absolute() {
-        return Err(CoreError::RelativePath { origin: origin.into(), value: s.into_owned() });
+        return Err(CoreError::RelativePath {
+            origin: origin.into(),
+            value: s.into_owned(),
+        });
     }
     Ok(p.to_path_buf())
 }
@@ -433,17 +492,23 @@ fn anchor_glob(
     let abs = if pattern.starts_with('/') {
         pattern.to_string()
     } else if pattern == "~" || pattern.starts_with("~/") {
-        expand_home(Path::new(pattern), env, origin)?.to_string_lossy().into_owned()
+        expand_home(Path::new(pattern), env, origin)?
+            .to_string_lossy()
+            .into_owned()
     } else {
         let rel = pattern.trim_start_matches("./");
         format!("{}/{}", cwd.to_string_lossy().trim_end_matches('/'), rel)
     };
     // Canonicalize the literal directory part so links (e.g. `/tmp` on macOS) match.
     let comps: Vec<&str> = abs.split('/').filter(|c| !c.is_empty()).collect();
-    let split = comps.iter().position(|c| c.contains(GLOB_META) || c.contains('\\'));
+    let split = comps
+        .iter()
+        .position(|c| c.contains(GLOB_META) || c.contains('\\'));
     Ok(match split {
         Some(i) if i > 0 => {
-            let prefix: PathBuf = std::iter::once("/").chain(comps[..i].iter().copied()).collect();
+            let prefix: PathBuf = std::iter::once("/")
+                .chain(comps[..i].iter().copied())
+                .collect();
             let prefix = canonical(&prefix, env.target);
             format!(
                 "{}/{}",
@@ -452,7 +517,9 @@ fn anchor_glob(
             )
         }
         Some(_) => format!("/{}", comps.join("/")),
-        None => canonical(Path::new(&abs), env.target).to_string_lossy().into_owned(),
+        None => canonical(Path::new(&abs), env.target)
+            .to_string_lossy()
+            .into_owned(),
     })
 }
 
@@ -480,7 +547,10 @@ pub fn canonical(p: &Path, target: TargetOs) -> PathBuf {
             }
             return platform_alias(&out, target);
         }
-        match (existing.file_name().map(|s| s.to_os_string()), existing.parent()) {
+        match (
+            existing.file_name().map(|s| s.to_os_string()),
+            existing.parent(),
+        ) {
             (Some(name), Some(parent)) => {
                 tail.push(name);
                 existing = parent.to_path_buf();
@@ -509,8 +579,11 @@ pub fn normalize(p: &Path) -> PathBuf {
 }
 
 /// The macOS top-level links, as `(link, target)`.
-const MACOS_ALIASES: [(&str, &str); 3] =
-    [("/tmp", "/private/tmp"), ("/var", "/private/var"), ("/etc", "/private/etc")];
+const MACOS_ALIASES: [(&str, &str); 3] = [
+    ("/tmp", "/private/tmp"),
+    ("/var", "/private/var"),
+    ("/etc", "/private/etc"),
+];
 
 /// Spells `p` as `target`'s kernel reports it: on macOS `/tmp/x` is `/private/tmp/x`.
 pub fn platform_alias(p: &Path, target: TargetOs) -> PathBuf {
@@ -561,8 +634,14 @@ mod tests {
             platform_alias(Path::new("/private/tmp/x"), TargetOs::Macos),
             PathBuf::from("/private/tmp/x")
         );
-        assert_eq!(platform_alias(Path::new("/tmp/x"), TargetOs::Linux), PathBuf::from("/tmp/x"));
-        assert_eq!(platform_alias(Path::new("/tmpx"), TargetOs::Macos), PathBuf::from("/tmpx"));
+        assert_eq!(
+            platform_alias(Path::new("/tmp/x"), TargetOs::Linux),
+            PathBuf::from("/tmp/x")
+        );
+        assert_eq!(
+            platform_alias(Path::new("/tmpx"), TargetOs::Macos),
+            PathBuf::from("/tmpx")
+        );
     }
 
     #[test]
@@ -576,7 +655,10 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let f = d.path().join(".git");
         std::fs::write(&f, "gitdir: ../real/.git/worktrees/w\n").unwrap();
-        assert_eq!(gitdir_target(&f).unwrap(), d.path().join("../real/.git/worktrees/w"));
+        assert_eq!(
+            gitdir_target(&f).unwrap(),
+            d.path().join("../real/.git/worktrees/w")
+        );
         std::fs::write(&f, "gitdir:/abs/path").unwrap();
         assert_eq!(gitdir_target(&f).unwrap(), PathBuf::from("/abs/path"));
         std::fs::write(&f, "not a pointer").unwrap();

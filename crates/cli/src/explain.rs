@@ -1,0 +1,76 @@
+//! `sandbox explain`: the oracle's answer for each path, with the rule that decided.
+
+use crate::ExplainArgs;
+use sandbox_core::{Op, TargetOs};
+use std::process::ExitCode;
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpArg {
+    Read,
+    Write,
+    Create,
+    Exec,
+}
+
+impl From<OpArg> for Op {
+    fn from(o: OpArg) -> Op {
+        match o {
+            OpArg::Read => Op::Read,
+            OpArg::Write => Op::Write,
+            OpArg::Create => Op::Create,
+            OpArg::Exec => Op::Exec,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct Row {
+    path: String,
+    op: Op,
+    allowed: bool,
+    rule: String,
+}
+
+pub fn run(a: ExplainArgs) -> ExitCode {
+    let policy = match a.policy.resolve(TargetOs::host()) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let op: Op = a.op.into();
+    // Paths are relative to where `sandbox` was started, like any command-line path.
+    let start = std::env::current_dir().unwrap_or_else(|_| policy.cwd.clone());
+    let rows: Vec<Row> = a
+        .paths
+        .iter()
+        .map(|p| {
+            let d = policy.decide(&start.join(p), op);
+            Row {
+                path: p.display().to_string(),
+                op,
+                allowed: d.allowed,
+                rule: d.rule,
+            }
+        })
+        .collect();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&rows).expect("rows serialize")
+        );
+    } else {
+        for r in &rows {
+            let verdict = if r.allowed { "allow" } else { "deny " };
+            println!("{verdict} {:<6} {}  ({})", r.op.name(), r.path, r.rule);
+        }
+        if !policy.deny_globs.is_empty() && !a.json {
+            println!(
+                "note: on Linux, deny globs cover the files that exist when the command starts; files created later are not masked"
+            );
+        }
+    }
+    if rows.iter().all(|r| r.allowed) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
