@@ -93,7 +93,9 @@ fn lit(s: &str) -> Result<String, EscapeError> {
     sbpl_literal(Literal::Str(s))
 }
 
+/// The path as a parameter value: absolute, no trailing slash, UTF-8.
 fn utf8(p: &Path) -> Result<String, CompileError> {
+    let p: PathBuf = p.components().collect();
     p.to_str()
         .map(str::to_string)
         .ok_or_else(|| CompileError::NonUtf8(p.to_string_lossy().into_owned()))
@@ -477,7 +479,7 @@ fn net(out: &mut Out, network: &NetworkPolicy, unix: &UnixSockets) -> Result<(),
         (UnixSockets::All, true) => {}
         (UnixSockets::All, false) => {
             out.section("Unix-domain sockets: any path (build tools and runtimes talk locally).");
-            out.line(&format!("(allow system-socket (socket-domain AF_UNIX))"));
+            out.line("(allow system-socket (socket-domain AF_UNIX))");
             out.line("(allow network-bind (local unix-socket))");
             out.line("(allow network-outbound (remote unix-socket))");
         }
