@@ -148,10 +148,7 @@ fn print_report(r: &sandbox_macos::VerifyReport) {
         r.known.len()
     );
     for m in &r.known {
-        let why = sandbox_macos::verify::KNOWN_DIFFERENCES
-            .iter()
-            .find(|(ps, o, _)| *o == m.op && ps.contains(&m.path.as_str()))
-            .map_or("", |(_, _, why)| why);
+        let why = sandbox_macos::verify::known_difference(&m.path, &m.op).unwrap_or("");
         println!(
             "known: {} {}: profile {}, oracle {} ({why})",
             m.op,

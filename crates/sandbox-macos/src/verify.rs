@@ -30,19 +30,27 @@ pub const OPS: [(&str, Op); 5] = [
     ("process-exec", Op::Exec),
 ];
 
-/// Where the profile differs from the oracle on purpose, as `(paths, operation, why)`.
-pub const KNOWN_DIFFERENCES: [(&[&str], &str, &str); 2] = [
+/// Where the profile differs from the oracle on purpose, as `(paths, operations, why)`.
+pub const KNOWN_DIFFERENCES: [(&[&str], &[&str], &str); 2] = [
     (
         &["/dev/ptmx"],
-        "file-write-data",
+        &["file-read-data", "file-write-data"],
         "extra grant: the pseudo-terminal master, needed to create a pty (script, expect, Python pty)",
     ),
     (
         &sandbox_core::resolve::STANDARD_DEVICES,
-        "file-write-unlink",
+        &["file-write-unlink"],
         "narrower: the standard devices are writable but may not be deleted",
     ),
 ];
+
+/// Why the profile differs from the oracle for `op` on `path`, if it does so on purpose.
+pub fn known_difference(path: &str, op: &str) -> Option<&'static str> {
+    KNOWN_DIFFERENCES
+        .iter()
+        .find(|(ps, ops, _)| ops.contains(&op) && ps.contains(&path))
+        .map(|(_, _, why)| *why)
+}
 
 /// One disagreement between the profile and the oracle.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -124,10 +132,7 @@ pub fn verify(policy: &ResolvedPolicy, plan: &SeatbeltPlan) -> Result<VerifyRepo
                 profile: verdict.allowed,
                 profile_line: verdict.line,
             };
-            if KNOWN_DIFFERENCES
-                .iter()
-                .any(|(ps, o, _)| *o == sb_op && ps.contains(&path.as_str()))
-            {
+            if known_difference(&path, sb_op).is_some() {
                 report.known.push(m);
             } else {
                 report.mismatches.push(m);
