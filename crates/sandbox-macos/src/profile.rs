@@ -533,3 +533,129 @@ fn devices(out: &mut Out) -> Result<(), CompileError> {
     out.line(&s);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sandbox_core::{resolve, Entry, Policy, Preset, ResolveEnv, Target};
+
+    fn resolved(policy: &Policy, target: TargetOs) -> (tempfile::TempDir, ResolvedPolicy) {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("ws/docs/out")).unwrap();
+        let env = ResolveEnv {
+            cwd: d.path().join("ws"),
+            tmpdir: None,
+            home: None,
+            target,
+        };
+        let r = resolve(policy, &env).unwrap();
+        (d, r)
+    }
+
+    #[test]
+    fn proxy_is_refused_unless_best_effort() {
+        let mut p = Policy::preset(Preset::ReadOnly);
+        p.network = NetworkPolicy::Proxy {
+            allow: vec!["example.com".into()],
+            deny: vec![],
+        };
+        let (_d, r) = resolved(&p, TargetOs::Macos);
+        let e = compile(&r, &CompileOptions::default()).unwrap_err();
+        assert!(e.to_string().contains("proxy"), "{e}");
+        assert!(e.hint().unwrap().contains("--best-effort"));
+        let plan = compile(&r, &CompileOptions { best_effort: true }).unwrap();
+        assert_eq!(plan.warnings.len(), 1);
+        assert!(!plan.profile.contains("(allow network-outbound)"));
+    }
+
+    #[test]
+    fn a_policy_resolved_for_linux_is_refused() {
+        let (_d, r) = resolved(&Policy::preset(Preset::ReadOnly), TargetOs::Linux);
+        assert_eq!(
+            compile(&r, &CompileOptions::default()).unwrap_err(),
+            CompileError::WrongTarget(TargetOs::Linux)
+        );
+    }
+
+    #[test]
+    fn unrestricted_runs_the_command_as_is() {
+        let (_d, r) = resolved(&Policy::preset(Preset::DangerFullAccess), TargetOs::Macos);
+        let plan = compile(&r, &CompileOptions::default()).unwrap();
+        assert!(plan.unrestricted);
+        assert_eq!(plan.argv(&["ls".into()]), vec![OsString::from("ls")]);
+    }
+
+    #[test]
+    fn read_only_rules_inside_a_writable_root_are_carved_out() {
+        let mut p = Policy::preset_with(Preset::WorkspaceWrite, true, true);
+        let (d, _) = resolved(&p, TargetOs::Macos);
+        let ws = std::fs::canonicalize(d.path().join("ws")).unwrap();
+        p.entries
+            .push(Entry::new(Target::Path(ws.join("docs")), Access::Read, "t"));
+        p.entries.push(Entry::new(
+            Target::Path(ws.join("docs/out")),
+            Access::Write,
+            "t",
+        ));
+        let env = ResolveEnv {
+            cwd: ws.clone(),
+            tmpdir: None,
+            home: None,
+            target: TargetOs::Macos,
+        };
+        let r = resolve(&p, &env).unwrap();
+        let plan = compile(&r, &CompileOptions::default()).unwrap();
+        let ws_s = |rel: &str| {
+            sandbox_core::resolve::canonical(&ws.join(rel), TargetOs::Macos)
+                .to_str()
+                .unwrap()
+                .to_string()
+        };
+        // docs is excluded from the workspace root; docs/out is its own root again.
+        assert!(plan.params.values().any(|v| *v == ws_s("docs")));
+        assert_eq!(
+            plan.params
+                .iter()
+                .filter(|(k, v)| k.starts_with("WRITABLE_ROOT_")
+                    && !k.contains("_EXCLUDED_")
+                    && **v == ws_s("docs/out"))
+                .count(),
+            1
+        );
+        assert!(crate::verify(&r, &plan).unwrap().ok());
+    }
+
+    #[test]
+    fn unix_socket_modes() {
+        for (mode, want, not) in [
+            (
+                UnixSockets::All,
+                "(allow network-outbound (remote unix-socket))",
+                "UNIX_SOCKET",
+            ),
+            (
+                UnixSockets::None,
+                "Unix-domain sockets: none.",
+                "(allow system-socket",
+            ),
+        ] {
+            let mut p = Policy::preset(Preset::ReadOnly);
+            p.unix_sockets = mode;
+            let (_d, r) = resolved(&p, TargetOs::Macos);
+            let plan = compile(&r, &CompileOptions::default()).unwrap();
+            assert!(plan.profile.contains(want), "{}", plan.profile);
+            assert!(!plan.profile.contains(not), "{}", plan.profile);
+        }
+        // With full network, "none" must take unix sockets away again.
+        let mut p = Policy::preset(Preset::ReadOnly);
+        p.unix_sockets = UnixSockets::None;
+        p.network = NetworkPolicy::Full;
+        let (_d, r) = resolved(&p, TargetOs::Macos);
+        let plan = compile(&r, &CompileOptions::default()).unwrap();
+        let deny = plan
+            .profile
+            .find("(deny network-outbound (remote unix-socket))")
+            .unwrap();
+        assert!(plan.profile.find("(allow network-outbound)").unwrap() < deny);
+    }
+}
