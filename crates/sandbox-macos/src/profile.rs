@@ -393,9 +393,9 @@ fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
         }
     }
     if policy.minimal {
-        out.section("Reads: only the platform's default roots (:minimal) and the listed paths.");
+        out.section("Reads, exec and code mapping: only the platform's default roots (:minimal)\nand the listed paths.");
     } else {
-        out.section("Reads: the readable rules of the policy, minus denied paths.");
+        out.section("Reads, exec and code mapping: the readable rules of the policy, minus denied\npaths (a program that cannot be read cannot be run either).");
     }
     if emitted.is_empty() {
         out.line(";; (nothing is readable)");
