@@ -83,7 +83,7 @@ impl SeatbeltPlan {
     }
 }
 
-/// A standard device the oracle always allows, plus the operations that means here.
+/// The devices the oracle always allows (read, write, create, exec; never delete here).
 const DEVICES: [&str; 6] = sandbox_core::resolve::STANDARD_DEVICES;
 
 /// Operations that read a file: data and metadata, executing it, mapping it executable.
@@ -181,6 +181,7 @@ pub fn compile(
     })
 }
 
+/// One `(FILTER "name")` line per name, each quoted by [`sbpl_literal`].
 fn names(filter: &str, list: &[&str]) -> Result<String, EscapeError> {
     let mut s = String::new();
     for n in list {
