@@ -36,7 +36,9 @@ mod imp {
     use sandbox_linux::{ExecError, LinuxError, Options, Plan, Sandbox};
     use std::ffi::OsString;
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
     use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicI32, Ordering};
 
     fn setup_error(what: &str, e: &LinuxError) -> ExitCode {
         match e.hint() {
@@ -83,9 +85,65 @@ mod imp {
         };
         let mut args: Vec<OsString> = vec![argv0];
         args.extend(a.cmd.command[1..].iter().cloned());
+        if sandbox.plan().needs_cleanup() {
+            return run_supervised(&sandbox, &path, &args);
+        }
         match sandbox.exec(&path, &args) {
             ExecError::Setup(e) => setup_error("landlock", &e),
             ExecError::Exec(e) => exec_failure(program, &e),
+        }
+    }
+
+    /// The running child, for the signal forwarder (0: none yet).
+    static CHILD: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" fn forward_signal(sig: libc::c_int) {
+        let pid = CHILD.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
+    /// Runs the command as a child and waits, so placeholder directories made for missing
+    /// protected paths can be removed afterwards. SIGTERM and SIGHUP are forwarded; SIGINT
+    /// and SIGQUIT reach the child from the terminal and are ignored here. Exit status: the
+    /// child's code, or 128+N when it died of signal N.
+    fn run_supervised(sandbox: &Sandbox, path: &Path, args: &[OsString]) -> ExitCode {
+        let mut cmd = std::process::Command::new(path);
+        cmd.arg0(&args[0]).args(&args[1..]);
+        if let Err(e) = sandbox.apply(&mut cmd) {
+            return setup_error("landlock", &e);
+        }
+        let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: installs a handler that only calls kill(2); SIG_IGN for the terminal keys.
+        unsafe {
+            libc::signal(libc::SIGTERM, handler);
+            libc::signal(libc::SIGHUP, handler);
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return match sandbox.setup_failure() {
+                    Some(step) => exit::fail("landlock", &step),
+                    None => exec_failure(&args[0], &e),
+                };
+            }
+        };
+        CHILD.store(child.id() as i32, Ordering::SeqCst);
+        let status = loop {
+            match child.wait() {
+                Ok(s) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return exit::fail("wait", &e),
+            }
+        };
+        match (status.code(), status.signal()) {
+            (Some(c), _) => ExitCode::from(c as u8),
+            (None, Some(sig)) => ExitCode::from((128 + sig) as u8),
+            _ => ExitCode::from(exit::SETUP_FAILED),
         }
     }
 
@@ -240,6 +298,12 @@ mod imp {
                         }
                         sandbox_linux::mountns::MountStep::Protect { path, reason } => {
                             format!("read-only {} ({reason})", path.display())
+                        }
+                        sandbox_linux::mountns::MountStep::Placeholder { path, reason } => {
+                            format!(
+                                "read-only empty placeholder {} ({reason}, missing; removed after the run)",
+                                path.display()
+                            )
                         }
                         sandbox_linux::mountns::MountStep::MaskDir { path } => {
                             format!("mask directory {}", path.display())

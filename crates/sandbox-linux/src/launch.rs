@@ -9,11 +9,14 @@ use crate::{mountns, LinuxError, Plan};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
+use std::sync::Arc;
 
 /// A plan turned into kernel objects and pre-built buffers.
 #[derive(Debug)]
 pub struct Launch {
     ruleset: OwnedFd,
+    /// Pipe on which a forked child reports the step that failed (read end non-blocking).
+    report: (OwnedFd, OwnedFd),
     mounts: Option<mountns::Prepared>,
     seccomp: Vec<sock_filter>,
     /// Kill the sandboxed process when the thread that spawned it exits (library mode).
@@ -37,6 +40,27 @@ impl std::fmt::Display for StepError {
         )
     }
 }
+
+/// Every step name [`Launch::enter`] can fail in, so a child can report one as a byte.
+const STEP_NAMES: [&str; 17] = [
+    "set parent-death signal",
+    "re-enter working directory",
+    "set no_new_privs",
+    "landlock_restrict_self",
+    "mark inherited fds close-on-exec",
+    "install seccomp filter",
+    "unshare",
+    "write /proc/self/setgroups",
+    "write /proc/self/uid_map",
+    "write /proc/self/gid_map",
+    "make / private",
+    "bind writable root",
+    "remount read-only",
+    "bind protected path",
+    "remount protected path read-only",
+    "mask denied directory",
+    "mask denied file",
+];
 
 fn step(step: &'static str) -> impl Fn(i32) -> StepError {
     move |errno| StepError { step, errno }
@@ -118,11 +142,56 @@ impl Launch {
             ),
             None => None,
         };
+        let mut fds = [0; 2];
+        // SAFETY: pipe2 fills the two-element array.
+        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+            return Err(LinuxError::os("pipe", std::io::Error::last_os_error()));
+        }
+        // SAFETY: fresh fds from pipe2, owned here; O_NONBLOCK on the read end.
+        let report = unsafe {
+            libc::fcntl(fds[0], libc::F_SETFL, libc::O_NONBLOCK);
+            (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1]))
+        };
         Ok(Launch {
             ruleset,
+            report,
             mounts,
             seccomp: sc.program().to_vec(),
             pdeathsig,
+        })
+    }
+
+    /// Protected directories (placeholders among them) this launch keeps locked; the caller
+    /// must keep them alive until every sandboxed process has exited.
+    pub fn held(&self) -> Vec<Arc<mountns::Held>> {
+        self.mounts
+            .as_ref()
+            .map_or_else(Vec::new, |m| m.held.clone())
+    }
+
+    /// [`Launch::enter`] for a forked child: on failure the step is also written to the
+    /// report pipe, for [`Launch::child_failure`] in the parent.
+    pub fn enter_child(&self) -> Result<(), StepError> {
+        self.enter().inspect_err(|e| {
+            let idx = STEP_NAMES.iter().position(|n| *n == e.step).unwrap_or(255) as u8;
+            let b = e.errno.to_le_bytes();
+            let msg = [idx, b[0], b[1], b[2], b[3]];
+            // SAFETY: writes 5 bytes from a stack array to our pipe.
+            unsafe { libc::write(self.report.1.as_raw_fd(), msg.as_ptr().cast(), msg.len()) };
+        })
+    }
+
+    /// The setup step a child reported as failed, if any.
+    pub fn child_failure(&self) -> Option<StepError> {
+        let mut msg = [0u8; 5];
+        // SAFETY: reads at most 5 bytes into a stack array from a non-blocking pipe.
+        let n = unsafe { libc::read(self.report.0.as_raw_fd(), msg.as_mut_ptr().cast(), 5) };
+        (n == 5).then(|| StepError {
+            step: STEP_NAMES
+                .get(msg[0] as usize)
+                .copied()
+                .unwrap_or("sandbox setup"),
+            errno: i32::from_le_bytes([msg[1], msg[2], msg[3], msg[4]]),
         })
     }
 

@@ -21,6 +21,9 @@ pub enum MountStep {
     ReadOnlyBase,
     /// Bind a protected path onto itself, read-only.
     Protect { path: PathBuf, reason: String },
+    /// A protected path that does not exist: an empty directory is created for the run (the
+    /// mount target), bound read-only, and removed afterwards if still empty and unused.
+    Placeholder { path: PathBuf, reason: String },
     /// Cover a denied directory with an empty read-only tmpfs.
     MaskDir { path: PathBuf },
     /// Cover a denied file with `/dev/null`, read-only.
@@ -52,10 +55,16 @@ pub fn compile(policy: &ResolvedPolicy) -> MountPlan {
                 path: p.path.clone(),
                 reason: p.reason.clone(),
             }),
+            PathKind::Missing if p.path.parent().is_some_and(|d| d.is_dir()) => {
+                steps.push(MountStep::Placeholder {
+                    path: p.path.clone(),
+                    reason: p.reason.clone(),
+                })
+            }
             PathKind::Missing => unenforceable.push((
                 "filesystem.protected_create".to_string(),
                 format!(
-                    "creating the missing protected path {} ({}) cannot be blocked",
+                    "creating the missing protected path {} ({}) cannot be blocked: its parent directory does not exist",
                     p.path.display(),
                     p.reason
                 ),
@@ -127,8 +136,11 @@ mod imp {
     use super::*;
     use crate::sys;
     use std::ffi::{CStr, CString};
+    use std::os::fd::AsRawFd;
     use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     use std::path::Path;
+    use std::sync::Arc;
 
     impl IdMaps {
         /// Maps of the calling process's effective uid and gid onto themselves.
@@ -181,6 +193,53 @@ mod imp {
         userns: bool,
         maps: IdMaps,
         ops: Vec<Op>,
+        /// Protected directories this run holds a shared lock on (placeholders among them).
+        pub(crate) held: Vec<Arc<Held>>,
+    }
+
+    /// A protected directory the run depends on, locked shared (`flock`) so that a concurrent
+    /// run never removes a placeholder still in use. When this run created it, dropping the
+    /// last reference removes it again, if no one else holds it and it is still empty.
+    #[derive(Debug)]
+    pub struct Held {
+        path: PathBuf,
+        dir: std::fs::File,
+        created: bool,
+    }
+
+    impl Held {
+        fn lock(path: &Path, created: bool) -> std::io::Result<Held> {
+            let dir = std::fs::File::open(path)?;
+            // SAFETY: flock on an fd we own.
+            if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_SH) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(Held {
+                path: path.to_path_buf(),
+                dir,
+                created,
+            })
+        }
+    }
+
+    impl Drop for Held {
+        fn drop(&mut self) {
+            if !self.created {
+                return;
+            }
+            // SAFETY: flock on an fd we own; converts our shared lock if nobody else holds one.
+            if unsafe { libc::flock(self.dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+                return;
+            }
+            let same = match (self.dir.metadata(), std::fs::symlink_metadata(&self.path)) {
+                (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+                _ => false,
+            };
+            let empty = std::fs::read_dir(&self.path).is_ok_and(|mut d| d.next().is_none());
+            if same && empty {
+                let _ = std::fs::remove_dir(&self.path);
+            }
+        }
     }
 
     fn cstring(p: &Path) -> CString {
@@ -259,6 +318,7 @@ mod imp {
                 })
                 .collect();
             let mut ops = Vec::new();
+            let mut held = Vec::new();
             for step in &plan.steps {
                 match step {
                     MountStep::KeepWritable { path } => {
@@ -280,7 +340,21 @@ mod imp {
                             }
                         }
                     }
+                    MountStep::Placeholder { path, .. } => {
+                        let created = match std::fs::DirBuilder::new().mode(0o755).create(path) {
+                            Ok(()) => true,
+                            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                            Err(e) => return Err(e),
+                        };
+                        held.push(Arc::new(Held::lock(path, created)?));
+                        let c = cstring(path);
+                        let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
+                        ops.push(Op::ProtectRo { path: c, flags });
+                    }
                     MountStep::Protect { path, .. } => {
+                        if path.is_dir() {
+                            held.push(Arc::new(Held::lock(path, false)?));
+                        }
                         let c = cstring(path);
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
                         ops.push(Op::ProtectRo { path: c, flags });
@@ -297,6 +371,7 @@ mod imp {
                 userns,
                 maps: IdMaps::current(),
                 ops,
+                held,
             })
         }
 

@@ -12,7 +12,7 @@ use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// Choices the caller makes beyond the policy.
 #[derive(Clone, Debug, Default)]
@@ -219,10 +219,27 @@ fn caller_terminals() -> Vec<PathBuf> {
     out
 }
 
+impl Plan {
+    /// True when the run creates placeholder mount targets for missing protected paths,
+    /// which must be removed after the command exits: the caller has to outlive it (the
+    /// CLI then waits instead of `exec`ing in place).
+    pub fn needs_cleanup(&self) -> bool {
+        self.mounts.as_ref().is_some_and(|m| {
+            m.steps
+                .iter()
+                .any(|s| matches!(s, mountns::MountStep::Placeholder { .. }))
+        })
+    }
+}
+
 /// A compiled Landlock sandbox, ready to apply to commands.
+///
+/// Keep it alive until the commands it was applied to have exited: it owns the placeholder
+/// directories made for missing protected paths, removed when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     plan: Plan,
+    launches: Arc<Mutex<Vec<Arc<Launch>>>>,
 }
 
 impl Sandbox {
@@ -239,6 +256,7 @@ impl Sandbox {
     ) -> Result<Sandbox, LinuxError> {
         Ok(Sandbox {
             plan: compile(policy, caps, &opts, &caller_terminals())?,
+            launches: Arc::default(),
         })
     }
 
@@ -255,16 +273,27 @@ impl Sandbox {
             return Ok(());
         }
         let launch = Arc::new(Launch::prepare(&self.plan, true)?);
+        self.launches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(launch.clone());
         // SAFETY: the hook runs between fork and exec and only makes raw syscalls on data
         // prepared here (see Launch::enter); it allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
                 launch
-                    .enter()
+                    .enter_child()
                     .map_err(|e| std::io::Error::from_raw_os_error(e.errno))
             });
         }
         Ok(())
+    }
+
+    /// After `spawn` failed: the sandbox setup step that failed in the child, if that was
+    /// the cause (otherwise the error came from `exec` itself).
+    pub fn setup_failure(&self) -> Option<crate::launch::StepError> {
+        let launches = self.launches.lock().unwrap_or_else(|e| e.into_inner());
+        launches.last().and_then(|l| l.child_failure())
     }
 
     /// Applies the sandbox to this process and `exec`s `program` (an explicit path) with
