@@ -1,6 +1,5 @@
 //! `sandbox linux` and `sandbox profile linux`.
 
-use crate::args::{Backend, Format};
 use crate::{exit, ProfileArgs};
 use std::process::ExitCode;
 
@@ -21,6 +20,7 @@ pub fn profile(_a: ProfileArgs) -> ExitCode {
 }
 
 /// `--backend bwrap` until the bubblewrap backend lands.
+#[cfg(target_os = "linux")]
 fn bwrap_unavailable(what: &str) -> ExitCode {
     exit::fail_hint(
         what,
@@ -32,6 +32,7 @@ fn bwrap_unavailable(what: &str) -> ExitCode {
 #[cfg(target_os = "linux")]
 mod imp {
     use super::*;
+    use crate::args::{Backend, Format};
     use sandbox_core::TargetOs;
     use sandbox_linux::{ExecError, LinuxError, Options, Plan, Sandbox};
     use std::ffi::OsString;

@@ -43,6 +43,7 @@ impl LinuxError {
         }
     }
 
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     pub(crate) fn os(step: impl Into<String>, source: std::io::Error) -> LinuxError {
         LinuxError::Os {
             step: step.into(),

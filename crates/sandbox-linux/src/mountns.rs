@@ -121,13 +121,6 @@ pub fn compile(policy: &ResolvedPolicy) -> MountPlan {
     }
 }
 
-/// The uid and gid maps a new user namespace gets: the caller's own ids, nothing else.
-#[derive(Clone, Debug)]
-pub struct IdMaps {
-    uid_map: Vec<u8>,
-    gid_map: Vec<u8>,
-}
-
 #[cfg(target_os = "linux")]
 pub use imp::*;
 
@@ -141,6 +134,13 @@ mod imp {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     use std::path::Path;
     use std::sync::Arc;
+
+    /// The uid and gid maps a new user namespace gets: the caller's own ids, nothing else.
+    #[derive(Clone, Debug)]
+    pub struct IdMaps {
+        uid_map: Vec<u8>,
+        gid_map: Vec<u8>,
+    }
 
     impl IdMaps {
         /// Maps of the calling process's effective uid and gid onto themselves.
