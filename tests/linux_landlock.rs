@@ -500,3 +500,45 @@ fn doctor_reports_and_requires() {
     assert_eq!(v["landlock.abi"], false);
     assert_eq!(v["filesystem.write_restrict"], false);
 }
+
+#[test]
+fn denied_paths_are_masked_and_deny_globs_refused() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let secret = Dir::new(u, Path::new("/var/tmp"));
+        secret.write(u, "key", "topsecret\n");
+        ws.write(u, "private.txt", "hidden\n");
+        let cfg = Dir::new(u, Path::new("/tmp"));
+        let cfg_file = cfg.write(
+            u,
+            "c.toml",
+            &format!(
+                "default_permissions = \"p\"\n[permissions.p.filesystem]\n\":root\" = \"read\"\n\
+                 \":project_roots\" = {{ \".\" = \"write\", \"private.txt\" = \"none\" }}\n\
+                 \"{}\" = \"deny\"\n",
+                secret.path.display()
+            ),
+        );
+        let script = format!(
+            "cat {s}/key 2>/dev/null || echo SECRET-HIDDEN; \
+             echo x > {s}/new 2>/dev/null || echo SECRET-RO; \
+             test -s private.txt || echo PRIVATE-EMPTY; \
+             echo evil > private.txt; echo ok > a.txt && echo WS-OK",
+            s = secret.path.display()
+        );
+        let out = sh(u, &ws.path, &["--config", cfg_file.to_str().unwrap()], &script);
+        assert_ok(&out, &u.name);
+        let so = stdout(&out);
+        for marker in ["SECRET-HIDDEN", "SECRET-RO", "PRIVATE-EMPTY", "WS-OK"] {
+            assert!(so.contains(marker), "as {}: missing {marker} in {so}", u.name);
+        }
+        assert!(!so.contains("topsecret"));
+        assert_eq!(std::fs::read_to_string(ws.join("private.txt")).unwrap(), "hidden\n");
+        assert!(!secret.join("new").exists());
+
+        let out = sh(u, &ws.path, &["--full-auto", "--deny-read", "**/*.env"], "touch ran");
+        assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+        assert!(stderr(&out).contains("filesystem.deny_read"));
+        assert!(!ws.join("ran").exists());
+    }
+}

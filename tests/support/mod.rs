@@ -90,7 +90,14 @@ pub fn sandbox_bin() -> &'static Path {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let dst = dir.join("sandbox");
-        std::fs::copy(env!("CARGO_BIN_EXE_sandbox"), &dst).unwrap();
+        // Copy in a child process: a write fd held here could leak into a concurrently
+        // forked child and make exec fail with ETXTBSY.
+        let ok = Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_sandbox"))
+            .arg(&dst)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "copy the sandbox binary");
         std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
         dst
     })
