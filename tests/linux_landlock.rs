@@ -526,17 +526,34 @@ fn denied_paths_are_masked_and_deny_globs_refused() {
              echo evil > private.txt; echo ok > a.txt && echo WS-OK",
             s = secret.path.display()
         );
-        let out = sh(u, &ws.path, &["--config", cfg_file.to_str().unwrap()], &script);
+        let out = sh(
+            u,
+            &ws.path,
+            &["--config", cfg_file.to_str().unwrap()],
+            &script,
+        );
         assert_ok(&out, &u.name);
         let so = stdout(&out);
         for marker in ["SECRET-HIDDEN", "SECRET-RO", "PRIVATE-EMPTY", "WS-OK"] {
-            assert!(so.contains(marker), "as {}: missing {marker} in {so}", u.name);
+            assert!(
+                so.contains(marker),
+                "as {}: missing {marker} in {so}",
+                u.name
+            );
         }
         assert!(!so.contains("topsecret"));
-        assert_eq!(std::fs::read_to_string(ws.join("private.txt")).unwrap(), "hidden\n");
+        assert_eq!(
+            std::fs::read_to_string(ws.join("private.txt")).unwrap(),
+            "hidden\n"
+        );
         assert!(!secret.join("new").exists());
 
-        let out = sh(u, &ws.path, &["--full-auto", "--deny-read", "**/*.env"], "touch ran");
+        let out = sh(
+            u,
+            &ws.path,
+            &["--full-auto", "--deny-read", "**/*.env"],
+            "touch ran",
+        );
         assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
         assert!(stderr(&out).contains("filesystem.deny_read"));
         assert!(!ws.join("ran").exists());

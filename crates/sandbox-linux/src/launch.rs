@@ -138,7 +138,7 @@ impl Launch {
         let mounts = match &plan.mounts {
             Some(m) => Some(
                 mountns::Prepared::new(m, plan.user_namespace)
-                    .map_err(|e| LinuxError::os("read mount table", e))?,
+                    .map_err(|e| LinuxError::os("prepare mount namespace", e))?,
             ),
             None => None,
         };

@@ -344,6 +344,16 @@ mod imp {
                         let created = match std::fs::DirBuilder::new().mode(0o755).create(path) {
                             Ok(()) => true,
                             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => false,
+                            // This user cannot create it here, so neither can the command
+                            // (same credentials, fewer rights): nothing to block.
+                            Err(e)
+                                if matches!(
+                                    e.raw_os_error(),
+                                    Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                                ) =>
+                            {
+                                continue
+                            }
                             Err(e) => return Err(e),
                         };
                         held.push(Arc::new(Held::lock(path, created)?));
@@ -352,8 +362,10 @@ mod imp {
                         ops.push(Op::ProtectRo { path: c, flags });
                     }
                     MountStep::Protect { path, .. } => {
-                        if path.is_dir() {
-                            held.push(Arc::new(Held::lock(path, false)?));
+                        // Best effort: a directory this user cannot open is not one of
+                        // our placeholders anyway.
+                        if let Ok(h) = Held::lock(path, false) {
+                            held.push(Arc::new(h));
                         }
                         let c = cstring(path);
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
