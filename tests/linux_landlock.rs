@@ -559,3 +559,73 @@ fn denied_paths_are_masked_and_deny_globs_refused() {
         assert!(!ws.join("ran").exists());
     }
 }
+
+#[test]
+fn bypass_syscalls_and_x32_fail_with_eperm() {
+    // Outside a sandbox: x32 getpid -> ENOSYS (or a pid), io_uring_setup(1, NULL) -> EFAULT,
+    // ptrace(PTRACE_TRACEME) -> 0. Inside, each must be refused with EPERM (errno 1).
+    let x86 = cfg!(target_arch = "x86_64");
+    let ptrace = if x86 {
+        "101, 0, 0, 0, 0"
+    } else {
+        "117, 0, 0, 0, 0"
+    };
+    let mut checks = vec![("io_uring_setup", "425, 1, None"), ("ptrace", ptrace)];
+    if x86 {
+        checks.push(("x32 getpid", "0x40000000 + 39"));
+    }
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        for (name, args) in &checks {
+            let script = format!(
+                "{PYTHON} -c 'import ctypes; l = ctypes.CDLL(None, use_errno=True); \
+                 r = l.syscall({args}); print(\"RESULT\", r, ctypes.get_errno())'"
+            );
+            let out = sh(u, &ws.path, &["-s", "read-only"], &script);
+            assert_ok(&out, &u.name);
+            assert!(
+                stdout(&out).contains("RESULT -1 1"),
+                "as {}: {name}: {}",
+                u.name,
+                stdout(&out)
+            );
+        }
+    }
+}
+
+#[test]
+fn restricted_read_view_hides_the_rest() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let other = Dir::new(u, Path::new("/var/tmp"));
+        other.write(u, "f", "outside\n");
+        let cfg = Dir::new(u, Path::new("/tmp"));
+        let cfg_file = cfg.write(
+            u,
+            "m.toml",
+            "default_permissions = \"m\"\n[permissions.m.filesystem]\n\":minimal\" = \"read\"\n\
+             \":project_roots\" = { \".\" = \"write\" }\n",
+        );
+        let script = format!(
+            "cat /etc/hostname > /dev/null && echo ETC-OK; \
+             cat {o}/f 2>/dev/null || echo OTHER-DENIED; \
+             echo ok > a.txt && echo WS-OK",
+            o = other.path.display()
+        );
+        let out = sh(
+            u,
+            &ws.path,
+            &["--config", cfg_file.to_str().unwrap()],
+            &script,
+        );
+        assert_ok(&out, &u.name);
+        let so = stdout(&out);
+        for marker in ["ETC-OK", "OTHER-DENIED", "WS-OK"] {
+            assert!(
+                so.contains(marker),
+                "as {}: missing {marker} in {so}",
+                u.name
+            );
+        }
+    }
+}
