@@ -171,12 +171,28 @@ fn network_flag_allows_tcp() {
 }
 
 #[test]
-fn no_new_privs_is_set() {
+fn no_new_privs_set_and_capabilities_dropped() {
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
-        let out = sh(u, &ws.path, FULL_AUTO, "grep NoNewPrivs /proc/self/status");
+        let out = sh(
+            u,
+            &ws.path,
+            FULL_AUTO,
+            "grep -E 'NoNewPrivs|CapEff|CapBnd' /proc/self/status; \
+             mknod blk b 7 0 2>/dev/null || echo MKNOD-DENIED; mkfifo fifo && echo FIFO-OK",
+        );
         assert_ok(&out, &u.name);
-        assert!(stdout(&out).contains("NoNewPrivs:\t1"), "{}", stdout(&out));
+        let so = stdout(&out);
+        for line in [
+            "NoNewPrivs:\t1",
+            "CapEff:\t0000000000000000",
+            "CapBnd:\t0000000000000000",
+            "MKNOD-DENIED",
+            "FIFO-OK",
+        ] {
+            assert!(so.contains(line), "as {}: missing {line:?} in {so}", u.name);
+        }
+        assert!(!ws.join("blk").exists());
     }
 }
 

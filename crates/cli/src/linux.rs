@@ -333,11 +333,19 @@ mod imp {
             for w in &sum.denied_when {
                 let _ = writeln!(s, "  EPERM when {w}");
             }
+            for l in &sum.limits {
+                let _ = writeln!(s, "  limit: {l}");
+            }
         }
         let _ = writeln!(
             s,
-            "no_new_privs: {}; inherited fds above 2: {}",
+            "no_new_privs: {}; capabilities: {}; inherited fds above 2: {}",
             if plan.no_new_privs { "yes" } else { "no" },
+            if plan.drop_capabilities {
+                "all dropped"
+            } else {
+                "kept"
+            },
             if plan.close_inherited_fds {
                 "close-on-exec"
             } else {

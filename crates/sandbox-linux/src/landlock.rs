@@ -44,6 +44,8 @@ const READ_FILE: u64 = 1 << 2;
 const READ_DIR: u64 = 1 << 3;
 const TRUNCATE: u64 = 1 << 14;
 const IOCTL_DEV: u64 = 1 << 15;
+const MAKE_CHAR: u64 = 1 << 6;
+const MAKE_BLOCK: u64 = 1 << 11;
 
 /// The highest ABI this code knows; newer kernels are used at this level.
 pub const MAX_KNOWN_ABI: u32 = 7;
@@ -143,10 +145,12 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
             });
         }
     };
+    // Device nodes are never creatable: one made in a writable root would open the device.
+    let write = handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK);
     for rule in &policy.rules {
         let bits = match rule.access {
             Access::Read => read_rights(),
-            Access::Write => handled_fs.bits,
+            Access::Write => write,
             Access::Deny => continue,
         };
         push(
@@ -156,7 +160,7 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
         );
     }
     for root in &policy.writable_roots {
-        push(&root.path, handled_fs.bits, "writable root".into());
+        push(&root.path, write, "writable root".into());
     }
     let device = READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV;
     for dev in STANDARD_DEVICES {

@@ -42,7 +42,8 @@ impl std::fmt::Display for StepError {
 }
 
 /// Every step name [`Launch::enter`] can fail in, so a child can report one as a byte.
-const STEP_NAMES: [&str; 17] = [
+const STEP_NAMES: [&str; 18] = [
+    "drop capabilities",
     "set parent-death signal",
     "re-enter working directory",
     "set no_new_privs",
@@ -216,6 +217,7 @@ impl Launch {
         }
         sys::cloexec_from_3().map_err(step("mark inherited fds close-on-exec"))?;
         crate::seccomp::install_raw(&self.seccomp).map_err(step("install seccomp filter"))?;
+        sys::drop_all_capabilities().map_err(step("drop capabilities"))?;
         Ok(())
     }
 }

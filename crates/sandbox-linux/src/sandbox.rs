@@ -46,6 +46,8 @@ pub struct Plan {
     pub no_new_privs: bool,
     /// Inherited fds above 2 are marked close-on-exec.
     pub close_inherited_fds: bool,
+    /// Every capability is dropped, bounding set included (a root command runs powerless).
+    pub drop_capabilities: bool,
     /// Gaps accepted with `best_effort`; empty otherwise.
     pub degradations: Vec<Degradation>,
 }
@@ -80,6 +82,7 @@ pub fn compile(
             seccomp: None,
             no_new_privs: false,
             close_inherited_fds: false,
+            drop_capabilities: false,
             degradations: Vec::new(),
         });
     }
@@ -194,6 +197,7 @@ pub fn compile(
         seccomp: Some(seccomp::compile(&policy_eff)?),
         no_new_privs: true,
         close_inherited_fds: true,
+        drop_capabilities: true,
         degradations: gaps
             .into_iter()
             .map(|(feature, what)| Degradation { feature, what })

@@ -52,6 +52,8 @@ pub struct SeccompSummary {
     pub denied: Vec<String>,
     /// Syscalls that fail with EPERM when their arguments match, with the condition.
     pub denied_when: Vec<String>,
+    /// What the filter cannot see, in words.
+    pub limits: Vec<String>,
     /// Number of BPF instructions.
     pub instructions: usize,
 }
@@ -112,6 +114,7 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let mut denied = Vec::new();
     let mut denied_when = Vec::new();
+    let mut limits = Vec::new();
 
     for (name, nr) in ALWAYS_DENIED {
         rules.insert(nr, Vec::new());
@@ -132,6 +135,11 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
                     .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
             rules.insert(libc::SYS_sendto, vec![rule]);
             denied_when.push("sendto: destination address is not NULL".into());
+            limits.push(
+                "sendmsg is allowed (fd passing over socketpair); its destination address \
+                 lives in user memory the filter cannot read"
+                    .into(),
+            );
         } else {
             // Only unix sockets can be made, so connect/bind/sendto can only reach local
             // sockets the filesystem rules already govern.
@@ -144,6 +152,11 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
             .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
             rules.insert(libc::SYS_socket, vec![rule]);
             denied_when.push("socket: domain is not AF_UNIX".into());
+            limits.push(
+                "unix sockets are allowed (unix_sockets = all): any host socket the user \
+                 may connect to stays reachable"
+                    .into(),
+            );
         }
     }
 
@@ -165,6 +178,7 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
             x32_refused,
             denied,
             denied_when,
+            limits,
             instructions: program.len(),
         },
         program,

@@ -133,3 +133,56 @@ pub(crate) fn cloexec_from_3() -> Result<(), i32> {
     }
     Ok(())
 }
+
+/// `prctl` options for capabilities (kernel ABI; not exported by `libc` for Linux).
+const PR_CAPBSET_DROP: i32 = 24;
+const PR_CAP_AMBIENT: i32 = 47;
+const PR_CAP_AMBIENT_CLEAR_ALL: libc::c_ulong = 4;
+/// `_LINUX_CAPABILITY_VERSION_3`.
+const CAP_V3: u32 = 0x2008_0522;
+
+/// Drops every capability for good: the bounding set (so `exec` grants none, even to uid 0),
+/// the ambient set, then the effective, permitted and inheritable sets.
+pub(crate) fn drop_all_capabilities() -> Result<(), i32> {
+    for cap in 0..64 {
+        // SAFETY: plain integer arguments.
+        let rc = unsafe { libc::prctl(PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if rc != 0 {
+            match errno() {
+                libc::EINVAL => break, // past the last capability this kernel knows
+                libc::EPERM => break,  // no CAP_SETPCAP: this process has no capabilities
+                e => return Err(e),
+            }
+        }
+    }
+    // SAFETY: plain integer arguments; EINVAL on kernels without ambient capabilities.
+    unsafe { libc::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and data are live, correctly laid out v3 capability structs.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
