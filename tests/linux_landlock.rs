@@ -645,3 +645,25 @@ fn restricted_read_view_hides_the_rest() {
         }
     }
 }
+
+#[test]
+fn multiprocessing_works_with_a_private_dev_shm() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let marker = format!("sbx-e2e-shm-{}-{}", std::process::id(), u.name);
+        let script = format!(
+            "{PYTHON} -c 'import multiprocessing as mp, operator\n\
+             with mp.Pool(2) as p: print(\"POOL\", p.starmap(operator.mul, [(2, 3), (4, 5)]))\n'; \
+             echo x > /dev/shm/{marker} && echo SHM-WRITE-OK"
+        );
+        let out = sh(u, &ws.path, FULL_AUTO, &script);
+        assert_ok(&out, &u.name);
+        let so = stdout(&out);
+        assert!(so.contains("POOL [6, 20]"), "as {}: {so}", u.name);
+        assert!(so.contains("SHM-WRITE-OK"), "as {}: {so}", u.name);
+        assert!(
+            !Path::new("/dev/shm").join(&marker).exists(),
+            "the sandbox's /dev/shm reached the host"
+        );
+    }
+}

@@ -306,6 +306,9 @@ mod imp {
                                 path.display()
                             )
                         }
+                        sandbox_linux::mountns::MountStep::PrivateTmpfs { path } => {
+                            format!("private writable tmpfs on {}", path.display())
+                        }
                         sandbox_linux::mountns::MountStep::MaskDir { path } => {
                             format!("mask directory {}", path.display())
                         }

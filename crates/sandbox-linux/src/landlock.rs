@@ -179,6 +179,12 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
     }
 }
 
+/// Rights on a private tmpfs the sandbox gets for itself (`/dev/shm`): everything but
+/// device nodes.
+pub fn private_tmpfs_rights(plan: &LandlockPlan) -> u64 {
+    plan.handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

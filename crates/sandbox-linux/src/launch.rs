@@ -19,6 +19,8 @@ pub struct Launch {
     report: (OwnedFd, OwnedFd),
     mounts: Option<mountns::Prepared>,
     seccomp: Vec<sock_filter>,
+    /// Rights granted on private tmpfs mounts made in the child.
+    tmpfs_access: u64,
     /// Kill the sandboxed process when the thread that spawned it exits (library mode).
     pdeathsig: bool,
 }
@@ -42,7 +44,9 @@ impl std::fmt::Display for StepError {
 }
 
 /// Every step name [`Launch::enter`] can fail in, so a child can report one as a byte.
-const STEP_NAMES: [&str; 18] = [
+const STEP_NAMES: [&str; 20] = [
+    "mount private tmpfs",
+    "grant private tmpfs",
     "drop capabilities",
     "set parent-death signal",
     "re-enter working directory",
@@ -158,6 +162,7 @@ impl Launch {
             report,
             mounts,
             seccomp: sc.program().to_vec(),
+            tmpfs_access: crate::landlock::private_tmpfs_rights(ll),
             pdeathsig,
         })
     }
@@ -207,6 +212,9 @@ impl Launch {
             m.apply()
                 .map_err(|(s, e)| StepError { step: s, errno: e })?;
             rechdir().map_err(step("re-enter working directory"))?;
+            for path in m.private_tmpfs() {
+                self.grant_dir(path).map_err(step("grant private tmpfs"))?;
+            }
         }
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(step("set no_new_privs"))?;
         if sys::landlock_restrict_self(self.ruleset.as_raw_fd()) != 0 {
@@ -219,6 +227,36 @@ impl Launch {
         crate::seccomp::install_raw(&self.seccomp).map_err(step("install seccomp filter"))?;
         sys::drop_all_capabilities().map_err(step("drop capabilities"))?;
         Ok(())
+    }
+}
+
+impl Launch {
+    /// Adds a full-access rule (device nodes excepted) for `path` to the ruleset. Raw
+    /// syscalls only; used for mounts made in the child itself.
+    fn grant_dir(&self, path: &std::ffi::CStr) -> Result<(), i32> {
+        // SAFETY: NUL-terminated path; the fd is closed below.
+        let fd = unsafe {
+            libc::open(
+                path.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(sys::errno());
+        }
+        let pb = PathBeneathAttr {
+            allowed_access: self.tmpfs_access,
+            parent_fd: fd,
+        };
+        let rc = sys::landlock_add_path_rule(self.ruleset.as_raw_fd(), &pb);
+        let err = sys::errno();
+        // SAFETY: closes the fd opened above.
+        unsafe { libc::close(fd) };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(err)
+        }
     }
 }
 

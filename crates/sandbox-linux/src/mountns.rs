@@ -6,9 +6,12 @@
 //! [`compile`] is pure; [`Prepared`] (Linux) holds the host facts read before `fork`, and
 //! [`Prepared::apply`] only makes raw syscalls.
 
-use sandbox_core::{Access, PathKind, ResolvedPolicy};
+use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+
+/// The POSIX shared-memory directory, replaced by a private tmpfs in the sandbox.
+pub const PRIVATE_SHM: &str = "/dev/shm";
 
 /// One step of the mount plan, in execution order.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -26,6 +29,9 @@ pub enum MountStep {
     Placeholder { path: PathBuf, reason: String },
     /// Cover a denied directory with an empty read-only tmpfs.
     MaskDir { path: PathBuf },
+    /// A fresh writable tmpfs private to the sandbox (`/dev/shm`, for POSIX semaphores and
+    /// shared memory as bubblewrap's `--dev` gives): nothing written there reaches the host.
+    PrivateTmpfs { path: PathBuf },
     /// Cover a denied file with `/dev/null`, read-only.
     MaskFile { path: PathBuf },
 }
@@ -100,6 +106,15 @@ pub fn compile(policy: &ResolvedPolicy) -> MountPlan {
             }),
             Err(_) => {}
         }
+    }
+    if Path::new(PRIVATE_SHM).is_dir()
+        && !policy
+            .decide_canonical(Path::new(PRIVATE_SHM), Op::Write)
+            .allowed
+    {
+        steps.push(MountStep::PrivateTmpfs {
+            path: PRIVATE_SHM.into(),
+        });
     }
     if !policy.deny_globs.is_empty() {
         let globs: Vec<&str> = policy
@@ -184,6 +199,7 @@ mod imp {
         RemountRo { path: CString, flags: libc::c_ulong },
         ProtectRo { path: CString, flags: libc::c_ulong },
         MaskDir { path: CString },
+        PrivateTmpfs { path: CString },
         MaskFile { path: CString },
     }
 
@@ -371,6 +387,9 @@ mod imp {
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
                         ops.push(Op::ProtectRo { path: c, flags });
                     }
+                    MountStep::PrivateTmpfs { path } => ops.push(Op::PrivateTmpfs {
+                        path: cstring(path),
+                    }),
                     MountStep::MaskDir { path } => ops.push(Op::MaskDir {
                         path: cstring(path),
                     }),
@@ -384,6 +403,15 @@ mod imp {
                 maps: IdMaps::current(),
                 ops,
                 held,
+            })
+        }
+
+        /// The private tmpfs mount points, which get their Landlock rule only once mounted
+        /// (a rule names an inode, and the tmpfs root is a new one).
+        pub(crate) fn private_tmpfs(&self) -> impl Iterator<Item = &CStr> {
+            self.ops.iter().filter_map(|op| match op {
+                Op::PrivateTmpfs { path } => Some(path.as_c_str()),
+                _ => None,
             })
         }
 
@@ -412,6 +440,15 @@ mod imp {
                             .map_err(|e| ("bind protected path", e))?;
                         sys::mount(None, path, None, ro | flags)
                             .map_err(|e| ("remount protected path read-only", e))?;
+                    }
+                    Op::PrivateTmpfs { path } => {
+                        sys::mount(
+                            Some(c"tmpfs"),
+                            path,
+                            Some(c"tmpfs"),
+                            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                        )
+                        .map_err(|e| ("mount private tmpfs", e))?;
                     }
                     Op::MaskDir { path } => {
                         sys::mount(
