@@ -667,3 +667,53 @@ fn multiprocessing_works_with_a_private_dev_shm() {
         );
     }
 }
+
+#[test]
+fn links_cannot_move_files_between_trees() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let outside = Dir::new(u, Path::new("/var/tmp"));
+        let src = outside.write(u, "owned", "outside\n");
+        let script = format!(
+            "ln {src} stolen 2>/dev/null || echo LINK-IN-DENIED; \
+             echo hi > f && ln f g && echo LINK-WITHIN-OK; \
+             mkdir d && mv f d/ && echo MOVE-WITHIN-OK; \
+             mv d/f {out}/ 2>/dev/null || echo MOVE-OUT-DENIED",
+            src = src.display(),
+            out = outside.path.display()
+        );
+        // With the mount namespace, and with Landlock alone (REFER does the work there).
+        for force_no_mountns in [false, true] {
+            let mut args = vec!["linux", "--backend", "landlock", "--full-auto"];
+            if force_no_mountns {
+                args.push("--best-effort");
+            }
+            args.extend_from_slice(&["--", "sh", "-c", &script]);
+            let mut cmd = support::sandbox_cmd(u, &ws.path, &args);
+            if force_no_mountns {
+                cmd.env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1");
+            }
+            let out = cmd.output().unwrap();
+            assert_ok(&out, &u.name);
+            let so = stdout(&out);
+            for marker in [
+                "LINK-IN-DENIED",
+                "LINK-WITHIN-OK",
+                "MOVE-WITHIN-OK",
+                "MOVE-OUT-DENIED",
+            ] {
+                assert!(
+                    so.contains(marker),
+                    "as {} (no mountns: {force_no_mountns}): missing {marker} in {so}",
+                    u.name
+                );
+            }
+            assert!(!ws.join("stolen").exists());
+            assert!(!outside.join("f").exists());
+            for p in ["f", "g", "d"] {
+                let _ = std::fs::remove_dir_all(ws.join(p))
+                    .or_else(|_| std::fs::remove_file(ws.join(p)));
+            }
+        }
+    }
+}

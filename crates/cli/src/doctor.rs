@@ -79,7 +79,10 @@ pub fn run(a: DoctorArgs) -> ExitCode {
         );
     } else {
         for (k, v) in &caps {
-            println!("{k}: {v}");
+            match v {
+                Value::String(s) => println!("{k}: {s}"),
+                _ => println!("{k}: {v}"),
+            }
         }
     }
     let mut ok = true;

@@ -23,6 +23,8 @@ pub struct Launch {
     tmpfs_access: u64,
     /// Kill the sandboxed process when the thread that spawned it exits (library mode).
     pdeathsig: bool,
+    /// Pid of the process that prepared the launch (the child's expected parent).
+    parent: libc::pid_t,
 }
 
 /// A failed step in [`Launch::enter`]: which step and the errno.
@@ -164,6 +166,8 @@ impl Launch {
             seccomp: sc.program().to_vec(),
             tmpfs_access: crate::landlock::private_tmpfs_rights(ll),
             pdeathsig,
+            // SAFETY: getpid has no preconditions.
+            parent: unsafe { libc::getpid() },
         })
     }
 
@@ -207,6 +211,14 @@ impl Launch {
         if self.pdeathsig {
             sys::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong)
                 .map_err(step("set parent-death signal"))?;
+            // SAFETY: getppid has no preconditions.
+            if unsafe { libc::getppid() } != self.parent {
+                // The parent died before the signal was armed.
+                return Err(StepError {
+                    step: "set parent-death signal",
+                    errno: libc::ESRCH,
+                });
+            }
         }
         if let Some(m) = &self.mounts {
             m.apply()
