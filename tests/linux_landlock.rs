@@ -212,6 +212,15 @@ fn exit_status_contract() {
                 u.name,
                 out.status
             );
+            // SIGINT keeps its default disposition inside (it is not inherited as ignored).
+            let out = sh(u, &ws.path, extra, "kill -INT $$; echo survived");
+            assert!(
+                out.status.code() == Some(130) || out.status.signal() == Some(2),
+                "{extra:?} as {}: {:?} {}",
+                u.name,
+                out.status,
+                stdout(&out)
+            );
             let out = sandbox(
                 u,
                 &ws.path,

@@ -117,12 +117,11 @@ mod imp {
             return setup_error("landlock", &e);
         }
         let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // SAFETY: installs a handler that only calls kill(2); SIG_IGN for the terminal keys.
+        // SAFETY: installs a handler that only calls kill(2). Caught signals are reset to
+        // the default by exec, so the child is unaffected.
         unsafe {
             libc::signal(libc::SIGTERM, handler);
             libc::signal(libc::SIGHUP, handler);
-            libc::signal(libc::SIGINT, libc::SIG_IGN);
-            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
         }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -134,6 +133,12 @@ mod imp {
             }
         };
         CHILD.store(child.id() as i32, Ordering::SeqCst);
+        // Only now: an ignored disposition would be inherited across exec.
+        // SAFETY: plain signal disposition changes.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        }
         let status = loop {
             match child.wait() {
                 Ok(s) => break s,
