@@ -71,7 +71,7 @@ mod imp {
         };
         let sandbox = match Sandbox::new(&policy, opts) {
             Ok(s) => s,
-            Err(e) => return setup_error("landlock", &e),
+            Err(e) => return setup_error("linux", &e),
         };
         for d in &sandbox.plan().degradations {
             exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
@@ -90,7 +90,7 @@ mod imp {
             return run_supervised(&sandbox, &path, &args);
         }
         match sandbox.exec(&path, &args) {
-            ExecError::Setup(e) => setup_error("landlock", &e),
+            ExecError::Setup(e) => setup_error("linux: setup", &e),
             ExecError::Exec(e) => exec_failure(program, &e),
         }
     }
@@ -114,7 +114,7 @@ mod imp {
         let mut cmd = std::process::Command::new(path);
         cmd.arg0(&args[0]).args(&args[1..]);
         if let Err(e) = sandbox.apply(&mut cmd) {
-            return setup_error("landlock", &e);
+            return setup_error("linux", &e);
         }
         let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
         // SAFETY: installs a handler that only calls kill(2). Caught signals are reset to
@@ -127,7 +127,7 @@ mod imp {
             Ok(c) => c,
             Err(e) => {
                 return match sandbox.setup_failure() {
-                    Some(step) => exit::fail("landlock", &step),
+                    Some(step) => exit::fail("linux: setup", &step),
                     None => exec_failure(&args[0], &e),
                 };
             }
@@ -228,7 +228,7 @@ mod imp {
         };
         let sandbox = match Sandbox::new(&policy, opts) {
             Ok(s) => s,
-            Err(e) => return setup_error("landlock", &e),
+            Err(e) => return setup_error("profile linux", &e),
         };
         match a.format {
             Format::Json => println!(
