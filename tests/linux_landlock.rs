@@ -726,3 +726,45 @@ fn links_cannot_move_files_between_trees() {
         }
     }
 }
+
+#[test]
+fn concurrent_runs_share_placeholders_and_leave_none() {
+    let u = &users()[0];
+    let ws = Dir::new(u, Path::new("/tmp"));
+    for _round in 0..3 {
+        let children: Vec<_> = (0..6)
+            .map(|i| {
+                let script = format!(
+                    "sleep 0.0{i}; mkdir .agents/x 2>/dev/null && echo BREACH; \
+                     mkdir .codex 2>/dev/null && echo BREACH; echo DONE"
+                );
+                support::sandbox_cmd(
+                    u,
+                    &ws.path,
+                    &[
+                        "linux",
+                        "--backend",
+                        "landlock",
+                        "--full-auto",
+                        "--",
+                        "sh",
+                        "-c",
+                        &script,
+                    ],
+                )
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+            })
+            .collect();
+        for c in children {
+            let out = c.wait_with_output().unwrap();
+            assert_ok(&out, "concurrent run");
+            assert_eq!(stdout(&out).trim(), "DONE", "{}", stderr(&out));
+        }
+    }
+    for n in [".git", ".codex", ".agents"] {
+        assert!(!ws.join(n).exists(), "{n} left behind");
+    }
+}

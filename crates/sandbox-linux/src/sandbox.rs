@@ -224,14 +224,18 @@ fn caller_terminals() -> Vec<PathBuf> {
 }
 
 impl Plan {
-    /// True when the run creates placeholder mount targets for missing protected paths,
-    /// which must be removed after the command exits: the caller has to outlive it (the
-    /// CLI then waits instead of `exec`ing in place).
+    /// True when the run may hold placeholder mount targets for protected paths (made by
+    /// this run for missing ones, or left by a concurrent run for existing ones), which must
+    /// be removed after the command exits: the caller has to outlive it (the CLI then waits
+    /// instead of `exec`ing in place).
     pub fn needs_cleanup(&self) -> bool {
         self.mounts.as_ref().is_some_and(|m| {
-            m.steps
-                .iter()
-                .any(|s| matches!(s, mountns::MountStep::Placeholder { .. }))
+            m.steps.iter().any(|s| {
+                matches!(
+                    s,
+                    mountns::MountStep::Placeholder { .. } | mountns::MountStep::Protect { .. }
+                )
+            })
         })
     }
 }
