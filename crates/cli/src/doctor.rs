@@ -38,8 +38,8 @@ fn linux_keys(m: &mut Map<String, Value>) {
     put("filesystem.write_restrict", Value::from(ll));
     put("filesystem.read_restrict", Value::from(ll));
     put("filesystem.protected_subpaths", Value::from(ll && mountns));
-    // Blocking creation of a missing protected name needs a placeholder mount target.
-    put("filesystem.protected_create", Value::from(false));
+    // Missing protected names get a read-only placeholder mount in the namespace.
+    put("filesystem.protected_create", Value::from(ll && mountns));
     put("filesystem.metadata", Value::from(ll && mountns));
     put("filesystem.deny_paths", Value::from(ll && mountns));
     // Deny-read globs are not expanded by the landlock backend yet.
