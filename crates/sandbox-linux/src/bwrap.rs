@@ -63,6 +63,10 @@ pub struct BwrapInput<'a> {
     /// What is at a host path (not following a final symlink). Injected so the compiler stays
     /// pure: tests pass a fake filesystem.
     pub kind_of: &'a dyn Fn(&Path) -> PathKind,
+    /// Whether a host directory is empty. An empty directory at a protected name is treated
+    /// like a missing one (an empty read-only tmpfs, no source needed), so a concurrent run that
+    /// removes its own mount-point stub there cannot make this run's bind fail.
+    pub is_empty_dir: &'a dyn Fn(&Path) -> bool,
     /// Accept documented degradations instead of refusing.
     pub best_effort: bool,
 }
@@ -182,8 +186,10 @@ pub struct BwrapPlan {
     pub args: Vec<String>,
     /// Fds the arguments refer to; the launcher must open them at exactly these numbers.
     pub fds: Vec<PlanFd>,
-    /// Host paths that do not exist now and that bwrap will create as mount points inside a
-    /// writable bind; the launcher removes the ones this run created after bwrap exits.
+    /// Mount points inside a writable bind that bwrap creates on the host when they are missing
+    /// (or that are empty stubs left by a concurrent run). The launcher registers them and
+    /// removes them after the run unless another live run still uses them
+    /// ([`crate::bwrap_stubs`]).
     pub host_stubs: Vec<PathBuf>,
     pub unshare_net: bool,
     pub proc_mounted: bool,
@@ -263,8 +269,13 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
         else {
             continue;
         };
-        if (t.kind == PathKind::Missing) && covering.is_some_and(|c| c.host_backed_writable()) {
-            host_stubs.extend(missing_components(&t.path, input.kind_of));
+        if covering.is_some_and(|c| c.host_backed_writable()) {
+            if t.kind == PathKind::Missing {
+                host_stubs.extend(missing_components(&t.path, input.kind_of));
+            } else if t.empty_protected {
+                // Possibly another run's stub: the launcher's registry decides who removes it.
+                host_stubs.push(t.path.clone());
+            }
         }
         mounts.push(PlanMount {
             mount,
@@ -327,6 +338,8 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
 struct Target {
     path: PathBuf,
     kind: PathKind,
+    /// A protected name that is an empty directory (maybe another run's stub).
+    empty_protected: bool,
     /// Masked because a deny glob matched it (or a matched link's target).
     glob_masked: bool,
     why: String,
@@ -348,6 +361,7 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
         let e = by_path.entry(path.to_path_buf()).or_insert_with(|| Target {
             path: path.to_path_buf(),
             kind: (input.kind_of)(path),
+            empty_protected: false,
             glob_masked: false,
             why: String::new(),
         });
@@ -376,6 +390,11 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
                 }
             }
             _ => add(&m.path, why, true),
+        }
+    }
+    for p in policy.protected_paths() {
+        if let Some(t) = by_path.get_mut(&p.path) {
+            t.empty_protected = t.kind == PathKind::Dir && (input.is_empty_dir)(&p.path);
         }
     }
     let mut v: Vec<Target> = by_path.into_values().collect();
@@ -439,6 +458,7 @@ fn choose(
         (true, true, _) if !missing => Mount::Bind { path },
         (true, true, _) => return Ok(None),
         (true, false, PathKind::Missing) => Mount::EmptyDir { path, mode: 0o555 },
+        (true, false, _) if t.empty_protected => Mount::EmptyDir { path, mode: 0o555 },
         (true, false, _) => Mount::RoBind { path },
         (false, _, PathKind::File) => {
             if !f.ro_bind_data {
@@ -565,7 +585,7 @@ impl BwrapPlan {
         for st in &self.host_stubs {
             let _ = writeln!(
                 out,
-                "# host stub (created by bwrap, removed after the run): {}",
+                "# host stub (mount point bwrap creates if missing; removed after the run): {}",
                 st.display()
             );
         }

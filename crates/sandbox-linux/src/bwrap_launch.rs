@@ -4,9 +4,10 @@
 //! This is the only part of the bwrap backend that touches the host.
 
 use crate::bwrap::{BwrapFeatures, BwrapPlan, FdContent};
+use crate::bwrap_stubs::Stubs;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write as _};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -428,8 +429,9 @@ pub enum Outcome {
 /// Every fd above 2 that this process inherited is marked close-on-exec first, and the plan's
 /// fds are placed at their numbers (this takes over those fd numbers in the calling process, so
 /// it is meant for the CLI, not for a library caller). When the plan creates no host stubs,
-/// this process `exec`s bwrap in place (it only returns on error); otherwise it waits, removes
-/// the stubs this run created, and returns bwrap's status.
+/// this process `exec`s bwrap in place (it only returns on error); otherwise it registers the
+/// stubs ([`crate::bwrap_stubs`]), waits, removes the stubs no other run uses, and returns
+/// bwrap's status.
 pub fn launch(
     bwrap: &Path,
     plan: &BwrapPlan,
@@ -444,13 +446,7 @@ pub fn launch(
 
     let mut cmd = Command::new(bwrap);
     cmd.args(&plan.args).arg("--").arg(program).args(rest);
-    let stubs: Vec<PathBuf> = plan
-        .host_stubs
-        .iter()
-        .filter(|p| std::fs::symlink_metadata(p).is_err())
-        .cloned()
-        .collect();
-    let waiting = !stubs.is_empty();
+    let waiting = !plan.host_stubs.is_empty();
     // SAFETY: the closure runs in the child between fork and exec and only makes the
     // async-signal-safe calls fcntl and signal on fds/signals it owns.
     unsafe {
@@ -469,6 +465,8 @@ pub fn launch(
         let e = cmd.exec();
         return Err(LaunchError::io(format!("executing {}", bwrap.display()), e));
     }
+    // After the plan fds are placed, so the registry's lock files cannot take their numbers.
+    let stubs = Stubs::register(&plan.host_stubs);
     // The terminal's Ctrl-C reaches bwrap directly; this process stays to clean up.
     // SAFETY: setting a signal disposition to SIG_IGN has no memory-safety preconditions.
     unsafe {
@@ -478,7 +476,7 @@ pub fn launch(
     let status = cmd
         .status()
         .map_err(|e| LaunchError::io(format!("running {}", bwrap.display()), e));
-    remove_stubs(&stubs);
+    stubs.cleanup();
     let status = status?;
     let code = match (status.code(), status.signal()) {
         (Some(c), _) => c as u8,
@@ -486,24 +484,6 @@ pub fn launch(
         _ => 1,
     };
     Ok(Outcome::Exited(code))
-}
-
-/// Removes the mount-point stubs this run created, deepest first, and only while they are
-/// still empty (a stub the command or someone else filled is left alone).
-pub fn remove_stubs(stubs: &[PathBuf]) {
-    let mut stubs = stubs.to_vec();
-    stubs.sort_by_key(|p| std::cmp::Reverse(p.components().count()));
-    for s in stubs {
-        match std::fs::symlink_metadata(&s) {
-            Ok(m) if m.is_dir() => {
-                let _ = std::fs::remove_dir(&s);
-            }
-            Ok(m) if m.is_file() && m.len() == 0 => {
-                let _ = std::fs::remove_file(&s);
-            }
-            _ => {}
-        }
-    }
 }
 
 /// Marks every fd above 2 close-on-exec, so nothing the caller leaked reaches the command.
@@ -538,26 +518,30 @@ fn place_plan_fds(plan: &BwrapPlan) -> Result<(), LaunchError> {
         return Ok(());
     };
     raise_nofile(max as u64 + 64);
-    let devnull =
-        std::fs::File::open("/dev/null").map_err(|e| LaunchError::io("opening /dev/null", e))?;
-    for f in &plan.fds {
-        let src: std::os::fd::OwnedFd = match &f.content {
-            FdContent::Empty => devnull
-                .try_clone()
-                .map_err(|e| LaunchError::io("duplicating /dev/null", e))?
-                .into(),
-            FdContent::Seccomp { program, .. } => seccomp_memfd(program)?,
-        };
-        // Move the source above every target so placing one never closes another source.
-        let high = dup_at_least(&src, max + 1)?;
+    // First open every source above all target numbers, so placing one never closes another.
+    let mut sources = Vec::with_capacity(plan.fds.len());
+    {
+        let devnull = std::fs::File::open("/dev/null")
+            .map_err(|e| LaunchError::io("opening /dev/null", e))?;
+        for f in &plan.fds {
+            let high = match &f.content {
+                FdContent::Empty => dup_at_least(&devnull, max + 1)?,
+                FdContent::Seccomp { program, .. } => {
+                    dup_at_least(&seccomp_memfd(program)?, max + 1)?
+                }
+            };
+            sources.push((high, f.fd));
+        }
+    }
+    for (high, target) in sources {
         // SAFETY: dup3 onto a target number; whatever was there is ours to replace (inherited
-        // fds are close-on-exec and unused by this process).
-        let r = unsafe { libc::dup3(high, f.fd, libc::O_CLOEXEC) };
-        let err = io::Error::last_os_error();
-        // SAFETY: `high` is an fd this function created and no longer needs.
-        unsafe { libc::close(high) };
+        // fds are close-on-exec and unused by this process, and every source is above `max`).
+        let r = unsafe { libc::dup3(high.as_raw_fd(), target, libc::O_CLOEXEC) };
         if r < 0 {
-            return Err(LaunchError::io(format!("placing fd {}", f.fd), err));
+            return Err(LaunchError::io(
+                format!("placing fd {target}"),
+                io::Error::last_os_error(),
+            ));
         }
     }
     Ok(())
@@ -734,19 +718,5 @@ mod tests {
         let p = temporary_network_filter(true).unwrap();
         assert!(!p.is_empty());
         assert_eq!(p.len() % 8, 0);
-    }
-
-    #[test]
-    fn stubs_are_removed_only_when_empty() {
-        let d = tempfile::tempdir().unwrap();
-        let a = d.path().join("a");
-        let b = d.path().join("a/b");
-        let full = d.path().join("full");
-        std::fs::create_dir_all(&b).unwrap();
-        std::fs::create_dir(&full).unwrap();
-        std::fs::write(full.join("x"), "data").unwrap();
-        remove_stubs(&[a.clone(), b.clone(), full.clone()]);
-        assert!(!a.exists());
-        assert!(full.join("x").exists());
     }
 }

@@ -7,5 +7,7 @@
 pub mod bwrap;
 #[cfg(target_os = "linux")]
 pub mod bwrap_launch;
+#[cfg(target_os = "linux")]
+pub mod bwrap_stubs;
 pub mod glob_expand;
 pub mod select;

@@ -104,6 +104,7 @@ fn plan(p: &ResolvedPolicy, matches: &[DenyMatch], fs: &[(&str, PathKind)]) -> B
         features: &features,
         seccomp_program: Some(&seccomp),
         kind_of: &kind_of,
+        is_empty_dir: &|_| false,
         best_effort: false,
     })
     .expect("compiles")
@@ -326,6 +327,7 @@ fn proxy_network_is_refused_unless_best_effort() {
         features: &features,
         seccomp_program: None,
         kind_of: &kind_of,
+        is_empty_dir: &|_| false,
         best_effort: false,
     };
     let e = compile(&input).unwrap_err();

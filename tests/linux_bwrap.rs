@@ -1,0 +1,560 @@
+//! End-to-end tests of `sandbox linux --backend bwrap`: real commands under real bubblewrap,
+//! checking what the kernel allowed. Each case runs as the current user (root in CI) and, when
+//! the tests run as root and the user `sbxtest` exists, again as that unprivileged user.
+//! Cases that cannot run here print a `SKIP:` line saying why.
+#![cfg(target_os = "linux")]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+const TEST_USER: &str = "sbxtest";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Who {
+    Me,
+    User,
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc_geteuid() == 0 }
+}
+
+extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}
+
+fn user_ids() -> Option<(u32, u32)> {
+    let out = Command::new("id").arg(TEST_USER).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    let uid = Command::new("id").args(["-u", TEST_USER]).output().ok()?;
+    let gid = Command::new("id").args(["-g", TEST_USER]).output().ok()?;
+    Some((
+        String::from_utf8_lossy(&uid.stdout).trim().parse().ok()?,
+        String::from_utf8_lossy(&gid.stdout).trim().parse().ok()?,
+    ))
+}
+
+/// Whether bwrap can create a user namespace here (else every case is skipped).
+fn bwrap_works() -> bool {
+    static OK: OnceLock<bool> = OnceLock::new();
+    *OK.get_or_init(|| {
+        let ok = Command::new("/usr/bin/bwrap")
+            .args(["--unshare-user", "--unshare-pid", "--unshare-net"])
+            .args(["--ro-bind", "/", "/", "--", "/bin/true"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+        if !ok {
+            eprintln!("SKIP: /usr/bin/bwrap cannot create user namespaces on this host");
+        }
+        ok
+    })
+}
+
+/// Runs of different users share mount-point stubs such as `/tmp/.git` but not the stub
+/// registry, so one user's cleanup can remove another's stub (a documented limitation). The
+/// cases run one at a time to keep this suite from leaving such stubs behind.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The users to run each case as.
+fn whos() -> Vec<Who> {
+    if !bwrap_works() {
+        return vec![];
+    }
+    let mut v = vec![Who::Me];
+    if is_root() && user_ids().is_some() {
+        v.push(Who::User);
+    } else {
+        eprintln!(
+            "SKIP: unprivileged run needs root and the user `{TEST_USER}` (useradd -m {TEST_USER})"
+        );
+    }
+    v
+}
+
+/// The sandbox binary, copied where the test user can execute it.
+fn binary(who: Who) -> PathBuf {
+    let built = PathBuf::from(env!("CARGO_BIN_EXE_sandbox"));
+    if who == Who::Me {
+        return built;
+    }
+    static COPY: OnceLock<PathBuf> = OnceLock::new();
+    COPY.get_or_init(|| {
+        let dir = tempfile::Builder::new()
+            .prefix("sbx-bin-")
+            .tempdir_in("/var/tmp")
+            .unwrap()
+            .keep();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dst = dir.join("sandbox");
+        std::fs::copy(&built, &dst).unwrap();
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dst
+    })
+    .clone()
+}
+
+/// A workspace `ws` (with `.git/config`, `.codex/config.toml`, `sub/a.env`, `sub/a.txt`) and a
+/// directory `out` outside every writable root, both under `/var/tmp` and owned by `who`.
+struct Ws {
+    _dir: tempfile::TempDir,
+    ws: PathBuf,
+    out: PathBuf,
+    who: Who,
+}
+
+impl Ws {
+    fn new(who: Who) -> Ws {
+        let dir = tempfile::Builder::new()
+            .prefix("sbx-bwrap-")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        let ws = root.join("ws");
+        let out = root.join("out");
+        for d in [".git", ".codex", "sub"] {
+            std::fs::create_dir_all(ws.join(d)).unwrap();
+        }
+        std::fs::create_dir_all(&out).unwrap();
+        std::fs::write(ws.join(".git/config"), "[core]\n").unwrap();
+        std::fs::write(ws.join(".codex/config.toml"), "x = 1\n").unwrap();
+        std::fs::write(ws.join("sub/a.env"), "SECRET=1\n").unwrap();
+        std::fs::write(ws.join("sub/a.txt"), "plain\n").unwrap();
+        if who == Who::User {
+            let (uid, gid) = user_ids().unwrap();
+            chown_r(&root, uid, gid);
+        }
+        Ws {
+            _dir: dir,
+            ws,
+            out,
+            who,
+        }
+    }
+
+    /// `sandbox linux --backend bwrap ARGS…` run in the workspace as `who`.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let bin = binary(self.who);
+        let mut c = match self.who {
+            Who::Me => Command::new(&bin),
+            Who::User => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    &format!("--reuid={TEST_USER}"),
+                    &format!("--regid={TEST_USER}"),
+                    "--init-groups",
+                    "--",
+                ])
+                .arg(&bin)
+                .env("HOME", format!("/home/{TEST_USER}"));
+                c
+            }
+        };
+        c.args(["linux", "--backend", "bwrap"])
+            .args(args)
+            .current_dir(&self.ws)
+            .env_remove("TMPDIR")
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin");
+        c
+    }
+
+    /// Runs `sh -c SCRIPT` under workspace-write (plus `extra` flags).
+    fn sh(&self, extra: &[&str], script: &str) -> Output {
+        let mut args = vec!["--full-auto"];
+        args.extend_from_slice(extra);
+        args.extend(["--", "sh", "-c", script]);
+        self.cmd(&args).output().unwrap()
+    }
+}
+
+fn chown_r(p: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap();
+    if p.is_dir() && !p.is_symlink() {
+        for e in std::fs::read_dir(p).unwrap() {
+            chown_r(&e.unwrap().path(), uid, gid);
+        }
+    }
+}
+
+fn show(o: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        o.status.code(),
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn python() -> Option<&'static str> {
+    ["/usr/bin/python3", "/bin/python3"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+}
+
+#[test]
+fn writes_inside_roots_work_and_outside_fail_leaving_nothing() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let o = w.sh(
+            &[],
+            "echo hi > a.txt && cat /etc/passwd > /dev/null && echo ok > /dev/null",
+        );
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        assert_eq!(std::fs::read_to_string(w.ws.join("a.txt")).unwrap(), "hi\n");
+
+        let outside = w.out.join("evil.txt");
+        let home = if who == Who::User {
+            PathBuf::from(format!("/home/{TEST_USER}/sbx-evil"))
+        } else {
+            PathBuf::from(std::env::var("HOME").unwrap_or("/root".into())).join("sbx-evil")
+        };
+        for target in [
+            outside.clone(),
+            PathBuf::from("/etc/sbx-evil"),
+            home.clone(),
+        ] {
+            let o = w.sh(&[], &format!("echo x > '{}'", target.display()));
+            assert!(
+                !o.status.success(),
+                "{who:?} wrote {}: {}",
+                target.display(),
+                show(&o)
+            );
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("Read-only file system"),
+                "{who:?}: {}",
+                show(&o)
+            );
+            assert!(!target.exists(), "{} was left behind", target.display());
+        }
+
+        // /tmp is a writable root of workspace-write.
+        let name = format!("/tmp/sbx-bwrap-tmp-{}-{who:?}", std::process::id());
+        let o = w.sh(&[], &format!("echo t > {name} && cat {name} && rm {name}"));
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "t\n");
+    }
+}
+
+#[test]
+fn protected_subpaths_are_unchanged_and_not_creatable() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        for script in [
+            "echo bad >> .git/config",
+            "echo bad > .codex/config.toml",
+            "mkdir -p .git/hooks && echo bad > .git/hooks/pre-commit",
+            "mkdir .agents",
+            "echo bad > .agents",
+            "rm -rf .git",
+            "mv .codex codex2",
+        ] {
+            let o = w.sh(&[], script);
+            assert!(
+                !o.status.success(),
+                "{who:?} `{script}` succeeded: {}",
+                show(&o)
+            );
+        }
+        assert_eq!(
+            std::fs::read_to_string(w.ws.join(".git/config")).unwrap(),
+            "[core]\n"
+        );
+        assert_eq!(
+            std::fs::read_to_string(w.ws.join(".codex/config.toml")).unwrap(),
+            "x = 1\n"
+        );
+        assert!(!w.ws.join(".git/hooks").exists());
+        assert!(!w.ws.join("codex2").exists());
+        // The read-only mount point bwrap created for the missing `.agents` was removed.
+        assert!(!w.ws.join(".agents").exists(), "stub .agents left behind");
+    }
+}
+
+#[test]
+fn network_is_denied_but_socketpair_works() {
+    let _serial = serial();
+    let Some(py) = python() else {
+        eprintln!("SKIP: python3 is needed for the socket cases");
+        return;
+    };
+    for who in whos() {
+        let w = Ws::new(who);
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+
+        let o = w.sh(&[], &format!("exec 3<>/dev/tcp/127.0.0.1/{port}"));
+        assert!(!o.status.success(), "{who:?} /dev/tcp: {}", show(&o));
+
+        let cases = [
+            format!("import socket; socket.create_connection(('127.0.0.1', {port}), timeout=2)"),
+            "import socket; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('127.0.0.1', 9))".to_string(),
+            "import socket; socket.socket(socket.AF_INET6, socket.SOCK_STREAM)".to_string(),
+        ];
+        for code in &cases {
+            let o = w
+                .cmd(&["--full-auto", "--", py, "-c", code])
+                .output()
+                .unwrap();
+            assert!(
+                !o.status.success(),
+                "{who:?} `{code}` succeeded: {}",
+                show(&o)
+            );
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("PermissionError"),
+                "{who:?} `{code}` failed for another reason: {}",
+                show(&o)
+            );
+        }
+        assert!(
+            listener.accept().is_err(),
+            "the host listener got a connection"
+        );
+
+        let pair =
+            "import socket; a,b=socket.socketpair(); a.send(b'ping'); print(b.recv(4).decode())";
+        let o = w
+            .cmd(&["--full-auto", "--", py, "-c", pair])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{who:?} socketpair: {}", show(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "ping\n");
+    }
+}
+
+#[test]
+fn no_new_privs_is_set() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let o = w.sh(&[], "grep NoNewPrivs /proc/self/status");
+        assert!(o.status.success(), "{}", show(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "NoNewPrivs:\t1\n");
+    }
+}
+
+#[test]
+fn exit_status_contract() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        assert_eq!(w.sh(&[], "exit 42").status.code(), Some(42));
+        assert_eq!(w.sh(&[], "kill -TERM $$").status.code(), Some(143));
+        let o = w
+            .cmd(&["--full-auto", "--", "no-such-command-sbx"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(127), "{}", show(&o));
+        let o = w
+            .cmd(&["--full-auto", "--", "/etc/passwd"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(126), "{}", show(&o));
+    }
+}
+
+#[test]
+fn read_only_preset_denies_every_write() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let o = w
+            .cmd(&["-s", "read-only", "--", "sh", "-c", "cat sub/a.txt"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", show(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "plain\n");
+        for script in [
+            "echo x > new.txt",
+            "echo x >> sub/a.txt",
+            "mkdir d",
+            "rm sub/a.txt",
+        ] {
+            let o = w
+                .cmd(&["-s", "read-only", "--", "sh", "-c", script])
+                .output()
+                .unwrap();
+            assert!(!o.status.success(), "{who:?} `{script}`: {}", show(&o));
+        }
+        assert!(!w.ws.join("new.txt").exists());
+        assert!(!w.ws.join("d").exists());
+        assert_eq!(
+            std::fs::read_to_string(w.ws.join("sub/a.txt")).unwrap(),
+            "plain\n"
+        );
+        let o = w
+            .cmd(&["-s", "read-only", "--", "sh", "-c", "echo ok > /dev/null"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", show(&o));
+    }
+}
+
+#[test]
+fn inherited_fd_cannot_be_written_through() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let target = w.out.join("leak.txt");
+        std::fs::write(&target, "").unwrap();
+        if who == Who::User {
+            let (uid, gid) = user_ids().unwrap();
+            std::os::unix::fs::chown(&target, Some(uid), Some(gid)).unwrap();
+        }
+        // The outer shell opens fd 7 for writing and execs the sandbox, which inherits it.
+        let bin = binary(who);
+        let inner = format!(
+            "exec 7>>'{}'; exec '{}' linux --backend bwrap --full-auto -- sh -c 'echo leaked >&7'",
+            target.display(),
+            bin.display()
+        );
+        let mut c = match who {
+            Who::Me => Command::new("sh"),
+            Who::User => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    &format!("--reuid={TEST_USER}"),
+                    &format!("--regid={TEST_USER}"),
+                    "--init-groups",
+                    "--",
+                    "sh",
+                ])
+                .env("HOME", format!("/home/{TEST_USER}"));
+                c
+            }
+        };
+        let o = c
+            .args(["-c", &inner])
+            .current_dir(&w.ws)
+            .env_remove("TMPDIR")
+            .output()
+            .unwrap();
+        assert!(!o.status.success(), "{who:?}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("Bad file descriptor"),
+            "{who:?}: {}",
+            show(&o)
+        );
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "");
+    }
+}
+
+#[test]
+fn deny_read_glob_masks_matching_files() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let o = w.sh(&["--deny-read", "**/*.env"], "cat sub/a.env");
+        assert!(!o.status.success(), "{who:?} read a.env: {}", show(&o));
+        assert!(!String::from_utf8_lossy(&o.stdout).contains("SECRET"));
+        let o = w.sh(&["--deny-read", "**/*.env"], "cat sub/a.txt");
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "plain\n");
+        // The masked file itself is unchanged on the host.
+        assert_eq!(
+            std::fs::read_to_string(w.ws.join("sub/a.env")).unwrap(),
+            "SECRET=1\n"
+        );
+    }
+}
+
+#[test]
+fn root_wide_deny_glob_is_refused() {
+    let _serial = serial();
+    for who in whos().into_iter().take(1) {
+        let w = Ws::new(who);
+        let o = w.sh(&["--deny-read", "/**/*.env"], "touch ran");
+        assert_eq!(o.status.code(), Some(125), "{}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("whole filesystem"),
+            "{}",
+            show(&o)
+        );
+        assert!(!w.ws.join("ran").exists());
+    }
+}
+
+#[test]
+fn outside_processes_are_invisible() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let mut outside = Command::new("sleep").arg("30").spawn().unwrap();
+        let pid = outside.id();
+        let o = w.sh(&[], &format!("kill -0 {pid}"));
+        let _ = outside.kill();
+        let _ = outside.wait();
+        assert!(!o.status.success(), "{who:?} saw pid {pid}: {}", show(&o));
+        // …while the command's own processes are visible to it.
+        let o = w.sh(&[], "sleep 5 & kill -0 $! && kill $!");
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+    }
+}
+
+#[test]
+fn profile_shows_unshare_net_and_json() {
+    let _serial = serial();
+    let bin = env!("CARGO_BIN_EXE_sandbox");
+    let o = Command::new(bin)
+        .args(["profile", "linux", "--backend", "bwrap", "--full-auto"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.lines().any(|l| l == "--unshare-net"), "{text}");
+    assert!(text.lines().any(|l| l == "--die-with-parent"), "{text}");
+
+    let o = Command::new(bin)
+        .args([
+            "profile",
+            "linux",
+            "--backend",
+            "bwrap",
+            "--full-auto",
+            "--network",
+        ])
+        .args(["--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", show(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["plan"]["unshare_net"], false);
+    assert_eq!(v["backend"], "bwrap");
+}
+
+#[test]
+fn refused_user_namespaces_are_diagnosed_not_run() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let o = w
+            .cmd(&["--full-auto", "--", "touch", "ran"])
+            .env("SANDBOX_TEST_FORCE_NO_USERNS", "1")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(125), "{}", show(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("cannot create the sandbox's namespaces"),
+            "{err}"
+        );
+        assert!(err.contains("setting up uid map"), "{err}");
+        assert!(
+            err.contains("hint:") && err.contains("--backend landlock"),
+            "{err}"
+        );
+        assert!(!w.ws.join("ran").exists(), "the command ran unsandboxed");
+    }
+}
