@@ -3,7 +3,7 @@
 
 use crate::args::Format;
 use crate::exit;
-use sandbox_core::{NetworkPolicy, PathKind, ResolvedPolicy};
+use sandbox_core::{PathKind, ResolvedPolicy};
 use sandbox_linux::bwrap::{compile, BwrapFeatures, BwrapInput, BwrapPlan};
 use sandbox_linux::glob_expand::{expand, DenyMatch, ExpandOptions};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,7 @@ fn is_empty_dir(p: &Path) -> bool {
     std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
 }
 
+#[cfg(target_os = "linux")]
 fn writable_paths(policy: &ResolvedPolicy) -> Vec<PathBuf> {
     policy
         .writable_roots
@@ -42,8 +43,10 @@ fn deny_matches(policy: &ResolvedPolicy) -> Result<Vec<DenyMatch>, ExitCode> {
 /// TEMPORARY until seccomp.rs lands: the seccomp program handed to bwrap.
 #[cfg(target_os = "linux")]
 fn seccomp_program(policy: &ResolvedPolicy) -> Result<Vec<u8>, ExitCode> {
-    sandbox_linux::bwrap_launch::temporary_network_filter(policy.network != NetworkPolicy::Full)
-        .map_err(|e| exit::fail("seccomp", &e))
+    sandbox_linux::bwrap_launch::temporary_network_filter(
+        policy.network != sandbox_core::NetworkPolicy::Full,
+    )
+    .map_err(|e| exit::fail("seccomp", &e))
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -220,7 +220,7 @@ pub fn probe_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
 pub fn features_from(version_out: &str, help: &str) -> BwrapFeatures {
     let has = |flag: &str| {
         help.lines()
-            .any(|l| l.trim_start().split_whitespace().next() == Some(flag))
+            .any(|l| l.split_whitespace().next() == Some(flag))
     };
     BwrapFeatures {
         version: version_out.split_whitespace().nth(1).map(|v| v.to_string()),

@@ -115,9 +115,8 @@ impl Stubs {
             }
             let marked =
                 std::fs::read(&h.marker).is_ok_and(|b| b == h.path.as_os_str().as_encoded_bytes());
-            if marked && remove_if_empty(&h.path) {
-                let _ = std::fs::remove_file(&h.marker);
-            } else if marked && std::fs::symlink_metadata(&h.path).is_err() {
+            // The marker goes once the stub is gone (removed now, or by someone else).
+            if marked && (remove_if_empty(&h.path) || std::fs::symlink_metadata(&h.path).is_err()) {
                 let _ = std::fs::remove_file(&h.marker);
             }
             flock(&h.lock, libc::LOCK_UN);
@@ -149,7 +148,7 @@ mod tests {
 
         let a = Stubs::register(&[stub.clone(), user_dir.clone()]);
         std::fs::create_dir(&stub).unwrap(); // what bwrap does
-        let b = Stubs::register(&[stub.clone()]);
+        let b = Stubs::register(std::slice::from_ref(&stub));
         a.cleanup();
         assert!(stub.exists(), "removed while run b still uses it");
         b.cleanup();
