@@ -14,6 +14,13 @@ pub fn run(a: crate::LinuxArgs) -> ExitCode {
         };
         return crate::linux_bwrap::run(&a, policy);
     }
+    if a.backend == Backend::Auto {
+        let policy = match a.policy.resolve(TargetOs::Linux) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        return crate::linux_bwrap::run_auto(&a, policy);
+    }
     exit::fail("linux", &"this backend is not implemented yet")
 }
 

@@ -77,7 +77,7 @@ fn build_plan(
 /// or the host refuses user namespaces.
 #[cfg(target_os = "linux")]
 pub fn run(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
-    use sandbox_linux::bwrap_launch::{check_command, launch, BwrapProbe, LaunchError, Outcome};
+    use sandbox_linux::bwrap_launch::BwrapProbe;
     use std::os::unix::process::CommandExt;
 
     let command = &a.cmd.command;
@@ -91,6 +91,19 @@ pub fn run(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
         return command_error(&command[0], e);
     }
     let probe = BwrapProbe::run(&writable_paths(&policy));
+    run_with(a, policy, probe, true)
+}
+
+/// Runs under bwrap with an existing probe (shared by `run` and `run_auto`).
+#[cfg(target_os = "linux")]
+fn run_with(
+    a: &crate::LinuxArgs,
+    policy: ResolvedPolicy,
+    probe: sandbox_linux::bwrap_launch::BwrapProbe,
+    announce: bool,
+) -> ExitCode {
+    use sandbox_linux::bwrap_launch::{check_command, launch, LaunchError, Outcome};
+    let command = &a.cmd.command;
     let (Some(bin), Some(features)) = (probe.path.clone(), probe.features.clone()) else {
         let e = LaunchError::NotFound;
         return exit::fail_hint("bwrap", &e, &e.hint().unwrap_or_default());
@@ -101,7 +114,7 @@ pub fn run(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
     if let Err(e) = &probe.userns {
         return exit::fail("bwrap", e);
     }
-    if a.verbose {
+    if a.verbose && announce {
         eprintln!(
             "sandbox: backend bwrap: bubblewrap {} at {} can create user namespaces",
             features.version.as_deref().unwrap_or("(unknown version)"),
@@ -149,6 +162,77 @@ fn command_error(program: &std::ffi::OsStr, e: std::io::Error) -> ExitCode {
         std::io::ErrorKind::NotFound => exit::NOT_FOUND,
         _ => exit::NOT_EXECUTABLE,
     })
+}
+
+/// `--backend auto`: bwrap when it can create namespaces, else Landlock, else refuse; the
+/// reason is printed with `-v`. TEMPORARY: until the Landlock backend merges, a Landlock choice
+/// is reported and refused (exit 125) instead of run; the lead wires it to the Landlock runner.
+#[cfg(target_os = "linux")]
+pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
+    use sandbox_linux::bwrap_launch::{temporary_landlock_abi, BwrapProbe};
+    use sandbox_linux::select::{select, Backend, Requested};
+    if policy.unrestricted {
+        return run(a, policy);
+    }
+    let probe = BwrapProbe::run(&writable_paths(&policy));
+    let facts = host_facts(&probe, temporary_landlock_abi());
+    match select(Requested::Auto, &facts) {
+        Err(r) => exit::fail_hint("linux", &r, &r.hint),
+        Ok(s) => {
+            if a.verbose {
+                eprintln!("sandbox: backend {}: {}", backend_name(s.backend), s.reason);
+            }
+            match s.backend {
+                Backend::Bwrap => run_with(a, policy, probe, false),
+                Backend::Landlock => exit::fail(
+                    "linux",
+                    &format!(
+                        "chose Landlock ({}), which this build cannot run yet",
+                        s.reason
+                    ),
+                ),
+            }
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn backend_name(b: sandbox_linux::select::Backend) -> &'static str {
+    match b {
+        sandbox_linux::select::Backend::Bwrap => "bwrap",
+        sandbox_linux::select::Backend::Landlock => "landlock",
+    }
+}
+
+/// `sandbox doctor --json` facts of the bwrap backend, plus which backend `auto` would choose
+/// and why. `landlock_abi` comes from the Landlock probe.
+#[cfg(target_os = "linux")]
+#[allow(dead_code)]
+pub fn doctor_facts(
+    writable: &[PathBuf],
+    landlock_abi: Option<u32>,
+) -> Vec<(String, serde_json::Value)> {
+    use sandbox_linux::bwrap_launch::BwrapProbe;
+    use sandbox_linux::select::{select, Requested};
+    let probe = BwrapProbe::run(writable);
+    let mut v = probe.doctor_facts();
+    let facts = host_facts(&probe, landlock_abi);
+    match select(Requested::Auto, &facts) {
+        Ok(s) => {
+            v.push(("linux.auto_backend".into(), backend_name(s.backend).into()));
+            v.push(("linux.auto_reason".into(), s.reason.into()));
+        }
+        Err(r) => {
+            v.push(("linux.auto_backend".into(), serde_json::Value::Null));
+            v.push(("linux.auto_reason".into(), r.reason.into()));
+        }
+    }
+    v
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
+    run(a, policy)
 }
 
 #[cfg(not(target_os = "linux"))]

@@ -286,12 +286,21 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
                 mount: Mount::Dev,
                 why: "fresh /dev with the standard devices".into(),
             });
-            if f.proc_mount {
-                mounts.push(PlanMount {
+            mounts.push(if f.proc_mount {
+                PlanMount {
                     mount: Mount::Proc,
                     why: "procfs of the new PID namespace".into(),
-                });
-            }
+                }
+            } else {
+                // The base view would otherwise show the host's /proc (every host process).
+                PlanMount {
+                    mount: Mount::EmptyDir {
+                        path: "/proc".into(),
+                        mode: 0o555,
+                    },
+                    why: "hides the host's /proc (this host refuses a new procfs)".into(),
+                }
+            });
         }
     }
     if !f.proc_mount {

@@ -19,6 +19,10 @@ use std::process::{Command, Stdio};
 /// show the diagnosis and the backend choice on a host where namespaces work.
 pub const FORCE_NO_USERNS_ENV: &str = "SANDBOX_TEST_FORCE_NO_USERNS";
 
+/// Test hook: when set to `1`, the `/proc` preflight reports that the host refuses to mount
+/// procfs (as in a container with a masked `/proc`), to exercise the degradation path.
+pub const FORCE_NO_PROC_ENV: &str = "SANDBOX_TEST_FORCE_NO_PROC";
+
 /// Why bwrap cannot be used, or failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LaunchError {
@@ -266,6 +270,9 @@ pub fn probe_userns(bwrap: &Path, hints: &HostHints) -> Result<(), LaunchError> 
 
 /// Whether a fresh `/proc` can be mounted (fails in containers with a masked `/proc`).
 pub fn probe_proc(bwrap: &Path) -> Result<bool, LaunchError> {
+    if std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1") {
+        return Ok(false);
+    }
     let out = run_probe(
         bwrap,
         &[
@@ -590,6 +597,21 @@ fn raise_nofile(needed: u64) {
             libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
         }
     }
+}
+
+/// TEMPORARY until probe.rs lands: the best Landlock ABI the kernel offers (`None`: none).
+pub fn temporary_landlock_abi() -> Option<u32> {
+    const LANDLOCK_CREATE_RULESET_VERSION: libc::c_long = 1;
+    // SAFETY: landlock_create_ruleset(NULL, 0, VERSION) only returns the ABI number or -1.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_landlock_create_ruleset,
+            std::ptr::null::<libc::c_void>(),
+            0usize,
+            LANDLOCK_CREATE_RULESET_VERSION,
+        )
+    };
+    (r > 0).then_some(r as u32)
 }
 
 /// TEMPORARY until seccomp.rs lands: a network-off filter built with seccompiler, so the bwrap
