@@ -676,3 +676,40 @@ fn network_flag_allows_inet_sockets() {
         assert_eq!(String::from_utf8_lossy(&o.stdout), "ok\n");
     }
 }
+
+#[test]
+fn minimal_read_view_hides_the_rest_of_the_host() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let cfg = w.out.join("config.toml");
+        std::fs::write(
+            &cfg,
+            "default_permissions = \"mini\"\n[permissions.mini.filesystem]\n\":minimal\" = \"read\"\n\":cwd\" = \"write\"\n",
+        )
+        .unwrap();
+        if who == Who::User {
+            let (uid, gid) = user_ids().unwrap();
+            std::os::unix::fs::chown(&cfg, Some(uid), Some(gid)).unwrap();
+        }
+        let cfg = cfg.display().to_string();
+        let run = |script: &str| {
+            w.cmd(&["--config", &cfg, "--", "sh", "-c", script])
+                .output()
+                .unwrap()
+        };
+        let o = run("echo hi > made.txt && cat made.txt && cat /etc/passwd > /dev/null");
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "hi\n");
+        // Outside the read roots and the workspace nothing exists, and `/` is read-only.
+        let outside = w.out.display().to_string();
+        for script in [
+            format!("ls '{outside}'"),
+            "ls /home /root".to_string(),
+            "touch /newfile".to_string(),
+        ] {
+            let o = run(&script);
+            assert!(!o.status.success(), "{who:?} `{script}`: {}", show(&o));
+        }
+    }
+}

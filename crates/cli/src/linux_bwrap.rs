@@ -68,6 +68,7 @@ fn build_plan(
         seccomp_program: (!program.is_empty()).then_some(program),
         kind_of: &kind_of,
         is_empty_dir: &is_empty_dir,
+        read_link: &|p: &Path| std::fs::read_link(p).ok(),
         best_effort,
     })
     .map_err(|e| exit::fail_hint("bwrap", &e, &e.hint()))

@@ -13,6 +13,21 @@
 //!
 //! Known differences from the oracle, all stricter: a directory matched by a deny glob is masked
 //! whole (the oracle denies only the directory itself), and a matched symlink masks its target.
+//!
+//! Limitations of the bwrap backend (what the plan cannot promise):
+//! - Deny globs are expanded when the command starts; a file created, renamed or linked later
+//!   to a matching name is not masked (on Linux only; Seatbelt matches at access time).
+//! - A missing protected name (`WS/.agents`, `/tmp/.git`) can only be kept from being created by
+//!   mounting an empty read-only directory there, and bwrap creates that mount point on the host.
+//!   The stub is visible on the host while the command runs and removed afterwards
+//!   ([`crate::bwrap_stubs`]); if `sandbox` is killed with SIGKILL it stays until a later run
+//!   cleans it. Removing such a stub from outside (another user's run, `rm -rf /tmp/.git`)
+//!   detaches the protecting mount in the running sandbox, because Linux lets `rmdir` of a
+//!   mount point in another mount namespace succeed.
+//! - A masked file is an empty mode-000 file and a masked directory an empty mode-000 tmpfs
+//!   (mode 111 when re-granted paths lie below it): the names stay visible, their contents do not.
+//! - Every mount is placed at the canonical path; a symlink inside a writable root that points
+//!   at a masked path resolves to the mask (stricter), while the link itself can be replaced.
 
 use crate::glob_expand::{DenyMatch, MatchKind};
 use sandbox_core::{NetworkPolicy, Op, PathKind, ResolvedPolicy};
@@ -67,6 +82,9 @@ pub struct BwrapInput<'a> {
     /// like a missing one (an empty read-only tmpfs, no source needed), so a concurrent run that
     /// removes its own mount-point stub there cannot make this run's bind fail.
     pub is_empty_dir: &'a dyn Fn(&Path) -> bool,
+    /// The target of a host symlink (`None`: not a symlink). Used to recreate the top-level
+    /// links of merged-/usr systems (`/bin -> usr/bin`) in a restricted read view.
+    pub read_link: &'a dyn Fn(&Path) -> Option<PathBuf>,
     /// Accept documented degradations instead of refusing.
     pub best_effort: bool,
 }
@@ -108,6 +126,8 @@ pub enum Mount {
     EmptyDir { path: PathBuf, mode: u32 },
     /// `--perms 000 --ro-bind-data FD P`: an empty unreadable file over a denied file.
     MaskFile { path: PathBuf, fd: i32 },
+    /// `--symlink TARGET P`: a top-level link such as `/lib64 -> usr/lib64` in a restricted view.
+    Symlink { path: PathBuf, target: PathBuf },
     /// `--dev /dev`: a fresh minimal /dev (null, zero, full, random, urandom, tty).
     Dev,
     /// `--proc /proc`: a procfs of the new PID namespace.
@@ -121,7 +141,8 @@ impl Mount {
             Mount::RoBind { path }
             | Mount::Bind { path }
             | Mount::EmptyDir { path, .. }
-            | Mount::MaskFile { path, .. } => path,
+            | Mount::MaskFile { path, .. }
+            | Mount::Symlink { path, .. } => path,
             Mount::TmpfsRoot => Path::new("/"),
             Mount::Dev => Path::new("/dev"),
             Mount::Proc => Path::new("/proc"),
@@ -134,7 +155,8 @@ impl Mount {
             Mount::Bind { .. } => (true, true),
             Mount::RoBind { .. } => (true, false),
             Mount::EmptyDir { mode, .. } => (mode & 0o444 != 0, false),
-            Mount::TmpfsRoot | Mount::MaskFile { .. } => (false, false),
+            // Paths are canonical, so none lies under a link: the link grants nothing itself.
+            Mount::TmpfsRoot | Mount::MaskFile { .. } | Mount::Symlink { .. } => (false, false),
             Mount::Dev | Mount::Proc => (true, true),
         }
     }
@@ -282,6 +304,9 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             why: t.why.clone(),
         });
         if t.path == Path::new("/") {
+            if matches!(mounts.last().map(|m| &m.mount), Some(Mount::TmpfsRoot)) {
+                mounts.extend(top_level_links(policy, input.read_link));
+            }
             mounts.push(PlanMount {
                 mount: Mount::Dev,
                 why: "fresh /dev with the standard devices".into(),
@@ -341,6 +366,35 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
         proc_mounted: f.proc_mount,
         degradations,
     })
+}
+
+/// Top-level directories that merged-/usr systems make symlinks (`/bin -> usr/bin`); the
+/// dynamic loader (`/lib64/ld-linux-x86-64.so.2`) and `#!/bin/sh` need them.
+const TOP_LEVEL_LINKS: [&str; 6] = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/// `--symlink` entries recreating the host's top-level links whose target is readable.
+fn top_level_links(
+    policy: &ResolvedPolicy,
+    read_link: &dyn Fn(&Path) -> Option<PathBuf>,
+) -> Vec<PlanMount> {
+    TOP_LEVEL_LINKS
+        .iter()
+        .filter_map(|p| {
+            let path = Path::new(p);
+            let target = read_link(path)?;
+            let abs = sandbox_core::resolve::normalize(&Path::new("/").join(&target));
+            policy
+                .decide_canonical(&abs, Op::Read)
+                .allowed
+                .then(|| PlanMount {
+                    mount: Mount::Symlink {
+                        path: path.to_path_buf(),
+                        target,
+                    },
+                    why: format!("host link {p} -> {}", abs.display()),
+                })
+        })
+        .collect()
 }
 
 /// A path where the mount table must give a specific answer.
@@ -544,6 +598,7 @@ fn render_args(
                 &fd.to_string(),
                 &s(path),
             ]),
+            Mount::Symlink { path, target } => push(&["--symlink", &s(target), &s(path)]),
             Mount::Dev => push(&["--dev", "/dev"]),
             Mount::Proc => push(&["--proc", "/proc"]),
         }

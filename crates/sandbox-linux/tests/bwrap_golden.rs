@@ -105,6 +105,7 @@ fn plan(p: &ResolvedPolicy, matches: &[DenyMatch], fs: &[(&str, PathKind)]) -> B
         seccomp_program: Some(&seccomp),
         kind_of: &kind_of,
         is_empty_dir: &|_| false,
+        read_link: &|p: &Path| (p == Path::new("/lib64")).then(|| PathBuf::from("usr/lib64")),
         best_effort: false,
     })
     .expect("compiles")
@@ -328,6 +329,7 @@ fn proxy_network_is_refused_unless_best_effort() {
         seccomp_program: None,
         kind_of: &kind_of,
         is_empty_dir: &|_| false,
+        read_link: &|p: &Path| (p == Path::new("/lib64")).then(|| PathBuf::from("usr/lib64")),
         best_effort: false,
     };
     let e = compile(&input).unwrap_err();

@@ -114,6 +114,7 @@ proptest! {
             features: &features,
             seccomp_program: None,
             kind_of: &kind_of,
+            read_link: &|p: &Path| std::fs::read_link(p).ok(),
         is_empty_dir: &|p: &Path| std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none()),
             best_effort: false,
         }).unwrap();
