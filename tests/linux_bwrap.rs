@@ -713,3 +713,46 @@ fn minimal_read_view_hides_the_rest_of_the_host() {
         }
     }
 }
+
+#[test]
+fn git_pointer_file_and_its_target_are_protected() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        // A linked worktree: WS/.git is a `gitdir:` file pointing into another writable repo.
+        let repo = w.out.join("repo");
+        let wt = repo.join(".git/worktrees/w");
+        std::fs::create_dir_all(&wt).unwrap();
+        std::fs::write(wt.join("HEAD"), "ref: refs/heads/w\n").unwrap();
+        std::fs::remove_dir_all(w.ws.join(".git")).unwrap();
+        std::fs::write(w.ws.join(".git"), format!("gitdir: {}\n", wt.display())).unwrap();
+        if who == Who::User {
+            let (uid, gid) = user_ids().unwrap();
+            chown_r(&w.out, uid, gid);
+            chown_r(&w.ws, uid, gid);
+        }
+        let root = repo.display().to_string();
+        let head = wt.join("HEAD").display().to_string();
+        for script in [
+            "echo bad > .git".to_string(),
+            format!("echo bad > '{head}'"),
+            format!("touch '{root}/.git/evil'"),
+        ] {
+            let o = w.sh(&["--writable-root", &root], &script);
+            assert!(!o.status.success(), "{who:?} `{script}`: {}", show(&o));
+        }
+        let o = w.sh(
+            &["--writable-root", &root],
+            &format!("echo ok > '{root}/notes.txt'"),
+        );
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        assert_eq!(
+            std::fs::read_to_string(wt.join("HEAD")).unwrap(),
+            "ref: refs/heads/w\n"
+        );
+        assert!(std::fs::read_to_string(w.ws.join(".git"))
+            .unwrap()
+            .starts_with("gitdir: "));
+        assert!(!repo.join(".git/evil").exists());
+    }
+}
