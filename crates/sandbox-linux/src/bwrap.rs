@@ -262,6 +262,12 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             why: "masks and read-only empty directories".into(),
         });
     }
+    if !f.cap_drop {
+        return Err(BwrapError::MissingFlag {
+            flag: "--cap-drop".into(),
+            why: "as root, bwrap keeps every capability inside the sandbox, enough to unmount the masks".into(),
+        });
+    }
     if input.seccomp_program.is_some() && !f.seccomp {
         return Err(BwrapError::MissingFlag {
             flag: "--seccomp".into(),
@@ -575,9 +581,7 @@ fn render_args(
     if unshare_net {
         push(&["--unshare-net"]);
     }
-    if f.cap_drop {
-        push(&["--cap-drop", "ALL"]);
-    }
+    push(&["--cap-drop", "ALL"]);
     let mut remount = Vec::new();
     for m in mounts {
         match &m.mount {

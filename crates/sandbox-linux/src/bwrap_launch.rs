@@ -268,6 +268,45 @@ pub fn probe_userns(bwrap: &Path, hints: &HostHints) -> Result<(), LaunchError> 
     }
 }
 
+/// One trivial sandbox with every namespace the plan uses and a fresh `/proc`: `Ok(true)` when
+/// it works, `Ok(false)` when only the `/proc` mount is refused, `Err` with the diagnosis when
+/// namespaces are refused. Costs one bwrap run in the common case.
+pub fn probe_sandbox(bwrap: &Path, hints: &HostHints) -> Result<bool, LaunchError> {
+    if std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1") {
+        return probe_userns(bwrap, hints).map(|_| false);
+    }
+    let forced_no_proc = std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1");
+    if !forced_no_proc {
+        let (ok, stderr) = run_probe(
+            bwrap,
+            &[
+                "--unshare-user",
+                "--unshare-pid",
+                "--unshare-net",
+                "--ro-bind",
+                "/",
+                "/",
+                "--proc",
+                "/proc",
+            ],
+        )?;
+        if ok {
+            return Ok(true);
+        }
+        if !stderr.contains("Can't mount proc") {
+            return Err(match diagnose(&stderr, hints) {
+                Some(d) => LaunchError::Userns(d),
+                None => LaunchError::Userns(Diagnosis {
+                    cause: "bwrap failed to start a trivial sandbox".into(),
+                    fix: "run `bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / true` to see why, or use --backend landlock".into(),
+                    raw: stderr.trim().to_string(),
+                }),
+            });
+        }
+    }
+    probe_userns(bwrap, hints).map(|_| false)
+}
+
 /// Whether a fresh `/proc` can be mounted (fails in containers with a masked `/proc`).
 pub fn probe_proc(bwrap: &Path) -> Result<bool, LaunchError> {
     if std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1") {
@@ -335,14 +374,16 @@ impl BwrapProbe {
             };
         };
         let mut features = probe_features(&bin).ok();
-        let (userns, diag) = match probe_userns(&bin, &hints) {
-            Ok(()) => (Ok(()), None),
+        let (userns, diag) = match probe_sandbox(&bin, &hints) {
+            Ok(proc_mount) => {
+                if let Some(f) = features.as_mut() {
+                    f.proc_mount = proc_mount;
+                }
+                (Ok(()), None)
+            }
             Err(LaunchError::Userns(d)) => (Err(d.to_string()), Some(d)),
             Err(e) => (Err(e.to_string()), None),
         };
-        if let (Some(f), Ok(())) = (features.as_mut(), &userns) {
-            f.proc_mount = probe_proc(&bin).unwrap_or(false);
-        }
         BwrapProbe {
             path,
             features,

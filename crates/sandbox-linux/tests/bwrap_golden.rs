@@ -352,3 +352,30 @@ fn json_form_is_valid_and_names_mounts() {
         .any(|m| m["op"] == "bind" && m["path"] == "/ws"));
     assert_eq!(v["fds"][0]["content"], "seccomp");
 }
+
+#[test]
+fn old_bwrap_without_required_flags_is_refused() {
+    let p = workspace_write();
+    let kind_of = fake_fs(WS_FS);
+    for strip in ["perms", "cap_drop", "seccomp"] {
+        let mut features = BwrapFeatures::assumed();
+        match strip {
+            "perms" => features.perms = false,
+            "cap_drop" => features.cap_drop = false,
+            _ => features.seccomp = false,
+        }
+        let e = compile(&BwrapInput {
+            policy: &p,
+            deny_matches: &[],
+            features: &features,
+            seccomp_program: Some(&[0u8; 8]),
+            kind_of: &kind_of,
+            is_empty_dir: &|_| false,
+            read_link: &|_| None,
+            best_effort: true,
+        })
+        .unwrap_err();
+        let flag = format!("--{}", strip.replace('_', "-"));
+        assert!(e.to_string().contains(&flag), "{e}");
+    }
+}
