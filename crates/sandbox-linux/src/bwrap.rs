@@ -361,7 +361,7 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
     host_stubs.sort();
     host_stubs.dedup();
 
-    let args = render_args(&mounts, unshare_net, f, &policy.cwd, &fds);
+    let args = render_args(&mounts, unshare_net, &policy.cwd, &fds);
     Ok(BwrapPlan {
         unrestricted: false,
         mounts,
@@ -567,13 +567,7 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
-fn render_args(
-    mounts: &[PlanMount],
-    unshare_net: bool,
-    f: &BwrapFeatures,
-    cwd: &Path,
-    fds: &[PlanFd],
-) -> Vec<String> {
+fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanFd]) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|x| x.to_string()));
     push(&["--new-session", "--die-with-parent"]);
