@@ -607,7 +607,7 @@ fn auto_backend_reports_why_it_leaves_bwrap() {
             err.contains("sandbox: backend landlock: bwrap cannot be used"),
             "{err}"
         );
-        assert!(err.contains("setting up uid map"), "{err}");
+        assert!(err.contains("using Landlock ABI"), "{err}");
         assert!(
             !w.ws.join("ran").exists() || o.status.success(),
             "{}",
@@ -754,5 +754,59 @@ fn git_pointer_file_and_its_target_are_protected() {
             .unwrap()
             .starts_with("gitdir: "));
         assert!(!repo.join(".git/evil").exists());
+    }
+}
+
+#[test]
+fn real_namespace_refusal_is_diagnosed() {
+    let _serial = serial();
+    // A user namespace whose `user.max_user_namespaces` is 0 refuses nested ones, as a host
+    // with namespaces disabled does, without changing anything outside it.
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg("echo 0 > /proc/sys/user/max_user_namespaces")
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "SKIP: `unshare --user` with a per-namespace max_user_namespaces is not available"
+        );
+        return;
+    }
+    for who in whos() {
+        let w = Ws::new(who);
+        let inner = format!(
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec '{}' linux --backend bwrap --full-auto -- touch ran",
+            binary(who).display()
+        );
+        let mut c = match who {
+            Who::Me => Command::new("unshare"),
+            Who::User => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    &format!("--reuid={TEST_USER}"),
+                    &format!("--regid={TEST_USER}"),
+                    "--init-groups",
+                    "--",
+                    "unshare",
+                ])
+                .env("HOME", format!("/home/{TEST_USER}"));
+                c
+            }
+        };
+        let o = c
+            .args(["--user", "--map-root-user", "sh", "-c", &inner])
+            .current_dir(&w.ws)
+            .env_remove("TMPDIR")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(125), "{who:?}: {}", show(&o));
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("cannot create the sandbox's namespaces"),
+            "{err}"
+        );
+        assert!(err.contains("user.max_user_namespaces=0"), "{err}");
+        assert!(err.contains("hint:"), "{err}");
+        assert!(!w.ws.join("ran").exists(), "the command ran unsandboxed");
     }
 }

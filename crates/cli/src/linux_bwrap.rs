@@ -320,7 +320,11 @@ pub fn host_facts(
                 probe.features.as_ref().and_then(|f| f.version.clone()),
             )
         }),
-        bwrap_userns: probe.userns.clone(),
+        // The short cause reads better inside the selection reason than the full diagnosis.
+        bwrap_userns: match &probe.userns_diagnosis {
+            Some(d) => Err(d.cause.clone()),
+            None => probe.userns.clone(),
+        },
         landlock_abi,
     }
 }
