@@ -88,15 +88,15 @@ fn binary(who: Who) -> PathBuf {
     }
     static COPY: OnceLock<PathBuf> = OnceLock::new();
     COPY.get_or_init(|| {
-        let dir = tempfile::Builder::new()
-            .prefix("sbx-bin-")
-            .tempdir_in("/var/tmp")
-            .unwrap()
-            .keep();
+        // One fixed directory, refreshed by each run (copy, then rename into place).
+        let dir = PathBuf::from("/var/tmp/sbx-bwrap-test-bin");
+        std::fs::create_dir_all(&dir).unwrap();
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
         let dst = dir.join("sandbox");
-        std::fs::copy(&built, &dst).unwrap();
-        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let tmp = dir.join(format!("sandbox.{}", std::process::id()));
+        std::fs::copy(&built, &tmp).unwrap();
+        std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::rename(&tmp, &dst).unwrap();
         dst
     })
     .clone()
