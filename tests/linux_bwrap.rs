@@ -810,3 +810,47 @@ fn real_namespace_refusal_is_diagnosed() {
         assert!(!w.ws.join("ran").exists(), "the command ran unsandboxed");
     }
 }
+
+#[test]
+fn writable_root_under_a_denied_directory_is_regranted() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let private = w.ws.join("private");
+        std::fs::create_dir_all(private.join("scratch")).unwrap();
+        std::fs::write(private.join("key"), "TOPSECRET\n").unwrap();
+        let cfg = w.out.join("config.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "default_permissions = \"split\"\n[permissions.split.filesystem]\n\":root\" = \"read\"\n\"{ws}\" = \"write\"\n\"{ws}/private\" = \"deny\"\n\"{ws}/private/scratch\" = \"write\"\n",
+                ws = w.ws.display()
+            ),
+        )
+        .unwrap();
+        if who == Who::User {
+            let (uid, gid) = user_ids().unwrap();
+            chown_r(&w.ws, uid, gid);
+            chown_r(&w.out, uid, gid);
+        }
+        let cfg = cfg.display().to_string();
+        let run = |script: &str| {
+            w.cmd(&["--config", &cfg, "--", "sh", "-c", script])
+                .output()
+                .unwrap()
+        };
+        for script in ["cat private/key", "ls private", "echo x > private/new"] {
+            let o = run(script);
+            assert!(!o.status.success(), "{who:?} `{script}`: {}", show(&o));
+            assert!(!String::from_utf8_lossy(&o.stdout).contains("TOPSECRET"));
+        }
+        let o = run("echo note > private/scratch/n.txt && cat private/scratch/n.txt");
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "note\n");
+        assert!(!private.join("new").exists());
+        assert_eq!(
+            std::fs::read_to_string(private.join("key")).unwrap(),
+            "TOPSECRET\n"
+        );
+    }
+}
