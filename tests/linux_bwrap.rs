@@ -854,3 +854,32 @@ fn writable_root_under_a_denied_directory_is_regranted() {
         );
     }
 }
+
+#[test]
+fn sigterm_stops_the_command_and_still_cleans_up() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let mut child = w
+            .cmd(&["--full-auto", "--", "sleep", "30"])
+            .spawn()
+            .unwrap();
+        // Wait until bwrap has created the `.agents` mount point, then stop the sandbox.
+        let stub = w.ws.join(".agents");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !stub.exists() && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(stub.exists(), "the sandbox did not start");
+        let started = std::time::Instant::now();
+        let r = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(r.success());
+        let status = child.wait().unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(10));
+        assert_eq!(status.code(), Some(143), "{who:?}: {status:?}");
+        assert!(!stub.exists(), "{who:?}: stub left behind after SIGTERM");
+    }
+}

@@ -495,8 +495,9 @@ pub fn launch(
     let mut cmd = Command::new(bwrap);
     cmd.args(&plan.args).arg("--").arg(program).args(rest);
     let waiting = !plan.host_stubs.is_empty();
+    let forwarded = forwarded_signals();
     // SAFETY: the closure runs in the child between fork and exec and only makes the
-    // async-signal-safe calls fcntl and signal on fds/signals it owns.
+    // async-signal-safe calls fcntl, signal and pthread_sigmask on fds/signals it owns.
     unsafe {
         cmd.pre_exec(move || {
             for &fd in &targets {
@@ -506,6 +507,7 @@ pub fn launch(
             }
             libc::signal(libc::SIGINT, libc::SIG_DFL);
             libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
             Ok(())
         });
     }
@@ -521,9 +523,27 @@ pub fn launch(
         libc::signal(libc::SIGINT, libc::SIG_IGN);
         libc::signal(libc::SIGQUIT, libc::SIG_IGN);
     }
-    let status = cmd
-        .status()
-        .map_err(|e| LaunchError::io(format!("running {}", bwrap.display()), e));
+    // SIGTERM and SIGHUP are passed on to bwrap (which takes the command down with it), so
+    // this process outlives it and removes the stubs.
+    // SAFETY: blocking signals in this thread only changes the signal mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &forwarded, std::ptr::null_mut()) };
+    let status = match cmd.spawn() {
+        Ok(mut child) => {
+            let pid = child.id() as libc::pid_t;
+            std::thread::spawn(move || loop {
+                let mut sig = 0;
+                // SAFETY: sigwait on a set blocked in every thread; kill of our own child.
+                unsafe {
+                    if libc::sigwait(&forwarded, &mut sig) == 0 {
+                        libc::kill(pid, sig);
+                    }
+                }
+            });
+            child.wait()
+        }
+        Err(e) => Err(e),
+    }
+    .map_err(|e| LaunchError::io(format!("running {}", bwrap.display()), e));
     stubs.cleanup();
     let status = status?;
     let code = match (status.code(), status.signal()) {
@@ -532,6 +552,18 @@ pub fn launch(
         _ => 1,
     };
     Ok(Outcome::Exited(code))
+}
+
+/// The signals the waiting launcher forwards to bwrap.
+fn forwarded_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill the local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        set
+    }
 }
 
 /// Marks every fd above 2 close-on-exec, so nothing the caller leaked reaches the command.
