@@ -427,18 +427,6 @@ fn danger_full_access_runs_unsandboxed() {
 }
 
 #[test]
-fn bwrap_backend_is_not_available_yet() {
-    let u = &users()[0];
-    let out = sandbox(
-        u,
-        Path::new("/"),
-        &["linux", "--backend", "bwrap", "--", "true"],
-    );
-    assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("not available"));
-}
-
-#[test]
 fn profile_prints_text_and_json() {
     let u = &users()[0];
     let ws = Dir::new(u, Path::new("/tmp"));
@@ -519,11 +507,29 @@ fn doctor_reports_and_requires() {
     let unknown = sandbox(u, Path::new("/"), &["doctor", "--require", "no.such.key"]);
     assert_eq!(unknown.status.code(), Some(1));
     assert!(stderr(&unknown).contains("unknown capability"));
+    // Without Landlock, `auto` still has bwrap here; without both, nothing is enforced.
     let mut forced = support::sandbox_cmd(u, Path::new("/"), &["doctor", "--json"]);
     forced.env("SANDBOX_TEST_FORCE_NO_LANDLOCK", "1");
     let v: serde_json::Value = serde_json::from_slice(&forced.output().unwrap().stdout).unwrap();
     assert_eq!(v["landlock.abi"], false);
+    assert_eq!(v["backend"], "bwrap");
+    assert_eq!(v["filesystem.write_restrict"], true);
+    let mut forced = support::sandbox_cmd(u, Path::new("/"), &["doctor", "--json"]);
+    forced.env("SANDBOX_TEST_FORCE_NO_LANDLOCK", "1");
+    forced.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
+    let v: serde_json::Value = serde_json::from_slice(&forced.output().unwrap().stdout).unwrap();
+    assert_eq!(v["backend"], serde_json::Value::Null);
     assert_eq!(v["filesystem.write_restrict"], false);
+    let no = support::sandbox_cmd(
+        u,
+        Path::new("/"),
+        &["doctor", "--require", "filesystem.write_restrict"],
+    )
+    .env("SANDBOX_TEST_FORCE_NO_LANDLOCK", "1")
+    .env("SANDBOX_TEST_FORCE_NO_USERNS", "1")
+    .output()
+    .unwrap();
+    assert_eq!(no.status.code(), Some(1));
 }
 
 #[test]

@@ -4,7 +4,7 @@ use crate::{exit, ProfileArgs};
 use std::process::ExitCode;
 
 #[cfg(target_os = "linux")]
-pub use imp::{profile, run};
+pub use imp::{profile, run, run_landlock};
 
 #[cfg(not(target_os = "linux"))]
 pub fn run(_a: crate::LinuxArgs) -> ExitCode {
@@ -16,16 +16,6 @@ pub fn profile(_a: ProfileArgs) -> ExitCode {
     exit::fail(
         "profile linux",
         &"Linux plans are only built on Linux in this version",
-    )
-}
-
-/// `--backend bwrap` until the bubblewrap backend lands.
-#[cfg(target_os = "linux")]
-fn bwrap_unavailable(what: &str) -> ExitCode {
-    exit::fail_hint(
-        what,
-        &"the bwrap backend is not available in this build yet",
-        "use --backend landlock",
     )
 }
 
@@ -48,24 +38,26 @@ mod imp {
         }
     }
 
+    /// `sandbox linux`: resolves the policy once, then runs it under the chosen backend.
     pub fn run(a: crate::LinuxArgs) -> ExitCode {
-        if a.backend == Backend::Bwrap {
-            return bwrap_unavailable("linux");
-        }
         let policy = match a.policy.resolve(TargetOs::Linux) {
             Ok(p) => p,
             Err(code) => return code,
         };
-        if a.verbose {
-            eprintln!(
-                "sandbox: backend landlock ({})",
-                if a.backend == Backend::Auto {
-                    "auto: the only Linux backend in this build"
-                } else {
-                    "requested"
+        match a.backend {
+            Backend::Bwrap => crate::linux_bwrap::run(&a, policy),
+            Backend::Auto => crate::linux_bwrap::run_auto(&a, policy),
+            Backend::Landlock => {
+                if a.verbose {
+                    eprintln!("sandbox: backend landlock: requested");
                 }
-            );
+                run_landlock(&a, policy)
+            }
         }
+    }
+
+    /// Runs the command under Landlock + seccomp (+ a private mount namespace where possible).
+    pub fn run_landlock(a: &crate::LinuxArgs, policy: sandbox_core::ResolvedPolicy) -> ExitCode {
         let opts = Options {
             best_effort: a.policy.best_effort,
         };
@@ -216,13 +208,18 @@ mod imp {
     }
 
     pub fn profile(a: ProfileArgs) -> ExitCode {
-        if a.backend == Backend::Bwrap {
-            return bwrap_unavailable("profile linux");
-        }
         let policy = match a.policy.resolve(TargetOs::Linux) {
             Ok(p) => p,
             Err(code) => return code,
         };
+        let bwrap = match a.backend {
+            Backend::Bwrap => true,
+            Backend::Landlock => false,
+            Backend::Auto => crate::linux_bwrap::auto_prefers_bwrap(&policy),
+        };
+        if bwrap {
+            return crate::linux_bwrap::profile(&a, policy);
+        }
         let opts = Options {
             best_effort: a.policy.best_effort,
         };

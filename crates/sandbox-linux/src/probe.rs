@@ -51,7 +51,7 @@ fn forced(var: &str) -> bool {
 /// Probes the running host. Forks short-lived children for the namespace checks.
 pub fn probe() -> Capabilities {
     let mut caps = Capabilities {
-        landlock_abi: landlock_abi(),
+        landlock_abi: kernel_landlock_abi(),
         seccomp: seccomp_available(),
         user_namespace: false,
         mount_namespace: false,
@@ -77,8 +77,17 @@ pub fn probe() -> Capabilities {
     caps
 }
 
+/// The Landlock ABI version, honouring the `SANDBOX_TEST_FORCE_NO_LANDLOCK` test hook. Cheap:
+/// one syscall, no fork.
+pub fn landlock_abi() -> Option<u32> {
+    if forced(FORCE_NO_LANDLOCK_ENV) {
+        return None;
+    }
+    kernel_landlock_abi()
+}
+
 /// The kernel's Landlock ABI version, if Landlock is enabled.
-fn landlock_abi() -> Option<u32> {
+fn kernel_landlock_abi() -> Option<u32> {
     let v =
         crate::sys::landlock_create_ruleset(None, 0, crate::sys::LANDLOCK_CREATE_RULESET_VERSION);
     (v > 0).then_some(v as u32)
