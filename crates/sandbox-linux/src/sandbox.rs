@@ -140,7 +140,15 @@ pub fn compile(
             ),
         ));
     }
-    let mount_plan = mountns::compile(&policy_eff);
+    let deny_matches = crate::glob_expand::expand(
+        &policy.deny_globs,
+        &crate::glob_expand::ExpandOptions {
+            max_depth: policy.glob_scan_max_depth,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| unsupported("filesystem.deny_read", e.to_string(), e.hint()))?;
+    let mount_plan = mountns::compile(&policy_eff, &deny_matches);
     let mounts = if caps.mount_namespace {
         gaps.extend(mount_plan.unenforceable.iter().cloned());
         Some(mount_plan)
