@@ -1,18 +1,15 @@
 //! `sandbox linux --backend bwrap|auto` and `sandbox profile linux --backend bwrap`: flags in,
 //! messages and exit codes out; the work is `sandbox_linux::{BwrapSandbox, choose}`.
 
-#[cfg(target_os = "linux")]
 use crate::args::Format;
 use crate::exit;
 use sandbox_core::ResolvedPolicy;
 use std::process::ExitCode;
 
-#[cfg(target_os = "linux")]
 use sandbox_linux::bwrap_launch::LaunchError;
 
 /// Prints a bwrap setup error and gives its exit code: 127/126 when the command cannot be
 /// found or executed, 125 otherwise.
-#[cfg(target_os = "linux")]
 fn launch_error(e: &LaunchError) -> ExitCode {
     let what = match e {
         LaunchError::CommandNotFound(_) | LaunchError::CommandNotExecutable(_) => {
@@ -32,7 +29,6 @@ fn launch_error(e: &LaunchError) -> ExitCode {
     }
 }
 
-#[cfg(target_os = "linux")]
 fn options(a: &crate::LinuxArgs) -> sandbox_linux::Options {
     sandbox_linux::Options {
         best_effort: a.policy.best_effort,
@@ -41,7 +37,6 @@ fn options(a: &crate::LinuxArgs) -> sandbox_linux::Options {
 
 /// `--backend bwrap`: runs the command under bubblewrap. Fails closed (125) with a diagnosis
 /// when bwrap is missing or cannot set up the sandbox here.
-#[cfg(target_os = "linux")]
 pub fn run(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
     let sandbox = match sandbox_linux::BwrapSandbox::new(&policy, options(a)) {
         Ok(s) => s,
@@ -61,7 +56,6 @@ pub fn run(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
 }
 
 /// Prints the plan's degradations and runs the command.
-#[cfg(target_os = "linux")]
 fn launch(
     a: &crate::LinuxArgs,
     policy: &ResolvedPolicy,
@@ -81,7 +75,6 @@ fn launch(
 
 /// `--backend auto`: bwrap when it can create namespaces, else Landlock, else refuse; the
 /// reason is printed with `-v`.
-#[cfg(target_os = "linux")]
 pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
     use sandbox_linux::choose::{after_refusal, backend_name, choose_auto};
     use sandbox_linux::select::Backend;
@@ -119,24 +112,12 @@ pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
 }
 
 /// Whether `--backend auto` would choose bwrap for this policy on this host.
-#[cfg(target_os = "linux")]
 pub fn auto_prefers_bwrap(policy: &ResolvedPolicy) -> bool {
     use sandbox_linux::select::Backend;
     sandbox_linux::choose::choose_auto(policy).is_ok_and(|s| s.backend == Backend::Bwrap)
 }
 
-#[cfg(not(target_os = "linux"))]
-pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
-    run(a, policy)
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn run(_a: &crate::LinuxArgs, _policy: ResolvedPolicy) -> ExitCode {
-    exit::fail("linux", &"the bwrap backend runs only on Linux")
-}
-
 /// Prints the plan `run` would execute, as text (one shell-quoted argument per line) or JSON.
-#[cfg(target_os = "linux")]
 pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
     let opts = sandbox_linux::Options {
         best_effort: a.policy.best_effort,

@@ -367,7 +367,8 @@ pub fn diagnose_exit(bwrap: &Path) -> Verdict {
 
 /// The refusal [`FORCE_NO_USERNS_ENV`] simulates, when it is set.
 pub fn forced_refusal() -> Option<LaunchError> {
-    if !std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1") {
+    let forced = std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1");
+    if !forced {
         return None;
     }
     probe_userns(Path::new("/nonexistent/bwrap"), &HostHints::read()).err()
