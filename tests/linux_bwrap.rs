@@ -4,7 +4,7 @@
 //! Cases that cannot run here print a `SKIP:` line saying why.
 #![cfg(target_os = "linux")]
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -877,5 +877,65 @@ fn sigterm_stops_the_command_and_still_cleans_up() {
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
         assert_eq!(status.code(), Some(143), "{who:?}: {status:?}");
         assert!(!stub.exists(), "{who:?}: stub left behind after SIGTERM");
+    }
+}
+
+#[test]
+fn command_status_1_passes_through() {
+    // bwrap exits 1 when it cannot set up the sandbox, so a 1 makes the launcher check that
+    // bwrap works here; the command's own 1 must still come through, with no diagnosis.
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let o = w.sh(&[], "echo ran > ran; exit 1");
+        assert_eq!(o.status.code(), Some(1), "{who:?}: {}", show(&o));
+        assert!(w.ws.join("ran").exists(), "{}", show(&o));
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("sandbox:"),
+            "{}",
+            show(&o)
+        );
+    }
+}
+
+#[test]
+fn feature_cache_is_private_and_a_poisoned_entry_fails_closed() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        // `out` belongs to the user and is not writable by others: a valid runtime directory.
+        let run = |extra: &[&str]| {
+            let mut args = vec!["--full-auto"];
+            args.extend_from_slice(extra);
+            args.extend(["--", "true"]);
+            w.cmd(&args)
+                .env("XDG_RUNTIME_DIR", &w.out)
+                .output()
+                .unwrap()
+        };
+        let o = run(&[]);
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        let dir = w.out.join("sandbox");
+        let meta = std::fs::symlink_metadata(&dir).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        let owner = std::fs::metadata(&w.out).unwrap().uid();
+        assert_eq!(meta.uid(), owner);
+        let file = dir.join("bwrap-features");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains("\nflags ") && text.contains(" seccomp"),
+            "{text}"
+        );
+
+        // An entry that claims this bwrap lacks --seccomp must make the run refuse, not run
+        // the command without the filter.
+        std::fs::write(&file, text.replace(" seccomp", "")).unwrap();
+        let o = run(&[]);
+        assert_eq!(o.status.code(), Some(125), "{who:?}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("--seccomp"),
+            "{}",
+            show(&o)
+        );
     }
 }
