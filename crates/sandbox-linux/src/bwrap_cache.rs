@@ -142,6 +142,32 @@ pub fn store(dir: &Path, key: &str, f: &BwrapFeatures) {
     }
 }
 
+/// Marker: this user could create a user namespace when last checked.
+const USERNS_OK: &str = "userns-ok";
+
+/// Whether `--backend auto` found last time that this user can create a user namespace. Only
+/// the positive answer is remembered, so a forged or stale marker can at worst make `auto` try
+/// bwrap, whose refusal is then diagnosed before anything runs (and clears the marker); it can
+/// never make `auto` pass over bwrap.
+pub fn userns_ok(dir: &Path) -> bool {
+    std::fs::symlink_metadata(dir.join(USERNS_OK)).is_ok_and(|m| m.file_type().is_file())
+}
+
+/// Records (or forgets) that user namespaces work. Failures are ignored.
+pub fn set_userns_ok(dir: &Path, ok: bool) {
+    let path = dir.join(USERNS_OK);
+    if ok {
+        let _ = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(path);
+    } else {
+        let _ = std::fs::remove_file(path);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,6 +195,16 @@ mod tests {
             text.ends_with("flags perms cap_drop ro_bind_data\n"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn userns_marker_round_trips() {
+        let d = tempfile::tempdir().unwrap();
+        assert!(!userns_ok(d.path()));
+        set_userns_ok(d.path(), true);
+        assert!(userns_ok(d.path()));
+        set_userns_ok(d.path(), false);
+        assert!(!userns_ok(d.path()));
     }
 
     #[test]

@@ -2,11 +2,12 @@
 //!
 //! For a run ([`choose_auto`]) the facts come from cheap probes: whether bwrap is installed
 //! (its version from the per-user flag cache) and whether this process can create a user
-//! namespace (one forked child). Only when that check fails is a trial bwrap run made, since a
+//! namespace (remembered from an earlier run, else one forked child). Only when that check fails is a trial bwrap run made, since a
 //! setuid bwrap or a security-module profile for bwrap can succeed where this process cannot.
 //! If bwrap then fails to set up namespaces anyway, the run is diagnosed and
 //! [`after_refusal`] chooses again. `sandbox doctor` uses the full probe ([`doctor_facts`]).
 
+use crate::bwrap_cache;
 use crate::bwrap_launch::{self, BwrapProbe, HostHints, LaunchError};
 use crate::select::{select, Backend, HostFacts, Refusal, Requested, Selection};
 use sandbox_core::ResolvedPolicy;
@@ -32,7 +33,7 @@ pub fn quick_facts(policy: &ResolvedPolicy) -> HostFacts {
     let bwrap_userns = match (&bwrap, bwrap_launch::forced_refusal()) {
         (None, _) => Err(LaunchError::NotFound.to_string()),
         (Some(_), Some(e)) => Err(cause(e)),
-        (Some(_), None) if crate::probe::user_namespace() => Ok(()),
+        (Some(_), None) if userns_works() => Ok(()),
         (Some(b), None) => bwrap_launch::probe_userns(b, &HostHints::read()).map_err(cause),
     };
     HostFacts {
@@ -42,6 +43,20 @@ pub fn quick_facts(policy: &ResolvedPolicy) -> HostFacts {
         bwrap_userns,
         landlock_abi: crate::probe::landlock_abi(),
     }
+}
+
+/// This process can create a user namespace: remembered from an earlier run (positive answers
+/// only, see [`bwrap_cache::userns_ok`]), else one forked child tries.
+fn userns_works() -> bool {
+    let dir = bwrap_cache::cache_dir();
+    if dir.as_deref().is_some_and(bwrap_cache::userns_ok) {
+        return true;
+    }
+    let ok = crate::probe::user_namespace();
+    if let (true, Some(d)) = (ok, &dir) {
+        bwrap_cache::set_userns_ok(d, true);
+    }
+    ok
 }
 
 fn version(bwrap: &Path) -> Option<String> {
@@ -56,6 +71,9 @@ pub fn choose_auto(policy: &ResolvedPolicy) -> Result<Selection, Refusal> {
 /// `--backend auto` chose bwrap, but bwrap could not create the sandbox's namespaces (nothing
 /// ran): the choice without bwrap.
 pub fn after_refusal(e: &LaunchError) -> Result<Selection, Refusal> {
+    if let Some(d) = bwrap_cache::cache_dir() {
+        bwrap_cache::set_userns_ok(&d, false);
+    }
     let why = match e {
         LaunchError::Userns(d) => d.cause.clone(),
         e => e.to_string(),
