@@ -1,7 +1,11 @@
-//! Running a [`BwrapPlan`]: finding bwrap, probing it once, diagnosing hosts that refuse user
-//! namespaces, setting up the fds the plan names, and cleaning up mount-point placeholders.
+//! Running a [`BwrapPlan`]: finding bwrap, learning its flags ([`cached_features`]), setting up
+//! the fds the plan names, waiting for bwrap, cleaning up mount-point placeholders, and
+//! diagnosing hosts that refuse user namespaces or a fresh `/proc` — after bwrap failed
+//! ([`diagnose_exit`]) rather than before every run, so a launch costs one bwrap run.
+//! [`BwrapProbe`] is the full probe (trial runs included) for `sandbox doctor`.
 //!
-//! This is the only part of the bwrap backend that touches the host.
+//! With [`crate::bwrap_cache`] and [`crate::BwrapSandbox`], the only part of the bwrap backend
+//! that touches the host.
 
 use crate::bwrap::{BwrapFeatures, BwrapPlan, FdContent};
 use crate::bwrap_cache;
@@ -418,7 +422,7 @@ fn run_probe(bwrap: &Path, args: &[&str]) -> Result<(bool, String), LaunchError>
     ))
 }
 
-/// Everything learned about bwrap on this host, probed once.
+/// Everything learned about bwrap on this host by running it (for `sandbox doctor`).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BwrapProbe {
     pub path: Option<PathBuf>,
