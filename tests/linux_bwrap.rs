@@ -939,3 +939,54 @@ fn feature_cache_is_private_and_a_poisoned_entry_fails_closed() {
         );
     }
 }
+
+#[test]
+fn real_proc_refusal_is_found_after_bwrap_fails() {
+    let _serial = serial();
+    // A /proc with a file masked from the host (as container runtimes mask /proc/kcore) makes
+    // the kernel refuse a fresh procfs in a user namespace: bwrap fails with status 1, and only
+    // then does the launcher diagnose it. Needs root for the private mount namespace.
+    if !is_root() {
+        eprintln!("SKIP: masking a /proc file needs root");
+        return;
+    }
+    for who in whos() {
+        let w = Ws::new(who);
+        let as_who = match who {
+            Who::Me => String::new(),
+            Who::User => {
+                format!("setpriv --reuid={TEST_USER} --regid={TEST_USER} --init-groups -- env HOME=/home/{TEST_USER} ")
+            }
+        };
+        let bin = binary(who);
+        let script = format!(
+            "mount --bind /dev/null /proc/uptime || exit 99
+             {as_who}'{bin}' linux --backend bwrap --full-auto -- touch ran; echo strict=$?
+             {as_who}'{bin}' linux --backend bwrap --full-auto --best-effort -- sh -c 'touch ran2; test -e /proc/self/status'; echo degraded=$?",
+            bin = bin.display()
+        );
+        let o = Command::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .current_dir(&w.ws)
+            .env_remove("TMPDIR")
+            .output()
+            .unwrap();
+        if o.status.code() == Some(99) {
+            eprintln!("SKIP: cannot bind-mount over /proc/uptime here");
+            return;
+        }
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(out.contains("strict=125"), "{who:?}: {}", show(&o));
+        assert!(err.contains("mounting /proc"), "{err}");
+        assert!(
+            !w.ws.join("ran").exists(),
+            "the command ran before the diagnosis"
+        );
+        // The fallback reruns the command without /proc, with one warning.
+        assert!(out.contains("degraded=1"), "/proc was there: {}", show(&o));
+        assert!(w.ws.join("ran2").exists(), "{}", show(&o));
+        assert_eq!(err.matches("sandbox: warning:").count(), 1, "{err}");
+        assert!(err.contains("without /proc"), "{err}");
+    }
+}
