@@ -990,3 +990,68 @@ fn real_proc_refusal_is_found_after_bwrap_fails() {
         assert!(err.contains("without /proc"), "{err}");
     }
 }
+
+#[test]
+fn auto_falls_back_when_bwrap_is_refused_at_run_time() {
+    let _serial = serial();
+    // `auto` remembers that user namespaces worked; here the marker is stale (nested ones are
+    // refused), so bwrap is tried, refused before anything runs, and auto chooses Landlock.
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg("echo 0 > /proc/sys/user/max_user_namespaces")
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "SKIP: `unshare --user` with a per-namespace max_user_namespaces is not available"
+        );
+        return;
+    }
+    for who in whos() {
+        let w = Ws::new(who);
+        // The runtime dir belongs to `who`, who is uid 0 inside the namespace.
+        let cache = w.out.join("sandbox");
+        std::fs::create_dir(&cache).unwrap();
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let marker = cache.join("userns-ok");
+        std::fs::write(&marker, "").unwrap();
+        if who == Who::User {
+            let (uid, gid) = user_ids().unwrap();
+            chown_r(&cache, uid, gid);
+        }
+        let inner = format!(
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec '{}' linux -v --full-auto -- touch ran",
+            binary(who).display()
+        );
+        let mut c = match who {
+            Who::Me => Command::new("unshare"),
+            Who::User => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    &format!("--reuid={TEST_USER}"),
+                    &format!("--regid={TEST_USER}"),
+                    "--init-groups",
+                    "--",
+                    "unshare",
+                ])
+                .env("HOME", format!("/home/{TEST_USER}"));
+                c
+            }
+        };
+        let o = c
+            .args(["--user", "--map-root-user", "sh", "-c", &inner])
+            .current_dir(&w.ws)
+            .env_remove("TMPDIR")
+            .env("XDG_RUNTIME_DIR", &w.out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("sandbox: backend bwrap:"), "{who:?}: {err}");
+        assert!(
+            err.contains("sandbox: backend landlock: bwrap cannot be used"),
+            "{who:?}: {err}"
+        );
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        assert!(w.ws.join("ran").exists(), "{}", show(&o));
+        assert!(!marker.exists(), "the stale marker was kept");
+    }
+}
