@@ -15,6 +15,7 @@
 
 use crate::bwrap::BwrapFeatures;
 use std::io::Write as _;
+use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -38,48 +39,126 @@ pub fn identity(bwrap: &Path) -> std::io::Result<String> {
     ))
 }
 
+/// The per-user cache directory, held open: every file operation is made relative to this
+/// descriptor, so swapping the path for a symlink after the checks (the sandboxed command may
+/// be able to write `/tmp`) cannot redirect a write elsewhere.
+#[derive(Debug)]
+pub struct CacheDir {
+    dir: std::fs::File,
+}
+
 /// The per-user cache directory, created if needed; `None` when no safe one exists.
-pub fn cache_dir() -> Option<PathBuf> {
+pub fn cache_dir() -> Option<CacheDir> {
     // SAFETY: geteuid has no preconditions.
     let uid = unsafe { libc::geteuid() };
     let runtime = std::env::var_os("XDG_RUNTIME_DIR")
         .map(PathBuf::from)
-        .filter(|d| d.is_absolute() && private_dir(d, uid, false));
+        .filter(|d| d.is_absolute() && open_private(d, uid, false).is_some());
     let dir = match runtime {
         Some(d) => d.join("sandbox"),
         None => PathBuf::from(format!("/tmp/sandbox-{uid}")),
     };
-    private_dir(&dir, uid, true).then_some(dir)
+    open_private(&dir, uid, true).map(|dir| CacheDir { dir })
 }
 
-/// Whether `dir` is a real directory (not a symlink) owned by `uid` and not writable by
+/// Opens `dir` if it is a real directory (not a symlink) owned by `uid` and not writable by
 /// anyone else; with `create`, a missing one is made with mode 0700 first.
-fn private_dir(dir: &Path, uid: u32, create: bool) -> bool {
-    let meta = match std::fs::symlink_metadata(dir) {
-        Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
-            // A concurrent run may create it first; the checks below decide either way.
-            let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
-            match std::fs::symlink_metadata(dir) {
-                Ok(m) => m,
-                Err(_) => return false,
-            }
-        }
-        Err(_) => return false,
-        Ok(m) => m,
-    };
-    meta.file_type().is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0
-}
-
-/// The cached features of the binary with identity `key` in `dir`, if the entry matches.
-pub fn load(dir: &Path, key: &str) -> Option<BwrapFeatures> {
+fn open_private(dir: &Path, uid: u32, create: bool) -> Option<std::fs::File> {
+    if create {
+        // A concurrent run may create it first; the checks below decide either way.
+        let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
+    }
     let file = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(dir.join(FILE))
+        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+        .open(dir)
         .ok()?;
-    let text = std::io::read_to_string(file).ok()?;
-    parse(&text, key)
+    let meta = file.metadata().ok()?;
+    (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0).then_some(file)
 }
+
+impl CacheDir {
+    fn cname(name: &str) -> std::ffi::CString {
+        std::ffi::CString::new(name).expect("cache file names have no NUL")
+    }
+
+    /// Opens `name` inside the directory, never following a symlink there.
+    fn open(&self, name: &str, flags: libc::c_int) -> std::io::Result<std::fs::File> {
+        let c = Self::cname(name);
+        // SAFETY: openat with a live directory fd and a NUL-terminated name; the returned fd
+        // is new and owned by the File below.
+        let fd = unsafe {
+            libc::openat(
+                self.dir.as_raw_fd(),
+                c.as_ptr(),
+                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                0o600 as libc::c_uint,
+            )
+        };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just returned by openat and is owned by nobody else.
+        Ok(unsafe { std::fs::File::from_raw_fd(fd) })
+    }
+
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        let (f, t) = (Self::cname(from), Self::cname(to));
+        let d = self.dir.as_raw_fd();
+        // SAFETY: renameat within one live directory fd, NUL-terminated names.
+        if unsafe { libc::renameat(d, f.as_ptr(), d, t.as_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
+    }
+
+    fn unlink(&self, name: &str) {
+        let c = Self::cname(name);
+        // SAFETY: unlinkat in a live directory fd with a NUL-terminated name.
+        unsafe { libc::unlinkat(self.dir.as_raw_fd(), c.as_ptr(), 0) };
+    }
+
+    /// The cached features of the binary with identity `key`, if the entry matches.
+    pub fn load(&self, key: &str) -> Option<BwrapFeatures> {
+        let file = self.open(FILE, libc::O_RDONLY).ok()?;
+        let text = std::io::read_to_string(file).ok()?;
+        parse(&text, key)
+    }
+
+    /// Stores the features for `key` (atomically: a temporary file renamed over the old
+    /// entry). Failures are ignored: the cache only saves time.
+    pub fn store(&self, key: &str, f: &BwrapFeatures) {
+        let tmp = format!("{FILE}.{}.tmp", std::process::id());
+        let written = self
+            .open(&tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)
+            .and_then(|mut file| file.write_all(render(key, f).as_bytes()));
+        if written.is_err() || self.rename(&tmp, FILE).is_err() {
+            self.unlink(&tmp);
+        }
+    }
+
+    /// Whether `--backend auto` found last time that this user can create a user namespace.
+    /// Only the positive answer is remembered, so a forged or stale marker can at worst make
+    /// `auto` try bwrap, whose refusal is then diagnosed before anything runs (and clears the
+    /// marker); it can never make `auto` pass over bwrap.
+    pub fn userns_ok(&self) -> bool {
+        self.open(USERNS_OK, libc::O_RDONLY)
+            .and_then(|f| f.metadata())
+            .is_ok_and(|m| m.is_file())
+    }
+
+    /// Records (or forgets) that user namespaces work. Failures are ignored.
+    pub fn set_userns_ok(&self, ok: bool) {
+        if ok {
+            let _ = self.open(USERNS_OK, libc::O_WRONLY | libc::O_CREAT);
+        } else {
+            self.unlink(USERNS_OK);
+        }
+    }
+}
+
+/// Marker: this user could create a user namespace when last checked.
+const USERNS_OK: &str = "userns-ok";
 
 /// Parses a cache file; `None` unless it is well formed and for `key`.
 fn parse(text: &str, key: &str) -> Option<BwrapFeatures> {
@@ -88,6 +167,11 @@ fn parse(text: &str, key: &str) -> Option<BwrapFeatures> {
         return None;
     }
     let version = lines.next()?.strip_prefix("version")?.trim();
+    // Printed with -v: only a plain version string is accepted (no control characters).
+    let plain = |c: char| c.is_ascii_alphanumeric() || ".+~-_".contains(c);
+    if version.len() > 64 || !version.chars().all(plain) {
+        return None;
+    }
     let flags: Vec<&str> = lines
         .next()?
         .strip_prefix("flags")?
@@ -126,48 +210,6 @@ fn render(key: &str, f: &BwrapFeatures) -> String {
     )
 }
 
-/// Stores the features for `key` (atomically: a temporary file renamed over the old entry).
-/// Failures are ignored: the cache only saves time.
-pub fn store(dir: &Path, key: &str, f: &BwrapFeatures) {
-    let tmp = dir.join(format!("{FILE}.{}.tmp", std::process::id()));
-    let written = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&tmp)
-        .and_then(|mut file| file.write_all(render(key, f).as_bytes()));
-    if written.is_err() || std::fs::rename(&tmp, dir.join(FILE)).is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-}
-
-/// Marker: this user could create a user namespace when last checked.
-const USERNS_OK: &str = "userns-ok";
-
-/// Whether `--backend auto` found last time that this user can create a user namespace. Only
-/// the positive answer is remembered, so a forged or stale marker can at worst make `auto` try
-/// bwrap, whose refusal is then diagnosed before anything runs (and clears the marker); it can
-/// never make `auto` pass over bwrap.
-pub fn userns_ok(dir: &Path) -> bool {
-    std::fs::symlink_metadata(dir.join(USERNS_OK)).is_ok_and(|m| m.file_type().is_file())
-}
-
-/// Records (or forgets) that user namespaces work. Failures are ignored.
-pub fn set_userns_ok(dir: &Path, ok: bool) {
-    let path = dir.join(USERNS_OK);
-    if ok {
-        let _ = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(path);
-    } else {
-        let _ = std::fs::remove_file(path);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,27 +226,65 @@ mod tests {
         }
     }
 
+    fn uid() -> u32 {
+        // SAFETY: geteuid has no preconditions.
+        unsafe { libc::geteuid() }
+    }
+
+    fn dir_in(d: &Path) -> CacheDir {
+        CacheDir {
+            dir: open_private(d, uid(), false).unwrap(),
+        }
+    }
+
     #[test]
     fn round_trips_and_checks_the_key() {
         let d = tempfile::tempdir().unwrap();
-        store(d.path(), "K1", &features());
-        assert_eq!(load(d.path(), "K1"), Some(features()));
-        assert_eq!(load(d.path(), "K2"), None, "another binary's entry");
+        let c = dir_in(d.path());
+        c.store("K1", &features());
+        assert_eq!(c.load("K1"), Some(features()));
+        assert_eq!(c.load("K2"), None, "another binary's entry");
         let text = std::fs::read_to_string(d.path().join(FILE)).unwrap();
         assert!(
             text.ends_with("flags perms cap_drop ro_bind_data\n"),
             "{text}"
         );
+        let mode = std::fs::metadata(d.path().join(FILE)).unwrap().mode();
+        assert_eq!(mode & 0o777, 0o600);
     }
 
     #[test]
     fn userns_marker_round_trips() {
         let d = tempfile::tempdir().unwrap();
-        assert!(!userns_ok(d.path()));
-        set_userns_ok(d.path(), true);
-        assert!(userns_ok(d.path()));
-        set_userns_ok(d.path(), false);
-        assert!(!userns_ok(d.path()));
+        let c = dir_in(d.path());
+        assert!(!c.userns_ok());
+        c.set_userns_ok(true);
+        assert!(c.userns_ok());
+        c.set_userns_ok(false);
+        assert!(!c.userns_ok());
+    }
+
+    #[test]
+    fn entries_behind_symlinks_are_not_followed() {
+        let d = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        let target = elsewhere.path().join("victim");
+        std::fs::write(&target, render("K", &features())).unwrap();
+        std::os::unix::fs::symlink(&target, d.path().join(FILE)).unwrap();
+        let c = dir_in(d.path());
+        assert_eq!(c.load("K"), None, "a symlinked entry is not read");
+        c.store("K", &features());
+        assert!(
+            std::fs::symlink_metadata(d.path().join(FILE))
+                .unwrap()
+                .file_type()
+                .is_file(),
+            "the link was replaced, not written through"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&target).unwrap(),
+            render("K", &features())
+        );
     }
 
     #[test]
@@ -215,6 +295,10 @@ mod tests {
         assert!(parse(&(good.clone() + "extra\n"), "K").is_none());
         assert!(parse("", "K").is_none());
         assert!(parse(&good.replace("flags", "flag"), "K").is_none());
+        assert!(
+            parse(&good.replace("0.8.0", "0.8\u{1b}[2J"), "K").is_none(),
+            "control characters in the version"
+        );
     }
 
     #[test]
@@ -222,8 +306,9 @@ mod tests {
         let mut f = features();
         f.proc_mount = false;
         let d = tempfile::tempdir().unwrap();
-        store(d.path(), "K", &f);
-        assert!(load(d.path(), "K").unwrap().proc_mount);
+        let c = dir_in(d.path());
+        c.store("K", &f);
+        assert!(c.load("K").unwrap().proc_mount);
     }
 
     #[test]
@@ -238,31 +323,36 @@ mod tests {
 
     #[test]
     fn refuses_unsafe_directories() {
-        // SAFETY: geteuid has no preconditions.
-        let uid = unsafe { libc::geteuid() };
+        let uid = uid();
         let d = tempfile::tempdir().unwrap();
         let made = d.path().join("made");
-        assert!(private_dir(&made, uid, true));
+        assert!(open_private(&made, uid, true).is_some());
         assert_eq!(
             std::fs::symlink_metadata(&made).unwrap().mode() & 0o777,
             0o700
         );
         let link = d.path().join("link");
         std::os::unix::fs::symlink(&made, &link).unwrap();
-        assert!(!private_dir(&link, uid, true), "a symlink is refused");
+        assert!(
+            open_private(&link, uid, true).is_none(),
+            "a symlink is refused"
+        );
         let open = d.path().join("open");
         std::fs::create_dir(&open).unwrap();
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
         assert!(
-            !private_dir(&open, uid, true),
+            open_private(&open, uid, true).is_none(),
             "a world-writable dir is refused"
         );
         assert!(
-            !private_dir(&made, uid + 1, true),
+            open_private(&made, uid + 1, true).is_none(),
             "another owner is refused"
         );
         let file = d.path().join("file");
         std::fs::write(&file, "").unwrap();
-        assert!(!private_dir(&file, uid, true), "a file is refused");
+        assert!(
+            open_private(&file, uid, true).is_none(),
+            "a file is refused"
+        );
     }
 }

@@ -244,7 +244,7 @@ pub fn cached_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
     let key = bwrap_cache::identity(bwrap).ok();
     let dir = key.as_ref().and_then(|_| bwrap_cache::cache_dir());
     if let (Some(dir), Some(key)) = (&dir, &key) {
-        if let Some(f) = bwrap_cache::load(dir, key) {
+        if let Some(f) = dir.load(key) {
             return Ok(f);
         }
     }
@@ -252,7 +252,7 @@ pub fn cached_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
     if let (Some(dir), Some(key)) = (&dir, &key) {
         // Only when the binary did not change while it was probed.
         if bwrap_cache::identity(bwrap).ok().as_ref() == Some(key) {
-            bwrap_cache::store(dir, key, &f);
+            dir.store(key, &f);
         }
     }
     Ok(f)

@@ -46,15 +46,15 @@ pub fn quick_facts(policy: &ResolvedPolicy) -> HostFacts {
 }
 
 /// This process can create a user namespace: remembered from an earlier run (positive answers
-/// only, see [`bwrap_cache::userns_ok`]), else one forked child tries.
+/// only, see [`bwrap_cache::CacheDir::userns_ok`]), else one forked child tries.
 fn userns_works() -> bool {
     let dir = bwrap_cache::cache_dir();
-    if dir.as_deref().is_some_and(bwrap_cache::userns_ok) {
+    if dir.as_ref().is_some_and(bwrap_cache::CacheDir::userns_ok) {
         return true;
     }
     let ok = crate::probe::user_namespace();
     if let (true, Some(d)) = (ok, &dir) {
-        bwrap_cache::set_userns_ok(d, true);
+        d.set_userns_ok(true);
     }
     ok
 }
@@ -72,7 +72,7 @@ pub fn choose_auto(policy: &ResolvedPolicy) -> Result<Selection, Refusal> {
 /// ran): the choice without bwrap.
 pub fn after_refusal(e: &LaunchError) -> Result<Selection, Refusal> {
     if let Some(d) = bwrap_cache::cache_dir() {
-        bwrap_cache::set_userns_ok(&d, false);
+        d.set_userns_ok(false);
     }
     let why = match e {
         LaunchError::Userns(d) => d.cause.clone(),
