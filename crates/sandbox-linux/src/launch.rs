@@ -34,6 +34,21 @@ pub struct StepError {
     pub errno: i32,
 }
 
+impl StepError {
+    /// The step that makes the namespaces themselves (before any mount of the plan): a
+    /// failure here means the host cannot make a private mount namespace for this user.
+    pub fn is_namespace_setup(&self) -> bool {
+        matches!(
+            self.step,
+            "unshare"
+                | "write /proc/self/setgroups"
+                | "write /proc/self/uid_map"
+                | "write /proc/self/gid_map"
+                | "make / private"
+        )
+    }
+}
+
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
