@@ -64,15 +64,21 @@ pub fn cache_dir() -> Option<CacheDir> {
 /// Opens `dir` if it is a real directory (not a symlink) owned by `uid` and not writable by
 /// anyone else; with `create`, a missing one is made with mode 0700 first.
 fn open_private(dir: &Path, uid: u32, create: bool) -> Option<std::fs::File> {
-    if create {
-        // A concurrent run may create it first; the checks below decide either way.
-        let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
-        .open(dir)
-        .ok()?;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(dir)
+    };
+    let file = match open() {
+        Ok(f) => f,
+        Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
+            // A concurrent run may create it first; the checks below decide either way.
+            let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
+            open().ok()?
+        }
+        Err(_) => return None,
+    };
     let meta = file.metadata().ok()?;
     (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0).then_some(file)
 }
@@ -153,10 +159,8 @@ impl CacheDir {
     /// [`crate::probe::probe_for_launch`]).
     pub fn mountns_ok(&self, key: &str) -> Option<bool> {
         let file = self.open(MOUNTNS_OK, libc::O_RDONLY).ok()?;
-        let mut text = String::new();
-        std::io::Read::take(file, 512)
-            .read_to_string(&mut text)
-            .ok()?;
+        let mut text = String::with_capacity(256);
+        file.take(512).read_to_string(&mut text).ok()?;
         let mut lines = text.lines();
         if lines.next()? != MOUNTNS_MAGIC || lines.next()?.strip_prefix("key ")? != key {
             return None;

@@ -267,7 +267,7 @@ mod imp {
 
     /// Mount points of this process's view, from `/proc/self/mountinfo`, in order.
     fn mount_points() -> std::io::Result<Vec<PathBuf>> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo")?;
+        let text = sys::read_proc("/proc/self/mountinfo", 16 * 1024)?;
         Ok(text
             .lines()
             .filter_map(|l| l.split(' ').nth(4))

@@ -111,7 +111,7 @@ pub fn forget_mount_namespace() {
 /// What the namespace marker is valid for: this effective user on this boot of this kernel
 /// (`boot_id` changes on every boot). `None` when the boot id cannot be read (no caching).
 fn marker_key() -> Option<String> {
-    let boot = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let boot = crate::sys::read_proc("/proc/sys/kernel/random/boot_id", 64).ok()?;
     let boot = boot.trim();
     if boot.is_empty() || !boot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
         return None;
