@@ -264,7 +264,10 @@ mod imp {
         let opts = Options {
             best_effort: a.policy.best_effort,
         };
-        let sandbox = match Sandbox::new(&policy, opts) {
+        // The printed plan is what this host can do now: probed for real, not from the
+        // launch marker (which a launch corrects only when it turns out wrong).
+        let caps = sandbox_linux::probe::probe();
+        let sandbox = match Sandbox::with_capabilities(&policy, &caps, opts) {
             Ok(s) => s,
             Err(e) => return setup_error("profile linux", &e),
         };
