@@ -61,7 +61,7 @@ mod imp {
         let opts = Options {
             best_effort: a.policy.best_effort,
         };
-        let sandbox = match Sandbox::new(&policy, opts) {
+        let sandbox = match Sandbox::for_launch(&policy, opts) {
             Ok(s) => s,
             Err(e) => return setup_error("linux", &e),
         };

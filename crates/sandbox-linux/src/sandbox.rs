@@ -279,13 +279,18 @@ pub struct Sandbox {
 }
 
 impl Sandbox {
-    /// Probes this host and compiles `policy`; fails closed unless `opts.best_effort`.
-    ///
-    /// The mount namespace answer may come from a per-user marker instead of a forked trial
-    /// ([`probe::probe_for_launch`]): when a launch then fails in the namespace step
-    /// ([`crate::launch::StepError::is_namespace_setup`]), nothing has run, and the caller
-    /// continues with [`Sandbox::without_mount_namespace`].
+    /// Probes this host (forking short trials for the namespaces) and compiles `policy`;
+    /// fails closed unless `opts.best_effort`. Every refusal happens here, before any launch.
     pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<Sandbox, LinuxError> {
+        Sandbox::with_capabilities(policy, &probe::probe(), opts)
+    }
+
+    /// Like [`Sandbox::new`], but the mount namespace answer may come from a per-user marker
+    /// instead of a forked trial ([`probe::probe_for_launch`]), saving two forks per launch.
+    /// When a launch then fails in the namespace step
+    /// ([`crate::launch::StepError::is_namespace_setup`]), nothing has run, and the caller
+    /// continues with [`Sandbox::without_mount_namespace`]. The CLI uses this.
+    pub fn for_launch(policy: &ResolvedPolicy, opts: Options) -> Result<Sandbox, LinuxError> {
         Sandbox::with_capabilities(policy, &probe::probe_for_launch().0, opts)
     }
 
