@@ -143,21 +143,7 @@ impl Ws {
     /// `sandbox ARGS…` run in the workspace as `who`.
     fn sandbox(&self, args: &[&str]) -> Command {
         let bin = binary(self.who);
-        let mut c = match self.who {
-            Who::Me => Command::new(&bin),
-            Who::User => {
-                let mut c = Command::new("setpriv");
-                c.args([
-                    &format!("--reuid={TEST_USER}"),
-                    &format!("--regid={TEST_USER}"),
-                    "--init-groups",
-                    "--",
-                ])
-                .arg(&bin)
-                .env("HOME", format!("/home/{TEST_USER}"));
-                c
-            }
-        };
+        let mut c = as_who(self.who, &bin);
         c.args(args)
             .current_dir(&self.ws)
             .env_remove("TMPDIR")
@@ -178,6 +164,25 @@ impl Ws {
         args.extend_from_slice(extra);
         args.extend(["--", "sh", "-c", script]);
         self.cmd(&args).output().unwrap()
+    }
+}
+
+/// A command running `program` as `who`: directly, or through `setpriv` as the test user.
+fn as_who(who: Who, program: impl AsRef<std::ffi::OsStr>) -> Command {
+    match who {
+        Who::Me => Command::new(program),
+        Who::User => {
+            let mut c = Command::new("setpriv");
+            c.args([
+                &format!("--reuid={TEST_USER}"),
+                &format!("--regid={TEST_USER}"),
+                "--init-groups",
+                "--",
+            ])
+            .arg(program)
+            .env("HOME", format!("/home/{TEST_USER}"));
+            c
+        }
     }
 }
 
@@ -426,21 +431,7 @@ fn inherited_fd_cannot_be_written_through() {
             target.display(),
             bin.display()
         );
-        let mut c = match who {
-            Who::Me => Command::new("sh"),
-            Who::User => {
-                let mut c = Command::new("setpriv");
-                c.args([
-                    &format!("--reuid={TEST_USER}"),
-                    &format!("--regid={TEST_USER}"),
-                    "--init-groups",
-                    "--",
-                    "sh",
-                ])
-                .env("HOME", format!("/home/{TEST_USER}"));
-                c
-            }
-        };
+        let mut c = as_who(who, "sh");
         let o = c
             .args(["-c", &inner])
             .current_dir(&w.ws)
@@ -774,21 +765,7 @@ fn real_namespace_refusal_is_diagnosed() {
             "echo 0 > /proc/sys/user/max_user_namespaces && exec '{}' linux --backend bwrap --full-auto -- touch ran",
             binary(who).display()
         );
-        let mut c = match who {
-            Who::Me => Command::new("unshare"),
-            Who::User => {
-                let mut c = Command::new("setpriv");
-                c.args([
-                    &format!("--reuid={TEST_USER}"),
-                    &format!("--regid={TEST_USER}"),
-                    "--init-groups",
-                    "--",
-                    "unshare",
-                ])
-                .env("HOME", format!("/home/{TEST_USER}"));
-                c
-            }
-        };
+        let mut c = as_who(who, "unshare");
         let o = c
             .args(["--user", "--map-root-user", "sh", "-c", &inner])
             .current_dir(&w.ws)
@@ -1022,21 +999,7 @@ fn auto_falls_back_when_bwrap_is_refused_at_run_time() {
             "echo 0 > /proc/sys/user/max_user_namespaces && exec '{}' linux -v --full-auto -- touch ran",
             binary(who).display()
         );
-        let mut c = match who {
-            Who::Me => Command::new("unshare"),
-            Who::User => {
-                let mut c = Command::new("setpriv");
-                c.args([
-                    &format!("--reuid={TEST_USER}"),
-                    &format!("--regid={TEST_USER}"),
-                    "--init-groups",
-                    "--",
-                    "unshare",
-                ])
-                .env("HOME", format!("/home/{TEST_USER}"));
-                c
-            }
-        };
+        let mut c = as_who(who, "unshare");
         let o = c
             .args(["--user", "--map-root-user", "sh", "-c", &inner])
             .current_dir(&w.ws)
