@@ -121,9 +121,10 @@ class Report:
                       fx(r, 1), None if r is None else r >= 50)
         return data
 
-    def workloads(self):
+    def workloads(self, launch):
         self.p("## 2. Workload overhead")
         self.p()
+        launch_bare = med(launch.get("bare", []))
         names = {"wl-git": "`git status` over a 20,000-file repo",
                  "wl-find": "`find -exec stat` over 20,000 files",
                  "wl-cc": "`cc -O2 -c` of a 150-line C file"}
@@ -131,6 +132,7 @@ class Report:
         self.p("| workload | bare ms | " + " | ".join(f"{c} ms (overhead)" for c in cols) + " |")
         self.p("|---|---:|" + "---:|" * len(cols))
         worst = {c: None for c in cols}
+        adjusted = []  # (title, backend, overhead with the launch cost taken out)
         any_data = False
         for section, title in names.items():
             data = load_section(self.out, section)
@@ -145,11 +147,26 @@ class Report:
                 cells.append(f"{ms(m)} ({pct(r)})" if m is not None else "—")
                 if r is not None:
                     worst[c] = r if worst[c] is None else max(worst[c], r)
+                    lc = med(launch.get(c, []))
+                    if lc is not None and launch_bare is not None:
+                        adjusted.append((title, c, (m - (lc - launch_bare)) / bare))
             runs = len(data.get("bare", []))
             self.p(f"| {title} ({runs} runs each) | {ms(bare)} | " + " | ".join(cells) + " |")
         self.p()
         if not any_data:
             self.p("Not measured (see notes).")
+            self.p()
+        if adjusted:
+            self.p("The overhead above includes the launch. With each launcher's extra launch cost "
+                   "from table 1 (its `/bin/true` median minus bare) taken out, what remains is the "
+                   "cost of running *inside* the sandbox:")
+            self.p()
+            self.p("| workload | " + " | ".join(cols) + " |")
+            self.p("|---|" + "---:|" * len(cols))
+            for title in names.values():
+                row = {c: r for t, c, r in adjusted if t == title}
+                if row:
+                    self.p(f"| {title} | " + " | ".join(pct(row.get(c)) for c in cols) + " |")
             self.p()
         for c in ("landlock", "bwrap"):
             r = worst[c]
@@ -170,17 +187,29 @@ class Report:
                     resolve[j["roots"]] = j["median_us"]
                 except (ValueError, KeyError):
                     pass
+        compile = {}
+        path = os.path.join(self.out, "compile.jsonl")
+        if os.path.exists(path):
+            for line in open(path):
+                try:
+                    j = json.loads(line)
+                    compile[(j["stage"], j["roots"])] = j["median_us"]
+                except (ValueError, KeyError):
+                    pass
+        us = lambda v: "—" if v is None else f"{v:.1f}"
         prof = load_section(self.out, "profile")
-        self.p("| writable roots | `resolve()` µs (in-process) | `sandbox profile` landlock ms | `sandbox profile` bwrap ms |")
-        self.p("|---:|---:|---:|---:|")
+        self.p("| writable roots | `resolve()` µs | resolve + Landlock compile µs | resolve + bwrap compile µs "
+               "| `sandbox profile` landlock ms | `sandbox profile` bwrap ms |")
+        self.p("|---:|---:|---:|---:|---:|---:|")
         for n in (1, 10, 100):
-            r = resolve.get(n)
-            self.p(f"| {n} | {'—' if r is None else f'{r:.1f}'} | "
+            self.p(f"| {n} | {us(resolve.get(n))} | {us(compile.get(('landlock', n)))} | "
+                   f"{us(compile.get(('bwrap', n)))} | "
                    f"{ms(med(prof.get(f'profile-landlock-{n}', [])))} | {ms(med(prof.get(f'profile-bwrap-{n}', [])))} |")
         self.p()
-        self.p("`resolve()` is timed in-process by `crates/sandbox-core/examples/resolve_scaling.rs`; "
-               "the `sandbox profile … --format json` columns are whole processes (start-up, resolve, "
-               "compile to the plan, JSON output).")
+        self.p("The µs columns are in-process medians (`crates/sandbox-core/examples/resolve_scaling.rs`, "
+               "`crates/sandbox-linux/examples/compile_scaling.rs`; each root holds a `.git` directory, so "
+               "every root adds protected paths). The `sandbox profile … --format json` columns are whole "
+               "processes: start-up, resolve, compile to the plan, JSON output.")
         self.p()
         self.p("### Deny-read glob expansion vs ripgrep listing the same tree")
         self.p()
@@ -242,7 +271,7 @@ class Report:
     # ------------------------------------------------------------------ assembly
     def build(self):
         launch = self.launch()
-        self.workloads()
+        self.workloads(launch)
         self.scaling()
         self.memory(launch)
         body = self.lines
@@ -340,9 +369,10 @@ def main():
     doc += [
         "## Method",
         "",
-        f"- hyperfine with `-N` (no shell), warm-up runs, and {rep.facts.get('rounds', '3')} rounds per "
-        "section whose samples are pooled per command: the rounds interleave the commands in time, "
-        "so load drift on this shared machine hits all of them alike.",
+        f"- hyperfine with `-N` (no shell), warm-up runs, and several rounds per section "
+        f"({rep.facts.get('rounds', '?')} for launch and scaling, {rep.facts.get('wl_rounds', '?')} for "
+        "workloads) whose samples are pooled per command: the rounds interleave the commands in time, "
+        "so load drift on this shared machine hits all of them alike. Medians, not means.",
         "- Launch uses `--min-runs 30 --max-runs 300` (hyperfine's 3-second budget per command decides in between).",
         "- Every command is run once first; one that fails is left out, with the reason under "
         "*Notes from this run*.",
