@@ -312,7 +312,15 @@ class Report:
                 ("commit", "commit"), ("sandbox", "sandbox"), ("bwrap", "bubblewrap"),
                 ("firejail", "firejail"), ("hakoniwa", "hakoniwa"), ("codex", "codex"),
                 ("hyperfine", "hyperfine"), ("rg", "ripgrep")]
-        return [f"- {name}: {f[k]}" for k, name in keys if f.get(k)]
+        lines = [f"- {name}: {f[k]}" for k, name in keys if f.get(k)]
+        if f.get("loadavg_end"):
+            lines.append(f"- load average at end: {f['loadavg_end']}")
+        busy = read_tsv(os.path.join(self.out, "cpu.tsv"))
+        if busy:
+            lines.append("- CPU busy during each section (all cores, the benchmark included; one "
+                         "core fully used by it alone is " + f"{100 // max(1, int(f.get('cores', '2') or 2))}%): "
+                         + ", ".join(f"{s} {v}%" for s, v in busy))
+        return lines
 
 
 def kept_analysis(path):
@@ -335,6 +343,7 @@ def main():
         return 2
     rep = Report(args[0])
     body, goals, tail = rep.build()
+    print("\n".join(["## Machine", ""] + rep.machine() + [""]))
     print("\n".join(goals))
     print("\n".join(body))
     if rep.notes:
@@ -373,7 +382,7 @@ def main():
         f"({rep.facts.get('rounds', '?')} for launch and scaling, {rep.facts.get('wl_rounds', '?')} for "
         "workloads) whose samples are pooled per command: the rounds interleave the commands in time, "
         "so load drift on this shared machine hits all of them alike. Medians, not means.",
-        "- Launch uses `--min-runs 30 --max-runs 300` (hyperfine's 3-second budget per command decides in between).",
+        "- Launch uses `--min-runs 30 --max-runs 200` per round (hyperfine's 3-second budget per command decides in between).",
         "- Every command is run once first; one that fails is left out, with the reason under "
         "*Notes from this run*.",
         "- Raw bwrap gets the isolation flags of `sandbox profile linux --backend bwrap --full-auto "
