@@ -6,6 +6,9 @@ The plan's argv is found as the first list of strings that holds a bwrap namespa
 The program name and everything from `--` on (the command) are dropped; so are flags that pass
 file descriptors (`--seccomp FD`, `--ro-bind-data FD` ...), which a plain command line cannot
 reproduce: they are reported on stderr as `dropped: ...`.
+
+With `--stubs FILE`, the plan's `host_stubs` (mount points bwrap creates on the host, which our
+launcher removes afterwards) are appended to FILE, one per line.
 """
 import json
 import sys
@@ -32,7 +35,21 @@ def find_argv(node):
     return None
 
 
+def find_key(node, key):
+    if isinstance(node, dict):
+        if key in node:
+            return node[key]
+        for x in node.values():
+            found = find_key(x, key)
+            if found is not None:
+                return found
+    return None
+
+
 def main() -> int:
+    stubs_file = None
+    if sys.argv[1:2] == ["--stubs"] and len(sys.argv) > 2:
+        stubs_file = sys.argv[2]
     text = sys.stdin.read()
     try:
         plan = json.loads(text)
@@ -43,6 +60,12 @@ def main() -> int:
     if not argv:
         print("no bwrap argv in the profile JSON", file=sys.stderr)
         return 1
+    stubs = find_key(plan, "host_stubs")
+    if stubs_file and isinstance(stubs, list):
+        with open(stubs_file, "a") as f:
+            for p in stubs:
+                if isinstance(p, str):
+                    f.write(p + "\n")
     if not argv[0].startswith("--"):
         argv = argv[1:]
     if "--" in argv:
