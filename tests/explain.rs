@@ -51,9 +51,17 @@ fn full_auto_acceptance_cases() {
     ];
     for (op, path, want) in cases {
         let o = explain(&["--full-auto", "-C", w, "--op", op, &path]);
-        assert_eq!(code(&o), want, "{op} {path}: {}", String::from_utf8_lossy(&o.stdout));
+        assert_eq!(
+            code(&o),
+            want,
+            "{op} {path}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
         let line = String::from_utf8_lossy(&o.stdout);
-        assert!(line.starts_with(if want == 0 { "allow" } else { "deny" }), "{line}");
+        assert!(
+            line.starts_with(if want == 0 { "allow" } else { "deny" }),
+            "{line}"
+        );
         assert!(line.contains(&path), "{line}");
     }
 }
@@ -63,18 +71,50 @@ fn presets_and_deny_globs() {
     let ws = workspace();
     let w = ws.root.to_str().unwrap();
     let a = format!("{w}/a.txt");
-    assert_eq!(code(&explain(&["-s", "read-only", "-C", w, "--op", "write", &a])), 1);
-    assert_eq!(code(&explain(&["-s", "read-only", "-C", w, "--op", "read", &a])), 0);
     assert_eq!(
-        code(&explain(&["-s", "danger-full-access", "-C", w, "--op", "write", "/etc/passwd"])),
+        code(&explain(&["-s", "read-only", "-C", w, "--op", "write", &a])),
+        1
+    );
+    assert_eq!(
+        code(&explain(&["-s", "read-only", "-C", w, "--op", "read", &a])),
+        0
+    );
+    assert_eq!(
+        code(&explain(&[
+            "-s",
+            "danger-full-access",
+            "-C",
+            w,
+            "--op",
+            "write",
+            "/etc/passwd"
+        ])),
         0
     );
     let env = format!("{w}/sub/x.env");
     let txt = format!("{w}/sub/x.txt");
-    let o = explain(&["--full-auto", "-C", w, "--deny-read", "**/*.env", "--op", "read", &env]);
+    let o = explain(&[
+        "--full-auto",
+        "-C",
+        w,
+        "--deny-read",
+        "**/*.env",
+        "--op",
+        "read",
+        &env,
+    ]);
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stdout).contains("files created later are not masked"));
-    let o = explain(&["--full-auto", "-C", w, "--deny-read", "**/*.env", "--op", "read", &txt]);
+    let o = explain(&[
+        "--full-auto",
+        "-C",
+        w,
+        "--deny-read",
+        "**/*.env",
+        "--op",
+        "read",
+        &txt,
+    ]);
     assert_eq!(code(&o), 0);
 }
 
@@ -116,18 +156,41 @@ fn gitdir_pointer_and_extra_root() {
     std::fs::write(wt.join(".git"), format!("gitdir: {}\n", gitdir.display())).unwrap();
     let wt_s = wt.to_str().unwrap();
     let args = |op: &'static str, path: String| {
-        explain(&["--full-auto", "-C", w, "--writable-root", wt_s, "--op", op, &path])
+        explain(&[
+            "--full-auto",
+            "-C",
+            w,
+            "--writable-root",
+            wt_s,
+            "--op",
+            op,
+            &path,
+        ])
     };
     assert_eq!(code(&args("write", format!("{wt_s}/f"))), 0);
     assert_eq!(code(&args("write", format!("{wt_s}/.git"))), 1);
-    assert_eq!(code(&args("write", format!("{}/config", gitdir.display()))), 1);
+    assert_eq!(
+        code(&args("write", format!("{}/config", gitdir.display()))),
+        1
+    );
     assert_eq!(code(&args("create", format!("{wt_s}/.agents"))), 1);
 
     // --writable-root DIR: DIR/f writable, DIR/.git not creatable.
     let extra = base.join("extra");
     std::fs::create_dir_all(&extra).unwrap();
     let e = extra.to_str().unwrap();
-    let o = |op, path: String| explain(&["--full-auto", "-C", w, "--writable-root", e, "--op", op, &path]);
+    let o = |op, path: String| {
+        explain(&[
+            "--full-auto",
+            "-C",
+            w,
+            "--writable-root",
+            e,
+            "--op",
+            op,
+            &path,
+        ])
+    };
     assert_eq!(code(&o("write", format!("{e}/f"))), 0);
     assert_eq!(code(&o("create", format!("{e}/.git"))), 1);
 }
@@ -153,8 +216,17 @@ fn codex_legacy_config() {
     );
     let f = format!("{}/f", extra.display());
     assert_eq!(code(&with_config(&cfg, &["-C", w, "--op", "write", &f])), 0);
-    assert_eq!(code(&with_config(&cfg, &["-C", w, "--op", "write", &format!("{w}/a")])), 0);
-    assert_eq!(code(&with_config(&cfg, &["-C", w, "--op", "write", "/etc/x"])), 1);
+    assert_eq!(
+        code(&with_config(
+            &cfg,
+            &["-C", w, "--op", "write", &format!("{w}/a")]
+        )),
+        0
+    );
+    assert_eq!(
+        code(&with_config(&cfg, &["-C", w, "--op", "write", "/etc/x"])),
+        1
+    );
     // Without the config, the default is read-only.
     assert_eq!(code(&explain(&["-C", w, "--op", "write", &f])), 1);
 }
@@ -179,7 +251,12 @@ fn codex_permissions_profile() {
     ];
     for (op, path, want) in cases {
         let o = with_config(cfg, &["-C", w, "--op", op, &path]);
-        assert_eq!(code(&o), want, "{op} {path}: {}", String::from_utf8_lossy(&o.stdout));
+        assert_eq!(
+            code(&o),
+            want,
+            "{op} {path}: {}",
+            String::from_utf8_lossy(&o.stdout)
+        );
     }
     // -P selects a profile explicitly; an unknown one is a config error.
     let o = with_config(cfg, &["-P", "nope", "-C", w, "/etc/passwd"]);
@@ -196,16 +273,25 @@ fn config_errors_exit_125_naming_file_and_key() {
     assert!(err.contains("/nonexistent/dir/config.toml"), "{err}");
     assert!(o.stdout.is_empty());
 
-    let o = with_config("sandbox_mode = \"workspace-write\"\n[oops\n", &["/etc/passwd"]);
+    let o = with_config(
+        "sandbox_mode = \"workspace-write\"\n[oops\n",
+        &["/etc/passwd"],
+    );
     assert_eq!(code(&o), 125);
     let err = String::from_utf8_lossy(&o.stderr);
-    assert!(err.contains("config.toml") && err.contains("invalid TOML"), "{err}");
+    assert!(
+        err.contains("config.toml") && err.contains("invalid TOML"),
+        "{err}"
+    );
 
     let o = with_config("sandbox_mode = 42\n", &["/etc/passwd"]);
     assert_eq!(code(&o), 125);
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("config.toml"), "{err}");
-    assert!(err.contains("`sandbox_mode`") && err.contains("integer"), "{err}");
+    assert!(
+        err.contains("`sandbox_mode`") && err.contains("integer"),
+        "{err}"
+    );
     assert_eq!(err.lines().count(), 1, "one line, no backtrace: {err}");
 }
 
@@ -228,7 +314,10 @@ fn bad_flags_exit_125_without_panic() {
 
 #[test]
 fn unknown_config_keys_warn_but_work() {
-    let o = with_config("sandbox_mode = \"read-only\"\nfuture_key = true\n", &["/etc/passwd"]);
+    let o = with_config(
+        "sandbox_mode = \"read-only\"\nfuture_key = true\n",
+        &["/etc/passwd"],
+    );
     assert_eq!(code(&o), 0);
     assert!(String::from_utf8_lossy(&o.stderr).contains("unknown key `future_key`"));
 }
@@ -238,7 +327,15 @@ fn override_flag_sets_keys() {
     let ws = workspace();
     let w = ws.root.to_str().unwrap();
     let a = format!("{w}/a");
-    let o = explain(&["-c", "sandbox_mode=\"workspace-write\"", "-C", w, "--op", "write", &a]);
+    let o = explain(&[
+        "-c",
+        "sandbox_mode=\"workspace-write\"",
+        "-C",
+        w,
+        "--op",
+        "write",
+        &a,
+    ]);
     assert_eq!(code(&o), 0);
     let o = explain(&["-c", "sandbox_mode=42", "-C", w, "--op", "write", &a]);
     assert_eq!(code(&o), 125);

@@ -1,8 +1,165 @@
-//! `sandbox doctor`: what this host can enforce.
+//! `sandbox doctor`: what this host can enforce, as capability keys (DESIGN.md §5).
+//!
+//! Each backend contributes its keys; `--require KEY` fails (exit 1) when a key is false,
+//! zero, null or unknown.
 
-use crate::{exit, DoctorArgs};
+use crate::DoctorArgs;
+use serde_json::{Map, Value};
 use std::process::ExitCode;
 
-pub fn run(_a: DoctorArgs) -> ExitCode {
-    exit::fail("doctor", &"not implemented yet")
+/// Capability keys of this host, in a stable order.
+fn capabilities() -> Map<String, Value> {
+    let mut m = Map::new();
+    #[cfg(target_os = "linux")]
+    linux_keys(&mut m);
+    #[cfg(not(target_os = "linux"))]
+    m.insert("backend".into(), Value::from(std::env::consts::OS));
+    m
+}
+
+/// Keys for Linux: the facts of both backends (`landlock.*`, `bwrap.*`), which one
+/// `--backend auto` would choose (`linux.auto_backend`, `linux.auto_reason`), and the generic
+/// capability keys (`filesystem.*`, `network.*`, `process.*`) of that choice.
+#[cfg(target_os = "linux")]
+fn linux_keys(m: &mut Map<String, Value>) {
+    let caps = sandbox_linux::probe::probe();
+    let bwrap_facts = crate::linux_bwrap::doctor_facts(&[], caps.landlock_abi);
+    let fact = |k: &str| {
+        bwrap_facts
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.clone())
+    };
+    let auto = fact("linux.auto_backend").unwrap_or(Value::Null);
+    let generic = match auto.as_str() {
+        Some("bwrap") => bwrap_generic(),
+        Some("landlock") => landlock_generic(&caps),
+        _ => nothing_enforced(),
+    };
+    m.insert("backend".into(), auto);
+    for (k, v) in generic {
+        m.insert(k.into(), v);
+    }
+    m.insert(
+        "landlock.abi".into(),
+        caps.landlock_abi.map_or(Value::Bool(false), Value::from),
+    );
+    m.insert("seccomp".into(), Value::from(caps.seccomp));
+    m.insert("namespaces.user".into(), Value::from(caps.user_namespace));
+    m.insert("namespaces.mount".into(), Value::from(caps.mount_namespace));
+    m.insert("root".into(), Value::from(caps.root));
+    for (k, v) in bwrap_facts {
+        if k != "process.pid_namespace" {
+            m.insert(k, v);
+        }
+    }
+    if !caps.forced.is_empty() {
+        m.insert("probe.forced".into(), Value::from(caps.forced.clone()));
+    }
+}
+
+/// What the bwrap backend enforces once it runs (namespaces, masks, seccomp on an fd).
+#[cfg(target_os = "linux")]
+fn bwrap_generic() -> Vec<(&'static str, Value)> {
+    let t = Value::from(true);
+    vec![
+        ("filesystem.write_restrict", t.clone()),
+        ("filesystem.read_restrict", t.clone()),
+        ("filesystem.protected_subpaths", t.clone()),
+        ("filesystem.protected_create", t.clone()),
+        ("filesystem.metadata", t.clone()),
+        ("filesystem.deny_paths", t.clone()),
+        // Globs are expanded at launch: files created later are not covered.
+        ("filesystem.deny_read", t.clone()),
+        ("network.deny_all", t.clone()),
+        ("network.allowlist_egress", Value::from(false)),
+        ("network.unix_socket_paths", Value::from(false)),
+        ("process.signal_scope", t.clone()),
+        ("process.no_new_privs", t.clone()),
+        ("process.pid_namespace", t),
+    ]
+}
+
+/// What the Landlock backend enforces on this host.
+#[cfg(target_os = "linux")]
+fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static str, Value)> {
+    let ll = caps.landlock_abi.is_some();
+    let mountns = caps.mount_namespace;
+    vec![
+        ("filesystem.write_restrict", Value::from(ll)),
+        ("filesystem.read_restrict", Value::from(ll)),
+        ("filesystem.protected_subpaths", Value::from(ll && mountns)),
+        // Missing protected names get a read-only placeholder mount in the namespace.
+        ("filesystem.protected_create", Value::from(ll && mountns)),
+        ("filesystem.metadata", Value::from(ll && mountns)),
+        ("filesystem.deny_paths", Value::from(ll && mountns)),
+        ("filesystem.deny_read", Value::from(false)),
+        ("network.deny_all", Value::from(ll && caps.seccomp)),
+        ("network.allowlist_egress", Value::from(false)),
+        ("network.unix_socket_paths", Value::from(false)),
+        (
+            "process.signal_scope",
+            Value::from(caps.landlock_abi.is_some_and(|a| a >= 6)),
+        ),
+        ("process.no_new_privs", Value::from(true)),
+        ("process.pid_namespace", Value::from(false)),
+    ]
+}
+
+/// No Linux backend can run here.
+#[cfg(target_os = "linux")]
+fn nothing_enforced() -> Vec<(&'static str, Value)> {
+    let mut v = bwrap_generic();
+    for (_, val) in v.iter_mut() {
+        *val = Value::from(false);
+    }
+    v
+}
+
+/// True for `true`, non-zero numbers and non-empty strings.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|x| x != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+        Value::Null => false,
+    }
+}
+
+pub fn run(a: DoctorArgs) -> ExitCode {
+    let caps = capabilities();
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&Value::Object(caps.clone())).expect("json")
+        );
+    } else {
+        for (k, v) in &caps {
+            match v {
+                Value::String(s) => println!("{k}: {s}"),
+                _ => println!("{k}: {v}"),
+            }
+        }
+    }
+    let mut ok = true;
+    for key in &a.require {
+        match caps.get(key) {
+            Some(v) if truthy(v) => {}
+            Some(v) => {
+                eprintln!("sandbox: doctor: required capability `{key}` is {v}");
+                ok = false;
+            }
+            None => {
+                eprintln!("sandbox: doctor: unknown capability `{key}`");
+                ok = false;
+            }
+        }
+    }
+    if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
 }

@@ -3,10 +3,363 @@
 use crate::{exit, ProfileArgs};
 use std::process::ExitCode;
 
+#[cfg(target_os = "linux")]
+pub use imp::{profile, run, run_landlock};
+
+#[cfg(not(target_os = "linux"))]
 pub fn run(_a: crate::LinuxArgs) -> ExitCode {
-    exit::fail("linux", &"this backend is not implemented yet")
+    exit::fail("linux", &"the Linux backends only run on Linux")
 }
 
+#[cfg(not(target_os = "linux"))]
 pub fn profile(_a: ProfileArgs) -> ExitCode {
-    exit::fail("profile linux", &"this backend is not implemented yet")
+    exit::fail(
+        "profile linux",
+        &"Linux plans are only built on Linux in this version",
+    )
+}
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use super::*;
+    use crate::args::{Backend, Format};
+    use sandbox_core::TargetOs;
+    use sandbox_linux::{ExecError, LinuxError, Options, Plan, Sandbox};
+    use std::ffi::OsString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::path::{Path, PathBuf};
+    use std::sync::atomic::{AtomicI32, Ordering};
+
+    fn setup_error(what: &str, e: &LinuxError) -> ExitCode {
+        match e.hint() {
+            Some(h) => exit::fail_hint(what, e, h),
+            None => exit::fail(what, e),
+        }
+    }
+
+    /// `sandbox linux`: resolves the policy once, then runs it under the chosen backend.
+    pub fn run(a: crate::LinuxArgs) -> ExitCode {
+        let policy = match a.policy.resolve(TargetOs::Linux) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        match a.backend {
+            Backend::Bwrap => crate::linux_bwrap::run(&a, policy),
+            Backend::Auto => crate::linux_bwrap::run_auto(&a, policy),
+            Backend::Landlock => {
+                if a.verbose {
+                    eprintln!("sandbox: backend landlock: requested");
+                }
+                run_landlock(&a, policy)
+            }
+        }
+    }
+
+    /// Runs the command under Landlock + seccomp (+ a private mount namespace where possible).
+    pub fn run_landlock(a: &crate::LinuxArgs, policy: sandbox_core::ResolvedPolicy) -> ExitCode {
+        let opts = Options {
+            best_effort: a.policy.best_effort,
+        };
+        let sandbox = match Sandbox::new(&policy, opts) {
+            Ok(s) => s,
+            Err(e) => return setup_error("linux", &e),
+        };
+        for d in &sandbox.plan().degradations {
+            exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
+        }
+        if let Err(e) = std::env::set_current_dir(&policy.cwd) {
+            return exit::fail(&format!("working directory {}", policy.cwd.display()), &e);
+        }
+        let (program, argv0) = (&a.cmd.command[0], a.cmd.command[0].clone());
+        let path = match find_program(program) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        let mut args: Vec<OsString> = vec![argv0];
+        args.extend(a.cmd.command[1..].iter().cloned());
+        if sandbox.plan().needs_cleanup() {
+            return run_supervised(&sandbox, &path, &args);
+        }
+        match sandbox.exec(&path, &args) {
+            ExecError::Setup(e) => setup_error("linux: setup", &e),
+            ExecError::Exec(e) => exec_failure(program, &e),
+        }
+    }
+
+    /// The running child, for the signal forwarder (0: none yet).
+    static CHILD: AtomicI32 = AtomicI32::new(0);
+
+    extern "C" fn forward_signal(sig: libc::c_int) {
+        let pid = CHILD.load(Ordering::SeqCst);
+        if pid > 0 {
+            // SAFETY: kill is async-signal-safe.
+            unsafe { libc::kill(pid, sig) };
+        }
+    }
+
+    /// Runs the command as a child and waits, so placeholder directories made for missing
+    /// protected paths can be removed afterwards. SIGTERM and SIGHUP are forwarded; SIGINT
+    /// and SIGQUIT reach the child from the terminal and are ignored here. Exit status: the
+    /// child's code, or 128+N when it died of signal N.
+    fn run_supervised(sandbox: &Sandbox, path: &Path, args: &[OsString]) -> ExitCode {
+        let mut cmd = std::process::Command::new(path);
+        cmd.arg0(&args[0]).args(&args[1..]);
+        if let Err(e) = sandbox.apply(&mut cmd) {
+            return setup_error("linux", &e);
+        }
+        let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: installs a handler that only calls kill(2). Caught signals are reset to
+        // the default by exec, so the child is unaffected.
+        unsafe {
+            libc::signal(libc::SIGTERM, handler);
+            libc::signal(libc::SIGHUP, handler);
+        }
+        let mut child = match cmd.spawn() {
+            Ok(c) => c,
+            Err(e) => {
+                return match sandbox.setup_failure() {
+                    Some(step) => exit::fail("linux: setup", &step),
+                    None => exec_failure(&args[0], &e),
+                };
+            }
+        };
+        CHILD.store(child.id() as i32, Ordering::SeqCst);
+        // Only now: an ignored disposition would be inherited across exec.
+        // SAFETY: plain signal disposition changes.
+        unsafe {
+            libc::signal(libc::SIGINT, libc::SIG_IGN);
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+        }
+        let status = loop {
+            match child.wait() {
+                Ok(s) => break s,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => return exit::fail("wait", &e),
+            }
+        };
+        match (status.code(), status.signal()) {
+            (Some(c), _) => ExitCode::from(c as u8),
+            (None, Some(sig)) => ExitCode::from((128 + sig) as u8),
+            _ => ExitCode::from(exit::SETUP_FAILED),
+        }
+    }
+
+    /// Maps a failed `execv` to 127 (not found) or 126 (not executable).
+    fn exec_failure(program: &OsString, e: &std::io::Error) -> ExitCode {
+        let name = program.to_string_lossy();
+        eprintln!("sandbox: {name}: {e}");
+        if e.raw_os_error() == Some(libc::ENOENT) {
+            ExitCode::from(exit::NOT_FOUND)
+        } else {
+            ExitCode::from(exit::NOT_EXECUTABLE)
+        }
+    }
+
+    /// Finds `program` like `execvp`: a name with a `/` is used as is, otherwise the first
+    /// executable file of that name on `PATH`. Not found: 127; found but not executable: 126.
+    fn find_program(program: &OsString) -> Result<PathBuf, ExitCode> {
+        let name = program.to_string_lossy();
+        if program.as_bytes().contains(&b'/') {
+            return Ok(PathBuf::from(program));
+        }
+        if program.is_empty() {
+            eprintln!("sandbox: empty command name");
+            return Err(ExitCode::from(exit::NOT_FOUND));
+        }
+        let path =
+            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+        let mut not_executable = None;
+        for dir in std::env::split_paths(&path) {
+            let candidate = if dir.as_os_str().is_empty() {
+                Path::new(".").join(program)
+            } else {
+                dir.join(program)
+            };
+            let Ok(meta) = std::fs::metadata(&candidate) else {
+                continue;
+            };
+            if !meta.is_file() {
+                continue;
+            }
+            if is_executable(&candidate) {
+                return Ok(candidate);
+            }
+            not_executable.get_or_insert(candidate);
+        }
+        match not_executable {
+            Some(p) => {
+                eprintln!("sandbox: {}: permission denied", p.display());
+                Err(ExitCode::from(exit::NOT_EXECUTABLE))
+            }
+            None => {
+                eprintln!("sandbox: {name}: command not found");
+                Err(ExitCode::from(exit::NOT_FOUND))
+            }
+        }
+    }
+
+    fn is_executable(p: &Path) -> bool {
+        let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
+            return false;
+        };
+        // SAFETY: NUL-terminated path.
+        unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+    }
+
+    pub fn profile(a: ProfileArgs) -> ExitCode {
+        let policy = match a.policy.resolve(TargetOs::Linux) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        let bwrap = match a.backend {
+            Backend::Bwrap => true,
+            Backend::Landlock => false,
+            Backend::Auto => crate::linux_bwrap::auto_prefers_bwrap(&policy),
+        };
+        if bwrap {
+            return crate::linux_bwrap::profile(&a, policy);
+        }
+        let opts = Options {
+            best_effort: a.policy.best_effort,
+        };
+        let sandbox = match Sandbox::new(&policy, opts) {
+            Ok(s) => s,
+            Err(e) => return setup_error("profile linux", &e),
+        };
+        match a.format {
+            Format::Json => println!(
+                "{}",
+                serde_json::to_string_pretty(sandbox.plan()).expect("plan serializes")
+            ),
+            Format::Text => print!("{}", render_text(sandbox.plan())),
+        }
+        ExitCode::SUCCESS
+    }
+
+    /// The plan for humans: one section per layer.
+    pub(crate) fn render_text(plan: &Plan) -> String {
+        use std::fmt::Write;
+        let mut s = String::new();
+        let _ = writeln!(s, "backend: {} (policy {})", plan.backend, plan.policy);
+        if plan.unrestricted {
+            let _ = writeln!(s, "unrestricted: no sandbox is applied");
+            return s;
+        }
+        if let Some(ll) = &plan.landlock {
+            let _ = writeln!(s, "landlock ABI {}", ll.abi);
+            let _ = writeln!(s, "  handled fs: {}", ll.handled_fs.names().join(" "));
+            let net = ll.handled_net.names();
+            let _ = writeln!(
+                s,
+                "  handled net: {}",
+                if net.is_empty() {
+                    "none (network not restricted by Landlock)".to_string()
+                } else {
+                    format!("{} (no port allowed)", net.join(" "))
+                }
+            );
+            let sc = ll.scoped.names();
+            let _ = writeln!(
+                s,
+                "  scoped: {}",
+                if sc.is_empty() {
+                    "none".to_string()
+                } else {
+                    sc.join(" ")
+                }
+            );
+            let _ = writeln!(s, "  rules:");
+            for r in &ll.rules {
+                let _ = writeln!(
+                    s,
+                    "    {}  [{}]  # {}",
+                    r.path.display(),
+                    r.access.names().join(" "),
+                    r.why
+                );
+            }
+        }
+        match &plan.mounts {
+            Some(m) => {
+                let _ = writeln!(
+                    s,
+                    "mount namespace{}:",
+                    if plan.user_namespace {
+                        " (inside a user namespace)"
+                    } else {
+                        ""
+                    }
+                );
+                for step in &m.steps {
+                    let line = match step {
+                        sandbox_linux::mountns::MountStep::KeepWritable { path } => {
+                            format!("keep writable {}", path.display())
+                        }
+                        sandbox_linux::mountns::MountStep::ReadOnlyBase => {
+                            "remount every other mount read-only".to_string()
+                        }
+                        sandbox_linux::mountns::MountStep::Protect { path, reason } => {
+                            format!("read-only {} ({reason})", path.display())
+                        }
+                        sandbox_linux::mountns::MountStep::Placeholder { path, reason } => {
+                            format!(
+                                "read-only empty placeholder {} ({reason}, missing; removed after the run)",
+                                path.display()
+                            )
+                        }
+                        sandbox_linux::mountns::MountStep::PrivateTmpfs { path } => {
+                            format!("private writable tmpfs on {}", path.display())
+                        }
+                        sandbox_linux::mountns::MountStep::MaskDir { path } => {
+                            format!("mask directory {}", path.display())
+                        }
+                        sandbox_linux::mountns::MountStep::MaskFile { path } => {
+                            format!("mask file {}", path.display())
+                        }
+                    };
+                    let _ = writeln!(s, "  {line}");
+                }
+            }
+            None => {
+                let _ = writeln!(s, "mount namespace: none");
+            }
+        }
+        if let Some(sc) = &plan.seccomp {
+            let sum = &sc.summary;
+            let _ = writeln!(
+                s,
+                "seccomp ({}, {} instructions{}):",
+                sum.arch,
+                sum.instructions,
+                if sum.x32_refused { ", x32 refused" } else { "" }
+            );
+            let _ = writeln!(s, "  EPERM: {}", sum.denied.join(" "));
+            for w in &sum.denied_when {
+                let _ = writeln!(s, "  EPERM when {w}");
+            }
+            for l in &sum.limits {
+                let _ = writeln!(s, "  limit: {l}");
+            }
+        }
+        let _ = writeln!(
+            s,
+            "no_new_privs: {}; capabilities: {}; inherited fds above 2: {}",
+            if plan.no_new_privs { "yes" } else { "no" },
+            if plan.drop_capabilities {
+                "all dropped"
+            } else {
+                "kept"
+            },
+            if plan.close_inherited_fds {
+                "close-on-exec"
+            } else {
+                "kept"
+            }
+        );
+        for d in &plan.degradations {
+            let _ = writeln!(s, "degraded: {}: {}", d.feature, d.what);
+        }
+        s
+    }
 }

@@ -1,12 +1,171 @@
 //! `sandbox macos` and `sandbox profile macos`.
 
+use crate::args::Format;
 use crate::{exit, ProfileArgs};
+use sandbox_core::TargetOs;
+use sandbox_macos::{CompileOptions, SeatbeltPlan};
 use std::process::ExitCode;
 
-pub fn run(_a: crate::MacosArgs) -> ExitCode {
-    exit::fail("macos", &"this backend is not implemented yet")
+/// Resolves the policy for macOS and compiles it, printing errors and warnings.
+fn plan(
+    policy: &crate::args::PolicyArgs,
+) -> Result<(sandbox_core::ResolvedPolicy, SeatbeltPlan), ExitCode> {
+    let resolved = policy.resolve(TargetOs::Macos)?;
+    let opts = CompileOptions {
+        best_effort: policy.best_effort,
+    };
+    let plan = sandbox_macos::compile(&resolved, &opts).map_err(|e| match e.hint() {
+        Some(h) => exit::fail_hint("macos", &e, h),
+        None => exit::fail("macos", &e),
+    })?;
+    for w in &plan.warnings {
+        exit::warn(w);
+    }
+    Ok((resolved, plan))
 }
 
-pub fn profile(_a: ProfileArgs) -> ExitCode {
-    exit::fail("profile macos", &"this backend is not implemented yet")
+#[cfg(not(target_os = "macos"))]
+pub fn run(_a: crate::MacosArgs) -> ExitCode {
+    exit::fail_hint(
+        "macos",
+        &format!(
+            "Seatbelt (sandbox-exec) exists only on macOS; this is {}",
+            std::env::consts::OS
+        ),
+        "use `sandbox run` for this OS's sandbox, or `sandbox profile macos` to print the profile",
+    )
+}
+
+#[cfg(target_os = "macos")]
+pub fn run(a: crate::MacosArgs) -> ExitCode {
+    let (_, plan) = match plan(&a.policy) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    if let Some(cd) = &a.policy.cd {
+        if let Err(e) = std::env::set_current_dir(cd) {
+            return exit::fail("working directory", &format!("{}: {e}", cd.display()));
+        }
+    }
+    let launch = sandbox_macos::launch::Launch {
+        plan: &plan,
+        command: &a.cmd.command,
+    };
+    match launch.check_command() {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("sandbox: {e}");
+            return ExitCode::from(e.exit_code());
+        }
+    }
+    if a.log_denials {
+        match launch.run_logging_denials() {
+            Ok((status, denials)) => {
+                eprintln!("=== Sandbox denials ===");
+                for d in &denials {
+                    eprintln!("{d}");
+                }
+                if denials.is_empty() {
+                    eprintln!("(none)");
+                }
+                ExitCode::from(sandbox_macos::launch::exit_code(status))
+            }
+            Err(e) => exit::fail("macos", &e),
+        }
+    } else {
+        let e = launch.exec();
+        exit::fail("macos", &e)
+    }
+}
+
+#[derive(serde::Serialize)]
+struct JsonOut<'a> {
+    profile: &'a str,
+    params: &'a std::collections::BTreeMap<String, String>,
+    argv: Vec<String>,
+    unrestricted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    verify: Option<&'a sandbox_macos::VerifyReport>,
+}
+
+pub fn profile(a: ProfileArgs) -> ExitCode {
+    let (resolved, plan) = match plan(&a.policy) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let report = if a.verify {
+        match sandbox_macos::verify(&resolved, &plan) {
+            Ok(r) => Some(r),
+            Err(e) => return exit::fail("profile macos --verify", &e),
+        }
+    } else {
+        None
+    };
+    match a.format {
+        Format::Json => {
+            let argv = plan
+                .argv(&[])
+                .iter()
+                .map(|s| s.to_string_lossy().into_owned())
+                .collect();
+            let out = JsonOut {
+                profile: &plan.profile,
+                params: &plan.params,
+                argv,
+                unrestricted: plan.unrestricted,
+                verify: report.as_ref(),
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out).expect("plan serializes")
+            );
+        }
+        Format::Text => match &report {
+            Some(r) => print_report(r),
+            None if plan.unrestricted => {
+                println!(";; danger-full-access: no sandbox is applied; the command runs as is")
+            }
+            None => {
+                print!("{}", plan.profile);
+                println!("\n;; Parameters (each passed as -DKEY=VALUE):");
+                for (k, v) in &plan.params {
+                    println!(";;   {k}={}", v.escape_debug());
+                }
+            }
+        },
+    }
+    match report {
+        Some(r) if !r.ok() => ExitCode::from(1),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn print_report(r: &sandbox_macos::VerifyReport) {
+    println!(
+        "verified {} decisions against the policy oracle: {} mismatches, {} known differences",
+        r.checked,
+        r.mismatches.len(),
+        r.known.len()
+    );
+    for m in &r.known {
+        let why = sandbox_macos::verify::known_difference(&m.path, &m.op).unwrap_or("");
+        println!(
+            "known: {} {}: profile {}, oracle {} ({why})",
+            m.op,
+            m.path.escape_debug(),
+            if m.profile { "allows" } else { "denies" },
+            if m.oracle { "allows" } else { "denies" },
+        );
+    }
+    for m in &r.mismatches {
+        println!(
+            "MISMATCH: {} {}: oracle {} ({}), profile {} (line {})",
+            m.op,
+            m.path.escape_debug(),
+            if m.oracle { "allows" } else { "denies" },
+            m.oracle_rule,
+            if m.profile { "allows" } else { "denies" },
+            m.profile_line
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! Policy (config, flags, builder) --resolve--> ResolvedPolicy --decide(path, op)--> Decision
 //! ```
 
+pub mod builder;
 pub mod config;
 pub mod decide;
 pub mod error;
@@ -12,6 +13,7 @@ pub mod glob;
 pub mod policy;
 pub mod resolve;
 
+pub use builder::PolicyBuilder;
 pub use config::{load, LoadRequest, Loaded};
 pub use decide::Decision;
 pub use error::CoreError;

@@ -590,6 +590,10 @@ pub fn platform_alias(p: &Path, target: TargetOs) -> PathBuf {
     if target == TargetOs::Macos {
         for (link, real) in MACOS_ALIASES {
             if let Ok(rest) = p.strip_prefix(link) {
+                // `join("")` would leave a trailing slash (`/private/tmp/`).
+                if rest.as_os_str().is_empty() {
+                    return PathBuf::from(real);
+                }
                 return Path::new(real).join(rest);
             }
         }
@@ -637,6 +641,12 @@ mod tests {
         assert_eq!(
             platform_alias(Path::new("/tmp/x"), TargetOs::Linux),
             PathBuf::from("/tmp/x")
+        );
+        assert_eq!(
+            platform_alias(Path::new("/tmp"), TargetOs::Macos)
+                .to_str()
+                .unwrap(),
+            "/private/tmp"
         );
         assert_eq!(
             platform_alias(Path::new("/tmpx"), TargetOs::Macos),

@@ -34,16 +34,24 @@ fn is_prefix(prefix: &[&str], of: &[&str]) -> bool {
 fn naive(rules: &[(String, Access)], globs: &[String], path: &str, op: Op) -> bool {
     let p = comps(path);
     // Deny globs here are only of the form `<base>/**/NAME`: any path whose last component is NAME.
-    if globs.iter().any(|g| p.last() == comps(g).last() && is_prefix(&comps(g)[..comps(g).len() - 2], &p)) {
+    if globs
+        .iter()
+        .any(|g| p.last() == comps(g).last() && is_prefix(&comps(g)[..comps(g).len() - 2], &p))
+    {
         return false;
     }
-    let matching: Vec<&(String, Access)> =
-        rules.iter().filter(|(r, _)| is_prefix(&comps(r), &p)).collect();
+    let matching: Vec<&(String, Access)> = rules
+        .iter()
+        .filter(|(r, _)| is_prefix(&comps(r), &p))
+        .collect();
     let Some(depth) = matching.iter().map(|(r, _)| comps(r).len()).max() else {
         return false;
     };
-    let at_depth: Vec<Access> =
-        matching.iter().filter(|(r, _)| comps(r).len() == depth).map(|(_, a)| *a).collect();
+    let at_depth: Vec<Access> = matching
+        .iter()
+        .filter(|(r, _)| comps(r).len() == depth)
+        .map(|(_, a)| *a)
+        .collect();
     let access = if at_depth.contains(&Access::Deny) {
         Access::Deny
     } else if at_depth.contains(&Access::Write) {
@@ -74,8 +82,9 @@ fn naive(rules: &[(String, Access)], globs: &[String], path: &str, op: Op) -> bo
             if !is_prefix(&pc, &p) {
                 continue;
             }
-            let regranted =
-                roots.iter().any(|w| is_prefix(&pc, &comps(w)) && is_prefix(&comps(w), &p));
+            let regranted = roots
+                .iter()
+                .any(|w| is_prefix(&pc, &comps(w)) && is_prefix(&comps(w), &p));
             if !regranted {
                 return false;
             }

@@ -7,7 +7,12 @@ use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
 fn env(cwd: &Path) -> ResolveEnv {
-    ResolveEnv { cwd: cwd.to_path_buf(), tmpdir: None, home: None, target: TargetOs::Linux }
+    ResolveEnv {
+        cwd: cwd.to_path_buf(),
+        tmpdir: None,
+        home: None,
+        target: TargetOs::Linux,
+    }
 }
 
 fn workspace(policy: Policy, cwd: &Path) -> ResolvedPolicy {
@@ -32,10 +37,16 @@ fn writable_root_through_symlink_resolves_to_target() {
     symlink(base.join("real"), base.join("link")).unwrap();
     let r = workspace(ws_policy(), &base.join("link/ws"));
     assert_eq!(r.cwd, base.join("real/ws"));
-    assert!(r.writable_roots.iter().any(|w| w.path == base.join("real/ws")));
+    assert!(r
+        .writable_roots
+        .iter()
+        .any(|w| w.path == base.join("real/ws")));
     // Asking through the link gives the same answer as asking the real path.
     assert!(r.decide(&base.join("link/ws/new.txt"), Op::Create).allowed);
-    assert!(!r.decide(&base.join("link/ws/.git/config"), Op::Write).allowed);
+    assert!(
+        !r.decide(&base.join("link/ws/.git/config"), Op::Write)
+            .allowed
+    );
     assert!(!r.decide(&base.join("link/other.txt"), Op::Create).allowed);
 }
 
@@ -60,7 +71,12 @@ fn protected_names_exist_or_not() {
     let kinds: Vec<(String, PathKind)> = root
         .protected
         .iter()
-        .map(|p| (p.path.file_name().unwrap().to_string_lossy().into_owned(), p.kind))
+        .map(|p| {
+            (
+                p.path.file_name().unwrap().to_string_lossy().into_owned(),
+                p.kind,
+            )
+        })
         .collect();
     assert_eq!(
         kinds,
@@ -70,7 +86,10 @@ fn protected_names_exist_or_not() {
             (".git".into(), PathKind::Dir)
         ]
     );
-    assert!(!r.decide(&base.join(".git/hooks/pre-commit"), Op::Create).allowed);
+    assert!(
+        !r.decide(&base.join(".git/hooks/pre-commit"), Op::Create)
+            .allowed
+    );
     assert!(!r.decide(&base.join(".agents"), Op::Create).allowed);
     assert!(!r.decide(&base.join(".agents/x"), Op::Create).allowed);
     assert!(r.decide(&base.join(".gitignore"), Op::Create).allowed);
@@ -97,8 +116,11 @@ fn gitdir_target_outside_roots_is_protected_even_when_another_root_covers_it() {
     let (_t, base) = tree();
     std::fs::create_dir_all(base.join("ws")).unwrap();
     std::fs::create_dir_all(base.join("gitdirs/w")).unwrap();
-    std::fs::write(base.join("ws/.git"), format!("gitdir: {}\n", base.join("gitdirs/w").display()))
-        .unwrap();
+    std::fs::write(
+        base.join("ws/.git"),
+        format!("gitdir: {}\n", base.join("gitdirs/w").display()),
+    )
+    .unwrap();
     let mut p = ws_policy();
     p.add_writable_root(base.join("gitdirs"), "test");
     let r = workspace(p, &base.join("ws"));
@@ -125,7 +147,10 @@ fn missing_writable_root_is_skipped_with_a_warning() {
     p.add_writable_root(base.join("nope"), "--writable-root");
     let r = workspace(p, &base);
     assert!(!r.writable_roots.iter().any(|w| w.path == base.join("nope")));
-    assert!(r.warnings.iter().any(|w| w.contains("nope") && w.contains("--writable-root")));
+    assert!(r
+        .warnings
+        .iter()
+        .any(|w| w.contains("nope") && w.contains("--writable-root")));
 }
 
 #[test]
@@ -137,7 +162,13 @@ fn duplicate_roots_are_merged() {
     p.add_writable_root(base.join("alias"), "--writable-root");
     p.add_writable_root(base.join("ws/."), "--writable-root");
     let r = workspace(p, &base.join("ws"));
-    assert_eq!(r.writable_roots.iter().filter(|w| w.path == base.join("ws")).count(), 1);
+    assert_eq!(
+        r.writable_roots
+            .iter()
+            .filter(|w| w.path == base.join("ws"))
+            .count(),
+        1
+    );
 }
 
 #[test]
@@ -152,7 +183,10 @@ fn tmpdir_and_slash_tmp_switches() {
     assert!(r.decide(Path::new("/tmp/f"), Op::Create).allowed);
     let r = resolve(&Policy::preset_with(Preset::WorkspaceWrite, true, true), &e).unwrap();
     assert!(!r.decide(&base.join("mytmp/f"), Op::Create).allowed);
-    assert!(!r.decide(Path::new("/tmp/sandbox-core-test-f"), Op::Create).allowed);
+    assert!(
+        !r.decide(Path::new("/tmp/sandbox-core-test-f"), Op::Create)
+            .allowed
+    );
     // A relative TMPDIR is not trusted.
     e.tmpdir = Some("relative/tmp".into());
     let r = resolve(&Policy::preset(Preset::WorkspaceWrite), &e).unwrap();
@@ -165,9 +199,16 @@ fn relative_and_bad_inputs_name_the_value() {
     let mut p = ws_policy();
     p.add_writable_root(PathBuf::from("rel/dir"), "--writable-root");
     let e = resolve(&p, &env(&base)).unwrap_err();
-    assert!(e.to_string().contains("rel/dir") && e.to_string().contains("--writable-root"), "{e}");
+    assert!(
+        e.to_string().contains("rel/dir") && e.to_string().contains("--writable-root"),
+        "{e}"
+    );
 
-    let e = resolve(&Policy::preset(Preset::ReadOnly), &env(&base.join("missing"))).unwrap_err();
+    let e = resolve(
+        &Policy::preset(Preset::ReadOnly),
+        &env(&base.join("missing")),
+    )
+    .unwrap_err();
     assert!(matches!(e, CoreError::Cwd { .. }), "{e}");
 
     let mut p = Policy::preset(Preset::ReadOnly);

@@ -1,1 +1,42 @@
-//! placeholder
+//! Linux backends of `sandbox`: bubblewrap (mount, PID and network namespaces, [`bwrap`]) and
+//! in-process Landlock + seccomp ([`Sandbox`]), plus the choice between them ([`select`]).
+//!
+//! ```text
+//! ResolvedPolicy + Capabilities --compile--> Plan (landlock rules, mount steps, seccomp)
+//!                                             │  Launch::prepare (before fork)
+//!                                             ▼
+//!                     Launch::enter (raw syscalls in the process that execs)
+//!
+//! ResolvedPolicy + glob matches + bwrap features --bwrap::compile--> BwrapPlan (argv, fds)
+//! ```
+//!
+//! The compilers ([`bwrap`], [`select`], [`glob_expand`], [`landlock`], [`mountns`]) are pure;
+//! only the launch steps touch the host.
+//! [`Sandbox`] is the embedding API: `Sandbox::new(&policy, Options::default())?.apply(&mut cmd)`.
+
+pub mod bwrap;
+#[cfg(target_os = "linux")]
+pub mod bwrap_launch;
+pub mod error;
+pub mod glob_expand;
+pub mod landlock;
+pub mod mountns;
+#[cfg(target_os = "linux")]
+pub mod placeholder;
+pub mod select;
+
+#[cfg(target_os = "linux")]
+pub mod launch;
+#[cfg(target_os = "linux")]
+pub mod probe;
+#[cfg(target_os = "linux")]
+pub mod seccomp;
+#[cfg(target_os = "linux")]
+mod sys;
+
+#[cfg(target_os = "linux")]
+mod sandbox;
+#[cfg(target_os = "linux")]
+pub use sandbox::*;
+
+pub use error::LinuxError;

@@ -1,0 +1,685 @@
+//! The bubblewrap compiler: a pure function from a [`ResolvedPolicy`] (plus the deny-glob
+//! matches found at launch and the probed bwrap features) to a [`BwrapPlan`] — the bwrap
+//! arguments, the fds bwrap expects, and the host stubs the run may leave behind.
+//!
+//! The mount table is built so that it agrees with the oracle (`ResolvedPolicy::decide`):
+//! every path where a rule, a protected path or a deny-glob match sits gets the mount the oracle
+//! asks for there (`--bind` read+write, `--ro-bind` read-only, an empty read-only directory for a
+//! protected name that does not exist yet, a mask for denied paths), unless its parent's mount
+//! already gives the same answer. Mounts are emitted parents first, so the deepest mount covering
+//! a path is the one that decides — the same "deepest rule wins" rule as the oracle, including
+//! a writable root nested under a read-only or denied directory re-granting writes.
+//! [`BwrapPlan::access`] interprets the mount table back, for tests.
+//!
+//! Known differences from the oracle, all stricter: a directory matched by a deny glob is masked
+//! whole (the oracle denies only the directory itself), and a matched symlink masks its target.
+//!
+//! Limitations of the bwrap backend (what the plan cannot promise):
+//! - Deny globs are expanded when the command starts; a file created, renamed or linked later
+//!   to a matching name is not masked (on Linux only; Seatbelt matches at access time).
+//! - A missing protected name (`WS/.agents`, `/tmp/.git`) can only be kept from being created by
+//!   mounting an empty read-only directory there, and bwrap creates that mount point on the host.
+//!   The stub is visible on the host while the command runs and removed afterwards
+//!   ([`crate::placeholder`]); if `sandbox` is killed with SIGKILL it stays until a later run
+//!   cleans it. Removing such a stub from outside (another user's run, `rm -rf /tmp/.git`)
+//!   detaches the protecting mount in the running sandbox, because Linux lets `rmdir` of a
+//!   mount point in another mount namespace succeed.
+//! - A masked file is an empty mode-000 file and a masked directory an empty mode-000 tmpfs
+//!   (mode 111 when re-granted paths lie below it): the names stay visible, their contents do not.
+//! - Every mount is placed at the canonical path; a symlink inside a writable root that points
+//!   at a masked path resolves to the mask (stricter), while the link itself can be replaced.
+
+use crate::glob_expand::{DenyMatch, MatchKind};
+use sandbox_core::{NetworkPolicy, Op, PathKind, ResolvedPolicy};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+/// Flags of the installed bwrap that change the plan, from `bwrap --help` / `--version`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BwrapFeatures {
+    /// `bubblewrap 0.8.0` → `0.8.0`; `None` when not probed.
+    pub version: Option<String>,
+    /// `--perms` (0.5.0+), needed for unreadable masks and read-only empty directories.
+    pub perms: bool,
+    /// `--cap-drop` (needed when running as root: bwrap keeps capabilities for uid 0).
+    pub cap_drop: bool,
+    /// `--seccomp FD`.
+    pub seccomp: bool,
+    /// `--ro-bind-data FD DEST`, used to mask files.
+    pub ro_bind_data: bool,
+    /// The host lets a user namespace mount a fresh `/proc` (false: the preflight failed).
+    pub proc_mount: bool,
+}
+
+impl BwrapFeatures {
+    /// What a current bwrap offers; used to print a profile without probing, and in tests.
+    pub fn assumed() -> BwrapFeatures {
+        BwrapFeatures {
+            version: None,
+            perms: true,
+            cap_drop: true,
+            seccomp: true,
+            ro_bind_data: true,
+            proc_mount: true,
+        }
+    }
+}
+
+/// What [`compile`] needs besides the policy.
+pub struct BwrapInput<'a> {
+    pub policy: &'a ResolvedPolicy,
+    /// Deny-glob matches expanded at launch ([`crate::glob_expand::expand`]).
+    pub deny_matches: &'a [DenyMatch],
+    pub features: &'a BwrapFeatures,
+    /// The compiled seccomp program (`struct sock_filter` array), when one is used.
+    pub seccomp_program: Option<&'a [u8]>,
+    /// What is at a host path (not following a final symlink). Injected so the compiler stays
+    /// pure: tests pass a fake filesystem.
+    pub kind_of: &'a dyn Fn(&Path) -> PathKind,
+    /// Whether a host directory is empty. An empty directory at a protected name is treated
+    /// like a missing one (an empty read-only tmpfs, no source needed), so a concurrent run that
+    /// removes its own mount-point stub there cannot make this run's bind fail.
+    pub is_empty_dir: &'a dyn Fn(&Path) -> bool,
+    /// The target of a host symlink (`None`: not a symlink). Used to recreate the top-level
+    /// links of merged-/usr systems (`/bin -> usr/bin`) in a restricted read view.
+    pub read_link: &'a dyn Fn(&Path) -> Option<PathBuf>,
+    /// Accept documented degradations instead of refusing.
+    pub best_effort: bool,
+}
+
+/// Why a policy cannot be compiled for bwrap on this host.
+#[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
+pub enum BwrapError {
+    #[error("{feature} is not supported by the bwrap backend")]
+    Unsupported { feature: String, hint: String },
+    #[error("the installed bwrap lacks `{flag}`, which this policy needs ({why})")]
+    MissingFlag { flag: String, why: String },
+}
+
+impl BwrapError {
+    /// The way out, for the CLI's hint line.
+    pub fn hint(&self) -> String {
+        match self {
+            BwrapError::Unsupported { hint, .. } => hint.clone(),
+            BwrapError::MissingFlag { .. } => {
+                "install bubblewrap 0.5 or newer, or use --backend landlock".into()
+            }
+        }
+    }
+}
+
+/// One mount operation, in bwrap's terms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "op")]
+pub enum Mount {
+    /// `--ro-bind P P`: the host path, read-only.
+    RoBind { path: PathBuf },
+    /// `--bind P P`: the host path, writable.
+    Bind { path: PathBuf },
+    /// `--tmpfs /` (+ `--remount-ro /` at the end): the empty base of a restricted read view.
+    TmpfsRoot,
+    /// `--perms MODE --tmpfs P` (+ `--remount-ro P` at the end): an empty read-only directory.
+    /// Mode `0555` keeps a missing protected name from being created; `0000` masks a denied
+    /// directory, `0111` one that has re-granted paths below it (traversable, not listable).
+    EmptyDir { path: PathBuf, mode: u32 },
+    /// `--perms 000 --ro-bind-data FD P`: an empty unreadable file over a denied file.
+    MaskFile { path: PathBuf, fd: i32 },
+    /// `--symlink TARGET P`: a top-level link such as `/lib64 -> usr/lib64` in a restricted view.
+    Symlink { path: PathBuf, target: PathBuf },
+    /// `--dev /dev`: a fresh minimal /dev (null, zero, full, random, urandom, tty).
+    Dev,
+    /// `--proc /proc`: a procfs of the new PID namespace.
+    Proc,
+}
+
+impl Mount {
+    /// The path this mount is placed at.
+    pub fn path(&self) -> &Path {
+        match self {
+            Mount::RoBind { path }
+            | Mount::Bind { path }
+            | Mount::EmptyDir { path, .. }
+            | Mount::MaskFile { path, .. }
+            | Mount::Symlink { path, .. } => path,
+            Mount::TmpfsRoot => Path::new("/"),
+            Mount::Dev => Path::new("/dev"),
+            Mount::Proc => Path::new("/proc"),
+        }
+    }
+
+    /// What the mount allows at and below its path: `(read, write)`.
+    fn grants(&self) -> (bool, bool) {
+        match self {
+            Mount::Bind { .. } => (true, true),
+            Mount::RoBind { .. } => (true, false),
+            Mount::EmptyDir { mode, .. } => (mode & 0o444 != 0, false),
+            // Paths are canonical, so none lies under a link: the link grants nothing itself.
+            Mount::TmpfsRoot | Mount::MaskFile { .. } | Mount::Symlink { .. } => (false, false),
+            Mount::Dev | Mount::Proc => (true, true),
+        }
+    }
+
+    /// Whether the mount shows host content (so missing paths below it are missing on the host).
+    fn host_backed_writable(&self) -> bool {
+        matches!(self, Mount::Bind { .. })
+    }
+}
+
+/// One mount and why it is there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlanMount {
+    #[serde(flatten)]
+    pub mount: Mount,
+    pub why: String,
+}
+
+/// What an fd passed to bwrap must contain.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "content")]
+pub enum FdContent {
+    /// Empty (read from `/dev/null`): the data of a masked file.
+    Empty,
+    /// The seccomp BPF program.
+    Seccomp {
+        instructions: usize,
+        #[serde(skip)]
+        program: Vec<u8>,
+    },
+}
+
+/// An fd number bwrap's arguments refer to, and what must be open there.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PlanFd {
+    pub fd: i32,
+    #[serde(flatten)]
+    pub content: FdContent,
+}
+
+/// Everything bwrap will be asked to do, as a plain value.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BwrapPlan {
+    /// `danger-full-access`: bwrap is not used; the command runs as is.
+    pub unrestricted: bool,
+    /// The mount table, in order (later mounts shadow earlier ones below their path).
+    pub mounts: Vec<PlanMount>,
+    /// The bwrap arguments, without the program and without `-- CMD…`.
+    pub args: Vec<String>,
+    /// Fds the arguments refer to; the launcher must open them at exactly these numbers.
+    pub fds: Vec<PlanFd>,
+    /// Mount points inside a writable bind that bwrap creates on the host when they are missing
+    /// (or that are empty stubs left by a concurrent run). The launcher registers them and
+    /// removes them after the run unless another live run still uses them
+    /// ([`crate::placeholder`]).
+    pub host_stubs: Vec<PathBuf>,
+    pub unshare_net: bool,
+    pub proc_mounted: bool,
+    /// Documented degradations accepted with `--best-effort`, one line each.
+    pub degradations: Vec<String>,
+}
+
+/// First fd number used for fds passed to bwrap.
+pub const FIRST_FD: i32 = 3;
+
+/// Compiles the policy. Fails closed when it needs something this backend or bwrap lacks.
+pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
+    let policy = input.policy;
+    let mut degradations = Vec::new();
+    if policy.unrestricted {
+        return Ok(BwrapPlan {
+            unrestricted: true,
+            mounts: Vec::new(),
+            args: Vec::new(),
+            fds: Vec::new(),
+            host_stubs: Vec::new(),
+            unshare_net: false,
+            proc_mounted: false,
+            degradations,
+        });
+    }
+    let unshare_net = match &policy.network {
+        NetworkPolicy::Full => false,
+        NetworkPolicy::Off => true,
+        NetworkPolicy::Proxy { .. } => {
+            if !input.best_effort {
+                return Err(BwrapError::Unsupported {
+                    feature: "network proxy mode (egress allowlist)".into(),
+                    hint: "use --network for full access, or --best-effort to run with no network at all".into(),
+                });
+            }
+            degradations.push(
+                "network proxy mode is not supported by the bwrap backend: the network is off"
+                    .into(),
+            );
+            true
+        }
+    };
+    let f = input.features;
+    if !f.perms {
+        return Err(BwrapError::MissingFlag {
+            flag: "--perms".into(),
+            why: "masks and read-only empty directories".into(),
+        });
+    }
+    if !f.cap_drop {
+        return Err(BwrapError::MissingFlag {
+            flag: "--cap-drop".into(),
+            why: "as root, bwrap keeps every capability inside the sandbox, enough to unmount the masks".into(),
+        });
+    }
+    if input.seccomp_program.is_some() && !f.seccomp {
+        return Err(BwrapError::MissingFlag {
+            flag: "--seccomp".into(),
+            why: "the network and syscall filter".into(),
+        });
+    }
+
+    let mut fds = Vec::new();
+    let mut next_fd = FIRST_FD;
+    if let Some(program) = input.seccomp_program {
+        fds.push(PlanFd {
+            fd: next_fd,
+            content: FdContent::Seccomp {
+                instructions: program.len() / 8,
+                program: program.to_vec(),
+            },
+        });
+        next_fd += 1;
+    }
+
+    let targets = targets(input);
+    let mut mounts: Vec<PlanMount> = Vec::new();
+    let mut host_stubs = Vec::new();
+    for t in &targets {
+        let covering = covering(&mounts, &t.path).map(|m| &m.mount);
+        let Some(mount) = choose(t, policy, covering, &mut next_fd, input.features, &mut fds)?
+        else {
+            continue;
+        };
+        if covering.is_some_and(|c| c.host_backed_writable()) {
+            if t.kind == PathKind::Missing {
+                host_stubs.extend(missing_components(&t.path, input.kind_of));
+            } else if t.empty_protected {
+                // Possibly another run's stub: the launcher's registry decides who removes it.
+                host_stubs.push(t.path.clone());
+            }
+        }
+        mounts.push(PlanMount {
+            mount,
+            why: t.why.clone(),
+        });
+        if t.path == Path::new("/") {
+            if matches!(mounts.last().map(|m| &m.mount), Some(Mount::TmpfsRoot)) {
+                mounts.extend(top_level_links(policy, input.read_link));
+            }
+            mounts.push(PlanMount {
+                mount: Mount::Dev,
+                why: "fresh /dev with the standard devices".into(),
+            });
+            mounts.push(if f.proc_mount {
+                PlanMount {
+                    mount: Mount::Proc,
+                    why: "procfs of the new PID namespace".into(),
+                }
+            } else {
+                // The base view would otherwise show the host's /proc (every host process).
+                PlanMount {
+                    mount: Mount::EmptyDir {
+                        path: "/proc".into(),
+                        mode: 0o555,
+                    },
+                    why: "hides the host's /proc (this host refuses a new procfs)".into(),
+                }
+            });
+        }
+    }
+    if !f.proc_mount {
+        if !input.best_effort {
+            return Err(BwrapError::Unsupported {
+                feature: "mounting /proc in the sandbox (this host refuses it, e.g. a container with a masked /proc)".into(),
+                hint: "run with --best-effort to start without /proc, or use --backend landlock".into(),
+            });
+        }
+        degradations.push(
+            "this host refuses to mount /proc in a new namespace: the command runs without /proc"
+                .into(),
+        );
+    }
+    // A masked directory with mounts below it must stay traversable.
+    let parents: Vec<PathBuf> = mounts
+        .iter()
+        .map(|m| m.mount.path().to_path_buf())
+        .collect();
+    for m in &mut mounts {
+        if let Mount::EmptyDir { path, mode } = &mut m.mount {
+            if *mode == 0 && parents.iter().any(|p| p != path && p.starts_with(&*path)) {
+                *mode = 0o111;
+            }
+        }
+    }
+    host_stubs.sort();
+    host_stubs.dedup();
+
+    let args = render_args(&mounts, unshare_net, &policy.cwd, &fds);
+    Ok(BwrapPlan {
+        unrestricted: false,
+        mounts,
+        args,
+        fds,
+        host_stubs,
+        unshare_net,
+        proc_mounted: f.proc_mount,
+        degradations,
+    })
+}
+
+/// Top-level directories that merged-/usr systems make symlinks (`/bin -> usr/bin`); the
+/// dynamic loader (`/lib64/ld-linux-x86-64.so.2`) and `#!/bin/sh` need them.
+const TOP_LEVEL_LINKS: [&str; 6] = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
+
+/// `--symlink` entries recreating the host's top-level links whose target is readable.
+fn top_level_links(
+    policy: &ResolvedPolicy,
+    read_link: &dyn Fn(&Path) -> Option<PathBuf>,
+) -> Vec<PlanMount> {
+    TOP_LEVEL_LINKS
+        .iter()
+        .filter_map(|p| {
+            let path = Path::new(p);
+            let target = read_link(path)?;
+            let abs = sandbox_core::resolve::normalize(&Path::new("/").join(&target));
+            policy
+                .decide_canonical(&abs, Op::Read)
+                .allowed
+                .then(|| PlanMount {
+                    mount: Mount::Symlink {
+                        path: path.to_path_buf(),
+                        target,
+                    },
+                    why: format!("host link {p} -> {}", abs.display()),
+                })
+        })
+        .collect()
+}
+
+/// A path where the mount table must give a specific answer.
+struct Target {
+    path: PathBuf,
+    kind: PathKind,
+    /// A protected name that is an empty directory (maybe another run's stub).
+    empty_protected: bool,
+    /// Masked because a deny glob matched it (or a matched link's target).
+    glob_masked: bool,
+    why: String,
+}
+
+/// `/dev` and `/proc` get fresh mounts of their own; rules there are not bind-mounted.
+fn special(p: &Path) -> bool {
+    p == Path::new("/dev") || p.starts_with("/proc")
+}
+
+/// Every path where a rule, a protected path or a deny match sits, parents first.
+fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
+    let policy = input.policy;
+    let mut by_path: BTreeMap<PathBuf, Target> = BTreeMap::new();
+    let mut add = |path: &Path, why: String, glob_masked: bool| {
+        if special(path) && path != Path::new("/") {
+            return;
+        }
+        let e = by_path.entry(path.to_path_buf()).or_insert_with(|| Target {
+            path: path.to_path_buf(),
+            kind: (input.kind_of)(path),
+            empty_protected: false,
+            glob_masked: false,
+            why: String::new(),
+        });
+        e.glob_masked |= glob_masked;
+        if e.why.is_empty() || glob_masked {
+            e.why = why;
+        }
+    };
+    add(Path::new("/"), "base view".into(), false);
+    for r in &policy.rules {
+        add(
+            &r.path,
+            format!("{} rule ({})", r.access.name(), r.origin),
+            false,
+        );
+    }
+    for p in policy.protected_paths() {
+        add(&p.path, format!("protected: {}", p.reason), false);
+    }
+    for m in input.deny_matches {
+        let why = format!("deny glob {}", m.pattern);
+        match &m.kind {
+            MatchKind::Symlink { target } => {
+                if let Some(t) = target {
+                    add(t, format!("target of {} ({why})", m.path.display()), true);
+                }
+            }
+            _ => add(&m.path, why, true),
+        }
+    }
+    for p in policy.protected_paths() {
+        if let Some(t) = by_path.get_mut(&p.path) {
+            t.empty_protected = t.kind == PathKind::Dir && (input.is_empty_dir)(&p.path);
+        }
+    }
+    let mut v: Vec<Target> = by_path.into_values().collect();
+    v.sort_by(|a, b| {
+        depth(&a.path)
+            .cmp(&depth(&b.path))
+            .then_with(|| a.path.cmp(&b.path))
+    });
+    v
+}
+
+fn depth(p: &Path) -> usize {
+    p.components().count()
+}
+
+/// The last mount whose path is the path or one of its ancestors: the one that decides.
+fn covering<'m>(mounts: &'m [PlanMount], path: &Path) -> Option<&'m PlanMount> {
+    mounts
+        .iter()
+        .rev()
+        .find(|m| path.starts_with(m.mount.path()))
+}
+
+/// The mount a target needs, or `None` when its parent's mount already answers the same.
+fn choose(
+    t: &Target,
+    policy: &ResolvedPolicy,
+    covering: Option<&Mount>,
+    next_fd: &mut i32,
+    f: &BwrapFeatures,
+    fds: &mut Vec<PlanFd>,
+) -> Result<Option<Mount>, BwrapError> {
+    let (read, write) = if t.glob_masked {
+        (false, false)
+    } else {
+        (
+            policy.decide_canonical(&t.path, Op::Read).allowed,
+            policy.decide_canonical(&t.path, Op::Write).allowed,
+        )
+    };
+    let path = t.path.clone();
+    let is_root = covering.is_none();
+    if is_root {
+        return Ok(Some(match (read, write) {
+            (true, true) => Mount::Bind { path },
+            (true, false) => Mount::RoBind { path },
+            _ => Mount::TmpfsRoot,
+        }));
+    }
+    let parent = covering.map(Mount::grants).unwrap_or((false, false));
+    let parent_writable = covering.is_some_and(|c| c.host_backed_writable());
+    if (read, write) == parent && !matches!(covering, Some(Mount::Dev)) {
+        return Ok(None);
+    }
+    let missing = t.kind == PathKind::Missing;
+    // A missing path can only appear where the command could create it.
+    if missing && !parent_writable {
+        return Ok(None);
+    }
+    Ok(Some(match (read, write, t.kind) {
+        (true, true, _) if !missing => Mount::Bind { path },
+        (true, true, _) => return Ok(None),
+        (true, false, PathKind::Missing) => Mount::EmptyDir { path, mode: 0o555 },
+        (true, false, _) if t.empty_protected => Mount::EmptyDir { path, mode: 0o555 },
+        (true, false, _) => Mount::RoBind { path },
+        (false, _, PathKind::File) => {
+            if !f.ro_bind_data {
+                return Err(BwrapError::MissingFlag {
+                    flag: "--ro-bind-data".into(),
+                    why: "masking denied files".into(),
+                });
+            }
+            let fd = *next_fd;
+            *next_fd += 1;
+            fds.push(PlanFd {
+                fd,
+                content: FdContent::Empty,
+            });
+            Mount::MaskFile { path, fd }
+        }
+        (false, _, _) => Mount::EmptyDir { path, mode: 0 },
+    }))
+}
+
+/// The components of `path` that do not exist on the host, outermost first.
+fn missing_components(path: &Path, kind_of: &dyn Fn(&Path) -> PathKind) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut p = Some(path);
+    while let Some(cur) = p {
+        if kind_of(cur) != PathKind::Missing {
+            break;
+        }
+        out.push(cur.to_path_buf());
+        p = cur.parent();
+    }
+    out.reverse();
+    out
+}
+
+fn s(p: &Path) -> String {
+    p.to_string_lossy().into_owned()
+}
+
+fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanFd]) -> Vec<String> {
+    let mut a: Vec<String> = Vec::new();
+    let mut push = |xs: &[&str]| a.extend(xs.iter().map(|x| x.to_string()));
+    push(&["--new-session", "--die-with-parent"]);
+    push(&["--unshare-user", "--unshare-pid"]);
+    if unshare_net {
+        push(&["--unshare-net"]);
+    }
+    push(&["--cap-drop", "ALL"]);
+    let mut remount = Vec::new();
+    for m in mounts {
+        match &m.mount {
+            Mount::RoBind { path } => push(&["--ro-bind", &s(path), &s(path)]),
+            Mount::Bind { path } => push(&["--bind", &s(path), &s(path)]),
+            Mount::TmpfsRoot => {
+                push(&["--tmpfs", "/"]);
+                remount.push("/".to_string());
+            }
+            Mount::EmptyDir { path, mode } => {
+                push(&["--perms", &format!("{mode:04o}"), "--tmpfs", &s(path)]);
+                remount.push(s(path));
+            }
+            Mount::MaskFile { path, fd } => push(&[
+                "--perms",
+                "0000",
+                "--ro-bind-data",
+                &fd.to_string(),
+                &s(path),
+            ]),
+            Mount::Symlink { path, target } => push(&["--symlink", &s(target), &s(path)]),
+            Mount::Dev => push(&["--dev", "/dev"]),
+            Mount::Proc => push(&["--proc", "/proc"]),
+        }
+    }
+    for r in &remount {
+        push(&["--remount-ro", r]);
+    }
+    push(&["--chdir", &s(cwd)]);
+    for fd in fds {
+        if let FdContent::Seccomp { .. } = fd.content {
+            push(&["--seccomp", &fd.fd.to_string()]);
+        }
+    }
+    a
+}
+
+/// Quotes one argument for a POSIX shell; plain words are left as they are.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty()
+        && arg
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_./:=@%+,-".contains(c));
+    if plain {
+        arg.to_string()
+    } else {
+        format!("'{}'", arg.replace('\'', r"'\''"))
+    }
+}
+
+impl BwrapPlan {
+    /// The plan as text: `#` comments for fds, stubs and degradations, then one shell-quoted
+    /// bwrap argument per line.
+    pub fn to_text(&self) -> String {
+        let mut out = String::new();
+        if self.unrestricted {
+            out.push_str("# danger-full-access: no sandbox; the command runs directly\n");
+            return out;
+        }
+        for fd in &self.fds {
+            let what = match &fd.content {
+                FdContent::Empty => "empty data (mask)".to_string(),
+                FdContent::Seccomp { instructions, .. } => {
+                    format!("seccomp program, {instructions} instructions")
+                }
+            };
+            let _ = writeln!(out, "# fd {}: {what}", fd.fd);
+        }
+        for st in &self.host_stubs {
+            let _ = writeln!(
+                out,
+                "# host stub (mount point bwrap creates if missing; removed after the run): {}",
+                st.display()
+            );
+        }
+        for d in &self.degradations {
+            let _ = writeln!(out, "# degraded: {d}");
+        }
+        out.push_str("bwrap\n");
+        for a in &self.args {
+            out.push_str(&shell_quote(a));
+            out.push('\n');
+        }
+        out.push_str("--\n");
+        out
+    }
+
+    /// What the mount table allows for `path` (canonical, not under `/dev` or `/proc`):
+    /// `(read, write)` of the deepest mount covering it. `create` of a missing path is the
+    /// `write` answer of the mount covering it. Used to check the plan against the oracle.
+    pub fn access(&self, path: &Path) -> (bool, bool) {
+        if self.unrestricted {
+            return (true, true);
+        }
+        covering(&self.mounts, path)
+            .map(|m| m.mount.grants())
+            .unwrap_or((false, false))
+    }
+
+    /// The bytes of the seccomp program, when the plan passes one.
+    pub fn seccomp_program(&self) -> Option<&[u8]> {
+        self.fds.iter().find_map(|f| match &f.content {
+            FdContent::Seccomp { program, .. } => Some(program.as_slice()),
+            FdContent::Empty => None,
+        })
+    }
+}

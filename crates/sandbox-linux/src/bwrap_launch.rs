@@ -1,0 +1,748 @@
+//! Running a [`BwrapPlan`]: finding bwrap, probing it once, diagnosing hosts that refuse user
+//! namespaces, setting up the fds the plan names, and cleaning up mount-point placeholders.
+//!
+//! This is the only part of the bwrap backend that touches the host.
+
+use crate::bwrap::{BwrapFeatures, BwrapPlan, FdContent};
+use crate::placeholder::Held;
+use std::ffi::{OsStr, OsString};
+use std::io::{self, Write as _};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// Test hook: when set to `1`, the user-namespace probe reports the refusal an Ubuntu 24.04
+/// host gives (`setting up uid map: Permission denied`) without running bwrap, so tests can
+/// show the diagnosis and the backend choice on a host where namespaces work.
+pub const FORCE_NO_USERNS_ENV: &str = "SANDBOX_TEST_FORCE_NO_USERNS";
+
+/// Test hook: when set to `1`, the `/proc` preflight reports that the host refuses to mount
+/// procfs (as in a container with a masked `/proc`), to exercise the degradation path.
+pub const FORCE_NO_PROC_ENV: &str = "SANDBOX_TEST_FORCE_NO_PROC";
+
+/// Why bwrap cannot be used, or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LaunchError {
+    #[error("bubblewrap (bwrap) is not installed: looked for /usr/bin/bwrap and in PATH (directories the sandbox can write are skipped)")]
+    NotFound,
+    #[error("{0}")]
+    Userns(Diagnosis),
+    #[error("{what}: {source}")]
+    Io {
+        what: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}: command not found")]
+    CommandNotFound(String),
+    #[error("{0}: permission denied (not an executable file)")]
+    CommandNotExecutable(String),
+}
+
+impl LaunchError {
+    fn io(what: impl Into<String>, source: io::Error) -> LaunchError {
+        LaunchError::Io {
+            what: what.into(),
+            source,
+        }
+    }
+
+    /// The way out, for the CLI's hint line.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            LaunchError::NotFound => Some(
+                "install bubblewrap (e.g. `apt-get install bubblewrap`), or use --backend landlock"
+                    .into(),
+            ),
+            LaunchError::Userns(d) => Some(d.fix.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// A bwrap failure explained: what on this host caused it, and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnosis {
+    pub cause: String,
+    pub fix: String,
+    /// bwrap's own message.
+    pub raw: String,
+}
+
+impl std::fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "bwrap cannot create the sandbox's namespaces: {} (bwrap said: {})",
+            self.cause, self.raw
+        )
+    }
+}
+
+/// Host settings that explain a namespace refusal, read from `/proc/sys` and container markers.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct HostHints {
+    /// `kernel.apparmor_restrict_unprivileged_userns` (Ubuntu 23.10+).
+    pub apparmor_restrict_userns: Option<bool>,
+    /// `kernel.unprivileged_userns_clone` (Debian's older switch).
+    pub unprivileged_userns_clone: Option<bool>,
+    /// `user.max_user_namespaces`.
+    pub max_user_namespaces: Option<u64>,
+    /// Running inside a container (Docker, Podman, …).
+    pub in_container: bool,
+}
+
+impl HostHints {
+    /// Reads the hints from this host.
+    pub fn read() -> HostHints {
+        let flag = |p: &str| {
+            std::fs::read_to_string(p)
+                .ok()
+                .and_then(|s| s.trim().parse::<u64>().ok())
+        };
+        let cgroup = std::fs::read_to_string("/proc/1/cgroup").unwrap_or_default();
+        HostHints {
+            apparmor_restrict_userns: flag(
+                "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+            )
+            .map(|v| v != 0),
+            unprivileged_userns_clone: flag("/proc/sys/kernel/unprivileged_userns_clone")
+                .map(|v| v != 0),
+            max_user_namespaces: flag("/proc/sys/user/max_user_namespaces"),
+            in_container: Path::new("/.dockerenv").exists()
+                || Path::new("/run/.containerenv").exists()
+                || cgroup.contains("docker")
+                || cgroup.contains("kubepods")
+                || cgroup.contains("libpod"),
+        }
+    }
+}
+
+/// Explains bwrap's stderr when it shows a namespace restriction; `None` for other failures.
+pub fn diagnose(stderr: &str, hints: &HostHints) -> Option<Diagnosis> {
+    let known = [
+        "setting up uid map",
+        "RTM_NEWADDR",
+        "RTM_NEWLINK",
+        "No permissions to create a new namespace",
+        "Creating new namespace failed",
+        "unshare",
+    ];
+    let line = stderr
+        .lines()
+        .find(|l| known.iter().any(|k| l.contains(k)))?
+        .trim()
+        .to_string();
+    let (cause, fix) = if hints.apparmor_restrict_userns == Some(true) {
+        (
+            "AppArmor restricts unprivileged user namespaces on this host (kernel.apparmor_restrict_unprivileged_userns=1)".to_string(),
+            "allow bwrap an AppArmor userns profile (Ubuntu ships /etc/apparmor.d/bwrap-userns-restrict; load it with `apparmor_parser -r`), or `sysctl kernel.apparmor_restrict_unprivileged_userns=0`, or use --backend landlock".to_string(),
+        )
+    } else if hints.unprivileged_userns_clone == Some(false) {
+        (
+            "unprivileged user namespaces are disabled (kernel.unprivileged_userns_clone=0)".into(),
+            "`sysctl kernel.unprivileged_userns_clone=1`, or use --backend landlock".into(),
+        )
+    } else if hints.max_user_namespaces == Some(0) {
+        (
+            "user namespaces are disabled (user.max_user_namespaces=0)".into(),
+            "`sysctl user.max_user_namespaces=15000`, or use --backend landlock".into(),
+        )
+    } else if hints.in_container {
+        (
+            "this container's seccomp profile or capabilities forbid creating namespaces".into(),
+            "run the container with a seccomp profile that allows unshare/clone of namespaces (e.g. Docker `--security-opt seccomp=unconfined`), or use --backend landlock".into(),
+        )
+    } else {
+        (
+            "the kernel or a security module refused to create a user namespace".into(),
+            "check `sysctl kernel.apparmor_restrict_unprivileged_userns user.max_user_namespaces` and the kernel log, or use --backend landlock".into(),
+        )
+    };
+    Some(Diagnosis {
+        cause,
+        fix,
+        raw: line,
+    })
+}
+
+/// The bwrap binary to use: `/usr/bin/bwrap` if it is there, else the first `bwrap` in `PATH`
+/// whose directory is not inside any path the sandbox can write (a planted binary there would
+/// run outside the sandbox with our privileges). Relative `PATH` entries are skipped.
+pub fn find_bwrap(path_var: Option<&OsStr>, writable: &[PathBuf]) -> Option<PathBuf> {
+    let system = Path::new("/usr/bin/bwrap");
+    if is_executable(system) {
+        return Some(system.to_path_buf());
+    }
+    let path_var = path_var?;
+    for dir in std::env::split_paths(path_var) {
+        if !dir.is_absolute() {
+            continue;
+        }
+        let dir = std::fs::canonicalize(&dir).unwrap_or(dir);
+        if writable.iter().any(|w| dir.starts_with(w)) {
+            continue;
+        }
+        let cand = dir.join("bwrap");
+        if is_executable(&cand) {
+            return Some(cand);
+        }
+    }
+    None
+}
+
+fn is_executable(p: &Path) -> bool {
+    std::fs::metadata(p)
+        .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        .unwrap_or(false)
+}
+
+/// Reads bwrap's version and the flags the compiler cares about from `--version` and `--help`.
+pub fn probe_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
+    let version = Command::new(bwrap)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LaunchError::io(format!("running {} --version", bwrap.display()), e))?;
+    let help = Command::new(bwrap)
+        .arg("--help")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| LaunchError::io(format!("running {} --help", bwrap.display()), e))?;
+    let help =
+        String::from_utf8_lossy(&help.stdout).into_owned() + &String::from_utf8_lossy(&help.stderr);
+    Ok(features_from(
+        &String::from_utf8_lossy(&version.stdout),
+        &help,
+    ))
+}
+
+/// Parses `bwrap --version` and `bwrap --help` output (pure, for tests).
+pub fn features_from(version_out: &str, help: &str) -> BwrapFeatures {
+    let has = |flag: &str| {
+        help.lines()
+            .any(|l| l.split_whitespace().next() == Some(flag))
+    };
+    BwrapFeatures {
+        version: version_out.split_whitespace().nth(1).map(|v| v.to_string()),
+        perms: has("--perms"),
+        cap_drop: has("--cap-drop"),
+        seccomp: has("--seccomp"),
+        ro_bind_data: has("--ro-bind-data"),
+        proc_mount: true,
+    }
+}
+
+/// Runs a tiny bwrap with the namespaces the plan uses; `Err` explains a refusal.
+/// Honours [`FORCE_NO_USERNS_ENV`].
+pub fn probe_userns(bwrap: &Path, hints: &HostHints) -> Result<(), LaunchError> {
+    if std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1") {
+        let simulated = "bwrap: setting up uid map: Permission denied (simulated by SANDBOX_TEST_FORCE_NO_USERNS=1)";
+        let d = diagnose(simulated, hints).expect("the simulated message is a namespace refusal");
+        return Err(LaunchError::Userns(d));
+    }
+    let out = run_probe(
+        bwrap,
+        &[
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-net",
+            "--ro-bind",
+            "/",
+            "/",
+        ],
+    )?;
+    if out.0 {
+        return Ok(());
+    }
+    match diagnose(&out.1, hints) {
+        Some(d) => Err(LaunchError::Userns(d)),
+        None => Err(LaunchError::Userns(Diagnosis {
+            cause: "bwrap failed to start a trivial sandbox".into(),
+            fix: "run `bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / true` to see why, or use --backend landlock".into(),
+            raw: out.1.trim().to_string(),
+        })),
+    }
+}
+
+/// One trivial sandbox with every namespace the plan uses and a fresh `/proc`: `Ok(true)` when
+/// it works, `Ok(false)` when only the `/proc` mount is refused, `Err` with the diagnosis when
+/// namespaces are refused. Costs one bwrap run in the common case.
+pub fn probe_sandbox(bwrap: &Path, hints: &HostHints) -> Result<bool, LaunchError> {
+    if std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1") {
+        return probe_userns(bwrap, hints).map(|_| false);
+    }
+    let forced_no_proc = std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1");
+    if !forced_no_proc {
+        let (ok, stderr) = run_probe(
+            bwrap,
+            &[
+                "--unshare-user",
+                "--unshare-pid",
+                "--unshare-net",
+                "--ro-bind",
+                "/",
+                "/",
+                "--proc",
+                "/proc",
+            ],
+        )?;
+        if ok {
+            return Ok(true);
+        }
+        if !stderr.contains("Can't mount proc") {
+            return Err(match diagnose(&stderr, hints) {
+                Some(d) => LaunchError::Userns(d),
+                None => LaunchError::Userns(Diagnosis {
+                    cause: "bwrap failed to start a trivial sandbox".into(),
+                    fix: "run `bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / true` to see why, or use --backend landlock".into(),
+                    raw: stderr.trim().to_string(),
+                }),
+            });
+        }
+    }
+    probe_userns(bwrap, hints).map(|_| false)
+}
+
+/// Whether a fresh `/proc` can be mounted (fails in containers with a masked `/proc`).
+pub fn probe_proc(bwrap: &Path) -> Result<bool, LaunchError> {
+    if std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1") {
+        return Ok(false);
+    }
+    let out = run_probe(
+        bwrap,
+        &[
+            "--unshare-user",
+            "--unshare-pid",
+            "--ro-bind",
+            "/",
+            "/",
+            "--proc",
+            "/proc",
+        ],
+    )?;
+    Ok(out.0 || !out.1.contains("Can't mount proc"))
+}
+
+fn run_probe(bwrap: &Path, args: &[&str]) -> Result<(bool, String), LaunchError> {
+    let truth = ["/usr/bin/true", "/bin/true"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("/bin/true");
+    let out = Command::new(bwrap)
+        .args(args)
+        .arg("--")
+        .arg(truth)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .output()
+        .map_err(|e| LaunchError::io(format!("running {}", bwrap.display()), e))?;
+    Ok((
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ))
+}
+
+/// Everything learned about bwrap on this host, probed once.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct BwrapProbe {
+    pub path: Option<PathBuf>,
+    pub features: Option<BwrapFeatures>,
+    /// `Ok` when a user namespace (with PID and network namespaces) can be created.
+    pub userns: Result<(), String>,
+    #[serde(skip)]
+    pub userns_diagnosis: Option<Diagnosis>,
+    pub hints: HostHints,
+}
+
+impl BwrapProbe {
+    /// Finds and probes bwrap. `writable` are the paths the sandbox may write (excluded from the
+    /// `PATH` search).
+    pub fn run(writable: &[PathBuf]) -> BwrapProbe {
+        let hints = HostHints::read();
+        let path = find_bwrap(std::env::var_os("PATH").as_deref(), writable);
+        let Some(bin) = path.clone() else {
+            return BwrapProbe {
+                path,
+                features: None,
+                userns: Err(LaunchError::NotFound.to_string()),
+                userns_diagnosis: None,
+                hints,
+            };
+        };
+        let mut features = probe_features(&bin).ok();
+        let (userns, diag) = match probe_sandbox(&bin, &hints) {
+            Ok(proc_mount) => {
+                if let Some(f) = features.as_mut() {
+                    f.proc_mount = proc_mount;
+                }
+                (Ok(()), None)
+            }
+            Err(LaunchError::Userns(d)) => (Err(d.to_string()), Some(d)),
+            Err(e) => (Err(e.to_string()), None),
+        };
+        BwrapProbe {
+            path,
+            features,
+            userns,
+            userns_diagnosis: diag,
+            hints,
+        }
+    }
+
+    /// Whether the bwrap backend can run here.
+    pub fn usable(&self) -> bool {
+        self.path.is_some() && self.features.is_some() && self.userns.is_ok()
+    }
+
+    /// The bwrap facts for `sandbox doctor --json`, as `(key, value)` pairs.
+    pub fn doctor_facts(&self) -> Vec<(String, serde_json::Value)> {
+        use serde_json::Value;
+        let f = self.features.as_ref();
+        vec![
+            (
+                "bwrap.path".into(),
+                self.path
+                    .as_ref()
+                    .map(|p| Value::String(p.display().to_string()))
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "bwrap.version".into(),
+                f.and_then(|f| f.version.clone())
+                    .map(Value::String)
+                    .unwrap_or(Value::Null),
+            ),
+            ("bwrap.userns".into(), Value::Bool(self.userns.is_ok())),
+            (
+                "bwrap.userns_error".into(),
+                self.userns
+                    .as_ref()
+                    .err()
+                    .map(|e| Value::String(e.clone()))
+                    .unwrap_or(Value::Null),
+            ),
+            (
+                "bwrap.proc_mount".into(),
+                Value::Bool(f.is_some_and(|f| f.proc_mount) && self.userns.is_ok()),
+            ),
+            (
+                "bwrap.seccomp_fd".into(),
+                Value::Bool(f.is_some_and(|f| f.seccomp)),
+            ),
+            ("process.pid_namespace".into(), Value::Bool(self.usable())),
+        ]
+    }
+}
+
+/// Checks that the command can be executed, the way `execvp` inside the sandbox will look for it,
+/// so that "not found" and "not executable" give the shell's 127 and 126 rather than bwrap's 1.
+pub fn check_command(program: &OsStr, cwd: &Path) -> Result<(), LaunchError> {
+    let shown = program.to_string_lossy().into_owned();
+    let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
+        vec![cwd.join(program)]
+    } else {
+        let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+        std::env::split_paths(&path)
+            .map(|d| cwd.join(d).join(program))
+            .collect()
+    };
+    let mut found_non_exec = false;
+    for c in candidates {
+        match std::fs::metadata(&c) {
+            Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => return Ok(()),
+            Ok(_) => found_non_exec = true,
+            Err(_) => {}
+        }
+    }
+    if found_non_exec {
+        Err(LaunchError::CommandNotExecutable(shown))
+    } else {
+        Err(LaunchError::CommandNotFound(shown))
+    }
+}
+
+/// How the launch ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Exit code to return: the command's, or `128+N` for signal N.
+    Exited(u8),
+}
+
+/// Runs `command` under `plan` with the bwrap at `bwrap`.
+///
+/// Every fd above 2 that this process inherited is marked close-on-exec first, and the plan's
+/// fds are placed at their numbers (this takes over those fd numbers in the calling process, so
+/// it is meant for the CLI, not for a library caller). When the plan creates no host stubs,
+/// this process `exec`s bwrap in place (it only returns on error); otherwise it registers the
+/// placeholders ([`crate::placeholder`]), waits, removes the stubs no other run uses, and returns
+/// bwrap's status.
+pub fn launch(
+    bwrap: &Path,
+    plan: &BwrapPlan,
+    command: &[OsString],
+) -> Result<Outcome, LaunchError> {
+    let (program, rest) = command
+        .split_first()
+        .ok_or_else(|| LaunchError::CommandNotFound(String::new()))?;
+    mark_inherited_cloexec();
+    place_plan_fds(plan)?;
+    let targets: Vec<RawFd> = plan.fds.iter().map(|f| f.fd).collect();
+
+    let mut cmd = Command::new(bwrap);
+    cmd.args(&plan.args).arg("--").arg(program).args(rest);
+    let waiting = !plan.host_stubs.is_empty();
+    let forwarded = forwarded_signals();
+    // SAFETY: the closure runs in the child between fork and exec and only makes the
+    // async-signal-safe calls fcntl, signal and pthread_sigmask on fds/signals it owns.
+    unsafe {
+        cmd.pre_exec(move || {
+            for &fd in &targets {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            libc::signal(libc::SIGINT, libc::SIG_DFL);
+            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    if !waiting {
+        let e = cmd.exec();
+        return Err(LaunchError::io(format!("executing {}", bwrap.display()), e));
+    }
+    // After the plan fds are placed, so the placeholders' fds cannot take their numbers. The
+    // placeholders exist (locked) before bwrap starts, so bwrap mounts over them.
+    let mut held = Vec::new();
+    for p in &plan.host_stubs {
+        match Held::acquire(p) {
+            Ok(Some(h)) => held.push(h),
+            Ok(None) => {}
+            Err(e) => return Err(LaunchError::io(format!("placeholder {}", p.display()), e)),
+        }
+    }
+    // The terminal's Ctrl-C reaches bwrap directly; this process stays to clean up.
+    // SAFETY: setting a signal disposition to SIG_IGN has no memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGINT, libc::SIG_IGN);
+        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
+    }
+    // SIGTERM and SIGHUP are passed on to bwrap (which takes the command down with it), so
+    // this process outlives it and removes the stubs.
+    // SAFETY: blocking signals in this thread only changes the signal mask.
+    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &forwarded, std::ptr::null_mut()) };
+    let status = match cmd.spawn() {
+        Ok(mut child) => {
+            let pid = child.id() as libc::pid_t;
+            std::thread::spawn(move || loop {
+                let mut sig = 0;
+                // SAFETY: sigwait on a set blocked in every thread; kill of our own child.
+                unsafe {
+                    if libc::sigwait(&forwarded, &mut sig) == 0 {
+                        libc::kill(pid, sig);
+                    }
+                }
+            });
+            child.wait()
+        }
+        Err(e) => Err(e),
+    }
+    .map_err(|e| LaunchError::io(format!("running {}", bwrap.display()), e));
+    drop(held);
+    let status = status?;
+    let code = match (status.code(), status.signal()) {
+        (Some(c), _) => c as u8,
+        (None, Some(s)) => (128 + s) as u8,
+        _ => 1,
+    };
+    Ok(Outcome::Exited(code))
+}
+
+/// The signals the waiting launcher forwards to bwrap.
+fn forwarded_signals() -> libc::sigset_t {
+    // SAFETY: sigemptyset/sigaddset initialise and fill the local set.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        libc::sigaddset(&mut set, libc::SIGTERM);
+        libc::sigaddset(&mut set, libc::SIGHUP);
+        set
+    }
+}
+
+/// Marks every fd above 2 close-on-exec, so nothing the caller leaked reaches the command.
+fn mark_inherited_cloexec() {
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only changes fd flags; no memory is involved.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if r == 0 {
+        return;
+    }
+    if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+        let fds: Vec<RawFd> = dir
+            .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+            .filter(|&fd| fd > 2)
+            .collect();
+        for fd in fds {
+            // SAFETY: F_SETFD on a possibly-closed fd only fails with EBADF.
+            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        }
+    }
+}
+
+/// Opens each fd the plan names at its exact number (close-on-exec until the child clears it).
+fn place_plan_fds(plan: &BwrapPlan) -> Result<(), LaunchError> {
+    let Some(max) = plan.fds.iter().map(|f| f.fd).max() else {
+        return Ok(());
+    };
+    raise_nofile(max as u64 + 64);
+    // First open every source above all target numbers, so placing one never closes another.
+    let mut sources = Vec::with_capacity(plan.fds.len());
+    {
+        let devnull = std::fs::File::open("/dev/null")
+            .map_err(|e| LaunchError::io("opening /dev/null", e))?;
+        for f in &plan.fds {
+            let high = match &f.content {
+                FdContent::Empty => dup_at_least(&devnull, max + 1)?,
+                FdContent::Seccomp { program, .. } => {
+                    dup_at_least(&seccomp_memfd(program)?, max + 1)?
+                }
+            };
+            sources.push((high, f.fd));
+        }
+    }
+    for (high, target) in sources {
+        // SAFETY: dup3 onto a target number; whatever was there is ours to replace (inherited
+        // fds are close-on-exec and unused by this process, and every source is above `max`).
+        let r = unsafe { libc::dup3(high.as_raw_fd(), target, libc::O_CLOEXEC) };
+        if r < 0 {
+            return Err(LaunchError::io(
+                format!("placing fd {target}"),
+                io::Error::last_os_error(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn dup_at_least(src: &impl std::os::fd::AsRawFd, min: RawFd) -> Result<RawFd, LaunchError> {
+    // SAFETY: F_DUPFD_CLOEXEC creates a new fd; the source stays owned by the caller.
+    let r = unsafe { libc::fcntl(src.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if r < 0 {
+        return Err(LaunchError::io(
+            "duplicating an fd",
+            io::Error::last_os_error(),
+        ));
+    }
+    Ok(r)
+}
+
+fn seccomp_memfd(program: &[u8]) -> Result<std::os::fd::OwnedFd, LaunchError> {
+    use std::io::Seek;
+    use std::os::fd::FromRawFd;
+    // SAFETY: memfd_create with a static NUL-terminated name returns a new fd or -1.
+    let fd = unsafe { libc::memfd_create(c"sandbox-seccomp".as_ptr(), libc::MFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(LaunchError::io(
+            "creating the seccomp memfd",
+            io::Error::last_os_error(),
+        ));
+    }
+    // SAFETY: `fd` was just created and is owned by nobody else.
+    let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+    file.write_all(program)
+        .and_then(|_| file.seek(io::SeekFrom::Start(0)).map(|_| ()))
+        .map_err(|e| LaunchError::io("writing the seccomp program", e))?;
+    Ok(file.into())
+}
+
+fn raise_nofile(needed: u64) {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit write/read the local struct only.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 && lim.rlim_cur < needed {
+            lim.rlim_cur = needed.min(lim.rlim_max);
+            libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_help_and_version() {
+        let help = "usage: bwrap [OPTIONS...]\n    --perms OCTAL   Set permissions\n    --seccomp FD   Load\n    --cap-drop CAP  Drop\n";
+        let f = features_from("bubblewrap 0.8.0\n", help);
+        assert_eq!(f.version.as_deref(), Some("0.8.0"));
+        assert!(f.perms && f.seccomp && f.cap_drop);
+        assert!(!f.ro_bind_data);
+    }
+
+    #[test]
+    fn diagnoses_apparmor_restriction() {
+        let hints = HostHints {
+            apparmor_restrict_userns: Some(true),
+            ..Default::default()
+        };
+        let d = diagnose("bwrap: setting up uid map: Permission denied\n", &hints).unwrap();
+        assert!(d
+            .cause
+            .contains("kernel.apparmor_restrict_unprivileged_userns"));
+        assert!(d.fix.contains("--backend landlock"));
+        assert_eq!(d.raw, "bwrap: setting up uid map: Permission denied");
+    }
+
+    #[test]
+    fn diagnoses_container_seccomp() {
+        let hints = HostHints {
+            in_container: true,
+            ..Default::default()
+        };
+        let d = diagnose(
+            "bwrap: No permissions to create a new namespace, likely because the kernel does not allow non-privileged user namespaces.",
+            &hints,
+        )
+        .unwrap();
+        assert!(d.cause.contains("container"), "{}", d.cause);
+        let d = diagnose(
+            "bwrap: loopback: Failed RTM_NEWADDR: Operation not permitted",
+            &hints,
+        )
+        .unwrap();
+        assert!(d.fix.contains("seccomp"));
+    }
+
+    #[test]
+    fn other_failures_are_not_namespace_diagnoses() {
+        assert!(diagnose("bwrap: execvp foo: No such file", &HostHints::default()).is_none());
+    }
+
+    #[test]
+    fn path_search_skips_writable_dirs() {
+        let d = tempfile::tempdir().unwrap();
+        let dir = std::fs::canonicalize(d.path()).unwrap();
+        let fake = dir.join("bwrap");
+        std::fs::write(&fake, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let found = find_bwrap(Some(dir.as_os_str()), std::slice::from_ref(&dir));
+        assert_ne!(found.as_deref(), Some(fake.as_path()));
+        if !Path::new("/usr/bin/bwrap").exists() {
+            assert_eq!(find_bwrap(Some(dir.as_os_str()), &[]), Some(fake));
+        }
+    }
+}

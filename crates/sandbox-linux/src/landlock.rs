@@ -1,0 +1,223 @@
+//! Compiles a [`ResolvedPolicy`] into a [`LandlockPlan`]: which access rights the ruleset
+//! handles for the negotiated ABI, and which rights each path grants. Pure: builds on every
+//! OS; the launcher turns the plan into a kernel ruleset.
+//!
+//! Landlock only adds rights along a path (a deeper rule cannot take away what an ancestor
+//! grants), so deny rules and protected subpaths are left to the mount plan.
+
+use sandbox_core::resolve::STANDARD_DEVICES;
+use sandbox_core::{Access, NetworkPolicy, ResolvedPolicy};
+use serde::{Serialize, Serializer};
+use std::path::{Path, PathBuf};
+
+/// Filesystem access rights (`LANDLOCK_ACCESS_FS_*`), with the ABI that introduced each.
+pub const FS_RIGHTS: [(u64, &str, u32); 16] = [
+    (1 << 0, "execute", 1),
+    (1 << 1, "write_file", 1),
+    (1 << 2, "read_file", 1),
+    (1 << 3, "read_dir", 1),
+    (1 << 4, "remove_dir", 1),
+    (1 << 5, "remove_file", 1),
+    (1 << 6, "make_char", 1),
+    (1 << 7, "make_dir", 1),
+    (1 << 8, "make_reg", 1),
+    (1 << 9, "make_sock", 1),
+    (1 << 10, "make_fifo", 1),
+    (1 << 11, "make_block", 1),
+    (1 << 12, "make_sym", 1),
+    (1 << 13, "refer", 2),
+    (1 << 14, "truncate", 3),
+    (1 << 15, "ioctl_dev", 5),
+];
+/// Network rights (`LANDLOCK_ACCESS_NET_*`).
+pub const NET_RIGHTS: [(u64, &str, u32); 2] = [(1 << 0, "bind_tcp", 4), (1 << 1, "connect_tcp", 4)];
+/// IPC scopes (`LANDLOCK_SCOPE_*`).
+pub const SCOPES: [(u64, &str, u32); 2] =
+    [(1 << 0, "abstract_unix_socket", 6), (1 << 1, "signal", 6)];
+
+/// The rights that only make sense on directories; a rule on a file must leave them out.
+pub const DIR_ONLY: u64 = (1 << 3) | (1 << 4) | (1 << 5) | ((1 << 13) - (1 << 6)) | (1 << 13);
+
+const EXECUTE: u64 = 1 << 0;
+const WRITE_FILE: u64 = 1 << 1;
+const READ_FILE: u64 = 1 << 2;
+const READ_DIR: u64 = 1 << 3;
+const TRUNCATE: u64 = 1 << 14;
+const IOCTL_DEV: u64 = 1 << 15;
+const MAKE_CHAR: u64 = 1 << 6;
+const MAKE_BLOCK: u64 = 1 << 11;
+
+/// The highest ABI this code knows; newer kernels are used at this level.
+pub const MAX_KNOWN_ABI: u32 = 7;
+
+/// A set of rights of one kind, printed as names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rights {
+    pub bits: u64,
+    table: &'static [(u64, &'static str, u32)],
+}
+
+impl Rights {
+    fn all(table: &'static [(u64, &'static str, u32)], abi: u32) -> Rights {
+        let bits = table
+            .iter()
+            .filter(|(_, _, since)| *since <= abi)
+            .fold(0, |acc, (b, _, _)| acc | b);
+        Rights { bits, table }
+    }
+
+    fn fs(bits: u64) -> Rights {
+        Rights {
+            bits,
+            table: &FS_RIGHTS,
+        }
+    }
+
+    /// The names of the rights in this set, in bit order.
+    pub fn names(&self) -> Vec<&'static str> {
+        self.table
+            .iter()
+            .filter(|(b, _, _)| self.bits & b != 0)
+            .map(|(_, n, _)| *n)
+            .collect()
+    }
+}
+
+impl Serialize for Rights {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.names().serialize(s)
+    }
+}
+
+/// Rights granted beneath one path.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct PathRule {
+    pub path: PathBuf,
+    pub access: Rights,
+    /// Where the rule came from (policy rule origin, `standard device`, `terminal`).
+    pub why: String,
+}
+
+/// The ruleset to build: handled rights, path rules, scopes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LandlockPlan {
+    /// ABI the ruleset is built for (the kernel's, capped at [`MAX_KNOWN_ABI`]).
+    pub abi: u32,
+    /// Filesystem rights the ruleset restricts (everything this ABI knows).
+    pub handled_fs: Rights,
+    /// TCP rights restricted with no port allowed (network off, ABI ≥ 4), else empty.
+    pub handled_net: Rights,
+    /// Scopes (ABI ≥ 6): signals and abstract unix sockets stay inside the sandbox.
+    pub scoped: Rights,
+    pub rules: Vec<PathRule>,
+}
+
+/// Read and execute.
+fn read_rights() -> u64 {
+    EXECUTE | READ_FILE | READ_DIR
+}
+
+/// Compiles `policy` for Landlock `abi`. `terminals` are the terminal devices of the caller's
+/// stdio (opened by path, e.g. `/dev/pts/3`), which stay usable like `/dev/tty`.
+pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> LandlockPlan {
+    let abi = abi.min(MAX_KNOWN_ABI);
+    let handled_fs = Rights::all(&FS_RIGHTS, abi);
+    let handled_net = if policy.network == NetworkPolicy::Full {
+        Rights {
+            bits: 0,
+            table: &NET_RIGHTS,
+        }
+    } else {
+        Rights::all(&NET_RIGHTS, abi)
+    };
+    let scoped = Rights::all(&SCOPES, abi);
+
+    let mut rules: Vec<PathRule> = Vec::new();
+    let mut push = |path: &Path, bits: u64, why: String| {
+        let bits = bits & handled_fs.bits;
+        if let Some(r) = rules.iter_mut().find(|r| r.path == path) {
+            r.access.bits |= bits;
+        } else {
+            rules.push(PathRule {
+                path: path.to_path_buf(),
+                access: Rights::fs(bits),
+                why,
+            });
+        }
+    };
+    // Device nodes are never creatable: one made in a writable root would open the device.
+    let write = handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK);
+    for rule in &policy.rules {
+        let bits = match rule.access {
+            Access::Read => read_rights(),
+            Access::Write => write,
+            Access::Deny => continue,
+        };
+        push(
+            &rule.path,
+            bits,
+            format!("{} rule ({})", rule.access.name(), rule.origin),
+        );
+    }
+    for root in &policy.writable_roots {
+        push(&root.path, write, "writable root".into());
+    }
+    let device = READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV;
+    for dev in STANDARD_DEVICES {
+        push(Path::new(dev), device, "standard device".into());
+    }
+    for tty in terminals {
+        push(tty, device, "terminal of the caller".into());
+    }
+    rules.sort_by(|a, b| a.path.cmp(&b.path));
+    LandlockPlan {
+        abi,
+        handled_fs,
+        handled_net,
+        scoped,
+        rules,
+    }
+}
+
+/// Rights on a private tmpfs the sandbox gets for itself (`/dev/shm`): everything but
+/// device nodes.
+pub fn private_tmpfs_rights(plan: &LandlockPlan) -> u64 {
+    plan.handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dir_only_rights_are_the_directory_rights() {
+        let names = Rights::fs(DIR_ONLY).names();
+        assert_eq!(
+            names,
+            [
+                "read_dir",
+                "remove_dir",
+                "remove_file",
+                "make_char",
+                "make_dir",
+                "make_reg",
+                "make_sock",
+                "make_fifo",
+                "make_block",
+                "make_sym",
+                "refer"
+            ]
+        );
+    }
+
+    #[test]
+    fn abi_levels_add_rights() {
+        assert_eq!(Rights::all(&FS_RIGHTS, 1).bits, (1 << 13) - 1);
+        assert_eq!(Rights::all(&FS_RIGHTS, 2).bits, (1 << 14) - 1);
+        assert_eq!(Rights::all(&FS_RIGHTS, 4).bits, (1 << 15) - 1);
+        assert_eq!(Rights::all(&FS_RIGHTS, 7).bits, (1 << 16) - 1);
+        assert_eq!(Rights::all(&NET_RIGHTS, 3).bits, 0);
+        assert_eq!(Rights::all(&SCOPES, 5).bits, 0);
+        assert_eq!(Rights::all(&SCOPES, 6).bits, 3);
+    }
+}

@@ -1,0 +1,426 @@
+//! The private mount namespace that covers what Landlock cannot express: protected subpaths
+//! inside writable roots become read-only bind mounts, denied paths are masked, and the whole
+//! base view outside the writable roots is remounted read-only, which also stops `chmod`,
+//! `chown`, `utime`, `setxattr` and `truncate` there (Landlock does not restrict those).
+//!
+//! [`compile`] is pure; [`Prepared`] (Linux) holds the host facts read before `fork`, and
+//! [`Prepared::apply`] only makes raw syscalls.
+
+use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+
+/// The POSIX shared-memory directory, replaced by a private tmpfs in the sandbox.
+pub const PRIVATE_SHM: &str = "/dev/shm";
+
+/// One step of the mount plan, in execution order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum MountStep {
+    /// Bind the writable root onto itself, so it stays writable when the base view is
+    /// remounted read-only.
+    KeepWritable { path: PathBuf },
+    /// Remount every mount of the host view read-only, except the writable roots.
+    ReadOnlyBase,
+    /// Bind a protected path onto itself, read-only.
+    Protect { path: PathBuf, reason: String },
+    /// A protected path that does not exist: an empty directory is created for the run (the
+    /// mount target), bound read-only, and removed afterwards if still empty and unused.
+    Placeholder { path: PathBuf, reason: String },
+    /// Cover a denied directory with an empty read-only tmpfs.
+    MaskDir { path: PathBuf },
+    /// A fresh writable tmpfs private to the sandbox (`/dev/shm`, for POSIX semaphores and
+    /// shared memory as bubblewrap's `--dev` gives): nothing written there reaches the host.
+    PrivateTmpfs { path: PathBuf },
+    /// Cover a denied file with `/dev/null`, read-only.
+    MaskFile { path: PathBuf },
+}
+
+/// The mount namespace steps, plus what the namespace cannot enforce either.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MountPlan {
+    pub steps: Vec<MountStep>,
+    /// Policy features a mount namespace cannot enforce here: (capability key, what).
+    #[serde(skip)]
+    pub unenforceable: Vec<(String, String)>,
+}
+
+/// Compiles the mount steps for `policy`.
+pub fn compile(policy: &ResolvedPolicy) -> MountPlan {
+    let mut steps = Vec::new();
+    let mut unenforceable = Vec::new();
+    for root in &policy.writable_roots {
+        steps.push(MountStep::KeepWritable {
+            path: root.path.clone(),
+        });
+    }
+    steps.push(MountStep::ReadOnlyBase);
+    for p in policy.protected_paths() {
+        match p.kind {
+            PathKind::Dir | PathKind::File => steps.push(MountStep::Protect {
+                path: p.path.clone(),
+                reason: p.reason.clone(),
+            }),
+            PathKind::Missing if p.path.parent().is_some_and(|d| d.is_dir()) => {
+                steps.push(MountStep::Placeholder {
+                    path: p.path.clone(),
+                    reason: p.reason.clone(),
+                })
+            }
+            PathKind::Missing => unenforceable.push((
+                "filesystem.protected_create".to_string(),
+                format!(
+                    "creating the missing protected path {} ({}) cannot be blocked: its parent directory does not exist",
+                    p.path.display(),
+                    p.reason
+                ),
+            )),
+        }
+    }
+    // Writable roots inside a protected path re-grant write there: bind them again on top.
+    for root in &policy.writable_roots {
+        if policy
+            .protected_paths()
+            .iter()
+            .any(|p| root.path.starts_with(&p.path))
+        {
+            steps.push(MountStep::KeepWritable {
+                path: root.path.clone(),
+            });
+        }
+    }
+    for rule in policy.rules.iter().filter(|r| r.access == Access::Deny) {
+        // A deny rule matters only where some shallower rule grants access.
+        let granted = policy.rules.iter().any(|r| {
+            r.access != Access::Deny && rule.path.starts_with(&r.path) && r.path != rule.path
+        });
+        if !granted {
+            continue;
+        }
+        match std::fs::metadata(&rule.path) {
+            Ok(m) if m.is_dir() => steps.push(MountStep::MaskDir {
+                path: rule.path.clone(),
+            }),
+            Ok(_) => steps.push(MountStep::MaskFile {
+                path: rule.path.clone(),
+            }),
+            Err(_) => {}
+        }
+    }
+    if Path::new(PRIVATE_SHM).is_dir()
+        && !policy
+            .decide_canonical(Path::new(PRIVATE_SHM), Op::Write)
+            .allowed
+    {
+        steps.push(MountStep::PrivateTmpfs {
+            path: PRIVATE_SHM.into(),
+        });
+    }
+    if !policy.deny_globs.is_empty() {
+        let globs: Vec<&str> = policy
+            .deny_globs
+            .iter()
+            .map(|g| g.pattern.as_str())
+            .collect();
+        unenforceable.push((
+            "filesystem.deny_read".to_string(),
+            format!(
+                "deny-read globs ({}) are not enforced by the landlock backend",
+                globs.join(", ")
+            ),
+        ));
+    }
+    MountPlan {
+        steps,
+        unenforceable,
+    }
+}
+
+#[cfg(target_os = "linux")]
+pub use imp::*;
+
+#[cfg(target_os = "linux")]
+mod imp {
+    use super::*;
+    use crate::sys;
+    use std::ffi::{CStr, CString};
+    use std::os::unix::ffi::OsStrExt;
+
+    pub use crate::placeholder::Held;
+    use std::path::Path;
+    use std::sync::Arc;
+
+    /// The uid and gid maps a new user namespace gets: the caller's own ids, nothing else.
+    #[derive(Clone, Debug)]
+    pub struct IdMaps {
+        uid_map: Vec<u8>,
+        gid_map: Vec<u8>,
+    }
+
+    impl IdMaps {
+        /// Maps of the calling process's effective uid and gid onto themselves.
+        pub fn current() -> IdMaps {
+            // SAFETY: geteuid/getegid have no preconditions.
+            let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+            IdMaps {
+                uid_map: format!("{uid} {uid} 1\n").into_bytes(),
+                gid_map: format!("{gid} {gid} 1\n").into_bytes(),
+            }
+        }
+    }
+
+    /// Unshares the mount namespace (inside a new user namespace when `userns`). Raw
+    /// syscalls only; the caller must be single-threaded (a forked child).
+    pub(crate) fn enter_namespaces(userns: bool, maps: &IdMaps) -> Result<(), (&'static str, i32)> {
+        let flags = if userns {
+            libc::CLONE_NEWUSER | libc::CLONE_NEWNS
+        } else {
+            libc::CLONE_NEWNS
+        };
+        // SAFETY: plain integer argument.
+        if unsafe { libc::unshare(flags) } != 0 {
+            return Err(("unshare", sys::errno()));
+        }
+        if userns {
+            sys::write_file(c"/proc/self/setgroups", b"deny")
+                .map_err(|e| ("write /proc/self/setgroups", e))?;
+            sys::write_file(c"/proc/self/uid_map", &maps.uid_map)
+                .map_err(|e| ("write /proc/self/uid_map", e))?;
+            sys::write_file(c"/proc/self/gid_map", &maps.gid_map)
+                .map_err(|e| ("write /proc/self/gid_map", e))?;
+        }
+        Ok(())
+    }
+
+    /// One mount operation with everything allocated up front.
+    #[derive(Debug)]
+    enum Op {
+        Bind { path: CString },
+        RemountRo { path: CString, flags: libc::c_ulong },
+        ProtectRo { path: CString, flags: libc::c_ulong },
+        MaskDir { path: CString },
+        PrivateTmpfs { path: CString },
+        MaskFile { path: CString },
+    }
+
+    /// A mount plan with host facts filled in (mount points and their locked flags).
+    #[derive(Debug)]
+    pub struct Prepared {
+        userns: bool,
+        maps: IdMaps,
+        ops: Vec<Op>,
+        /// Protected directories this run holds a shared lock on (placeholders among them).
+        pub(crate) held: Vec<Arc<Held>>,
+    }
+
+    fn cstring(p: &Path) -> CString {
+        CString::new(p.as_os_str().as_bytes()).unwrap_or_else(|_| c"/nonexistent".to_owned())
+    }
+
+    /// The per-mount flags of the mount holding `path` that a less privileged namespace may
+    /// not change (nosuid, nodev, noexec, atime), as `MS_*` bits; `None` if it cannot be read.
+    fn locked_flags(path: &CStr) -> Option<libc::c_ulong> {
+        // SAFETY: statvfs fills a zeroed stack struct from a NUL-terminated path.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut st) } != 0 {
+            return None;
+        }
+        let f = st.f_flag;
+        let mut out = 0;
+        for (st_bit, ms_bit) in [
+            (libc::ST_NOSUID, libc::MS_NOSUID),
+            (libc::ST_NODEV, libc::MS_NODEV),
+            (libc::ST_NOEXEC, libc::MS_NOEXEC),
+            (libc::ST_NODIRATIME, libc::MS_NODIRATIME),
+        ] {
+            if f & st_bit != 0 {
+                out |= ms_bit;
+            }
+        }
+        out |= if f & libc::ST_NOATIME != 0 {
+            libc::MS_NOATIME
+        } else if f & libc::ST_RELATIME != 0 {
+            libc::MS_RELATIME
+        } else {
+            libc::MS_STRICTATIME
+        };
+        Some(out)
+    }
+
+    /// Mount points of this process's view, from `/proc/self/mountinfo`, in order.
+    fn mount_points() -> std::io::Result<Vec<PathBuf>> {
+        let text = std::fs::read_to_string("/proc/self/mountinfo")?;
+        Ok(text
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4))
+            .map(|m| PathBuf::from(unescape(m)))
+            .collect())
+    }
+
+    /// Undoes mountinfo's octal escapes (`\040` is a space).
+    fn unescape(s: &str) -> String {
+        let b = s.as_bytes();
+        let mut out = Vec::with_capacity(b.len());
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'\\'
+                && i + 3 < b.len()
+                && b[i + 1..i + 4].iter().all(|c| (b'0'..=b'7').contains(c))
+            {
+                out.push((b[i + 1] - b'0') * 64 + (b[i + 2] - b'0') * 8 + (b[i + 3] - b'0'));
+                i += 4;
+            } else {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    impl Prepared {
+        /// Reads the host facts the plan needs. Runs before `fork`.
+        pub fn new(plan: &MountPlan, userns: bool) -> std::io::Result<Prepared> {
+            let writable: Vec<&PathBuf> = plan
+                .steps
+                .iter()
+                .filter_map(|s| match s {
+                    MountStep::KeepWritable { path } => Some(path),
+                    _ => None,
+                })
+                .collect();
+            let mut ops = Vec::new();
+            let mut held = Vec::new();
+            for step in &plan.steps {
+                match step {
+                    MountStep::KeepWritable { path } => {
+                        if path.exists() {
+                            ops.push(Op::Bind {
+                                path: cstring(path),
+                            })
+                        }
+                    }
+                    MountStep::ReadOnlyBase => {
+                        for mp in mount_points()? {
+                            if writable.iter().any(|w| mp.starts_with(w)) {
+                                continue;
+                            }
+                            let path = cstring(&mp);
+                            // Unreachable mount points are unreachable from inside too.
+                            if let Some(flags) = locked_flags(&path) {
+                                ops.push(Op::RemountRo { path, flags });
+                            }
+                        }
+                    }
+                    MountStep::Placeholder { path, .. } => {
+                        let Some(h) = Held::acquire(path)? else {
+                            continue;
+                        };
+                        held.push(Arc::new(h));
+                        let c = cstring(path);
+                        let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
+                        ops.push(Op::ProtectRo { path: c, flags });
+                    }
+                    MountStep::Protect { path, .. } => {
+                        // A directory may be another run's placeholder: hold it (and make
+                        // it again if that run just removed it). Best effort for the rest:
+                        // what this user cannot open is no placeholder.
+                        if !path.is_file() {
+                            if let Some(h) = Held::acquire(path)? {
+                                held.push(Arc::new(h));
+                            }
+                        }
+                        let c = cstring(path);
+                        let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
+                        ops.push(Op::ProtectRo { path: c, flags });
+                    }
+                    MountStep::PrivateTmpfs { path } => ops.push(Op::PrivateTmpfs {
+                        path: cstring(path),
+                    }),
+                    MountStep::MaskDir { path } => ops.push(Op::MaskDir {
+                        path: cstring(path),
+                    }),
+                    MountStep::MaskFile { path } => ops.push(Op::MaskFile {
+                        path: cstring(path),
+                    }),
+                }
+            }
+            Ok(Prepared {
+                userns,
+                maps: IdMaps::current(),
+                ops,
+                held,
+            })
+        }
+
+        /// The private tmpfs mount points, which get their Landlock rule only once mounted
+        /// (a rule names an inode, and the tmpfs root is a new one).
+        pub(crate) fn private_tmpfs(&self) -> impl Iterator<Item = &CStr> {
+            self.ops.iter().filter_map(|op| match op {
+                Op::PrivateTmpfs { path } => Some(path.as_c_str()),
+                _ => None,
+            })
+        }
+
+        /// Enters the namespace and performs the mounts. Raw syscalls only.
+        pub(crate) fn apply(&self) -> Result<(), (&'static str, i32)> {
+            enter_namespaces(self.userns, &self.maps)?;
+            sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE)
+                .map_err(|e| ("make / private", e))?;
+            let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+            for op in &self.ops {
+                match op {
+                    Op::Bind { path } => {
+                        sys::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC)
+                            .map_err(|e| ("bind writable root", e))?;
+                    }
+                    Op::RemountRo { path, flags } => {
+                        match sys::mount(None, path, None, ro | flags) {
+                            Ok(()) => {}
+                            // Gone, or hidden from this user: nothing to protect there.
+                            Err(libc::ENOENT) | Err(libc::EACCES) => {}
+                            Err(e) => return Err(("remount read-only", e)),
+                        }
+                    }
+                    Op::ProtectRo { path, flags } => {
+                        sys::mount(Some(path), path, None, libc::MS_BIND | libc::MS_REC)
+                            .map_err(|e| ("bind protected path", e))?;
+                        sys::mount(None, path, None, ro | flags)
+                            .map_err(|e| ("remount protected path read-only", e))?;
+                    }
+                    Op::PrivateTmpfs { path } => {
+                        sys::mount(
+                            Some(c"tmpfs"),
+                            path,
+                            Some(c"tmpfs"),
+                            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                        )
+                        .map_err(|e| ("mount private tmpfs", e))?;
+                    }
+                    Op::MaskDir { path } => {
+                        sys::mount(
+                            Some(c"tmpfs"),
+                            path,
+                            Some(c"tmpfs"),
+                            libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                        )
+                        .map_err(|e| ("mask denied directory", e))?;
+                    }
+                    Op::MaskFile { path } => {
+                        sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND)
+                            .map_err(|e| ("mask denied file", e))?;
+                    }
+                }
+            }
+            Ok(())
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn unescape_octal() {
+            assert_eq!(super::unescape(r"/mnt/a\040b"), "/mnt/a b");
+            assert_eq!(super::unescape(r"/x\\"), r"/x\\");
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Placeholder directories for missing protected names (`WS/.agents`, `/tmp/.git`), shared by
+//! both Linux backends. A mount needs an existing target, so a run that must keep a missing
+//! name uncreatable makes an empty directory on the host and mounts a read-only view over it.
+//!
+//! Concurrent runs (of either backend, of any user who can open the directory) share these
+//! directories: each holds a shared `flock` on the directory itself for the whole run, and the
+//! last one out removes it, only if it is still empty and marked as a placeholder by an xattr
+//! (an empty directory a user made is never removed). Removing a directory that is a mount point
+//! in another mount namespace would silently detach that mount, which is what the lock prevents.
+
+use std::ffi::CStr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// Extended attribute marking a directory as a sandbox placeholder, so whichever run
+/// finishes last removes it, not only the run that created it.
+const PLACEHOLDER_XATTR: &CStr = c"user.sandbox.placeholder";
+
+/// A protected directory the run depends on, locked shared (`flock`) so that a concurrent
+/// run never removes a placeholder still in use. Dropping the last reference removes a
+/// placeholder (made by this run, or marked by another) if no other run holds it and it
+/// is still empty; real directories are never removed.
+#[derive(Debug)]
+pub struct Held {
+    path: PathBuf,
+    dir: std::fs::File,
+    created: bool,
+}
+
+impl Held {
+    /// Opens and share-locks the protected directory at `path`, creating it as a marked
+    /// placeholder when missing. Retries when a concurrent run removes it meanwhile.
+    /// `Ok(None)`: this user cannot create it, so neither can the command.
+    pub fn acquire(path: &Path) -> std::io::Result<Option<Held>> {
+        for _ in 0..10 {
+            let mut created = false;
+            match std::fs::DirBuilder::new().mode(0o755).create(path) {
+                Ok(()) => created = true,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e)
+                    if matches!(
+                        e.raw_os_error(),
+                        Some(libc::EACCES | libc::EPERM | libc::EROFS)
+                    ) =>
+                {
+                    return Ok(None)
+                }
+                Err(e) => return Err(e),
+            }
+            let dir = match std::fs::File::open(path) {
+                Ok(d) => d,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            };
+            if created {
+                // SAFETY: sets a small xattr on an fd we own; failure (no user xattrs on
+                // this filesystem) only means other runs will not remove it.
+                unsafe {
+                    libc::fsetxattr(
+                        dir.as_raw_fd(),
+                        PLACEHOLDER_XATTR.as_ptr(),
+                        b"1".as_ptr().cast(),
+                        1,
+                        0,
+                    )
+                };
+            }
+            // SAFETY: flock on an fd we own.
+            if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_SH) } != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let held = Held {
+                path: path.to_path_buf(),
+                dir,
+                created,
+            };
+            if held.still_at_path() {
+                return Ok(Some(held));
+            }
+            // Removed (and maybe re-made) by another run while we waited: try again.
+            drop(held);
+        }
+        Err(std::io::Error::other(format!(
+            "{} keeps disappearing (concurrent sandbox runs?)",
+            path.display()
+        )))
+    }
+
+    fn still_at_path(&self) -> bool {
+        match (self.dir.metadata(), std::fs::symlink_metadata(&self.path)) {
+            (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
+            _ => false,
+        }
+    }
+
+    fn marked(&self) -> bool {
+        let mut buf = [0u8; 4];
+        // SAFETY: reads at most buf.len() bytes of an xattr into a stack buffer.
+        let n = unsafe {
+            libc::fgetxattr(
+                self.dir.as_raw_fd(),
+                PLACEHOLDER_XATTR.as_ptr(),
+                buf.as_mut_ptr().cast(),
+                buf.len(),
+            )
+        };
+        n == 1 && buf[0] == b'1'
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        if !(self.created || self.marked()) {
+            return;
+        }
+        // SAFETY: flock on an fd we own; converts our shared lock if nobody else holds one.
+        if unsafe { libc::flock(self.dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+            return;
+        }
+        let empty = std::fs::read_dir(&self.path).is_ok_and(|mut d| d.next().is_none());
+        if self.still_at_path() && empty {
+            let _ = std::fs::remove_dir(&self.path);
+        }
+    }
+}

@@ -1,0 +1,126 @@
+//! Host probes: what this kernel and this user can enforce, as a plain [`Capabilities`] value
+//! that the compilers and `sandbox doctor` consume.
+//!
+//! Test hooks (read only here, documented for the test suites): setting
+//! `SANDBOX_TEST_FORCE_NO_LANDLOCK=1` makes the probe report no Landlock, and
+//! `SANDBOX_TEST_FORCE_NO_MOUNTNS=1` makes it report that no mount namespace can be made
+//! (neither as root nor through a user namespace). They only ever remove capabilities.
+
+use serde::Serialize;
+
+/// Env var that makes the probe report "Landlock unsupported" (test hook).
+pub const FORCE_NO_LANDLOCK_ENV: &str = "SANDBOX_TEST_FORCE_NO_LANDLOCK";
+/// Env var that makes the probe report "no mount namespace" (test hook).
+pub const FORCE_NO_MOUNTNS_ENV: &str = "SANDBOX_TEST_FORCE_NO_MOUNTNS";
+
+/// What the host offers to the Landlock backend.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    /// Highest Landlock ABI the kernel supports; `None` when Landlock is missing or disabled.
+    pub landlock_abi: Option<u32>,
+    /// Seccomp filter mode is available.
+    pub seccomp: bool,
+    /// An unprivileged user namespace can be created (and its uid map written).
+    pub user_namespace: bool,
+    /// A private mount namespace can be made: directly as root, or inside a user namespace.
+    pub mount_namespace: bool,
+    /// Running with effective uid 0.
+    pub root: bool,
+    /// Test hooks that changed the result, by env var name.
+    pub forced: Vec<String>,
+}
+
+impl Capabilities {
+    /// Everything a modern kernel offers; for tests and golden plans.
+    pub fn full(abi: u32) -> Capabilities {
+        Capabilities {
+            landlock_abi: Some(abi),
+            seccomp: true,
+            user_namespace: true,
+            mount_namespace: true,
+            root: false,
+            forced: Vec::new(),
+        }
+    }
+}
+
+fn forced(var: &str) -> bool {
+    std::env::var_os(var).is_some_and(|v| v == "1")
+}
+
+/// Probes the running host. Forks short-lived children for the namespace checks.
+pub fn probe() -> Capabilities {
+    let mut caps = Capabilities {
+        landlock_abi: kernel_landlock_abi(),
+        seccomp: seccomp_available(),
+        user_namespace: false,
+        mount_namespace: false,
+        // SAFETY: geteuid has no preconditions.
+        root: unsafe { libc::geteuid() } == 0,
+        forced: Vec::new(),
+    };
+    if forced(FORCE_NO_LANDLOCK_ENV) {
+        caps.landlock_abi = None;
+        caps.forced.push(FORCE_NO_LANDLOCK_ENV.into());
+    }
+    caps.user_namespace = try_in_child(true);
+    caps.mount_namespace = if caps.root {
+        try_in_child(false)
+    } else {
+        caps.user_namespace
+    };
+    if forced(FORCE_NO_MOUNTNS_ENV) {
+        caps.user_namespace = false;
+        caps.mount_namespace = false;
+        caps.forced.push(FORCE_NO_MOUNTNS_ENV.into());
+    }
+    caps
+}
+
+/// The Landlock ABI version, honouring the `SANDBOX_TEST_FORCE_NO_LANDLOCK` test hook. Cheap:
+/// one syscall, no fork.
+pub fn landlock_abi() -> Option<u32> {
+    if forced(FORCE_NO_LANDLOCK_ENV) {
+        return None;
+    }
+    kernel_landlock_abi()
+}
+
+/// The kernel's Landlock ABI version, if Landlock is enabled.
+fn kernel_landlock_abi() -> Option<u32> {
+    let v =
+        crate::sys::landlock_create_ruleset(None, 0, crate::sys::LANDLOCK_CREATE_RULESET_VERSION);
+    (v > 0).then_some(v as u32)
+}
+
+/// Seccomp filters are compiled in (`PR_GET_SECCOMP` answers).
+fn seccomp_available() -> bool {
+    // SAFETY: plain prctl query.
+    unsafe { libc::prctl(libc::PR_GET_SECCOMP, 0, 0, 0, 0) >= 0 }
+}
+
+/// Forks a child that makes a private mount namespace (inside a new user namespace when
+/// `userns`) exactly as the launcher will, and reports whether it worked.
+fn try_in_child(userns: bool) -> bool {
+    // Everything the child needs is prepared before fork.
+    let maps = crate::mountns::IdMaps::current();
+    // SAFETY: the child only makes raw syscalls on pre-built data and calls _exit.
+    unsafe {
+        let pid = libc::fork();
+        if pid < 0 {
+            return false;
+        }
+        if pid == 0 {
+            let ok = crate::mountns::enter_namespaces(userns, &maps).is_ok()
+                && crate::sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE).is_ok();
+            libc::_exit(if ok { 0 } else { 1 });
+        }
+        let mut status = 0;
+        while libc::waitpid(pid, &mut status, 0) < 0 {
+            if crate::sys::errno() != libc::EINTR {
+                return false;
+            }
+        }
+        libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+    }
+}

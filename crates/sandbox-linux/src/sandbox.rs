@@ -1,0 +1,355 @@
+//! The Landlock backend's plan ([`compile`]) and the embedding type [`Sandbox`].
+
+use crate::landlock::{self, LandlockPlan};
+use crate::launch::Launch;
+use crate::mountns::{self, MountPlan};
+use crate::probe::{self, Capabilities};
+use crate::seccomp::{self, SeccompPlan};
+use crate::LinuxError;
+use sandbox_core::{NetworkPolicy, ResolvedPolicy, UnixSockets};
+use serde::Serialize;
+use std::ffi::{CString, OsString};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// Choices the caller makes beyond the policy.
+#[derive(Clone, Debug, Default)]
+pub struct Options {
+    /// Accept documented degradations (reported in [`Plan::degradations`]) instead of failing.
+    pub best_effort: bool,
+}
+
+/// A policy feature this host cannot enforce, accepted because of `best_effort`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Degradation {
+    /// Capability key (`filesystem.protected_subpaths`, `process.signal_scope`, …).
+    pub feature: String,
+    pub what: String,
+}
+
+/// Everything the Landlock backend will enforce, as a printable value.
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub backend: &'static str,
+    /// The policy's name (`workspace-write`, `profile NAME`).
+    pub policy: String,
+    /// Nothing is applied (`danger-full-access`).
+    pub unrestricted: bool,
+    pub landlock: Option<LandlockPlan>,
+    /// Private mount namespace steps; `None` when no namespace can be made here.
+    pub mounts: Option<MountPlan>,
+    /// The mount namespace is made inside a new user namespace (not running as root).
+    pub user_namespace: bool,
+    pub seccomp: Option<SeccompPlan>,
+    pub no_new_privs: bool,
+    /// Inherited fds above 2 are marked close-on-exec.
+    pub close_inherited_fds: bool,
+    /// Every capability is dropped, bounding set included (a root command runs powerless).
+    pub drop_capabilities: bool,
+    /// Gaps accepted with `best_effort`; empty otherwise.
+    pub degradations: Vec<Degradation>,
+}
+
+fn unsupported(feature: &str, why: String, hint: &str) -> LinuxError {
+    LinuxError::Unsupported {
+        feature: feature.into(),
+        why,
+        hint: hint.into(),
+    }
+}
+
+const DEGRADE_HINT: &str =
+    "pass --best-effort to run with this gap (printed as a warning), or use --backend bwrap";
+
+/// Compiles `policy` for the Landlock backend on a host with `caps`. `terminals` are the
+/// caller's terminal devices (see [`landlock::compile`]).
+pub fn compile(
+    policy: &ResolvedPolicy,
+    caps: &Capabilities,
+    opts: &Options,
+    terminals: &[PathBuf],
+) -> Result<Plan, LinuxError> {
+    if policy.unrestricted {
+        return Ok(Plan {
+            backend: "landlock",
+            policy: policy.description.clone(),
+            unrestricted: true,
+            landlock: None,
+            mounts: None,
+            user_namespace: false,
+            seccomp: None,
+            no_new_privs: false,
+            close_inherited_fds: false,
+            drop_capabilities: false,
+            degradations: Vec::new(),
+        });
+    }
+    let Some(abi) = caps.landlock_abi else {
+        return Err(unsupported(
+            "landlock",
+            "the kernel offers no Landlock (needs Linux 5.13+ with `landlock` in the active LSM list)"
+                .into(),
+            "enable Landlock (boot parameter lsm=…,landlock), or use --backend bwrap where user namespaces work",
+        ));
+    };
+    if !caps.seccomp {
+        return Err(unsupported(
+            "seccomp",
+            "the kernel has no seccomp filter support".into(),
+            "use a kernel built with CONFIG_SECCOMP_FILTER",
+        ));
+    }
+    let mut gaps: Vec<(String, String)> = Vec::new();
+    let mut policy_eff = policy.clone();
+    if let NetworkPolicy::Proxy { .. } = policy.network {
+        if !opts.best_effort {
+            return Err(LinuxError::NotImplemented(
+                "network proxy mode (allow/deny host lists) is not implemented by the landlock backend; \
+                 use --network for full access, or leave network off"
+                    .into(),
+            ));
+        }
+        policy_eff.network = NetworkPolicy::Off;
+        gaps.push((
+            "network.allowlist_egress".into(),
+            "proxy mode is not implemented: network is off instead".into(),
+        ));
+    }
+    if let UnixSockets::Paths(paths) = &policy.unix_sockets {
+        policy_eff.unix_sockets = UnixSockets::All;
+        gaps.push((
+            "network.unix_socket_paths".into(),
+            format!(
+                "unix sockets cannot be limited to paths ({}): all unix sockets are allowed",
+                paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ));
+    }
+    let ll = landlock::compile(&policy_eff, abi, terminals);
+    if ll.scoped.bits == 0 {
+        gaps.push((
+            "process.signal_scope".into(),
+            format!(
+                "Landlock ABI {abi} cannot scope signals and abstract unix sockets (needs ABI 6, Linux 6.12+)"
+            ),
+        ));
+    }
+    let mount_plan = mountns::compile(&policy_eff);
+    let mounts = if caps.mount_namespace {
+        gaps.extend(mount_plan.unenforceable.iter().cloned());
+        Some(mount_plan)
+    } else {
+        let why = "no private mount namespace can be made here (user namespaces blocked?)";
+        if !policy.protected_paths().is_empty() {
+            gaps.push((
+                "filesystem.protected_subpaths".into(),
+                format!("protected subpaths (.git, .codex, …) stay writable: {why}"),
+            ));
+        }
+        gaps.push((
+            "filesystem.metadata".into(),
+            format!("chmod, chown, utime, setxattr and truncate outside the writable roots are not blocked: {why}"),
+        ));
+        if mount_plan.steps.iter().any(|s| {
+            matches!(
+                s,
+                mountns::MountStep::MaskDir { .. } | mountns::MountStep::MaskFile { .. }
+            )
+        }) {
+            gaps.push((
+                "filesystem.deny_read".into(),
+                format!("denied paths under readable trees stay readable: {why}"),
+            ));
+        }
+        gaps.extend(
+            mount_plan
+                .unenforceable
+                .iter()
+                .filter(|(k, _)| {
+                    k != "filesystem.protected_create" || policy.protected_paths().is_empty()
+                })
+                .cloned(),
+        );
+        None
+    };
+    if !opts.best_effort {
+        if let Some((feature, what)) = gaps.first() {
+            let more = match gaps.len() {
+                1 => String::new(),
+                n => format!(" (and {} more gap(s))", n - 1),
+            };
+            return Err(unsupported(feature, format!("{what}{more}"), DEGRADE_HINT));
+        }
+    }
+    Ok(Plan {
+        backend: "landlock",
+        policy: policy.description.clone(),
+        unrestricted: false,
+        landlock: Some(ll),
+        mounts,
+        user_namespace: caps.mount_namespace && !caps.root,
+        seccomp: Some(seccomp::compile(&policy_eff)?),
+        no_new_privs: true,
+        close_inherited_fds: true,
+        drop_capabilities: true,
+        degradations: gaps
+            .into_iter()
+            .map(|(feature, what)| Degradation { feature, what })
+            .collect(),
+    })
+}
+
+/// Terminal devices of fds 0–2, so the command can reopen its terminal.
+fn caller_terminals() -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for fd in 0..3 {
+        let mut buf = [0u8; 256];
+        // SAFETY: ttyname_r writes a NUL-terminated name of at most buf.len() bytes.
+        let rc = unsafe { libc::ttyname_r(fd, buf.as_mut_ptr().cast(), buf.len()) };
+        if rc == 0 {
+            let len = buf.iter().position(|&b| b == 0).unwrap_or(0);
+            let p = PathBuf::from(std::ffi::OsStr::from_bytes(&buf[..len]));
+            if !out.contains(&p) {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+impl Plan {
+    /// True when the run may hold placeholder mount targets for protected paths (made by
+    /// this run for missing ones, or left by a concurrent run for existing ones), which must
+    /// be removed after the command exits: the caller has to outlive it (the CLI then waits
+    /// instead of `exec`ing in place).
+    pub fn needs_cleanup(&self) -> bool {
+        self.mounts.as_ref().is_some_and(|m| {
+            m.steps.iter().any(|s| {
+                matches!(
+                    s,
+                    mountns::MountStep::Placeholder { .. } | mountns::MountStep::Protect { .. }
+                )
+            })
+        })
+    }
+}
+
+/// A compiled Landlock sandbox, ready to apply to commands.
+///
+/// Keep it alive until the commands it was applied to have exited: it owns the placeholder
+/// directories made for missing protected paths, removed when the last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    plan: Plan,
+    launches: Arc<Mutex<Vec<Arc<Launch>>>>,
+}
+
+impl Sandbox {
+    /// Probes this host and compiles `policy`; fails closed unless `opts.best_effort`.
+    pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<Sandbox, LinuxError> {
+        Sandbox::with_capabilities(policy, &probe::probe(), opts)
+    }
+
+    /// Like [`Sandbox::new`] with already probed capabilities.
+    pub fn with_capabilities(
+        policy: &ResolvedPolicy,
+        caps: &Capabilities,
+        opts: Options,
+    ) -> Result<Sandbox, LinuxError> {
+        Ok(Sandbox {
+            plan: compile(policy, caps, &opts, &caller_terminals())?,
+            launches: Arc::default(),
+        })
+    }
+
+    /// What will be enforced.
+    pub fn plan(&self) -> &Plan {
+        &self.plan
+    }
+
+    /// Makes `cmd` start sandboxed: installs a `pre_exec` hook. The Landlock ruleset and all
+    /// buffers are built now; the hook itself only makes raw syscalls. The child also gets
+    /// `PR_SET_PDEATHSIG(SIGKILL)` (it dies with the thread that spawned it).
+    pub fn apply(&self, cmd: &mut std::process::Command) -> Result<(), LinuxError> {
+        if self.plan.unrestricted {
+            return Ok(());
+        }
+        let launch = Arc::new(Launch::prepare(&self.plan, true)?);
+        self.launches
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(launch.clone());
+        // SAFETY: the hook runs between fork and exec and only makes raw syscalls on data
+        // prepared here (see Launch::enter); it allocates nothing.
+        unsafe {
+            cmd.pre_exec(move || {
+                launch
+                    .enter_child()
+                    .map_err(|e| std::io::Error::from_raw_os_error(e.errno))
+            });
+        }
+        Ok(())
+    }
+
+    /// After `spawn` failed: the sandbox setup step that failed in the child, if that was
+    /// the cause (otherwise the error came from `exec` itself).
+    pub fn setup_failure(&self) -> Option<crate::launch::StepError> {
+        let launches = self.launches.lock().unwrap_or_else(|e| e.into_inner());
+        launches.last().and_then(|l| l.child_failure())
+    }
+
+    /// Applies the sandbox to this process and `exec`s `program` (an explicit path) with
+    /// `args` (argv[0] included) in place. Returns only on failure. The process must be
+    /// single-threaded.
+    pub fn exec(&self, program: &Path, args: &[OsString]) -> ExecError {
+        let cstr = |s: &[u8]| {
+            CString::new(s)
+                .map_err(|_| ExecError::Setup(LinuxError::Platform("NUL byte in command".into())))
+        };
+        let prog = match cstr(program.as_os_str().as_bytes()) {
+            Ok(p) => p,
+            Err(e) => return e,
+        };
+        let mut argv = Vec::with_capacity(args.len());
+        for a in args {
+            match cstr(a.as_bytes()) {
+                Ok(c) => argv.push(c),
+                Err(e) => return e,
+            }
+        }
+        let mut ptrs: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        if !self.plan.unrestricted {
+            let launch = match Launch::prepare(&self.plan, false) {
+                Ok(l) => l,
+                Err(e) => return ExecError::Setup(e),
+            };
+            if let Err(e) = launch.enter() {
+                return ExecError::Setup(LinuxError::os(
+                    e.step,
+                    std::io::Error::from_raw_os_error(e.errno),
+                ));
+            }
+        }
+        // SAFETY: prog and the NULL-terminated argv point at live CStrings.
+        unsafe { libc::execv(prog.as_ptr(), ptrs.as_ptr()) };
+        ExecError::Exec(std::io::Error::last_os_error())
+    }
+}
+
+/// Why [`Sandbox::exec`] returned.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The sandbox could not be applied; nothing was run.
+    #[error(transparent)]
+    Setup(LinuxError),
+    /// The sandbox is in place but `execv` failed (ENOENT, EACCES, ENOEXEC, …).
+    #[error("exec: {0}")]
+    Exec(std::io::Error),
+}

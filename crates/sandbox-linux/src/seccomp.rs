@@ -1,0 +1,253 @@
+//! The seccomp filter shared by both Linux backends: network syscalls that would reach past
+//! the sandbox fail with `EPERM`, and so do the syscalls that bypass other layers
+//! (`io_uring_*`, `ptrace`, `process_vm_*`).
+//!
+//! [`compile`] is a pure function of the policy; the result holds a readable summary and the
+//! BPF program (see [`SeccompPlan::to_bytes`] for bubblewrap's `--seccomp FD`).
+
+use crate::LinuxError;
+use sandbox_core::{NetworkPolicy, ResolvedPolicy, UnixSockets};
+use seccompiler::{
+    BpfProgram, SeccompAction, SeccompCmpArgLen, SeccompCmpOp, SeccompCondition, SeccompFilter,
+    SeccompRule, TargetArch,
+};
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+pub use seccompiler::sock_filter;
+
+/// Syscalls refused whatever the network policy: they sidestep the other layers.
+const ALWAYS_DENIED: [(&str, i64); 6] = [
+    ("io_uring_setup", libc::SYS_io_uring_setup),
+    ("io_uring_enter", libc::SYS_io_uring_enter),
+    ("io_uring_register", libc::SYS_io_uring_register),
+    ("ptrace", libc::SYS_ptrace),
+    ("process_vm_readv", libc::SYS_process_vm_readv),
+    ("process_vm_writev", libc::SYS_process_vm_writev),
+];
+
+/// With no unix sockets allowed, these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
+/// stay usable).
+const UNIX_NONE_DENIED: [(&str, i64); 6] = [
+    ("connect", libc::SYS_connect),
+    ("bind", libc::SYS_bind),
+    ("listen", libc::SYS_listen),
+    ("accept", libc::SYS_accept),
+    ("accept4", libc::SYS_accept4),
+    ("sendmmsg", libc::SYS_sendmmsg),
+];
+
+/// First syscall number of the x32 ABI on x86_64 (`__X32_SYSCALL_BIT`).
+#[cfg(target_arch = "x86_64")]
+const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+
+/// What the filter does, in words; part of every printed plan.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SeccompSummary {
+    /// Architecture the filter accepts; any other kills the process.
+    pub arch: String,
+    /// The filter refuses x32 syscall numbers (x86_64 only).
+    pub x32_refused: bool,
+    /// Syscalls that always fail with EPERM.
+    pub denied: Vec<String>,
+    /// Syscalls that fail with EPERM when their arguments match, with the condition.
+    pub denied_when: Vec<String>,
+    /// What the filter cannot see, in words.
+    pub limits: Vec<String>,
+    /// Number of BPF instructions.
+    pub instructions: usize,
+}
+
+/// A compiled filter: the summary plus the BPF program to install.
+#[derive(Clone, Debug)]
+pub struct SeccompPlan {
+    pub summary: SeccompSummary,
+    program: BpfProgram,
+}
+
+impl SeccompPlan {
+    /// The BPF instructions, ready for `seccomp(SECCOMP_SET_MODE_FILTER)`.
+    pub fn program(&self) -> &[sock_filter] {
+        &self.program
+    }
+
+    /// The program as the raw `struct sock_filter` array (native endian, 8 bytes each), the
+    /// format bubblewrap reads from `--seccomp FD`.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.program.len() * 8);
+        for ins in &self.program {
+            out.extend_from_slice(&ins.code.to_ne_bytes());
+            out.push(ins.jt);
+            out.push(ins.jf);
+            out.extend_from_slice(&ins.k.to_ne_bytes());
+        }
+        out
+    }
+}
+
+impl Serialize for SeccompPlan {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.summary.serialize(s)
+    }
+}
+
+fn host_arch() -> Result<(TargetArch, &'static str), LinuxError> {
+    if cfg!(target_arch = "x86_64") {
+        Ok((TargetArch::x86_64, "x86_64"))
+    } else if cfg!(target_arch = "aarch64") {
+        Ok((TargetArch::aarch64, "aarch64"))
+    } else {
+        Err(LinuxError::Platform(format!(
+            "seccomp filters are built for x86_64 and aarch64 only, not {}",
+            std::env::consts::ARCH
+        )))
+    }
+}
+
+fn cond(arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> SeccompCondition {
+    SeccompCondition::new(arg, len, op, value).expect("argument index below 6")
+}
+
+/// Builds the filter for `policy` on this host's architecture.
+pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
+    let (arch, arch_name) = host_arch()?;
+    let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
+    let mut denied = Vec::new();
+    let mut denied_when = Vec::new();
+    let mut limits = Vec::new();
+
+    for (name, nr) in ALWAYS_DENIED {
+        rules.insert(nr, Vec::new());
+        denied.push(name.to_string());
+    }
+
+    if policy.network != NetworkPolicy::Full {
+        if policy.unix_sockets == UnixSockets::None {
+            rules.insert(libc::SYS_socket, Vec::new());
+            denied.push("socket".into());
+            for (name, nr) in UNIX_NONE_DENIED {
+                rules.insert(nr, Vec::new());
+                denied.push(name.to_string());
+            }
+            // send() is sendto() with a NULL destination: only an explicit address is refused.
+            let rule =
+                SeccompRule::new(vec![cond(4, SeccompCmpArgLen::Qword, SeccompCmpOp::Ne, 0)])
+                    .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
+            rules.insert(libc::SYS_sendto, vec![rule]);
+            denied_when.push("sendto: destination address is not NULL".into());
+            limits.push(
+                "sendmsg is allowed (fd passing over socketpair); its destination address \
+                 lives in user memory the filter cannot read"
+                    .into(),
+            );
+        } else {
+            // Only unix sockets can be made, so connect/bind/sendto can only reach local
+            // sockets the filesystem rules already govern.
+            let rule = SeccompRule::new(vec![cond(
+                0,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::Ne,
+                libc::AF_UNIX as u64,
+            )])
+            .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
+            rules.insert(libc::SYS_socket, vec![rule]);
+            denied_when.push("socket: domain is not AF_UNIX".into());
+            limits.push(
+                "unix sockets are allowed (unix_sockets = all): any host socket the user \
+                 may connect to stays reachable"
+                    .into(),
+            );
+        }
+    }
+
+    let filter = SeccompFilter::new(
+        rules,
+        SeccompAction::Allow,
+        SeccompAction::Errno(libc::EPERM as u32),
+        arch,
+    )
+    .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
+    let mut program: BpfProgram = filter
+        .try_into()
+        .map_err(|e: seccompiler::BackendError| LinuxError::Seccomp(e.to_string()))?;
+    let x32_refused = refuse_x32(&mut program);
+    denied.sort();
+    Ok(SeccompPlan {
+        summary: SeccompSummary {
+            arch: arch_name.into(),
+            x32_refused,
+            denied,
+            denied_when,
+            limits,
+            instructions: program.len(),
+        },
+        program,
+    })
+}
+
+/// Inserts, right after seccompiler's architecture check (3 instructions), a check that
+/// refuses x32 syscall numbers with EPERM. The rest of the program reloads the syscall
+/// number itself and uses relative jumps only, so the insertion keeps it valid.
+#[cfg(target_arch = "x86_64")]
+fn refuse_x32(program: &mut BpfProgram) -> bool {
+    const BPF_LD_W_ABS: u16 = 0x20;
+    const BPF_JGE_K: u16 = 0x35;
+    const BPF_RET_K: u16 = 0x06;
+    let guard = [
+        sock_filter {
+            code: BPF_LD_W_ABS,
+            jt: 0,
+            jf: 0,
+            k: 0, // offsetof(struct seccomp_data, nr)
+        },
+        sock_filter {
+            code: BPF_JGE_K,
+            jt: 0,
+            jf: 1,
+            k: X32_SYSCALL_BIT,
+        },
+        sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+        },
+    ];
+    let at = 3.min(program.len());
+    program.splice(at..at, guard);
+    true
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn refuse_x32(_program: &mut BpfProgram) -> bool {
+    false
+}
+
+/// Installs `program` on the calling thread. Only raw syscalls: safe between `fork` and
+/// `exec`. `PR_SET_NO_NEW_PRIVS` must already be set.
+pub(crate) fn install_raw(program: &[sock_filter]) -> Result<(), i32> {
+    #[repr(C)]
+    struct SockFprog {
+        len: u16,
+        filter: *const sock_filter,
+    }
+    let prog = SockFprog {
+        len: program.len() as u16,
+        filter: program.as_ptr(),
+    };
+    // SAFETY: `prog` points at a live, correctly laid out sock_filter array for the duration
+    // of the call; the kernel copies it.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_seccomp,
+            libc::SECCOMP_SET_MODE_FILTER,
+            0u32,
+            &prog as *const SockFprog,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(crate::sys::errno())
+    }
+}

@@ -1,0 +1,188 @@
+//! Thin raw-syscall wrappers used between `fork` and `exec` (no allocation, no locks) and the
+//! Landlock kernel ABI structs, which `libc` does not define.
+
+use std::ffi::CStr;
+
+/// The calling thread's `errno`.
+pub(crate) fn errno() -> i32 {
+    std::io::Error::last_os_error().raw_os_error().unwrap_or(0)
+}
+
+/// `struct landlock_ruleset_attr` (kernel ABI; later fields are ignored by older kernels only
+/// when the size passed says so).
+#[repr(C)]
+pub(crate) struct RulesetAttr {
+    pub handled_access_fs: u64,
+    pub handled_access_net: u64,
+    pub scoped: u64,
+}
+
+/// `struct landlock_path_beneath_attr` (packed in the kernel header).
+#[repr(C, packed)]
+pub(crate) struct PathBeneathAttr {
+    pub allowed_access: u64,
+    pub parent_fd: i32,
+}
+
+pub(crate) const LANDLOCK_CREATE_RULESET_VERSION: u32 = 1;
+pub(crate) const LANDLOCK_RULE_PATH_BENEATH: u32 = 1;
+
+/// `landlock_create_ruleset(attr, size, flags)`.
+pub(crate) fn landlock_create_ruleset(attr: Option<&RulesetAttr>, size: usize, flags: u32) -> i64 {
+    let ptr = attr.map_or(std::ptr::null(), |a| a as *const RulesetAttr);
+    // SAFETY: `ptr` is null or points at a live RulesetAttr of at least `size` bytes.
+    unsafe { libc::syscall(libc::SYS_landlock_create_ruleset, ptr, size, flags) }
+}
+
+/// `landlock_add_rule(ruleset_fd, LANDLOCK_RULE_PATH_BENEATH, attr, 0)`.
+pub(crate) fn landlock_add_path_rule(ruleset_fd: i32, attr: &PathBeneathAttr) -> i64 {
+    // SAFETY: `attr` is a live, correctly laid out struct for the duration of the call.
+    unsafe {
+        libc::syscall(
+            libc::SYS_landlock_add_rule,
+            ruleset_fd,
+            LANDLOCK_RULE_PATH_BENEATH,
+            attr as *const PathBeneathAttr,
+            0u32,
+        )
+    }
+}
+
+/// `landlock_restrict_self(ruleset_fd, 0)`.
+pub(crate) fn landlock_restrict_self(ruleset_fd: i32) -> i64 {
+    // SAFETY: plain integer arguments.
+    unsafe { libc::syscall(libc::SYS_landlock_restrict_self, ruleset_fd, 0u32) }
+}
+
+/// `prctl(option, arg2, 0, 0, 0)`.
+pub(crate) fn prctl(option: i32, arg2: libc::c_ulong) -> Result<(), i32> {
+    // SAFETY: plain integer arguments.
+    let rc = unsafe { libc::prctl(option, arg2, 0 as libc::c_ulong, 0 as libc::c_ulong, 0) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// `mount(src, target, fstype, flags, NULL)` with optional strings.
+pub(crate) fn mount(
+    src: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: libc::c_ulong,
+) -> Result<(), i32> {
+    let p = |s: Option<&CStr>| s.map_or(std::ptr::null(), |s| s.as_ptr());
+    // SAFETY: all pointers are null or NUL-terminated strings alive for the call.
+    let rc = unsafe { libc::mount(p(src), target.as_ptr(), p(fstype), flags, std::ptr::null()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// Writes `data` to the file `path` (open, write, close), for `/proc/self/uid_map` and friends.
+pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), i32> {
+    // SAFETY: `path` is NUL-terminated; the fd is closed before returning.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return Err(errno());
+        }
+        let n = libc::write(fd, data.as_ptr().cast(), data.len());
+        let err = errno();
+        libc::close(fd);
+        if n == data.len() as isize {
+            Ok(())
+        } else {
+            Err(err)
+        }
+    }
+}
+
+/// Marks every fd above 2 close-on-exec (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`), with an
+/// `fcntl` loop for kernels before 5.11.
+pub(crate) fn cloexec_from_3() -> Result<(), i32> {
+    // SAFETY: plain integer arguments.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3u32,
+            u32::MAX,
+            libc::CLOSE_RANGE_CLOEXEC,
+        )
+    };
+    if rc == 0 {
+        return Ok(());
+    }
+    // SAFETY: getrlimit fills a stack struct; fcntl on an unused fd number fails harmlessly.
+    unsafe {
+        let mut lim: libc::rlimit = std::mem::zeroed();
+        let max = if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur.min(1 << 20) as i32
+        } else {
+            4096
+        };
+        for fd in 3..max {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 && libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC) != 0 {
+                return Err(errno());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `prctl` options for capabilities (kernel ABI; not exported by `libc` for Linux).
+const PR_CAPBSET_DROP: i32 = 24;
+const PR_CAP_AMBIENT: i32 = 47;
+const PR_CAP_AMBIENT_CLEAR_ALL: libc::c_ulong = 4;
+/// `_LINUX_CAPABILITY_VERSION_3`.
+const CAP_V3: u32 = 0x2008_0522;
+
+/// Drops every capability for good: the bounding set (so `exec` grants none, even to uid 0),
+/// the ambient set, then the effective, permitted and inheritable sets.
+pub(crate) fn drop_all_capabilities() -> Result<(), i32> {
+    for cap in 0..64 {
+        // SAFETY: plain integer arguments.
+        let rc = unsafe { libc::prctl(PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
+        if rc != 0 {
+            match errno() {
+                libc::EINVAL => break, // past the last capability this kernel knows
+                libc::EPERM => break,  // no CAP_SETPCAP: this process has no capabilities
+                e => return Err(e),
+            }
+        }
+    }
+    // SAFETY: plain integer arguments; EINVAL on kernels without ambient capabilities.
+    unsafe { libc::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) };
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: i32,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: CAP_V3,
+        pid: 0,
+    };
+    let data = [Data {
+        effective: 0,
+        permitted: 0,
+        inheritable: 0,
+    }; 2];
+    // SAFETY: header and data are live, correctly laid out v3 capability structs.
+    let rc = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}

@@ -1,0 +1,381 @@
+//! Golden tests for the bubblewrap compiler: each case's plan text is committed under
+//! `tests/golden/`. Regenerate with `UPDATE_GOLDEN=1 cargo test -p sandbox-linux --test bwrap_golden`
+//! and review the diff.
+//!
+//! Policies are built by hand on a fake filesystem so the output does not depend on the host.
+
+use sandbox_core::{
+    Access, DenyGlob, NetworkPolicy, PathKind, Protected, ResolvedPolicy, Rule, TargetOs,
+    UnixSockets, WritableRoot,
+};
+use sandbox_linux::bwrap::{compile, BwrapFeatures, BwrapInput, BwrapPlan};
+use sandbox_linux::glob_expand::{DenyMatch, MatchKind};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+fn rule(path: &str, access: Access) -> Rule {
+    Rule {
+        path: path.into(),
+        access,
+        origin: "test".into(),
+    }
+}
+
+fn protected(path: &str, kind: PathKind, reason: &str) -> Protected {
+    Protected {
+        path: path.into(),
+        kind,
+        reason: reason.into(),
+    }
+}
+
+/// The three default protected names under `root`, with the kinds given.
+fn names(root: &str, git: PathKind, codex: PathKind, agents: PathKind) -> Vec<Protected> {
+    vec![
+        protected(&format!("{root}/.agents"), agents, ".agents"),
+        protected(&format!("{root}/.codex"), codex, ".codex"),
+        protected(&format!("{root}/.git"), git, ".git"),
+    ]
+}
+
+fn policy(rules: Vec<Rule>, roots: Vec<WritableRoot>) -> ResolvedPolicy {
+    ResolvedPolicy {
+        description: "test".into(),
+        target: TargetOs::Linux,
+        unrestricted: false,
+        cwd: "/ws".into(),
+        rules,
+        deny_globs: vec![],
+        writable_roots: roots,
+        minimal: false,
+        network: NetworkPolicy::Off,
+        unix_sockets: UnixSockets::All,
+        glob_scan_max_depth: None,
+        warnings: vec![],
+    }
+}
+
+fn workspace_write() -> ResolvedPolicy {
+    policy(
+        vec![
+            rule("/", Access::Read),
+            rule("/tmp", Access::Write),
+            rule("/ws", Access::Write),
+        ],
+        vec![
+            WritableRoot {
+                path: "/tmp".into(),
+                protected: names(
+                    "/tmp",
+                    PathKind::Missing,
+                    PathKind::Missing,
+                    PathKind::Missing,
+                ),
+            },
+            WritableRoot {
+                path: "/ws".into(),
+                protected: names("/ws", PathKind::Dir, PathKind::Missing, PathKind::Missing),
+            },
+        ],
+    )
+}
+
+/// A fake filesystem: listed paths exist with their kind, everything else is missing
+/// (except the ancestors of listed paths, which are directories).
+fn fake_fs(entries: &[(&str, PathKind)]) -> impl Fn(&Path) -> PathKind {
+    let mut map: BTreeMap<PathBuf, PathKind> = BTreeMap::new();
+    for (p, k) in entries {
+        let p = PathBuf::from(p);
+        for a in p.ancestors().skip(1) {
+            map.entry(a.to_path_buf()).or_insert(PathKind::Dir);
+        }
+        map.insert(p, *k);
+    }
+    move |p: &Path| map.get(p).copied().unwrap_or(PathKind::Missing)
+}
+
+fn plan(p: &ResolvedPolicy, matches: &[DenyMatch], fs: &[(&str, PathKind)]) -> BwrapPlan {
+    let kind_of = fake_fs(fs);
+    let features = BwrapFeatures::assumed();
+    let seccomp = [0u8; 16];
+    compile(&BwrapInput {
+        policy: p,
+        deny_matches: matches,
+        features: &features,
+        seccomp_program: Some(&seccomp),
+        kind_of: &kind_of,
+        is_empty_dir: &|_| false,
+        read_link: &|p: &Path| (p == Path::new("/lib64")).then(|| PathBuf::from("usr/lib64")),
+        best_effort: false,
+    })
+    .expect("compiles")
+}
+
+fn check(name: &str, plan: &BwrapPlan) {
+    let file = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(format!("bwrap_{name}.txt"));
+    let text = plan.to_text();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&file, &text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&file).unwrap_or_else(|_| {
+        panic!(
+            "missing golden {}; run with UPDATE_GOLDEN=1",
+            file.display()
+        )
+    });
+    assert_eq!(text, want, "golden {} differs", file.display());
+}
+
+const WS_FS: &[(&str, PathKind)] = &[
+    ("/ws/.git/config", PathKind::File),
+    ("/ws/src/main.rs", PathKind::File),
+    ("/tmp", PathKind::Dir),
+    ("/etc/passwd", PathKind::File),
+];
+
+#[test]
+fn read_only() {
+    let p = policy(vec![rule("/", Access::Read)], vec![]);
+    let plan = plan(&p, &[], WS_FS);
+    assert!(plan.args.windows(3).any(|w| w == ["--ro-bind", "/", "/"]));
+    assert!(!plan.args.iter().any(|a| a == "--bind"));
+    check("read_only", &plan);
+}
+
+#[test]
+fn workspace_write_binds_roots_and_masks_protected_names() {
+    let plan = plan(&workspace_write(), &[], WS_FS);
+    let text = plan.to_text();
+    assert!(text.contains("--bind\n/ws\n/ws\n"));
+    assert!(text.contains("--ro-bind\n/ws/.git\n/ws/.git\n"));
+    assert!(text.contains("--perms\n0555\n--tmpfs\n/ws/.codex\n"));
+    assert!(plan.unshare_net);
+    assert!(plan.host_stubs.contains(&PathBuf::from("/ws/.agents")));
+    check("workspace_write", &plan);
+}
+
+#[test]
+fn extra_root() {
+    let mut p = workspace_write();
+    p.rules.push(rule("/data/cache", Access::Write));
+    p.rules.sort_by(|a, b| a.path.cmp(&b.path));
+    p.writable_roots.insert(
+        0,
+        WritableRoot {
+            path: "/data/cache".into(),
+            protected: names(
+                "/data/cache",
+                PathKind::Missing,
+                PathKind::Missing,
+                PathKind::Missing,
+            ),
+        },
+    );
+    let mut fs = WS_FS.to_vec();
+    fs.push(("/data/cache/x", PathKind::File));
+    check("extra_root", &plan(&p, &[], &fs));
+}
+
+#[test]
+fn protected_subpath_and_nested_regrant() {
+    let mut p = workspace_write();
+    p.rules.push(rule("/ws/private", Access::Deny));
+    p.rules.push(rule("/ws/private/scratch", Access::Write));
+    p.rules.sort_by(|a, b| a.path.cmp(&b.path));
+    p.writable_roots.push(WritableRoot {
+        path: "/ws/private/scratch".into(),
+        protected: names(
+            "/ws/private/scratch",
+            PathKind::Missing,
+            PathKind::Missing,
+            PathKind::Missing,
+        ),
+    });
+    p.writable_roots[1].protected = names("/ws", PathKind::Dir, PathKind::File, PathKind::Missing);
+    let mut fs = WS_FS.to_vec();
+    fs.extend([
+        ("/ws/.codex", PathKind::File),
+        ("/ws/private/scratch/notes", PathKind::File),
+        ("/ws/private/key", PathKind::File),
+    ]);
+    let plan = plan(&p, &[], &fs);
+    // The re-granted root is mounted after (inside) the mask of its denied parent.
+    let pos = |needle: &str| plan.args.iter().position(|a| a == needle).unwrap();
+    assert!(pos("/ws/private") < pos("/ws/private/scratch"));
+    assert_eq!(plan.access(Path::new("/ws/private/key")), (false, false));
+    assert_eq!(
+        plan.access(Path::new("/ws/private/scratch/notes")),
+        (true, true)
+    );
+    check("protected_subpath", &plan);
+}
+
+#[test]
+fn git_pointer_file() {
+    let mut p = workspace_write();
+    p.rules.push(rule("/repo", Access::Write));
+    p.rules.sort_by(|a, b| a.path.cmp(&b.path));
+    p.writable_roots.insert(
+        0,
+        WritableRoot {
+            path: "/repo".into(),
+            protected: names("/repo", PathKind::Dir, PathKind::Missing, PathKind::Missing),
+        },
+    );
+    let ws = p
+        .writable_roots
+        .iter_mut()
+        .find(|r| r.path == Path::new("/ws"))
+        .unwrap();
+    ws.protected = names("/ws", PathKind::File, PathKind::Missing, PathKind::Missing);
+    ws.protected.push(protected(
+        "/repo/.git/worktrees/w",
+        PathKind::Dir,
+        "gitdir of /ws/.git",
+    ));
+    let fs = [
+        ("/ws/.git", PathKind::File),
+        ("/repo/.git/worktrees/w/HEAD", PathKind::File),
+        ("/tmp", PathKind::Dir),
+    ];
+    let plan = plan(&p, &[], &fs);
+    assert_eq!(plan.access(Path::new("/ws/.git")), (true, false));
+    // Already read-only through /repo/.git: no separate mount needed for the target.
+    assert_eq!(
+        plan.access(Path::new("/repo/.git/worktrees/w/HEAD")),
+        (true, false)
+    );
+    check("git_pointer_file", &plan);
+}
+
+#[test]
+fn deny_read_masks_matches() {
+    let mut p = workspace_write();
+    p.deny_globs = vec![DenyGlob::new("/ws/**/*.env", "--deny-read").unwrap()];
+    let m = |path: &str, kind: MatchKind| DenyMatch {
+        path: path.into(),
+        kind,
+        pattern: "/ws/**/*.env".into(),
+    };
+    let matches = [
+        m("/ws/a.env", MatchKind::File),
+        m("/ws/conf.env", MatchKind::Dir),
+        m(
+            "/ws/link.env",
+            MatchKind::Symlink {
+                target: Some("/etc/shared.secret".into()),
+            },
+        ),
+        m("/ws/sub/b.env", MatchKind::File),
+    ];
+    let mut fs = WS_FS.to_vec();
+    fs.extend([
+        ("/ws/a.env", PathKind::File),
+        ("/ws/sub/b.env", PathKind::File),
+        ("/ws/conf.env", PathKind::Dir),
+        ("/etc/shared.secret", PathKind::File),
+    ]);
+    let plan = plan(&p, &matches, &fs);
+    assert_eq!(plan.access(Path::new("/ws/sub/b.env")), (false, false));
+    assert_eq!(plan.access(Path::new("/ws/sub/b.txt")), (true, true));
+    assert_eq!(plan.access(Path::new("/etc/shared.secret")), (false, false));
+    // seccomp + one empty fd per masked file (a.env, b.env, the link target)
+    assert_eq!(plan.fds.len(), 4);
+    check("deny_read", &plan);
+}
+
+#[test]
+fn network_on_keeps_the_host_network() {
+    let mut p = workspace_write();
+    p.network = NetworkPolicy::Full;
+    let plan = plan(&p, &[], WS_FS);
+    assert!(!plan.args.iter().any(|a| a == "--unshare-net"));
+    check("network_on", &plan);
+}
+
+#[test]
+fn minimal_read_view() {
+    let mut p = workspace_write();
+    p.minimal = true;
+    p.rules.retain(|r| r.path != Path::new("/"));
+    for r in ["/usr", "/etc", "/bin"] {
+        p.rules.push(rule(r, Access::Read));
+    }
+    p.rules.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut fs = WS_FS.to_vec();
+    fs.extend([("/usr/bin/sh", PathKind::File), ("/bin", PathKind::Dir)]);
+    let plan = plan(&p, &[], &fs);
+    assert_eq!(plan.access(Path::new("/home/me/.ssh/id")), (false, false));
+    assert_eq!(plan.access(Path::new("/usr/bin/sh")), (true, false));
+    check("minimal", &plan);
+}
+
+#[test]
+fn proxy_network_is_refused_unless_best_effort() {
+    let mut p = workspace_write();
+    p.network = NetworkPolicy::Proxy {
+        allow: vec!["example.com".into()],
+        deny: vec![],
+    };
+    let kind_of = fake_fs(WS_FS);
+    let features = BwrapFeatures::assumed();
+    let mut input = BwrapInput {
+        policy: &p,
+        deny_matches: &[],
+        features: &features,
+        seccomp_program: None,
+        kind_of: &kind_of,
+        is_empty_dir: &|_| false,
+        read_link: &|p: &Path| (p == Path::new("/lib64")).then(|| PathBuf::from("usr/lib64")),
+        best_effort: false,
+    };
+    let e = compile(&input).unwrap_err();
+    assert!(e.to_string().contains("proxy"), "{e}");
+    input.best_effort = true;
+    let plan = compile(&input).unwrap();
+    assert!(plan.unshare_net);
+    assert_eq!(plan.degradations.len(), 1);
+}
+
+#[test]
+fn json_form_is_valid_and_names_mounts() {
+    let plan = plan(&workspace_write(), &[], WS_FS);
+    let v = serde_json::to_value(&plan).unwrap();
+    assert_eq!(v["unshare_net"], true);
+    assert!(v["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["op"] == "bind" && m["path"] == "/ws"));
+    assert_eq!(v["fds"][0]["content"], "seccomp");
+}
+
+#[test]
+fn old_bwrap_without_required_flags_is_refused() {
+    let p = workspace_write();
+    let kind_of = fake_fs(WS_FS);
+    for strip in ["perms", "cap_drop", "seccomp"] {
+        let mut features = BwrapFeatures::assumed();
+        match strip {
+            "perms" => features.perms = false,
+            "cap_drop" => features.cap_drop = false,
+            _ => features.seccomp = false,
+        }
+        let e = compile(&BwrapInput {
+            policy: &p,
+            deny_matches: &[],
+            features: &features,
+            seccomp_program: Some(&[0u8; 8]),
+            kind_of: &kind_of,
+            is_empty_dir: &|_| false,
+            read_link: &|_| None,
+            best_effort: true,
+        })
+        .unwrap_err();
+        let flag = format!("--{}", strip.replace('_', "-"));
+        assert!(e.to_string().contains(&flag), "{e}");
+    }
+}

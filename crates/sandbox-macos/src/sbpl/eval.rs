@@ -1,0 +1,214 @@
+//! Evaluates a parsed profile for one file operation on one path: the last rule whose
+//! operation and filters match decides; `(deny default)` is the fallback.
+
+use super::reader::{Action, Filter, Profile, Value};
+use std::collections::BTreeMap;
+use thiserror::Error;
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum EvalError {
+    #[error("profile uses parameter `{0}`, which is not defined")]
+    MissingParam(String),
+    #[error("profile regex `{regex}` does not compile: {reason}")]
+    BadRegex { regex: String, reason: String },
+}
+
+/// A filter with parameters substituted and regexes compiled.
+#[derive(Debug)]
+enum Compiled {
+    Literal(String),
+    Subpath(String),
+    Regex(regex::Regex),
+    All(Vec<Compiled>),
+    Any(Vec<Compiled>),
+    Not(Box<Compiled>),
+    /// A non-path filter: never true for a path.
+    Never,
+}
+
+#[derive(Debug)]
+struct CompiledRule {
+    allow: bool,
+    ops: Vec<String>,
+    /// Empty means "always"; otherwise any one of them.
+    filters: Vec<Compiled>,
+    line: usize,
+}
+
+/// A profile ready to answer questions.
+#[derive(Debug)]
+pub struct Evaluator {
+    rules: Vec<CompiledRule>,
+}
+
+/// The evaluator's answer: allowed or not, and the line of the deciding rule (0: no rule).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verdict {
+    pub allowed: bool,
+    pub line: usize,
+}
+
+impl Evaluator {
+    /// Binds `params` (the `-D` values) into `profile`.
+    pub fn new(
+        profile: &Profile,
+        params: &BTreeMap<String, String>,
+    ) -> Result<Evaluator, EvalError> {
+        let rules = profile
+            .rules
+            .iter()
+            .map(|r| {
+                Ok(CompiledRule {
+                    allow: r.action == Action::Allow,
+                    ops: r.ops.clone(),
+                    filters: r
+                        .filters
+                        .iter()
+                        .map(|f| compile(f, params))
+                        .collect::<Result<_, EvalError>>()?,
+                    line: r.line,
+                })
+            })
+            .collect::<Result<_, EvalError>>()?;
+        Ok(Evaluator { rules })
+    }
+
+    /// The decision for operation `op` (e.g. `file-write-create`) on the absolute `path`.
+    pub fn decide(&self, op: &str, path: &str) -> Verdict {
+        let mut verdict = Verdict {
+            allowed: false,
+            line: 0,
+        };
+        for r in &self.rules {
+            if r.ops.iter().any(|o| op_matches(o, op))
+                && (r.filters.is_empty() || r.filters.iter().any(|f| matches(f, path)))
+            {
+                verdict = Verdict {
+                    allowed: r.allow,
+                    line: r.line,
+                };
+            }
+        }
+        verdict
+    }
+}
+
+fn op_matches(rule_op: &str, op: &str) -> bool {
+    rule_op == "default"
+        || rule_op == op
+        || rule_op
+            .strip_suffix('*')
+            .is_some_and(|prefix| op.starts_with(prefix))
+}
+
+fn bind(v: &Value, params: &BTreeMap<String, String>) -> Result<String, EvalError> {
+    match v {
+        Value::Str(s) => Ok(s.clone()),
+        Value::Param(p) => params
+            .get(p)
+            .cloned()
+            .ok_or_else(|| EvalError::MissingParam(p.clone())),
+    }
+}
+
+fn compile(f: &Filter, params: &BTreeMap<String, String>) -> Result<Compiled, EvalError> {
+    Ok(match f {
+        Filter::Literal(v) => Compiled::Literal(bind(v, params)?),
+        Filter::Subpath(v) => Compiled::Subpath(bind(v, params)?),
+        // POSIX regexes let `.` match a newline; `(?s)` makes the regex crate agree.
+        Filter::Regex(r) => {
+            Compiled::Regex(regex::Regex::new(&format!("(?s){r}")).map_err(|e| {
+                EvalError::BadRegex {
+                    regex: r.clone(),
+                    reason: e.to_string(),
+                }
+            })?)
+        }
+        Filter::RequireAll(fs) => Compiled::All(
+            fs.iter()
+                .map(|f| compile(f, params))
+                .collect::<Result<_, _>>()?,
+        ),
+        Filter::RequireAny(fs) => Compiled::Any(
+            fs.iter()
+                .map(|f| compile(f, params))
+                .collect::<Result<_, _>>()?,
+        ),
+        Filter::RequireNot(f) => Compiled::Not(Box::new(compile(f, params)?)),
+        Filter::Other { path, .. } => {
+            // Still bind the nested path filter, so a missing parameter is reported.
+            if let Some(p) = path {
+                compile(p, params)?;
+            }
+            Compiled::Never
+        }
+    })
+}
+
+fn matches(f: &Compiled, path: &str) -> bool {
+    match f {
+        Compiled::Literal(l) => path == l,
+        Compiled::Subpath(root) => {
+            path == root
+                || root == "/"
+                || path
+                    .strip_prefix(root.as_str())
+                    .is_some_and(|rest| rest.starts_with('/'))
+        }
+        Compiled::Regex(r) => r.is_match(path),
+        Compiled::All(fs) => fs.iter().all(|f| matches(f, path)),
+        Compiled::Any(fs) => fs.iter().any(|f| matches(f, path)),
+        Compiled::Not(f) => !matches(f, path),
+        Compiled::Never => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sbpl::parse;
+
+    fn eval(text: &str, params: &[(&str, &str)]) -> Evaluator {
+        let params = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Evaluator::new(&parse(text).unwrap(), &params).unwrap()
+    }
+
+    #[test]
+    fn last_match_wins_and_default_denies() {
+        let e = eval(
+            "(version 1)(deny default)(allow file-read*)(deny file-read* (subpath (param \"S\")))(allow file-read-data (literal \"/s/ok\"))",
+            &[("S", "/s")],
+        );
+        assert!(e.decide("file-read-data", "/x").allowed);
+        assert!(!e.decide("file-read-data", "/s/y").allowed);
+        assert!(!e.decide("file-read-metadata", "/s/ok").allowed);
+        assert!(e.decide("file-read-data", "/s/ok").allowed);
+        assert!(e.decide("file-read-data", "/sx").allowed);
+        assert!(!e.decide("file-write-data", "/x").allowed);
+    }
+
+    #[test]
+    fn require_forms() {
+        let e = eval(
+            "(version 1)(deny default)(allow file-write* (require-all (subpath (param \"W\")) (require-not (subpath (param \"E\"))) (require-any (regex #\"\\.txt$\") (literal \"/w/f\"))))",
+            &[("W", "/w"), ("E", "/w/.git")],
+        );
+        assert!(e.decide("file-write-data", "/w/a.txt").allowed);
+        assert!(e.decide("file-write-data", "/w/f").allowed);
+        assert!(!e.decide("file-write-data", "/w/g").allowed);
+        assert!(!e.decide("file-write-data", "/w/.git/a.txt").allowed);
+        assert!(e.decide("file-write-data", "/w/.gitx.txt").allowed);
+    }
+
+    #[test]
+    fn missing_param_is_an_error() {
+        let p = parse("(version 1)(allow file-read* (subpath (param \"NOPE\")))").unwrap();
+        assert_eq!(
+            Evaluator::new(&p, &BTreeMap::new()).unwrap_err(),
+            EvalError::MissingParam("NOPE".into())
+        );
+    }
+}

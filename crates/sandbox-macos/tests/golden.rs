@@ -1,0 +1,169 @@
+//! Golden profiles: the exact text for the main policy shapes, committed under
+//! `tests/golden/` and reviewed like code. Temp paths are shown as `<TMP>`.
+//! Regenerate with `UPDATE_GOLDEN=1 cargo test -p sandbox-macos --test golden`.
+
+use sandbox_core::{resolve, NetworkPolicy, Policy, Preset, ResolveEnv, TargetOs};
+use sandbox_macos::escape::regex_quote;
+use sandbox_macos::{compile, verify, CompileOptions};
+use std::path::{Path, PathBuf};
+
+struct Tree {
+    _dir: tempfile::TempDir,
+    base: PathBuf,
+}
+
+/// A temp tree outside `/tmp` (so `/tmp` stays a separate root): `ws/` with a `.git`
+/// directory, `extra/`, and `real/.git/worktrees/w` for pointer files.
+fn tree() -> Tree {
+    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let base = std::fs::canonicalize(dir.path()).unwrap();
+    std::fs::create_dir_all(base.join("ws/.git")).unwrap();
+    std::fs::create_dir_all(base.join("extra")).unwrap();
+    std::fs::create_dir_all(base.join("real/.git/worktrees/w")).unwrap();
+    Tree { _dir: dir, base }
+}
+
+fn env(cwd: &Path) -> ResolveEnv {
+    ResolveEnv {
+        cwd: cwd.to_path_buf(),
+        tmpdir: None,
+        home: None,
+        target: TargetOs::Macos,
+    }
+}
+
+fn render(t: &Tree, policy: &Policy) -> String {
+    let resolved = resolve(policy, &env(&t.base.join("ws"))).unwrap();
+    let plan = compile(&resolved, &CompileOptions::default()).unwrap();
+    let report = verify(&resolved, &plan).unwrap();
+    assert!(
+        report.ok(),
+        "profile disagrees with the oracle: {:#?}",
+        report.mismatches
+    );
+    assert!(report.checked > 1000, "only {} decisions", report.checked);
+    let base = t.base.to_str().unwrap();
+    let mut out = plan.profile.clone();
+    out.push_str("\n;; ---- -D parameters ----\n");
+    for (k, v) in &plan.params {
+        out.push_str(&format!(";; {k}={v}\n"));
+    }
+    out.replace(&regex_quote(base).unwrap(), "<TMP>")
+        .replace(base, "<TMP>")
+}
+
+fn check(name: &str, text: &str) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/golden/{name}.sb"));
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, text).unwrap();
+        return;
+    }
+    let want = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("{}: {e} (run with UPDATE_GOLDEN=1)", path.display()));
+    assert_eq!(
+        text, want,
+        "golden {name} differs; review and run with UPDATE_GOLDEN=1"
+    );
+}
+
+fn workspace_write() -> Policy {
+    Policy::preset_with(Preset::WorkspaceWrite, true, false)
+}
+
+#[test]
+fn read_only() {
+    let t = tree();
+    check("read-only", &render(&t, &Policy::preset(Preset::ReadOnly)));
+}
+
+#[test]
+fn workspace_write_profile() {
+    let t = tree();
+    let text = render(&t, &workspace_write());
+    assert!(text.contains(";; WRITABLE_ROOT_0=/private/tmp\n"), "{text}");
+    assert!(text.contains(";; WRITABLE_ROOT_1=<TMP>/ws\n"), "{text}");
+    // Missing protected names are parameters too, so creating them is denied.
+    assert!(text.contains("=<TMP>/ws/.agents\n"));
+    assert!(text.contains("=<TMP>/ws/.codex\n"));
+    check("workspace-write", &text);
+}
+
+#[test]
+fn extra_root() {
+    let t = tree();
+    let mut p = workspace_write();
+    p.add_writable_root(t.base.join("extra"), "--writable-root");
+    let text = render(&t, &p);
+    assert!(text.contains("WRITABLE_ROOT_1=<TMP>/extra\n"), "{text}");
+    check("extra-root", &text);
+}
+
+#[test]
+fn git_pointer_file() {
+    let t = tree();
+    std::fs::remove_dir_all(t.base.join("ws/.git")).unwrap();
+    let target = t.base.join("extra/gitdir-w");
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::write(
+        t.base.join("ws/.git"),
+        format!("gitdir: {}\n", target.display()),
+    )
+    .unwrap();
+    // The pointer's target is inside another writable root: it must be carved out there.
+    let mut p = workspace_write();
+    p.add_writable_root(t.base.join("extra"), "--writable-root");
+    let text = render(&t, &p);
+    assert!(
+        text.contains("_EXCLUDED_3=<TMP>/extra/gitdir-w\n"),
+        "{text}"
+    );
+    assert!(text.contains("=<TMP>/ws/.git\n"), "{text}");
+    check("git-pointer", &text);
+}
+
+#[test]
+fn deny_glob() {
+    let t = tree();
+    let mut p = workspace_write();
+    p.add_deny_glob("**/*.env".into(), "--deny-read");
+    let text = render(&t, &p);
+    assert!(
+        text.contains("(regex #\"^<TMP>/ws/(.*/)?[^/]*\\.env$\")"),
+        "{text}"
+    );
+    check("deny-glob", &text);
+}
+
+#[test]
+fn network_on() {
+    let t = tree();
+    let mut p = workspace_write();
+    p.network = NetworkPolicy::Full;
+    let text = render(&t, &p);
+    assert!(text.contains("(allow network-outbound)\n"));
+    assert!(text.contains("com.apple.SystemConfiguration.DNSConfiguration"));
+    check("network-on", &text);
+}
+
+#[test]
+fn unix_socket_paths() {
+    let t = tree();
+    let mut p = Policy::preset(Preset::ReadOnly);
+    p.unix_sockets = sandbox_core::UnixSockets::Paths(vec![t.base.join("ws/sock")]);
+    let text = render(&t, &p);
+    assert!(
+        text.contains("UNIX_SOCKET_PATH_0=<TMP>/ws/sock\n"),
+        "{text}"
+    );
+    assert!(!text.contains("(allow network-outbound)\n"));
+    check("unix-socket-paths", &text);
+}
+
+#[test]
+fn output_is_deterministic() {
+    let t = tree();
+    let mut p = workspace_write();
+    p.add_deny_glob("**/*.env".into(), "--deny-read");
+    p.add_writable_root(t.base.join("extra"), "--writable-root");
+    assert_eq!(render(&t, &p), render(&t, &p));
+}

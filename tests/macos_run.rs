@@ -1,0 +1,194 @@
+//! Real enforcement on macOS: run commands under `sandbox macos` (real `sandbox-exec`) and
+//! check what the kernel allowed. Compiled and run only on macOS; on other systems this file
+//! is empty (the Linux CI type-checks it with `--target aarch64-apple-darwin`).
+#![cfg(target_os = "macos")]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn sandbox(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_sandbox"))
+        .args(args)
+        // Keep $TMPDIR (where the test trees live) out of the writable roots.
+        .env_remove("TMPDIR")
+        .output()
+        .expect("run sandbox")
+}
+
+/// False (with a notice) when Seatbelt cannot be applied here, e.g. inside another sandbox.
+fn seatbelt_works() -> bool {
+    let o = sandbox(&["macos", "-s", "read-only", "--", "/usr/bin/true"]);
+    if o.status.success() {
+        return true;
+    }
+    eprintln!(
+        "skip: sandbox-exec does not work here: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    false
+}
+
+struct Tree {
+    _d: tempfile::TempDir,
+    ws: PathBuf,
+    outside: PathBuf,
+}
+
+fn tree() -> Tree {
+    let d = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(d.path()).unwrap();
+    let ws = base.join("ws");
+    std::fs::create_dir_all(ws.join(".git")).unwrap();
+    std::fs::write(ws.join(".git/config"), "original").unwrap();
+    std::fs::write(ws.join("secret.env"), "TOKEN").unwrap();
+    let outside = base.join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    Tree { _d: d, ws, outside }
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn sh(policy: &[&str], script: &str) -> Output {
+    let mut args = vec!["macos"];
+    args.extend_from_slice(policy);
+    args.extend_from_slice(&["--", "/bin/sh", "-c", script]);
+    sandbox(&args)
+}
+
+#[test]
+fn workspace_write_allows_the_workspace_and_nothing_else() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let p = ["--full-auto", "-C", s(&t.ws)];
+    let ok = sh(&p, &format!("echo hi > '{}/allowed.txt'", s(&t.ws)));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.ws.join("allowed.txt")).unwrap(),
+        "hi\n"
+    );
+
+    let o = sh(&p, &format!("echo x > '{}/x.txt'", s(&t.outside)));
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("Operation not permitted"));
+    assert!(!t.outside.join("x.txt").exists());
+}
+
+#[test]
+fn protected_paths_cannot_be_written_or_created() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let p = ["--full-auto", "-C", s(&t.ws)];
+    let o = sh(&p, &format!("echo evil > '{}/.git/config'", s(&t.ws)));
+    assert!(!o.status.success());
+    assert_eq!(
+        std::fs::read_to_string(t.ws.join(".git/config")).unwrap(),
+        "original"
+    );
+    let o = sh(&p, &format!("mkdir '{}/.codex'", s(&t.ws)));
+    assert!(!o.status.success());
+    assert!(!t.ws.join(".codex").exists());
+    let o = sh(&p, &format!("echo x > '{}/.agents'", s(&t.ws)));
+    assert!(!o.status.success());
+    assert!(!t.ws.join(".agents").exists());
+    let o = sh(
+        &p,
+        &format!("mv '{}/.git' '{}/old-git'", s(&t.ws), s(&t.ws)),
+    );
+    assert!(!o.status.success());
+    assert!(t.ws.join(".git/config").exists());
+}
+
+#[test]
+fn deny_glob_blocks_reading_and_deleting() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let p = ["--full-auto", "-C", s(&t.ws), "--deny-read", "**/*.env"];
+    let o = sh(&p, &format!("cat '{}/secret.env'", s(&t.ws)));
+    assert!(!o.status.success());
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("TOKEN"));
+    let o = sh(&p, &format!("rm '{}/secret.env'", s(&t.ws)));
+    assert!(!o.status.success());
+    assert!(t.ws.join("secret.env").exists());
+}
+
+#[test]
+fn read_only_keeps_dev_null_and_exit_status() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let p = ["-s", "read-only", "-C", s(&t.ws)];
+    let o = sh(&p, &format!("echo x > '{}/new.txt'", s(&t.ws)));
+    assert!(!o.status.success());
+    assert!(!t.ws.join("new.txt").exists());
+    let o = sh(
+        &p,
+        "echo x > /dev/null && head -c 4 /dev/urandom > /dev/null && exit 7",
+    );
+    assert_eq!(o.status.code(), Some(7));
+    let o = sandbox(&["macos", "-s", "read-only", "--", "no-such-command-xyz"]);
+    assert_eq!(o.status.code(), Some(127));
+}
+
+#[test]
+fn hostile_root_name_is_only_that_root() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let hostile = t.outside.join("x\")(allow file-write* (subpath \"/\"))");
+    std::fs::create_dir_all(&hostile).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_sandbox"))
+        .args([
+            "macos",
+            "--full-auto",
+            "-C",
+            s(&t.ws),
+            "--writable-root",
+            s(&hostile),
+        ])
+        .args([
+            "--",
+            "/bin/sh",
+            "-c",
+            "echo ok > \"$ROOT/in.txt\"; echo bad > \"$OUT/escape.txt\"",
+        ])
+        .env_remove("TMPDIR")
+        .env("ROOT", &hostile)
+        .env("OUT", &t.outside)
+        .output()
+        .unwrap();
+    assert!(
+        hostile.join("in.txt").exists(),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(!t.outside.join("escape.txt").exists());
+}
+
+#[test]
+fn log_denials_reports_after_the_command() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let o = sh(
+        &["--full-auto", "-C", s(&t.ws), "--log-denials"],
+        &format!("echo x > '{}/x.txt'", s(&t.outside)),
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("=== Sandbox denials ==="), "{err}");
+    assert!(err.contains("file-write"), "{err}");
+}

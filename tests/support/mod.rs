@@ -1,0 +1,227 @@
+//! Helpers for the end-to-end tests: run the real `sandbox` binary as root and as the
+//! unprivileged user `sbxtest`, in workspaces that user owns.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+/// The unprivileged test user (created when missing and running as root).
+pub const TEST_USER: &str = "sbxtest";
+/// Interpreter outside any home directory, usable by every user.
+pub const PYTHON: &str = "/usr/bin/python3";
+
+/// Who runs the sandbox.
+#[derive(Clone, Debug)]
+pub struct User {
+    pub name: String,
+    pub uid: u32,
+    pub gid: u32,
+    pub home: PathBuf,
+}
+
+impl User {
+    pub fn is_root(&self) -> bool {
+        self.uid == 0
+    }
+}
+
+fn euid() -> u32 {
+    // `id -u` keeps this file free of libc.
+    let out = Command::new("id").arg("-u").output().expect("id -u");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("uid")
+}
+
+fn lookup(name: &str) -> Option<User> {
+    let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+    passwd.lines().find_map(|l| {
+        let f: Vec<&str> = l.split(':').collect();
+        if f.len() < 7 || f[0] != name {
+            return None;
+        }
+        Some(User {
+            name: name.into(),
+            uid: f[2].parse().ok()?,
+            gid: f[3].parse().ok()?,
+            home: PathBuf::from(f[5]),
+        })
+    })
+}
+
+/// The users to run each case as: root and `sbxtest` when running as root (creating the
+/// user if needed), otherwise the current user only (with a skip notice).
+pub fn users() -> &'static [User] {
+    static USERS: OnceLock<Vec<User>> = OnceLock::new();
+    USERS.get_or_init(|| {
+        let uid = euid();
+        if uid != 0 {
+            eprintln!("notice: not root: skipping the root and `{TEST_USER}` variants");
+            let name = std::env::var("USER").unwrap_or_else(|_| "current".into());
+            let home = PathBuf::from(std::env::var_os("HOME").unwrap_or_else(|| "/".into()));
+            return vec![User {
+                name,
+                uid,
+                gid: uid,
+                home,
+            }];
+        }
+        let mut v = vec![lookup("root").expect("root in /etc/passwd")];
+        if lookup(TEST_USER).is_none() {
+            let _ = Command::new("useradd").args(["-m", TEST_USER]).status();
+        }
+        match lookup(TEST_USER) {
+            Some(u) => v.push(u),
+            None => eprintln!("notice: could not create `{TEST_USER}`: skipping that variant"),
+        }
+        v
+    })
+}
+
+/// A copy of the binary every user can execute (the build tree may not be reachable).
+pub fn sandbox_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        // Remove copies left by earlier test processes that are gone.
+        if let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) {
+            for e in entries.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("sandbox-e2e-bin-") {
+                    if !Path::new("/proc").join(pid).exists() {
+                        let _ = std::fs::remove_dir_all(e.path());
+                    }
+                }
+            }
+        }
+        let dir = std::env::temp_dir().join(format!("sandbox-e2e-bin-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dst = dir.join("sandbox");
+        // Copy in a child process: a write fd held here could leak into a concurrently
+        // forked child and make exec fail with ETXTBSY.
+        let ok = Command::new("cp")
+            .arg(env!("CARGO_BIN_EXE_sandbox"))
+            .arg(&dst)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "copy the sandbox binary");
+        std::fs::set_permissions(&dst, std::fs::Permissions::from_mode(0o755)).unwrap();
+        dst
+    })
+}
+
+/// A fresh directory under /tmp owned by `user`, removed on drop.
+pub struct Dir {
+    pub path: PathBuf,
+}
+
+impl Dir {
+    pub fn new(user: &User, base: &Path) -> Dir {
+        let t = tempfile::Builder::new()
+            .prefix("sbx-e2e-")
+            .tempdir_in(base)
+            .unwrap();
+        let path = t.keep().canonicalize().unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        if euid() == 0 {
+            std::os::unix::fs::chown(&path, Some(user.uid), Some(user.gid)).unwrap();
+        }
+        Dir { path }
+    }
+
+    pub fn join(&self, p: &str) -> PathBuf {
+        self.path.join(p)
+    }
+
+    /// Writes a file (as the test runner) and gives it to `user`.
+    pub fn write(&self, user: &User, rel: &str, content: &str) -> PathBuf {
+        let p = self.path.join(rel);
+        if let Some(parent) = p.parent() {
+            std::fs::create_dir_all(parent).unwrap();
+            chown_tree(user, &self.path);
+        }
+        std::fs::write(&p, content).unwrap();
+        chown_tree(user, &self.path);
+        p
+    }
+}
+
+fn chown_tree(user: &User, root: &Path) {
+    if euid() != 0 {
+        return;
+    }
+    let _ = Command::new("chown")
+        .arg("-R")
+        .arg(format!("{}:{}", user.uid, user.gid))
+        .arg(root)
+        .status();
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// A `Command` running `program` as `user` (through `setpriv` when that is another user).
+pub fn as_user(user: &User, program: impl AsRef<OsStr>) -> Command {
+    if user.uid == euid() {
+        Command::new(program)
+    } else {
+        let mut c = Command::new("setpriv");
+        c.arg(format!("--reuid={}", user.uid))
+            .arg(format!("--regid={}", user.gid))
+            .arg("--init-groups")
+            .arg(program);
+        c
+    }
+}
+
+/// A `Command` that runs `sandbox ARGS…` as `user` in `cwd`, with a clean, predictable
+/// environment (no TMPDIR, a PATH without home directories).
+pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Command {
+    let mut cmd = as_user(user, sandbox_bin());
+    cmd.args(args)
+        .current_dir(cwd)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &user.home)
+        .env("LANG", "C");
+    cmd
+}
+
+/// Runs `sandbox ARGS…` as `user` in `cwd` and collects the output.
+pub fn sandbox<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Output {
+    sandbox_cmd(user, cwd, args).output().expect("run sandbox")
+}
+
+/// `sandbox linux --backend landlock EXTRA… -- sh -c SCRIPT` as `user` in `cwd`.
+pub fn sh(user: &User, cwd: &Path, extra: &[&str], script: &str) -> Output {
+    let mut args: Vec<&str> = vec!["linux", "--backend", "landlock"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", "sh", "-c", script]);
+    sandbox(user, cwd, &args)
+}
+
+/// Panics with the full output unless the run exited 0.
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what}: {:?}\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
