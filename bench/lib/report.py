@@ -428,8 +428,11 @@ def main():
         "`run --unshare-network --devfs /dev -B /tmp:/tmp -w WS` (read-only `/` rootfs is its default); "
         "codex `sandbox -P :workspace -C WS` (codex ≥ 0.169; `codex` is the native binary from the npm "
         "package, `codex-npm` the `codex` command with its Node.js wrapper).",
-        "",
     ]
+    if rep.facts.get("nice", "0") != "0":
+        doc += [f"- The suite ran at nice {rep.facts['nice']} (`bench/run --priority`), so other processes "
+                "on this shared machine took less CPU time from the measured commands."]
+    doc += [""]
     doc += tail
     with open(write, "w") as f:
         f.write("\n".join(doc).rstrip("\n") + "\n")
