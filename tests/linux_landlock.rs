@@ -533,7 +533,7 @@ fn doctor_reports_and_requires() {
 }
 
 #[test]
-fn denied_paths_are_masked_and_deny_globs_refused() {
+fn denied_paths_and_deny_glob_matches_are_masked() {
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
         let secret = Dir::new(u, Path::new("/var/tmp"));
@@ -579,14 +579,42 @@ fn denied_paths_are_masked_and_deny_globs_refused() {
         );
         assert!(!secret.join("new").exists());
 
+        // Deny globs: matches existing at launch are masked like deny rules (they read as
+        // empty and writes to them never reach the host file); other files work.
+        ws.write(u, "sub/a.env", "SECRET=1\n");
+        ws.write(u, "sub/a.txt", "plain\n");
         let out = sh(
             u,
             &ws.path,
             &["--full-auto", "--deny-read", "**/*.env"],
+            "test -s sub/a.env || echo ENV-EMPTY; cat sub/a.env; echo x > sub/a.env; cat sub/a.txt",
+        );
+        assert_ok(&out, &u.name);
+        let so = stdout(&out);
+        assert!(so.contains("ENV-EMPTY"), "as {}: {so}", u.name);
+        assert!(
+            so.contains("plain") && !so.contains("SECRET"),
+            "as {}: {so}",
+            u.name
+        );
+        assert_eq!(
+            std::fs::read_to_string(ws.join("sub/a.env")).unwrap(),
+            "SECRET=1\n"
+        );
+
+        // A root-wide glob cannot be expanded: refused, nothing runs.
+        let out = sh(
+            u,
+            &ws.path,
+            &["--full-auto", "--deny-read", "/**/*.env"],
             "touch ran",
         );
         assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
-        assert!(stderr(&out).contains("filesystem.deny_read"));
+        assert!(
+            stderr(&out).contains("whole filesystem"),
+            "{}",
+            stderr(&out)
+        );
         assert!(!ws.join("ran").exists());
     }
 }

@@ -93,7 +93,8 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
         ("filesystem.protected_create", Value::from(ll && mountns)),
         ("filesystem.metadata", Value::from(ll && mountns)),
         ("filesystem.deny_paths", Value::from(ll && mountns)),
-        ("filesystem.deny_read", Value::from(false)),
+        // Deny-glob matches existing at launch are masked in the mount namespace.
+        ("filesystem.deny_read", Value::from(ll && mountns)),
         ("network.deny_all", Value::from(ll && caps.seccomp)),
         ("network.allowlist_egress", Value::from(false)),
         ("network.unix_socket_paths", Value::from(false)),

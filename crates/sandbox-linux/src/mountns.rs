@@ -6,6 +6,7 @@
 //! [`compile`] is pure; [`Prepared`] (Linux) holds the host facts read before `fork`, and
 //! [`Prepared::apply`] only makes raw syscalls.
 
+use crate::glob_expand::{DenyMatch, MatchKind};
 use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
 use std::path::{Path, PathBuf};
@@ -45,8 +46,9 @@ pub struct MountPlan {
     pub unenforceable: Vec<(String, String)>,
 }
 
-/// Compiles the mount steps for `policy`.
-pub fn compile(policy: &ResolvedPolicy) -> MountPlan {
+/// Compiles the mount steps for `policy`; `deny_matches` are its deny globs expanded at launch
+/// ([`crate::glob_expand`]), each masked like a deny rule.
+pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan {
     let mut steps = Vec::new();
     let mut unenforceable = Vec::new();
     for root in &policy.writable_roots {
@@ -104,8 +106,40 @@ pub fn compile(policy: &ResolvedPolicy) -> MountPlan {
             Ok(_) => steps.push(MountStep::MaskFile {
                 path: rule.path.clone(),
             }),
+            // Nothing to mask; where the path could be created, the deny cannot be enforced.
+            Err(_) if !policy.decide_canonical(&rule.path, Op::Create).allowed => {
+                let parent_writable = rule.path.parent().is_some_and(|parent| {
+                    policy
+                        .writable_roots
+                        .iter()
+                        .any(|w| parent.starts_with(&w.path))
+                });
+                if parent_writable {
+                    unenforceable.push((
+                        "filesystem.deny_paths".to_string(),
+                        format!(
+                            "the denied path {} does not exist, and creating it inside a writable root cannot be blocked",
+                            rule.path.display()
+                        ),
+                    ));
+                }
+            }
             Err(_) => {}
         }
+    }
+    // Deny-glob matches existing at launch are masked (later files are not: a snapshot).
+    for m in deny_matches {
+        let (path, is_dir) = match &m.kind {
+            MatchKind::File => (m.path.clone(), false),
+            MatchKind::Dir => (m.path.clone(), true),
+            MatchKind::Symlink { target: Some(t) } => (t.clone(), t.is_dir()),
+            MatchKind::Symlink { target: None } => continue,
+        };
+        steps.push(if is_dir {
+            MountStep::MaskDir { path }
+        } else {
+            MountStep::MaskFile { path }
+        });
     }
     if Path::new(PRIVATE_SHM).is_dir()
         && !policy
@@ -115,20 +149,6 @@ pub fn compile(policy: &ResolvedPolicy) -> MountPlan {
         steps.push(MountStep::PrivateTmpfs {
             path: PRIVATE_SHM.into(),
         });
-    }
-    if !policy.deny_globs.is_empty() {
-        let globs: Vec<&str> = policy
-            .deny_globs
-            .iter()
-            .map(|g| g.pattern.as_str())
-            .collect();
-        unenforceable.push((
-            "filesystem.deny_read".to_string(),
-            format!(
-                "deny-read globs ({}) are not enforced by the landlock backend",
-                globs.join(", ")
-            ),
-        ));
     }
     MountPlan {
         steps,

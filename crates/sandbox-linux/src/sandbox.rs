@@ -140,7 +140,15 @@ pub fn compile(
             ),
         ));
     }
-    let mount_plan = mountns::compile(&policy_eff);
+    let deny_matches = crate::glob_expand::expand(
+        &policy.deny_globs,
+        &crate::glob_expand::ExpandOptions {
+            max_depth: policy.glob_scan_max_depth,
+            ..Default::default()
+        },
+    )
+    .map_err(|e| unsupported("filesystem.deny_read", e.to_string(), e.hint()))?;
+    let mount_plan = mountns::compile(&policy_eff, &deny_matches);
     let mounts = if caps.mount_namespace {
         gaps.extend(mount_plan.unenforceable.iter().cloned());
         Some(mount_plan)
@@ -244,6 +252,24 @@ impl Plan {
 ///
 /// Keep it alive until the commands it was applied to have exited: it owns the placeholder
 /// directories made for missing protected paths, removed when the last clone is dropped.
+///
+/// ```no_run
+/// use sandbox_core::{PolicyBuilder, Preset};
+/// use sandbox_linux::{Options, Sandbox};
+/// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+/// let policy = PolicyBuilder::new(Preset::WorkspaceWrite)
+///     .cwd("/work/repo")
+///     .writable_root("/home/me/.cache/cargo")
+///     .build()?;
+/// let sandbox = Sandbox::new(&policy, Options::default())?;
+/// let mut cmd = std::process::Command::new("cargo");
+/// cmd.arg("test").current_dir("/work/repo");
+/// sandbox.apply(&mut cmd)?; // installs the pre_exec step: Landlock, seccomp, mounts
+/// let status = cmd.status()?; // the caller keeps control of stdio, env and waiting
+/// println!("{status}; enforced: {:#?}", sandbox.plan());
+/// # Ok(())
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     plan: Plan,

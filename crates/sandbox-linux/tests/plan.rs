@@ -217,7 +217,7 @@ proptest! {
     fn plan_agrees_with_oracle(path in arb_path()) {
         let policy = workspace_write();
         let ll = landlock::compile(&policy, 7, &[]);
-        let mounts = mountns::compile(&policy);
+        let mounts = mountns::compile(&policy, &[]);
         let read = grants(&ll, &path, "read_file");
         prop_assert_eq!(read, policy.decide_canonical(&path, Op::Read).allowed, "read {:?}", path);
         let write = grants(&ll, &path, "write_file") && !protected_by_mount(&mounts.steps, &path);
