@@ -18,13 +18,22 @@ KEEP_END = "<!-- analysis:end -->"
 MIB = 1024.0
 
 
+FAILED = {}  # (section, label) -> [failed runs, all runs]
+
+
 def load_section(out, section):
-    """Pools the samples of every round of one hyperfine section: {label: [seconds...]}."""
+    """Pools the samples of every round of one hyperfine section: {label: [seconds...]}.
+    Runs that exited non-zero are left out (and counted in FAILED)."""
     pooled = {}
     for path in sorted(glob.glob(os.path.join(out, f"{section}.r*.json"))):
         with open(path) as f:
             for r in json.load(f)["results"]:
-                pooled.setdefault(r["command"], []).extend(r["times"])
+                codes = r.get("exit_codes") or [0] * len(r["times"])
+                ok = [t for t, c in zip(r["times"], codes) if c == 0]
+                pooled.setdefault(r["command"], []).extend(ok)
+                count = FAILED.setdefault((section, r["command"]), [0, 0])
+                count[0] += len(r["times"]) - len(ok)
+                count[1] += len(r["times"])
     return pooled
 
 
@@ -334,6 +343,10 @@ class Report:
         self.p("</details>")
         self.p()
         tail = self.lines
+        for (section, label), (bad, total) in FAILED.items():
+            if bad:
+                self.notes.append([section, label, f"{bad} of {total} timed runs exited non-zero "
+                                   "(left out of the medians)"])
         return body, goals, tail
 
     def machine(self):
@@ -429,6 +442,10 @@ def main():
         "codex `sandbox -P :workspace -C WS` (codex ≥ 0.169; `codex` is the native binary from the npm "
         "package, `codex-npm` the `codex` command with its Node.js wrapper).",
     ]
+    if rep.facts.get("private_tmp") == "1":
+        doc += ["- The suite ran in a private mount namespace with an empty tmpfs on `/tmp` (trees on disk "
+                "under `/var/tmp`): every `--full-auto` launcher makes or expects `/tmp/.git`, `/tmp/.codex` "
+                "and `/tmp/.agents`, which other jobs on a shared machine create and remove meanwhile."]
     if rep.facts.get("nice", "0") != "0":
         doc += [f"- The suite ran at nice {rep.facts['nice']} (`bench/run --priority`), so other processes "
                 "on this shared machine took less CPU time from the measured commands."]
