@@ -4,7 +4,7 @@
 //! Cases that cannot run here print a `SKIP:` line saying why.
 #![cfg(target_os = "linux")]
 
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::OnceLock;
@@ -877,5 +877,181 @@ fn sigterm_stops_the_command_and_still_cleans_up() {
         assert!(started.elapsed() < std::time::Duration::from_secs(10));
         assert_eq!(status.code(), Some(143), "{who:?}: {status:?}");
         assert!(!stub.exists(), "{who:?}: stub left behind after SIGTERM");
+    }
+}
+
+#[test]
+fn command_status_1_passes_through() {
+    // bwrap exits 1 when it cannot set up the sandbox, so a 1 makes the launcher check that
+    // bwrap works here; the command's own 1 must still come through, with no diagnosis.
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let o = w.sh(&[], "echo ran > ran; exit 1");
+        assert_eq!(o.status.code(), Some(1), "{who:?}: {}", show(&o));
+        assert!(w.ws.join("ran").exists(), "{}", show(&o));
+        assert!(
+            !String::from_utf8_lossy(&o.stderr).contains("sandbox:"),
+            "{}",
+            show(&o)
+        );
+    }
+}
+
+#[test]
+fn feature_cache_is_private_and_a_poisoned_entry_fails_closed() {
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        // `out` belongs to the user and is not writable by others: a valid runtime directory.
+        let run = |extra: &[&str]| {
+            let mut args = vec!["--full-auto"];
+            args.extend_from_slice(extra);
+            args.extend(["--", "true"]);
+            w.cmd(&args)
+                .env("XDG_RUNTIME_DIR", &w.out)
+                .output()
+                .unwrap()
+        };
+        let o = run(&[]);
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        let dir = w.out.join("sandbox");
+        let meta = std::fs::symlink_metadata(&dir).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+        let owner = std::fs::metadata(&w.out).unwrap().uid();
+        assert_eq!(meta.uid(), owner);
+        let file = dir.join("bwrap-features");
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.contains("\nflags ") && text.contains(" seccomp"),
+            "{text}"
+        );
+
+        // An entry that claims this bwrap lacks --seccomp must make the run refuse, not run
+        // the command without the filter.
+        std::fs::write(&file, text.replace(" seccomp", "")).unwrap();
+        let o = run(&[]);
+        assert_eq!(o.status.code(), Some(125), "{who:?}: {}", show(&o));
+        assert!(
+            String::from_utf8_lossy(&o.stderr).contains("--seccomp"),
+            "{}",
+            show(&o)
+        );
+    }
+}
+
+#[test]
+fn real_proc_refusal_is_found_after_bwrap_fails() {
+    let _serial = serial();
+    // A /proc with a file masked from the host (as container runtimes mask /proc/kcore) makes
+    // the kernel refuse a fresh procfs in a user namespace: bwrap fails with status 1, and only
+    // then does the launcher diagnose it. Needs root for the private mount namespace.
+    if !is_root() {
+        eprintln!("SKIP: masking a /proc file needs root");
+        return;
+    }
+    for who in whos() {
+        let w = Ws::new(who);
+        let as_who = match who {
+            Who::Me => String::new(),
+            Who::User => {
+                format!("setpriv --reuid={TEST_USER} --regid={TEST_USER} --init-groups -- env HOME=/home/{TEST_USER} ")
+            }
+        };
+        let bin = binary(who);
+        let script = format!(
+            "mount --bind /dev/null /proc/uptime || exit 99
+             {as_who}'{bin}' linux --backend bwrap --full-auto -- touch ran; echo strict=$?
+             {as_who}'{bin}' linux --backend bwrap --full-auto --best-effort -- sh -c 'touch ran2; test -e /proc/self/status'; echo degraded=$?",
+            bin = bin.display()
+        );
+        let o = Command::new("unshare")
+            .args(["-m", "sh", "-c", &script])
+            .current_dir(&w.ws)
+            .env_remove("TMPDIR")
+            .output()
+            .unwrap();
+        if o.status.code() == Some(99) {
+            eprintln!("SKIP: cannot bind-mount over /proc/uptime here");
+            return;
+        }
+        let out = String::from_utf8_lossy(&o.stdout);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(out.contains("strict=125"), "{who:?}: {}", show(&o));
+        assert!(err.contains("mounting /proc"), "{err}");
+        assert!(
+            !w.ws.join("ran").exists(),
+            "the command ran before the diagnosis"
+        );
+        // The fallback reruns the command without /proc, with one warning.
+        assert!(out.contains("degraded=1"), "/proc was there: {}", show(&o));
+        assert!(w.ws.join("ran2").exists(), "{}", show(&o));
+        assert_eq!(err.matches("sandbox: warning:").count(), 1, "{err}");
+        assert!(err.contains("without /proc"), "{err}");
+    }
+}
+
+#[test]
+fn auto_falls_back_when_bwrap_is_refused_at_run_time() {
+    let _serial = serial();
+    // `auto` remembers that user namespaces worked; here the marker is stale (nested ones are
+    // refused), so bwrap is tried, refused before anything runs, and auto chooses Landlock.
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg("echo 0 > /proc/sys/user/max_user_namespaces")
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!(
+            "SKIP: `unshare --user` with a per-namespace max_user_namespaces is not available"
+        );
+        return;
+    }
+    for who in whos() {
+        let w = Ws::new(who);
+        // The runtime dir belongs to `who`, who is uid 0 inside the namespace.
+        let cache = w.out.join("sandbox");
+        std::fs::create_dir(&cache).unwrap();
+        std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
+        let marker = cache.join("userns-ok");
+        std::fs::write(&marker, "").unwrap();
+        if who == Who::User {
+            let (uid, gid) = user_ids().unwrap();
+            chown_r(&cache, uid, gid);
+        }
+        let inner = format!(
+            "echo 0 > /proc/sys/user/max_user_namespaces && exec '{}' linux -v --full-auto -- touch ran",
+            binary(who).display()
+        );
+        let mut c = match who {
+            Who::Me => Command::new("unshare"),
+            Who::User => {
+                let mut c = Command::new("setpriv");
+                c.args([
+                    &format!("--reuid={TEST_USER}"),
+                    &format!("--regid={TEST_USER}"),
+                    "--init-groups",
+                    "--",
+                    "unshare",
+                ])
+                .env("HOME", format!("/home/{TEST_USER}"));
+                c
+            }
+        };
+        let o = c
+            .args(["--user", "--map-root-user", "sh", "-c", &inner])
+            .current_dir(&w.ws)
+            .env_remove("TMPDIR")
+            .env("XDG_RUNTIME_DIR", &w.out)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains("sandbox: backend bwrap:"), "{who:?}: {err}");
+        assert!(
+            err.contains("sandbox: backend landlock: bwrap cannot be used"),
+            "{who:?}: {err}"
+        );
+        assert!(o.status.success(), "{who:?}: {}", show(&o));
+        assert!(w.ws.join("ran").exists(), "{}", show(&o));
+        assert!(!marker.exists(), "the stale marker was kept");
     }
 }

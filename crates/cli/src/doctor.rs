@@ -23,7 +23,7 @@ fn capabilities() -> Map<String, Value> {
 #[cfg(target_os = "linux")]
 fn linux_keys(m: &mut Map<String, Value>) {
     let caps = sandbox_linux::probe::probe();
-    let bwrap_facts = crate::linux_bwrap::doctor_facts(&[], caps.landlock_abi);
+    let bwrap_facts = sandbox_linux::choose::doctor_facts(caps.landlock_abi);
     let fact = |k: &str| {
         bwrap_facts
             .iter()

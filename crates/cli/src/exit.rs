@@ -6,8 +6,10 @@ use std::process::ExitCode;
 /// The sandbox could not be set up (bad config, unsupported host, refused policy).
 pub const SETUP_FAILED: u8 = 125;
 /// The command was found but could not be executed.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const NOT_EXECUTABLE: u8 = 126;
 /// The command was not found.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const NOT_FOUND: u8 = 127;
 
 /// Prints `sandbox: WHAT: WHY` and returns exit code 125.

@@ -8,6 +8,7 @@ mod doctor;
 mod exit;
 mod explain;
 mod linux;
+#[cfg(target_os = "linux")]
 mod linux_bwrap;
 mod macos;
 mod windows;

@@ -1,18 +1,24 @@
-//! Running a [`BwrapPlan`]: finding bwrap, probing it once, diagnosing hosts that refuse user
-//! namespaces, setting up the fds the plan names, and cleaning up mount-point placeholders.
+//! Running a [`BwrapPlan`]: finding bwrap, learning its flags ([`cached_features`]), setting up
+//! the fds the plan names, waiting for bwrap, cleaning up mount-point placeholders, and
+//! diagnosing hosts that refuse user namespaces or a fresh `/proc` — after bwrap failed
+//! ([`diagnose_exit`]) rather than before every run, so a launch costs one bwrap run.
+//! [`BwrapProbe`] is the full probe (trial runs included) for `sandbox doctor`.
 //!
-//! This is the only part of the bwrap backend that touches the host.
+//! With [`crate::bwrap_cache`] and [`crate::BwrapSandbox`], the only part of the bwrap backend
+//! that touches the host.
 
 use crate::bwrap::{BwrapFeatures, BwrapPlan, FdContent};
+use crate::bwrap_cache;
 use crate::placeholder::Held;
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write as _};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Test hook: when set to `1`, the user-namespace probe reports the refusal an Ubuntu 24.04
 /// host gives (`setting up uid map: Permission denied`) without running bwrap, so tests can
@@ -40,10 +46,19 @@ pub enum LaunchError {
     CommandNotFound(String),
     #[error("{0}: permission denied (not an executable file)")]
     CommandNotExecutable(String),
+    /// The policy cannot be compiled for bwrap on this host.
+    #[error(transparent)]
+    Compile(#[from] crate::bwrap::BwrapError),
+    /// The deny-read globs could not be expanded.
+    #[error(transparent)]
+    DenyGlob(#[from] crate::glob_expand::ExpandError),
+    /// The seccomp filter could not be built.
+    #[error(transparent)]
+    Seccomp(crate::LinuxError),
 }
 
 impl LaunchError {
-    fn io(what: impl Into<String>, source: io::Error) -> LaunchError {
+    pub(crate) fn io(what: impl Into<String>, source: io::Error) -> LaunchError {
         LaunchError::Io {
             what: what.into(),
             source,
@@ -58,6 +73,9 @@ impl LaunchError {
                     .into(),
             ),
             LaunchError::Userns(d) => Some(d.fix.clone()),
+            LaunchError::Compile(e) => Some(e.hint()),
+            LaunchError::DenyGlob(e) => Some(e.hint().into()),
+            LaunchError::Seccomp(e) => e.hint().map(Into::into),
             _ => None,
         }
     }
@@ -220,6 +238,26 @@ pub fn probe_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
     ))
 }
 
+/// The features of `bwrap`: from the per-user cache ([`crate::bwrap_cache`]) when it holds an
+/// entry for this exact binary, else probed (two short bwrap runs) and stored for next time.
+pub fn cached_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
+    let key = bwrap_cache::identity(bwrap).ok();
+    let dir = key.as_ref().and_then(|_| bwrap_cache::cache_dir());
+    if let (Some(dir), Some(key)) = (&dir, &key) {
+        if let Some(f) = dir.load(key) {
+            return Ok(f);
+        }
+    }
+    let f = probe_features(bwrap)?;
+    if let (Some(dir), Some(key)) = (&dir, &key) {
+        // Only when the binary did not change while it was probed.
+        if bwrap_cache::identity(bwrap).ok().as_ref() == Some(key) {
+            dir.store(key, &f);
+        }
+    }
+    Ok(f)
+}
+
 /// Parses `bwrap --version` and `bwrap --help` output (pure, for tests).
 pub fn features_from(version_out: &str, help: &str) -> BwrapFeatures {
     let has = |flag: &str| {
@@ -307,6 +345,44 @@ pub fn probe_sandbox(bwrap: &Path, hints: &HostHints) -> Result<bool, LaunchErro
     probe_userns(bwrap, hints).map(|_| false)
 }
 
+/// What the trial runs say about a bwrap that exited with status 1.
+#[derive(Debug)]
+pub enum Verdict {
+    /// bwrap can set up the sandbox here: the 1 was the command's own status.
+    Works,
+    /// Namespaces work but the host refuses a fresh `/proc`.
+    NoProc,
+    /// bwrap cannot create the sandbox's namespaces here, so nothing ran.
+    Refused(LaunchError),
+}
+
+/// After bwrap exited with status 1 (its status for any setup failure, but also a common
+/// status of commands): trial runs decide whether bwrap could have set up the sandbox at all.
+/// Costs one short bwrap run in the common case. A probe that cannot even start bwrap says
+/// nothing, so it counts as [`Verdict::Works`].
+pub fn diagnose_exit(bwrap: &Path) -> Verdict {
+    match probe_sandbox(bwrap, &HostHints::read()) {
+        Ok(true) => Verdict::Works,
+        Ok(false) => Verdict::NoProc,
+        Err(e @ LaunchError::Userns(_)) => Verdict::Refused(e),
+        Err(_) => Verdict::Works,
+    }
+}
+
+/// The refusal [`FORCE_NO_USERNS_ENV`] simulates, when it is set.
+pub fn forced_refusal() -> Option<LaunchError> {
+    let forced = std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1");
+    if !forced {
+        return None;
+    }
+    probe_userns(Path::new("/nonexistent/bwrap"), &HostHints::read()).err()
+}
+
+/// Whether [`FORCE_NO_PROC_ENV`] is set.
+pub fn forced_no_proc() -> bool {
+    std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1")
+}
+
 /// Whether a fresh `/proc` can be mounted (fails in containers with a masked `/proc`).
 pub fn probe_proc(bwrap: &Path) -> Result<bool, LaunchError> {
     if std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1") {
@@ -346,7 +422,7 @@ fn run_probe(bwrap: &Path, args: &[&str]) -> Result<(bool, String), LaunchError>
     ))
 }
 
-/// Everything learned about bwrap on this host, probed once.
+/// Everything learned about bwrap on this host by running it (for `sandbox doctor`).
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct BwrapProbe {
     pub path: Option<PathBuf>,
@@ -465,56 +541,41 @@ pub fn check_command(program: &OsStr, cwd: &Path) -> Result<(), LaunchError> {
     }
 }
 
-/// How the launch ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// Exit code to return: the command's, or `128+N` for signal N.
-    Exited(u8),
+/// The running bwrap, for the signal forwarder (0: none).
+static CHILD: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward_signal(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
 }
 
-/// Runs `command` under `plan` with the bwrap at `bwrap`.
+/// Runs `command` under `plan` with the bwrap at `bwrap`, waits for it and returns the exit
+/// code to pass on: the command's (bwrap passes it through), or `128+N` when bwrap died of
+/// signal N.
 ///
 /// Every fd above 2 that this process inherited is marked close-on-exec first, and the plan's
 /// fds are placed at their numbers (this takes over those fd numbers in the calling process, so
-/// it is meant for the CLI, not for a library caller). When the plan creates no host stubs,
-/// this process `exec`s bwrap in place (it only returns on error); otherwise it registers the
-/// placeholders ([`crate::placeholder`]), waits, removes the stubs no other run uses, and returns
-/// bwrap's status.
-pub fn launch(
-    bwrap: &Path,
-    plan: &BwrapPlan,
-    command: &[OsString],
-) -> Result<Outcome, LaunchError> {
+/// it is meant for the CLI, not for a library caller). The placeholders of
+/// [`BwrapPlan::host_stubs`] are registered before bwrap starts and released after it exits.
+///
+/// This process waits rather than `exec`ing bwrap so that a failure can be diagnosed and stubs
+/// removed. The wait is cheap: no helper thread and no `pre_exec` hook (so the standard library
+/// can use `posix_spawn`); SIGTERM and SIGHUP are forwarded to bwrap by a handler that only
+/// calls `kill`, and SIGINT/SIGQUIT, which the terminal sends to bwrap too, are ignored here
+/// while it runs.
+pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8, LaunchError> {
     let (program, rest) = command
         .split_first()
         .ok_or_else(|| LaunchError::CommandNotFound(String::new()))?;
     mark_inherited_cloexec();
-    place_plan_fds(plan)?;
-    let targets: Vec<RawFd> = plan.fds.iter().map(|f| f.fd).collect();
+    // Placed without close-on-exec, so bwrap inherits exactly these.
+    let placed = place_plan_fds(plan)?;
 
     let mut cmd = Command::new(bwrap);
     cmd.args(&plan.args).arg("--").arg(program).args(rest);
-    let waiting = !plan.host_stubs.is_empty();
-    let forwarded = forwarded_signals();
-    // SAFETY: the closure runs in the child between fork and exec and only makes the
-    // async-signal-safe calls fcntl, signal and pthread_sigmask on fds/signals it owns.
-    unsafe {
-        cmd.pre_exec(move || {
-            for &fd in &targets {
-                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                    return Err(io::Error::last_os_error());
-                }
-            }
-            libc::signal(libc::SIGINT, libc::SIG_DFL);
-            libc::signal(libc::SIGQUIT, libc::SIG_DFL);
-            libc::pthread_sigmask(libc::SIG_UNBLOCK, &forwarded, std::ptr::null_mut());
-            Ok(())
-        });
-    }
-    if !waiting {
-        let e = cmd.exec();
-        return Err(LaunchError::io(format!("executing {}", bwrap.display()), e));
-    }
     // After the plan fds are placed, so the placeholders' fds cannot take their numbers. The
     // placeholders exist (locked) before bwrap starts, so bwrap mounts over them.
     let mut held = Vec::new();
@@ -525,53 +586,47 @@ pub fn launch(
             Err(e) => return Err(LaunchError::io(format!("placeholder {}", p.display()), e)),
         }
     }
-    // The terminal's Ctrl-C reaches bwrap directly; this process stays to clean up.
-    // SAFETY: setting a signal disposition to SIG_IGN has no memory-safety preconditions.
-    unsafe {
-        libc::signal(libc::SIGINT, libc::SIG_IGN);
-        libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-    }
-    // SIGTERM and SIGHUP are passed on to bwrap (which takes the command down with it), so
-    // this process outlives it and removes the stubs.
-    // SAFETY: blocking signals in this thread only changes the signal mask.
-    unsafe { libc::pthread_sigmask(libc::SIG_BLOCK, &forwarded, std::ptr::null_mut()) };
-    let status = match cmd.spawn() {
-        Ok(mut child) => {
-            let pid = child.id() as libc::pid_t;
-            std::thread::spawn(move || loop {
-                let mut sig = 0;
-                // SAFETY: sigwait on a set blocked in every thread; kill of our own child.
-                unsafe {
-                    if libc::sigwait(&forwarded, &mut sig) == 0 {
-                        libc::kill(pid, sig);
-                    }
-                }
-            });
-            child.wait()
+    let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+    // SAFETY: installs a handler that only calls kill(2); exec resets caught signals to their
+    // default in bwrap.
+    let old_term = unsafe { libc::signal(libc::SIGTERM, handler) };
+    // SAFETY: as above.
+    let old_hup = unsafe { libc::signal(libc::SIGHUP, handler) };
+    let spawned = cmd.spawn();
+    close_placed(&placed);
+    let mut child =
+        spawned.map_err(|e| LaunchError::io(format!("executing {}", bwrap.display()), e))?;
+    CHILD.store(child.id() as i32, Ordering::SeqCst);
+    // Only after the spawn: an ignored disposition would be inherited by bwrap.
+    // SAFETY: plain signal disposition changes.
+    let (old_int, old_quit) = unsafe {
+        (
+            libc::signal(libc::SIGINT, libc::SIG_IGN),
+            libc::signal(libc::SIGQUIT, libc::SIG_IGN),
+        )
+    };
+    let status = loop {
+        match child.wait() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => break other,
         }
-        Err(e) => Err(e),
+    };
+    CHILD.store(0, Ordering::SeqCst);
+    // SAFETY: restores the dispositions saved above (a rerun must not inherit SIG_IGN).
+    unsafe {
+        libc::signal(libc::SIGINT, old_int);
+        libc::signal(libc::SIGQUIT, old_quit);
+        libc::signal(libc::SIGTERM, old_term);
+        libc::signal(libc::SIGHUP, old_hup);
     }
-    .map_err(|e| LaunchError::io(format!("running {}", bwrap.display()), e));
     drop(held);
-    let status = status?;
-    let code = match (status.code(), status.signal()) {
+    let status =
+        status.map_err(|e| LaunchError::io(format!("waiting for {}", bwrap.display()), e))?;
+    Ok(match (status.code(), status.signal()) {
         (Some(c), _) => c as u8,
         (None, Some(s)) => (128 + s) as u8,
         _ => 1,
-    };
-    Ok(Outcome::Exited(code))
-}
-
-/// The signals the waiting launcher forwards to bwrap.
-fn forwarded_signals() -> libc::sigset_t {
-    // SAFETY: sigemptyset/sigaddset initialise and fill the local set.
-    unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::sigaddset(&mut set, libc::SIGHUP);
-        set
-    }
+    })
 }
 
 /// Marks every fd above 2 close-on-exec, so nothing the caller leaked reaches the command.
@@ -600,10 +655,10 @@ fn mark_inherited_cloexec() {
     }
 }
 
-/// Opens each fd the plan names at its exact number (close-on-exec until the child clears it).
-fn place_plan_fds(plan: &BwrapPlan) -> Result<(), LaunchError> {
+/// Opens each fd the plan names at its exact number, inheritable, and returns the numbers.
+fn place_plan_fds(plan: &BwrapPlan) -> Result<Vec<RawFd>, LaunchError> {
     let Some(max) = plan.fds.iter().map(|f| f.fd).max() else {
-        return Ok(());
+        return Ok(Vec::new());
     };
     raise_nofile(max as u64 + 64);
     // First open every source above all target numbers, so placing one never closes another.
@@ -621,18 +676,31 @@ fn place_plan_fds(plan: &BwrapPlan) -> Result<(), LaunchError> {
             sources.push((high, f.fd));
         }
     }
+    let mut placed = Vec::with_capacity(sources.len());
     for (high, target) in sources {
-        // SAFETY: dup3 onto a target number; whatever was there is ours to replace (inherited
+        // SAFETY: dup2 onto a target number; whatever was there is ours to replace (inherited
         // fds are close-on-exec and unused by this process, and every source is above `max`).
-        let r = unsafe { libc::dup3(high.as_raw_fd(), target, libc::O_CLOEXEC) };
+        // The high source is closed right after.
+        let r = unsafe { libc::dup2(high, target) };
+        let e = io::Error::last_os_error();
+        // SAFETY: `high` was made by dup_at_least and is owned here.
+        unsafe { libc::close(high) };
         if r < 0 {
-            return Err(LaunchError::io(
-                format!("placing fd {target}"),
-                io::Error::last_os_error(),
-            ));
+            close_placed(&placed);
+            return Err(LaunchError::io(format!("placing fd {target}"), e));
         }
+        placed.push(target);
     }
-    Ok(())
+    Ok(placed)
+}
+
+/// Closes the fds placed for bwrap once it has them.
+fn close_placed(placed: &[RawFd]) {
+    for &fd in placed {
+        // SAFETY: these numbers were placed by place_plan_fds and belong to this function's
+        // caller alone.
+        unsafe { libc::close(fd) };
+    }
 }
 
 fn dup_at_least(src: &impl std::os::fd::AsRawFd, min: RawFd) -> Result<RawFd, LaunchError> {

@@ -12,11 +12,19 @@
 //!
 //! The compilers ([`bwrap`], [`select`], [`glob_expand`], [`landlock`], [`mountns`]) are pure;
 //! only the launch steps touch the host.
-//! [`Sandbox`] is the embedding API: `Sandbox::new(&policy, Options::default())?.apply(&mut cmd)`.
+//! [`Sandbox`] is the embedding API: `Sandbox::new(&policy, Options::default())?.apply(&mut cmd)`;
+//! [`BwrapSandbox`] is the bubblewrap one (`BwrapSandbox::new(&policy, opts)?.run(&cmd, …)`),
+//! and [`choose`] picks between them on this host.
 
 pub mod bwrap;
 #[cfg(target_os = "linux")]
+pub mod bwrap_cache;
+#[cfg(target_os = "linux")]
 pub mod bwrap_launch;
+#[cfg(target_os = "linux")]
+mod bwrap_sandbox;
+#[cfg(target_os = "linux")]
+pub mod choose;
 pub mod error;
 pub mod glob_expand;
 pub mod landlock;
@@ -36,6 +44,8 @@ mod sys;
 
 #[cfg(target_os = "linux")]
 mod sandbox;
+#[cfg(target_os = "linux")]
+pub use bwrap_sandbox::BwrapSandbox;
 #[cfg(target_os = "linux")]
 pub use sandbox::*;
 

@@ -77,6 +77,12 @@ pub fn probe() -> Capabilities {
     caps
 }
 
+/// Whether this process can create a user namespace with a private mount namespace inside
+/// (one forked child; ignores the test hooks). The cheap check behind `--backend auto`.
+pub fn user_namespace() -> bool {
+    try_in_child(true)
+}
+
 /// The Landlock ABI version, honouring the `SANDBOX_TEST_FORCE_NO_LANDLOCK` test hook. Cheap:
 /// one syscall, no fork.
 pub fn landlock_abi() -> Option<u32> {

@@ -1,0 +1,232 @@
+//! The bubblewrap backend's embedding type [`BwrapSandbox`], shaped like the Landlock
+//! backend's [`crate::Sandbox`]: `new` finds bwrap, learns its flags (cached per user, see
+//! [`crate::bwrap_cache`]), expands the deny globs, compiles the seccomp filter and the
+//! [`BwrapPlan`]; [`BwrapSandbox::run`] runs a command under it.
+//!
+//! The happy path starts no probe subprocess: bwrap is run directly, and only when it exits
+//! with status 1 (bwrap's status for a failed setup) do trial runs decide whether the sandbox
+//! could have been set up at all ([`crate::bwrap_launch::diagnose_exit`]). If it could not, the
+//! command never ran and the diagnosis is returned; a host that refuses only a fresh `/proc`
+//! gets the documented fallback with `best_effort`.
+
+use crate::bwrap::{compile, BwrapFeatures, BwrapInput, BwrapPlan};
+use crate::bwrap_launch::{self, check_command, LaunchError, Verdict};
+use crate::glob_expand::{expand, DenyMatch, ExpandOptions};
+use crate::Options;
+use sandbox_core::{PathKind, ResolvedPolicy};
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+
+/// A compiled bubblewrap sandbox.
+#[derive(Debug, Clone)]
+pub struct BwrapSandbox {
+    bwrap: Option<PathBuf>,
+    features: BwrapFeatures,
+    deny_matches: Vec<DenyMatch>,
+    seccomp: Vec<u8>,
+    plan: BwrapPlan,
+    policy: ResolvedPolicy,
+    opts: Options,
+}
+
+impl BwrapSandbox {
+    /// Finds bwrap and compiles `policy` for it; fails closed unless `opts.best_effort`.
+    /// Honours the test hooks [`bwrap_launch::FORCE_NO_USERNS_ENV`] (refused up front, with the
+    /// diagnosis) and [`bwrap_launch::FORCE_NO_PROC_ENV`] (the host refuses `/proc`).
+    pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<BwrapSandbox, LaunchError> {
+        if policy.unrestricted {
+            return BwrapSandbox::build(policy, opts, None, BwrapFeatures::assumed());
+        }
+        let bin = find(policy).ok_or(LaunchError::NotFound)?;
+        if let Some(e) = bwrap_launch::forced_refusal() {
+            return Err(e);
+        }
+        let mut features = bwrap_launch::cached_features(&bin)?;
+        features.proc_mount = !bwrap_launch::forced_no_proc();
+        BwrapSandbox::build(policy, opts, Some(bin), features)
+    }
+
+    /// The plan `new` would build, for printing: uses the local bwrap's flags when one is
+    /// installed (else those of a current bwrap) and probes nothing about namespaces.
+    pub fn for_profile(
+        policy: &ResolvedPolicy,
+        opts: Options,
+    ) -> Result<BwrapSandbox, LaunchError> {
+        let bin = find(policy);
+        let features = bin
+            .as_deref()
+            .and_then(|b| bwrap_launch::cached_features(b).ok());
+        match features {
+            Some(f) => BwrapSandbox::build(policy, opts, bin, f),
+            None => BwrapSandbox::build(policy, opts, None, BwrapFeatures::assumed()),
+        }
+    }
+
+    fn build(
+        policy: &ResolvedPolicy,
+        opts: Options,
+        bwrap: Option<PathBuf>,
+        features: BwrapFeatures,
+    ) -> Result<BwrapSandbox, LaunchError> {
+        let deny_matches = if policy.deny_globs.is_empty() || policy.unrestricted {
+            Vec::new()
+        } else {
+            let o = ExpandOptions {
+                max_depth: policy.glob_scan_max_depth,
+                ..ExpandOptions::default()
+            };
+            expand(&policy.deny_globs, &o)?
+        };
+        let seccomp = if policy.unrestricted {
+            Vec::new()
+        } else {
+            crate::seccomp::compile(policy)
+                .map_err(LaunchError::Seccomp)?
+                .to_bytes()
+        };
+        let plan = compile_plan(policy, &deny_matches, &features, &seccomp, opts.best_effort)?;
+        Ok(BwrapSandbox {
+            bwrap,
+            features,
+            deny_matches,
+            seccomp,
+            plan,
+            policy: policy.clone(),
+            opts,
+        })
+    }
+
+    /// What will be enforced.
+    pub fn plan(&self) -> &BwrapPlan {
+        &self.plan
+    }
+
+    /// The bwrap binary (`None` for an unrestricted policy, or a profile on a host without
+    /// bwrap).
+    pub fn bwrap(&self) -> Option<&Path> {
+        self.bwrap.as_deref()
+    }
+
+    /// The bwrap flags the plan was compiled for.
+    pub fn features(&self) -> &BwrapFeatures {
+        &self.features
+    }
+
+    /// The paths the deny globs matched at construction (masked by the plan).
+    pub fn deny_matches(&self) -> &[DenyMatch] {
+        &self.deny_matches
+    }
+
+    /// `bubblewrap 0.8.0 at /usr/bin/bwrap`, for `-v`.
+    pub fn describe(&self) -> String {
+        format!(
+            "bubblewrap {} at {}",
+            self.features
+                .version
+                .as_deref()
+                .unwrap_or("(unknown version)"),
+            self.bwrap
+                .as_deref()
+                .map_or_else(|| "(none)".into(), |p| p.display().to_string())
+        )
+    }
+
+    /// Runs `command` (program and arguments; the program is looked up in `PATH` inside the
+    /// sandbox) and returns the exit code to pass on: the command's, or `128+N` for signal N.
+    ///
+    /// For the CLI: it takes over fd numbers of this process ([`bwrap_launch::launch`]), and an
+    /// unrestricted policy `exec`s the command in place. `warn` receives each degradation
+    /// accepted during the run (a `/proc` refusal found only when bwrap failed), before the
+    /// command is started again without `/proc`.
+    pub fn run(&self, command: &[OsString], warn: &mut dyn FnMut(&str)) -> Result<u8, LaunchError> {
+        let program = command
+            .first()
+            .ok_or_else(|| LaunchError::CommandNotFound(String::new()))?;
+        if self.plan.unrestricted {
+            let e = std::process::Command::new(program)
+                .args(&command[1..])
+                .exec();
+            let shown = program.to_string_lossy().into_owned();
+            return Err(match e.kind() {
+                std::io::ErrorKind::NotFound => LaunchError::CommandNotFound(shown),
+                std::io::ErrorKind::PermissionDenied => LaunchError::CommandNotExecutable(shown),
+                _ => LaunchError::io(format!("executing {shown}"), e),
+            });
+        }
+        check_command(program, &self.policy.cwd)?;
+        let bin = self.bwrap.as_deref().ok_or(LaunchError::NotFound)?;
+        let code = bwrap_launch::launch(bin, &self.plan, command)?;
+        if code != 1 {
+            return Ok(code);
+        }
+        match bwrap_launch::diagnose_exit(bin) {
+            Verdict::Works => Ok(1),
+            Verdict::Refused(e) => Err(e),
+            // Already planned without /proc: the 1 is not about /proc.
+            Verdict::NoProc if !self.features.proc_mount => Ok(1),
+            Verdict::NoProc => {
+                let features = BwrapFeatures {
+                    proc_mount: false,
+                    ..self.features.clone()
+                };
+                let plan = compile_plan(
+                    &self.policy,
+                    &self.deny_matches,
+                    &features,
+                    &self.seccomp,
+                    self.opts.best_effort,
+                )?;
+                for d in &plan.degradations {
+                    if !self.plan.degradations.contains(d) {
+                        warn(d);
+                    }
+                }
+                bwrap_launch::launch(bin, &plan, command)
+            }
+        }
+    }
+}
+
+/// The bwrap to use for `policy` (never one in a directory the sandbox can write).
+fn find(policy: &ResolvedPolicy) -> Option<PathBuf> {
+    let writable: Vec<PathBuf> = policy
+        .writable_roots
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    bwrap_launch::find_bwrap(std::env::var_os("PATH").as_deref(), &writable)
+}
+
+/// Compiles the plan against the host filesystem.
+fn compile_plan(
+    policy: &ResolvedPolicy,
+    deny_matches: &[DenyMatch],
+    features: &BwrapFeatures,
+    seccomp: &[u8],
+    best_effort: bool,
+) -> Result<BwrapPlan, LaunchError> {
+    Ok(compile(&BwrapInput {
+        policy,
+        deny_matches,
+        features,
+        seccomp_program: (!seccomp.is_empty()).then_some(seccomp),
+        kind_of: &kind_of,
+        is_empty_dir: &is_empty_dir,
+        read_link: &|p: &Path| std::fs::read_link(p).ok(),
+        best_effort,
+    })?)
+}
+
+/// What is at a host path, without following a final symlink.
+fn kind_of(p: &Path) -> PathKind {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => PathKind::Dir,
+        Ok(_) => PathKind::File,
+        Err(_) => PathKind::Missing,
+    }
+}
+
+fn is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+}

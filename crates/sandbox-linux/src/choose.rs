@@ -1,0 +1,130 @@
+//! Choosing the Linux backend on this host (the host side of [`crate::select`]).
+//!
+//! For a run ([`choose_auto`]) the facts come from cheap probes: whether bwrap is installed
+//! (its version from the per-user flag cache) and whether this process can create a user
+//! namespace (remembered from an earlier run, else one forked child). Only when that check fails is a trial bwrap run made, since a
+//! setuid bwrap or a security-module profile for bwrap can succeed where this process cannot.
+//! If bwrap then fails to set up namespaces anyway, the run is diagnosed and
+//! [`after_refusal`] chooses again. `sandbox doctor` uses the full probe ([`doctor_facts`]).
+
+use crate::bwrap_cache;
+use crate::bwrap_launch::{self, BwrapProbe, HostHints, LaunchError};
+use crate::select::{select, Backend, HostFacts, Refusal, Requested, Selection};
+use sandbox_core::ResolvedPolicy;
+use std::path::{Path, PathBuf};
+
+/// The short cause of a namespace refusal: reads better inside the selection reason than the
+/// full diagnosis.
+fn cause(e: LaunchError) -> String {
+    match e {
+        LaunchError::Userns(d) => d.cause,
+        e => e.to_string(),
+    }
+}
+
+/// Facts for `--backend auto`, from cheap probes.
+pub fn quick_facts(policy: &ResolvedPolicy) -> HostFacts {
+    let writable: Vec<PathBuf> = policy
+        .writable_roots
+        .iter()
+        .map(|r| r.path.clone())
+        .collect();
+    let bwrap = bwrap_launch::find_bwrap(std::env::var_os("PATH").as_deref(), &writable);
+    let bwrap_userns = match (&bwrap, bwrap_launch::forced_refusal()) {
+        (None, _) => Err(LaunchError::NotFound.to_string()),
+        (Some(_), Some(e)) => Err(cause(e)),
+        (Some(_), None) if userns_works() => Ok(()),
+        (Some(b), None) => bwrap_launch::probe_userns(b, &HostHints::read()).map_err(cause),
+    };
+    HostFacts {
+        bwrap: bwrap
+            .as_ref()
+            .map(|p| (p.display().to_string(), version(p))),
+        bwrap_userns,
+        landlock_abi: crate::probe::landlock_abi(),
+    }
+}
+
+/// This process can create a user namespace: remembered from an earlier run (positive answers
+/// only, see [`bwrap_cache::CacheDir::userns_ok`]), else one forked child tries.
+fn userns_works() -> bool {
+    let dir = bwrap_cache::cache_dir();
+    if dir.as_ref().is_some_and(bwrap_cache::CacheDir::userns_ok) {
+        return true;
+    }
+    let ok = crate::probe::user_namespace();
+    if let (true, Some(d)) = (ok, &dir) {
+        d.set_userns_ok(true);
+    }
+    ok
+}
+
+fn version(bwrap: &Path) -> Option<String> {
+    bwrap_launch::cached_features(bwrap).ok()?.version
+}
+
+/// The backend `--backend auto` runs `policy` with on this host, and why.
+pub fn choose_auto(policy: &ResolvedPolicy) -> Result<Selection, Refusal> {
+    select(Requested::Auto, &quick_facts(policy))
+}
+
+/// `--backend auto` chose bwrap, but bwrap could not create the sandbox's namespaces (nothing
+/// ran): the choice without bwrap.
+pub fn after_refusal(e: &LaunchError) -> Result<Selection, Refusal> {
+    if let Some(d) = bwrap_cache::cache_dir() {
+        d.set_userns_ok(false);
+    }
+    let why = match e {
+        LaunchError::Userns(d) => d.cause.clone(),
+        e => e.to_string(),
+    };
+    let facts = HostFacts {
+        bwrap: Some((String::new(), None)),
+        bwrap_userns: Err(why),
+        landlock_abi: crate::probe::landlock_abi(),
+    };
+    select(Requested::Auto, &facts)
+}
+
+/// The name of a backend as the CLI spells it.
+pub fn backend_name(b: Backend) -> &'static str {
+    match b {
+        Backend::Bwrap => "bwrap",
+        Backend::Landlock => "landlock",
+    }
+}
+
+/// The selection facts behind a full bwrap probe plus the Landlock ABI.
+pub fn host_facts(probe: &BwrapProbe, landlock_abi: Option<u32>) -> HostFacts {
+    HostFacts {
+        bwrap: probe.path.as_ref().map(|p| {
+            (
+                p.display().to_string(),
+                probe.features.as_ref().and_then(|f| f.version.clone()),
+            )
+        }),
+        bwrap_userns: match &probe.userns_diagnosis {
+            Some(d) => Err(d.cause.clone()),
+            None => probe.userns.clone(),
+        },
+        landlock_abi,
+    }
+}
+
+/// `sandbox doctor --json` facts of the bwrap backend (full probe, trial runs included), plus
+/// which backend `auto` would choose and why. `landlock_abi` comes from the Landlock probe.
+pub fn doctor_facts(landlock_abi: Option<u32>) -> Vec<(String, serde_json::Value)> {
+    let probe = BwrapProbe::run(&[]);
+    let mut v = probe.doctor_facts();
+    match select(Requested::Auto, &host_facts(&probe, landlock_abi)) {
+        Ok(s) => {
+            v.push(("linux.auto_backend".into(), backend_name(s.backend).into()));
+            v.push(("linux.auto_reason".into(), s.reason.into()));
+        }
+        Err(r) => {
+            v.push(("linux.auto_backend".into(), serde_json::Value::Null));
+            v.push(("linux.auto_reason".into(), r.reason.into()));
+        }
+    }
+    v
+}
