@@ -66,6 +66,17 @@ def pct(r):
     return "—" if r is None else f"{(r - 1) * 100:+.1f}%"
 
 
+def shorten(cmd, repo):
+    """The repository path as `.`, and a run of `--writable-root` flags as its first and last."""
+    if repo:
+        cmd = cmd.replace(repo + "/", "./")
+    roots = re.findall(r"--writable-root (\S+)", cmd)
+    if len(roots) > 2:
+        start = cmd.index("--writable-root")
+        cmd = cmd[:start] + f"--writable-root {roots[0]} … --writable-root {roots[-1]} ({len(roots)} roots)"
+    return cmd
+
+
 def read_kv(path):
     d = {}
     if os.path.exists(path):
@@ -337,10 +348,11 @@ class Report:
         self.p()
         self.p("```")
         seen = set()
+        repo = self.facts.get("repo", "")
         for section, label, cmd in self.commands:
             if (section, label) not in seen:
                 seen.add((section, label))
-                self.p(f"[{section}] {label}: {cmd}")
+                self.p(f"[{section}] {label}: {shorten(cmd, repo)}")
         self.p("```")
         self.p()
         self.p("</details>")
