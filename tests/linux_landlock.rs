@@ -802,3 +802,113 @@ fn concurrent_runs_share_placeholders_and_leave_none() {
         assert!(!ws.join(n).exists(), "{n} left behind");
     }
 }
+
+/// The runtime directory holding the per-user cache (and so the mount namespace marker) for
+/// one test: private to `user`, removed on drop.
+fn private_runtime_dir(user: &User) -> Dir {
+    let d = Dir::new(user, Path::new("/tmp"));
+    std::fs::set_permissions(&d.path, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    d
+}
+
+/// `sandbox ARGS…` as `user` with its own cache directory; `no_sys_admin` drops
+/// CAP_SYS_ADMIN from the bounding set first, so root cannot make a mount namespace at all.
+fn run_with_runtime(
+    user: &User,
+    ws: &Path,
+    rt: &Path,
+    args: &[&str],
+    no_sys_admin: bool,
+    force_no_mountns: bool,
+) -> std::process::Output {
+    let mut cmd = if no_sys_admin {
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--bounding-set", "-sys_admin"]).arg(sandbox_bin());
+        c
+    } else {
+        as_user(user, sandbox_bin())
+    };
+    cmd.args(args)
+        .current_dir(ws)
+        .env_clear()
+        .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+        .env("HOME", &user.home)
+        .env("LANG", "C")
+        .env("XDG_RUNTIME_DIR", rt);
+    if force_no_mountns {
+        cmd.env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1");
+    }
+    cmd.output().unwrap()
+}
+
+/// A launch remembers that the mount namespace works (so later launches fork no trial), and
+/// a wrong marker (forged, or stale after the host changed) weakens nothing: the run refuses
+/// or degrades exactly like a fresh probe on a host without the namespace, nothing runs
+/// before that decision, and the marker is forgotten. The test hook ignores the marker.
+#[test]
+fn a_wrong_mount_namespace_marker_fails_closed_or_degrades_as_before() {
+    for u in users() {
+        for preset in [&["--full-auto"][..], &["-s", "read-only"][..]] {
+            let ws = Dir::new(u, Path::new("/tmp"));
+            let rt = private_runtime_dir(u);
+            let marker = rt.join("sandbox/mountns-ok");
+            let args = |extra: &[&'static str]| {
+                let mut v = vec!["linux", "--backend", "landlock"];
+                v.extend_from_slice(preset);
+                v.extend_from_slice(extra);
+                v.extend_from_slice(&["--", "sh", "-c", "echo RAN"]);
+                v
+            };
+            let run = |extra: &[&'static str], no_sys_admin, force| {
+                run_with_runtime(u, &ws.path, &rt.path, &args(extra), no_sys_admin, force)
+            };
+            let out = run(&[], false, false);
+            assert_ok(&out, &u.name);
+            assert!(stdout(&out).contains("RAN"));
+            let forged = std::fs::read(&marker).expect("a working launch leaves the marker");
+            assert!(String::from_utf8_lossy(&forged).contains(&format!("uid={}", u.uid)));
+
+            // The test hook is decided before the marker: same refusal and degradation.
+            let hooked = run(&[], false, true);
+            assert_eq!(hooked.status.code(), Some(125), "{}", stderr(&hooked));
+            assert!(!stdout(&hooked).contains("RAN"));
+            assert!(
+                stderr(&hooked).contains("--best-effort"),
+                "{}",
+                stderr(&hooked)
+            );
+            let hooked_be = run(&["--best-effort"], false, true);
+            assert_ok(&hooked_be, &u.name);
+            assert!(stderr(&hooked_be).contains("warning: best effort: filesystem.metadata"));
+
+            if !u.is_root() {
+                continue;
+            }
+            // Root without CAP_SYS_ADMIN really cannot make a mount namespace. First what a
+            // fresh probe says there (no marker)…
+            std::fs::remove_file(&marker).unwrap();
+            let fresh = run(&[], true, false);
+            assert_eq!(fresh.status.code(), Some(125), "{}", stderr(&fresh));
+            assert!(!marker.exists(), "a negative answer is never remembered");
+            let fresh_be = run(&["--best-effort"], true, false);
+            assert_ok(&fresh_be, "root without CAP_SYS_ADMIN");
+            assert!(stdout(&fresh_be).contains("RAN"));
+            // …and the same with a forged marker: identical messages, nothing ran, and the
+            // marker is gone afterwards.
+            std::fs::write(&marker, &forged).unwrap();
+            let out = run(&[], true, false);
+            assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+            assert_eq!(stderr(&out), stderr(&fresh));
+            assert!(!stdout(&out).contains("RAN"), "the command ran");
+            assert!(!marker.exists(), "the wrong marker is forgotten");
+            std::fs::write(&marker, &forged).unwrap();
+            let out = run(&["--best-effort"], true, false);
+            assert_ok(&out, "root without CAP_SYS_ADMIN, forged marker");
+            assert_eq!(stderr(&out), stderr(&fresh_be));
+            assert_eq!(stdout(&out), "RAN\n");
+            assert!(!marker.exists(), "the wrong marker is forgotten");
+            // The hook gives the same answer as the real host.
+            assert_eq!(stderr(&hooked), stderr(&fresh));
+        }
+    }
+}

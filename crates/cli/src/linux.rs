@@ -61,13 +61,10 @@ mod imp {
         let opts = Options {
             best_effort: a.policy.best_effort,
         };
-        let sandbox = match Sandbox::new(&policy, opts) {
+        let sandbox = match Sandbox::for_launch(&policy, opts) {
             Ok(s) => s,
             Err(e) => return setup_error("linux", &e),
         };
-        for d in &sandbox.plan().degradations {
-            exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
-        }
         if let Err(e) = std::env::set_current_dir(&policy.cwd) {
             return exit::fail(&format!("working directory {}", policy.cwd.display()), &e);
         }
@@ -78,12 +75,51 @@ mod imp {
         };
         let mut args: Vec<OsString> = vec![argv0];
         args.extend(a.cmd.command[1..].iter().cloned());
-        if sandbox.plan().needs_cleanup() {
-            return run_supervised(&sandbox, &path, &args);
+        let sandbox = match launch(sandbox, &path, &args, a.verbose) {
+            Launched::Done(code) => return code,
+            Launched::NoMountNamespace(s) => s,
+        };
+        // The remembered namespace answer was wrong and nothing ran: continue exactly as a
+        // host without a mount namespace (refuse, or degrade with --best-effort).
+        let retry = sandbox.without_mount_namespace(&policy);
+        // Placeholders made for the first attempt are removed now: exec runs no destructors.
+        drop(sandbox);
+        let sandbox = match retry {
+            Ok(s) => s,
+            Err(e) => return setup_error("linux", &e),
+        };
+        match launch(sandbox, &path, &args, a.verbose) {
+            Launched::Done(code) => code,
+            Launched::NoMountNamespace(_) => ExitCode::from(exit::SETUP_FAILED),
         }
-        match sandbox.exec(&path, &args) {
-            ExecError::Setup(e) => setup_error("linux: setup", &e),
-            ExecError::Exec(e) => exec_failure(program, &e),
+    }
+
+    /// How [`launch`] ended.
+    enum Launched {
+        /// The command ran (or failed); the exit code to return.
+        Done(ExitCode),
+        /// The private mount namespace could not be made and nothing ran.
+        NoMountNamespace(Box<Sandbox>),
+    }
+
+    /// Prints the plan's degradations and runs the command: in place, or supervised when
+    /// placeholders must be removed afterwards.
+    fn launch(sandbox: Sandbox, path: &Path, args: &[OsString], verbose: bool) -> Launched {
+        for d in &sandbox.plan().degradations {
+            exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
+        }
+        if sandbox.plan().needs_cleanup() {
+            return run_supervised(sandbox, path, args);
+        }
+        match sandbox.exec(path, args) {
+            ExecError::Setup(e) => Launched::Done(setup_error("linux: setup", &e)),
+            ExecError::Exec(e) => Launched::Done(exec_failure(&args[0], &e)),
+            ExecError::NoMountNamespace(e) => {
+                if verbose {
+                    eprintln!("sandbox: no private mount namespace after all ({e})");
+                }
+                Launched::NoMountNamespace(Box::new(sandbox))
+            }
         }
     }
 
@@ -102,11 +138,11 @@ mod imp {
     /// protected paths can be removed afterwards. SIGTERM and SIGHUP are forwarded; SIGINT
     /// and SIGQUIT reach the child from the terminal and are ignored here. Exit status: the
     /// child's code, or 128+N when it died of signal N.
-    fn run_supervised(sandbox: &Sandbox, path: &Path, args: &[OsString]) -> ExitCode {
+    fn run_supervised(sandbox: Sandbox, path: &Path, args: &[OsString]) -> Launched {
         let mut cmd = std::process::Command::new(path);
         cmd.arg0(&args[0]).args(&args[1..]);
         if let Err(e) = sandbox.apply(&mut cmd) {
-            return setup_error("linux", &e);
+            return Launched::Done(setup_error("linux", &e));
         }
         let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
         // SAFETY: installs a handler that only calls kill(2). Caught signals are reset to
@@ -119,8 +155,13 @@ mod imp {
             Ok(c) => c,
             Err(e) => {
                 return match sandbox.setup_failure() {
-                    Some(step) => exit::fail("linux: setup", &step),
-                    None => exec_failure(&args[0], &e),
+                    // The child failed before exec: this process is unchanged.
+                    Some(step) if step.is_namespace_setup() => {
+                        drop(cmd);
+                        Launched::NoMountNamespace(Box::new(sandbox))
+                    }
+                    Some(step) => Launched::Done(exit::fail("linux: setup", &step)),
+                    None => Launched::Done(exec_failure(&args[0], &e)),
                 };
             }
         };
@@ -135,14 +176,14 @@ mod imp {
             match child.wait() {
                 Ok(s) => break s,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return exit::fail("wait", &e),
+                Err(e) => return Launched::Done(exit::fail("wait", &e)),
             }
         };
-        match (status.code(), status.signal()) {
+        Launched::Done(match (status.code(), status.signal()) {
             (Some(c), _) => ExitCode::from(c as u8),
             (None, Some(sig)) => ExitCode::from((128 + sig) as u8),
             _ => ExitCode::from(exit::SETUP_FAILED),
-        }
+        })
     }
 
     /// Maps a failed `execv` to 127 (not found) or 126 (not executable).
@@ -223,7 +264,10 @@ mod imp {
         let opts = Options {
             best_effort: a.policy.best_effort,
         };
-        let sandbox = match Sandbox::new(&policy, opts) {
+        // The printed plan is what this host can do now: probed for real, not from the
+        // launch marker (which a launch corrects only when it turns out wrong).
+        let caps = sandbox_linux::probe::probe();
+        let sandbox = match Sandbox::with_capabilities(&policy, &caps, opts) {
             Ok(s) => s,
             Err(e) => return setup_error("profile linux", &e),
         };

@@ -12,7 +12,7 @@
 //!    root sits at or below that protected path and contains the path (an explicit grant).
 
 use crate::policy::{Access, Op};
-use crate::resolve::{canonical, ResolvedPolicy, Rule, STANDARD_DEVICES};
+use crate::resolve::{canonical, Protected, ResolvedPolicy, Rule, WritableRoot, STANDARD_DEVICES};
 use serde::Serialize;
 use std::path::Path;
 
@@ -76,9 +76,34 @@ impl ResolvedPolicy {
             (false, _) => Decision::allow(rule_text),
             (true, Access::Read) => Decision::deny(format!("not writable: {rule_text}")),
             (true, Access::Write) => match self.protecting(path) {
-                Some(reason) => Decision::deny(reason),
+                Some((root, p)) => Decision::deny(format!(
+                    "protected path {} ({}) in writable root {}",
+                    p.path.display(),
+                    p.reason,
+                    root.path.display()
+                )),
                 None => Decision::allow(rule_text),
             },
+        }
+    }
+
+    /// `decide_canonical(path, op).allowed` without building the reason text: for compilers
+    /// that ask many questions and show no reasons. Touches no filesystem, allocates nothing.
+    pub fn allows_canonical(&self, path: &Path, op: Op) -> bool {
+        if self.unrestricted || STANDARD_DEVICES.iter().any(|d| path == Path::new(d)) {
+            return true;
+        }
+        if self.deny_globs.iter().any(|g| g.is_match(path)) {
+            return false;
+        }
+        let Some(rule) = self.deepest_rule(path) else {
+            return false;
+        };
+        match (op.is_write(), rule.access) {
+            (_, Access::Deny) => false,
+            (false, _) => true,
+            (true, Access::Read) => false,
+            (true, Access::Write) => self.protecting(path).is_none(),
         }
     }
 
@@ -94,8 +119,8 @@ impl ResolvedPolicy {
             })
     }
 
-    /// The protected path that forbids writing `path`, if any.
-    fn protecting(&self, path: &Path) -> Option<String> {
+    /// The protected path (and its writable root) that forbids writing `path`, if any.
+    fn protecting(&self, path: &Path) -> Option<(&WritableRoot, &Protected)> {
         for root in &self.writable_roots {
             for p in &root.protected {
                 if !path.starts_with(&p.path) {
@@ -106,12 +131,7 @@ impl ResolvedPolicy {
                     .iter()
                     .any(|w| w.path.starts_with(&p.path) && path.starts_with(&w.path));
                 if !regranted {
-                    return Some(format!(
-                        "protected path {} ({}) in writable root {}",
-                        p.path.display(),
-                        p.reason,
-                        root.path.display()
-                    ));
+                    return Some((root, p));
                 }
             }
         }

@@ -131,6 +131,7 @@ proptest! {
             let got = resolved.decide_canonical(&path, *op);
             let want = naive(&naive_rules, &naive_globs, &path.display().to_string(), *op);
             prop_assert_eq!(got.allowed, want, "{} {:?}: oracle said {:?}", path.display(), op, got.rule);
+            prop_assert_eq!(resolved.allows_canonical(&path, *op), got.allowed, "allows_canonical {}", path.display());
         }
         // Paths outside every rule are denied for all operations.
         prop_assert!(!resolved.decide_canonical(Path::new("/definitely/elsewhere"), Op::Read).allowed

@@ -389,16 +389,13 @@ fn top_level_links(
             let path = Path::new(p);
             let target = read_link(path)?;
             let abs = sandbox_core::resolve::normalize(&Path::new("/").join(&target));
-            policy
-                .decide_canonical(&abs, Op::Read)
-                .allowed
-                .then(|| PlanMount {
-                    mount: Mount::Symlink {
-                        path: path.to_path_buf(),
-                        target,
-                    },
-                    why: format!("host link {p} -> {}", abs.display()),
-                })
+            policy.allows_canonical(&abs, Op::Read).then(|| PlanMount {
+                mount: Mount::Symlink {
+                    path: path.to_path_buf(),
+                    target,
+                },
+                why: format!("host link {p} -> {}", abs.display()),
+            })
         })
         .collect()
 }
@@ -500,8 +497,8 @@ fn choose(
         (false, false)
     } else {
         (
-            policy.decide_canonical(&t.path, Op::Read).allowed,
-            policy.decide_canonical(&t.path, Op::Write).allowed,
+            policy.allows_canonical(&t.path, Op::Read),
+            policy.allows_canonical(&t.path, Op::Write),
         )
     };
     let path = t.path.clone();

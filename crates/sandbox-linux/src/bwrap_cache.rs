@@ -14,7 +14,7 @@
 //! cached (it is always `true` here; a refusal is found by the launcher's diagnosis).
 
 use crate::bwrap::BwrapFeatures;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
@@ -64,15 +64,21 @@ pub fn cache_dir() -> Option<CacheDir> {
 /// Opens `dir` if it is a real directory (not a symlink) owned by `uid` and not writable by
 /// anyone else; with `create`, a missing one is made with mode 0700 first.
 fn open_private(dir: &Path, uid: u32, create: bool) -> Option<std::fs::File> {
-    if create {
-        // A concurrent run may create it first; the checks below decide either way.
-        let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
-    }
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
-        .open(dir)
-        .ok()?;
+    let open = || {
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW)
+            .open(dir)
+    };
+    let file = match open() {
+        Ok(f) => f,
+        Err(e) if create && e.kind() == std::io::ErrorKind::NotFound => {
+            // A concurrent run may create it first; the checks below decide either way.
+            let _ = std::fs::DirBuilder::new().mode(0o700).create(dir);
+            open().ok()?
+        }
+        Err(_) => return None,
+    };
     let meta = file.metadata().ok()?;
     (meta.is_dir() && meta.uid() == uid && meta.mode() & 0o022 == 0).then_some(file)
 }
@@ -147,6 +153,43 @@ impl CacheDir {
             .is_ok_and(|m| m.is_file())
     }
 
+    /// Whether the Landlock backend found, for `key` (user and boot), that a private mount
+    /// namespace can be made; `Some(user_namespace)` when so. Only the positive answer is
+    /// remembered; a wrong one is found by the launch before anything runs (see
+    /// [`crate::probe::probe_for_launch`]).
+    pub fn mountns_ok(&self, key: &str) -> Option<bool> {
+        let file = self.open(MOUNTNS_OK, libc::O_RDONLY).ok()?;
+        let mut text = String::with_capacity(256);
+        file.take(512).read_to_string(&mut text).ok()?;
+        let mut lines = text.lines();
+        if lines.next()? != MOUNTNS_MAGIC || lines.next()?.strip_prefix("key ")? != key {
+            return None;
+        }
+        let userns = match lines.next()? {
+            "userns 1" => true,
+            "userns 0" => false,
+            _ => return None,
+        };
+        lines.next().is_none().then_some(userns)
+    }
+
+    /// Records (`Some(user_namespace)`) or forgets (`None`) the mount namespace answer for
+    /// `key`. Failures are ignored.
+    pub fn set_mountns_ok(&self, key: &str, ok: Option<bool>) {
+        let Some(userns) = ok else {
+            self.unlink(MOUNTNS_OK);
+            return;
+        };
+        let text = format!("{MOUNTNS_MAGIC}\nkey {key}\nuserns {}\n", u8::from(userns));
+        let tmp = format!("{MOUNTNS_OK}.{}.tmp", std::process::id());
+        let written = self
+            .open(&tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)
+            .and_then(|mut file| file.write_all(text.as_bytes()));
+        if written.is_err() || self.rename(&tmp, MOUNTNS_OK).is_err() {
+            self.unlink(&tmp);
+        }
+    }
+
     /// Records (or forgets) that user namespaces work. Failures are ignored.
     pub fn set_userns_ok(&self, ok: bool) {
         if ok {
@@ -156,6 +199,12 @@ impl CacheDir {
         }
     }
 }
+
+/// Marker: this user could make a private mount namespace (for the Landlock backend) when
+/// last checked; holds the key it is valid for.
+const MOUNTNS_OK: &str = "mountns-ok";
+/// First line of the mount namespace marker.
+const MOUNTNS_MAGIC: &str = "sandbox mountns-ok v1";
 
 /// Marker: this user could create a user namespace when last checked.
 const USERNS_OK: &str = "userns-ok";
@@ -262,6 +311,34 @@ mod tests {
         assert!(c.userns_ok());
         c.set_userns_ok(false);
         assert!(!c.userns_ok());
+    }
+
+    #[test]
+    fn mountns_marker_round_trips_and_checks_the_key() {
+        let d = tempfile::tempdir().unwrap();
+        let c = dir_in(d.path());
+        assert_eq!(c.mountns_ok("uid=1 boot=a"), None);
+        c.set_mountns_ok("uid=1 boot=a", Some(true));
+        assert_eq!(c.mountns_ok("uid=1 boot=a"), Some(true));
+        assert_eq!(c.mountns_ok("uid=1 boot=b"), None, "another boot");
+        assert_eq!(c.mountns_ok("uid=2 boot=a"), None, "another user");
+        c.set_mountns_ok("uid=0 boot=a", Some(false));
+        assert_eq!(c.mountns_ok("uid=0 boot=a"), Some(false));
+        let mode = std::fs::metadata(d.path().join(MOUNTNS_OK)).unwrap().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        c.set_mountns_ok("uid=0 boot=a", None);
+        assert_eq!(c.mountns_ok("uid=0 boot=a"), None);
+        assert!(!d.path().join(MOUNTNS_OK).exists());
+        for bad in [
+            "",
+            "sandbox mountns-ok v0\nkey k\nuserns 1\n",
+            "sandbox mountns-ok v1\nkey k\nuserns 2\n",
+            "sandbox mountns-ok v1\nkey k\nuserns 1\nextra\n",
+            "sandbox mountns-ok v1\nkey k\n",
+        ] {
+            std::fs::write(d.path().join(MOUNTNS_OK), bad).unwrap();
+            assert_eq!(c.mountns_ok("k"), None, "{bad:?}");
+        }
     }
 
     #[test]

@@ -34,6 +34,21 @@ pub struct StepError {
     pub errno: i32,
 }
 
+impl StepError {
+    /// The step that makes the namespaces themselves (before any mount of the plan): a
+    /// failure here means the host cannot make a private mount namespace for this user.
+    pub fn is_namespace_setup(&self) -> bool {
+        matches!(
+            self.step,
+            "unshare"
+                | "write /proc/self/setgroups"
+                | "write /proc/self/uid_map"
+                | "write /proc/self/gid_map"
+                | "make / private"
+        )
+    }
+}
+
 impl std::fmt::Display for StepError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -110,8 +125,9 @@ fn build_ruleset(plan: &crate::landlock::LandlockPlan) -> Result<OwnedFd, LinuxE
         }
         // SAFETY: fresh fd from open.
         let pfd = unsafe { OwnedFd::from_raw_fd(pfd) };
-        let is_dir = std::fs::metadata(&rule.path).is_ok_and(|m| m.is_dir());
-        let access = if is_dir {
+        // Directory-only rights are dropped on other files; rules without any (the
+        // devices) need no stat. The check is on the opened fd, not the path again.
+        let access = if rule.access.bits & DIR_ONLY == 0 || is_dir(&pfd) {
             rule.access.bits
         } else {
             rule.access.bits & !DIR_ONLY
@@ -131,6 +147,14 @@ fn build_ruleset(plan: &crate::landlock::LandlockPlan) -> Result<OwnedFd, LinuxE
         }
     }
     Ok(ruleset)
+}
+
+/// Whether `fd` (an `O_PATH` descriptor) is a directory.
+fn is_dir(fd: &OwnedFd) -> bool {
+    // SAFETY: fstat fills a zeroed stack struct from a live fd (O_PATH fds allow fstat).
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    (unsafe { libc::fstat(fd.as_raw_fd(), &mut st) } == 0)
+        && st.st_mode & libc::S_IFMT == libc::S_IFDIR
 }
 
 impl Launch {

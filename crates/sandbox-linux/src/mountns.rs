@@ -107,7 +107,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
                 path: rule.path.clone(),
             }),
             // Nothing to mask; where the path could be created, the deny cannot be enforced.
-            Err(_) if !policy.decide_canonical(&rule.path, Op::Create).allowed => {
+            Err(_) if !policy.allows_canonical(&rule.path, Op::Create) => {
                 let parent_writable = rule.path.parent().is_some_and(|parent| {
                     policy
                         .writable_roots
@@ -142,9 +142,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         });
     }
     if Path::new(PRIVATE_SHM).is_dir()
-        && !policy
-            .decide_canonical(Path::new(PRIVATE_SHM), Op::Write)
-            .allowed
+        && !policy.allows_canonical(Path::new(PRIVATE_SHM), Op::Write)
     {
         steps.push(MountStep::PrivateTmpfs {
             path: PRIVATE_SHM.into(),
@@ -269,7 +267,7 @@ mod imp {
 
     /// Mount points of this process's view, from `/proc/self/mountinfo`, in order.
     fn mount_points() -> std::io::Result<Vec<PathBuf>> {
-        let text = std::fs::read_to_string("/proc/self/mountinfo")?;
+        let text = sys::read_proc("/proc/self/mountinfo", 16 * 1024)?;
         Ok(text
             .lines()
             .filter_map(|l| l.split(' ').nth(4))
@@ -320,11 +318,16 @@ mod imp {
                         }
                     }
                     MountStep::ReadOnlyBase => {
-                        for mp in mount_points()? {
-                            if writable.iter().any(|w| mp.starts_with(w)) {
+                        let points = mount_points()?;
+                        for (i, mp) in points.iter().enumerate() {
+                            // A path mounted over twice is remounted once: a remount by path
+                            // acts on the topmost mount there, so a second one does nothing.
+                            if points[i + 1..].contains(mp)
+                                || writable.iter().any(|w| mp.starts_with(w))
+                            {
                                 continue;
                             }
-                            let path = cstring(&mp);
+                            let path = cstring(mp);
                             // Unreachable mount points are unreachable from inside too.
                             if let Some(flags) = locked_flags(&path) {
                                 ops.push(Op::RemountRo { path, flags });

@@ -6,6 +6,7 @@
 //! `SANDBOX_TEST_FORCE_NO_MOUNTNS=1` makes it report that no mount namespace can be made
 //! (neither as root nor through a user namespace). They only ever remove capabilities.
 
+use crate::bwrap_cache;
 use serde::Serialize;
 
 /// Env var that makes the probe report "Landlock unsupported" (test hook).
@@ -50,6 +51,78 @@ fn forced(var: &str) -> bool {
 
 /// Probes the running host. Forks short-lived children for the namespace checks.
 pub fn probe() -> Capabilities {
+    let mut caps = cheap_caps();
+    caps.user_namespace = try_in_child(true);
+    caps.mount_namespace = if caps.root {
+        try_in_child(false)
+    } else {
+        caps.user_namespace
+    };
+    if forced(FORCE_NO_MOUNTNS_ENV) {
+        caps.user_namespace = false;
+        caps.mount_namespace = false;
+        caps.forced.push(FORCE_NO_MOUNTNS_ENV.into());
+    }
+    caps
+}
+
+/// The capabilities a launch needs, without forking when possible: a positive namespace
+/// answer is remembered per user and boot ([`bwrap_cache::CacheDir::mountns_ok`]); Landlock
+/// and seccomp are always asked (one syscall each). Returns the capabilities and whether the
+/// namespace answer came from that marker.
+///
+/// A forged or stale marker cannot weaken enforcement: it only claims that the mount
+/// namespace can be made, so the launch tries it, fails in the setup step before anything
+/// runs, and the caller retries with [`Sandbox::without_mount_namespace`] (which forgets the
+/// marker and refuses, or degrades with `best_effort`, exactly like a fresh probe). The
+/// test hooks are decided before the marker is read.
+///
+/// [`Sandbox::without_mount_namespace`]: crate::Sandbox::without_mount_namespace
+pub fn probe_for_launch() -> (Capabilities, bool) {
+    if forced(FORCE_NO_MOUNTNS_ENV) {
+        return (probe(), false);
+    }
+    let key = marker_key();
+    let dir = key.as_ref().and_then(|_| bwrap_cache::cache_dir());
+    if let (Some(d), Some(k)) = (&dir, &key) {
+        if let Some(user_namespace) = d.mountns_ok(k) {
+            let mut caps = cheap_caps();
+            caps.mount_namespace = true;
+            caps.user_namespace = user_namespace;
+            return (caps, true);
+        }
+    }
+    let caps = probe();
+    if caps.mount_namespace {
+        if let (Some(d), Some(k)) = (&dir, &key) {
+            d.set_mountns_ok(k, Some(caps.user_namespace));
+        }
+    }
+    (caps, false)
+}
+
+/// Forgets a remembered positive namespace answer (after a launch found it wrong).
+pub fn forget_mount_namespace() {
+    if let (Some(d), Some(k)) = (bwrap_cache::cache_dir(), marker_key()) {
+        d.set_mountns_ok(&k, None);
+    }
+}
+
+/// What the namespace marker is valid for: this effective user on this boot of this kernel
+/// (`boot_id` changes on every boot). `None` when the boot id cannot be read (no caching).
+fn marker_key() -> Option<String> {
+    let boot = crate::sys::read_proc("/proc/sys/kernel/random/boot_id", 64).ok()?;
+    let boot = boot.trim();
+    if boot.is_empty() || !boot.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+        return None;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let uid = unsafe { libc::geteuid() };
+    Some(format!("uid={uid} boot={boot}"))
+}
+
+/// Landlock, seccomp and root: the probes that need no fork.
+fn cheap_caps() -> Capabilities {
     let mut caps = Capabilities {
         landlock_abi: kernel_landlock_abi(),
         seccomp: seccomp_available(),
@@ -62,17 +135,6 @@ pub fn probe() -> Capabilities {
     if forced(FORCE_NO_LANDLOCK_ENV) {
         caps.landlock_abi = None;
         caps.forced.push(FORCE_NO_LANDLOCK_ENV.into());
-    }
-    caps.user_namespace = try_in_child(true);
-    caps.mount_namespace = if caps.root {
-        try_in_child(false)
-    } else {
-        caps.user_namespace
-    };
-    if forced(FORCE_NO_MOUNTNS_ENV) {
-        caps.user_namespace = false;
-        caps.mount_namespace = false;
-        caps.forced.push(FORCE_NO_MOUNTNS_ENV.into());
     }
     caps
 }

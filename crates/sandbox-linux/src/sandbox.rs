@@ -273,13 +273,37 @@ impl Plan {
 #[derive(Debug, Clone)]
 pub struct Sandbox {
     plan: Plan,
+    caps: Capabilities,
+    opts: Options,
     launches: Arc<Mutex<Vec<Arc<Launch>>>>,
 }
 
 impl Sandbox {
-    /// Probes this host and compiles `policy`; fails closed unless `opts.best_effort`.
+    /// Probes this host (forking short trials for the namespaces) and compiles `policy`;
+    /// fails closed unless `opts.best_effort`. Every refusal happens here, before any launch.
     pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<Sandbox, LinuxError> {
         Sandbox::with_capabilities(policy, &probe::probe(), opts)
+    }
+
+    /// Like [`Sandbox::new`], but the mount namespace answer may come from a per-user marker
+    /// instead of a forked trial ([`probe::probe_for_launch`]), saving two forks per launch.
+    /// When a launch then fails in the namespace step
+    /// ([`crate::launch::StepError::is_namespace_setup`]), nothing has run, and the caller
+    /// continues with [`Sandbox::without_mount_namespace`]. The CLI uses this.
+    pub fn for_launch(policy: &ResolvedPolicy, opts: Options) -> Result<Sandbox, LinuxError> {
+        Sandbox::with_capabilities(policy, &probe::probe_for_launch().0, opts)
+    }
+
+    /// After a launch failed at the namespace step: forgets the remembered namespace answer
+    /// and compiles `policy` (the one this sandbox was made from) again for a host without a
+    /// mount namespace, so the result is exactly what a fresh probe gives there: a refusal
+    /// naming the missing feature, or with `best_effort` a plan listing the degradations.
+    pub fn without_mount_namespace(&self, policy: &ResolvedPolicy) -> Result<Sandbox, LinuxError> {
+        probe::forget_mount_namespace();
+        let mut caps = self.caps.clone();
+        caps.mount_namespace = false;
+        caps.user_namespace = false;
+        Sandbox::with_capabilities(policy, &caps, self.opts.clone())
     }
 
     /// Like [`Sandbox::new`] with already probed capabilities.
@@ -290,6 +314,8 @@ impl Sandbox {
     ) -> Result<Sandbox, LinuxError> {
         Ok(Sandbox {
             plan: compile(policy, caps, &opts, &caller_terminals())?,
+            caps: caps.clone(),
+            opts,
             launches: Arc::default(),
         })
     }
@@ -357,6 +383,13 @@ impl Sandbox {
                 Err(e) => return ExecError::Setup(e),
             };
             if let Err(e) = launch.enter() {
+                if e.is_namespace_setup() {
+                    probe::forget_mount_namespace();
+                    if e.step == "unshare" {
+                        // Nothing about this process changed: the caller may go on without.
+                        return ExecError::NoMountNamespace(e);
+                    }
+                }
                 return ExecError::Setup(LinuxError::os(
                     e.step,
                     std::io::Error::from_raw_os_error(e.errno),
@@ -375,6 +408,10 @@ pub enum ExecError {
     /// The sandbox could not be applied; nothing was run.
     #[error(transparent)]
     Setup(LinuxError),
+    /// No mount namespace could be made (the remembered answer was wrong); this process is
+    /// unchanged and nothing ran: continue with [`Sandbox::without_mount_namespace`].
+    #[error("private mount namespace: {0}")]
+    NoMountNamespace(crate::launch::StepError),
     /// The sandbox is in place but `execv` failed (ENOENT, EACCES, ENOEXEC, …).
     #[error("exec: {0}")]
     Exec(std::io::Error),

@@ -186,3 +186,13 @@ pub(crate) fn drop_all_capabilities() -> Result<(), i32> {
         Err(errno())
     }
 }
+
+/// Reads a `/proc` file whole. `std::fs::read_to_string` sizes its buffer from `stat`, which
+/// is 0 for procfs, and then grows it from 32 bytes (one `read` per doubling); starting at
+/// `capacity` reads a typical file in one call.
+pub(crate) fn read_proc(path: &str, capacity: usize) -> std::io::Result<String> {
+    use std::io::Read as _;
+    let mut buf = Vec::with_capacity(capacity);
+    std::fs::File::open(path)?.read_to_end(&mut buf)?;
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
