@@ -186,6 +186,22 @@ fn as_who(who: Who, program: impl AsRef<std::ffi::OsStr>) -> Command {
     }
 }
 
+/// Whether a user namespace can be made whose `user.max_user_namespaces` is 0, so nested ones
+/// are refused as on a host with namespaces disabled (prints a skip notice when not).
+fn nested_userns_can_be_refused() -> bool {
+    let probe = Command::new("unshare")
+        .args(["--user", "--map-root-user", "sh", "-c"])
+        .arg("echo 0 > /proc/sys/user/max_user_namespaces")
+        .output();
+    let ok = probe.is_ok_and(|o| o.status.success());
+    if !ok {
+        eprintln!(
+            "SKIP: `unshare --user` with a per-namespace max_user_namespaces is not available"
+        );
+    }
+    ok
+}
+
 fn chown_r(p: &Path, uid: u32, gid: u32) {
     std::os::unix::fs::lchown(p, Some(uid), Some(gid)).unwrap();
     if p.is_dir() && !p.is_symlink() {
@@ -749,14 +765,7 @@ fn real_namespace_refusal_is_diagnosed() {
     let _serial = serial();
     // A user namespace whose `user.max_user_namespaces` is 0 refuses nested ones, as a host
     // with namespaces disabled does, without changing anything outside it.
-    let probe = Command::new("unshare")
-        .args(["--user", "--map-root-user", "sh", "-c"])
-        .arg("echo 0 > /proc/sys/user/max_user_namespaces")
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "SKIP: `unshare --user` with a per-namespace max_user_namespaces is not available"
-        );
+    if !nested_userns_can_be_refused() {
         return;
     }
     for who in whos() {
@@ -973,14 +982,7 @@ fn auto_falls_back_when_bwrap_is_refused_at_run_time() {
     let _serial = serial();
     // `auto` remembers that user namespaces worked; here the marker is stale (nested ones are
     // refused), so bwrap is tried, refused before anything runs, and auto chooses Landlock.
-    let probe = Command::new("unshare")
-        .args(["--user", "--map-root-user", "sh", "-c"])
-        .arg("echo 0 > /proc/sys/user/max_user_namespaces")
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        eprintln!(
-            "SKIP: `unshare --user` with a per-namespace max_user_namespaces is not available"
-        );
+    if !nested_userns_can_be_refused() {
         return;
     }
     for who in whos() {

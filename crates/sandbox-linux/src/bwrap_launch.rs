@@ -282,28 +282,30 @@ pub fn probe_userns(bwrap: &Path, hints: &HostHints) -> Result<(), LaunchError> 
         let d = diagnose(simulated, hints).expect("the simulated message is a namespace refusal");
         return Err(LaunchError::Userns(d));
     }
-    let out = run_probe(
-        bwrap,
-        &[
-            "--unshare-user",
-            "--unshare-pid",
-            "--unshare-net",
-            "--ro-bind",
-            "/",
-            "/",
-        ],
-    )?;
-    if out.0 {
+    let (ok, stderr) = run_probe(bwrap, TRIAL_NAMESPACES)?;
+    if ok {
         return Ok(());
     }
-    match diagnose(&out.1, hints) {
-        Some(d) => Err(LaunchError::Userns(d)),
-        None => Err(LaunchError::Userns(Diagnosis {
-            cause: "bwrap failed to start a trivial sandbox".into(),
-            fix: "run `bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / true` to see why, or use --backend landlock".into(),
-            raw: out.1.trim().to_string(),
-        })),
-    }
+    Err(refusal(&stderr, hints))
+}
+
+/// The namespaces of every plan, over a read-only root: what the trial runs set up.
+const TRIAL_NAMESPACES: &[&str] = &[
+    "--unshare-user",
+    "--unshare-pid",
+    "--unshare-net",
+    "--ro-bind",
+    "/",
+    "/",
+];
+
+/// A trial run's failure as a diagnosis: the known namespace causes, else the raw message.
+fn refusal(stderr: &str, hints: &HostHints) -> LaunchError {
+    LaunchError::Userns(diagnose(stderr, hints).unwrap_or_else(|| Diagnosis {
+        cause: "bwrap failed to start a trivial sandbox".into(),
+        fix: "run `bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / true` to see why, or use --backend landlock".into(),
+        raw: stderr.trim().to_string(),
+    }))
 }
 
 /// One trivial sandbox with every namespace the plan uses and a fresh `/proc`: `Ok(true)` when
@@ -315,31 +317,17 @@ pub fn probe_sandbox(bwrap: &Path, hints: &HostHints) -> Result<bool, LaunchErro
     }
     let forced_no_proc = std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1");
     if !forced_no_proc {
-        let (ok, stderr) = run_probe(
-            bwrap,
-            &[
-                "--unshare-user",
-                "--unshare-pid",
-                "--unshare-net",
-                "--ro-bind",
-                "/",
-                "/",
-                "--proc",
-                "/proc",
-            ],
-        )?;
+        let args: Vec<&str> = TRIAL_NAMESPACES
+            .iter()
+            .copied()
+            .chain(["--proc", "/proc"])
+            .collect();
+        let (ok, stderr) = run_probe(bwrap, &args)?;
         if ok {
             return Ok(true);
         }
         if !stderr.contains("Can't mount proc") {
-            return Err(match diagnose(&stderr, hints) {
-                Some(d) => LaunchError::Userns(d),
-                None => LaunchError::Userns(Diagnosis {
-                    cause: "bwrap failed to start a trivial sandbox".into(),
-                    fix: "run `bwrap --unshare-user --unshare-pid --unshare-net --ro-bind / / true` to see why, or use --backend landlock".into(),
-                    raw: stderr.trim().to_string(),
-                }),
-            });
+            return Err(refusal(&stderr, hints));
         }
     }
     probe_userns(bwrap, hints).map(|_| false)
