@@ -22,7 +22,7 @@ fn main() {
 
 #[cfg(target_os = "linux")]
 mod bench {
-    use sandbox_core::{resolve, PathKind, Policy, Preset, ResolveEnv, TargetOs};
+    use sandbox_core::{resolve, Policy, Preset, ResolveEnv, TargetOs};
     use sandbox_linux::bwrap::{self, BwrapFeatures, BwrapInput};
     use sandbox_linux::probe::Capabilities;
     use sandbox_linux::Options;
@@ -83,8 +83,8 @@ mod bench {
                         deny_matches: &[],
                         features: &features,
                         seccomp_program: None,
-                        kind_of: &kind_of,
-                        is_empty_dir: &is_empty_dir,
+                        kind_of: &bwrap::host_kind_of,
+                        is_empty_dir: &bwrap::host_is_empty_dir,
                         read_link: &|p: &Path| std::fs::read_link(p).ok(),
                         best_effort: false,
                     };
@@ -93,19 +93,6 @@ mod bench {
             );
         }
         let _ = std::fs::remove_dir_all(&scratch);
-    }
-
-    /// What is at `p` on this host, without following a final symlink (as the CLI does).
-    fn kind_of(p: &Path) -> PathKind {
-        match std::fs::symlink_metadata(p) {
-            Ok(m) if m.is_dir() => PathKind::Dir,
-            Ok(_) => PathKind::File,
-            Err(_) => PathKind::Missing,
-        }
-    }
-
-    fn is_empty_dir(p: &Path) -> bool {
-        std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
     }
 
     /// Runs `f` for about half a second (at least 20 times); sorted samples.

@@ -680,3 +680,18 @@ impl BwrapPlan {
         })
     }
 }
+
+/// The host's answer for [`BwrapInput::kind_of`]: what is at `p`, without following a final
+/// symlink.
+pub fn host_kind_of(p: &Path) -> PathKind {
+    match std::fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => PathKind::Dir,
+        Ok(_) => PathKind::File,
+        Err(_) => PathKind::Missing,
+    }
+}
+
+/// The host's answer for [`BwrapInput::is_empty_dir`].
+pub fn host_is_empty_dir(p: &Path) -> bool {
+    std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+}

@@ -9,11 +9,13 @@
 //! command never ran and the diagnosis is returned; a host that refuses only a fresh `/proc`
 //! gets the documented fallback with `best_effort`.
 
-use crate::bwrap::{compile, BwrapFeatures, BwrapInput, BwrapPlan};
+use crate::bwrap::{
+    compile, host_is_empty_dir, host_kind_of, BwrapFeatures, BwrapInput, BwrapPlan,
+};
 use crate::bwrap_launch::{self, check_command, LaunchError, Verdict};
 use crate::glob_expand::{expand, DenyMatch, ExpandOptions};
 use crate::Options;
-use sandbox_core::{PathKind, ResolvedPolicy};
+use sandbox_core::ResolvedPolicy;
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -211,22 +213,9 @@ fn compile_plan(
         deny_matches,
         features,
         seccomp_program: (!seccomp.is_empty()).then_some(seccomp),
-        kind_of: &kind_of,
-        is_empty_dir: &is_empty_dir,
+        kind_of: &host_kind_of,
+        is_empty_dir: &host_is_empty_dir,
         read_link: &|p: &Path| std::fs::read_link(p).ok(),
         best_effort,
     })?)
-}
-
-/// What is at a host path, without following a final symlink.
-fn kind_of(p: &Path) -> PathKind {
-    match std::fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => PathKind::Dir,
-        Ok(_) => PathKind::File,
-        Err(_) => PathKind::Missing,
-    }
-}
-
-fn is_empty_dir(p: &Path) -> bool {
-    std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
 }
