@@ -6,8 +6,11 @@
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
+
+#[path = "support/stop.rs"]
+mod stop;
 
 const TEST_USER: &str = "sbxtest";
 
@@ -841,28 +844,32 @@ fn writable_root_under_a_denied_directory_is_regranted() {
 fn sigterm_stops_the_command_and_still_cleans_up() {
     let _serial = serial();
     for who in whos() {
-        let w = Ws::new(who);
-        let mut child = w
-            .cmd(&["--full-auto", "--", "sleep", "30"])
-            .spawn()
-            .unwrap();
-        // Wait until bwrap has created the `.agents` mount point, then stop the sandbox.
-        let stub = w.ws.join(".agents");
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while !stub.exists() && std::time::Instant::now() < deadline {
-            std::thread::sleep(std::time::Duration::from_millis(20));
+        // Several rounds, each signalling the moment the placeholder for `.agents` appears:
+        // a SIGTERM that comes while bwrap is still setting up must stop everything too.
+        for round in 0..8 {
+            let w = Ws::new(who);
+            let marker = format!("29.{}{round}", std::process::id());
+            let mut child = w
+                .cmd(&["--full-auto", "--", "sleep", &marker])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            let status = stop::sigterm_once_started(&mut child, &w.ws.join(".agents"));
+            assert_eq!(
+                status.code(),
+                Some(143),
+                "{who:?} round {round}: {status:?}"
+            );
+            assert!(
+                !w.ws.join(".agents").exists(),
+                "{who:?} round {round}: placeholder left behind after SIGTERM"
+            );
+            assert!(
+                !stop::still_running(&marker),
+                "{who:?} round {round}: a sandbox process outlived the launcher"
+            );
         }
-        assert!(stub.exists(), "the sandbox did not start");
-        let started = std::time::Instant::now();
-        let r = Command::new("kill")
-            .args(["-TERM", &child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(r.success());
-        let status = child.wait().unwrap();
-        assert!(started.elapsed() < std::time::Duration::from_secs(10));
-        assert_eq!(status.code(), Some(143), "{who:?}: {status:?}");
-        assert!(!stub.exists(), "{who:?}: stub left behind after SIGTERM");
     }
 }
 

@@ -113,6 +113,43 @@ fn protected_subpaths_stay_unchanged() {
 }
 
 #[test]
+fn sigterm_stops_the_command_and_still_cleans_up() {
+    for u in users() {
+        // Several rounds, each signalling the moment the placeholder for `.agents` appears:
+        // the launcher must forward a SIGTERM that comes while it is still spawning.
+        for round in 0..8 {
+            let ws = Dir::new(u, Path::new("/tmp"));
+            let marker = format!("29.{}{round}", std::process::id());
+            let mut child = sandbox_cmd(
+                u,
+                &ws.path,
+                &["linux", "--backend", "landlock", "--full-auto", "--"],
+            )
+            .args(["sleep", &marker])
+            .spawn()
+            .unwrap();
+            let status = stop::sigterm_once_started(&mut child, &ws.join(".agents"));
+            assert_eq!(
+                status.code(),
+                Some(143),
+                "as {} round {round}: {status:?}",
+                u.name
+            );
+            assert!(
+                !ws.join(".agents").exists(),
+                "as {} round {round}: placeholder left behind after SIGTERM",
+                u.name
+            );
+            assert!(
+                !stop::still_running(&marker),
+                "as {} round {round}: the command outlived the sandbox",
+                u.name
+            );
+        }
+    }
+}
+
+#[test]
 fn network_is_off_but_socketpair_works() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -2,6 +2,8 @@
 //! unprivileged user `sbxtest`, in workspaces that user owns.
 #![allow(dead_code)]
 
+pub mod stop;
+
 use std::ffi::OsStr;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};

@@ -24,12 +24,12 @@ mod imp {
     use super::*;
     use crate::args::{Backend, Format};
     use sandbox_core::TargetOs;
+    use sandbox_linux::supervise::{exit_code, Forwarder};
     use sandbox_linux::{ExecError, LinuxError, Options, Plan, Sandbox};
     use std::ffi::OsString;
     use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    use std::os::unix::process::CommandExt;
     use std::path::{Path, PathBuf};
-    use std::sync::atomic::{AtomicI32, Ordering};
 
     fn setup_error(what: &str, e: &LinuxError) -> ExitCode {
         match e.hint() {
@@ -123,33 +123,17 @@ mod imp {
         }
     }
 
-    /// The running child, for the signal forwarder (0: none yet).
-    static CHILD: AtomicI32 = AtomicI32::new(0);
-
-    extern "C" fn forward_signal(sig: libc::c_int) {
-        let pid = CHILD.load(Ordering::SeqCst);
-        if pid > 0 {
-            // SAFETY: kill is async-signal-safe.
-            unsafe { libc::kill(pid, sig) };
-        }
-    }
-
     /// Runs the command as a child and waits, so placeholder directories made for missing
-    /// protected paths can be removed afterwards. SIGTERM and SIGHUP are forwarded; SIGINT
-    /// and SIGQUIT reach the child from the terminal and are ignored here. Exit status: the
-    /// child's code, or 128+N when it died of signal N.
+    /// protected paths can be removed afterwards; signals are forwarded as
+    /// [`sandbox_linux::supervise`] describes. Exit status: the child's code, or 128+N when it
+    /// died of signal N.
     fn run_supervised(sandbox: Sandbox, path: &Path, args: &[OsString]) -> Launched {
+        // Before `apply` makes the placeholders, so a SIGTERM cannot leave them behind.
+        let mut forwarder = Forwarder::install();
         let mut cmd = std::process::Command::new(path);
         cmd.arg0(&args[0]).args(&args[1..]);
         if let Err(e) = sandbox.apply(&mut cmd) {
             return Launched::Done(setup_error("linux", &e));
-        }
-        let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        // SAFETY: installs a handler that only calls kill(2). Caught signals are reset to
-        // the default by exec, so the child is unaffected.
-        unsafe {
-            libc::signal(libc::SIGTERM, handler);
-            libc::signal(libc::SIGHUP, handler);
         }
         let mut child = match cmd.spawn() {
             Ok(c) => c,
@@ -165,24 +149,14 @@ mod imp {
                 };
             }
         };
-        CHILD.store(child.id() as i32, Ordering::SeqCst);
-        // Only now: an ignored disposition would be inherited across exec.
-        // SAFETY: plain signal disposition changes.
-        unsafe {
-            libc::signal(libc::SIGINT, libc::SIG_IGN);
-            libc::signal(libc::SIGQUIT, libc::SIG_IGN);
-        }
-        let status = loop {
-            match child.wait() {
-                Ok(s) => break s,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-                Err(e) => return Launched::Done(exit::fail("wait", &e)),
-            }
-        };
-        Launched::Done(match (status.code(), status.signal()) {
-            (Some(c), _) => ExitCode::from(c as u8),
-            (None, Some(sig)) => ExitCode::from((128 + sig) as u8),
-            _ => ExitCode::from(exit::SETUP_FAILED),
+        let status = forwarder.supervise(&mut child);
+        // The placeholders go with the sandbox; signals stay forwarded until they are gone.
+        drop(cmd);
+        drop(sandbox);
+        drop(forwarder);
+        Launched::Done(match status {
+            Ok(s) => ExitCode::from(exit_code(s).unwrap_or(exit::SETUP_FAILED)),
+            Err(e) => exit::fail("wait", &e),
         })
     }
 

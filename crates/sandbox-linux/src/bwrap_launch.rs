@@ -10,15 +10,14 @@
 use crate::bwrap::{BwrapFeatures, BwrapPlan, FdContent};
 use crate::bwrap_cache;
 use crate::placeholder::Held;
+use crate::supervise::{exit_code, Forwarder};
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write as _};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Test hook: when set to `1`, the user-namespace probe reports the refusal an Ubuntu 24.04
 /// host gives (`setting up uid map: Permission denied`) without running bwrap, so tests can
@@ -529,17 +528,6 @@ pub fn check_command(program: &OsStr, cwd: &Path) -> Result<(), LaunchError> {
     }
 }
 
-/// The running bwrap, for the signal forwarder (0: none).
-static CHILD: AtomicI32 = AtomicI32::new(0);
-
-extern "C" fn forward_signal(sig: libc::c_int) {
-    let pid = CHILD.load(Ordering::SeqCst);
-    if pid > 0 {
-        // SAFETY: kill is async-signal-safe.
-        unsafe { libc::kill(pid, sig) };
-    }
-}
-
 /// Runs `command` under `plan` with the bwrap at `bwrap`, waits for it and returns the exit
 /// code to pass on: the command's (bwrap passes it through), or `128+N` when bwrap died of
 /// signal N.
@@ -551,9 +539,7 @@ extern "C" fn forward_signal(sig: libc::c_int) {
 ///
 /// This process waits rather than `exec`ing bwrap so that a failure can be diagnosed and stubs
 /// removed. The wait is cheap: no helper thread and no `pre_exec` hook (so the standard library
-/// can use `posix_spawn`); SIGTERM and SIGHUP are forwarded to bwrap by a handler that only
-/// calls `kill`, and SIGINT/SIGQUIT, which the terminal sends to bwrap too, are ignored here
-/// while it runs.
+/// can use `posix_spawn`); signals are forwarded to bwrap as [`crate::supervise`] describes.
 pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8, LaunchError> {
     let (program, rest) = command
         .split_first()
@@ -564,6 +550,10 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
 
     let mut cmd = Command::new(bwrap);
     cmd.args(&plan.args).arg("--").arg(program).args(rest);
+    // Before the placeholders exist: from here on SIGTERM/SIGHUP cannot kill this process
+    // before it has removed them. A reaper, because bwrap killed during its setup orphans a
+    // process that never exits on its own.
+    let mut forwarder = Forwarder::install_reaper();
     // After the plan fds are placed, so the placeholders' fds cannot take their numbers. The
     // placeholders exist (locked) before bwrap starts, so bwrap mounts over them.
     let mut held = Vec::new();
@@ -574,47 +564,16 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
             Err(e) => return Err(LaunchError::io(format!("placeholder {}", p.display()), e)),
         }
     }
-    let handler = forward_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
-    // SAFETY: installs a handler that only calls kill(2); exec resets caught signals to their
-    // default in bwrap.
-    let old_term = unsafe { libc::signal(libc::SIGTERM, handler) };
-    // SAFETY: as above.
-    let old_hup = unsafe { libc::signal(libc::SIGHUP, handler) };
     let spawned = cmd.spawn();
     close_placed(&placed);
     let mut child =
         spawned.map_err(|e| LaunchError::io(format!("executing {}", bwrap.display()), e))?;
-    CHILD.store(child.id() as i32, Ordering::SeqCst);
-    // Only after the spawn: an ignored disposition would be inherited by bwrap.
-    // SAFETY: plain signal disposition changes.
-    let (old_int, old_quit) = unsafe {
-        (
-            libc::signal(libc::SIGINT, libc::SIG_IGN),
-            libc::signal(libc::SIGQUIT, libc::SIG_IGN),
-        )
-    };
-    let status = loop {
-        match child.wait() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => break other,
-        }
-    };
-    CHILD.store(0, Ordering::SeqCst);
-    // SAFETY: restores the dispositions saved above (a rerun must not inherit SIG_IGN).
-    unsafe {
-        libc::signal(libc::SIGINT, old_int);
-        libc::signal(libc::SIGQUIT, old_quit);
-        libc::signal(libc::SIGTERM, old_term);
-        libc::signal(libc::SIGHUP, old_hup);
-    }
+    let status = forwarder.supervise(&mut child);
     drop(held);
+    drop(forwarder);
     let status =
         status.map_err(|e| LaunchError::io(format!("waiting for {}", bwrap.display()), e))?;
-    Ok(match (status.code(), status.signal()) {
-        (Some(c), _) => c as u8,
-        (None, Some(s)) => (128 + s) as u8,
-        _ => 1,
-    })
+    Ok(exit_code(status).unwrap_or(1))
 }
 
 /// Marks every fd above 2 close-on-exec, so nothing the caller leaked reaches the command.

@@ -1,0 +1,226 @@
+//! Supervising one sandboxed child from the launcher: SIGTERM and SIGHUP sent to the launcher
+//! reach the child, with no window in which one is lost, and the launcher outlives the child
+//! to clean up (placeholders) and report its status.
+//!
+//! The order is what makes it race-free:
+//! 1. [`Forwarder::install`] before anything is made that needs cleaning up: from then on
+//!    SIGTERM/SIGHUP no longer kill the launcher; one that arrives before the child's pid is
+//!    known is remembered.
+//! 2. [`Forwarder::supervise`] once the child is spawned: the remembered signal is sent on,
+//!    later ones are forwarded as they come, and SIGINT/SIGQUIT (which a terminal sends to
+//!    the whole foreground group, child included) are ignored by the launcher. The child is
+//!    waited for without being reaped first, so its pid cannot be reused by another process
+//!    while a forward may still be in flight; then forwarding stops and it is reaped.
+//! 3. Dropping the [`Forwarder`] (after the cleanup) restores the previous dispositions.
+//!
+//! [`Forwarder::install_reaper`] also makes the launcher a child subreaper and, once the child
+//! has exited, kills and reaps whatever was orphaned to it. bubblewrap needs this: its sandbox
+//! process waits on an eventfd for the outer bwrap to finish the uid map, and only then arms
+//! `--die-with-parent`, so a bwrap killed during setup (by a forwarded SIGTERM, or failing)
+//! leaves that process blocked forever, holding the caller's stdout and stderr open.
+//!
+//! The handler is process-wide, so one `Forwarder` at a time: it is meant for the CLI.
+
+use std::io;
+use std::os::unix::process::ExitStatusExt;
+use std::process::{Child, ExitStatus};
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The child to forward to (0: none yet, or no longer).
+static CHILD: AtomicI32 = AtomicI32::new(0);
+/// A signal that arrived while there was no child to forward it to (0: none).
+static PENDING: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn forward(sig: libc::c_int) {
+    let pid = CHILD.load(Ordering::SeqCst);
+    if pid > 0 {
+        // SAFETY: kill(2) is async-signal-safe; `pid` is an unreaped child of this process.
+        unsafe { libc::kill(pid, sig) };
+    } else {
+        PENDING.store(sig, Ordering::SeqCst);
+    }
+}
+
+/// The forwarding handler for SIGTERM and SIGHUP, installed until dropped.
+#[derive(Debug)]
+pub struct Forwarder {
+    /// Signals whose disposition was changed, with the disposition to put back.
+    saved: Vec<(libc::c_int, libc::sighandler_t)>,
+    /// The subreaper flag to put back, when [`Forwarder::install_reaper`] set it.
+    old_subreaper: Option<libc::c_int>,
+}
+
+impl Forwarder {
+    /// Installs the handler. Caught signals are reset to their default by `exec`, so a child
+    /// spawned later starts with SIGTERM and SIGHUP as usual.
+    pub fn install() -> Forwarder {
+        CHILD.store(0, Ordering::SeqCst);
+        PENDING.store(0, Ordering::SeqCst);
+        let handler = forward as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        let mut saved = Vec::with_capacity(4);
+        for sig in [libc::SIGTERM, libc::SIGHUP] {
+            // SAFETY: installs a handler that only touches atomics and calls kill(2).
+            saved.push((sig, unsafe { libc::signal(sig, handler) }));
+        }
+        Forwarder {
+            saved,
+            old_subreaper: None,
+        }
+    }
+
+    /// Like [`Forwarder::install`], and also makes this process a child subreaper, so that
+    /// processes orphaned by the child are re-parented here and [`Forwarder::supervise`] can
+    /// kill and reap them after the child exits. Only for a child whose descendants all die
+    /// with it (bwrap's PID namespace): a command that leaves a daemon behind would lose it.
+    pub fn install_reaper() -> Forwarder {
+        let mut f = Forwarder::install();
+        let mut old: libc::c_int = 0;
+        // SAFETY: PR_GET_CHILD_SUBREAPER writes an int through the pointer given.
+        let got =
+            unsafe { libc::prctl(libc::PR_GET_CHILD_SUBREAPER, &mut old as *mut libc::c_int) };
+        // SAFETY: PR_SET_CHILD_SUBREAPER only changes a flag of this process.
+        if got == 0 && unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1 as libc::c_ulong) } == 0
+        {
+            f.old_subreaper = Some(old);
+        }
+        f
+    }
+
+    /// Forwards to `child` until it exits, waits for it and returns its status.
+    pub fn supervise(&mut self, child: &mut Child) -> io::Result<ExitStatus> {
+        let pid = child.id() as i32;
+        CHILD.store(pid, Ordering::SeqCst);
+        // A signal that came before the store is in PENDING; one after it was forwarded.
+        let early = PENDING.swap(0, Ordering::SeqCst);
+        if early != 0 {
+            // SAFETY: kill(2) on our own unreaped child.
+            unsafe { libc::kill(pid, early) };
+        }
+        // Only now: an ignored disposition is inherited across exec, so it must not be in
+        // place while the child is spawned.
+        for sig in [libc::SIGINT, libc::SIGQUIT] {
+            // SAFETY: a plain disposition change, undone on drop.
+            self.saved
+                .push((sig, unsafe { libc::signal(sig, libc::SIG_IGN) }));
+        }
+        let exited = wait_unreaped(pid);
+        CHILD.store(0, Ordering::SeqCst);
+        exited?;
+        let status = loop {
+            match child.wait() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => break other,
+            }
+        };
+        if self.old_subreaper.is_some() {
+            reap_orphans();
+        }
+        status
+    }
+}
+
+impl Drop for Forwarder {
+    fn drop(&mut self) {
+        CHILD.store(0, Ordering::SeqCst);
+        if let Some(old) = self.old_subreaper {
+            // SAFETY: restores this process's flag to the value read at install.
+            unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, old as libc::c_ulong) };
+        }
+        for &(sig, old) in self.saved.iter().rev() {
+            // SAFETY: restores a disposition saved by this value.
+            unsafe { libc::signal(sig, old) };
+        }
+        PENDING.store(0, Ordering::SeqCst);
+    }
+}
+
+/// Waits until `pid` has exited but leaves it a zombie (`WNOWAIT`), so the pid stays ours.
+fn wait_unreaped(pid: i32) -> io::Result<()> {
+    loop {
+        // SAFETY: siginfo_t is plain data; waitid writes into it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid on our own child with a valid siginfo_t pointer.
+        let r = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOWAIT,
+            )
+        };
+        if r == 0 {
+            return Ok(());
+        }
+        let e = io::Error::last_os_error();
+        if e.kind() != io::ErrorKind::Interrupted {
+            return Err(e);
+        }
+    }
+}
+
+/// Kills and reaps every remaining child of this process (orphans re-parented to it as a
+/// subreaper). On the usual path there is none and this is one `waitid` answering `ECHILD`.
+/// A live one is unreaped, so its pid cannot have been reused when the SIGKILL is sent.
+fn reap_orphans() {
+    loop {
+        // SAFETY: siginfo_t is plain data; waitid writes into it.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid for any child, without blocking, with a valid siginfo_t pointer.
+        let r = unsafe { libc::waitid(libc::P_ALL, 0, &mut info, libc::WEXITED | libc::WNOHANG) };
+        if r != 0 {
+            if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return; // ECHILD: none left
+        }
+        // SAFETY: waitid filled `info`; si_pid is valid for a WEXITED answer.
+        if unsafe { info.si_pid() } != 0 {
+            continue; // reaped one that had already exited
+        }
+        // Children remain and none has exited: kill them, then wait for them.
+        let me = std::process::id() as i32;
+        for pid in children_of(me) {
+            // SAFETY: kill(2) on our own unreaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+        let mut status = 0;
+        // SAFETY: blocking waitpid for any child, status written to a local.
+        if unsafe { libc::waitpid(-1, &mut status, 0) } < 0
+            && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted
+        {
+            return;
+        }
+    }
+}
+
+/// The pids whose parent is `parent`, from `/proc/PID/stat` (the kernel's per-task `children`
+/// file is not built into every kernel).
+fn children_of(parent: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
+        let ppid: i32 = stat
+            .rsplit_once(')')?
+            .1
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        (ppid == parent).then_some(pid)
+    })
+    .collect()
+}
+
+/// The exit code a launcher passes on for `status`: the child's code, or `128+N` when it died
+/// of signal N (as a shell reports it).
+pub fn exit_code(status: ExitStatus) -> Option<u8> {
+    match (status.code(), status.signal()) {
+        (Some(c), _) => Some(c as u8),
+        (None, Some(s)) => Some((128 + s) as u8),
+        _ => None,
+    }
+}

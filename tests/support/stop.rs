@@ -1,0 +1,58 @@
+//! Stopping a running sandbox from outside, as a supervisor (a terminal, `timeout`, an agent
+//! runtime) does: SIGTERM to the launcher, then checks that nothing was left running.
+
+use std::path::Path;
+use std::process::{Child, ExitStatus};
+use std::time::{Duration, Instant};
+
+const SIGTERM: i32 = 15;
+
+extern "C" {
+    fn kill(pid: i32, sig: i32) -> i32;
+}
+
+/// Sends SIGTERM to `child` the moment `started` exists (the launcher has begun making the
+/// sandbox: the earliest point where a lost signal or a leftover placeholder is possible),
+/// and waits for it to exit. Panics when `started` never appears or the child outlives the
+/// signal by 20 s (it is then killed). Returns the exit status.
+pub fn sigterm_once_started(child: &mut Child, started: &Path) -> ExitStatus {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !started.exists() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    assert!(started.exists(), "the sandbox did not start");
+    // Directly, not through `kill(1)`, whose start-up would give the launcher a millisecond.
+    // SAFETY: kill(2) on our own unreaped child.
+    let sent = unsafe { kill(child.id() as i32, SIGTERM) };
+    assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("SIGTERM was lost: the sandbox still ran 20 s later");
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Whether a process whose command line contains `marker` still runs 3 s from now.
+pub fn still_running(marker: &str) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let found = std::fs::read_dir("/proc").unwrap().any(|e| {
+            let path = e.unwrap().path().join("cmdline");
+            std::fs::read(path).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c).replace('\0', " ");
+                c.contains(marker) && !c.contains("cargo")
+            })
+        });
+        if !found || Instant::now() > deadline {
+            return found;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
