@@ -16,6 +16,7 @@ use std::io::{self, Write as _};
 use std::os::fd::RawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -569,6 +570,15 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
     let mut child =
         spawned.map_err(|e| LaunchError::io(format!("executing {}", bwrap.display()), e))?;
     let status = forwarder.supervise(&mut child);
+    // bwrap killed, or failing (1), during its setup leaves its sandbox process waiting for
+    // it forever; kill that before the placeholders go. A normal end leaves none stuck (the
+    // sandbox's init may still be exiting; it is reparented here and needs nothing).
+    if status
+        .as_ref()
+        .map_or(true, |s| s.signal().is_some() || s.code() == Some(1))
+    {
+        forwarder.kill_orphans();
+    }
     drop(held);
     drop(forwarder);
     let status =

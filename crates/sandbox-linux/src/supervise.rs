@@ -13,8 +13,9 @@
 //!    while a forward may still be in flight; then forwarding stops and it is reaped.
 //! 3. Dropping the [`Forwarder`] (after the cleanup) restores the previous dispositions.
 //!
-//! [`Forwarder::install_reaper`] also makes the launcher a child subreaper and, once the child
-//! has exited, kills and reaps whatever was orphaned to it. bubblewrap needs this: its sandbox
+//! [`Forwarder::install_reaper`] also makes the launcher a child subreaper, so that once the
+//! child has exited [`Forwarder::kill_orphans`] can kill and reap whatever was orphaned to it.
+//! bubblewrap needs this: its sandbox
 //! process waits on an eventfd for the outer bwrap to finish the uid map, and only then arms
 //! `--die-with-parent`, so a bwrap killed during setup (by a forwarded SIGTERM, or failing)
 //! leaves that process blocked forever, holding the caller's stdout and stderr open.
@@ -69,8 +70,8 @@ impl Forwarder {
     }
 
     /// Like [`Forwarder::install`], and also makes this process a child subreaper, so that
-    /// processes orphaned by the child are re-parented here and [`Forwarder::supervise`] can
-    /// kill and reap them after the child exits. Only for a child whose descendants all die
+    /// processes orphaned by the child are re-parented here and [`Forwarder::kill_orphans`]
+    /// can kill and reap them after the child exits. Only for a child whose descendants all die
     /// with it (bwrap's PID namespace): a command that leaves a daemon behind would lose it.
     pub fn install_reaper() -> Forwarder {
         let mut f = Forwarder::install();
@@ -106,16 +107,21 @@ impl Forwarder {
         let exited = wait_unreaped(pid);
         CHILD.store(0, Ordering::SeqCst);
         exited?;
-        let status = loop {
+        loop {
             match child.wait() {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => break other,
+                other => return other,
             }
-        };
+        }
+    }
+
+    /// Kills and reaps every process orphaned to this one since [`Forwarder::install_reaper`]
+    /// (nothing without it). Costs a scan of `/proc` when one is alive, so a launcher calls it
+    /// only when the child ended in a way that can leave one behind.
+    pub fn kill_orphans(&self) {
         if self.old_subreaper.is_some() {
             reap_orphans();
         }
-        status
     }
 }
 
