@@ -113,31 +113,36 @@ fn protected_subpaths_stay_unchanged() {
 }
 
 #[test]
-fn sigterm_stops_the_command_and_still_cleans_up() {
+fn a_signal_to_the_launcher_stops_the_command_and_still_cleans_up() {
     for u in users() {
-        // Several rounds, each signalling the moment the placeholder for `.agents` appears:
-        // the launcher must forward a SIGTERM that comes while it is still spawning.
-        for round in 0..8 {
+        // Eight rounds signalling the moment the placeholder for `.agents` appears (the
+        // launcher must forward a signal that comes while it is still spawning), then two once
+        // the command runs.
+        for round in 0..10 {
             let ws = Dir::new(u, Path::new("/tmp"));
             let marker = format!("29.{}{round}", std::process::id());
+            let script = format!("touch ran && exec sleep {marker}");
             let mut child = sandbox_cmd(
                 u,
                 &ws.path,
                 &["linux", "--backend", "landlock", "--full-auto", "--"],
             )
-            .args(["sleep", &marker])
+            .args(["sh", "-c", &script])
             .spawn()
             .unwrap();
-            let status = stop::sigterm_once_started(&mut child, &ws.join(".agents"));
+            // SIGTERM as `timeout` sends it; SIGINT as a supervisor sends it with kill(2).
+            let sig = [stop::SIGTERM, stop::SIGINT][round % 2];
+            let started = ws.join(if round < 8 { ".agents" } else { "ran" });
+            let status = stop::signal_once_started(&mut child, &started, sig);
             assert_eq!(
                 status.code(),
-                Some(143),
+                Some(128 + sig),
                 "as {} round {round}: {status:?}",
                 u.name
             );
             assert!(
                 !ws.join(".agents").exists(),
-                "as {} round {round}: placeholder left behind after SIGTERM",
+                "as {} round {round}: placeholder left behind after signal {sig}",
                 u.name
             );
             assert!(

@@ -1,21 +1,22 @@
-//! Stopping a running sandbox from outside, as a supervisor (a terminal, `timeout`, an agent
-//! runtime) does: SIGTERM to the launcher, then checks that nothing was left running.
+//! Stopping a running sandbox from outside, as a supervisor (`timeout`, an agent runtime)
+//! does: a signal to the launcher, then checks that nothing was left running.
 
 use std::path::Path;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
 
-const SIGTERM: i32 = 15;
+pub const SIGINT: i32 = 2;
+pub const SIGTERM: i32 = 15;
 
 extern "C" {
     fn kill(pid: i32, sig: i32) -> i32;
 }
 
-/// Sends SIGTERM to `child` the moment `started` exists (the launcher has begun making the
+/// Sends `sig` to `child` the moment `started` exists (the launcher has begun making the
 /// sandbox: the earliest point where a lost signal or a leftover placeholder is possible),
 /// and waits for it to exit. Panics when `started` never appears or the child outlives the
 /// signal by 20 s (it is then killed). Returns the exit status.
-pub fn sigterm_once_started(child: &mut Child, started: &Path) -> ExitStatus {
+pub fn signal_once_started(child: &mut Child, started: &Path, sig: i32) -> ExitStatus {
     let deadline = Instant::now() + Duration::from_secs(10);
     while !started.exists() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_micros(200));
@@ -23,7 +24,7 @@ pub fn sigterm_once_started(child: &mut Child, started: &Path) -> ExitStatus {
     assert!(started.exists(), "the sandbox did not start");
     // Directly, not through `kill(1)`, whose start-up would give the launcher a millisecond.
     // SAFETY: kill(2) on our own unreaped child.
-    let sent = unsafe { kill(child.id() as i32, SIGTERM) };
+    let sent = unsafe { kill(child.id() as i32, sig) };
     assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
@@ -33,7 +34,7 @@ pub fn sigterm_once_started(child: &mut Child, started: &Path) -> ExitStatus {
         if Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("SIGTERM was lost: the sandbox still ran 20 s later");
+            panic!("signal {sig} was lost: the sandbox still ran 20 s later");
         }
         std::thread::sleep(Duration::from_millis(5));
     }

@@ -1,24 +1,25 @@
-//! Supervising one sandboxed child from the launcher: SIGTERM and SIGHUP sent to the launcher
-//! reach the child, with no window in which one is lost, and the launcher outlives the child
-//! to clean up (placeholders) and report its status.
+//! Supervising one sandboxed child from the launcher: SIGTERM, SIGHUP, SIGINT and SIGQUIT sent
+//! to the launcher reach the child, with no window in which one is lost, and the launcher
+//! outlives the child to clean up (placeholders) and report its status.
 //!
 //! The order is what makes it race-free:
-//! 1. [`Forwarder::install`] before anything is made that needs cleaning up: from then on
-//!    SIGTERM/SIGHUP no longer kill the launcher; one that arrives before the child's pid is
-//!    known is remembered.
-//! 2. [`Forwarder::supervise`] once the child is spawned: the remembered signal is sent on,
-//!    later ones are forwarded as they come, and SIGINT/SIGQUIT (which a terminal sends to
-//!    the whole foreground group, child included) are ignored by the launcher. The child is
-//!    waited for without being reaped first, so its pid cannot be reused by another process
-//!    while a forward may still be in flight; then forwarding stops and it is reaped.
+//! 1. [`Forwarder::install`] before anything is made that needs cleaning up: from then on these
+//!    signals no longer kill the launcher; one that arrives before the child's pid is known is
+//!    remembered.
+//! 2. [`Forwarder::supervise`] once the child is spawned: the remembered signal is sent on and
+//!    later ones are forwarded as they come — except those the kernel sent on behalf of the
+//!    terminal (Ctrl-C, Ctrl-\), which went to the whole foreground process group and so
+//!    reached the child already. The child is waited for without being reaped first, so its
+//!    pid cannot be reused by another process while a forward may still be in flight; then
+//!    forwarding stops and it is reaped.
 //! 3. Dropping the [`Forwarder`] (after the cleanup) restores the previous dispositions.
 //!
 //! [`Forwarder::install_reaper`] also makes the launcher a child subreaper, so that once the
 //! child has exited [`Forwarder::kill_orphans`] can kill and reap whatever was orphaned to it.
-//! bubblewrap needs this: its sandbox
-//! process waits on an eventfd for the outer bwrap to finish the uid map, and only then arms
-//! `--die-with-parent`, so a bwrap killed during setup (by a forwarded SIGTERM, or failing)
-//! leaves that process blocked forever, holding the caller's stdout and stderr open.
+//! bubblewrap needs this: its sandbox process waits on an eventfd for the outer bwrap to finish
+//! the uid map, and only then arms `--die-with-parent`, so a bwrap killed during setup (by a
+//! forwarded SIGTERM, or failing) leaves that process blocked forever, holding the caller's
+//! stdout and stderr open.
 //!
 //! The handler is process-wide, so one `Forwarder` at a time: it is meant for the CLI.
 
@@ -27,41 +28,72 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus};
 use std::sync::atomic::{AtomicI32, Ordering};
 
+/// The signals passed on to the child.
+const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
+
 /// The child to forward to (0: none yet, or no longer).
 static CHILD: AtomicI32 = AtomicI32::new(0);
 /// A signal that arrived while there was no child to forward it to (0: none).
 static PENDING: AtomicI32 = AtomicI32::new(0);
 
-extern "C" fn forward(sig: libc::c_int) {
+extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     let pid = CHILD.load(Ordering::SeqCst);
-    if pid > 0 {
+    if pid <= 0 {
+        PENDING.store(sig, Ordering::SeqCst);
+        return;
+    }
+    // si_code ≤ 0: sent by a process (kill, sigqueue); > 0: by the kernel, e.g. the terminal
+    // signalling its foreground group, which includes the child.
+    // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t for the handler's duration.
+    let from_process = info.is_null() || unsafe { (*info).si_code } <= 0;
+    if from_process {
         // SAFETY: kill(2) is async-signal-safe; `pid` is an unreaped child of this process.
         unsafe { libc::kill(pid, sig) };
-    } else {
-        PENDING.store(sig, Ordering::SeqCst);
     }
 }
 
-/// The forwarding handler for SIGTERM and SIGHUP, installed until dropped.
-#[derive(Debug)]
+/// The forwarding handler, installed until dropped.
 pub struct Forwarder {
-    /// Signals whose disposition was changed, with the disposition to put back.
-    saved: Vec<(libc::c_int, libc::sighandler_t)>,
+    /// The dispositions to put back.
+    saved: Vec<(libc::c_int, libc::sigaction)>,
     /// The subreaper flag to put back, when [`Forwarder::install_reaper`] set it.
     old_subreaper: Option<libc::c_int>,
 }
 
+impl std::fmt::Debug for Forwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Forwarder")
+            .field(
+                "signals",
+                &self.saved.iter().map(|s| s.0).collect::<Vec<_>>(),
+            )
+            .field("subreaper", &self.old_subreaper.is_some())
+            .finish()
+    }
+}
+
 impl Forwarder {
     /// Installs the handler. Caught signals are reset to their default by `exec`, so a child
-    /// spawned later starts with SIGTERM and SIGHUP as usual.
+    /// spawned later starts with the usual dispositions.
     pub fn install() -> Forwarder {
         CHILD.store(0, Ordering::SeqCst);
         PENDING.store(0, Ordering::SeqCst);
-        let handler = forward as extern "C" fn(libc::c_int) as libc::sighandler_t;
-        let mut saved = Vec::with_capacity(4);
-        for sig in [libc::SIGTERM, libc::SIGHUP] {
-            // SAFETY: installs a handler that only touches atomics and calls kill(2).
-            saved.push((sig, unsafe { libc::signal(sig, handler) }));
+        type Handler = extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void);
+        // SAFETY: sigaction is plain data; all-zero is a valid starting value.
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = forward as Handler as libc::sighandler_t;
+        action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+        // SAFETY: sa_mask is a valid sigset_t to initialise.
+        unsafe { libc::sigemptyset(&mut action.sa_mask) };
+        let mut saved = Vec::with_capacity(FORWARDED.len());
+        for sig in FORWARDED {
+            // SAFETY: as above.
+            let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+            // SAFETY: installs a handler that only touches atomics and calls kill(2); both
+            // pointers are valid for the call.
+            if unsafe { libc::sigaction(sig, &action, &mut old) } == 0 {
+                saved.push((sig, old));
+            }
         }
         Forwarder {
             saved,
@@ -97,13 +129,6 @@ impl Forwarder {
             // SAFETY: kill(2) on our own unreaped child.
             unsafe { libc::kill(pid, early) };
         }
-        // Only now: an ignored disposition is inherited across exec, so it must not be in
-        // place while the child is spawned.
-        for sig in [libc::SIGINT, libc::SIGQUIT] {
-            // SAFETY: a plain disposition change, undone on drop.
-            self.saved
-                .push((sig, unsafe { libc::signal(sig, libc::SIG_IGN) }));
-        }
         let exited = wait_unreaped(pid);
         CHILD.store(0, Ordering::SeqCst);
         exited?;
@@ -132,9 +157,9 @@ impl Drop for Forwarder {
             // SAFETY: restores this process's flag to the value read at install.
             unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, old as libc::c_ulong) };
         }
-        for &(sig, old) in self.saved.iter().rev() {
-            // SAFETY: restores a disposition saved by this value.
-            unsafe { libc::signal(sig, old) };
+        for (sig, old) in &self.saved {
+            // SAFETY: restores a disposition saved by `install`.
+            unsafe { libc::sigaction(*sig, old, std::ptr::null_mut()) };
         }
         PENDING.store(0, Ordering::SeqCst);
     }
