@@ -879,6 +879,30 @@ fn a_signal_to_the_launcher_stops_the_command_and_still_cleans_up() {
 }
 
 #[test]
+fn ctrl_c_on_a_terminal_stops_the_command() {
+    // The terminal signals its foreground group: bwrap (in the launcher's group) ends, and the
+    // sandbox's PID namespace with it; the run ends with 130 and nothing is left.
+    let _serial = serial();
+    if whos().is_empty() {
+        return;
+    }
+    let w = Ws::new(Who::Me);
+    let bin = binary(Who::Me);
+    let bin = bin.to_str().unwrap();
+    let marker = format!("29.{}", std::process::id());
+    let script = format!("touch ran; exec sleep {marker}");
+    let argv = [bin, "linux", "--backend", "bwrap", "--full-auto", "--"];
+    let argv = [&argv[..], &["sh", "-c", &script]].concat();
+    let code = stop::ctrl_c_on_a_terminal(&argv, &w.ws, &w.ws.join("ran"));
+    assert_eq!(code, Ok(130));
+    assert!(!w.ws.join(".agents").exists(), "placeholder left behind");
+    assert!(
+        !stop::still_running(&marker),
+        "the command outlived the sandbox"
+    );
+}
+
+#[test]
 fn command_status_1_passes_through() {
     // bwrap exits 1 when it cannot set up the sandbox, so a 1 makes the launcher check that
     // bwrap works here; the command's own 1 must still come through, with no diagnosis.

@@ -155,6 +155,26 @@ fn a_signal_to_the_launcher_stops_the_command_and_still_cleans_up() {
 }
 
 #[test]
+fn ctrl_c_on_a_terminal_stops_the_command() {
+    // The terminal signals the whole foreground group, launcher and command alike: the
+    // command must get it (the launcher does not send a second one) and the run end with 130.
+    let u = &users()[0];
+    let ws = Dir::new(u, Path::new("/tmp"));
+    let bin = sandbox_bin().to_str().unwrap();
+    let marker = format!("29.{}", std::process::id());
+    let script = format!("touch ran; exec sleep {marker}");
+    let argv = [bin, "linux", "--backend", "landlock", "--full-auto", "--"];
+    let argv = [&argv[..], &["sh", "-c", &script]].concat();
+    let code = stop::ctrl_c_on_a_terminal(&argv, &ws.path, &ws.join("ran"));
+    assert_eq!(code, Ok(130));
+    assert!(!ws.join(".agents").exists(), "placeholder left behind");
+    assert!(
+        !stop::still_running(&marker),
+        "the command outlived the run"
+    );
+}
+
+#[test]
 fn network_is_off_but_socketpair_works() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -57,3 +57,45 @@ pub fn still_running(marker: &str) -> bool {
         std::thread::sleep(Duration::from_millis(20));
     }
 }
+
+/// Runs `argv` in `cwd` on a new pseudo-terminal (through Python's `pty`), types Ctrl-C once
+/// `started` exists, and returns the exit code, or an error text when it did not end within
+/// 20 s. The terminal, not a process, sends that SIGINT, to its whole foreground group.
+pub fn ctrl_c_on_a_terminal(argv: &[&str], cwd: &Path, started: &Path) -> Result<i32, String> {
+    const SCRIPT: &str = r#"
+import os, pty, sys, time
+started, argv = sys.argv[1], sys.argv[2:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(argv[0], argv)
+os.set_blocking(fd, False)
+deadline = time.time() + 10
+while not os.path.exists(started) and time.time() < deadline:
+    time.sleep(0.005)
+os.write(fd, b"\x03")
+deadline = time.time() + 20
+while time.time() < deadline:
+    try:
+        os.read(fd, 4096)  # keep the terminal drained
+    except OSError:
+        pass
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        print(os.waitstatus_to_exitcode(status))
+        sys.exit(0)
+    time.sleep(0.01)
+os.kill(pid, 9)
+print("timeout")
+"#;
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg("-c")
+        .arg(SCRIPT)
+        .arg(started)
+        .args(argv)
+        .current_dir(cwd)
+        .output()
+        .map_err(|e| format!("python3: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    text.parse()
+        .map_err(|_| format!("{text} {}", String::from_utf8_lossy(&out.stderr)))
+}
