@@ -4,19 +4,19 @@
 //! every protected path per question, so a compiler asking about each of n paths spends
 //! O(n²) or worse. A [`PolicyIndex`] keys the rules, protected paths and writable roots by
 //! path once; a question then walks the query's own ancestors ([`prefixes`]) and looks each
-//! up, O(depth · log n). The answers are the scan's exactly (same rule, same protected path),
+//! up, O(depth) hash lookups. The answers are the scan's exactly (same rule, same protected path),
 //! and the rest of the decision is the shared code in [`crate::decide`].
 
 use crate::decide::{allows_with, decide_with, Decision, Lookup};
 use crate::policy::Op;
 use crate::resolve::{Protected, ResolvedPolicy, Rule, WritableRoot};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
 /// `path` and every path made of its leading components, deepest first, down to the empty
 /// path: exactly the paths `p` for which `path.starts_with(p)` holds, one per component count.
 ///
-/// `Path` compares and orders by components, so looking these up in a `BTreeMap<&Path, _>`
+/// `Path` compares and hashes by components, so looking these up in a `HashMap<&Path, _>`
 /// finds every key that `path` starts with, whatever its spelling (`/a/` or `/a`).
 pub fn prefixes(path: &Path) -> impl Iterator<Item = &Path> {
     let mut rest = Some(path.components());
@@ -37,16 +37,16 @@ pub struct PolicyIndex<'p> {
     policy: &'p ResolvedPolicy,
     /// Per rule path, the rule the scan picks among the rules at that path: the highest
     /// access, and the last of equal ones (as `Iterator::max_by`).
-    rules: BTreeMap<&'p Path, &'p Rule>,
+    rules: HashMap<&'p Path, &'p Rule>,
     /// Per protected path, where it sits as (writable root, protected) positions, in order.
-    protected: BTreeMap<&'p Path, Vec<(usize, usize)>>,
+    protected: HashMap<&'p Path, Vec<(usize, usize)>>,
     /// The writable root paths.
-    roots: BTreeSet<&'p Path>,
+    roots: HashSet<&'p Path>,
 }
 
 impl ResolvedPolicy {
-    /// An index answering [`ResolvedPolicy::allows_canonical`] and friends in O(depth · log n)
-    /// per question instead of a scan of the whole policy.
+    /// An index answering [`ResolvedPolicy::allows_canonical`] and friends with O(depth)
+    /// lookups per question instead of a scan of the whole policy.
     pub fn index(&self) -> PolicyIndex<'_> {
         PolicyIndex::new(self)
     }
@@ -55,14 +55,14 @@ impl ResolvedPolicy {
 impl<'p> PolicyIndex<'p> {
     /// Keys `policy`'s rules, protected paths and writable roots by path.
     pub fn new(policy: &'p ResolvedPolicy) -> PolicyIndex<'p> {
-        let mut rules: BTreeMap<&Path, &Rule> = BTreeMap::new();
+        let mut rules: HashMap<&Path, &Rule> = HashMap::new();
         for r in &policy.rules {
             let best = rules.entry(&r.path).or_insert(r);
             if best.access <= r.access {
                 *best = r;
             }
         }
-        let mut protected: BTreeMap<&Path, Vec<(usize, usize)>> = BTreeMap::new();
+        let mut protected: HashMap<&Path, Vec<(usize, usize)>> = HashMap::new();
         for (ri, root) in policy.writable_roots.iter().enumerate() {
             for (pi, p) in root.protected.iter().enumerate() {
                 protected.entry(&p.path).or_default().push((ri, pi));
