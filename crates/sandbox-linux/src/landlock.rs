@@ -8,6 +8,7 @@
 use sandbox_core::resolve::STANDARD_DEVICES;
 use sandbox_core::{Access, NetworkPolicy, ResolvedPolicy};
 use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Filesystem access rights (`LANDLOCK_ACCESS_FS_*`), with the ABI that introduced each.
@@ -133,11 +134,14 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
     let scoped = Rights::all(&SCOPES, abi);
 
     let mut rules: Vec<PathRule> = Vec::new();
+    // Where each path's rule is in `rules`, so a repeated path merges without a scan.
+    let mut at: BTreeMap<PathBuf, usize> = BTreeMap::new();
     let mut push = |path: &Path, bits: u64, why: String| {
         let bits = bits & handled_fs.bits;
-        if let Some(r) = rules.iter_mut().find(|r| r.path == path) {
-            r.access.bits |= bits;
+        if let Some(&i) = at.get(path) {
+            rules[i].access.bits |= bits;
         } else {
+            at.insert(path.to_path_buf(), rules.len());
             rules.push(PathRule {
                 path: path.to_path_buf(),
                 access: Rights::fs(bits),
