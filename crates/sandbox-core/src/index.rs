@@ -30,6 +30,14 @@ pub fn prefixes(path: &Path) -> impl Iterator<Item = &Path> {
     })
 }
 
+/// Whether `path` or one of its ancestors (`strict`: an ancestor only) is a key, as told by
+/// `is_key` (a set lookup). Replaces the scan
+/// `keys.iter().any(|k| path.starts_with(k) && !(strict && k == path))` with one lookup per
+/// component of `path`.
+pub fn has_ancestor(path: &Path, strict: bool, is_key: impl FnMut(&Path) -> bool) -> bool {
+    prefixes(path).skip(usize::from(strict)).any(is_key)
+}
+
 /// A [`ResolvedPolicy`] with its rules, protected paths and writable roots keyed by path.
 /// Build it once per compile with [`ResolvedPolicy::index`]; it borrows the policy.
 #[derive(Debug)]

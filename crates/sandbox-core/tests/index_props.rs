@@ -4,11 +4,13 @@
 //! `/a/./b`, `..`), relative and empty paths, nested and repeated writable roots.
 
 use proptest::prelude::*;
+use sandbox_core::index::has_ancestor;
 use sandbox_core::{
     Access, NetworkPolicy, Op, PathKind, Protected, ResolvedPolicy, Rule, TargetOs, UnixSockets,
     WritableRoot,
 };
-use std::path::PathBuf;
+use std::collections::{BTreeSet, HashSet};
+use std::path::{Path, PathBuf};
 
 const NAMES: [&str; 6] = ["a", "b", ".git", "..", ".", "a"];
 
@@ -120,5 +122,23 @@ proptest! {
                 prop_assert_eq!(index.allows_canonical(q, op), policy.allows_canonical(q, op));
             }
         }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+    /// The prefix walk, with hash and ordered sets, agrees with a scan using `starts_with`.
+    #[test]
+    fn has_ancestor_matches_scan(
+        keys in prop::collection::vec(path(), 0..8),
+        query in path(),
+        strict in any::<bool>(),
+    ) {
+        let want = keys.iter().any(|k| query.starts_with(k) && !(strict && *k == query));
+        let hashed: HashSet<&Path> = keys.iter().map(PathBuf::as_path).collect();
+        let ordered: BTreeSet<&Path> = keys.iter().map(PathBuf::as_path).collect();
+        prop_assert_eq!(has_ancestor(&query, strict, |p| hashed.contains(p)), want);
+        prop_assert_eq!(has_ancestor(&query, strict, |p| ordered.contains(p)), want);
     }
 }
