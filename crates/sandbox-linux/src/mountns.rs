@@ -7,7 +7,7 @@
 //! [`Prepared::apply`] only makes raw syscalls.
 
 use crate::glob_expand::{DenyMatch, MatchKind};
-use sandbox_core::index::prefixes;
+use sandbox_core::index::has_ancestor;
 use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -85,7 +85,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
     // Writable roots inside a protected path re-grant write there: bind them again on top.
     let protected_at: BTreeSet<&Path> = protected.iter().map(|p| p.path.as_path()).collect();
     for root in &policy.writable_roots {
-        if has_ancestor_in(&protected_at, &root.path, false) {
+        if has_ancestor(&root.path, false, |p| protected_at.contains(p)) {
             steps.push(MountStep::KeepWritable {
                 path: root.path.clone(),
             });
@@ -99,7 +99,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         .collect();
     for rule in policy.rules.iter().filter(|r| r.access == Access::Deny) {
         // A deny rule matters only where some shallower rule grants access.
-        let granted = has_ancestor_in(&granting, &rule.path, true);
+        let granted = has_ancestor(&rule.path, true, |p| granting.contains(p));
         if !granted {
             continue;
         }
@@ -155,61 +155,6 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
     MountPlan {
         steps,
         unenforceable,
-    }
-}
-
-/// Whether some path of `paths` is `path` or one of its ancestors (`strict`: an ancestor
-/// only). Looks up `path`'s own prefixes instead of scanning `paths`.
-fn has_ancestor_in(paths: &BTreeSet<&Path>, path: &Path, strict: bool) -> bool {
-    prefixes(path)
-        .skip(usize::from(strict))
-        .any(|p| paths.contains(p))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    const NAMES: [&str; 5] = ["a", "b", ".git", "..", "."];
-
-    /// Paths in several spellings: absolute or relative, with or without a trailing `/`.
-    fn path() -> impl Strategy<Value = PathBuf> {
-        (
-            any::<bool>(),
-            prop::collection::vec(prop::sample::select(&NAMES[..]), 0..4),
-            any::<bool>(),
-        )
-            .prop_map(|(absolute, comps, trailing)| {
-                let mut s = if absolute {
-                    "/".to_string()
-                } else {
-                    String::new()
-                };
-                s.push_str(&comps.join("/"));
-                if trailing && !comps.is_empty() {
-                    s.push('/');
-                }
-                PathBuf::from(s)
-            })
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
-
-        /// The prefix lookup agrees with a scan of the set using `starts_with`.
-        #[test]
-        fn has_ancestor_in_matches_scan(
-            paths in prop::collection::vec(path(), 0..8),
-            query in path(),
-            strict in any::<bool>(),
-        ) {
-            let set: BTreeSet<&Path> = paths.iter().map(PathBuf::as_path).collect();
-            let want = paths
-                .iter()
-                .any(|p| query.starts_with(p) && !(strict && *p == query));
-            prop_assert_eq!(has_ancestor_in(&set, &query, strict), want);
-        }
     }
 }
 
