@@ -53,61 +53,17 @@ impl ResolvedPolicy {
 
     /// Decides for an absolute path that is already canonical; touches no filesystem.
     pub fn decide_canonical(&self, path: &Path, op: Op) -> Decision {
-        if self.unrestricted {
-            return Decision::allow("danger-full-access: no sandbox");
-        }
-        if STANDARD_DEVICES.iter().any(|d| path == Path::new(d)) {
-            return Decision::allow(format!("standard device {}", path.display()));
-        }
-        if let Some(g) = self.deny_globs.iter().find(|g| g.is_match(path)) {
-            return Decision::deny(format!("deny glob {} ({})", g.pattern, g.origin));
-        }
-        let Some(rule) = self.deepest_rule(path) else {
-            return Decision::deny("no rule covers this path (default deny)");
-        };
-        let rule_text = format!(
-            "{} rule {} ({})",
-            rule.access.name(),
-            rule.path.display(),
-            rule.origin
-        );
-        match (op.is_write(), rule.access) {
-            (_, Access::Deny) => Decision::deny(rule_text),
-            (false, _) => Decision::allow(rule_text),
-            (true, Access::Read) => Decision::deny(format!("not writable: {rule_text}")),
-            (true, Access::Write) => match self.protecting(path) {
-                Some((root, p)) => Decision::deny(format!(
-                    "protected path {} ({}) in writable root {}",
-                    p.path.display(),
-                    p.reason,
-                    root.path.display()
-                )),
-                None => Decision::allow(rule_text),
-            },
-        }
+        decide_with(&Scan(self), path, op)
     }
 
     /// `decide_canonical(path, op).allowed` without building the reason text: for compilers
     /// that ask many questions and show no reasons. Touches no filesystem, allocates nothing.
     pub fn allows_canonical(&self, path: &Path, op: Op) -> bool {
-        if self.unrestricted || STANDARD_DEVICES.iter().any(|d| path == Path::new(d)) {
-            return true;
-        }
-        if self.deny_globs.iter().any(|g| g.is_match(path)) {
-            return false;
-        }
-        let Some(rule) = self.deepest_rule(path) else {
-            return false;
-        };
-        match (op.is_write(), rule.access) {
-            (_, Access::Deny) => false,
-            (false, _) => true,
-            (true, Access::Read) => false,
-            (true, Access::Write) => self.protecting(path).is_none(),
-        }
+        allows_with(&Scan(self), path, op)
     }
 
-    /// The rule that decides for `path`: deepest ancestor-or-self, ties broken by access order.
+    /// The rule that decides for `path`: deepest ancestor-or-self, ties broken by access order
+    /// (among equal rules, the last one).
     pub fn deepest_rule(&self, path: &Path) -> Option<&Rule> {
         self.rules
             .iter()
@@ -119,8 +75,10 @@ impl ResolvedPolicy {
             })
     }
 
-    /// The protected path (and its writable root) that forbids writing `path`, if any.
-    fn protecting(&self, path: &Path) -> Option<(&WritableRoot, &Protected)> {
+    /// The protected path (and its writable root) that forbids writing `path`, if any: the
+    /// first in policy order that covers `path` and is not re-granted by a writable root
+    /// between it and `path`.
+    pub fn protecting(&self, path: &Path) -> Option<(&WritableRoot, &Protected)> {
         for root in &self.writable_roots {
             for p in &root.protected {
                 if !path.starts_with(&p.path) {
@@ -136,5 +94,86 @@ impl ResolvedPolicy {
             }
         }
         None
+    }
+}
+
+/// The two path questions a decision asks of the rules. Answered by a linear scan of the
+/// policy ([`Scan`], the reference above) or by a [`crate::index::PolicyIndex`]; the rest of
+/// the decision is shared, so both give the same answers whenever the lookups agree.
+pub(crate) trait Lookup<'p> {
+    fn policy(&self) -> &'p ResolvedPolicy;
+    fn deepest_rule(&self, path: &Path) -> Option<&'p Rule>;
+    fn protecting(&self, path: &Path) -> Option<(&'p WritableRoot, &'p Protected)>;
+}
+
+/// The reference lookups: a scan of every rule and protected path per question.
+struct Scan<'p>(&'p ResolvedPolicy);
+
+impl<'p> Lookup<'p> for Scan<'p> {
+    fn policy(&self) -> &'p ResolvedPolicy {
+        self.0
+    }
+    fn deepest_rule(&self, path: &Path) -> Option<&'p Rule> {
+        self.0.deepest_rule(path)
+    }
+    fn protecting(&self, path: &Path) -> Option<(&'p WritableRoot, &'p Protected)> {
+        self.0.protecting(path)
+    }
+}
+
+/// Rules 1–5 of the module doc, with the reason in words.
+pub(crate) fn decide_with<'p>(l: &impl Lookup<'p>, path: &Path, op: Op) -> Decision {
+    let policy = l.policy();
+    if policy.unrestricted {
+        return Decision::allow("danger-full-access: no sandbox");
+    }
+    if STANDARD_DEVICES.iter().any(|d| path == Path::new(d)) {
+        return Decision::allow(format!("standard device {}", path.display()));
+    }
+    if let Some(g) = policy.deny_globs.iter().find(|g| g.is_match(path)) {
+        return Decision::deny(format!("deny glob {} ({})", g.pattern, g.origin));
+    }
+    let Some(rule) = l.deepest_rule(path) else {
+        return Decision::deny("no rule covers this path (default deny)");
+    };
+    let rule_text = format!(
+        "{} rule {} ({})",
+        rule.access.name(),
+        rule.path.display(),
+        rule.origin
+    );
+    match (op.is_write(), rule.access) {
+        (_, Access::Deny) => Decision::deny(rule_text),
+        (false, _) => Decision::allow(rule_text),
+        (true, Access::Read) => Decision::deny(format!("not writable: {rule_text}")),
+        (true, Access::Write) => match l.protecting(path) {
+            Some((root, p)) => Decision::deny(format!(
+                "protected path {} ({}) in writable root {}",
+                p.path.display(),
+                p.reason,
+                root.path.display()
+            )),
+            None => Decision::allow(rule_text),
+        },
+    }
+}
+
+/// [`decide_with`]`.allowed` without the reason text.
+pub(crate) fn allows_with<'p>(l: &impl Lookup<'p>, path: &Path, op: Op) -> bool {
+    let policy = l.policy();
+    if policy.unrestricted || STANDARD_DEVICES.iter().any(|d| path == Path::new(d)) {
+        return true;
+    }
+    if policy.deny_globs.iter().any(|g| g.is_match(path)) {
+        return false;
+    }
+    let Some(rule) = l.deepest_rule(path) else {
+        return false;
+    };
+    match (op.is_write(), rule.access) {
+        (_, Access::Deny) => false,
+        (false, _) => true,
+        (true, Access::Read) => false,
+        (true, Access::Write) => l.protecting(path).is_none(),
     }
 }

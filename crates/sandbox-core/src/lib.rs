@@ -10,6 +10,7 @@ pub mod config;
 pub mod decide;
 pub mod error;
 pub mod glob;
+pub mod index;
 pub mod policy;
 pub mod resolve;
 
@@ -18,6 +19,7 @@ pub use config::{load, LoadRequest, Loaded};
 pub use decide::Decision;
 pub use error::CoreError;
 pub use glob::DenyGlob;
+pub use index::PolicyIndex;
 pub use policy::{Access, Entry, NetworkPolicy, Op, Policy, Preset, Special, Target, UnixSockets};
 pub use resolve::{
     resolve, PathKind, Protected, ResolveEnv, ResolvedPolicy, Rule, TargetOs, WritableRoot,

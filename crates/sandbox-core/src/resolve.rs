@@ -5,6 +5,7 @@ use crate::error::CoreError;
 use crate::glob::{DenyGlob, GLOB_META};
 use crate::policy::{Access, NetworkPolicy, Policy, Special, Target, UnixSockets};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::path::{Component, Path, PathBuf};
 
@@ -295,8 +296,11 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         push_rule(&mut out.rules, path, entry.access, origin);
     }
 
+    // Stable sort, then drop repeats: the first rule given for a (path, access) is kept.
     out.rules
         .sort_by(|a, b| a.path.cmp(&b.path).then(a.access.cmp(&b.access)));
+    out.rules
+        .dedup_by(|later, first| later.path == first.path && later.access == first.access);
     out.deny_globs.sort_by(|a, b| a.pattern.cmp(&b.pattern));
     out.deny_globs.dedup_by(|a, b| a.pattern == b.pattern);
 
@@ -325,14 +329,13 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
     Ok(out)
 }
 
+/// Adds a rule; repeats of a (path, access) are dropped once all rules are in (see [`resolve`]).
 fn push_rule(rules: &mut Vec<Rule>, path: PathBuf, access: Access, origin: &str) {
-    if !rules.iter().any(|r| r.path == path && r.access == access) {
-        rules.push(Rule {
-            path,
-            access,
-            origin: origin.to_string(),
-        });
-    }
+    rules.push(Rule {
+        path,
+        access,
+        origin: origin.to_string(),
+    });
 }
 
 fn resolve_cwd(cwd: &Path, target: TargetOs) -> Result<PathBuf, CoreError> {
@@ -364,15 +367,17 @@ fn writable_roots(
     target: TargetOs,
     warnings: &mut Vec<String>,
 ) -> Result<Vec<WritableRoot>, CoreError> {
+    // Looked up once per rule and per protected name: a set, not a scan of the rules.
+    let has_rule: HashSet<(&Path, Access)> = p
+        .rules
+        .iter()
+        .map(|r| (r.path.as_path(), r.access))
+        .collect();
     let mut roots: Vec<PathBuf> = p
         .rules
         .iter()
         .filter(|r| r.access == Access::Write)
-        .filter(|r| {
-            !p.rules
-                .iter()
-                .any(|o| o.path == r.path && o.access == Access::Deny)
-        })
+        .filter(|r| !has_rule.contains(&(r.path.as_path(), Access::Deny)))
         .map(|r| r.path.clone())
         .collect();
     roots.sort();
@@ -384,10 +389,7 @@ fn writable_roots(
         for name in names {
             let path = root.join(name);
             // An explicit write rule at the protected path is the user's choice to allow it.
-            if p.rules
-                .iter()
-                .any(|r| r.path == path && r.access == Access::Write)
-            {
+            if has_rule.contains(&(path.as_path(), Access::Write)) {
                 continue;
             }
             let host_path = host_spelling(&path, target);

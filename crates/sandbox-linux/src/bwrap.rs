@@ -30,10 +30,12 @@
 //!   at a masked path resolves to the mask (stricter), while the link itself can be replaced.
 
 use crate::glob_expand::{DenyMatch, MatchKind};
-use sandbox_core::{NetworkPolicy, Op, PathKind, ResolvedPolicy};
+use sandbox_core::index::prefixes;
+use sandbox_core::{NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 
 /// Flags of the installed bwrap that change the plan, from `bwrap --help` / `--version`.
@@ -289,11 +291,13 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
     }
 
     let targets = targets(input);
+    let index = policy.index();
     let mut mounts: Vec<PlanMount> = Vec::new();
+    let mut covering_index = CoveringIndex::default();
     let mut host_stubs = Vec::new();
     for t in &targets {
-        let covering = covering(&mounts, &t.path).map(|m| &m.mount);
-        let Some(mount) = choose(t, policy, covering, &mut next_fd, input.features, &mut fds)?
+        let covering = covering_index.find(&mounts, &t.path).map(|m| &m.mount);
+        let Some(mount) = choose(t, &index, covering, &mut next_fd, input.features, &mut fds)?
         else {
             continue;
         };
@@ -311,7 +315,7 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
         });
         if t.path == Path::new("/") {
             if matches!(mounts.last().map(|m| &m.mount), Some(Mount::TmpfsRoot)) {
-                mounts.extend(top_level_links(policy, input.read_link));
+                mounts.extend(top_level_links(&index, input.read_link));
             }
             mounts.push(PlanMount {
                 mount: Mount::Dev,
@@ -346,18 +350,7 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
                 .into(),
         );
     }
-    // A masked directory with mounts below it must stay traversable.
-    let parents: Vec<PathBuf> = mounts
-        .iter()
-        .map(|m| m.mount.path().to_path_buf())
-        .collect();
-    for m in &mut mounts {
-        if let Mount::EmptyDir { path, mode } = &mut m.mount {
-            if *mode == 0 && parents.iter().any(|p| p != path && p.starts_with(&*path)) {
-                *mode = 0o111;
-            }
-        }
-    }
+    keep_masks_traversable(&mut mounts);
     host_stubs.sort();
     host_stubs.dedup();
 
@@ -378,9 +371,30 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
 /// dynamic loader (`/lib64/ld-linux-x86-64.so.2`) and `#!/bin/sh` need them.
 const TOP_LEVEL_LINKS: [&str; 6] = ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"];
 
+/// A masked directory with mounts below it must stay traversable: mode 0 becomes 0111.
+fn keep_masks_traversable(mounts: &mut [PlanMount]) {
+    let paths: BTreeSet<PathBuf> = mounts.iter().map(|m| m.mount.path().into()).collect();
+    for m in mounts.iter_mut() {
+        if let Mount::EmptyDir { path, mode } = &mut m.mount {
+            if *mode == 0 && has_path_below(&paths, path) {
+                *mode = 0o111;
+            }
+        }
+    }
+}
+
+/// Whether some path of `paths` lies strictly below `path`. `Path` orders by components, so
+/// the paths below `path` come right after it: only its successor needs a look.
+fn has_path_below(paths: &BTreeSet<PathBuf>, path: &Path) -> bool {
+    paths
+        .range::<Path, _>((Bound::Excluded(path), Bound::Unbounded))
+        .next()
+        .is_some_and(|p| p.starts_with(path))
+}
+
 /// `--symlink` entries recreating the host's top-level links whose target is readable.
 fn top_level_links(
-    policy: &ResolvedPolicy,
+    policy: &PolicyIndex<'_>,
     read_link: &dyn Fn(&Path) -> Option<PathBuf>,
 ) -> Vec<PlanMount> {
     TOP_LEVEL_LINKS
@@ -463,12 +477,9 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             t.empty_protected = t.kind == PathKind::Dir && (input.is_empty_dir)(&p.path);
         }
     }
+    // Already in path order: a stable sort by depth gives (depth, path) order.
     let mut v: Vec<Target> = by_path.into_values().collect();
-    v.sort_by(|a, b| {
-        depth(&a.path)
-            .cmp(&depth(&b.path))
-            .then_with(|| a.path.cmp(&b.path))
-    });
+    v.sort_by_cached_key(|t| depth(&t.path));
     v
 }
 
@@ -484,10 +495,34 @@ fn covering<'m>(mounts: &'m [PlanMount], path: &Path) -> Option<&'m PlanMount> {
         .find(|m| path.starts_with(m.mount.path()))
 }
 
+/// [`covering`] for a mount table that only grows, without a scan per question: the last
+/// mount at each path, keyed by path; a question looks up the path's own prefixes.
+#[derive(Default)]
+struct CoveringIndex {
+    last_at: HashMap<PathBuf, usize>,
+    /// How many mounts of the table are in `last_at`.
+    indexed: usize,
+}
+
+impl CoveringIndex {
+    /// Same answer as `covering(mounts, path)`. `mounts` may have grown since the last call
+    /// (the mounts already seen must not have moved or changed path).
+    fn find<'m>(&mut self, mounts: &'m [PlanMount], path: &Path) -> Option<&'m PlanMount> {
+        for (i, m) in mounts.iter().enumerate().skip(self.indexed) {
+            self.last_at.insert(m.mount.path().to_path_buf(), i);
+        }
+        self.indexed = mounts.len();
+        prefixes(path)
+            .filter_map(|p| self.last_at.get(p).copied())
+            .max()
+            .map(|i| &mounts[i])
+    }
+}
+
 /// The mount a target needs, or `None` when its parent's mount already answers the same.
 fn choose(
     t: &Target,
-    policy: &ResolvedPolicy,
+    policy: &PolicyIndex<'_>,
     covering: Option<&Mount>,
     next_fd: &mut i32,
     f: &BwrapFeatures,
@@ -694,4 +729,70 @@ pub fn host_kind_of(p: &Path) -> PathKind {
 /// The host's answer for [`BwrapInput::is_empty_dir`].
 pub fn host_is_empty_dir(p: &Path) -> bool {
     std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 5] = ["a", "b", ".git", "..", "."];
+
+    /// Paths in several spellings: absolute or relative, with or without a trailing `/`.
+    fn path() -> impl Strategy<Value = PathBuf> {
+        (
+            any::<bool>(),
+            prop::collection::vec(prop::sample::select(&NAMES[..]), 0..4),
+            any::<bool>(),
+        )
+            .prop_map(|(absolute, comps, trailing)| {
+                let mut s = if absolute {
+                    "/".to_string()
+                } else {
+                    String::new()
+                };
+                s.push_str(&comps.join("/"));
+                if trailing && !comps.is_empty() {
+                    s.push('/');
+                }
+                PathBuf::from(s)
+            })
+    }
+
+    fn mount(path: PathBuf) -> PlanMount {
+        PlanMount {
+            mount: Mount::RoBind { path },
+            why: String::new(),
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        /// The index finds the very mount the linear scan finds, while the table grows.
+        #[test]
+        fn covering_index_matches_scan(
+            steps in prop::collection::vec((prop::collection::vec(path(), 0..4), path()), 1..12),
+        ) {
+            let mut mounts = Vec::new();
+            let mut index = CoveringIndex::default();
+            for (added, query) in steps {
+                mounts.extend(added.into_iter().map(mount));
+                let want = covering(&mounts, &query).map(|m| m as *const PlanMount);
+                let got = index.find(&mounts, &query).map(|m| m as *const PlanMount);
+                prop_assert_eq!(got, want, "{:?} in {:?}", query, mounts);
+            }
+        }
+
+        /// The successor test agrees with a scan for a path strictly below.
+        #[test]
+        fn has_path_below_matches_scan(
+            paths in prop::collection::vec(path(), 0..10),
+            query in path(),
+        ) {
+            let set: BTreeSet<PathBuf> = paths.iter().cloned().collect();
+            let want = paths.iter().any(|p| p != &query && p.starts_with(&query));
+            prop_assert_eq!(has_path_below(&set, &query), want);
+        }
+    }
 }

@@ -8,6 +8,7 @@
 use sandbox_core::resolve::STANDARD_DEVICES;
 use sandbox_core::{Access, NetworkPolicy, ResolvedPolicy};
 use serde::{Serialize, Serializer};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Filesystem access rights (`LANDLOCK_ACCESS_FS_*`), with the ABI that introduced each.
@@ -132,18 +133,9 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
     };
     let scoped = Rights::all(&SCOPES, abi);
 
-    let mut rules: Vec<PathRule> = Vec::new();
+    let mut collected = Collected::default();
     let mut push = |path: &Path, bits: u64, why: String| {
-        let bits = bits & handled_fs.bits;
-        if let Some(r) = rules.iter_mut().find(|r| r.path == path) {
-            r.access.bits |= bits;
-        } else {
-            rules.push(PathRule {
-                path: path.to_path_buf(),
-                access: Rights::fs(bits),
-                why,
-            });
-        }
+        collected.add(path, bits & handled_fs.bits, why);
     };
     // Device nodes are never creatable: one made in a writable root would open the device.
     let write = handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK);
@@ -169,6 +161,7 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
     for tty in terminals {
         push(tty, device, "terminal of the caller".into());
     }
+    let mut rules = collected.rules;
     rules.sort_by(|a, b| a.path.cmp(&b.path));
     LandlockPlan {
         abi,
@@ -176,6 +169,30 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
         handled_net,
         scoped,
         rules,
+    }
+}
+
+/// Path rules as they are gathered: one per path, a repeated path adding its rights to the
+/// first rule for it (whose `why` stays).
+#[derive(Default)]
+struct Collected {
+    rules: Vec<PathRule>,
+    /// Where each path's rule is in `rules`, so a repeat merges without a scan of them.
+    at: BTreeMap<PathBuf, usize>,
+}
+
+impl Collected {
+    fn add(&mut self, path: &Path, bits: u64, why: String) {
+        if let Some(&i) = self.at.get(path) {
+            self.rules[i].access.bits |= bits;
+        } else {
+            self.at.insert(path.to_path_buf(), self.rules.len());
+            self.rules.push(PathRule {
+                path: path.to_path_buf(),
+                access: Rights::fs(bits),
+                why,
+            });
+        }
     }
 }
 
@@ -188,6 +205,34 @@ pub fn private_tmpfs_rights(plan: &LandlockPlan) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Merging through the map gives the rules a scan for an equal path gives.
+        #[test]
+        fn collected_matches_scan(
+            adds in prop::collection::vec(
+                (prop::sample::select(vec!["/a", "/a/", "/a/./", "/a/b", "/b", "/", "a"]), 0..16u64),
+                0..12,
+            ),
+        ) {
+            let mut collected = Collected::default();
+            let mut scanned: Vec<PathRule> = Vec::new();
+            for (i, (path, bits)) in adds.iter().enumerate() {
+                let (path, why) = (Path::new(path), format!("add {i}"));
+                collected.add(path, *bits, why.clone());
+                match scanned.iter_mut().find(|r| r.path == path) {
+                    Some(r) => r.access.bits |= bits,
+                    None => scanned.push(PathRule {
+                        path: path.to_path_buf(),
+                        access: Rights::fs(*bits),
+                        why,
+                    }),
+                }
+            }
+            prop_assert_eq!(collected.rules, scanned);
+        }
+    }
 
     #[test]
     fn dir_only_rights_are_the_directory_rights() {

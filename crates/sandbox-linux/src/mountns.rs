@@ -7,8 +7,10 @@
 //! [`Prepared::apply`] only makes raw syscalls.
 
 use crate::glob_expand::{DenyMatch, MatchKind};
+use sandbox_core::index::has_ancestor;
 use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// The POSIX shared-memory directory, replaced by a private tmpfs in the sandbox.
@@ -57,7 +59,8 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         });
     }
     steps.push(MountStep::ReadOnlyBase);
-    for p in policy.protected_paths() {
+    let protected = policy.protected_paths();
+    for &p in &protected {
         match p.kind {
             PathKind::Dir | PathKind::File => steps.push(MountStep::Protect {
                 path: p.path.clone(),
@@ -80,22 +83,23 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         }
     }
     // Writable roots inside a protected path re-grant write there: bind them again on top.
+    let protected_at: BTreeSet<&Path> = protected.iter().map(|p| p.path.as_path()).collect();
     for root in &policy.writable_roots {
-        if policy
-            .protected_paths()
-            .iter()
-            .any(|p| root.path.starts_with(&p.path))
-        {
+        if has_ancestor(&root.path, false, |p| protected_at.contains(p)) {
             steps.push(MountStep::KeepWritable {
                 path: root.path.clone(),
             });
         }
     }
+    let granting: BTreeSet<&Path> = policy
+        .rules
+        .iter()
+        .filter(|r| r.access != Access::Deny)
+        .map(|r| r.path.as_path())
+        .collect();
     for rule in policy.rules.iter().filter(|r| r.access == Access::Deny) {
         // A deny rule matters only where some shallower rule grants access.
-        let granted = policy.rules.iter().any(|r| {
-            r.access != Access::Deny && rule.path.starts_with(&r.path) && r.path != rule.path
-        });
+        let granted = has_ancestor(&rule.path, true, |p| granting.contains(p));
         if !granted {
             continue;
         }

@@ -9,10 +9,12 @@
 
 use crate::escape::{sbpl_literal, EscapeError, Literal};
 use crate::glob_regex::{glob_to_regex, GlobRegexError};
+use sandbox_core::index::prefixes;
 use sandbox_core::{Access, NetworkPolicy, ResolvedPolicy, TargetOs, UnixSockets};
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
+use std::ops::Bound;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -324,23 +326,30 @@ fn effective(policy: &ResolvedPolicy) -> BTreeMap<&Path, Access> {
     eff
 }
 
-/// Rule paths strictly above `p`, deepest first.
+/// Rule paths strictly above `p`, deepest first. Looks up `p`'s own prefixes (one per depth)
+/// instead of scanning every rule.
 fn ancestors<'a>(eff: &BTreeMap<&'a Path, Access>, p: &Path) -> Vec<(&'a Path, Access)> {
-    let mut v: Vec<(&Path, Access)> = eff
-        .iter()
-        .filter(|(a, _)| **a != p && p.starts_with(a))
-        .map(|(a, acc)| (*a, *acc))
-        .collect();
-    v.sort_by_key(|(a, _)| std::cmp::Reverse(a.components().count()));
-    v
+    prefixes(p)
+        .skip(1)
+        .filter_map(|a| eff.get_key_value(a).map(|(k, acc)| (*k, *acc)))
+        .collect()
+}
+
+/// The entries of `map` strictly below `w`. `Path` orders by components, so they are the run
+/// of keys right after `w` that start with it.
+fn below<'a, V: Copy>(map: &BTreeMap<&'a Path, V>, w: &Path) -> Vec<(&'a Path, V)> {
+    map.range::<Path, _>((Bound::Excluded(w), Bound::Unbounded))
+        .take_while(|(p, _)| p.starts_with(w))
+        .map(|(p, v)| (*p, *v))
+        .collect()
 }
 
 /// Drops exclusions that lie under another exclusion of the same root.
 fn minimal_exclusions(mut ex: Vec<PathBuf>) -> Vec<PathBuf> {
     ex.sort();
     ex.dedup();
-    let all = ex.clone();
-    ex.retain(|e| !all.iter().any(|o| o != e && e.starts_with(o)));
+    let all: HashSet<PathBuf> = ex.iter().cloned().collect();
+    ex.retain(|e| !prefixes(e).skip(1).any(|o| all.contains(o)));
     ex
 }
 
@@ -378,6 +387,7 @@ fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
         })
         .map(|(p, _)| *p)
         .collect();
+    let is_emitted: HashSet<&Path> = emitted.iter().copied().collect();
     let mut excl: BTreeMap<&Path, Vec<PathBuf>> = BTreeMap::new();
     for (d, a) in &eff {
         if *a != Access::Deny {
@@ -387,7 +397,7 @@ fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
             if acc == Access::Deny {
                 break;
             }
-            if emitted.contains(&anc) {
+            if is_emitted.contains(anc) {
                 excl.entry(anc).or_default().push(d.to_path_buf());
                 break;
             }
@@ -416,10 +426,10 @@ fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
 /// Writes: one allow per writable root, minus protected paths and non-writable rules below it.
 fn writes(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
     let eff = effective(policy);
-    let protected: Vec<&Path> = policy
+    let protected: BTreeMap<&Path, ()> = policy
         .protected_paths()
         .into_iter()
-        .map(|p| p.path.as_path())
+        .map(|p| (p.path.as_path(), ()))
         .collect();
     out.section("Writes: each writable root, minus its protected paths (.git, .codex, .agents,\na .git pointer's target) whether they exist or not, and read-only rules below it.");
     if policy.writable_roots.is_empty() {
@@ -427,16 +437,14 @@ fn writes(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
     }
     for (i, root) in policy.writable_roots.iter().enumerate() {
         let w = root.path.as_path();
-        let below = |p: &Path| p != w && p.starts_with(w);
-        let ex: Vec<PathBuf> = eff
-            .iter()
-            .filter(|(p, a)| **a != Access::Write && below(p))
+        let ex: Vec<PathBuf> = below(&eff, w)
+            .into_iter()
+            .filter(|(_, a)| *a != Access::Write)
             .map(|(p, _)| p.to_path_buf())
             .chain(
-                protected
-                    .iter()
-                    .filter(|p| below(p))
-                    .map(|p| p.to_path_buf()),
+                below(&protected, w)
+                    .into_iter()
+                    .map(|(p, _)| p.to_path_buf()),
             )
             .collect();
         let ex = minimal_exclusions(ex);
@@ -533,6 +541,87 @@ fn devices(out: &mut Out) -> Result<(), CompileError> {
     s.push(')');
     out.line(&s);
     Ok(())
+}
+
+#[cfg(test)]
+mod lookup_tests {
+    //! The prefix and range lookups above against the scans they replaced.
+    use super::*;
+    use proptest::prelude::*;
+
+    const NAMES: [&str; 5] = ["a", "b", ".git", "..", "."];
+
+    /// Paths in several spellings: absolute or relative, with or without a trailing `/`.
+    fn path() -> impl Strategy<Value = PathBuf> {
+        (
+            any::<bool>(),
+            prop::collection::vec(prop::sample::select(&NAMES[..]), 0..4),
+            any::<bool>(),
+        )
+            .prop_map(|(absolute, comps, trailing)| {
+                let mut s = if absolute {
+                    "/".to_string()
+                } else {
+                    String::new()
+                };
+                s.push_str(&comps.join("/"));
+                if trailing && !comps.is_empty() {
+                    s.push('/');
+                }
+                PathBuf::from(s)
+            })
+    }
+
+    fn access() -> impl Strategy<Value = Access> {
+        prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]
+
+        #[test]
+        fn ancestors_and_below_match_scans(
+            rules in prop::collection::vec((path(), access()), 0..10),
+            query in path(),
+        ) {
+            let mut eff: BTreeMap<&Path, Access> = BTreeMap::new();
+            for (p, a) in &rules {
+                eff.entry(p.as_path()).or_insert(*a);
+            }
+            let mut want: Vec<(&Path, Access)> = eff
+                .iter()
+                .filter(|(a, _)| **a != query && query.starts_with(a))
+                .map(|(a, acc)| (*a, *acc))
+                .collect();
+            want.sort_by_key(|(a, _)| std::cmp::Reverse(a.components().count()));
+            let got = ancestors(&eff, &query);
+            // Same entries, same spelling of each key, same order.
+            let spell = |v: &[(&Path, Access)]| -> Vec<(std::ffi::OsString, Access)> {
+                v.iter().map(|(p, a)| (p.as_os_str().to_owned(), *a)).collect()
+            };
+            prop_assert_eq!(spell(&got), spell(&want));
+
+            let want: Vec<(&Path, Access)> = eff
+                .iter()
+                .filter(|(p, _)| **p != query && p.starts_with(&query))
+                .map(|(p, a)| (*p, *a))
+                .collect();
+            prop_assert_eq!(spell(&below(&eff, &query)), spell(&want));
+        }
+
+        #[test]
+        fn minimal_exclusions_matches_scan(ex in prop::collection::vec(path(), 0..10)) {
+            let mut want = ex.clone();
+            want.sort();
+            want.dedup();
+            let all = want.clone();
+            want.retain(|e| !all.iter().any(|o| o != e && e.starts_with(o)));
+            let spell = |v: &[PathBuf]| -> Vec<std::ffi::OsString> {
+                v.iter().map(|p| p.as_os_str().to_owned()).collect()
+            };
+            prop_assert_eq!(spell(&minimal_exclusions(ex)), spell(&want));
+        }
+    }
 }
 
 #[cfg(test)]

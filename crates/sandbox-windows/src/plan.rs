@@ -6,8 +6,10 @@
 //! only what it is granted. Writable roots get an inheritable allow-modify ACE; protected paths
 //! and denied paths get deny ACEs, which Windows evaluates before allows.
 
+use sandbox_core::index::has_ancestor;
 use sandbox_core::{Access, NetworkPolicy, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -171,11 +173,9 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
     // Read rules: an AppContainer reads only what is granted; a token reads everything, so it
     // needs a grant only to re-open a path below a denied one.
     let app_container = matches!(identity, Identity::AppContainer { .. });
+    let denied: HashSet<&Path> = policy.denied_paths().into_iter().collect();
     for root in policy.read_roots() {
-        let under_deny = policy
-            .denied_paths()
-            .iter()
-            .any(|d| root.starts_with(d) && root != *d);
+        let under_deny = has_ancestor(root, true, |p| denied.contains(p));
         if app_container || under_deny {
             aces.push(Ace {
                 path: root.to_path_buf(),
@@ -186,15 +186,18 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
         }
     }
     // Read rules nested inside writable roots narrow writes: deny writes there.
+    let index = policy.index();
+    let roots: HashSet<&Path> = policy
+        .writable_roots
+        .iter()
+        .map(|w| w.path.as_path())
+        .collect();
     for rule in &policy.rules {
         // Only where the read rule decides (a write rule on the same path wins the tie).
-        let decides = policy.deepest_rule(&rule.path).map(|r| r.access) == Some(Access::Read);
+        let decides = index.deepest_rule(&rule.path).map(|r| r.access) == Some(Access::Read);
         if rule.access == Access::Read
             && decides
-            && policy
-                .writable_roots
-                .iter()
-                .any(|w| rule.path.starts_with(&w.path) && rule.path != w.path)
+            && has_ancestor(&rule.path, true, |p| roots.contains(p))
         {
             aces.push(Ace {
                 path: rule.path.clone(),
