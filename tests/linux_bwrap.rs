@@ -903,6 +903,30 @@ fn ctrl_c_on_a_terminal_stops_the_command() {
 }
 
 #[test]
+fn a_signal_ignored_by_the_caller_stays_ignored_like_nohup() {
+    // `nohup` and background jobs start the launcher with SIGHUP/SIGINT ignored; the command
+    // must inherit that, as it would without the sandbox, not get the default back.
+    let _serial = serial();
+    for who in whos() {
+        let w = Ws::new(who);
+        let bin = binary(who);
+        let script = format!(
+            "trap '' HUP; exec {} linux --backend bwrap --full-auto -- \
+             sh -c 'kill -HUP $$; echo survived'",
+            bin.display()
+        );
+        let o = as_who(who, "sh")
+            .args(["-c", &script])
+            .current_dir(&w.ws)
+            .env_remove("TMPDIR")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{who:?}: {}", show(&o));
+        assert_eq!(String::from_utf8_lossy(&o.stdout), "survived\n");
+    }
+}
+
+#[test]
 fn command_status_1_passes_through() {
     // bwrap exits 1 when it cannot set up the sandbox, so a 1 makes the launcher check that
     // bwrap works here; the command's own 1 must still come through, with no diagnosis.

@@ -175,6 +175,27 @@ fn ctrl_c_on_a_terminal_stops_the_command() {
 }
 
 #[test]
+fn a_signal_ignored_by_the_caller_stays_ignored_like_nohup() {
+    // `nohup` and background jobs start the launcher with SIGHUP/SIGINT ignored; the command
+    // must inherit that, as it would without the sandbox, not get the default back.
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let script = format!(
+            "trap '' HUP; exec {} linux --backend landlock --full-auto -- \
+             sh -c 'kill -HUP $$; echo survived'",
+            sandbox_bin().display()
+        );
+        let out = as_user(u, "sh")
+            .args(["-c", &script])
+            .current_dir(&ws.path)
+            .output()
+            .unwrap();
+        assert_ok(&out, &u.name);
+        assert_eq!(stdout(&out), "survived\n", "as {}", u.name);
+    }
+}
+
+#[test]
 fn network_is_off_but_socketpair_works() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();

@@ -73,8 +73,9 @@ impl std::fmt::Debug for Forwarder {
 }
 
 impl Forwarder {
-    /// Installs the handler. Caught signals are reset to their default by `exec`, so a child
-    /// spawned later starts with the usual dispositions.
+    /// Installs the handler for each forwarded signal that is not ignored. Caught signals are
+    /// reset to their default by `exec`, so a child spawned later starts with the dispositions
+    /// it would have had without the launcher.
     pub fn install() -> Forwarder {
         CHILD.store(0, Ordering::SeqCst);
         PENDING.store(0, Ordering::SeqCst);
@@ -89,9 +90,17 @@ impl Forwarder {
         for sig in FORWARDED {
             // SAFETY: as above.
             let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
-            // SAFETY: installs a handler that only touches atomics and calls kill(2); both
-            // pointers are valid for the call.
-            if unsafe { libc::sigaction(sig, &action, &mut old) } == 0 {
+            // SAFETY: reads the current disposition into a valid struct.
+            if unsafe { libc::sigaction(sig, std::ptr::null(), &mut old) } != 0
+                || old.sa_sigaction == libc::SIG_IGN
+            {
+                // Ignored by whoever started us (`nohup`, a background job): stays ignored,
+                // and the child inherits that, as it would without the sandbox.
+                continue;
+            }
+            // SAFETY: installs a handler that only touches atomics and calls kill(2); the
+            // pointer is valid for the call.
+            if unsafe { libc::sigaction(sig, &action, std::ptr::null_mut()) } == 0 {
                 saved.push((sig, old));
             }
         }
