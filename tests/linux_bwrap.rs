@@ -889,7 +889,7 @@ fn ctrl_c_on_a_terminal_stops_the_command() {
     let w = Ws::new(Who::Me);
     let bin = binary(Who::Me);
     let bin = bin.to_str().unwrap();
-    let marker = format!("29.{}", std::process::id());
+    let marker = format!("28.{}", std::process::id());
     let script = format!("touch ran; exec sleep {marker}");
     let argv = [bin, "linux", "--backend", "bwrap", "--full-auto", "--"];
     let argv = [&argv[..], &["sh", "-c", &script]].concat();

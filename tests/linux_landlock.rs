@@ -161,7 +161,7 @@ fn ctrl_c_on_a_terminal_stops_the_command() {
     let u = &users()[0];
     let ws = Dir::new(u, Path::new("/tmp"));
     let bin = sandbox_bin().to_str().unwrap();
-    let marker = format!("29.{}", std::process::id());
+    let marker = format!("28.{}", std::process::id());
     let script = format!("touch ran; exec sleep {marker}");
     let argv = [bin, "linux", "--backend", "landlock", "--full-auto", "--"];
     let argv = [&argv[..], &["sh", "-c", &script]].concat();

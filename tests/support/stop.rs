@@ -40,7 +40,8 @@ pub fn signal_once_started(child: &mut Child, started: &Path, sig: i32) -> ExitS
     }
 }
 
-/// Whether a process whose command line contains `marker` still runs 3 s from now.
+/// Whether a process whose command line contains `marker` still runs 3 s from now. Tests that
+/// run in parallel must use markers that do not contain one another.
 pub fn still_running(marker: &str) -> bool {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
