@@ -47,8 +47,14 @@ extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc
     // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t for the handler's duration.
     let from_process = info.is_null() || unsafe { (*info).si_code } <= 0;
     if from_process {
-        // SAFETY: kill(2) is async-signal-safe; `pid` is an unreaped child of this process.
-        unsafe { libc::kill(pid, sig) };
+        // SAFETY: __errno_location returns this thread's errno slot; kill(2) is
+        // async-signal-safe and `pid` is an unreaped child of this process. errno is put back
+        // so the interrupted code (a failed call about to read errno) is not misled.
+        unsafe {
+            let errno = *libc::__errno_location();
+            libc::kill(pid, sig);
+            *libc::__errno_location() = errno;
+        }
     }
 }
 
