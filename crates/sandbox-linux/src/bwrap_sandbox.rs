@@ -137,8 +137,9 @@ impl BwrapSandbox {
     /// Runs `command` (program and arguments; the program is looked up in `PATH` inside the
     /// sandbox) and returns the exit code to pass on: the command's, or `128+N` for signal N.
     ///
-    /// For the CLI: it takes over fd numbers of this process ([`bwrap_launch::launch`]), and an
-    /// unrestricted policy `exec`s the command in place. `warn` receives each degradation
+    /// For the CLI: it takes over fd numbers of this process ([`bwrap_launch::launch`]) and,
+    /// while the command runs, its SIGTERM/SIGHUP/SIGINT/SIGQUIT handlers and child-subreaper
+    /// flag ([`crate::supervise`]); an unrestricted policy `exec`s the command in place. `warn` receives each degradation
     /// accepted during the run (a `/proc` refusal found only when bwrap failed), before the
     /// command is started again without `/proc`.
     pub fn run(&self, command: &[OsString], warn: &mut dyn FnMut(&str)) -> Result<u8, LaunchError> {
