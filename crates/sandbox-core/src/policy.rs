@@ -1,7 +1,7 @@
 //! What the user asked for: presets, filesystem entries, deny globs and network rules.
 //!
 //! A [`Policy`] is still relative to the world (it says `:cwd`, `$TMPDIR`, `~/x`); turn it into
-//! concrete absolute paths with [`crate::resolve`].
+//! concrete absolute paths with [`crate::resolve()`].
 
 use serde::Serialize;
 use std::fmt;

@@ -4,7 +4,7 @@
 //! `chown`, `utime`, `setxattr` and `truncate` there (Landlock does not restrict those).
 //!
 //! [`compile`] is pure; [`Prepared`] (Linux) holds the host facts read before `fork`, and
-//! [`Prepared::apply`] only makes raw syscalls.
+//! its `apply` step only makes raw syscalls.
 
 use crate::glob_expand::{DenyMatch, MatchKind};
 use sandbox_core::index::has_ancestor;

@@ -357,7 +357,7 @@ impl Sandbox {
     }
 
     /// Applies the sandbox to this process and `exec`s `program` (an explicit path) with
-    /// `args` (argv[0] included) in place. Returns only on failure. The process must be
+    /// `args` (`argv[0]` included) in place. Returns only on failure. The process must be
     /// single-threaded.
     pub fn exec(&self, program: &Path, args: &[OsString]) -> ExecError {
         let cstr = |s: &[u8]| {

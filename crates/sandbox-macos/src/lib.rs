@@ -2,7 +2,7 @@
 //! that profile offline against the core oracle, and (on macOS) run commands under
 //! `/usr/bin/sandbox-exec`.
 //!
-//! Everything but [`launch`] is pure and builds on every OS.
+//! Everything but `launch` (macOS only) is pure and builds on every OS.
 
 pub mod escape;
 pub mod glob_regex;

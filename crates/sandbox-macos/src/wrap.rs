@@ -1,5 +1,5 @@
 //! Rewrites a [`std::process::Command`] so it runs under `sandbox-exec` with a plan's profile.
-//! Pure (it spawns nothing), so it is tested on every OS; [`crate::launch`] uses it on macOS.
+//! Pure (it spawns nothing), so it is tested on every OS; the `launch` module uses it on macOS.
 
 use crate::profile::SeatbeltPlan;
 use std::ffi::OsString;
