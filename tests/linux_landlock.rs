@@ -53,6 +53,13 @@ fn writes_inside_roots_succeed_and_outside_fail_leaving_nothing() {
                 u.name
             );
         }
+        // Each of the four denials was the kernel refusing the write (a read-only mount or
+        // Landlock), not some other failure such as a missing directory.
+        let refusals = stderr(&out)
+            .lines()
+            .filter(|l| l.contains("Read-only file system") || l.contains("Permission denied"))
+            .count();
+        assert_eq!(refusals, 4, "as {}: {}", u.name, stderr(&out));
         assert_eq!(std::fs::read_to_string(ws.join("a.txt")).unwrap(), "in\n");
         assert!(!outside.join("f").exists() && !outside.join("d").exists());
         assert!(!etc.exists(), "{} was created", etc.display());
