@@ -844,36 +844,16 @@ fn writable_root_under_a_denied_directory_is_regranted() {
 fn a_signal_to_the_launcher_stops_the_command_and_still_cleans_up() {
     let _serial = serial();
     for who in whos() {
-        // Eight rounds signalling the moment the placeholder for `.agents` appears (a signal
-        // that comes while bwrap is still setting up must stop everything too), then two once
-        // the command runs.
-        for round in 0..10 {
+        for round in 0..stop::STOP_ROUNDS {
             let w = Ws::new(who);
-            let marker = format!("29.{}{round}", std::process::id());
-            let script = format!("touch ran && exec sleep {marker}");
-            let mut child = w
-                .cmd(&["--full-auto", "--", "sh", "-c", &script])
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            // SIGTERM as `timeout` sends it; SIGINT as a supervisor sends it with kill(2).
-            let sig = [stop::SIGTERM, stop::SIGINT][round % 2];
-            let started = w.ws.join(if round < 8 { ".agents" } else { "ran" });
-            let status = stop::signal_once_started(&mut child, &started, sig);
-            assert_eq!(
-                status.code(),
-                Some(128 + sig),
-                "{who:?} round {round}: {status:?}"
-            );
-            assert!(
-                !w.ws.join(".agents").exists(),
-                "{who:?} round {round}: placeholder left behind after signal {sig}"
-            );
-            assert!(
-                !stop::still_running(&marker),
-                "{who:?} round {round}: a sandbox process outlived the launcher"
-            );
+            let r = stop::stop_round(round, &w.ws, |cmd| {
+                w.cmd(&[&["--full-auto", "--"], cmd].concat())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            });
+            assert_eq!(r, Ok(()), "{who:?}");
         }
     }
 }

@@ -122,41 +122,19 @@ fn protected_subpaths_stay_unchanged() {
 #[test]
 fn a_signal_to_the_launcher_stops_the_command_and_still_cleans_up() {
     for u in users() {
-        // Eight rounds signalling the moment the placeholder for `.agents` appears (the
-        // launcher must forward a signal that comes while it is still spawning), then two once
-        // the command runs.
-        for round in 0..10 {
+        for round in 0..stop::STOP_ROUNDS {
             let ws = Dir::new(u, Path::new("/tmp"));
-            let marker = format!("29.{}{round}", std::process::id());
-            let script = format!("touch ran && exec sleep {marker}");
-            let mut child = sandbox_cmd(
-                u,
-                &ws.path,
-                &["linux", "--backend", "landlock", "--full-auto", "--"],
-            )
-            .args(["sh", "-c", &script])
-            .spawn()
-            .unwrap();
-            // SIGTERM as `timeout` sends it; SIGINT as a supervisor sends it with kill(2).
-            let sig = [stop::SIGTERM, stop::SIGINT][round % 2];
-            let started = ws.join(if round < 8 { ".agents" } else { "ran" });
-            let status = stop::signal_once_started(&mut child, &started, sig);
-            assert_eq!(
-                status.code(),
-                Some(128 + sig),
-                "as {} round {round}: {status:?}",
-                u.name
-            );
-            assert!(
-                !ws.join(".agents").exists(),
-                "as {} round {round}: placeholder left behind after signal {sig}",
-                u.name
-            );
-            assert!(
-                !stop::still_running(&marker),
-                "as {} round {round}: the command outlived the sandbox",
-                u.name
-            );
+            let r = stop::stop_round(round, &ws.path, |cmd| {
+                sandbox_cmd(
+                    u,
+                    &ws.path,
+                    &["linux", "--backend", "landlock", "--full-auto", "--"],
+                )
+                .args(cmd)
+                .spawn()
+                .unwrap()
+            });
+            assert_eq!(r, Ok(()), "as {}", u.name);
         }
     }
 }

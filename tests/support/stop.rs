@@ -100,3 +100,37 @@ print("timeout")
     text.parse()
         .map_err(|_| format!("{text} {}", String::from_utf8_lossy(&out.stderr)))
 }
+
+/// How many rounds [`stop_round`] is run for: the first eight signal at the placeholder, the
+/// rest once the command runs.
+pub const STOP_ROUNDS: usize = 10;
+
+/// One round of the stop case in workspace `ws`: `spawn` starts `sandbox … --full-auto --`
+/// with the command it is given. Rounds alternate SIGTERM (as `timeout` sends it) and SIGINT
+/// (as a supervisor sends it with kill(2)); rounds below 8 signal the moment the placeholder
+/// for `.agents` appears (the launcher is still starting), later ones once the command runs.
+/// Checks the run ends with `128+N`, no placeholder is left and no process outlives it.
+pub fn stop_round(
+    round: usize,
+    ws: &Path,
+    spawn: impl FnOnce(&[&str]) -> Child,
+) -> Result<(), String> {
+    let marker = format!("29.{}{round}", std::process::id());
+    let script = format!("touch ran && exec sleep {marker}");
+    let mut child = spawn(&["sh", "-c", &script]);
+    let sig = [SIGTERM, SIGINT][round % 2];
+    let started = ws.join(if round < 8 { ".agents" } else { "ran" });
+    let status = signal_once_started(&mut child, &started, sig);
+    if status.code() != Some(128 + sig) {
+        return Err(format!("round {round}: signal {sig} gave {status:?}"));
+    }
+    if ws.join(".agents").exists() {
+        return Err(format!(
+            "round {round}: placeholder left behind after signal {sig}"
+        ));
+    }
+    if still_running(&marker) {
+        return Err(format!("round {round}: the command outlived the sandbox"));
+    }
+    Ok(())
+}
