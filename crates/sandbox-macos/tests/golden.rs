@@ -2,6 +2,8 @@
 //! `tests/golden/` and reviewed like code. Temp paths are shown as `<TMP>`.
 //! Regenerate with `UPDATE_GOLDEN=1 cargo test -p sandbox-macos --test golden`.
 
+mod common;
+
 use sandbox_core::{resolve, NetworkPolicy, Policy, Preset, ResolveEnv, TargetOs};
 use sandbox_macos::escape::regex_quote;
 use sandbox_macos::{compile, verify, CompileOptions};
@@ -15,7 +17,7 @@ struct Tree {
 /// A temp tree outside `/tmp` (so `/tmp` stays a separate root): `ws/` with a `.git`
 /// directory, `extra/`, and `real/.git/worktrees/w` for pointer files.
 fn tree() -> Tree {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tempfile::tempdir_in(common::temp_parent()).unwrap();
     let base = std::fs::canonicalize(dir.path()).unwrap();
     std::fs::create_dir_all(base.join("ws/.git")).unwrap();
     std::fs::create_dir_all(base.join("extra")).unwrap();

@@ -2,6 +2,8 @@
 //! the glob translation agrees with the core's glob matcher, and no input to the escaping
 //! functions can change the structure of a profile (a proptest-driven fuzz).
 
+mod common;
+
 use proptest::prelude::*;
 use sandbox_core::{
     resolve, Access, DenyGlob, Entry, NetworkPolicy, Policy, Preset, ResolveEnv, Special, Target,
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 /// `a/b/c`, `a/.git/`, `d/.codex/`, a file `e`, and `g/.git` as a pointer to `a/.git`.
 fn tree() -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR")).unwrap();
+    let dir = tempfile::tempdir_in(common::temp_parent()).unwrap();
     let base = std::fs::canonicalize(dir.path()).unwrap();
     for d in ["a/b/c", "a/.git", "d/.codex", "g"] {
         std::fs::create_dir_all(base.join(d)).unwrap();
