@@ -68,8 +68,11 @@ fn check(name: &str, text: &str) {
     );
 }
 
+/// Workspace-write without the `/tmp` root. Roots are numbered in path order, so with
+/// `/private/tmp` in the mix the numbering would depend on where the checkout lies (a tree
+/// under `/home` sorts before it, one under `/work` after it). `/tmp` has its own golden.
 fn workspace_write() -> Policy {
-    Policy::preset_with(Preset::WorkspaceWrite, true, false)
+    Policy::preset_with(Preset::WorkspaceWrite, true, true)
 }
 
 #[test]
@@ -81,13 +84,42 @@ fn read_only() {
 #[test]
 fn workspace_write_profile() {
     let t = tree();
+    // The full preset: the workspace and `/tmp` (spelled `/private/tmp` on macOS), in
+    // whichever order their paths sort here.
+    let full = render(&t, &Policy::preset_with(Preset::WorkspaceWrite, true, false));
+    let roots: Vec<&str> = full
+        .lines()
+        .filter_map(|l| l.strip_prefix(";; WRITABLE_ROOT_"))
+        .filter_map(|l| l.split_once('=').filter(|(k, _)| !k.contains('_')))
+        .map(|(_, v)| v)
+        .collect();
+    let mut sorted = roots.clone();
+    sorted.sort();
+    assert_eq!(sorted, ["/private/tmp", "<TMP>/ws"], "{full}");
+    assert!(full.contains("=/private/tmp/.git\n"), "{full}");
+
     let text = render(&t, &workspace_write());
-    assert!(text.contains(";; WRITABLE_ROOT_0=/private/tmp\n"), "{text}");
-    assert!(text.contains(";; WRITABLE_ROOT_1=<TMP>/ws\n"), "{text}");
+    assert!(text.contains(";; WRITABLE_ROOT_0=<TMP>/ws\n"), "{text}");
+    assert!(!text.contains("WRITABLE_ROOT_1"), "{text}");
     // Missing protected names are parameters too, so creating them is denied.
     assert!(text.contains("=<TMP>/ws/.agents\n"));
     assert!(text.contains("=<TMP>/ws/.codex\n"));
     check("workspace-write", &text);
+}
+
+#[test]
+fn slash_tmp() {
+    let t = tree();
+    let mut p = Policy::preset(Preset::ReadOnly);
+    p.entries.push(sandbox_core::Entry::new(
+        sandbox_core::Target::Special(sandbox_core::Special::SlashTmp),
+        sandbox_core::Access::Write,
+        "test",
+    ));
+    let text = render(&t, &p);
+    assert!(text.contains(";; WRITABLE_ROOT_0=/private/tmp\n"), "{text}");
+    assert!(text.contains("=/private/tmp/.git\n"), "{text}");
+    check("slash-tmp", &text);
 }
 
 #[test]
@@ -96,7 +128,8 @@ fn extra_root() {
     let mut p = workspace_write();
     p.add_writable_root(t.base.join("extra"), "--writable-root");
     let text = render(&t, &p);
-    assert!(text.contains("WRITABLE_ROOT_1=<TMP>/extra\n"), "{text}");
+    assert!(text.contains("WRITABLE_ROOT_0=<TMP>/extra\n"), "{text}");
+    assert!(text.contains("WRITABLE_ROOT_1=<TMP>/ws\n"), "{text}");
     check("extra-root", &text);
 }
 
