@@ -13,6 +13,8 @@ pub mod glob;
 pub mod index;
 pub mod policy;
 pub mod resolve;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use builder::PolicyBuilder;
 pub use config::{load, LoadRequest, Loaded};

@@ -5,35 +5,13 @@
 
 use proptest::prelude::*;
 use sandbox_core::index::has_ancestor;
+use sandbox_core::testing::odd_path as path;
 use sandbox_core::{
     Access, NetworkPolicy, Op, PathKind, Protected, ResolvedPolicy, Rule, TargetOs, UnixSockets,
     WritableRoot,
 };
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
-
-const NAMES: [&str; 6] = ["a", "b", ".git", "..", ".", "a"];
-
-/// A path spelled in one of several ways: absolute or relative, with or without a trailing `/`.
-fn path() -> impl Strategy<Value = PathBuf> {
-    (
-        any::<bool>(),
-        prop::collection::vec(prop::sample::select(&NAMES[..]), 0..4),
-        any::<bool>(),
-    )
-        .prop_map(|(absolute, comps, trailing)| {
-            let mut s = if absolute {
-                "/".to_string()
-            } else {
-                String::new()
-            };
-            s.push_str(&comps.join("/"));
-            if trailing && !comps.is_empty() {
-                s.push('/');
-            }
-            PathBuf::from(s)
-        })
-}
 
 fn access() -> impl Strategy<Value = Access> {
     prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]

@@ -549,28 +549,7 @@ mod lookup_tests {
     use super::*;
     use proptest::prelude::*;
 
-    const NAMES: [&str; 5] = ["a", "b", ".git", "..", "."];
-
-    /// Paths in several spellings: absolute or relative, with or without a trailing `/`.
-    fn path() -> impl Strategy<Value = PathBuf> {
-        (
-            any::<bool>(),
-            prop::collection::vec(prop::sample::select(&NAMES[..]), 0..4),
-            any::<bool>(),
-        )
-            .prop_map(|(absolute, comps, trailing)| {
-                let mut s = if absolute {
-                    "/".to_string()
-                } else {
-                    String::new()
-                };
-                s.push_str(&comps.join("/"));
-                if trailing && !comps.is_empty() {
-                    s.push('/');
-                }
-                PathBuf::from(s)
-            })
-    }
+    use sandbox_core::testing::odd_path as path;
 
     fn access() -> impl Strategy<Value = Access> {
         prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]

@@ -86,7 +86,10 @@ fn workspace_write_profile() {
     let t = tree();
     // The full preset: the workspace and `/tmp` (spelled `/private/tmp` on macOS), in
     // whichever order their paths sort here.
-    let full = render(&t, &Policy::preset_with(Preset::WorkspaceWrite, true, false));
+    let full = render(
+        &t,
+        &Policy::preset_with(Preset::WorkspaceWrite, true, false),
+    );
     let roots: Vec<&str> = full
         .lines()
         .filter_map(|l| l.strip_prefix(";; WRITABLE_ROOT_"))
