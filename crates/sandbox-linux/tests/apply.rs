@@ -134,14 +134,25 @@ fn inherited_fd_cannot_be_written_through() {
     let fd = file.as_raw_fd();
     // SAFETY: clears FD_CLOEXEC on an fd this test owns, so the child inherits it.
     unsafe { libc::fcntl(fd, libc::F_SETFD, 0) };
-    let sandbox = Sandbox::new(&policy(Preset::ReadOnly, &ws_path), Options::default()).unwrap();
-    let o = run(
-        &sandbox,
-        &ws_path,
-        &format!("echo evil >&{fd} || echo FD-CLOSED"),
+    // Ask the kernel whether the shell holds the fd (dash cannot redirect to fds above 9,
+    // and tests running in parallel push this one past 9), then try to write through it.
+    let probe = format!(
+        "if [ -e /proc/self/fd/{fd} ]; then echo FD-OPEN; \
+         [ {fd} -le 9 ] && eval 'echo evil >&{fd}'; else echo FD-CLOSED; fi"
     );
+    let sandbox = Sandbox::new(&policy(Preset::ReadOnly, &ws_path), Options::default()).unwrap();
+    let o = run(&sandbox, &ws_path, &probe);
     assert!(out(&o).contains("FD-CLOSED"), "{}", out(&o));
     assert_eq!(std::fs::read_to_string(target.path()).unwrap(), "");
+
+    // Control: without a sandbox the same probe sees the fd, so the check above can fail.
+    let none = Sandbox::new(
+        &policy(Preset::DangerFullAccess, &ws_path),
+        Options::default(),
+    )
+    .unwrap();
+    let o = run(&none, &ws_path, &probe);
+    assert!(out(&o).contains("FD-OPEN"), "{}", out(&o));
 }
 
 #[test]
