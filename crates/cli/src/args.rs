@@ -1,7 +1,7 @@
 //! The POLICY options every subcommand shares, and turning them into a resolved policy.
 
 use crate::exit;
-use sandbox_core::{LoadRequest, ResolveEnv, ResolvedPolicy, TargetOs};
+use sandbox_core::{EnvPolicy, LoadRequest, ResolveEnv, ResolvedPolicy, TargetOs};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -55,6 +55,26 @@ fn absolute(start: &Path, p: &Path) -> PathBuf {
 impl PolicyArgs {
     /// Loads, resolves and reports warnings; on failure prints the error and gives the exit code.
     pub fn resolve(&self, target: TargetOs) -> Result<ResolvedPolicy, std::process::ExitCode> {
+        self.load_and_resolve(target).map(|(resolved, _)| resolved)
+    }
+
+    /// For the commands that run something: [`PolicyArgs::resolve`], then gives this process
+    /// the environment the command is to see (`[shell_environment_policy]`). Every backend
+    /// then hands on that same environment (by `exec` in place, through bwrap or
+    /// sandbox-exec), and a command name is looked up in its `PATH`, as with `env -i`.
+    pub fn resolve_for_run(
+        &self,
+        target: TargetOs,
+    ) -> Result<ResolvedPolicy, std::process::ExitCode> {
+        let (resolved, env) = self.load_and_resolve(target)?;
+        replace_process_env(&env).map_err(|e| exit::fail("environment", &e))?;
+        Ok(resolved)
+    }
+
+    fn load_and_resolve(
+        &self,
+        target: TargetOs,
+    ) -> Result<(ResolvedPolicy, EnvPolicy), std::process::ExitCode> {
         let start = std::env::current_dir().map_err(|e| exit::fail("working directory", &e))?;
         let req = LoadRequest {
             config_file: self.config.as_ref().map(|p| absolute(&start, p)),
@@ -81,6 +101,7 @@ impl PolicyArgs {
         }
         let resolved =
             sandbox_core::resolve(&loaded.policy, &env).map_err(|e| exit::fail("policy", &e))?;
+        let env_policy = loaded.env;
         for w in &resolved.warnings {
             exit::warn(w);
         }
@@ -97,8 +118,34 @@ impl PolicyArgs {
                 ));
             }
         }
-        Ok(resolved)
+        Ok((resolved, env_policy))
     }
+}
+
+/// Replaces this process's environment with what `policy` builds from it. Called while the
+/// CLI is still single-threaded, before anything is launched; a no-op for the default policy.
+fn replace_process_env(policy: &EnvPolicy) -> Result<(), String> {
+    if policy.is_passthrough() {
+        return Ok(());
+    }
+    // std cannot remove a name that is empty or holds `=` (only a hand-made environ has one;
+    // config `set` names are checked when loaded): refuse rather than let it through.
+    let settable = |k: &std::ffi::OsStr| !k.is_empty() && !k.to_string_lossy().contains('=');
+    let current: Vec<_> = std::env::vars_os().collect();
+    if let Some((k, _)) = current.iter().find(|(k, _)| !settable(k)) {
+        return Err(format!(
+            "cannot filter a variable named `{}`: remove it from the environment",
+            k.to_string_lossy()
+        ));
+    }
+    let wanted = policy.build(current.iter().cloned());
+    for (k, _) in &current {
+        std::env::remove_var(k);
+    }
+    for (k, v) in wanted {
+        std::env::set_var(&k, &v);
+    }
+    Ok(())
 }
 
 /// `--backend` for Linux.

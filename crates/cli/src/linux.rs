@@ -40,7 +40,7 @@ mod imp {
 
     /// `sandbox linux`: resolves the policy once, then runs it under the chosen backend.
     pub fn run(a: crate::LinuxArgs) -> ExitCode {
-        let policy = match a.policy.resolve(TargetOs::Linux) {
+        let policy = match a.policy.resolve_for_run(TargetOs::Linux) {
             Ok(p) => p,
             Err(code) => return code,
         };

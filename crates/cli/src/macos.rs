@@ -9,8 +9,13 @@ use std::process::ExitCode;
 /// Resolves the policy for macOS and compiles it, printing errors and warnings.
 fn plan(
     policy: &crate::args::PolicyArgs,
+    for_run: bool,
 ) -> Result<(sandbox_core::ResolvedPolicy, SeatbeltPlan), ExitCode> {
-    let resolved = policy.resolve(TargetOs::Macos)?;
+    let resolved = if for_run {
+        policy.resolve_for_run(TargetOs::Macos)?
+    } else {
+        policy.resolve(TargetOs::Macos)?
+    };
     let opts = CompileOptions {
         best_effort: policy.best_effort,
     };
@@ -38,7 +43,7 @@ pub fn run(_a: crate::MacosArgs) -> ExitCode {
 
 #[cfg(target_os = "macos")]
 pub fn run(a: crate::MacosArgs) -> ExitCode {
-    let (_, plan) = match plan(&a.policy) {
+    let (_, plan) = match plan(&a.policy, true) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -89,7 +94,7 @@ struct JsonOut<'a> {
 }
 
 pub fn profile(a: ProfileArgs) -> ExitCode {
-    let (resolved, plan) = match plan(&a.policy) {
+    let (resolved, plan) = match plan(&a.policy, false) {
         Ok(p) => p,
         Err(code) => return code,
     };

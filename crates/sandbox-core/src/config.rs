@@ -4,6 +4,7 @@
 //! Unknown keys warn and are ignored, so one config can be shared across versions; a known key
 //! with the wrong type fails with the file, the key, what was expected and what was found.
 
+use crate::env::{EnvPolicy, Inherit};
 use crate::error::CoreError;
 use crate::glob::GLOB_META;
 use crate::policy::{Access, Entry, NetworkPolicy, Policy, Preset, Special, Target, UnixSockets};
@@ -36,6 +37,8 @@ pub struct LoadRequest {
 #[derive(Clone, Debug)]
 pub struct Loaded {
     pub policy: Policy,
+    /// `[shell_environment_policy]`: the environment the command is given.
+    pub env: EnvPolicy,
     pub warnings: Vec<String>,
 }
 
@@ -56,7 +59,6 @@ const IGNORED_TOP_LEVEL: &[&str] = &[
     "notify",
     "history",
     "tui",
-    "shell_environment_policy",
     "projects",
     "file_opener",
     "hide_agent_reasoning",
@@ -88,6 +90,7 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
         warnings: Vec::new(),
     };
     let mut policy = cx.policy_from(&table, req)?;
+    let env = cx.env_from(&table)?;
 
     for root in &req.writable_roots {
         policy.add_writable_root(root.clone(), "--writable-root");
@@ -100,6 +103,7 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     }
     Ok(Loaded {
         policy,
+        env,
         warnings: cx.warnings,
     })
 }
@@ -266,11 +270,65 @@ impl Cx {
         }
     }
 
+    /// `[shell_environment_policy]`, Codex's keys; absent means the environment passes unchanged.
+    fn env_from(&mut self, t: &Table) -> Result<EnvPolicy, CoreError> {
+        const KEY: &str = "shell_environment_policy";
+        let mut env = EnvPolicy::default();
+        let Some(sp) = self.table(t, KEY, KEY)? else {
+            return Ok(env);
+        };
+        for key in sp.keys() {
+            match key.as_str() {
+                "inherit" | "ignore_default_excludes" | "exclude" | "set" | "include_only" => {}
+                "experimental_use_profile" => self.warnings.push(format!(
+                    "{}: `{KEY}.{key}` ignored: commands are not run through a shell profile",
+                    self.file
+                )),
+                _ => self.warn_unknown(&format!("{KEY}.{key}")),
+            }
+        }
+        if let Some(name) = self.string(sp, "inherit", &format!("{KEY}.inherit"))? {
+            env.inherit = Inherit::from_name(name).ok_or_else(|| {
+                self.value_err(
+                    &format!("{KEY}.inherit"),
+                    format!("unknown value `{name}`; expected \"all\", \"core\" or \"none\""),
+                )
+            })?;
+        }
+        let ignore = format!("{KEY}.ignore_default_excludes");
+        if let Some(b) = self.boolean(sp, "ignore_default_excludes", &ignore)? {
+            env.ignore_default_excludes = b;
+        }
+        if let Some(v) = self.string_list(sp, "exclude", &format!("{KEY}.exclude"))? {
+            env.exclude = v;
+        }
+        if let Some(v) = self.string_list(sp, "include_only", &format!("{KEY}.include_only"))? {
+            env.include_only = v;
+        }
+        if let Some(set) = self.table(sp, "set", &format!("{KEY}.set"))? {
+            for (name, value) in set {
+                let path = format!("{KEY}.set.{name}");
+                let Value::String(value) = value else {
+                    return Err(self.type_err(&path, "a string", value));
+                };
+                if name.is_empty() || name.contains('=') || name.contains('\0') {
+                    return Err(self.value_err(&path, "not a valid variable name"));
+                }
+                if value.contains('\0') {
+                    return Err(self.value_err(&path, "a value cannot contain a NUL byte"));
+                }
+                env.set.insert(name.clone(), value.clone());
+            }
+        }
+        Ok(env)
+    }
+
     fn policy_from(&mut self, t: &Table, req: &LoadRequest) -> Result<Policy, CoreError> {
         for key in t.keys() {
             let known = matches!(
                 key.as_str(),
                 "sandbox_mode"
+                    | "shell_environment_policy"
                     | "sandbox_workspace_write"
                     | "default_permissions"
                     | "permissions"
@@ -791,5 +849,108 @@ mod tests {
         };
         let e = crate::resolve(&l.policy, &env).unwrap_err();
         assert!(matches!(e, CoreError::GlobNotDeny { .. }), "{e}");
+    }
+
+    #[test]
+    fn shell_environment_policy_keys() {
+        let l = with_config(
+            "[shell_environment_policy]\ninherit = \"core\"\nignore_default_excludes = false\nexclude = [\"AWS_*\"]\ninclude_only = [\"PATH\", \"CI\"]\n[shell_environment_policy.set]\nCI = \"1\"\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
+        assert_eq!(l.env.inherit, Inherit::Core);
+        assert!(!l.env.ignore_default_excludes);
+        assert_eq!(l.env.exclude, ["AWS_*"]);
+        assert_eq!(l.env.include_only, ["PATH", "CI"]);
+        assert_eq!(l.env.set.get("CI").map(String::as_str), Some("1"));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        // Absent: the environment passes unchanged.
+        assert!(load(&LoadRequest::default()).unwrap().env.is_passthrough());
+    }
+
+    #[test]
+    fn shell_environment_policy_from_overrides() {
+        let l = load(&LoadRequest {
+            overrides: vec![
+                "shell_environment_policy.inherit=none".into(),
+                "shell_environment_policy.set.A=\"x y\"".into(),
+            ],
+            ..LoadRequest::default()
+        })
+        .unwrap();
+        assert_eq!(l.env.inherit, Inherit::None);
+        assert_eq!(l.env.set.get("A").map(String::as_str), Some("x y"));
+    }
+
+    #[test]
+    fn shell_environment_policy_errors_name_the_key() {
+        let cases = [
+            (
+                "inherit = \"some\"",
+                "shell_environment_policy.inherit",
+                "expected \"all\", \"core\" or \"none\"",
+            ),
+            (
+                "inherit = 1",
+                "shell_environment_policy.inherit",
+                "a string",
+            ),
+            (
+                "ignore_default_excludes = \"no\"",
+                "shell_environment_policy.ignore_default_excludes",
+                "a boolean",
+            ),
+            (
+                "exclude = \"AWS_*\"",
+                "shell_environment_policy.exclude",
+                "an array of strings",
+            ),
+            (
+                "include_only = [1]",
+                "shell_environment_policy.include_only[0]",
+                "a string",
+            ),
+            (
+                "set = { N = 1 }",
+                "shell_environment_policy.set.N",
+                "a string",
+            ),
+            (
+                "set = { \"A=B\" = \"x\" }",
+                "shell_environment_policy.set.A=B",
+                "not a valid variable name",
+            ),
+        ];
+        for (body, key, want) in cases {
+            let e = with_config(
+                &format!("[shell_environment_policy]\n{body}\n"),
+                LoadRequest::default(),
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(e.contains("config.toml"), "{body}: {e}");
+            assert!(e.contains(key), "{body}: {e}");
+            assert!(e.contains(want), "{body}: {e}");
+        }
+        let e = with_config("shell_environment_policy = 3\n", LoadRequest::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("shell_environment_policy") && e.contains("a table"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn shell_environment_policy_unknown_keys_warn() {
+        let l = with_config(
+            "[shell_environment_policy]\nexperimental_use_profile = true\nfilters = {}\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
+        assert!(l.env.is_passthrough());
+        assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("experimental_use_profile"));
+        assert!(l.warnings[1].contains("shell_environment_policy.filters"));
     }
 }

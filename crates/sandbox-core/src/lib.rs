@@ -8,6 +8,7 @@
 pub mod builder;
 pub mod config;
 pub mod decide;
+pub mod env;
 pub mod error;
 pub mod glob;
 pub mod index;
@@ -19,6 +20,7 @@ pub mod testing;
 pub use builder::PolicyBuilder;
 pub use config::{load, LoadRequest, Loaded};
 pub use decide::Decision;
+pub use env::EnvPolicy;
 pub use error::CoreError;
 pub use glob::DenyGlob;
 pub use index::PolicyIndex;

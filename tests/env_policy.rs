@@ -1,0 +1,178 @@
+//! End to end: `[shell_environment_policy]` decides which environment variables the command
+//! sees, under both Linux backends, as root and as the unprivileged `sbxtest`. The command
+//! is `env` itself, so the assertions are on exactly what the kernel handed to `execve`.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::path::Path;
+use support::{assert_ok, sandbox_cmd, stderr, stdout, users, Dir, User};
+
+/// Secrets and other variables the caller has, next to the PATH/HOME/LANG of `sandbox_cmd`.
+const CALLER: &[(&str, &str)] = &[
+    ("FOO_TOKEN", "tok"),
+    ("AWS_SECRET_ACCESS_KEY", "secret"),
+    ("api_key", "key"),
+    ("MY_VAR", "mine"),
+    ("EDITOR", "vi"),
+];
+
+/// The backends to test as `user`: Landlock always; bwrap when it can run here (it is
+/// installed by `scripts/test`; a host without user namespaces skips it with a notice).
+fn backends(user: &User, ws: &Path) -> Vec<&'static str> {
+    let probe = sandbox_cmd(user, ws, &["linux", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    if probe.status.success() {
+        vec!["landlock", "bwrap"]
+    } else {
+        eprintln!(
+            "notice: bwrap cannot run here as {}: testing Landlock only ({})",
+            user.name,
+            stderr(&probe).trim()
+        );
+        vec!["landlock"]
+    }
+}
+
+/// Runs `sandbox linux --backend BACKEND EXTRA… -- PROGRAM` with the caller's variables and
+/// gives `env`'s lines, sorted, without the `PWD` that bwrap sets for its `--chdir`.
+fn env_seen(user: &User, ws: &Path, backend: &str, extra: &[&str], program: &str) -> Vec<String> {
+    let mut args = vec!["linux", "--backend", backend];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["--", program]);
+    let mut cmd = sandbox_cmd(user, ws, &args);
+    cmd.envs(CALLER.iter().copied());
+    let out = cmd.output().unwrap();
+    assert_ok(&out, &format!("{} {backend} {extra:?}", user.name));
+    let mut lines: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| !l.starts_with("PWD="))
+        .map(String::from)
+        .collect();
+    lines.sort();
+    lines
+}
+
+const PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin";
+
+#[test]
+fn default_passes_the_environment_unchanged() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        for backend in backends(u, &ws.path) {
+            let seen = env_seen(u, &ws.path, backend, &[], "/usr/bin/env");
+            let mut want: Vec<String> = CALLER.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            want.extend([
+                format!("HOME={}", u.home.display()),
+                "LANG=C".into(),
+                PATH.into(),
+            ]);
+            want.sort();
+            assert_eq!(seen, want, "{} {backend}", u.name);
+        }
+    }
+}
+
+#[test]
+fn inherit_core_keeps_only_core_variables_plus_set() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        for backend in backends(u, &ws.path) {
+            let seen = env_seen(
+                u,
+                &ws.path,
+                backend,
+                &[
+                    "-c",
+                    "shell_environment_policy.inherit=core",
+                    "-c",
+                    "shell_environment_policy.set={CI=\"1\"}",
+                ],
+                "/usr/bin/env",
+            );
+            let want = [
+                "CI=1".to_string(),
+                format!("HOME={}", u.home.display()),
+                PATH.into(),
+            ];
+            assert_eq!(seen, want, "{} {backend}", u.name);
+        }
+    }
+}
+
+#[test]
+fn config_file_excludes_secrets_and_patterns() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let cfg = ws.write(
+            u,
+            "config.toml",
+            "[shell_environment_policy]\nignore_default_excludes = false\nexclude = [\"my_*\"]\n",
+        );
+        let cfg = cfg.to_str().unwrap();
+        for backend in backends(u, &ws.path) {
+            let seen = env_seen(u, &ws.path, backend, &["--config", cfg], "/usr/bin/env");
+            let want = [
+                "EDITOR=vi".to_string(),
+                format!("HOME={}", u.home.display()),
+                "LANG=C".into(),
+                PATH.into(),
+            ];
+            assert_eq!(seen, want, "{} {backend}", u.name);
+        }
+    }
+}
+
+#[test]
+fn inherit_none_gives_an_empty_environment_and_still_finds_the_command() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        for backend in backends(u, &ws.path) {
+            // `env` by name: with no PATH left it is found on the default search path, as
+            // `env -i env` finds it.
+            let seen = env_seen(
+                u,
+                &ws.path,
+                backend,
+                &["-c", "shell_environment_policy.inherit=none"],
+                "env",
+            );
+            assert_eq!(seen, Vec::<String>::new(), "{} {backend}", u.name);
+        }
+    }
+}
+
+#[test]
+fn bad_environment_policy_fails_before_running_anything() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let marker = ws.join("ran");
+        let script = format!("touch {}", marker.display());
+        let out = sandbox_cmd(
+            u,
+            &ws.path,
+            &[
+                "linux",
+                "--full-auto",
+                "-c",
+                "shell_environment_policy.inherit=some",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("sandbox: ")
+                && err.contains("shell_environment_policy.inherit")
+                && err.contains("\"none\""),
+            "{err}"
+        );
+        assert!(!marker.exists(), "the command ran");
+    }
+}
