@@ -56,91 +56,74 @@ fn env_seen(user: &User, ws: &Path, backend: &str, extra: &[&str], program: &str
 
 const PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin";
 
-#[test]
-fn default_passes_the_environment_unchanged() {
+/// Calls `case(user, workspace, backend)` for every user and every backend that runs here.
+fn each_run(case: impl Fn(&User, &Dir, &str)) {
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
         for backend in backends(u, &ws.path) {
-            let seen = env_seen(u, &ws.path, backend, &[], "/usr/bin/env");
-            let mut want: Vec<String> = CALLER.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            want.extend([
-                format!("HOME={}", u.home.display()),
-                "LANG=C".into(),
-                PATH.into(),
-            ]);
-            want.sort();
-            assert_eq!(seen, want, "{} {backend}", u.name);
+            case(u, &ws, backend);
         }
     }
+}
+
+fn home(u: &User) -> String {
+    format!("HOME={}", u.home.display())
+}
+
+#[test]
+fn default_passes_the_environment_unchanged() {
+    each_run(|u, ws, backend| {
+        let mut want: Vec<String> = CALLER.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        want.extend([home(u), "LANG=C".into(), PATH.into()]);
+        want.sort();
+        let seen = env_seen(u, &ws.path, backend, &[], "/usr/bin/env");
+        assert_eq!(seen, want, "{} {backend}", u.name);
+    });
 }
 
 #[test]
 fn inherit_core_keeps_only_core_variables_plus_set() {
-    for u in users() {
-        let ws = Dir::new(u, Path::new("/tmp"));
-        for backend in backends(u, &ws.path) {
-            let seen = env_seen(
-                u,
-                &ws.path,
-                backend,
-                &[
-                    "-c",
-                    "shell_environment_policy.inherit=core",
-                    "-c",
-                    "shell_environment_policy.set={CI=\"1\"}",
-                ],
-                "/usr/bin/env",
-            );
-            let want = [
-                "CI=1".to_string(),
-                format!("HOME={}", u.home.display()),
-                PATH.into(),
-            ];
-            assert_eq!(seen, want, "{} {backend}", u.name);
-        }
-    }
+    each_run(|u, ws, backend| {
+        let extra = [
+            "-c",
+            "shell_environment_policy.inherit=core",
+            "-c",
+            "shell_environment_policy.set={CI=\"1\"}",
+        ];
+        let seen = env_seen(u, &ws.path, backend, &extra, "/usr/bin/env");
+        assert_eq!(
+            seen,
+            ["CI=1".into(), home(u), PATH.into()],
+            "{} {backend}",
+            u.name
+        );
+    });
 }
 
 #[test]
 fn config_file_excludes_secrets_and_patterns() {
-    for u in users() {
-        let ws = Dir::new(u, Path::new("/tmp"));
+    each_run(|u, ws, backend| {
         let cfg = ws.write(
             u,
             "config.toml",
             "[shell_environment_policy]\nignore_default_excludes = false\nexclude = [\"my_*\"]\n",
         );
-        let cfg = cfg.to_str().unwrap();
-        for backend in backends(u, &ws.path) {
-            let seen = env_seen(u, &ws.path, backend, &["--config", cfg], "/usr/bin/env");
-            let want = [
-                "EDITOR=vi".to_string(),
-                format!("HOME={}", u.home.display()),
-                "LANG=C".into(),
-                PATH.into(),
-            ];
-            assert_eq!(seen, want, "{} {backend}", u.name);
-        }
-    }
+        let extra = ["--config", cfg.to_str().unwrap()];
+        let seen = env_seen(u, &ws.path, backend, &extra, "/usr/bin/env");
+        let want = ["EDITOR=vi".into(), home(u), "LANG=C".into(), PATH.into()];
+        assert_eq!(seen, want, "{} {backend}", u.name);
+    });
 }
 
 #[test]
 fn inherit_none_gives_an_empty_environment_and_still_finds_the_command() {
-    for u in users() {
-        let ws = Dir::new(u, Path::new("/tmp"));
-        for backend in backends(u, &ws.path) {
-            // `env` by name: with no PATH left it is found on the default search path, as
-            // `env -i env` finds it.
-            let seen = env_seen(
-                u,
-                &ws.path,
-                backend,
-                &["-c", "shell_environment_policy.inherit=none"],
-                "env",
-            );
-            assert_eq!(seen, Vec::<String>::new(), "{} {backend}", u.name);
-        }
-    }
+    each_run(|u, ws, backend| {
+        // `env` by name: with no PATH left it is found on the default search path, as
+        // `env -i env` finds it.
+        let extra = ["-c", "shell_environment_policy.inherit=none"];
+        let seen = env_seen(u, &ws.path, backend, &extra, "env");
+        assert_eq!(seen, Vec::<String>::new(), "{} {backend}", u.name);
+    });
 }
 
 #[test]
