@@ -618,11 +618,16 @@ fn denied_paths_and_deny_glob_matches_are_masked() {
                 secret.path.display()
             ),
         );
+        // Masks refuse like bwrap's: the denied directory cannot be listed, the denied file
+        // cannot be read or written, and nothing reaches the host.
         let script = format!(
             "cat {s}/key 2>/dev/null || echo SECRET-HIDDEN; \
+             ls {s} 2>&1 | grep -q 'Permission denied' && echo DIR-REFUSED; \
              echo x > {s}/new 2>/dev/null || echo SECRET-RO; \
              test -s private.txt || echo PRIVATE-EMPTY; \
-             echo evil > private.txt; echo ok > a.txt && echo WS-OK",
+             cat private.txt 2>&1 | grep -q 'Permission denied' && echo READ-REFUSED; \
+             (echo evil > private.txt) 2>&1 | grep -q 'Read-only' && echo WRITE-REFUSED; \
+             echo ok > a.txt && echo WS-OK",
             s = secret.path.display()
         );
         let out = sh(
@@ -633,7 +638,15 @@ fn denied_paths_and_deny_glob_matches_are_masked() {
         );
         assert_ok(&out, &u.name);
         let so = stdout(&out);
-        for marker in ["SECRET-HIDDEN", "SECRET-RO", "PRIVATE-EMPTY", "WS-OK"] {
+        for marker in [
+            "SECRET-HIDDEN",
+            "DIR-REFUSED",
+            "SECRET-RO",
+            "PRIVATE-EMPTY",
+            "READ-REFUSED",
+            "WRITE-REFUSED",
+            "WS-OK",
+        ] {
             assert!(
                 so.contains(marker),
                 "as {}: missing {marker} in {so}",
@@ -647,19 +660,32 @@ fn denied_paths_and_deny_glob_matches_are_masked() {
         );
         assert!(!secret.join("new").exists());
 
-        // Deny globs: matches existing at launch are masked like deny rules (they read as
-        // empty and writes to them never reach the host file); other files work.
+        // Deny globs: matches existing at launch are masked like deny rules (reads and writes
+        // are refused, the host file is untouched); other files work.
         ws.write(u, "sub/a.env", "SECRET=1\n");
         ws.write(u, "sub/a.txt", "plain\n");
         let out = sh(
             u,
             &ws.path,
             &["--full-auto", "--deny-read", "**/*.env"],
-            "test -s sub/a.env || echo ENV-EMPTY; cat sub/a.env; echo x > sub/a.env; cat sub/a.txt",
+            "test -s sub/a.env || echo ENV-EMPTY; cat sub/a.env || echo ENV-REFUSED; \
+             echo x > sub/a.env || echo ENV-RO; cat sub/a.txt",
         );
         assert_ok(&out, &u.name);
         let so = stdout(&out);
-        assert!(so.contains("ENV-EMPTY"), "as {}: {so}", u.name);
+        for marker in ["ENV-EMPTY", "ENV-REFUSED", "ENV-RO"] {
+            assert!(
+                so.contains(marker),
+                "as {}: missing {marker} in {so}",
+                u.name
+            );
+        }
+        assert!(
+            stderr(&out).contains("sub/a.env: Permission denied"),
+            "as {}: {}",
+            u.name,
+            stderr(&out)
+        );
         assert!(
             so.contains("plain") && !so.contains("SECRET"),
             "as {}: {so}",

@@ -30,12 +30,13 @@ pub enum MountStep {
     /// A protected path that does not exist: an empty directory is created for the run (the
     /// mount target), bound read-only, and removed afterwards if still empty and unused.
     Placeholder { path: PathBuf, reason: String },
-    /// Cover a denied directory with an empty read-only tmpfs.
+    /// Cover a denied directory with an empty, read-only, mode-000 tmpfs.
     MaskDir { path: PathBuf },
     /// A fresh writable tmpfs private to the sandbox (`/dev/shm`, for POSIX semaphores and
     /// shared memory as bubblewrap's `--dev` gives): nothing written there reaches the host.
     PrivateTmpfs { path: PathBuf },
-    /// Cover a denied file with `/dev/null`, read-only.
+    /// Cover a denied file with an empty, read-only, mode-000 file, so opening it fails with
+    /// `EACCES` as under bwrap (with `/dev/null`, reads empty, on kernels before 5.12).
     MaskFile { path: PathBuf },
 }
 
@@ -394,6 +395,8 @@ mod imp {
             sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE)
                 .map_err(|e| ("make / private", e))?;
             let ro = libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY;
+            // Made at the first masked file; its fd is close-on-exec.
+            let mut mask_mnt: Option<Result<i32, i32>> = None;
             for op in &self.ops {
                 match op {
                     Op::Bind { path } => {
@@ -424,17 +427,23 @@ mod imp {
                         .map_err(|e| ("mount private tmpfs", e))?;
                     }
                     Op::MaskDir { path } => {
-                        sys::mount(
-                            Some(c"tmpfs"),
+                        sys::mount_with_data(
+                            c"tmpfs",
                             path,
-                            Some(c"tmpfs"),
+                            c"tmpfs",
                             libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                            c"mode=0000",
                         )
                         .map_err(|e| ("mask denied directory", e))?;
                     }
                     Op::MaskFile { path } => {
-                        sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND)
-                            .map_err(|e| ("mask denied file", e))?;
+                        let mnt = *mask_mnt.get_or_insert_with(sys::detached_mask_mount);
+                        if mnt.and_then(|fd| sys::attach_mask_file(fd, path)).is_err() {
+                            // No new mount API here (or a filter refuses it): `/dev/null`
+                            // still hides the content; reads are empty instead of refused.
+                            sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND)
+                                .map_err(|e| ("mask denied file", e))?;
+                        }
                     }
                 }
             }

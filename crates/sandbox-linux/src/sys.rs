@@ -82,6 +82,137 @@ pub(crate) fn mount(
     }
 }
 
+/// `mount(2)` with filesystem options (`data`, e.g. `mode=0000` for a tmpfs).
+pub(crate) fn mount_with_data(
+    src: &CStr,
+    target: &CStr,
+    fstype: &CStr,
+    flags: libc::c_ulong,
+    data: &CStr,
+) -> Result<(), i32> {
+    // SAFETY: all pointers are NUL-terminated strings alive for the call.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            flags,
+            data.as_ptr().cast(),
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+// The new mount API (Linux 5.2; `mount_setattr` 5.12), from `linux/mount.h`.
+const FSOPEN_CLOEXEC: libc::c_uint = 1;
+const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_NOSUID: libc::c_uint = 0x2;
+const MOUNT_ATTR_NODEV: libc::c_uint = 0x4;
+const MOUNT_ATTR_NOEXEC: libc::c_uint = 0x8;
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+
+/// `struct mount_attr` (`MOUNT_ATTR_SIZE_VER0`).
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// Makes the source for masking denied files: a private tmpfs attached nowhere, holding one
+/// empty mode-000 file `mask`, then made read-only. Returns the mount's fd (close-on-exec).
+/// Reading or writing a copy of `mask` fails with `EACCES` (capabilities are dropped), where a
+/// `/dev/null` mask would read as empty and swallow writes.
+pub(crate) fn detached_mask_mount() -> Result<i32, i32> {
+    // SAFETY: raw syscalls with NUL-terminated literals and integer arguments; every fd made
+    // here is closed on failure (or is close-on-exec).
+    unsafe {
+        let fs = libc::syscall(libc::SYS_fsopen, c"tmpfs".as_ptr(), FSOPEN_CLOEXEC) as i32;
+        if fs < 0 {
+            return Err(errno());
+        }
+        let null = std::ptr::null::<libc::c_char>();
+        let created = libc::syscall(libc::SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, null, null, 0);
+        if created != 0 {
+            let e = errno();
+            libc::close(fs);
+            return Err(e);
+        }
+        let attrs = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+        let mnt = libc::syscall(libc::SYS_fsmount, fs, FSMOUNT_CLOEXEC, attrs) as i32;
+        let e = errno();
+        libc::close(fs);
+        if mnt < 0 {
+            return Err(e);
+        }
+        let fail = |mnt: i32| {
+            let e = errno();
+            libc::close(mnt);
+            Err(e)
+        };
+        let flags = libc::O_CREAT | libc::O_EXCL | libc::O_RDONLY | libc::O_CLOEXEC;
+        let file = libc::openat(mnt, c"mask".as_ptr(), flags, 0 as libc::c_uint);
+        if file < 0 {
+            return fail(mnt);
+        }
+        libc::close(file);
+        let ro = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        let rc = libc::syscall(
+            libc::SYS_mount_setattr,
+            mnt,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH,
+            &ro as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        );
+        if rc != 0 {
+            return fail(mnt);
+        }
+        Ok(mnt)
+    }
+}
+
+/// Mounts a read-only copy of the mask file of [`detached_mask_mount`] over the file `target`.
+pub(crate) fn attach_mask_file(mask_mnt: i32, target: &CStr) -> Result<(), i32> {
+    // SAFETY: raw syscalls with NUL-terminated strings and fds owned here; the tree fd is
+    // closed before returning.
+    unsafe {
+        let flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint;
+        let tree = libc::syscall(libc::SYS_open_tree, mask_mnt, c"mask".as_ptr(), flags) as i32;
+        if tree < 0 {
+            return Err(errno());
+        }
+        let rc = libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        );
+        let e = errno();
+        libc::close(tree);
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+}
+
 /// Writes `data` to the file `path` (open, write, close), for `/proc/self/uid_map` and friends.
 pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), i32> {
     // SAFETY: `path` is NUL-terminated; the fd is closed before returning.
