@@ -232,6 +232,27 @@ fn codex_legacy_config() {
 }
 
 #[test]
+fn codex_config_profile_selects_sandbox_mode() {
+    let ws = workspace();
+    let w = ws.root.to_str().unwrap();
+    let a = format!("{w}/a");
+    let cfg = "sandbox_mode = \"workspace-write\"\nprofile = \"review\"\n\
+               [profiles.review]\nsandbox_mode = \"read-only\"\n";
+    // The selected profile's read-only wins over the top-level workspace-write.
+    let o = with_config(cfg, &["-C", w, "--op", "write", &a]);
+    assert_eq!(code(&o), 1, "{}", String::from_utf8_lossy(&o.stdout));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("preset read-only"));
+    // A profile that does not exist is a config error: nothing is decided.
+    let o = with_config("profile = \"gone\"\n", &["-C", w, &a]);
+    assert_eq!(code(&o), 125);
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("[profiles.gone]"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+#[test]
 fn codex_permissions_profile() {
     let ws = workspace();
     let w = ws.root.to_str().unwrap();

@@ -338,7 +338,12 @@ impl Cx {
                 self.warn_unknown(key);
             }
         }
-        let config_mode = self.string(t, "sandbox_mode", "sandbox_mode")?;
+        let config_mode = match self.config_profile_mode(t)? {
+            Some(selected) => Some(selected),
+            None => self
+                .string(t, "sandbox_mode", "sandbox_mode")?
+                .map(|m| ("sandbox_mode".to_string(), m)),
+        };
         let default_permissions = self.string(t, "default_permissions", "default_permissions")?;
 
         // Flags beat the config; within the config the legacy `sandbox_mode` beats profiles.
@@ -360,10 +365,10 @@ impl Cx {
             self.legacy(t, preset)?
         } else if let Some(name) = &req.permissions_profile {
             self.profile(t, name, "--permissions")?
-        } else if let Some(mode) = config_mode {
+        } else if let Some((key, mode)) = config_mode {
             let preset = Preset::from_name(mode).ok_or_else(|| {
                 self.value_err(
-                    "sandbox_mode",
+                    &key,
                     format!("unknown mode `{mode}`; expected read-only, workspace-write or danger-full-access"),
                 )
             })?;
@@ -375,6 +380,48 @@ impl Cx {
         };
         self.sandbox_table(t, &mut policy)?;
         Ok(policy)
+    }
+
+    /// Codex's legacy config profiles: `profile = "NAME"` selects `[profiles.NAME]`, whose
+    /// `sandbox_mode` wins over the top-level one, as in Codex. Gives that key's path and value.
+    /// The other sandbox keys of a profile are not read, and each one warns.
+    fn config_profile_mode<'t>(
+        &mut self,
+        t: &'t Table,
+    ) -> Result<Option<(String, &'t str)>, CoreError> {
+        let Some(name) = self.string(t, "profile", "profile")? else {
+            return Ok(None);
+        };
+        let profiles = self.table(t, "profiles", "profiles")?;
+        let Some(selected) = profiles.and_then(|ps| ps.get(name)) else {
+            return Err(self.value_err(
+                "profile",
+                format!("selects `{name}`, but there is no `[profiles.{name}]` table"),
+            ));
+        };
+        let path = format!("profiles.{name}");
+        let Value::Table(selected) = selected else {
+            return Err(self.type_err(&path, "a table", selected));
+        };
+        for key in selected.keys() {
+            if matches!(
+                key.as_str(),
+                "sandbox_workspace_write"
+                    | "default_permissions"
+                    | "permissions"
+                    | "shell_environment_policy"
+                    | "sandbox"
+            ) {
+                self.warnings.push(format!(
+                    "{}: `{path}.{key}` is not applied (only `sandbox_mode` is read from a config profile); set `{key}` at the top level",
+                    self.file
+                ));
+            }
+        }
+        let key = format!("{path}.sandbox_mode");
+        Ok(self
+            .string(selected, "sandbox_mode", &key)?
+            .map(|m| (key, m)))
     }
 
     /// `sandbox_mode` plus `[sandbox_workspace_write]`.
@@ -952,5 +999,68 @@ mod tests {
         assert_eq!(l.warnings.len(), 2, "{:?}", l.warnings);
         assert!(l.warnings[0].contains("experimental_use_profile"));
         assert!(l.warnings[1].contains("shell_environment_policy.filters"));
+    }
+
+    #[test]
+    fn config_profile_sandbox_mode_wins_over_the_top_level() {
+        let cfg = "sandbox_mode = \"workspace-write\"\nprofile = \"review\"\n\
+                   [profiles.review]\nsandbox_mode = \"read-only\"\nmodel = \"x\"\n\
+                   [profiles.other]\nsandbox_mode = \"danger-full-access\"\n";
+        let l = with_config(cfg, LoadRequest::default()).unwrap();
+        assert_eq!(l.policy.preset, Some(Preset::ReadOnly));
+        assert!(l.warnings.is_empty(), "{:?}", l.warnings);
+        // Flags still beat the config.
+        let l = with_config(
+            cfg,
+            LoadRequest {
+                full_auto: true,
+                ..LoadRequest::default()
+            },
+        )
+        .unwrap();
+        assert_eq!(l.policy.preset, Some(Preset::WorkspaceWrite));
+        // A profile without `sandbox_mode` leaves the top-level one in force.
+        let l = with_config(
+            "sandbox_mode = \"workspace-write\"\nprofile = \"p\"\n[profiles.p]\nmodel = \"x\"\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
+        assert_eq!(l.policy.preset, Some(Preset::WorkspaceWrite));
+    }
+
+    #[test]
+    fn config_profile_errors_and_warnings() {
+        let e = with_config("profile = \"gone\"\n", LoadRequest::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("config.toml") && e.contains("`profile`") && e.contains("[profiles.gone]"),
+            "{e}"
+        );
+        let e = with_config(
+            "profile = \"p\"\n[profiles.p]\nsandbox_mode = \"rw\"\n",
+            LoadRequest::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("profiles.p.sandbox_mode") && e.contains("`rw`"),
+            "{e}"
+        );
+        let e = with_config(
+            "profile = \"p\"\nprofiles = { p = 1 }\n",
+            LoadRequest::default(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("profiles.p") && e.contains("a table"), "{e}");
+        let l = with_config(
+            "profile = \"p\"\n[profiles.p.sandbox_workspace_write]\nnetwork_access = true\n",
+            LoadRequest::default(),
+        )
+        .unwrap();
+        assert_eq!(l.policy.network, NetworkPolicy::Off);
+        assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
+        assert!(l.warnings[0].contains("profiles.p.sandbox_workspace_write"));
     }
 }
