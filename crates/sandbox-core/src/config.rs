@@ -8,7 +8,7 @@ use crate::env::{EnvPolicy, Inherit};
 use crate::error::CoreError;
 use crate::glob::GLOB_META;
 use crate::policy::{Access, Entry, NetworkPolicy, Policy, Preset, Special, Target, UnixSockets};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
 /// Everything the user said about the policy. Paths must already be absolute (the CLI makes
@@ -41,6 +41,9 @@ pub struct Loaded {
     pub env: EnvPolicy,
     pub warnings: Vec<String>,
 }
+
+/// What messages call the source of `-c` overrides when no config file is read.
+const COMMAND_LINE: &str = "command line";
 
 /// Top-level keys of a Codex config that have nothing to do with the sandbox.
 const IGNORED_TOP_LEVEL: &[&str] = &[
@@ -77,7 +80,7 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
         .config_file
         .as_ref()
         .map(|p| p.display().to_string())
-        .unwrap_or_else(|| "command line".to_string());
+        .unwrap_or_else(|| COMMAND_LINE.to_string());
     let mut table = match &req.config_file {
         Some(path) => read_table(path)?,
         None => Table::new(),
@@ -394,10 +397,19 @@ impl Cx {
         };
         let profiles = self.table(t, "profiles", "profiles")?;
         let Some(selected) = profiles.and_then(|ps| ps.get(name)) else {
-            return Err(self.value_err(
-                "profile",
-                format!("selects `{name}`, but there is no `[profiles.{name}]` table"),
-            ));
+            // Newer Codex keeps profiles in `$CODEX_HOME/NAME.config.toml` files, layered over
+            // the config; this tool does not layer them, so it refuses rather than ignore one.
+            let file = Path::new(&self.file).with_file_name(format!("{name}.config.toml"));
+            let reason = if self.file != COMMAND_LINE && file.is_file() {
+                format!(
+                    "selects `{name}`, a profile file ({}) that this tool does not layer; \
+                     pass it with --config, or its keys with -c",
+                    file.display()
+                )
+            } else {
+                format!("selects `{name}`, but there is no `[profiles.{name}]` table")
+            };
+            return Err(self.value_err("profile", reason));
         };
         let path = format!("profiles.{name}");
         let Value::Table(selected) = selected else {
@@ -1035,6 +1047,25 @@ mod tests {
             .to_string();
         assert!(
             e.contains("config.toml") && e.contains("`profile`") && e.contains("[profiles.gone]"),
+            "{e}"
+        );
+        // A newer Codex profile file next to the config is named, not ignored.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("config.toml");
+        std::fs::write(&f, "profile = \"ci\"\n").unwrap();
+        std::fs::write(
+            dir.path().join("ci.config.toml"),
+            "sandbox_mode = \"read-only\"\n",
+        )
+        .unwrap();
+        let e = load(&LoadRequest {
+            config_file: Some(f),
+            ..LoadRequest::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("ci.config.toml") && e.contains("does not layer"),
             "{e}"
         );
         let e = with_config(
