@@ -129,8 +129,8 @@ struct MountAttr {
 
 /// Makes the source for masking denied files: a private tmpfs attached nowhere, holding one
 /// empty mode-000 file `mask`, then made read-only. Returns the mount's fd (close-on-exec).
-/// Reading or writing a copy of `mask` fails with `EACCES` (capabilities are dropped), where a
-/// `/dev/null` mask would read as empty and swallow writes.
+/// Opening a copy of `mask` fails: `EACCES` to read (capabilities are dropped), `EROFS` to
+/// write; a `/dev/null` mask would read as empty and swallow writes.
 pub(crate) fn detached_mask_mount() -> Result<i32, i32> {
     // SAFETY: raw syscalls with NUL-terminated literals and integer arguments; every fd made
     // here is closed on failure (or is close-on-exec).
