@@ -725,6 +725,13 @@ mod tests {
         })
     }
 
+    /// The error message of loading `text` as a config file.
+    fn config_err(text: &str) -> String {
+        with_config(text, LoadRequest::default())
+            .unwrap_err()
+            .to_string()
+    }
+
     #[test]
     fn no_config_is_read_only() {
         let l = load(&LoadRequest::default()).unwrap();
@@ -981,19 +988,12 @@ mod tests {
             ),
         ];
         for (body, key, want) in cases {
-            let e = with_config(
-                &format!("[shell_environment_policy]\n{body}\n"),
-                LoadRequest::default(),
-            )
-            .unwrap_err()
-            .to_string();
+            let e = config_err(&format!("[shell_environment_policy]\n{body}\n"));
             assert!(e.contains("config.toml"), "{body}: {e}");
             assert!(e.contains(key), "{body}: {e}");
             assert!(e.contains(want), "{body}: {e}");
         }
-        let e = with_config("shell_environment_policy = 3\n", LoadRequest::default())
-            .unwrap_err()
-            .to_string();
+        let e = config_err("shell_environment_policy = 3\n");
         assert!(
             e.contains("shell_environment_policy") && e.contains("a table"),
             "{e}"
@@ -1042,9 +1042,7 @@ mod tests {
 
     #[test]
     fn config_profile_errors_and_warnings() {
-        let e = with_config("profile = \"gone\"\n", LoadRequest::default())
-            .unwrap_err()
-            .to_string();
+        let e = config_err("profile = \"gone\"\n");
         assert!(
             e.contains("config.toml") && e.contains("`profile`") && e.contains("[profiles.gone]"),
             "{e}"
@@ -1068,22 +1066,12 @@ mod tests {
             e.contains("ci.config.toml") && e.contains("does not layer"),
             "{e}"
         );
-        let e = with_config(
-            "profile = \"p\"\n[profiles.p]\nsandbox_mode = \"rw\"\n",
-            LoadRequest::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = config_err("profile = \"p\"\n[profiles.p]\nsandbox_mode = \"rw\"\n");
         assert!(
             e.contains("profiles.p.sandbox_mode") && e.contains("`rw`"),
             "{e}"
         );
-        let e = with_config(
-            "profile = \"p\"\nprofiles = { p = 1 }\n",
-            LoadRequest::default(),
-        )
-        .unwrap_err()
-        .to_string();
+        let e = config_err("profile = \"p\"\nprofiles = { p = 1 }\n");
         assert!(e.contains("profiles.p") && e.contains("a table"), "{e}");
         let l = with_config(
             "profile = \"p\"\n[profiles.p.sandbox_workspace_write]\nnetwork_access = true\n",
