@@ -6,7 +6,7 @@
 mod support;
 
 use std::path::Path;
-use support::{assert_ok, sandbox_cmd, stderr, stdout, users, Dir, User};
+use support::{assert_ok, linux_backends, sandbox_cmd, stderr, stdout, users, Dir, User};
 
 /// Secrets and other variables the caller has, next to the PATH/HOME/LANG of `sandbox_cmd`.
 const CALLER: &[(&str, &str)] = &[
@@ -16,24 +16,6 @@ const CALLER: &[(&str, &str)] = &[
     ("MY_VAR", "mine"),
     ("EDITOR", "vi"),
 ];
-
-/// The backends to test as `user`: Landlock always; bwrap when it can run here (it is
-/// installed by `scripts/test`; a host without user namespaces skips it with a notice).
-fn backends(user: &User, ws: &Path) -> Vec<&'static str> {
-    let probe = sandbox_cmd(user, ws, &["linux", "--backend", "bwrap", "--", "true"])
-        .output()
-        .unwrap();
-    if probe.status.success() {
-        vec!["landlock", "bwrap"]
-    } else {
-        eprintln!(
-            "notice: bwrap cannot run here as {}: testing Landlock only ({})",
-            user.name,
-            stderr(&probe).trim()
-        );
-        vec!["landlock"]
-    }
-}
 
 /// Runs `sandbox linux --backend BACKEND EXTRA… -- PROGRAM` with the caller's variables and
 /// gives `env`'s lines, sorted, without the `PWD` that bwrap sets for its `--chdir`.
@@ -60,7 +42,7 @@ const PATH: &str = "PATH=/usr/local/bin:/usr/bin:/bin";
 fn each_run(case: impl Fn(&User, &Dir, &str)) {
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
-        for backend in backends(u, &ws.path) {
+        for backend in linux_backends(u, &ws.path) {
             case(u, &ws, backend);
         }
     }

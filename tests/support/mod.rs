@@ -227,3 +227,51 @@ pub fn stdout(out: &Output) -> String {
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
+
+/// The Linux backends to test as `user` in `ws`: Landlock always; bwrap when it can run here
+/// (`scripts/test` installs it; a host without user namespaces skips it with a notice).
+pub fn linux_backends(user: &User, ws: &Path) -> Vec<&'static str> {
+    let probe = sandbox_cmd(user, ws, &["linux", "--backend", "bwrap", "--", "true"])
+        .output()
+        .unwrap();
+    if probe.status.success() {
+        vec!["landlock", "bwrap"]
+    } else {
+        eprintln!(
+            "notice: bwrap cannot run here as {}: testing Landlock only ({})",
+            user.name,
+            stderr(&probe).trim()
+        );
+        vec!["landlock"]
+    }
+}
+
+/// Runs `argv` in `cwd` with a new pseudo-terminal as its controlling terminal and stdio
+/// (through Python's `pty`), and returns what it wrote there, once it has exited.
+pub fn on_a_terminal(argv: &[&str], cwd: &Path) -> String {
+    const SCRIPT: &str = r#"
+import os, pty, sys
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+out = b""
+while True:
+    try:
+        chunk = os.read(fd, 4096)
+    except OSError:
+        break
+    if not chunk:
+        break
+    out += chunk
+os.waitpid(pid, 0)
+sys.stdout.write(out.decode(errors="replace"))
+"#;
+    let out = Command::new(PYTHON)
+        .arg("-c")
+        .arg(SCRIPT)
+        .args(argv)
+        .current_dir(cwd)
+        .output()
+        .expect("run python3 with a pty");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

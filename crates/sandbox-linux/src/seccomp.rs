@@ -1,6 +1,7 @@
 //! The seccomp filter shared by both Linux backends: network syscalls that would reach past
 //! the sandbox fail with `EPERM`, and so do the syscalls that bypass other layers
-//! (`io_uring_*`, `ptrace`, `process_vm_*`).
+//! (`io_uring_*`, `ptrace`, `process_vm_*`) and the terminal ioctls that push input into the
+//! caller's terminal (`TIOCSTI`, `TIOCLINUX`).
 //!
 //! [`compile`] is a pure function of the policy; the result holds a readable summary and the
 //! BPF program (see [`SeccompPlan::to_bytes`] for bubblewrap's `--seccomp FD`).
@@ -24,6 +25,14 @@ const ALWAYS_DENIED: [(&str, i64); 6] = [
     ("ptrace", libc::SYS_ptrace),
     ("process_vm_readv", libc::SYS_process_vm_readv),
     ("process_vm_writev", libc::SYS_process_vm_writev),
+];
+
+/// `ioctl` requests refused whatever the policy: they type into the terminal, so a sandboxed
+/// command could queue input for the caller's shell to run unsandboxed after it exits.
+/// Compared on the low 32 bits only, as the tty layer does (a set high bit does not hide them).
+const TERMINAL_INJECTION: [(&str, u64); 2] = [
+    ("TIOCSTI", libc::TIOCSTI as u64),
+    ("TIOCLINUX", libc::TIOCLINUX as u64),
 ];
 
 /// With no unix sockets allowed, these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
@@ -120,6 +129,20 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
         rules.insert(nr, Vec::new());
         denied.push(name.to_string());
     }
+
+    let mut ioctl_rules = Vec::new();
+    for (name, request) in TERMINAL_INJECTION {
+        let rule = SeccompRule::new(vec![cond(
+            1,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            request,
+        )])
+        .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
+        ioctl_rules.push(rule);
+        denied_when.push(format!("ioctl: request {name} (types into the terminal)"));
+    }
+    rules.insert(libc::SYS_ioctl, ioctl_rules);
 
     if policy.network != NetworkPolicy::Full {
         if policy.unix_sockets == UnixSockets::None {
