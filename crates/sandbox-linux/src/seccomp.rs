@@ -30,10 +30,8 @@ const ALWAYS_DENIED: [(&str, i64); 6] = [
 /// `ioctl` requests refused whatever the policy: they type into the terminal, so a sandboxed
 /// command could queue input for the caller's shell to run unsandboxed after it exits.
 /// Compared on the low 32 bits only, as the tty layer does (a set high bit does not hide them).
-const TERMINAL_INJECTION: [(&str, u64); 2] = [
-    ("TIOCSTI", libc::TIOCSTI as u64),
-    ("TIOCLINUX", libc::TIOCLINUX as u64),
-];
+/// The numbers are the generic ones, shared by x86_64 and aarch64 (`asm-generic/ioctls.h`).
+const TERMINAL_INJECTION: [(&str, u64); 2] = [("TIOCSTI", 0x5412), ("TIOCLINUX", 0x541C)];
 
 /// With no unix sockets allowed, these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
 /// stay usable).
@@ -272,5 +270,15 @@ pub(crate) fn install_raw(program: &[sock_filter]) -> Result<(), i32> {
         Ok(())
     } else {
         Err(crate::sys::errno())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The request numbers refused are the C library's.
+    #[test]
+    fn terminal_injection_numbers_match_libc() {
+        let ours = super::TERMINAL_INJECTION.map(|(_, v)| v);
+        assert_eq!(ours, [libc::TIOCSTI, libc::TIOCLINUX]);
     }
 }
