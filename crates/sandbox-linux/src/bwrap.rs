@@ -603,7 +603,7 @@ fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanF
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|x| x.to_string()));
     push(&["--new-session", "--die-with-parent"]);
-    push(&["--unshare-user", "--unshare-pid"]);
+    push(&["--unshare-user", "--unshare-pid", "--unshare-ipc"]);
     if unshare_net {
         push(&["--unshare-net"]);
     }

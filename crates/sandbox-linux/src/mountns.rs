@@ -192,13 +192,14 @@ mod imp {
         }
     }
 
-    /// Unshares the mount namespace (inside a new user namespace when `userns`). Raw
-    /// syscalls only; the caller must be single-threaded (a forked child).
+    /// Unshares the mount namespace (inside a new user namespace when `userns`) and the IPC
+    /// namespace, so System V shared memory, semaphores and message queues of host processes
+    /// are out of reach. Raw syscalls only; the caller must be single-threaded (a forked child).
     pub(crate) fn enter_namespaces(userns: bool, maps: &IdMaps) -> Result<(), (&'static str, i32)> {
         let flags = if userns {
-            libc::CLONE_NEWUSER | libc::CLONE_NEWNS
+            libc::CLONE_NEWUSER | libc::CLONE_NEWNS | libc::CLONE_NEWIPC
         } else {
-            libc::CLONE_NEWNS
+            libc::CLONE_NEWNS | libc::CLONE_NEWIPC
         };
         // SAFETY: plain integer argument.
         if unsafe { libc::unshare(flags) } != 0 {

