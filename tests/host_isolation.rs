@@ -110,3 +110,48 @@ fn system_v_ipc_of_the_host_is_out_of_reach() {
         std::panic::resume_unwind(e);
     }
 }
+
+/// A command that leaves a process behind (`setsid … &`) and exits: once the run is over,
+/// that process must be gone, before the launcher removes the placeholders for the missing
+/// `.git`, `.codex` and `.agents` (it could create them otherwise).
+#[test]
+fn processes_left_behind_cannot_create_protected_names() {
+    let marker = format!("1.{}7", std::process::id());
+    let script = format!(
+        "setsid sh -c 'sleep {marker}; mkdir .git .codex .agents; touch survived' \
+         </dev/null >/dev/null 2>&1 & echo started"
+    );
+    let mut runs = Vec::new();
+    for u in users() {
+        for backend in linux_backends(u, Path::new("/tmp")) {
+            let ws = Dir::new(u, Path::new("/tmp"));
+            let args = [
+                "linux",
+                "--backend",
+                backend,
+                "--full-auto",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ];
+            let out = sandbox(u, &ws.path, &args);
+            assert_ok(&out, &format!("{} {backend}", u.name));
+            runs.push((u.name.clone(), backend, ws));
+        }
+    }
+    // Past the sleep of a process that survived.
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    for (who, backend, ws) in &runs {
+        for name in [".git", ".codex", ".agents", "survived"] {
+            assert!(
+                !ws.join(name).exists(),
+                "{who} {backend}: {name} was created after the run"
+            );
+        }
+    }
+    assert!(
+        !support::stop::still_running(&marker),
+        "a process left behind is still running"
+    );
+}

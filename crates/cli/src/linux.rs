@@ -125,11 +125,15 @@ mod imp {
 
     /// Runs the command as a child and waits, so placeholder directories made for missing
     /// protected paths can be removed afterwards; signals are forwarded as
-    /// [`sandbox_linux::supervise`] describes. Exit status: the child's code, or 128+N when it
+    /// [`sandbox_linux::supervise`] describes, and processes the command leaves behind are
+    /// killed when it exits (as bwrap's PID namespace does). Exit status: the child's code, or 128+N when it
     /// died of signal N.
     fn run_supervised(sandbox: Sandbox, path: &Path, args: &[OsString]) -> Launched {
-        // Before `apply` makes the placeholders, so a SIGTERM cannot leave them behind.
-        let mut forwarder = Forwarder::install();
+        // Before `apply` makes the placeholders, so a SIGTERM cannot leave them behind. A
+        // reaper: whatever the command leaves running is killed before the placeholders go,
+        // since removing one would lift the read-only mount over it for a process still
+        // inside, which could then create the protected name.
+        let mut forwarder = Forwarder::install_reaper();
         let mut cmd = std::process::Command::new(path);
         cmd.arg0(&args[0]).args(&args[1..]);
         if let Err(e) = sandbox.apply(&mut cmd) {
@@ -150,6 +154,7 @@ mod imp {
             }
         };
         let status = forwarder.supervise(&mut child);
+        forwarder.kill_orphans();
         // The placeholders go with the sandbox; signals stay forwarded until they are gone.
         drop(cmd);
         drop(sandbox);

@@ -328,6 +328,10 @@ impl Sandbox {
     /// Makes `cmd` start sandboxed: installs a `pre_exec` hook. The Landlock ruleset and all
     /// buffers are built now; the hook itself only makes raw syscalls. The child also gets
     /// `PR_SET_PDEATHSIG(SIGKILL)` (it dies with the thread that spawned it).
+    ///
+    /// Drop this `Sandbox` only once every process of the command has exited: dropping it
+    /// removes the placeholders for missing protected names, and a process still running
+    /// inside could then create them (the CLI kills what the command left behind first).
     pub fn apply(&self, cmd: &mut std::process::Command) -> Result<(), LinuxError> {
         if self.plan.unrestricted {
             return Ok(());

@@ -16,7 +16,9 @@
 //!
 //! [`Forwarder::install_reaper`] also makes the launcher a child subreaper, so that once the
 //! child has exited [`Forwarder::kill_orphans`] can kill and reap whatever was orphaned to it.
-//! bubblewrap needs this: its sandbox process waits on an eventfd for the outer bwrap to finish
+//! The Landlock launcher needs this before it removes its placeholders (a process left inside
+//! could otherwise create the protected names once they are gone); bubblewrap needs it
+//! because its sandbox process waits on an eventfd for the outer bwrap to finish
 //! the uid map, and only then arms `--die-with-parent`, so a bwrap killed during setup (by a
 //! forwarded SIGTERM, or failing) leaves that process blocked forever, holding the caller's
 //! stdout and stderr open.
@@ -118,8 +120,8 @@ impl Forwarder {
 
     /// Like [`Forwarder::install`], and also makes this process a child subreaper, so that
     /// processes orphaned by the child are re-parented here and [`Forwarder::kill_orphans`]
-    /// can kill and reap them after the child exits. Only for a child whose descendants all die
-    /// with it (bwrap's PID namespace): a command that leaves a daemon behind would lose it.
+    /// can kill and reap them after the child exits: a command that leaves a daemon behind
+    /// loses it, as it would in bwrap's PID namespace.
     pub fn install_reaper() -> Forwarder {
         let mut f = Forwarder::install();
         let mut old: libc::c_int = 0;
@@ -156,8 +158,8 @@ impl Forwarder {
     }
 
     /// Kills and reaps every process orphaned to this one since [`Forwarder::install_reaper`]
-    /// (nothing without it). Costs a scan of `/proc` when one is alive, so a launcher calls it
-    /// only when the child ended in a way that can leave one behind.
+    /// (nothing without it). One `waitid` when there is none; a scan of `/proc` when one is
+    /// alive.
     pub fn kill_orphans(&self) {
         if self.old_subreaper.is_some() {
             reap_orphans();
