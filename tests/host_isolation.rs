@@ -155,3 +155,88 @@ fn processes_left_behind_cannot_create_protected_names() {
         "a process left behind is still running"
     );
 }
+
+/// A workspace inside another writable root (here `/tmp`): renaming the workspace or a
+/// directory above it would carry its read-only `.git` mount away and free the name for a
+/// fresh, writable `.git` on the host. Every such directory is pinned (a mount point).
+#[test]
+fn directories_leading_to_a_protected_git_cannot_be_renamed() {
+    for u in users() {
+        for backend in linux_backends(u, Path::new("/tmp")) {
+            let outer = Dir::new(u, Path::new("/tmp"));
+            let config = outer.write(u, "mid/ws/.git/config", "orig\n");
+            let (o, mid, ws) = (
+                outer.path.display().to_string(),
+                outer.join("mid").display().to_string(),
+                outer.join("mid/ws").display().to_string(),
+            );
+            let script = format!(
+                "mv {o} {o}.moved 2>/dev/null || echo OUTER-PINNED; \
+                 mv {mid} {o}/mid2 2>/dev/null || echo MID-PINNED; \
+                 mv {ws} {mid}/ws2 2>/dev/null || echo WS-PINNED; \
+                 mkdir -p {ws}/.git 2>/dev/null; echo evil > {ws}/.git/config 2>/dev/null; \
+                 echo ok > {ws}/a.txt && echo WS-WRITABLE"
+            );
+            let args = [
+                "linux",
+                "--backend",
+                backend,
+                "--full-auto",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ];
+            let out = sandbox(u, &outer.join("mid/ws"), &args);
+            assert_ok(&out, &format!("{} {backend}", u.name));
+            let so = stdout(&out);
+            for marker in ["OUTER-PINNED", "MID-PINNED", "WS-PINNED", "WS-WRITABLE"] {
+                assert!(
+                    so.contains(marker),
+                    "{} {backend}: missing {marker} in {so}",
+                    u.name
+                );
+            }
+            assert_eq!(std::fs::read_to_string(&config).unwrap(), "orig\n");
+            assert!(!Path::new(&format!("{o}.moved")).exists());
+        }
+    }
+}
+
+/// The per-user bwrap cache can lie in `/tmp`, which a sandboxed command may write. An entry
+/// claiming that bwrap lacks a needed flag is checked against bwrap itself and rewritten,
+/// rather than refusing every later run.
+#[test]
+fn a_tampered_bwrap_cache_heals_instead_of_refusing_every_run() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        if !linux_backends(u, &ws.path).contains(&"bwrap") {
+            continue;
+        }
+        // The probe above ran bwrap, so the entry exists (no XDG_RUNTIME_DIR in the tests).
+        let cache = Path::new("/tmp")
+            .join(format!("sandbox-{}", u.uid))
+            .join("bwrap-features");
+        let text = std::fs::read_to_string(&cache).unwrap();
+        assert!(text.contains("flags ") && text.contains("perms"), "{text}");
+        let poisoned: String = text
+            .lines()
+            .map(|l| {
+                if l.starts_with("flags ") {
+                    "flags seccomp"
+                } else {
+                    l
+                }
+            })
+            .map(|l| format!("{l}\n"))
+            .collect();
+        std::fs::write(&cache, poisoned).unwrap();
+        let out = sandbox(
+            u,
+            &ws.path,
+            &["linux", "--backend", "bwrap", "--full-auto", "--", "true"],
+        );
+        assert_ok(&out, &u.name);
+        assert!(std::fs::read_to_string(&cache).unwrap().contains("perms"));
+    }
+}

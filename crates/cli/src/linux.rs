@@ -319,6 +319,12 @@ mod imp {
                         sandbox_linux::mountns::MountStep::KeepWritable { path } => {
                             format!("keep writable {}", path.display())
                         }
+                        sandbox_linux::mountns::MountStep::Pin { path } => {
+                            format!(
+                                "pin {} (cannot be renamed: leads to a protected path)",
+                                path.display()
+                            )
+                        }
                         sandbox_linux::mountns::MountStep::ReadOnlyBase => {
                             "remount every other mount read-only".to_string()
                         }

@@ -196,6 +196,30 @@ impl ResolvedPolicy {
         all.dedup_by(|a, b| a.path == b.path);
         all
     }
+
+    /// Directories the command must not rename while it runs: each ancestor of a protected
+    /// path whose own parent lies in a writable root. Renaming one would carry the protected
+    /// path's read-only mount away with it and leave the name free for a fresh, writable
+    /// copy. Backends make each one a mount point, which cannot be renamed. Shallowest first.
+    pub fn rename_pins(&self) -> Vec<PathBuf> {
+        let in_root = |p: &Path| self.writable_roots.iter().any(|r| p.starts_with(&r.path));
+        let mut pins = std::collections::BTreeSet::new();
+        for p in self.protected_paths() {
+            let mut dir = p.path.parent();
+            while let Some(d) = dir {
+                match d.parent() {
+                    Some(parent) if in_root(parent) => {
+                        pins.insert(d.to_path_buf());
+                        dir = Some(parent);
+                    }
+                    _ => break,
+                }
+            }
+        }
+        let mut v: Vec<PathBuf> = pins.into_iter().collect();
+        v.sort_by_key(|p| p.components().count());
+        v
+    }
 }
 
 /// Resolves `policy` against `env`.

@@ -260,3 +260,21 @@ fn deny_entries_carve_and_regrant() {
     assert!(!r.decide(&base.join("ws/docs/x"), Op::Create).allowed);
     assert_eq!(r.denied_paths(), vec![base.join("ws/secret").as_path()]);
 }
+
+#[test]
+fn rename_pins_are_the_renamable_ancestors_of_protected_paths() {
+    let (_t, base) = tree();
+    std::fs::create_dir_all(base.join("outer/mid/ws/.git")).unwrap();
+    // The workspace alone: its parent is not writable, so nothing can be renamed.
+    let r = workspace(ws_policy(), &base.join("outer/mid/ws"));
+    assert_eq!(r.rename_pins(), Vec::<PathBuf>::new());
+    // Inside another writable root (as under /tmp): the workspace and every directory up to
+    // that root could carry `.git` away, so each is pinned; the root itself is not.
+    let mut p = ws_policy();
+    p.add_writable_root(base.join("outer"), "--writable-root");
+    let r = workspace(p, &base.join("outer/mid/ws"));
+    assert_eq!(
+        r.rename_pins(),
+        [base.join("outer/mid"), base.join("outer/mid/ws")]
+    );
+}

@@ -422,6 +422,9 @@ struct Target {
     empty_protected: bool,
     /// Masked because a deny glob matched it (or a matched link's target).
     glob_masked: bool,
+    /// On the way from a writable root to a protected path: must be a mount point of its
+    /// own so it cannot be renamed ([`sandbox_core::ResolvedPolicy::rename_pins`]).
+    pin: bool,
     why: String,
 }
 
@@ -443,6 +446,7 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             kind: (input.kind_of)(path),
             empty_protected: false,
             glob_masked: false,
+            pin: false,
             why: String::new(),
         });
         e.glob_masked |= glob_masked;
@@ -472,9 +476,22 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             _ => add(&m.path, why, true),
         }
     }
+    let pins = policy.rename_pins();
+    for p in &pins {
+        add(
+            p,
+            "leads to a protected path: pinned so it cannot be renamed".into(),
+            false,
+        );
+    }
     for p in policy.protected_paths() {
         if let Some(t) = by_path.get_mut(&p.path) {
             t.empty_protected = t.kind == PathKind::Dir && (input.is_empty_dir)(&p.path);
+        }
+    }
+    for p in &pins {
+        if let Some(t) = by_path.get_mut(p) {
+            t.pin = true;
         }
     }
     // Already in path order: a stable sort by depth gives (depth, path) order.
@@ -547,6 +564,10 @@ fn choose(
     }
     let parent = covering.map(Mount::grants).unwrap_or((false, false));
     let parent_writable = covering.is_some_and(|c| c.host_backed_writable());
+    if t.pin && read && write && parent_writable && t.kind == PathKind::Dir {
+        // A mount point of its own even where the parent's bind gives the same access.
+        return Ok(Some(Mount::Bind { path }));
+    }
     if (read, write) == parent && !matches!(covering, Some(Mount::Dev)) {
         return Ok(None);
     }

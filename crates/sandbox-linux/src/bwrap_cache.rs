@@ -8,8 +8,9 @@
 //! the effective user, or writable by group or others.
 //!
 //! A poisoned entry cannot weaken enforcement: each cached flag only tells the compiler that a
-//! bwrap option may be used, and the compiler refuses a policy whose needed option is reported
-//! missing; an entry claiming an option this bwrap lacks makes bwrap stop with "Unknown option"
+//! bwrap option may be used. An entry reporting a needed option missing is checked against
+//! bwrap itself before a policy is refused (and rewritten), so it cannot block later runs
+//! either; an entry claiming an option this bwrap lacks makes bwrap stop with "Unknown option"
 //! before anything runs. `proc_mount` is a fact about the host, not the binary, and is never
 //! cached (it is always `true` here; a refusal is found by the launcher's diagnosis).
 

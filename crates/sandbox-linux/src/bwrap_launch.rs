@@ -248,11 +248,21 @@ pub fn cached_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
             return Ok(f);
         }
     }
+    fresh_features(bwrap)
+}
+
+/// The features of `bwrap` asked of the binary itself (two short bwrap runs), stored in the
+/// per-user cache for next time. Also what to do when a cached answer makes a policy refused:
+/// the cache can lie in `/tmp`, which a sandboxed command may write.
+pub fn fresh_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
+    let key = bwrap_cache::identity(bwrap).ok();
     let f = probe_features(bwrap)?;
-    if let (Some(dir), Some(key)) = (&dir, &key) {
+    if let Some(key) = &key {
         // Only when the binary did not change while it was probed.
         if bwrap_cache::identity(bwrap).ok().as_ref() == Some(key) {
-            dir.store(key, &f);
+            if let Some(dir) = bwrap_cache::cache_dir() {
+                dir.store(key, &f);
+            }
         }
     }
     Ok(f)

@@ -46,7 +46,16 @@ impl BwrapSandbox {
         }
         let mut features = bwrap_launch::cached_features(&bin)?;
         features.proc_mount = !bwrap_launch::forced_no_proc();
-        BwrapSandbox::build(policy, opts, Some(bin), features)
+        match BwrapSandbox::build(policy, opts.clone(), Some(bin.clone()), features) {
+            // Refused for a flag the cache says bwrap lacks: ask bwrap itself before refusing
+            // (a stale or tampered entry must not block every later run).
+            Err(LaunchError::Compile(crate::bwrap::BwrapError::MissingFlag { .. })) => {
+                let mut fresh = bwrap_launch::fresh_features(&bin)?;
+                fresh.proc_mount = !bwrap_launch::forced_no_proc();
+                BwrapSandbox::build(policy, opts, Some(bin), fresh)
+            }
+            other => other,
+        }
     }
 
     /// The plan `new` would build, for printing: uses the local bwrap's flags when one is

@@ -23,6 +23,10 @@ pub enum MountStep {
     /// Bind the writable root onto itself, so it stays writable when the base view is
     /// remounted read-only.
     KeepWritable { path: PathBuf },
+    /// Bind a directory on the way from a writable root to a protected path onto itself: a
+    /// mount point cannot be renamed, so the protected path's mount cannot be carried away
+    /// ([`ResolvedPolicy::rename_pins`]).
+    Pin { path: PathBuf },
     /// Remount every mount of the host view read-only, except the writable roots.
     ReadOnlyBase,
     /// Bind a protected path onto itself, read-only.
@@ -58,6 +62,17 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         steps.push(MountStep::KeepWritable {
             path: root.path.clone(),
         });
+    }
+    // Writable roots are mount points already.
+    let roots: BTreeSet<&Path> = policy
+        .writable_roots
+        .iter()
+        .map(|r| r.path.as_path())
+        .collect();
+    for path in policy.rename_pins() {
+        if !roots.contains(path.as_path()) {
+            steps.push(MountStep::Pin { path });
+        }
     }
     steps.push(MountStep::ReadOnlyBase);
     let protected = policy.protected_paths();
@@ -316,7 +331,7 @@ mod imp {
             let mut held = Vec::new();
             for step in &plan.steps {
                 match step {
-                    MountStep::KeepWritable { path } => {
+                    MountStep::KeepWritable { path } | MountStep::Pin { path } => {
                         if path.exists() {
                             ops.push(Op::Bind {
                                 path: cstring(path),
