@@ -307,7 +307,7 @@ mod imp {
             Some(m) => {
                 let _ = writeln!(
                     s,
-                    "mount namespace{}:",
+                    "mount and IPC namespaces{}:",
                     if plan.user_namespace {
                         " (inside a user namespace)"
                     } else {
