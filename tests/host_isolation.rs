@@ -240,3 +240,33 @@ fn a_tampered_bwrap_cache_heals_instead_of_refusing_every_run() {
         assert!(std::fs::read_to_string(&cache).unwrap().contains("perms"));
     }
 }
+
+/// A FIFO named `.git` in the workspace is protected like a file; nothing in the launcher
+/// opens it in a way that waits for a writer (which would hang the run for good).
+#[test]
+fn a_fifo_named_git_does_not_hang_the_launch() {
+    for u in users() {
+        for backend in linux_backends(u, Path::new("/tmp")) {
+            let ws = Dir::new(u, Path::new("/tmp"));
+            let fifo = ws.join(".git");
+            let made = support::as_user(u, "mkfifo").arg(&fifo).status().unwrap();
+            assert!(made.success());
+            let args = ["linux", "--backend", backend, "--full-auto", "--", "true"];
+            let mut child = support::sandbox_cmd(u, &ws.path, &args).spawn().unwrap();
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            let status = loop {
+                if let Some(s) = child.try_wait().unwrap() {
+                    break Some(s);
+                }
+                if std::time::Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break None;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            };
+            let status = status.unwrap_or_else(|| panic!("{} {backend}: the launch hung", u.name));
+            assert!(status.success(), "{} {backend}: {status:?}", u.name);
+        }
+    }
+}

@@ -432,7 +432,9 @@ fn writable_roots(
                 Ok(_) => PathKind::File,
                 Err(_) => PathKind::Missing,
             };
-            if name == ".git" && kind == PathKind::File {
+            // Only a regular file can be a pointer (a FIFO or device is never read).
+            let regular = std::fs::symlink_metadata(&host_path).is_ok_and(|m| m.is_file());
+            if name == ".git" && kind == PathKind::File && regular {
                 match gitdir_target(&host_path) {
                     Some(t) if t.exists() => {
                         let t = canonical(&t, target);
@@ -467,23 +469,54 @@ fn writable_roots(
 }
 
 /// Reads a `gitdir: PATH` pointer file; relative targets are taken from the file's directory.
+/// Only a small regular file counts: a FIFO or device named `.git` is never read (it could
+/// block or never end), and the path is taken byte for byte (it need not be UTF-8).
 pub fn gitdir_target(dot_git_file: &Path) -> Option<PathBuf> {
-    let text = std::fs::read_to_string(dot_git_file).ok()?;
-    let text = text.trim();
-    let (key, value) = text.split_once(':')?;
-    if key.trim() != "gitdir" {
+    use std::io::Read as _;
+    const MAX: u64 = 4096;
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        // Opening a FIFO for reading would wait for a writer.
+        options.custom_flags(libc::O_NONBLOCK);
+    }
+    let file = options.open(dot_git_file).ok()?;
+    if !file.metadata().ok()?.is_file() {
         return None;
     }
-    let value = value.trim();
+    let mut bytes = Vec::new();
+    file.take(MAX + 1).read_to_end(&mut bytes).ok()?;
+    if bytes.len() as u64 > MAX {
+        return None;
+    }
+    let text = bytes.trim_ascii();
+    let colon = text.iter().position(|&b| b == b':')?;
+    if text[..colon].trim_ascii() != b"gitdir" {
+        return None;
+    }
+    let value = text[colon + 1..].trim_ascii();
     if value.is_empty() {
         return None;
     }
-    let target = PathBuf::from(value);
+    let target = path_from_bytes(value);
     Some(if target.is_absolute() {
         target
     } else {
         dot_git_file.parent().unwrap_or(Path::new("/")).join(target)
     })
+}
+
+#[cfg(unix)]
+fn path_from_bytes(b: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt as _;
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(b: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(b).into_owned())
 }
 
 fn expand_home(p: &Path, env: &ResolveEnv, origin: &str) -> Result<PathBuf, CoreError> {

@@ -278,3 +278,49 @@ fn rename_pins_are_the_renamable_ancestors_of_protected_paths() {
         [base.join("outer/mid"), base.join("outer/mid/ws")]
     );
 }
+
+#[test]
+fn a_fifo_named_git_is_protected_without_being_read() {
+    let (_t, base) = tree();
+    std::fs::create_dir_all(base.join("ws")).unwrap();
+    let fifo = base.join("ws/.git");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    // Reading the FIFO as a pointer file would wait forever for a writer.
+    let ws = base.join("ws");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(workspace(ws_policy(), &ws));
+    });
+    let r = rx
+        .recv_timeout(std::time::Duration::from_secs(10))
+        .expect("resolve did not finish: it read the FIFO");
+    let p = r.protected_paths();
+    assert!(p.iter().any(|p| p.path == fifo && p.kind == PathKind::File));
+    assert!(!r.decide(&fifo, Op::Write).allowed);
+}
+
+#[test]
+fn a_gitdir_pointer_that_is_not_utf8_still_protects_its_target() {
+    use std::os::unix::ffi::OsStrExt;
+    let (_t, base) = tree();
+    let target = base.join(std::ffi::OsStr::from_bytes(b"\xfegitdir"));
+    std::fs::create_dir_all(&target).unwrap();
+    std::fs::create_dir_all(base.join("ws")).unwrap();
+    let mut pointer = b"gitdir: ".to_vec();
+    pointer.extend_from_slice(target.as_os_str().as_bytes());
+    pointer.push(b'\n');
+    std::fs::write(base.join("ws/.git"), pointer).unwrap();
+    let mut p = ws_policy();
+    p.add_writable_root(base.clone(), "--writable-root");
+    let r = workspace(p, &base.join("ws"));
+    assert!(
+        r.protected_paths().iter().any(|p| p.path == target),
+        "{:?}",
+        r.protected_paths()
+    );
+    assert!(!r.decide(&target.join("HOOK"), Op::Create).allowed);
+}

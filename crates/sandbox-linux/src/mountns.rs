@@ -368,7 +368,7 @@ mod imp {
                         // A directory may be another run's placeholder: hold it (and make
                         // it again if that run just removed it). Best effort for the rest:
                         // what this user cannot open is no placeholder.
-                        if !path.is_file() {
+                        if path.is_dir() {
                             if let Some(h) = Held::acquire(path)? {
                                 held.push(Arc::new(h));
                             }

@@ -10,7 +10,7 @@
 
 use std::ffi::CStr;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// Extended attribute marking a directory as a sandbox placeholder, so whichever run
@@ -48,7 +48,12 @@ impl Held {
                 }
                 Err(e) => return Err(e),
             }
-            let dir = match std::fs::File::open(path) {
+            // A directory only, and without waiting: a FIFO put at the path must not block.
+            let dir = match std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_NONBLOCK)
+                .open(path)
+            {
                 Ok(d) => d,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(e),
