@@ -367,8 +367,9 @@ mod imp {
                     MountStep::Protect { path, .. } => {
                         // A directory may be another run's placeholder: hold it (and make
                         // it again if that run just removed it). Best effort for the rest:
-                        // what this user cannot open is no placeholder.
-                        if path.is_dir() {
+                        // what this user cannot open is no placeholder, nor is a file or FIFO.
+                        let non_dir = std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir());
+                        if !non_dir {
                             if let Some(h) = Held::acquire(path)? {
                                 held.push(Arc::new(h));
                             }
