@@ -1,7 +1,7 @@
 //! End to end: the `sandbox` binary never panics on bad output. A result that cannot be
 //! written (stdout on a full disk, or a reader that went away) fails with exit code 125; a
 //! message that cannot be written (stderr on a full disk) changes nothing, not even the exit
-//! code, and the command still runs.
+//! code, and the command still runs. Also: `explain` prints a path with a newline on one line.
 #![cfg(target_os = "linux")]
 
 use std::fs::{File, OpenOptions};
@@ -172,4 +172,45 @@ fn verbose_lines_that_cannot_be_shown_do_not_stop_the_command() {
     let (o, made) = touch_marker(&args, dev_full().into());
     assert_eq!(code(&o), 0, "-v 2>/dev/full: {:?}", o.status);
     assert!(made, "-v 2>/dev/full: the command did not run");
+}
+
+#[test]
+fn explain_text_escapes_control_characters_in_paths() {
+    let forged = "/etc/shadow\nallow write  /etc/shadow  (write rule /)";
+    let odd = "/tmp/a\tb\x1bc'd\"e\\f";
+    let o = sandbox()
+        .args(["explain", "--op", "write", forged, odd, "/etc/passwd"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "one line per path: {out}");
+    assert!(
+        lines[0]
+            .starts_with("deny  write  /etc/shadow\\nallow write  /etc/shadow  (write rule /)  ("),
+        "{}",
+        lines[0]
+    );
+    // Tab and escape escaped as `{:?}` does; quotes and backslashes kept as they are.
+    assert!(
+        lines[1].contains(" /tmp/a\\tb\\u{1b}c'd\"e\\f  ("),
+        "{}",
+        lines[1]
+    );
+    assert!(!out.contains('\x1b') && !out.contains('\t'), "{out:?}");
+    // An ordinary path prints exactly as given.
+    assert!(
+        lines[2].starts_with("deny  write  /etc/passwd  ("),
+        "{}",
+        lines[2]
+    );
+
+    // JSON keeps the path as it is: JSON strings are escaped already.
+    let o = sandbox()
+        .args(["explain", "--json", "--op", "write", forged])
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["path"], forged);
 }

@@ -64,8 +64,8 @@ pub fn run(a: ExplainArgs) -> ExitCode {
                 text,
                 "{verdict} {:<6} {}  ({})",
                 r.op.name(),
-                r.path,
-                r.rule
+                escape_controls(&r.path),
+                escape_controls(&r.rule)
             );
         }
         if !policy.deny_globs.is_empty() {
@@ -83,4 +83,23 @@ pub fn run(a: ExplainArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// `s` with the characters a terminal would act on (newline, tab, escape, other controls and
+/// invisible format characters) escaped as Rust's `{:?}` does, so one path stays on one line
+/// and cannot forge another; quotes and backslashes are kept as they are, so ordinary paths
+/// print unchanged.
+fn escape_controls(s: &str) -> String {
+    let kept = |c: char| matches!(c, '\\' | '\'' | '"');
+    let mut out = String::with_capacity(s.len());
+    for piece in s.split_inclusive(kept) {
+        match piece.strip_suffix(kept) {
+            Some(before) => {
+                out.extend(before.escape_debug());
+                out.push_str(&piece[before.len()..]);
+            }
+            None => out.extend(piece.escape_debug()),
+        }
+    }
+    out
 }
