@@ -3,8 +3,9 @@
 //! Each backend contributes its keys; `--require KEY` fails (exit 1) when a key is false,
 //! zero, null or unknown.
 
-use crate::DoctorArgs;
+use crate::{exit, DoctorArgs};
 use serde_json::{Map, Value};
+use std::fmt::Write;
 use std::process::ExitCode;
 
 /// Capability keys of this host, in a stable order.
@@ -131,29 +132,32 @@ fn truthy(v: &Value) -> bool {
 
 pub fn run(a: DoctorArgs) -> ExitCode {
     let caps = capabilities();
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&Value::Object(caps.clone())).expect("json")
-        );
+    let text = if a.json {
+        let json = serde_json::to_string_pretty(&Value::Object(caps.clone())).expect("json");
+        format!("{json}\n")
     } else {
+        let mut text = String::new();
         for (k, v) in &caps {
-            match v {
-                Value::String(s) => println!("{k}: {s}"),
-                _ => println!("{k}: {v}"),
-            }
+            let _ = match v {
+                Value::String(s) => writeln!(text, "{k}: {s}"),
+                _ => writeln!(text, "{k}: {v}"),
+            };
         }
+        text
+    };
+    if let Err(code) = exit::print(&text) {
+        return code;
     }
     let mut ok = true;
     for key in &a.require {
         match caps.get(key) {
             Some(v) if truthy(v) => {}
             Some(v) => {
-                eprintln!("sandbox: doctor: required capability `{key}` is {v}");
+                exit::err!("sandbox: doctor: required capability `{key}` is {v}");
                 ok = false;
             }
             None => {
-                eprintln!("sandbox: doctor: unknown capability `{key}`");
+                exit::err!("sandbox: doctor: unknown capability `{key}`");
                 ok = false;
             }
         }

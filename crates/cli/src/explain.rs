@@ -1,7 +1,8 @@
 //! `sandbox explain`: the oracle's answer for each path, with the rule that decided.
 
-use crate::ExplainArgs;
+use crate::{exit, ExplainArgs};
 use sandbox_core::{Op, TargetOs};
+use std::fmt::Write;
 use std::process::ExitCode;
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,25 +53,53 @@ pub fn run(a: ExplainArgs) -> ExitCode {
             }
         })
         .collect();
-    if a.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&rows).expect("rows serialize")
-        );
+    let text = if a.json {
+        let json = serde_json::to_string_pretty(&rows).expect("rows serialize");
+        format!("{json}\n")
     } else {
+        let mut text = String::new();
         for r in &rows {
             let verdict = if r.allowed { "allow" } else { "deny " };
-            println!("{verdict} {:<6} {}  ({})", r.op.name(), r.path, r.rule);
-        }
-        if !policy.deny_globs.is_empty() && !a.json {
-            println!(
-                "note: on Linux, deny globs cover the files that exist when the command starts; files created later are not masked"
+            let _ = writeln!(
+                text,
+                "{verdict} {:<6} {}  ({})",
+                r.op.name(),
+                escape_controls(&r.path),
+                escape_controls(&r.rule)
             );
         }
+        if !policy.deny_globs.is_empty() {
+            text.push_str(
+                "note: on Linux, deny globs cover the files that exist when the command starts; files created later are not masked\n",
+            );
+        }
+        text
+    };
+    if let Err(code) = exit::print(&text) {
+        return code;
     }
     if rows.iter().all(|r| r.allowed) {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     }
+}
+
+/// `s` with the characters a terminal would act on (newline, tab, escape, other controls and
+/// invisible format characters) escaped as Rust's `{:?}` does, so one path stays on one line
+/// and cannot forge another; quotes and backslashes are kept as they are, so ordinary paths
+/// print unchanged.
+fn escape_controls(s: &str) -> String {
+    let kept = |c: char| matches!(c, '\\' | '\'' | '"');
+    let mut out = String::with_capacity(s.len());
+    for piece in s.split_inclusive(kept) {
+        match piece.strip_suffix(kept) {
+            Some(before) => {
+                out.extend(before.escape_debug());
+                out.push_str(&piece[before.len()..]);
+            }
+            None => out.extend(piece.escape_debug()),
+        }
+    }
+    out
 }

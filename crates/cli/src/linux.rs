@@ -49,7 +49,7 @@ mod imp {
             Backend::Auto => crate::linux_bwrap::run_auto(&a, policy),
             Backend::Landlock => {
                 if a.verbose {
-                    eprintln!("sandbox: backend landlock: requested");
+                    exit::err!("sandbox: backend landlock: requested");
                 }
                 run_landlock(&a, policy)
             }
@@ -116,7 +116,7 @@ mod imp {
             ExecError::Exec(e) => Launched::Done(exec_failure(&args[0], &e)),
             ExecError::NoMountNamespace(e) => {
                 if verbose {
-                    eprintln!("sandbox: no private mount namespace after all ({e})");
+                    exit::err!("sandbox: no private mount namespace after all ({e})");
                 }
                 Launched::NoMountNamespace(Box::new(sandbox))
             }
@@ -168,7 +168,7 @@ mod imp {
     /// Maps a failed `execv` to 127 (not found) or 126 (not executable).
     fn exec_failure(program: &OsString, e: &std::io::Error) -> ExitCode {
         let name = program.to_string_lossy();
-        eprintln!("sandbox: {name}: {e}");
+        exit::err!("sandbox: {name}: {e}");
         if e.raw_os_error() == Some(libc::ENOENT) {
             ExitCode::from(exit::NOT_FOUND)
         } else {
@@ -184,7 +184,7 @@ mod imp {
             return Ok(PathBuf::from(program));
         }
         if program.is_empty() {
-            eprintln!("sandbox: empty command name");
+            exit::err!("sandbox: empty command name");
             return Err(ExitCode::from(exit::NOT_FOUND));
         }
         let path =
@@ -209,11 +209,11 @@ mod imp {
         }
         match not_executable {
             Some(p) => {
-                eprintln!("sandbox: {}: permission denied", p.display());
+                exit::err!("sandbox: {}: permission denied", p.display());
                 Err(ExitCode::from(exit::NOT_EXECUTABLE))
             }
             None => {
-                eprintln!("sandbox: {name}: command not found");
+                exit::err!("sandbox: {name}: command not found");
                 Err(ExitCode::from(exit::NOT_FOUND))
             }
         }
@@ -250,14 +250,17 @@ mod imp {
             Ok(s) => s,
             Err(e) => return setup_error("profile linux", &e),
         };
-        match a.format {
-            Format::Json => println!(
-                "{}",
-                serde_json::to_string_pretty(sandbox.plan()).expect("plan serializes")
-            ),
-            Format::Text => print!("{}", render_text(sandbox.plan())),
+        let text = match a.format {
+            Format::Json => {
+                let json = serde_json::to_string_pretty(sandbox.plan()).expect("plan serializes");
+                format!("{json}\n")
+            }
+            Format::Text => render_text(sandbox.plan()),
+        };
+        match exit::print(&text) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(code) => code,
         }
-        ExitCode::SUCCESS
     }
 
     /// The plan for humans: one section per layer.

@@ -4,6 +4,7 @@
 use crate::args::Format;
 use crate::exit;
 use sandbox_core::ResolvedPolicy;
+use std::fmt::Write;
 use std::process::ExitCode;
 
 use sandbox_linux::bwrap_launch::LaunchError;
@@ -13,7 +14,7 @@ use sandbox_linux::bwrap_launch::LaunchError;
 fn launch_error(e: &LaunchError) -> ExitCode {
     let what = match e {
         LaunchError::CommandNotFound(_) | LaunchError::CommandNotExecutable(_) => {
-            eprintln!("sandbox: {e}");
+            exit::err!("sandbox: {e}");
             return ExitCode::from(match e {
                 LaunchError::CommandNotExecutable(_) => exit::NOT_EXECUTABLE,
                 _ => exit::NOT_FOUND,
@@ -44,9 +45,9 @@ pub fn run(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
     };
     if a.verbose {
         if policy.unrestricted {
-            eprintln!("sandbox: danger-full-access: running the command without a sandbox");
+            exit::err!("sandbox: danger-full-access: running the command without a sandbox");
         } else {
-            eprintln!("sandbox: backend bwrap: {} (requested)", sandbox.describe());
+            exit::err!("sandbox: backend bwrap: {} (requested)", sandbox.describe());
         }
     }
     match launch(a, &policy, &sandbox) {
@@ -62,7 +63,7 @@ fn launch(
     sandbox: &sandbox_linux::BwrapSandbox,
 ) -> Result<u8, LaunchError> {
     if a.verbose && !policy.deny_globs.is_empty() {
-        eprintln!(
+        exit::err!(
             "sandbox: deny globs masked {} existing paths; files created after launch are not covered on Linux",
             sandbox.deny_matches().len()
         );
@@ -86,7 +87,7 @@ pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
         Err(r) => return exit::fail_hint("linux", &r, &r.hint),
     };
     if a.verbose {
-        eprintln!("sandbox: backend {}: {}", backend_name(s.backend), s.reason);
+        exit::err!("sandbox: backend {}: {}", backend_name(s.backend), s.reason);
     }
     if s.backend == Backend::Landlock {
         return crate::linux::run_landlock(a, policy);
@@ -101,7 +102,7 @@ pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
         Err(e @ LaunchError::Userns(_)) => match after_refusal(&e) {
             Ok(s) => {
                 if a.verbose {
-                    eprintln!("sandbox: backend {}: {}", backend_name(s.backend), s.reason);
+                    exit::err!("sandbox: backend {}: {}", backend_name(s.backend), s.reason);
                 }
                 crate::linux::run_landlock(a, policy)
             }
@@ -127,18 +128,21 @@ pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
         Err(e) => return launch_error(&e),
     };
     let path = sandbox.bwrap();
-    match a.format {
+    let text = match a.format {
         Format::Text => {
+            let mut text = String::new();
             if let Some(p) = path {
-                println!("# bwrap: {}", p.display());
+                let _ = writeln!(text, "# bwrap: {}", p.display());
             }
             if !policy.deny_globs.is_empty() {
-                println!(
+                let _ = writeln!(
+                    text,
                     "# deny globs: {} matching paths masked; files created after launch are not covered on Linux",
                     sandbox.deny_matches().len()
                 );
             }
-            print!("{}", sandbox.plan().to_text());
+            text.push_str(&sandbox.plan().to_text());
+            text
         }
         Format::Json => {
             let v = serde_json::json!({
@@ -148,11 +152,12 @@ pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
                 "deny_matches": sandbox.deny_matches(),
                 "plan": sandbox.plan(),
             });
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&v).expect("plan serializes")
-            );
+            let json = serde_json::to_string_pretty(&v).expect("plan serializes");
+            format!("{json}\n")
         }
+    };
+    match exit::print(&text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
-    ExitCode::SUCCESS
 }

@@ -4,6 +4,7 @@ use crate::args::Format;
 use crate::{exit, ProfileArgs};
 use sandbox_core::TargetOs;
 use sandbox_macos::{CompileOptions, SeatbeltPlan};
+use std::fmt::Write;
 use std::process::ExitCode;
 
 /// Resolves the policy for macOS and compiles it, printing errors and warnings.
@@ -59,19 +60,19 @@ pub fn run(a: crate::MacosArgs) -> ExitCode {
     match launch.check_command() {
         Ok(()) => {}
         Err(e) => {
-            eprintln!("sandbox: {e}");
+            exit::err!("sandbox: {e}");
             return ExitCode::from(e.exit_code());
         }
     }
     if a.log_denials {
         match launch.run_logging_denials() {
             Ok((status, denials)) => {
-                eprintln!("=== Sandbox denials ===");
+                exit::err!("=== Sandbox denials ===");
                 for d in &denials {
-                    eprintln!("{d}");
+                    exit::err!("{d}");
                 }
                 if denials.is_empty() {
-                    eprintln!("(none)");
+                    exit::err!("(none)");
                 }
                 ExitCode::from(sandbox_macos::launch::exit_code(status))
             }
@@ -106,7 +107,7 @@ pub fn profile(a: ProfileArgs) -> ExitCode {
     } else {
         None
     };
-    match a.format {
+    let text = match a.format {
         Format::Json => {
             let argv = plan
                 .argv(&[])
@@ -120,24 +121,26 @@ pub fn profile(a: ProfileArgs) -> ExitCode {
                 unrestricted: plan.unrestricted,
                 verify: report.as_ref(),
             };
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&out).expect("plan serializes")
-            );
+            let json = serde_json::to_string_pretty(&out).expect("plan serializes");
+            format!("{json}\n")
         }
         Format::Text => match &report {
-            Some(r) => print_report(r),
+            Some(r) => render_report(r),
             None if plan.unrestricted => {
-                println!(";; danger-full-access: no sandbox is applied; the command runs as is")
+                ";; danger-full-access: no sandbox is applied; the command runs as is\n".into()
             }
             None => {
-                print!("{}", plan.profile);
-                println!("\n;; Parameters (each passed as -DKEY=VALUE):");
+                let mut text = plan.profile.clone();
+                text.push_str("\n;; Parameters (each passed as -DKEY=VALUE):\n");
                 for (k, v) in &plan.params {
-                    println!(";;   {k}={}", v.escape_debug());
+                    let _ = writeln!(text, ";;   {k}={}", v.escape_debug());
                 }
+                text
             }
         },
+    };
+    if let Err(code) = exit::print(&text) {
+        return code;
     }
     match report {
         Some(r) if !r.ok() => ExitCode::from(1),
@@ -145,8 +148,11 @@ pub fn profile(a: ProfileArgs) -> ExitCode {
     }
 }
 
-fn print_report(r: &sandbox_macos::VerifyReport) {
-    println!(
+/// The `--verify` report for humans: a summary line, then one line per difference.
+fn render_report(r: &sandbox_macos::VerifyReport) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
         "verified {} decisions against the policy oracle: {} mismatches, {} known differences",
         r.checked,
         r.mismatches.len(),
@@ -154,7 +160,8 @@ fn print_report(r: &sandbox_macos::VerifyReport) {
     );
     for m in &r.known {
         let why = sandbox_macos::verify::known_difference(&m.path, &m.op).unwrap_or("");
-        println!(
+        let _ = writeln!(
+            text,
             "known: {} {}: profile {}, oracle {} ({why})",
             m.op,
             m.path.escape_debug(),
@@ -163,7 +170,8 @@ fn print_report(r: &sandbox_macos::VerifyReport) {
         );
     }
     for m in &r.mismatches {
-        println!(
+        let _ = writeln!(
+            text,
             "MISMATCH: {} {}: oracle {} ({}), profile {} (line {})",
             m.op,
             m.path.escape_debug(),
@@ -173,4 +181,5 @@ fn print_report(r: &sandbox_macos::VerifyReport) {
             m.profile_line
         );
     }
+    text
 }

@@ -38,14 +38,17 @@ pub fn profile(a: ProfileArgs) -> ExitCode {
             d.feature, d.why
         ));
     }
-    match a.format {
-        Format::Json => println!(
-            "{}",
-            serde_json::to_string_pretty(&plan).expect("plan serializes")
-        ),
-        Format::Text => print!("{}", render(&plan)),
+    let text = match a.format {
+        Format::Json => {
+            let json = serde_json::to_string_pretty(&plan).expect("plan serializes");
+            format!("{json}\n")
+        }
+        Format::Text => render(&plan),
+    };
+    match exit::print(&text) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => code,
     }
-    ExitCode::SUCCESS
 }
 
 fn render(plan: &WindowsPlan) -> String {
