@@ -70,6 +70,9 @@ fn launch(
     for d in &sandbox.plan().degradations {
         exit::warn(d);
     }
+    for w in sandbox.warnings() {
+        exit::warn(w);
+    }
     sandbox.run(&a.cmd.command, &mut |d| exit::warn(d))
 }
 
@@ -138,6 +141,9 @@ pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
                     sandbox.deny_matches().len()
                 );
             }
+            for w in sandbox.warnings() {
+                println!("# warning: {w}");
+            }
             print!("{}", sandbox.plan().to_text());
         }
         Format::Json => {
@@ -146,6 +152,7 @@ pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
                 "bwrap": path,
                 "features": sandbox.features(),
                 "deny_matches": sandbox.deny_matches(),
+                "warnings": sandbox.warnings(),
                 "plan": sandbox.plan(),
             });
             println!(
