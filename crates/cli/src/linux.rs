@@ -65,6 +65,10 @@ mod imp {
             Ok(s) => s,
             Err(e) => return setup_error("linux", &e),
         };
+        // Printed once here: a retry without a mount namespace expands the same globs.
+        for w in &sandbox.plan().warnings {
+            exit::warn(w);
+        }
         if let Err(e) = std::env::set_current_dir(&policy.cwd) {
             return exit::fail(&format!("working directory {}", policy.cwd.display()), &e);
         }
@@ -389,6 +393,9 @@ mod imp {
                 "kept"
             }
         );
+        for w in &plan.warnings {
+            let _ = writeln!(s, "warning: {w}");
+        }
         for d in &plan.degradations {
             let _ = writeln!(s, "degraded: {}: {}", d.feature, d.what);
         }

@@ -71,6 +71,9 @@ fn launch(
     for d in &sandbox.plan().degradations {
         exit::warn(d);
     }
+    for w in sandbox.warnings() {
+        exit::warn(w);
+    }
     sandbox.run(&a.cmd.command, &mut |d| exit::warn(d))
 }
 
@@ -141,6 +144,9 @@ pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
                     sandbox.deny_matches().len()
                 );
             }
+            for w in sandbox.warnings() {
+                let _ = writeln!(text, "# warning: {w}");
+            }
             text.push_str(&sandbox.plan().to_text());
             text
         }
@@ -150,6 +156,7 @@ pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
                 "bwrap": path,
                 "features": sandbox.features(),
                 "deny_matches": sandbox.deny_matches(),
+                "warnings": sandbox.warnings(),
                 "plan": sandbox.plan(),
             });
             let json = serde_json::to_string_pretty(&v).expect("plan serializes");

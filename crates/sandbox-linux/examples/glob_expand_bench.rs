@@ -106,7 +106,7 @@ fn main() -> ExitCode {
         match expand(std::slice::from_ref(&glob), &opts) {
             Ok(m) => println!(
                 "{{\"files\":{files},\"matches\":{},\"elapsed_ms\":{:.3}}}",
-                m.len(),
+                m.matches.len(),
                 start.elapsed().as_secs_f64() * 1e3
             ),
             Err(e) => {

@@ -13,7 +13,7 @@ use crate::bwrap::{
     compile, host_is_empty_dir, host_kind_of, BwrapFeatures, BwrapInput, BwrapPlan,
 };
 use crate::bwrap_launch::{self, check_command, LaunchError, Verdict};
-use crate::glob_expand::{expand, DenyMatch, ExpandOptions};
+use crate::glob_expand::{expand, DenyMatch, ExpandOptions, Expansion};
 use crate::Options;
 use sandbox_core::ResolvedPolicy;
 use std::ffi::OsString;
@@ -26,6 +26,7 @@ pub struct BwrapSandbox {
     bwrap: Option<PathBuf>,
     features: BwrapFeatures,
     deny_matches: Vec<DenyMatch>,
+    warnings: Vec<String>,
     seccomp: Vec<u8>,
     plan: BwrapPlan,
     policy: ResolvedPolicy,
@@ -80,8 +81,8 @@ impl BwrapSandbox {
         bwrap: Option<PathBuf>,
         features: BwrapFeatures,
     ) -> Result<BwrapSandbox, LaunchError> {
-        let deny_matches = if policy.deny_globs.is_empty() || policy.unrestricted {
-            Vec::new()
+        let expansion = if policy.deny_globs.is_empty() || policy.unrestricted {
+            Expansion::default()
         } else {
             let o = ExpandOptions {
                 max_depth: policy.glob_scan_max_depth,
@@ -89,6 +90,8 @@ impl BwrapSandbox {
             };
             expand(&policy.deny_globs, &o)?
         };
+        let warnings = expansion.warnings();
+        let deny_matches = expansion.matches;
         let seccomp = if policy.unrestricted {
             Vec::new()
         } else {
@@ -101,6 +104,7 @@ impl BwrapSandbox {
             bwrap,
             features,
             deny_matches,
+            warnings,
             seccomp,
             plan,
             policy: policy.clone(),
@@ -127,6 +131,12 @@ impl BwrapSandbox {
     /// The paths the deny globs matched at construction (masked by the plan).
     pub fn deny_matches(&self) -> &[DenyMatch] {
         &self.deny_matches
+    }
+
+    /// Warnings that are not degradations, one line each (a deny glob scanned only to
+    /// `glob_scan_max_depth`).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// `bubblewrap 0.8.0 at /usr/bin/bwrap`, for `-v`.

@@ -50,6 +50,10 @@ pub struct Plan {
     pub drop_capabilities: bool,
     /// Gaps accepted with `best_effort`; empty otherwise.
     pub degradations: Vec<Degradation>,
+    /// Warnings for the user that are not degradations, one line each (a deny glob scanned only
+    /// to `glob_scan_max_depth`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 fn unsupported(feature: &str, why: String, hint: &str) -> LinuxError {
@@ -84,6 +88,7 @@ pub fn compile(
             close_inherited_fds: false,
             drop_capabilities: false,
             degradations: Vec::new(),
+            warnings: Vec::new(),
         });
     }
     let Some(abi) = caps.landlock_abi else {
@@ -140,7 +145,7 @@ pub fn compile(
             ),
         ));
     }
-    let deny_matches = crate::glob_expand::expand(
+    let expansion = crate::glob_expand::expand(
         &policy.deny_globs,
         &crate::glob_expand::ExpandOptions {
             max_depth: policy.glob_scan_max_depth,
@@ -148,7 +153,7 @@ pub fn compile(
         },
     )
     .map_err(|e| unsupported("filesystem.deny_read", e.to_string(), e.hint()))?;
-    let mount_plan = mountns::compile(&policy_eff, &deny_matches);
+    let mount_plan = mountns::compile(&policy_eff, &expansion.matches);
     let mounts = if caps.mount_namespace {
         gaps.extend(mount_plan.unenforceable.iter().cloned());
         Some(mount_plan)
@@ -210,6 +215,7 @@ pub fn compile(
             .into_iter()
             .map(|(feature, what)| Degradation { feature, what })
             .collect(),
+        warnings: expansion.warnings(),
     })
 }
 

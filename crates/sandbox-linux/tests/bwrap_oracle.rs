@@ -106,7 +106,7 @@ proptest! {
         };
         let env = ResolveEnv { cwd: t.to_path_buf(), tmpdir: None, home: None, target: TargetOs::Linux };
         let resolved = resolve(&policy, &env).unwrap();
-        let matches = expand(&resolved.deny_globs, &ExpandOptions::default()).unwrap();
+        let matches = expand(&resolved.deny_globs, &ExpandOptions::default()).unwrap().matches;
         let features = BwrapFeatures::assumed();
         let plan = compile(&BwrapInput {
             policy: &resolved,
