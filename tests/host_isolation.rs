@@ -270,3 +270,70 @@ fn a_fifo_named_git_does_not_hang_the_launch() {
         }
     }
 }
+
+/// No Linux backend can limit unix sockets to paths: such a policy is refused (not run with
+/// every socket allowed), and an empty list means no unix socket at all.
+#[test]
+fn unix_socket_path_lists_are_refused_and_an_empty_list_allows_none() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let paths = ws.write(
+            u,
+            "paths.toml",
+            "[sandbox]\nunix_sockets = [\"/tmp/x.sock\"]\n",
+        );
+        let empty = ws.write(u, "empty.toml", "[sandbox]\nunix_sockets = []\n");
+        let marker = ws.join("ran");
+        let touch = format!("touch {}", marker.display());
+        let probe = "import socket\ntry:\n socket.socket(socket.AF_UNIX); print('UNIX-OK')\nexcept OSError as e: print('UNIX-REFUSED', e.errno)";
+        for backend in linux_backends(u, &ws.path) {
+            let cfg = paths.to_str().unwrap();
+            let args = [
+                "linux",
+                "--backend",
+                backend,
+                "--config",
+                cfg,
+                "--",
+                "sh",
+                "-c",
+                &touch,
+            ];
+            let out = sandbox(u, &ws.path, &args);
+            assert_eq!(
+                out.status.code(),
+                Some(125),
+                "{} {backend}: {}",
+                u.name,
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).contains("\"none\" or \"all\""),
+                "{}",
+                stderr(&out)
+            );
+            assert!(!marker.exists(), "{} {backend}: the command ran", u.name);
+
+            let cfg = empty.to_str().unwrap();
+            let args = [
+                "linux",
+                "--backend",
+                backend,
+                "--config",
+                cfg,
+                "--",
+                PYTHON,
+                "-c",
+                probe,
+            ];
+            let out = sandbox(u, &ws.path, &args);
+            assert_ok(&out, &format!("{} {backend}", u.name));
+            assert_eq!(
+                stdout(&out).trim(),
+                "UNIX-REFUSED 1",
+                "{} {backend}",
+                u.name
+            );
+        }
+    }
+}

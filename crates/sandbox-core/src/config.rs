@@ -652,7 +652,12 @@ impl Cx {
                         }
                     }
                 }
-                Ok(UnixSockets::Paths(paths))
+                // An empty allow list allows no socket at all.
+                Ok(if paths.is_empty() {
+                    UnixSockets::None
+                } else {
+                    UnixSockets::Paths(paths)
+                })
             }
             other => Err(self.type_err(key, "\"none\", \"all\" or an array of paths", other)),
         }

@@ -31,7 +31,7 @@
 
 use crate::glob_expand::{DenyMatch, MatchKind};
 use sandbox_core::index::prefixes;
-use sandbox_core::{NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy};
+use sandbox_core::{NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy, UnixSockets};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -257,6 +257,23 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             true
         }
     };
+    if let UnixSockets::Paths(paths) = &policy.unix_sockets {
+        // The seccomp filter can allow all unix sockets or none; bwrap cannot name paths.
+        let list = paths
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        if !input.best_effort {
+            return Err(BwrapError::Unsupported {
+                feature: format!("limiting unix sockets to paths ({list})"),
+                hint: "set unix_sockets to \"none\" or \"all\" (no Linux backend can limit unix sockets to paths), or pass --best-effort to allow all unix sockets".into(),
+            });
+        }
+        degradations.push(format!(
+            "unix sockets cannot be limited to paths ({list}): all unix sockets are allowed"
+        ));
+    }
     let f = input.features;
     if !f.perms {
         return Err(BwrapError::MissingFlag {

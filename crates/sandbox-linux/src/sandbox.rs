@@ -67,6 +67,9 @@ fn unsupported(feature: &str, why: String, hint: &str) -> LinuxError {
 const DEGRADE_HINT: &str =
     "pass --best-effort to run with this gap (printed as a warning), or use --backend bwrap";
 
+/// No Linux backend can limit unix sockets to paths, so the bwrap hint would not help.
+pub(crate) const UNIX_SOCKET_PATHS_HINT: &str = "set unix_sockets to \"none\" or \"all\" (no Linux backend can limit unix sockets to paths), or pass --best-effort to allow all unix sockets";
+
 /// Compiles `policy` for the Landlock backend on a host with `caps`. `terminals` are the
 /// caller's terminal devices (see [`landlock::compile`]).
 pub fn compile(
@@ -197,7 +200,12 @@ pub fn compile(
                 1 => String::new(),
                 n => format!(" (and {} more gap(s))", n - 1),
             };
-            return Err(unsupported(feature, format!("{what}{more}"), DEGRADE_HINT));
+            let hint = if feature == "network.unix_socket_paths" {
+                UNIX_SOCKET_PATHS_HINT
+            } else {
+                DEGRADE_HINT
+            };
+            return Err(unsupported(feature, format!("{what}{more}"), hint));
         }
     }
     Ok(Plan {
