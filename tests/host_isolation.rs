@@ -337,3 +337,52 @@ fn unix_socket_path_lists_are_refused_and_an_empty_list_allows_none() {
         }
     }
 }
+
+/// bwrap's argv is text: a denied file whose name is not UTF-8 must not be masked at a
+/// mangled name (leaving the real one readable). bwrap refuses; Landlock masks it.
+#[test]
+fn a_denied_file_whose_name_is_not_utf8_is_never_left_readable() {
+    use std::os::unix::ffi::OsStrExt;
+    let name = std::ffi::OsStr::from_bytes(b"\xfe.env");
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        std::fs::write(ws.path.join(name), "SECRET\n").unwrap();
+        let _ = Command::new("chown")
+            .arg(format!("{}:{}", u.uid, u.gid))
+            .arg(ws.path.join(name))
+            .status();
+        for backend in linux_backends(u, &ws.path) {
+            let mut cmd = support::sandbox_cmd(
+                u,
+                &ws.path,
+                &[
+                    "linux",
+                    "--backend",
+                    backend,
+                    "--full-auto",
+                    "--deny-read",
+                    "*.env",
+                    "--",
+                    "cat",
+                ],
+            );
+            let out = cmd.arg(ws.path.join(name)).output().unwrap();
+            assert!(
+                !stdout(&out).contains("SECRET"),
+                "{} {backend}: read it",
+                u.name
+            );
+            let code = out.status.code();
+            match backend {
+                "bwrap" => assert_eq!(code, Some(125), "{}", stderr(&out)),
+                _ => assert!(
+                    stderr(&out).contains("Permission denied"),
+                    "{}",
+                    stderr(&out)
+                ),
+            }
+            let entries = std::fs::read_dir(&ws.path).unwrap().count();
+            assert_eq!(entries, 1, "{} {backend}: a stray file was made", u.name);
+        }
+    }
+}

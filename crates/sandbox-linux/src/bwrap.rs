@@ -368,6 +368,21 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
         );
     }
     keep_masks_traversable(&mut mounts);
+    // bwrap's argv is built as text: a path that is not UTF-8 would name another file.
+    let odd = mounts
+        .iter()
+        .flat_map(|m| match &m.mount {
+            Mount::Symlink { path, target } => vec![path.as_path(), target.as_path()],
+            other => vec![other.path()],
+        })
+        .chain(std::iter::once(policy.cwd.as_path()))
+        .find(|p| p.to_str().is_none());
+    if let Some(p) = odd {
+        return Err(BwrapError::Unsupported {
+            feature: format!("a path that is not valid UTF-8 ({})", p.to_string_lossy()),
+            hint: "use --backend landlock, or rename the path".into(),
+        });
+    }
     host_stubs.sort();
     host_stubs.dedup();
 
