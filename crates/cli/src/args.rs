@@ -105,7 +105,8 @@ impl PolicyArgs {
         for w in &resolved.warnings {
             exit::warn(w);
         }
-        if let Some(cfg) = &req.config_file {
+        // (Only a regular file is "the config" a command could rewrite: not /dev/null or a FIFO.)
+        if let Some(cfg) = req.config_file.as_ref().filter(|c| c.is_file()) {
             let cfg = sandbox_core::resolve::canonical(cfg, target);
             if resolved
                 .decide_canonical(&cfg, sandbox_core::Op::Write)

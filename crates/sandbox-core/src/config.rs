@@ -42,6 +42,11 @@ pub struct Loaded {
     pub warnings: Vec<String>,
 }
 
+/// Most dotted parts a `-c` key may have (config files have their own nesting limit).
+const MAX_KEY_DEPTH: usize = 32;
+/// Largest config file read; a bigger one (or an endless device) is refused, not read.
+const MAX_CONFIG_BYTES: u64 = 16 * 1024 * 1024;
+
 /// What messages call the source of `-c` overrides when no config file is read.
 const COMMAND_LINE: &str = "command line";
 
@@ -101,6 +106,10 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     for glob in &req.deny_read {
         policy.add_deny_glob(glob.clone(), "--deny-read");
     }
+    if policy.unrestricted && !req.deny_read.is_empty() {
+        cx.warnings
+            .push("danger-full-access runs without a sandbox: --deny-read is not enforced".into());
+    }
     if req.network && !policy.unrestricted {
         policy.network = NetworkPolicy::Full;
     }
@@ -113,10 +122,26 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
 
 fn read_table(path: &PathBuf) -> Result<Table, CoreError> {
     let file = path.display().to_string();
-    let text = std::fs::read_to_string(path).map_err(|e| CoreError::ConfigRead {
+    let read_err = |reason: String| CoreError::ConfigRead {
         file: file.clone(),
-        reason: e.to_string(),
-    })?;
+        reason,
+    };
+    let mut bytes = Vec::new();
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(
+            std::fs::File::open(path).map_err(|e| read_err(e.to_string()))?,
+            MAX_CONFIG_BYTES + 1,
+        ),
+        &mut bytes,
+    )
+    .map_err(|e| read_err(e.to_string()))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(read_err(format!(
+            "larger than {} MiB: not a config file",
+            MAX_CONFIG_BYTES / (1024 * 1024)
+        )));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| read_err("not valid UTF-8".into()))?;
     text.parse::<Table>().map_err(|e| CoreError::ConfigSyntax {
         file,
         reason: e
@@ -134,7 +159,11 @@ fn read_table(path: &PathBuf) -> Result<Table, CoreError> {
 /// Applies one `-c a.b."c/d"=VALUE`; VALUE is TOML, or a plain string when it is not.
 fn apply_override(table: &mut Table, spec: &str) -> Result<(), CoreError> {
     let err = |reason: &str| CoreError::Override {
-        spec: spec.into(),
+        // A message names the override, but not a megabyte of it.
+        spec: match spec.char_indices().nth(120) {
+            Some((i, _)) => format!("{}…", &spec[..i]),
+            None => spec.into(),
+        },
         reason: reason.into(),
     };
     let (key, raw) = spec
@@ -143,6 +172,9 @@ fn apply_override(table: &mut Table, spec: &str) -> Result<(), CoreError> {
     let path = split_dotted(key.trim()).ok_or_else(|| err("malformed key"))?;
     if path.is_empty() || path.iter().any(|p| p.is_empty()) {
         return Err(err("empty key"));
+    }
+    if path.len() > MAX_KEY_DEPTH {
+        return Err(err(&format!("more than {MAX_KEY_DEPTH} dotted parts")));
     }
     let raw = raw.trim();
     let value = match format!("v = {raw}").parse::<Table>() {
@@ -1086,5 +1118,50 @@ mod tests {
         assert_eq!(l.policy.network, NetworkPolicy::Off);
         assert_eq!(l.warnings.len(), 1, "{:?}", l.warnings);
         assert!(l.warnings[0].contains("profiles.p.sandbox_workspace_write"));
+    }
+
+    #[test]
+    fn oversized_inputs_are_refused_not_read() {
+        // An endless device is cut off at the size limit.
+        let e = load(&LoadRequest {
+            config_file: Some("/dev/zero".into()),
+            ..LoadRequest::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("/dev/zero") && e.contains("larger than"), "{e}");
+        // A `-c` key with thousands of dotted parts (a stack overflow once) is refused, and
+        // the message quotes only the start of it.
+        let key = vec!["a"; 60_000].join(".");
+        let e = load(&LoadRequest {
+            overrides: vec![format!("{key}=1")],
+            ..LoadRequest::default()
+        })
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("more than 32 dotted parts"),
+            "{}",
+            &e[..200.min(e.len())]
+        );
+        assert!(e.len() < 400, "{} bytes", e.len());
+    }
+
+    #[test]
+    fn deny_read_under_danger_full_access_warns() {
+        let l = load(&LoadRequest {
+            sandbox_mode: Some("danger-full-access".into()),
+            deny_read: vec!["**/*.env".into()],
+            ..LoadRequest::default()
+        })
+        .unwrap();
+        assert!(l.policy.unrestricted);
+        assert!(
+            l.warnings
+                .iter()
+                .any(|w| w.contains("--deny-read is not enforced")),
+            "{:?}",
+            l.warnings
+        );
     }
 }

@@ -28,13 +28,91 @@ impl Serialize for DenyGlob {
     }
 }
 
+/// Longest pattern accepted (a path plus wildcards; more is a mistake, and costly to match).
+const MAX_PATTERN_LEN: usize = 4096;
+/// Deepest `{…}` nesting accepted: deeper nesting makes the matcher's regex too large to build.
+const MAX_BRACE_DEPTH: usize = 8;
+
+/// Adds `/` to every negated class (`[!a]` becomes `[!/a]`), leaving escaped brackets alone.
+fn negated_classes_exclude_slash(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len() + 4);
+    let mut chars = pattern.chars().peekable();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        out.push(c);
+        match c {
+            '\\' => {
+                if let Some(next) = chars.next() {
+                    out.push(next);
+                }
+            }
+            '[' if !in_class => {
+                in_class = true;
+                if let Some(&neg @ ('!' | '^')) = chars.peek() {
+                    chars.next();
+                    out.push(neg);
+                    out.push('/');
+                }
+            }
+            ']' if in_class => in_class = false,
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Checks the `{a,b}` alternations: closed, at most [`MAX_BRACE_DEPTH`] deep, and without an
+/// empty alternative (`{a,}`), which the OS backends would each read differently.
+fn check_braces(pattern: &str) -> Result<(), String> {
+    let mut depth = 0usize;
+    let mut prev = '\0';
+    let mut escaped = false;
+    let mut in_class = false;
+    for c in pattern.chars() {
+        if escaped {
+            escaped = false;
+            prev = 'x';
+            continue;
+        }
+        match c {
+            '\\' => escaped = true,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            _ if in_class => {}
+            '{' => {
+                depth += 1;
+                if depth > MAX_BRACE_DEPTH {
+                    return Err(format!("braces nested more than {MAX_BRACE_DEPTH} deep"));
+                }
+            }
+            ',' | '}' if depth > 0 && matches!(prev, '{' | ',') => {
+                return Err("an empty alternative in braces (`{a,}`)".into());
+            }
+            '}' if depth > 0 => depth -= 1,
+            _ => {}
+        }
+        prev = c;
+    }
+    Ok(())
+}
+
 /// Characters that make a path component a pattern.
 pub const GLOB_META: [char; 4] = ['*', '?', '[', '{'];
 
 impl DenyGlob {
     /// Compiles an absolute pattern. An unclosed `[` is taken literally, as git does.
     pub fn new(pattern: &str, origin: &str) -> Result<DenyGlob, CoreError> {
-        let escaped = escape_unclosed_classes(pattern);
+        let bad = |reason: &str| CoreError::BadGlob {
+            origin: origin.to_string(),
+            pattern: pattern.to_string(),
+            reason: reason.to_string(),
+        };
+        if pattern.len() > MAX_PATTERN_LEN {
+            return Err(bad(&format!("longer than {MAX_PATTERN_LEN} bytes")));
+        }
+        check_braces(pattern).map_err(|r| bad(&r))?;
+        // A negated class never matches `/`, as in git (`*` and `?` do not either).
+        let escaped = negated_classes_exclude_slash(&escape_unclosed_classes(pattern));
         let glob = GlobBuilder::new(&escaped)
             .literal_separator(true)
             .backslash_escape(true)
@@ -166,5 +244,36 @@ mod tests {
         assert_eq!(static_prefix("/ws/a.env"), PathBuf::from("/ws"));
         let g = DenyGlob::new("/ws/sub/**/*.env", "t").unwrap();
         assert_eq!(g.relative_pattern(), "**/*.env");
+    }
+
+    #[test]
+    fn negated_classes_never_match_a_slash() {
+        let g = DenyGlob::new("/w/x[!a]y", "t").unwrap();
+        assert!(g.is_match(Path::new("/w/xby")));
+        assert!(!g.is_match(Path::new("/w/xay")));
+        assert!(!g.is_match(Path::new("/w/x/y")));
+        let g = DenyGlob::new("/w/x[^a]y", "t").unwrap();
+        assert!(!g.is_match(Path::new("/w/x/y")));
+        // An escaped bracket is a literal, not a class.
+        let g = DenyGlob::new(r"/w/\[!a]", "t").unwrap();
+        assert!(g.is_match(Path::new("/w/[!a]")));
+    }
+
+    #[test]
+    fn braces_are_bounded_and_have_no_empty_alternative() {
+        let deep = format!("/w/{}b{}", "{a,".repeat(125), "}".repeat(125));
+        let e = DenyGlob::new(&deep, "t").unwrap_err().to_string();
+        assert!(e.contains("nested more than 8"), "{e}");
+        for p in ["/w/{a,}b", "/w/{,a}b", "/w/{}b", "/w/{a,,b}"] {
+            let e = DenyGlob::new(p, "t").unwrap_err().to_string();
+            assert!(e.contains("empty alternative"), "{p}: {e}");
+        }
+        assert!(DenyGlob::new("/w/{a,b}{c,{d,e}}", "t").is_ok());
+        assert!(DenyGlob::new(r"/w/\{,\}", "t").is_ok());
+        let long = format!("/{}", "a".repeat(5000));
+        assert!(DenyGlob::new(&long, "t")
+            .unwrap_err()
+            .to_string()
+            .contains("longer than"));
     }
 }
