@@ -386,3 +386,21 @@ fn a_denied_file_whose_name_is_not_utf8_is_never_left_readable() {
         }
     }
 }
+
+/// An empty command name is "not found" (127) under both backends, as a shell says.
+#[test]
+fn an_empty_command_is_not_found() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        for backend in linux_backends(u, &ws.path) {
+            let out = sandbox(u, &ws.path, &["linux", "--backend", backend, "--", ""]);
+            assert_eq!(
+                out.status.code(),
+                Some(127),
+                "{} {backend}: {}",
+                u.name,
+                stderr(&out)
+            );
+        }
+    }
+}

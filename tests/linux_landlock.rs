@@ -572,8 +572,9 @@ fn doctor_reports_and_requires() {
         &["doctor", "--require", "network.allowlist_egress"],
     );
     assert_eq!(no.status.code(), Some(1));
+    // An unknown key is bad input (125), told apart from a missing capability (1).
     let unknown = sandbox(u, Path::new("/"), &["doctor", "--require", "no.such.key"]);
-    assert_eq!(unknown.status.code(), Some(1));
+    assert_eq!(unknown.status.code(), Some(125));
     assert!(stderr(&unknown).contains("unknown capability"));
     // Without Landlock, `auto` still has bwrap here; without both, nothing is enforced.
     let mut forced = support::sandbox_cmd(u, Path::new("/"), &["doctor", "--json"]);

@@ -148,6 +148,11 @@ pub fn run(a: DoctorArgs) -> ExitCode {
     if let Err(code) = exit::print(&text) {
         return code;
     }
+    // An unknown key is a mistake in the command line, not a missing capability.
+    if let Some(key) = a.require.iter().find(|k| caps.get(k.as_str()).is_none()) {
+        exit::err!("sandbox: doctor: unknown capability `{key}` (see `sandbox doctor --json` for the keys)");
+        return ExitCode::from(exit::SETUP_FAILED);
+    }
     let mut ok = true;
     for key in &a.require {
         match caps.get(key) {

@@ -144,15 +144,22 @@ fn read_table(path: &PathBuf) -> Result<Table, CoreError> {
     let text = String::from_utf8(bytes).map_err(|_| read_err("not valid UTF-8".into()))?;
     text.parse::<Table>().map_err(|e| CoreError::ConfigSyntax {
         file,
-        reason: e
-            .to_string()
-            .lines()
-            .next()
-            .unwrap_or("parse error")
-            .to_string()
-            + &e.span()
-                .map(|s| format!(" (at byte {})", s.start))
-                .unwrap_or_default(),
+        // toml's message is a first line with the position, a quote of the line, and last
+        // the reason ("duplicate key `x`"): keep the first and the last.
+        reason: {
+            let text = e.to_string();
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let first = lines.next().unwrap_or("parse error").to_string();
+            match lines.next_back() {
+                Some(reason) if !reason.starts_with('|') && !reason.starts_with('^') => {
+                    format!("{first}: {reason}")
+                }
+                _ => first,
+            }
+        } + &e
+            .span()
+            .map(|s| format!(" (at byte {})", s.start))
+            .unwrap_or_default(),
     })
 }
 
@@ -1163,5 +1170,11 @@ mod tests {
             "{:?}",
             l.warnings
         );
+    }
+
+    #[test]
+    fn toml_syntax_errors_say_why() {
+        let e = config_err("sandbox_mode = \"read-only\"\nsandbox_mode = \"read-only\"\n");
+        assert!(e.contains("line 2") && e.contains("duplicate key"), "{e}");
     }
 }

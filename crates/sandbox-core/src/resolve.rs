@@ -251,6 +251,13 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
                         access: entry.access.name().into(),
                     });
                 }
+                if pattern.trim().is_empty() {
+                    return Err(CoreError::BadGlob {
+                        origin: origin.into(),
+                        pattern: pattern.clone(),
+                        reason: "the pattern is empty".into(),
+                    });
+                }
                 let abs = anchor_glob(pattern, &cwd, env, origin)?;
                 out.deny_globs.push(DenyGlob::new(&abs, origin)?);
                 continue;

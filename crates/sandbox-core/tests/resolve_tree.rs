@@ -324,3 +324,12 @@ fn a_gitdir_pointer_that_is_not_utf8_still_protects_its_target() {
     );
     assert!(!r.decide(&target.join("HOOK"), Op::Create).allowed);
 }
+
+#[test]
+fn an_empty_deny_glob_is_an_error_not_the_working_directory() {
+    let (_t, base) = tree();
+    let mut p = ws_policy();
+    p.add_deny_glob(String::new(), "--deny-read");
+    let e = resolve(&p, &env(&base)).unwrap_err().to_string();
+    assert!(e.contains("--deny-read") && e.contains("empty"), "{e}");
+}

@@ -516,6 +516,9 @@ impl BwrapProbe {
 /// so that "not found" and "not executable" give the shell's 127 and 126 rather than bwrap's 1.
 pub fn check_command(program: &OsStr, cwd: &Path) -> Result<(), LaunchError> {
     let shown = program.to_string_lossy().into_owned();
+    if program.is_empty() {
+        return Err(LaunchError::CommandNotFound(shown));
+    }
     let candidates: Vec<PathBuf> = if program.as_bytes().contains(&b'/') {
         vec![cwd.join(program)]
     } else {
