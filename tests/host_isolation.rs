@@ -404,3 +404,34 @@ fn an_empty_command_is_not_found() {
         }
     }
 }
+
+/// bwrap mounts a fresh /proc and /dev, so it cannot keep a deny rule there: it refuses
+/// rather than run with the rule dropped.
+#[test]
+fn bwrap_refuses_a_deny_rule_under_proc() {
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        if !linux_backends(u, &ws.path).contains(&"bwrap") {
+            continue;
+        }
+        let cfg = ws.write(
+            u,
+            "proc.toml",
+            "default_permissions = \"d\"\n[permissions.d.filesystem]\n\":root\" = \"read\"\n\"/proc\" = \"none\"\n",
+        );
+        let args = [
+            "linux",
+            "--backend",
+            "bwrap",
+            "--config",
+            cfg.to_str().unwrap(),
+            "--",
+            "head",
+            "-1",
+            "/proc/self/status",
+        ];
+        let out = sandbox(u, &ws.path, &args);
+        assert_eq!(out.status.code(), Some(125), "{}: {}", u.name, stderr(&out));
+        assert!(stdout(&out).is_empty(), "{}: {}", u.name, stdout(&out));
+    }
+}

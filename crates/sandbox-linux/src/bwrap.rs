@@ -257,6 +257,19 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             true
         }
     };
+    // bwrap gives the command a fresh /dev and /proc; a deny rule there would be dropped.
+    if let Some(r) = policy.rules.iter().find(|r| {
+        r.access == sandbox_core::Access::Deny
+            && (r.path.starts_with("/dev") || r.path.starts_with("/proc"))
+    }) {
+        return Err(BwrapError::Unsupported {
+            feature: format!(
+                "denying {} (bwrap mounts a fresh /dev and /proc, so the rule would not hold)",
+                r.path.display()
+            ),
+            hint: "use --backend landlock, or drop the rule".into(),
+        });
+    }
     if let UnixSockets::Paths(paths) = &policy.unix_sockets {
         // The seccomp filter can allow all unix sockets or none; bwrap cannot name paths.
         let list = paths
