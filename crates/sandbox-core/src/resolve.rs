@@ -533,6 +533,13 @@ fn expand_home(p: &Path, env: &ResolveEnv, origin: &str) -> Result<PathBuf, Core
             origin: origin.into(),
             value: format!("{s} (HOME is not set)"),
         })?;
+        // An empty or relative HOME would make `~/x` relative to wherever `sandbox` runs.
+        if !home.is_absolute() {
+            return Err(CoreError::RelativePath {
+                origin: origin.into(),
+                value: format!("{s} (HOME is `{}`, not an absolute path)", home.display()),
+            });
+        }
         let rest = s.trim_start_matches('~').trim_start_matches('/');
         return Ok(if rest.is_empty() {
             home.clone()

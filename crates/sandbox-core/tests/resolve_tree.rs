@@ -333,3 +333,16 @@ fn an_empty_deny_glob_is_an_error_not_the_working_directory() {
     let e = resolve(&p, &env(&base)).unwrap_err().to_string();
     assert!(e.contains("--deny-read") && e.contains("empty"), "{e}");
 }
+
+#[test]
+fn tilde_needs_an_absolute_home() {
+    let (_t, base) = tree();
+    for home in ["", "rel"] {
+        let mut p = ws_policy();
+        p.add_writable_root(PathBuf::from("~/x"), "--writable-root");
+        let mut e = env(&base);
+        e.home = Some(PathBuf::from(home));
+        let err = resolve(&p, &e).unwrap_err().to_string();
+        assert!(err.contains("not an absolute path"), "{home:?}: {err}");
+    }
+}
