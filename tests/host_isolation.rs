@@ -9,6 +9,30 @@ use std::path::Path;
 use std::process::Command;
 use support::{assert_ok, linux_backends, sandbox, stderr, stdout, users, Dir, PYTHON};
 
+/// `sandbox linux --backend BACKEND FLAGS… -- CMD…` as `user` in `cwd`.
+fn run_in(
+    user: &support::User,
+    cwd: &Path,
+    backend: &str,
+    flags: &[&str],
+    cmd: &[&str],
+) -> std::process::Output {
+    let mut args = vec!["linux", "--backend", backend];
+    args.extend_from_slice(flags);
+    args.push("--");
+    args.extend_from_slice(cmd);
+    sandbox(user, cwd, &args)
+}
+
+/// `sandbox linux --backend BACKEND --full-auto -- sh -c SCRIPT` as `user` in `cwd`.
+fn full_auto_sh(
+    user: &support::User,
+    cwd: &Path,
+    backend: &str,
+    script: &str,
+) -> std::process::Output {
+    run_in(user, cwd, backend, &["--full-auto"], &["sh", "-c", script])
+}
 /// Python that calls `keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0)` and prints
 /// `KEYRING <id>` or `KEYRING-REFUSED <errno>`.
 const KEYCTL: &str = "import ctypes, os
@@ -125,17 +149,7 @@ fn processes_left_behind_cannot_create_protected_names() {
     for u in users() {
         for backend in linux_backends(u, Path::new("/tmp")) {
             let ws = Dir::new(u, Path::new("/tmp"));
-            let args = [
-                "linux",
-                "--backend",
-                backend,
-                "--full-auto",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ];
-            let out = sandbox(u, &ws.path, &args);
+            let out = full_auto_sh(u, &ws.path, backend, &script);
             assert_ok(&out, &format!("{} {backend}", u.name));
             runs.push((u.name.clone(), backend, ws));
         }
@@ -177,17 +191,7 @@ fn directories_leading_to_a_protected_git_cannot_be_renamed() {
                  mkdir -p {ws}/.git 2>/dev/null; echo evil > {ws}/.git/config 2>/dev/null; \
                  echo ok > {ws}/a.txt && echo WS-WRITABLE"
             );
-            let args = [
-                "linux",
-                "--backend",
-                backend,
-                "--full-auto",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ];
-            let out = sandbox(u, &outer.join("mid/ws"), &args);
+            let out = full_auto_sh(u, &outer.join("mid/ws"), backend, &script);
             assert_ok(&out, &format!("{} {backend}", u.name));
             let so = stdout(&out);
             for marker in ["OUTER-PINNED", "MID-PINNED", "WS-PINNED", "WS-WRITABLE"] {
@@ -288,18 +292,13 @@ fn unix_socket_path_lists_are_refused_and_an_empty_list_allows_none() {
         let probe = "import socket\ntry:\n socket.socket(socket.AF_UNIX); print('UNIX-OK')\nexcept OSError as e: print('UNIX-REFUSED', e.errno)";
         for backend in linux_backends(u, &ws.path) {
             let cfg = paths.to_str().unwrap();
-            let args = [
-                "linux",
-                "--backend",
+            let out = run_in(
+                u,
+                &ws.path,
                 backend,
-                "--config",
-                cfg,
-                "--",
-                "sh",
-                "-c",
-                &touch,
-            ];
-            let out = sandbox(u, &ws.path, &args);
+                &["--config", cfg],
+                &["sh", "-c", &touch],
+            );
             assert_eq!(
                 out.status.code(),
                 Some(125),
@@ -315,18 +314,13 @@ fn unix_socket_path_lists_are_refused_and_an_empty_list_allows_none() {
             assert!(!marker.exists(), "{} {backend}: the command ran", u.name);
 
             let cfg = empty.to_str().unwrap();
-            let args = [
-                "linux",
-                "--backend",
+            let out = run_in(
+                u,
+                &ws.path,
                 backend,
-                "--config",
-                cfg,
-                "--",
-                PYTHON,
-                "-c",
-                probe,
-            ];
-            let out = sandbox(u, &ws.path, &args);
+                &["--config", cfg],
+                &[PYTHON, "-c", probe],
+            );
             assert_ok(&out, &format!("{} {backend}", u.name));
             assert_eq!(
                 stdout(&out).trim(),
