@@ -429,3 +429,37 @@ fn bwrap_refuses_a_deny_rule_under_proc() {
         assert!(stdout(&out).is_empty(), "{}: {}", u.name, stdout(&out));
     }
 }
+
+/// A working directory the user cannot enter is a setup failure (125) under both backends,
+/// not bwrap's own exit 1 (which a caller cannot tell from the command's).
+#[test]
+fn a_working_directory_the_user_cannot_enter_is_125() {
+    for u in users().iter().filter(|u| !u.is_root()) {
+        let locked = tempfile::Builder::new()
+            .prefix("sbx-e2e-locked-")
+            .tempdir_in("/tmp")
+            .unwrap();
+        // Owned by the test runner (root in CI), mode 0700: the test user cannot enter it.
+        std::fs::set_permissions(
+            locked.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o700),
+        )
+        .unwrap();
+        let cwd = locked.path().to_str().unwrap();
+        for backend in linux_backends(u, Path::new("/tmp")) {
+            let out = run_in(u, Path::new("/tmp"), backend, &["-C", cwd], &["true"]);
+            assert_eq!(
+                out.status.code(),
+                Some(125),
+                "{} {backend}: {}",
+                u.name,
+                stderr(&out)
+            );
+            assert!(
+                stderr(&out).contains("Permission denied"),
+                "{}",
+                stderr(&out)
+            );
+        }
+    }
+}

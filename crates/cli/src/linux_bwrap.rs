@@ -74,6 +74,14 @@ fn launch(
     for w in sandbox.warnings() {
         exit::warn(w);
     }
+    // bwrap reports a working directory it cannot enter only as its own exit 1; checking here
+    // gives the usual 125 and message (the Landlock launcher changes directory the same way).
+    if !policy.unrestricted {
+        std::env::set_current_dir(&policy.cwd).map_err(|e| LaunchError::Io {
+            what: format!("working directory {}", policy.cwd.display()),
+            source: e,
+        })?;
+    }
     sandbox.run(&a.cmd.command, &mut |d| exit::warn(d))
 }
 
