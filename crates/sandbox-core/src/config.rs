@@ -95,6 +95,12 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     }
     let mut cx = Cx {
         file: file_name,
+        overridden: req
+            .overrides
+            .iter()
+            .filter_map(|o| o.split_once('=').and_then(|(k, _)| split_dotted(k.trim())))
+            .map(|parts| parts.join("."))
+            .collect(),
         warnings: Vec::new(),
     };
     let mut policy = cx.policy_from(&table, req)?;
@@ -231,13 +237,27 @@ fn split_dotted(key: &str) -> Option<Vec<String>> {
 /// The walk over one config: knows the file name for messages and collects warnings.
 struct Cx {
     file: String,
+    /// The dotted keys set by `-c`, so a message about one names `-c`, not the file.
+    overridden: Vec<String>,
     warnings: Vec<String>,
 }
 
 impl Cx {
+    /// Where `key` came from: `-c` when an override set it (or a table above it), else the file.
+    fn source(&self, key: &str) -> String {
+        let from_override = self.overridden.iter().any(|o| {
+            key == o || key.starts_with(&format!("{o}.")) || key.starts_with(&format!("{o}["))
+        });
+        if from_override {
+            "-c".to_string()
+        } else {
+            self.file.clone()
+        }
+    }
+
     fn type_err(&self, key: &str, expected: &str, found: &Value) -> CoreError {
         CoreError::ConfigType {
-            file: self.file.clone(),
+            file: self.source(key),
             key: key.into(),
             expected: expected.into(),
             found: describe(found),
@@ -246,15 +266,16 @@ impl Cx {
 
     fn value_err(&self, key: &str, reason: impl Into<String>) -> CoreError {
         CoreError::ConfigValue {
-            file: self.file.clone(),
+            file: self.source(key),
             key: key.into(),
             reason: reason.into(),
         }
     }
 
     fn warn_unknown(&mut self, key: &str) {
+        let source = self.source(key);
         self.warnings
-            .push(format!("{}: unknown key `{key}` ignored", self.file));
+            .push(format!("{source}: unknown key `{key}` ignored"));
     }
 
     fn string<'a>(
@@ -1176,5 +1197,33 @@ mod tests {
     fn toml_syntax_errors_say_why() {
         let e = config_err("sandbox_mode = \"read-only\"\nsandbox_mode = \"read-only\"\n");
         assert!(e.contains("line 2") && e.contains("duplicate key"), "{e}");
+    }
+
+    #[test]
+    fn messages_about_an_override_name_dash_c_not_the_file() {
+        let req = LoadRequest {
+            overrides: vec!["sandbox_mode=1".into()],
+            ..LoadRequest::default()
+        };
+        let e = with_config("sandbox_mode = \"read-only\"\n", req)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("-c") && !e.contains("config.toml"), "{e}");
+        // A wrong value in the file itself still names the file.
+        let e = config_err("sandbox_mode = 1\n");
+        assert!(e.contains("config.toml"), "{e}");
+        let l = with_config(
+            "sandbox_mode = \"read-only\"\n",
+            LoadRequest {
+                overrides: vec!["no_such_key=1".into()],
+                ..LoadRequest::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            l.warnings.iter().any(|w| w.starts_with("-c: unknown key")),
+            "{:?}",
+            l.warnings
+        );
     }
 }
