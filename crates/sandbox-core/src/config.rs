@@ -401,6 +401,17 @@ impl Cx {
                 self.warn_unknown(key);
             }
         }
+        // Sections this tool reads must have the right shape even when this run does not use
+        // them, so a typo is found now rather than on the run that selects them.
+        self.table(t, "sandbox_workspace_write", "sandbox_workspace_write")?;
+        self.table(t, "profiles", "profiles")?;
+        if let Some(perms) = self.table(t, "permissions", "permissions")? {
+            for (name, v) in perms {
+                if !matches!(v, Value::Table(_)) {
+                    return Err(self.type_err(&format!("permissions.{name}"), "a table", v));
+                }
+            }
+        }
         let config_mode = match self.config_profile_mode(t)? {
             Some(selected) => Some(selected),
             None => self
@@ -1225,5 +1236,18 @@ mod tests {
             "{:?}",
             l.warnings
         );
+    }
+
+    #[test]
+    fn unused_sections_are_still_checked_for_shape() {
+        for (cfg, key) in [
+            ("permissions = \"x\"\n", "`permissions`"),
+            ("permissions = { a = 5 }\n", "`permissions.a`"),
+            ("profiles = 5\n", "`profiles`"),
+            ("sandbox_workspace_write = 5\n", "`sandbox_workspace_write`"),
+        ] {
+            let e = config_err(cfg);
+            assert!(e.contains(key) && e.contains("a table"), "{cfg}: {e}");
+        }
     }
 }
