@@ -9,6 +9,13 @@ use std::path::Path;
 use std::process::Command;
 use support::{assert_ok, linux_backends, sandbox, stderr, stdout, users, Dir, PYTHON};
 
+/// Panics unless `out` is a refusal to set up (125) whose message contains `needle`.
+fn assert_refused(out: &std::process::Output, what: &str, needle: &str) {
+    let err = stderr(out);
+    assert_eq!(out.status.code(), Some(125), "{what}: {err}");
+    assert!(err.contains(needle), "{what}: {err}");
+}
+
 /// `sandbox linux --backend BACKEND FLAGS… -- CMD…` as `user` in `cwd`.
 fn run_in(
     user: &support::User,
@@ -299,17 +306,10 @@ fn unix_socket_path_lists_are_refused_and_an_empty_list_allows_none() {
                 &["--config", cfg],
                 &["sh", "-c", &touch],
             );
-            assert_eq!(
-                out.status.code(),
-                Some(125),
-                "{} {backend}: {}",
-                u.name,
-                stderr(&out)
-            );
-            assert!(
-                stderr(&out).contains("\"none\" or \"all\""),
-                "{}",
-                stderr(&out)
+            assert_refused(
+                &out,
+                &format!("{} {backend}", u.name),
+                "\"none\" or \"all\"",
             );
             assert!(!marker.exists(), "{} {backend}: the command ran", u.name);
 
@@ -448,18 +448,7 @@ fn a_working_directory_the_user_cannot_enter_is_125() {
         let cwd = locked.path().to_str().unwrap();
         for backend in linux_backends(u, Path::new("/tmp")) {
             let out = run_in(u, Path::new("/tmp"), backend, &["-C", cwd], &["true"]);
-            assert_eq!(
-                out.status.code(),
-                Some(125),
-                "{} {backend}: {}",
-                u.name,
-                stderr(&out)
-            );
-            assert!(
-                stderr(&out).contains("Permission denied"),
-                "{}",
-                stderr(&out)
-            );
+            assert_refused(&out, &format!("{} {backend}", u.name), "Permission denied");
         }
     }
 }
