@@ -40,6 +40,14 @@ fn full_auto_sh(
 ) -> std::process::Output {
     run_in(user, cwd, backend, &["--full-auto"], &["sh", "-c", script])
 }
+/// Runs of different users share the placeholder stubs under `/tmp` (`/tmp/.git`, …) but
+/// not their registry, so one user's cleanup can remove a stub another user's bwrap run is
+/// about to mount (a documented limitation). The cases, which run as both users, take turns.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Python that calls `keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0)` and prints
 /// `KEYRING <id>` or `KEYRING-REFUSED <errno>`.
 const KEYCTL: &str = "import ctypes, os
@@ -52,6 +60,7 @@ print('KEYRING', r) if r >= 0 else print('KEYRING-REFUSED', ctypes.get_errno())
 
 #[test]
 fn kernel_keyrings_are_out_of_reach() {
+    let _serial = serial();
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
         // Control: outside a sandbox the call works.
@@ -96,6 +105,7 @@ else:
 
 #[test]
 fn system_v_ipc_of_the_host_is_out_of_reach() {
+    let _serial = serial();
     let key = (0x5b0c_0000 + (std::process::id() & 0xffff)).to_string();
     let made = Command::new(PYTHON)
         .args(["-c", SHM, &key, "create"])
@@ -147,6 +157,7 @@ fn system_v_ipc_of_the_host_is_out_of_reach() {
 /// `.git`, `.codex` and `.agents` (it could create them otherwise).
 #[test]
 fn processes_left_behind_cannot_create_protected_names() {
+    let _serial = serial();
     let marker = format!("1.{}7", std::process::id());
     let script = format!(
         "setsid sh -c 'sleep {marker}; mkdir .git .codex .agents; touch survived' \
@@ -182,6 +193,7 @@ fn processes_left_behind_cannot_create_protected_names() {
 /// fresh, writable `.git` on the host. Every such directory is pinned (a mount point).
 #[test]
 fn directories_leading_to_a_protected_git_cannot_be_renamed() {
+    let _serial = serial();
     for u in users() {
         for backend in linux_backends(u, Path::new("/tmp")) {
             let outer = Dir::new(u, Path::new("/tmp"));
@@ -219,6 +231,7 @@ fn directories_leading_to_a_protected_git_cannot_be_renamed() {
 /// rather than refusing every later run.
 #[test]
 fn a_tampered_bwrap_cache_heals_instead_of_refusing_every_run() {
+    let _serial = serial();
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
         if !linux_backends(u, &ws.path).contains(&"bwrap") {
@@ -256,6 +269,7 @@ fn a_tampered_bwrap_cache_heals_instead_of_refusing_every_run() {
 /// opens it in a way that waits for a writer (which would hang the run for good).
 #[test]
 fn a_fifo_named_git_does_not_hang_the_launch() {
+    let _serial = serial();
     for u in users() {
         for backend in linux_backends(u, Path::new("/tmp")) {
             let ws = Dir::new(u, Path::new("/tmp"));
@@ -286,6 +300,7 @@ fn a_fifo_named_git_does_not_hang_the_launch() {
 /// every socket allowed), and an empty list means no unix socket at all.
 #[test]
 fn unix_socket_path_lists_are_refused_and_an_empty_list_allows_none() {
+    let _serial = serial();
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
         let paths = ws.write(
@@ -336,6 +351,7 @@ fn unix_socket_path_lists_are_refused_and_an_empty_list_allows_none() {
 /// mangled name (leaving the real one readable). bwrap refuses; Landlock masks it.
 #[test]
 fn a_denied_file_whose_name_is_not_utf8_is_never_left_readable() {
+    let _serial = serial();
     use std::os::unix::ffi::OsStrExt;
     let name = std::ffi::OsStr::from_bytes(b"\xfe.env");
     for u in users() {
@@ -384,6 +400,7 @@ fn a_denied_file_whose_name_is_not_utf8_is_never_left_readable() {
 /// An empty command name is "not found" (127) under both backends, as a shell says.
 #[test]
 fn an_empty_command_is_not_found() {
+    let _serial = serial();
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
         for backend in linux_backends(u, &ws.path) {
@@ -403,6 +420,7 @@ fn an_empty_command_is_not_found() {
 /// rather than run with the rule dropped.
 #[test]
 fn bwrap_refuses_a_deny_rule_under_proc() {
+    let _serial = serial();
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
         if !linux_backends(u, &ws.path).contains(&"bwrap") {
@@ -434,6 +452,7 @@ fn bwrap_refuses_a_deny_rule_under_proc() {
 /// not bwrap's own exit 1 (which a caller cannot tell from the command's).
 #[test]
 fn a_working_directory_the_user_cannot_enter_is_125() {
+    let _serial = serial();
     for u in users().iter().filter(|u| !u.is_root()) {
         let locked = tempfile::Builder::new()
             .prefix("sbx-e2e-locked-")
