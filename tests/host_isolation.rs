@@ -471,3 +471,29 @@ fn a_working_directory_the_user_cannot_enter_is_125() {
         }
     }
 }
+
+/// `--backend auto` picks bwrap here, but bwrap cannot keep a deny rule under /proc: the run
+/// falls back to Landlock, which enforces it, rather than refusing.
+#[test]
+fn auto_falls_back_to_landlock_when_bwrap_cannot_express_the_policy() {
+    let _serial = serial();
+    for u in users() {
+        let ws = Dir::new(u, Path::new("/tmp"));
+        let cfg = ws.write(
+            u,
+            "proc.toml",
+            "default_permissions = \"d\"\n[permissions.d.filesystem]\n\":root\" = \"read\"\n\"/proc\" = \"none\"\n",
+        );
+        let flags = ["--config", cfg.to_str().unwrap()];
+        let probe = "head -1 /proc/self/status || echo PROC-DENIED";
+        let out = run_in(u, &ws.path, "auto", &flags, &["sh", "-c", probe]);
+        assert_ok(&out, &u.name);
+        assert_eq!(
+            stdout(&out).trim(),
+            "PROC-DENIED",
+            "{}: {}",
+            u.name,
+            stderr(&out)
+        );
+    }
+}

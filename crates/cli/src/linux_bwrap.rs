@@ -105,6 +105,14 @@ pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
     }
     let sandbox = match sandbox_linux::BwrapSandbox::new(&policy, options(a)) {
         Ok(s) => s,
+        // bwrap cannot express this policy (a path that is not UTF-8, a rule under /proc, …).
+        // Landlock may; it refuses on its own when it cannot enforce the whole policy either.
+        Err(LaunchError::Compile(e @ sandbox_linux::bwrap::BwrapError::Unsupported { .. })) => {
+            if a.verbose {
+                exit::err!("sandbox: backend landlock: bwrap cannot enforce this policy: {e}");
+            }
+            return crate::linux::run_landlock(a, policy);
+        }
         Err(e) => return launch_error(&e),
     };
     match launch(a, &policy, &sandbox) {
