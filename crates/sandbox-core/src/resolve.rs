@@ -424,7 +424,10 @@ fn writable_roots(
                 continue;
             }
             let host_path = host_spelling(&path, target);
-            let kind = match std::fs::symlink_metadata(&host_path) {
+            let meta = std::fs::symlink_metadata(&host_path);
+            // Only a regular file can be a pointer (a FIFO or device is never opened).
+            let regular = meta.as_ref().is_ok_and(|m| m.is_file());
+            let kind = match meta {
                 Ok(m) if m.file_type().is_symlink() => {
                     let target = std::fs::read_link(&host_path)
                         .map(|t| t.display().to_string())
@@ -439,9 +442,7 @@ fn writable_roots(
                 Ok(_) => PathKind::File,
                 Err(_) => PathKind::Missing,
             };
-            // Only a regular file can be a pointer (a FIFO or device is never read).
-            let regular = std::fs::symlink_metadata(&host_path).is_ok_and(|m| m.is_file());
-            if name == ".git" && kind == PathKind::File && regular {
+            if name == ".git" && regular {
                 match gitdir_target(&host_path) {
                     Some(t) if t.exists() => {
                         let t = canonical(&t, target);
