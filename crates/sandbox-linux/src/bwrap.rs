@@ -271,21 +271,16 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
         });
     }
     if let UnixSockets::Paths(paths) = &policy.unix_sockets {
-        // The seccomp filter can allow all unix sockets or none; bwrap cannot name paths.
-        let list = paths
-            .iter()
-            .map(|p| p.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
         if !input.best_effort {
             return Err(BwrapError::Unsupported {
-                feature: format!("limiting unix sockets to paths ({list})"),
-                hint: "set unix_sockets to \"none\" or \"all\" (no Linux backend can limit unix sockets to paths), or pass --best-effort to allow all unix sockets".into(),
+                feature: format!(
+                    "limiting unix sockets to paths ({})",
+                    crate::error::path_list(paths)
+                ),
+                hint: crate::error::UNIX_SOCKET_PATHS_HINT.into(),
             });
         }
-        degradations.push(format!(
-            "unix sockets cannot be limited to paths ({list}): all unix sockets are allowed"
-        ));
+        degradations.push(crate::error::unix_socket_paths_gap(paths));
     }
     let f = input.features;
     if !f.perms {

@@ -67,9 +67,6 @@ fn unsupported(feature: &str, why: String, hint: &str) -> LinuxError {
 const DEGRADE_HINT: &str =
     "pass --best-effort to run with this gap (printed as a warning), or use --backend bwrap";
 
-/// No Linux backend can limit unix sockets to paths, so the bwrap hint would not help.
-pub(crate) const UNIX_SOCKET_PATHS_HINT: &str = "set unix_sockets to \"none\" or \"all\" (no Linux backend can limit unix sockets to paths), or pass --best-effort to allow all unix sockets";
-
 /// Compiles `policy` for the Landlock backend on a host with `caps`. `terminals` are the
 /// caller's terminal devices (see [`landlock::compile`]).
 pub fn compile(
@@ -129,14 +126,7 @@ pub fn compile(
         policy_eff.unix_sockets = UnixSockets::All;
         gaps.push((
             "network.unix_socket_paths".into(),
-            format!(
-                "unix sockets cannot be limited to paths ({}): all unix sockets are allowed",
-                paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+            crate::error::unix_socket_paths_gap(paths),
         ));
     }
     let ll = landlock::compile(&policy_eff, abi, terminals);
@@ -201,7 +191,7 @@ pub fn compile(
                 n => format!(" (and {} more gap(s))", n - 1),
             };
             let hint = if feature == "network.unix_socket_paths" {
-                UNIX_SOCKET_PATHS_HINT
+                crate::error::UNIX_SOCKET_PATHS_HINT
             } else {
                 DEGRADE_HINT
             };
