@@ -333,6 +333,70 @@ fn bad_flags_exit_125_without_panic() {
     }
 }
 
+/// Each bad input this tool guards against, fed through the real binary: exit 125, one
+/// `sandbox: …` line naming what was wrong, nothing on stdout, no panic.
+#[test]
+fn hostile_input_is_125_with_a_message_naming_it() {
+    let deep = format!("{}b{}", "{a,".repeat(125), "}".repeat(125));
+    let key = vec!["a"; 40].join(".");
+    let dash_c = format!("{key}=1");
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (vec!["--deny-read", "", "/"], None, "the pattern is empty"),
+        (vec!["--deny-read", &deep, "/"], None, "nested more than 8"),
+        (vec!["--deny-read", "{a,}b", "/"], None, "empty alternative"),
+        (vec!["-c", &dash_c, "/"], None, "more than 32 dotted parts"),
+        (
+            vec!["--config", "/dev/zero", "/"],
+            None,
+            "larger than 16 MiB",
+        ),
+        (
+            vec!["/"],
+            Some("sandbox_mode = \"read-only\"\nsandbox_mode = \"read-only\"\n"),
+            "duplicate key",
+        ),
+        (
+            vec!["/"],
+            Some("permissions = \"x\"\n"),
+            "`permissions`: expected a table",
+        ),
+        (
+            vec!["-c", "sandbox_mode=1", "/"],
+            Some("sandbox_mode = \"read-only\"\n"),
+            "-c: key `sandbox_mode`",
+        ),
+    ];
+    for (args, config, want) in cases {
+        let o = match config {
+            Some(text) => with_config(text, &args),
+            None => explain(&args),
+        };
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), 125, "{want}: {err}");
+        assert!(
+            err.starts_with("sandbox: ") && err.contains(want),
+            "{want}: {err}"
+        );
+        assert_eq!(err.lines().count(), 1, "{want}: {err}");
+        assert!(o.stdout.is_empty(), "{want}");
+    }
+    // `~` against an empty HOME would be relative to wherever `sandbox` runs.
+    let o = sandbox()
+        .env("HOME", "")
+        .args([
+            "explain",
+            "--full-auto",
+            "-c",
+            "sandbox_workspace_write.writable_roots=[\"~/x\"]",
+            "/",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(code(&o), 125, "{err}");
+    assert!(err.contains("not an absolute path"), "{err}");
+}
+
 #[test]
 fn unknown_config_keys_warn_but_work() {
     let o = with_config(
