@@ -170,11 +170,7 @@ fn a_signal_ignored_by_the_caller_stays_ignored_like_nohup() {
              sh -c 'kill -HUP $$; echo survived'",
             sandbox_bin().display()
         );
-        let out = as_user(u, "sh")
-            .args(["-c", &script])
-            .current_dir(&ws.path)
-            .output()
-            .unwrap();
+        let out = shell_as(u, &ws.path, &script);
         assert_ok(&out, &u.name);
         assert_eq!(stdout(&out), "survived\n", "as {}", u.name);
     }
@@ -310,11 +306,7 @@ fn exit_status_contract() {
             "{} linux --backend landlock -s read-only -- sh -c 'kill -TERM $$'; echo \"rc=$?\"",
             sandbox_bin().display()
         );
-        let out = as_user(u, "sh")
-            .args(["-c", &script])
-            .current_dir(&ws.path)
-            .output()
-            .unwrap();
+        let out = shell_as(u, &ws.path, &script);
         assert!(stdout(&out).contains("rc=143"), "{}", stdout(&out));
         // Found but not executable: 126.
         let f = ws.write(u, "notexec.sh", "#!/bin/sh\necho hi\n");

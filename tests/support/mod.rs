@@ -183,6 +183,15 @@ pub fn as_user(user: &User, program: impl AsRef<OsStr>) -> Command {
     }
 }
 
+/// Runs `sh -c SCRIPT` as `user` in `cwd` (outside any sandbox) and collects the output.
+pub fn shell_as(user: &User, cwd: &Path, script: &str) -> Output {
+    as_user(user, "sh")
+        .args(["-c", script])
+        .current_dir(cwd)
+        .output()
+        .expect("run sh")
+}
+
 /// A `Command` that runs `sandbox ARGS…` as `user` in `cwd`, with a clean, predictable
 /// environment (no TMPDIR, a PATH without home directories).
 pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Command {
