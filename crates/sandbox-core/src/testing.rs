@@ -1,6 +1,7 @@
 //! Proptest strategies shared by the property tests of every crate in the workspace
 //! (feature `testing`, enabled only by dev-dependencies).
 
+use crate::Access;
 use proptest::prelude::*;
 use std::path::PathBuf;
 
@@ -27,4 +28,9 @@ pub fn odd_path() -> impl Strategy<Value = PathBuf> {
             }
             PathBuf::from(s)
         })
+}
+
+/// Any access a rule can give.
+pub fn access() -> impl Strategy<Value = Access> {
+    prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]
 }

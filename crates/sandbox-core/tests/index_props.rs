@@ -7,15 +7,13 @@ use proptest::prelude::*;
 use sandbox_core::index::has_ancestor;
 use sandbox_core::testing::odd_path as path;
 use sandbox_core::{
-    Access, NetworkPolicy, Op, PathKind, Protected, ResolvedPolicy, Rule, TargetOs, UnixSockets,
+    NetworkPolicy, Op, PathKind, Protected, ResolvedPolicy, Rule, TargetOs, UnixSockets,
     WritableRoot,
 };
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 
-fn access() -> impl Strategy<Value = Access> {
-    prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]
-}
+use sandbox_core::testing::access;
 
 fn rules() -> impl Strategy<Value = Vec<Rule>> {
     prop::collection::vec((path(), access()), 0..8).prop_map(|v| {

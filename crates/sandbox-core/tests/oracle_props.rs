@@ -13,9 +13,7 @@ fn rel_path() -> impl Strategy<Value = Vec<&'static str>> {
     prop::collection::vec(prop::sample::select(&NAMES[..]), 0..4)
 }
 
-fn access() -> impl Strategy<Value = Access> {
-    prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]
-}
+use sandbox_core::testing::access;
 
 fn op() -> impl Strategy<Value = Op> {
     prop::sample::select(&Op::ALL[..])

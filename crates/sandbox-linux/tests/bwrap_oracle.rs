@@ -70,9 +70,7 @@ fn kind_of(p: &Path) -> PathKind {
     }
 }
 
-fn access() -> impl Strategy<Value = Access> {
-    prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]
-}
+use sandbox_core::testing::access;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]

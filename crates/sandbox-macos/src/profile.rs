@@ -551,9 +551,7 @@ mod lookup_tests {
 
     use sandbox_core::testing::odd_path as path;
 
-    fn access() -> impl Strategy<Value = Access> {
-        prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]
-    }
+    use sandbox_core::testing::access;
 
     proptest! {
         #![proptest_config(ProptestConfig { cases: 1024, ..ProptestConfig::default() })]

@@ -58,9 +58,7 @@ const GLOBS: [&str; 9] = [
     "g/.git",
 ];
 
-fn access() -> impl Strategy<Value = Access> {
-    prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]
-}
+use sandbox_core::testing::access;
 
 #[derive(Debug, Clone)]
 struct Gen {

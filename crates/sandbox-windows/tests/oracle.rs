@@ -15,9 +15,7 @@ fn rel() -> impl Strategy<Value = Vec<&'static str>> {
     prop::collection::vec(prop::sample::select(&NAMES[..]), 0..4)
 }
 
-fn access() -> impl Strategy<Value = Access> {
-    prop_oneof![Just(Access::Read), Just(Access::Write), Just(Access::Deny)]
-}
+use sandbox_core::testing::access;
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
