@@ -189,10 +189,15 @@ pub fn diagnose(stderr: &str, hints: &HostHints) -> Option<Diagnosis> {
 
 /// The bwrap binary to use: `/usr/bin/bwrap` if it is there, else the first `bwrap` in `PATH`
 /// whose directory is not inside any path the sandbox can write (a planted binary there would
-/// run outside the sandbox with our privileges). Relative `PATH` entries are skipped.
+/// run outside the sandbox with our privileges). Relative `PATH` entries are skipped, and so is
+/// any candidate (`/usr/bin/bwrap` included) whose file, links followed, lies inside a path the
+/// sandbox can write: the command could replace it and the next launch would run unsandboxed.
 pub fn find_bwrap(path_var: Option<&OsStr>, writable: &[PathBuf]) -> Option<PathBuf> {
+    let outside = |cand: &Path| {
+        std::fs::canonicalize(cand).is_ok_and(|real| !writable.iter().any(|w| real.starts_with(w)))
+    };
     let system = Path::new("/usr/bin/bwrap");
-    if is_executable(system) {
+    if is_executable(system) && outside(system) {
         return Some(system.to_path_buf());
     }
     let path_var = path_var?;
@@ -205,7 +210,7 @@ pub fn find_bwrap(path_var: Option<&OsStr>, writable: &[PathBuf]) -> Option<Path
             continue;
         }
         let cand = dir.join("bwrap");
-        if is_executable(&cand) {
+        if is_executable(&cand) && outside(&cand) {
             return Some(cand);
         }
     }
