@@ -40,7 +40,7 @@ pub(crate) fn check(
     let mut paths = vec![("working directory".to_string(), env.cwd.clone())];
     for e in entries.iter().filter(|e| e.access == Access::Write) {
         if let Some(p) = given(&e.target, env, &e.origin) {
-            paths.push((format!("{} (write)", e.origin), p));
+            paths.push((e.origin.clone(), p));
         }
     }
     for (what, given) in paths {
