@@ -110,7 +110,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             PathKind::Missing => unenforceable.push((
                 "filesystem.protected_create".to_string(),
                 format!(
-                    "creating the missing read-only path {} ({reason}) cannot be blocked: its parent directory does not exist",
+                    "creating the missing protected path {} ({reason}) cannot be blocked: its parent directory does not exist",
                     path.display(),
                 ),
             )),
