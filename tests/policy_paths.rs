@@ -97,6 +97,27 @@ fn read_rules_inside_writable_roots_are_enforced() {
                 let _ = std::fs::remove_file(ws.join(f));
             }
         }
+        // Without a private mount namespace Landlock cannot carve them out: refused, and
+        // named as a gap with --best-effort.
+        for best_effort in [false, true] {
+            let mut a = vec!["linux", "--backend", "landlock"];
+            if best_effort {
+                a.push("--best-effort");
+            }
+            a.extend_from_slice(&args);
+            a.extend_from_slice(&["--", "true"]);
+            let o = sandbox_cmd(user, &ws.path, &a)
+                .env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1")
+                .output()
+                .unwrap();
+            let what = format!("{} no mount namespace: {}", user.name, stderr(&o));
+            if best_effort {
+                assert_ok(&o, &what);
+                assert!(stderr(&o).contains("filesystem.read_paths"), "{what}");
+            } else {
+                assert_eq!(code(&o), 125, "{what}");
+            }
+        }
         // The oracle says the same.
         let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
         assert!(!ex("create", "docs/new"));
