@@ -159,6 +159,14 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
                         .iter()
                         .any(|w| parent.starts_with(&w.path))
                 });
+                // Only where the command could create it: not below a read-only path.
+                let creatable = rule
+                    .path
+                    .parent()
+                    .is_some_and(|d| policy.allows_canonical(d, Op::Write));
+                if !creatable {
+                    continue;
+                }
                 if parent_writable && rule.path.parent().is_some_and(|d| d.is_dir()) {
                     steps.push(MountStep::MaskPlaceholder {
                         path: rule.path.clone(),
