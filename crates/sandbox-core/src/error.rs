@@ -47,14 +47,13 @@ pub enum CoreError {
     #[error("--writable-root `{root}`: the read-only sandbox mode writes nowhere; use --full-auto (workspace-write) or a permissions profile to make it writable")]
     WritableRootInReadOnly { root: String },
 
-    #[error("{what} `{given}` is reached through the symlink `{link}` (to `{target}`), which lies inside writable root `{root}`: a command run earlier could have planted it; use the real path `{resolved}` if that is what you mean")]
+    #[error("{what} `{given}` is reached through the symlink `{link}` (to `{target}`), which lies inside writable root `{root}`: a command run earlier could have planted it; give the real directory if that is what you mean")]
     PlantedLink {
         what: String,
         given: String,
         link: String,
         target: String,
         root: String,
-        resolved: String,
     },
 
     #[error("{origin}: invalid glob `{pattern}`: {reason}")]

@@ -80,7 +80,6 @@ fn check_one(what: &str, given: &Path, out: &ResolvedPolicy) -> Result<(), CoreE
                 link: prefix.display().to_string(),
                 target,
                 root: root.display().to_string(),
-                resolved: resolved.display().to_string(),
             });
         }
     }
