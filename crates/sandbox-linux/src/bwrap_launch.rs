@@ -788,4 +788,22 @@ mod tests {
             assert_eq!(find_bwrap(Some(dir.as_os_str()), &[]), Some(fake));
         }
     }
+
+    #[test]
+    fn a_bwrap_linked_into_a_writable_dir_is_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(d.path()).unwrap();
+        let (bin, writable) = (base.join("bin"), base.join("w"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&writable).unwrap();
+        let real = writable.join("bwrap");
+        std::fs::write(&real, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(&real, bin.join("bwrap")).unwrap();
+        let found = find_bwrap(Some(bin.as_os_str()), std::slice::from_ref(&writable));
+        assert_ne!(found.as_deref(), Some(bin.join("bwrap").as_path()));
+        // /usr/bin/bwrap inside a writable root is skipped too.
+        let found = find_bwrap(None, &[PathBuf::from("/usr")]);
+        assert_eq!(found, None);
+    }
 }
