@@ -99,8 +99,14 @@ impl PolicyArgs {
         if let Some(cd) = &self.cd {
             env.cwd = absolute(&start, cd);
         }
-        let resolved =
+        let mut resolved =
             sandbox_core::resolve(&loaded.policy, &env).map_err(|e| exit::fail("policy", &e))?;
+        // The next launch runs this file: the command must not be able to replace it.
+        if target == TargetOs::host() {
+            if let Ok(exe) = std::env::current_exe() {
+                resolved.protect_executable(&exe, "the sandbox executable");
+            }
+        }
         let env_policy = loaded.env;
         for w in &resolved.warnings {
             exit::warn(w);

@@ -353,6 +353,12 @@ mod imp {
                         sandbox_linux::mountns::MountStep::MaskFile { path } => {
                             format!("mask file {}", path.display())
                         }
+                        sandbox_linux::mountns::MountStep::MaskPlaceholder { path } => {
+                            format!(
+                                "mask directory {} (denied, missing: an empty placeholder, removed after the run)",
+                                path.display()
+                            )
+                        }
                     };
                     let _ = writeln!(s, "  {line}");
                 }

@@ -70,7 +70,7 @@ impl PolicyBuilder {
         self
     }
 
-    /// Replaces the protected names (`.git`, `.codex`, `.agents` by default).
+    /// Replaces the protected names (`.git`, `.codex`, `.agents`, `.aws` by default).
     pub fn protected_names<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,

@@ -106,6 +106,13 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     let mut policy = cx.policy_from(&table, req)?;
     let env = cx.env_from(&table)?;
 
+    // Read-only writes nowhere (Codex ignores writable roots there): a root given anyway is
+    // a mistake, not a request to make it writable.
+    if let (Some(Preset::ReadOnly), Some(root)) = (policy.preset, req.writable_roots.first()) {
+        return Err(CoreError::WritableRootInReadOnly {
+            root: root.display().to_string(),
+        });
+    }
     for root in &req.writable_roots {
         policy.add_writable_root(root.clone(), "--writable-root");
     }

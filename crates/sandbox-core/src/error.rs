@@ -44,6 +44,18 @@ pub enum CoreError {
         root: String,
     },
 
+    #[error("--writable-root `{root}`: the read-only sandbox mode writes nowhere; use --full-auto (workspace-write) or a permissions profile to make it writable")]
+    WritableRootInReadOnly { root: String },
+
+    #[error("{what} `{given}` is reached through the symlink `{link}` (to `{target}`), which lies inside writable root `{root}`: a command run earlier could have planted it; give the real directory if that is what you mean")]
+    PlantedLink {
+        what: String,
+        given: String,
+        link: String,
+        target: String,
+        root: String,
+    },
+
     #[error("{origin}: invalid glob `{pattern}`: {reason}")]
     BadGlob {
         origin: String,

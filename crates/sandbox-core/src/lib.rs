@@ -10,8 +10,11 @@ pub mod config;
 pub mod decide;
 pub mod env;
 pub mod error;
+mod foreign_link;
 pub mod glob;
 pub mod index;
+mod launcher;
+mod planted;
 pub mod policy;
 pub mod resolve;
 #[cfg(feature = "testing")]

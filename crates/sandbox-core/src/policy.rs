@@ -222,7 +222,7 @@ pub enum UnixSockets {
 }
 
 /// The default protected names under every writable root.
-pub const DEFAULT_PROTECTED_NAMES: [&str; 3] = [".git", ".codex", ".agents"];
+pub const DEFAULT_PROTECTED_NAMES: [&str; 4] = [".git", ".codex", ".agents", ".aws"];
 
 /// A complete, unresolved policy.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]

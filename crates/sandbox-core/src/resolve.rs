@@ -201,11 +201,25 @@ impl ResolvedPolicy {
     /// path whose own parent lies in a writable root. Renaming one would carry the protected
     /// path's read-only mount away with it and leave the name free for a fresh, writable
     /// copy. Backends make each one a mount point, which cannot be renamed. Shallowest first.
+    /// A read or deny rule inside a writable root is carved out the same way, so the
+    /// directories leading to it are pinned too.
     pub fn rename_pins(&self) -> Vec<PathBuf> {
         let in_root = |p: &Path| self.writable_roots.iter().any(|r| p.starts_with(&r.path));
+        let carved_rules = self.rules.iter().filter(|r| {
+            r.access != Access::Write
+                && self
+                    .writable_roots
+                    .iter()
+                    .any(|w| r.path.starts_with(&w.path) && r.path != w.path)
+        });
+        let carved = self
+            .protected_paths()
+            .into_iter()
+            .map(|p| p.path.as_path())
+            .chain(carved_rules.map(|r| r.path.as_path()));
         let mut pins = std::collections::BTreeSet::new();
-        for p in self.protected_paths() {
-            let mut dir = p.path.parent();
+        for p in carved {
+            let mut dir = p.parent();
             while let Some(d) = dir {
                 match d.parent() {
                     Some(parent) if in_root(parent) => {
@@ -240,6 +254,7 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         warnings: Vec::new(),
     };
 
+    let mut missing_reads: Vec<(PathBuf, &str)> = Vec::new();
     for entry in &policy.entries {
         let origin = entry.origin.as_str();
         let path = match &entry.target {
@@ -316,6 +331,12 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
             }
         };
         check_utf8(&path, origin)?;
+        // A read rule on a missing path that the command could create: kept (backends keep
+        // it uncreatable), decided once every rule is in.
+        if entry.access == Access::Read && !exists(&path, env.target) {
+            missing_reads.push((path, origin));
+            continue;
+        }
         if entry.access != Access::Deny && !exists(&path, env.target) {
             out.warnings.push(format!(
                 "{origin}: `{}` does not exist; its {} rule is skipped",
@@ -325,6 +346,17 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
             continue;
         }
         push_rule(&mut out.rules, path, entry.access, origin);
+    }
+
+    for (path, origin) in missing_reads {
+        if out.allows_canonical(&path, crate::policy::Op::Create) {
+            push_rule(&mut out.rules, path, Access::Read, origin);
+        } else {
+            out.warnings.push(format!(
+                "{origin}: `{}` does not exist; its read rule is skipped",
+                path.display()
+            ));
+        }
     }
 
     // Stable sort, then drop repeats: the first rule given for a (path, access) is kept.
@@ -356,6 +388,7 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         out.writable_roots =
             writable_roots(&out, &policy.protected_names, env.target, &mut warnings)?;
         out.warnings.extend(warnings);
+        crate::planted::check(&policy.entries, env, &out)?;
     }
     Ok(out)
 }
@@ -429,6 +462,14 @@ fn writable_roots(
             let regular = meta.as_ref().is_ok_and(|m| m.is_file());
             let kind = match meta {
                 Ok(m) if m.file_type().is_symlink() => {
+                    if let Some(owner) = crate::foreign_link::owner(&host_path, &m) {
+                        // Not followed, not a reason to refuse: the command cannot replace it.
+                        warnings.push(format!(
+                            "`{}` is a symbolic link owned by uid {owner} in a sticky directory; it is left alone (not followed, not protected): the command cannot remove or replace it",
+                            path.display()
+                        ));
+                        continue;
+                    }
                     let target = std::fs::read_link(&host_path)
                         .map(|t| t.display().to_string())
                         .unwrap_or_else(|_| "?".into());
@@ -527,7 +568,7 @@ fn path_from_bytes(b: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(b).into_owned())
 }
 
-fn expand_home(p: &Path, env: &ResolveEnv, origin: &str) -> Result<PathBuf, CoreError> {
+pub(crate) fn expand_home(p: &Path, env: &ResolveEnv, origin: &str) -> Result<PathBuf, CoreError> {
     let s = p.to_string_lossy();
     if s == "~" || s.starts_with("~/") {
         let home = env.home.as_ref().ok_or_else(|| CoreError::RelativePath {

@@ -82,6 +82,7 @@ fn protected_names_exist_or_not() {
         kinds,
         vec![
             (".agents".into(), PathKind::Missing),
+            (".aws".into(), PathKind::Missing),
             (".codex".into(), PathKind::Dir),
             (".git".into(), PathKind::Dir)
         ]

@@ -189,10 +189,15 @@ pub fn diagnose(stderr: &str, hints: &HostHints) -> Option<Diagnosis> {
 
 /// The bwrap binary to use: `/usr/bin/bwrap` if it is there, else the first `bwrap` in `PATH`
 /// whose directory is not inside any path the sandbox can write (a planted binary there would
-/// run outside the sandbox with our privileges). Relative `PATH` entries are skipped.
+/// run outside the sandbox with our privileges). Relative `PATH` entries are skipped, and so is
+/// any candidate (`/usr/bin/bwrap` included) whose file, links followed, lies inside a path the
+/// sandbox can write: the command could replace it and the next launch would run unsandboxed.
 pub fn find_bwrap(path_var: Option<&OsStr>, writable: &[PathBuf]) -> Option<PathBuf> {
+    let outside = |cand: &Path| {
+        std::fs::canonicalize(cand).is_ok_and(|real| !writable.iter().any(|w| real.starts_with(w)))
+    };
     let system = Path::new("/usr/bin/bwrap");
-    if is_executable(system) {
+    if is_executable(system) && outside(system) {
         return Some(system.to_path_buf());
     }
     let path_var = path_var?;
@@ -205,7 +210,7 @@ pub fn find_bwrap(path_var: Option<&OsStr>, writable: &[PathBuf]) -> Option<Path
             continue;
         }
         let cand = dir.join("bwrap");
-        if is_executable(&cand) {
+        if is_executable(&cand) && outside(&cand) {
             return Some(cand);
         }
     }
@@ -782,5 +787,23 @@ mod tests {
         if !Path::new("/usr/bin/bwrap").exists() {
             assert_eq!(find_bwrap(Some(dir.as_os_str()), &[]), Some(fake));
         }
+    }
+
+    #[test]
+    fn a_bwrap_linked_into_a_writable_dir_is_skipped() {
+        let d = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(d.path()).unwrap();
+        let (bin, writable) = (base.join("bin"), base.join("w"));
+        std::fs::create_dir_all(&bin).unwrap();
+        std::fs::create_dir_all(&writable).unwrap();
+        let real = writable.join("bwrap");
+        std::fs::write(&real, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::os::unix::fs::symlink(&real, bin.join("bwrap")).unwrap();
+        let found = find_bwrap(Some(bin.as_os_str()), std::slice::from_ref(&writable));
+        assert_ne!(found.as_deref(), Some(bin.join("bwrap").as_path()));
+        // /usr/bin/bwrap inside a writable root is skipped too.
+        let found = find_bwrap(None, &[PathBuf::from("/usr")]);
+        assert_eq!(found, None);
     }
 }

@@ -36,6 +36,10 @@ pub enum MountStep {
     Placeholder { path: PathBuf, reason: String },
     /// Cover a denied directory with an empty, read-only, mode-000 tmpfs.
     MaskDir { path: PathBuf },
+    /// A denied path that does not exist inside a writable root: an empty directory is made
+    /// for the run (as for [`MountStep::Placeholder`]) and masked like a denied directory, so
+    /// the command can neither create nor read it.
+    MaskPlaceholder { path: PathBuf },
     /// A fresh writable tmpfs private to the sandbox (`/dev/shm`, for POSIX semaphores and
     /// shared memory as bubblewrap's `--dev` gives): nothing written there reaches the host.
     PrivateTmpfs { path: PathBuf },
@@ -75,38 +79,58 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         }
     }
     steps.push(MountStep::ReadOnlyBase);
+    // Read-only layers inside writable roots (protected paths, read rules) and the writable
+    // roots nested in them, applied shallowest first so the deepest rule decides.
+    let mut layers: Vec<MountStep> = Vec::new();
     let protected = policy.protected_paths();
-    for &p in &protected {
-        match p.kind {
-            PathKind::Dir | PathKind::File => steps.push(MountStep::Protect {
-                path: p.path.clone(),
-                reason: p.reason.clone(),
+    let carved = carved_read_rules(policy);
+    let read_only = protected
+        .iter()
+        .map(|p| (p.path.as_path(), p.kind, p.reason.clone()))
+        .chain(carved.iter().map(|r| {
+            let kind = match std::fs::metadata(&r.path) {
+                Ok(m) if m.is_dir() => PathKind::Dir,
+                Ok(_) => PathKind::File,
+                Err(_) => PathKind::Missing,
+            };
+            (r.path.as_path(), kind, format!("read rule ({})", r.origin))
+        }));
+    for (path, kind, reason) in read_only {
+        match kind {
+            PathKind::Dir | PathKind::File => layers.push(MountStep::Protect {
+                path: path.to_path_buf(),
+                reason,
             }),
-            PathKind::Missing if p.path.parent().is_some_and(|d| d.is_dir()) => {
-                steps.push(MountStep::Placeholder {
-                    path: p.path.clone(),
-                    reason: p.reason.clone(),
+            PathKind::Missing if path.parent().is_some_and(|d| d.is_dir()) => {
+                layers.push(MountStep::Placeholder {
+                    path: path.to_path_buf(),
+                    reason,
                 })
             }
             PathKind::Missing => unenforceable.push((
                 "filesystem.protected_create".to_string(),
                 format!(
-                    "creating the missing protected path {} ({}) cannot be blocked: its parent directory does not exist",
-                    p.path.display(),
-                    p.reason
+                    "creating the missing protected path {} ({reason}) cannot be blocked: its parent directory does not exist",
+                    path.display(),
                 ),
             )),
         }
     }
-    // Writable roots inside a protected path re-grant write there: bind them again on top.
-    let protected_at: BTreeSet<&Path> = protected.iter().map(|p| p.path.as_path()).collect();
+    // Writable roots inside a read-only layer re-grant write there: bind them again on top.
+    let read_only_at: BTreeSet<&Path> = protected
+        .iter()
+        .map(|p| p.path.as_path())
+        .chain(carved.iter().map(|r| r.path.as_path()))
+        .collect();
     for root in &policy.writable_roots {
-        if has_ancestor(&root.path, false, |p| protected_at.contains(p)) {
-            steps.push(MountStep::KeepWritable {
+        if has_ancestor(&root.path, false, |p| read_only_at.contains(p)) {
+            layers.push(MountStep::KeepWritable {
                 path: root.path.clone(),
             });
         }
     }
+    layers.sort_by_key(|s| step_path(s).map_or(0, |p| p.components().count()));
+    steps.extend(layers);
     let granting: BTreeSet<&Path> = policy
         .rules
         .iter()
@@ -126,7 +150,8 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             Ok(_) => steps.push(MountStep::MaskFile {
                 path: rule.path.clone(),
             }),
-            // Nothing to mask; where the path could be created, the deny cannot be enforced.
+            // Nothing to mask; where the path could be created, a placeholder is masked
+            // (when its parent exists), else the deny cannot be enforced.
             Err(_) if !policy.allows_canonical(&rule.path, Op::Create) => {
                 let parent_writable = rule.path.parent().is_some_and(|parent| {
                     policy
@@ -134,7 +159,19 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
                         .iter()
                         .any(|w| parent.starts_with(&w.path))
                 });
-                if parent_writable {
+                // Only where the command could create it: not below a read-only path.
+                let creatable = rule
+                    .path
+                    .parent()
+                    .is_some_and(|d| policy.allows_canonical(d, Op::Write));
+                if !creatable {
+                    continue;
+                }
+                if parent_writable && rule.path.parent().is_some_and(|d| d.is_dir()) {
+                    steps.push(MountStep::MaskPlaceholder {
+                        path: rule.path.clone(),
+                    });
+                } else if parent_writable {
                     unenforceable.push((
                         "filesystem.deny_paths".to_string(),
                         format!(
@@ -171,6 +208,47 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
     MountPlan {
         steps,
         unenforceable,
+    }
+}
+
+/// Read rules that carve a read-only path out of a writable one (`"." = "write"`, `"docs" =
+/// "read"`): the rule decides for its path, and without it the path would be writable.
+/// Landlock cannot take rights away below a writable root; the mount namespace must.
+pub fn carved_read_rules(policy: &ResolvedPolicy) -> Vec<&sandbox_core::Rule> {
+    let protected: BTreeSet<&Path> = policy
+        .protected_paths()
+        .into_iter()
+        .map(|p| p.path.as_path())
+        .collect();
+    policy
+        .rules
+        .iter()
+        .filter(|r| {
+            r.access == Access::Read
+                && !protected.contains(r.path.as_path())
+                && !policy.allows_canonical(&r.path, Op::Write)
+                && policy
+                    .deepest_rule(&r.path)
+                    .is_some_and(|d| d.access == Access::Read && d.path == r.path)
+                && r.path
+                    .parent()
+                    .is_some_and(|p| policy.allows_canonical(p, Op::Write))
+        })
+        .collect()
+}
+
+/// The path a layer step is placed at.
+fn step_path(s: &MountStep) -> Option<&Path> {
+    match s {
+        MountStep::KeepWritable { path }
+        | MountStep::Pin { path }
+        | MountStep::Protect { path, .. }
+        | MountStep::Placeholder { path, .. }
+        | MountStep::MaskDir { path }
+        | MountStep::MaskPlaceholder { path }
+        | MountStep::PrivateTmpfs { path }
+        | MountStep::MaskFile { path } => Some(path),
+        MountStep::ReadOnlyBase => None,
     }
 }
 
@@ -384,6 +462,15 @@ mod imp {
                     MountStep::MaskDir { path } => ops.push(Op::MaskDir {
                         path: cstring(path),
                     }),
+                    MountStep::MaskPlaceholder { path } => {
+                        let Some(h) = Held::acquire(path)? else {
+                            continue;
+                        };
+                        held.push(Arc::new(h));
+                        ops.push(Op::MaskDir {
+                            path: cstring(path),
+                        });
+                    }
                     MountStep::MaskFile { path } => ops.push(Op::MaskFile {
                         path: cstring(path),
                     }),

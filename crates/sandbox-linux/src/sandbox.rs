@@ -158,6 +158,15 @@ pub fn compile(
                 format!("protected subpaths (.git, .codex, …) stay writable: {why}"),
             ));
         }
+        if let Some(r) = mountns::carved_read_rules(policy).first() {
+            gaps.push((
+                "filesystem.read_paths".into(),
+                format!(
+                    "read rules inside writable roots ({}, …) stay writable: {why}",
+                    r.path.display()
+                ),
+            ));
+        }
         gaps.push((
             "filesystem.metadata".into(),
             format!("chmod, chown, utime, setxattr and truncate outside the writable roots are not blocked: {why}"),
@@ -245,7 +254,9 @@ impl Plan {
             m.steps.iter().any(|s| {
                 matches!(
                     s,
-                    mountns::MountStep::Placeholder { .. } | mountns::MountStep::Protect { .. }
+                    mountns::MountStep::Placeholder { .. }
+                        | mountns::MountStep::Protect { .. }
+                        | mountns::MountStep::MaskPlaceholder { .. }
                 )
             })
         })

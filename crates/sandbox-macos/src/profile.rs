@@ -431,7 +431,7 @@ fn writes(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
         .into_iter()
         .map(|p| (p.path.as_path(), ()))
         .collect();
-    out.section("Writes: each writable root, minus its protected paths (.git, .codex, .agents,\na .git pointer's target) whether they exist or not, and read-only rules below it.");
+    out.section("Writes: each writable root, minus its protected paths (.git, .codex, .agents, .aws,\na .git pointer's target) whether they exist or not, and read-only rules below it.");
     if policy.writable_roots.is_empty() {
         out.line(";; (nothing is writable)");
     }

@@ -196,6 +196,8 @@ pub fn sample_paths(policy: &ResolvedPolicy) -> BTreeSet<String> {
             ".codex/config.toml",
             ".agents",
             ".agents/x",
+            ".aws",
+            ".aws/credentials",
             "sub/.git",
             "sub/.env",
         ] {

@@ -152,7 +152,7 @@ fn git_pointer_file() {
     p.add_writable_root(t.base.join("extra"), "--writable-root");
     let text = render(&t, &p);
     assert!(
-        text.contains("_EXCLUDED_3=<TMP>/extra/gitdir-w\n"),
+        text.contains("_EXCLUDED_4=<TMP>/extra/gitdir-w\n"),
         "{text}"
     );
     assert!(text.contains("=<TMP>/ws/.git\n"), "{text}");

@@ -1,0 +1,414 @@
+//! End-to-end: path rules the policy states are what the kernel enforces, on both Linux
+//! backends, as root and as `sbxtest` (issue 9, items 2, 3, 6, 7, 10 and 11). Each case also
+//! asks `sandbox explain` and checks it agrees with what happened.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use support::*;
+
+/// The backends to run a case under: both Linux backends where bwrap can run, plus `auto`
+/// forced to fall back to Landlock (as on a host without user namespaces).
+fn backends(user: &User, ws: &Path) -> Vec<(&'static str, bool)> {
+    let mut v: Vec<(&'static str, bool)> = linux_backends(user, ws)
+        .into_iter()
+        .map(|b| (b, false))
+        .collect();
+    v.push(("auto", true));
+    v
+}
+
+/// `sandbox linux --backend B ARGS… -- sh -c SCRIPT` as `user` in `cwd`.
+fn run(user: &User, cwd: &Path, backend: (&str, bool), args: &[&str], script: &str) -> Output {
+    let mut all = vec!["linux", "--backend", backend.0];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--", "sh", "-c", script]);
+    let mut cmd = sandbox_cmd(user, cwd, &all);
+    if backend.1 {
+        cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
+    }
+    cmd.output().unwrap()
+}
+
+/// `sandbox explain ARGS… --op OP PATH` as `user`: whether the oracle allows it.
+fn explain_allows(user: &User, cwd: &Path, args: &[&str], op: &str, path: &Path) -> bool {
+    let mut all = vec!["explain"];
+    all.extend_from_slice(args);
+    let p = path.to_str().unwrap();
+    all.extend_from_slice(&["--op", op, p]);
+    let o = sandbox(user, cwd, &all);
+    match o.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("explain {all:?}: {:?}\n{}", o.status, stderr(&o)),
+    }
+}
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// A config file (outside the workspace) owned by `user`.
+fn config(user: &User, text: &str) -> (Dir, String) {
+    let d = Dir::new(user, Path::new("/tmp"));
+    let p = d.write(user, "config.toml", text);
+    let s = p.to_str().unwrap().to_string();
+    (d, s)
+}
+
+const CARVED: &str = r#"
+default_permissions = "p"
+[permissions.p.filesystem]
+":root" = "read"
+":project_roots" = { "." = "write", "docs" = "read", "docs/gen" = "write", "lib/vendor" = "read", ".git" = "write", ".git/hooks" = "read" }
+"#;
+
+/// Item 2: a `read` rule inside a writable root is read-only under every backend, a `write`
+/// rule inside it writable again (deepest wins), and the directories leading to it cannot be
+/// renamed to carry the rule away.
+#[test]
+fn read_rules_inside_writable_roots_are_enforced() {
+    for user in users() {
+        let (_c, cfg) = config(user, CARVED);
+        let ws = Dir::new(user, Path::new("/tmp"));
+        for f in ["docs/a", "docs/gen/a", "lib/vendor/a", ".git/hooks/a", ".git/a"] {
+            ws.write(user, f, "orig\n");
+        }
+        let w = ws.path.to_str().unwrap();
+        let args = ["--config", &cfg, "-C", w];
+        for be in backends(user, &ws.path) {
+            let script = "echo x > docs/new; echo x >> docs/a; echo x > docs/gen/new; \
+                          echo x > lib/vendor/new; mv lib lib2; mv lib2/vendor lib2/v2; \
+                          echo x > .git/hooks/new; echo x > .git/new; mv docs docs2; true";
+            let o = run(user, &ws.path, be, &args, script);
+            assert_ok(&o, &format!("{} {be:?}", user.name));
+            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            assert!(!ws.join("docs/new").exists(), "docs/new created: {what}");
+            assert_eq!(std::fs::read_to_string(ws.join("docs/a")).unwrap(), "orig\n", "{what}");
+            assert!(ws.join("docs/gen/new").exists(), "docs/gen not writable: {what}");
+            assert!(!ws.join("lib/vendor/new").exists(), "lib/vendor/new created: {what}");
+            assert!(ws.join("lib/vendor/a").exists(), "lib renamed away: {what}");
+            assert!(!ws.join(".git/hooks/new").exists(), ".git/hooks/new created: {what}");
+            assert!(ws.join(".git/new").exists(), ".git not writable: {what}");
+            assert!(ws.join("docs/a").exists(), "docs renamed: {what}");
+            for f in ["docs/gen/new", ".git/new"] {
+                let _ = std::fs::remove_file(ws.join(f));
+            }
+        }
+        // Without a private mount namespace Landlock cannot carve them out: refused, and
+        // named as a gap with --best-effort.
+        for best_effort in [false, true] {
+            let mut a = vec!["linux", "--backend", "landlock"];
+            if best_effort {
+                a.push("--best-effort");
+            }
+            a.extend_from_slice(&args);
+            a.extend_from_slice(&["--", "true"]);
+            let o = sandbox_cmd(user, &ws.path, &a)
+                .env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1")
+                .output()
+                .unwrap();
+            let what = format!("{} no mount namespace: {}", user.name, stderr(&o));
+            if best_effort {
+                assert_ok(&o, &what);
+                assert!(stderr(&o).contains("filesystem.read_paths"), "{what}");
+            } else {
+                assert_eq!(code(&o), 125, "{what}");
+            }
+        }
+        // The oracle says the same.
+        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        assert!(!ex("create", "docs/new"));
+        assert!(!ex("write", "docs/a"));
+        assert!(ex("create", "docs/gen/new"));
+        assert!(!ex("create", "lib/vendor/new"));
+        assert!(!ex("create", ".git/hooks/new"));
+        assert!(ex("create", ".git/new"));
+    }
+}
+
+const MISSING: &str = r#"
+default_permissions = "p"
+[permissions.p.filesystem]
+":root" = "read"
+":project_roots" = { "." = "write", "later" = "read", "secret" = "deny" }
+[sandbox]
+protected_names = [".git", ".env"]
+"#;
+
+/// Item 3: read and deny rules, and protected names, on paths that do not exist yet inside a
+/// writable root stay uncreatable (and a denied one unreadable), on every backend.
+#[test]
+fn rules_on_missing_paths_keep_them_uncreatable() {
+    for user in users() {
+        let (_c, cfg) = config(user, MISSING);
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let w = ws.path.to_str().unwrap();
+        let args = ["--config", &cfg, "-C", w];
+        for be in backends(user, &ws.path) {
+            let script = "mkdir later; echo x > later/f; echo x > later; \
+                          mkdir secret; echo x > secret/f; echo x > secret; \
+                          echo x > .env; mkdir .env; echo x > .env/f; \
+                          if ls secret >/dev/null 2>&1; then echo LISTED-SECRET; fi; \
+                          echo x > ok";
+            let o = run(user, &ws.path, be, &args, script);
+            assert_ok(&o, &format!("{} {be:?}", user.name));
+            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            assert!(ws.join("ok").exists(), "the command did not run: {what}");
+            assert!(!stdout(&o).contains("LISTED-SECRET"), "{what}");
+            for p in ["later", "secret", ".env"] {
+                assert!(
+                    !ws.join(p).exists(),
+                    "{p} created, or its placeholder left behind: {what}"
+                );
+            }
+            assert!(!stderr(&o).contains("is skipped"), "{what}");
+            let _ = std::fs::remove_file(ws.join("ok"));
+        }
+        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        for p in ["later", "later/f", "secret", "secret/f", ".env", ".env/f"] {
+            assert!(!ex("create", p), "explain allows creating {p}");
+        }
+        assert!(!ex("read", "secret/f"));
+        assert!(ex("read", "later/f"));
+    }
+}
+
+/// Item 6: the `sandbox` executable inside a writable root cannot be replaced, rewritten or
+/// renamed away by the command (nor the directories leading to it), and `explain` says so.
+#[test]
+fn the_launcher_inside_a_writable_root_is_read_only() {
+    for user in users() {
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let bin_dir = ws.join("target/release");
+        std::fs::create_dir_all(&bin_dir).unwrap();
+        let bin = bin_dir.join("sandbox");
+        let ok = std::process::Command::new("cp")
+            .arg(sandbox_bin())
+            .arg(&bin)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        ws.write(user, "marker", "");
+        let before = std::fs::read(&bin).unwrap();
+        let w = ws.path.to_str().unwrap();
+        for be in backends(user, &ws.path) {
+            let script = "echo evil > target/release/sandbox; \
+                          mv target/release/sandbox target/release/old; \
+                          mv target/release target/rel2; mv target target2; \
+                          rm -f target/release/sandbox; true";
+            let mut args = vec!["linux", "--backend", be.0, "--full-auto", "-C", w];
+            args.extend_from_slice(&["--", "sh", "-c", script]);
+            let mut cmd = as_user(user, &bin);
+            cmd.args(&args)
+                .current_dir(&ws.path)
+                .env_clear()
+                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+                .env("HOME", &user.home);
+            if be.1 {
+                cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
+            }
+            let o = cmd.output().unwrap();
+            assert_ok(&o, &format!("{} {be:?}", user.name));
+            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            assert!(bin.exists(), "the launcher was moved away: {what}");
+            assert!(std::fs::read(&bin).unwrap() == before, "the launcher was rewritten: {what}");
+            assert!(!ws.join("target2").exists() && !ws.join("target/rel2").exists(), "{what}");
+        }
+        let o = as_user(user, &bin)
+            .args(["explain", "--full-auto", "-C", w, "--op", "write"])
+            .arg(&bin)
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .output()
+            .unwrap();
+        assert_eq!(code(&o), 1, "{}", stdout(&o));
+        assert!(stdout(&o).contains("the sandbox executable"), "{}", stdout(&o));
+    }
+}
+
+/// Item 6, bwrap: a bwrap binary inside a writable root is never used; the launch is refused.
+#[test]
+fn a_bwrap_inside_a_writable_root_is_refused() {
+    if !Path::new("/usr/bin/bwrap").exists() {
+        eprintln!("notice: no /usr/bin/bwrap here: skipped");
+        return;
+    }
+    for user in users() {
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let o = sandbox(
+            user,
+            &ws.path,
+            &[
+                "linux",
+                "--backend",
+                "bwrap",
+                "--full-auto",
+                "--writable-root",
+                "/usr/bin",
+                "--",
+                "true",
+            ],
+        );
+        assert_eq!(code(&o), 125, "{}: {}", user.name, stderr(&o));
+        assert!(
+            stderr(&o).contains("directories the sandbox can write are skipped"),
+            "{}",
+            stderr(&o)
+        );
+    }
+}
+
+/// Item 7: run 1 plants a symlink inside a writable root pointing at a directory outside
+/// it; run 2 naming that link as `-C` or `--writable-root` is refused (125, naming link and
+/// target). A symlink outside every writable root keeps working.
+#[test]
+fn a_planted_link_does_not_widen_the_next_run() {
+    for user in users() {
+        // Outside every writable root of the runs below (as `$HOME` is).
+        let outside = Dir::new(user, &user.home);
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let w = ws.path.to_str().unwrap();
+        let target = outside.path.to_str().unwrap();
+        for be in backends(user, &ws.path) {
+            // Run 1: the command plants `WS/demo -> OUTSIDE` (it may: WS is writable).
+            let o = run(
+                user,
+                &ws.path,
+                be,
+                &["--full-auto", "-C", w],
+                &format!("ln -sfn {target} demo"),
+            );
+            assert_ok(&o, "plant");
+            let demo = ws.join("demo");
+            let d = demo.to_str().unwrap();
+            for args in [
+                vec!["--full-auto", "-C", d],
+                vec!["--full-auto", "-C", w, "--writable-root", d],
+            ] {
+                let o = run(user, &ws.path, be, &args, "echo x > planted-write");
+                let what = format!("{} {be:?} {args:?}: {}", user.name, stderr(&o));
+                assert_eq!(code(&o), 125, "{what}");
+                assert!(stderr(&o).contains(d) && stderr(&o).contains(target), "{what}");
+                assert!(!outside.join("planted-write").exists(), "{what}");
+            }
+            let o = sandbox(user, &ws.path, &["explain", "--full-auto", "-C", d, "/x"]);
+            assert_eq!(code(&o), 125, "explain: {}", stderr(&o));
+            let _ = std::fs::remove_file(&demo);
+        }
+        // A link outside every writable root (/tmp excluded here) is followed as before.
+        let links = Dir::new(user, Path::new("/tmp"));
+        let link = links.join("proj");
+        std::os::unix::fs::symlink(&ws.path, &link).unwrap();
+        let l = link.to_str().unwrap();
+        let args = [
+            "--full-auto",
+            "-c",
+            "sandbox_workspace_write.exclude_slash_tmp=true",
+            "-C",
+            l,
+        ];
+        for be in backends(user, &ws.path) {
+            let o = run(user, &ws.path, be, &args, "echo x > via-link");
+            assert_ok(&o, &format!("{} {be:?} link elsewhere", user.name));
+            assert!(ws.join("via-link").exists());
+            let _ = std::fs::remove_file(ws.join("via-link"));
+        }
+    }
+}
+
+/// Item 10: a link another user planted at a protected name in a shared sticky directory
+/// neither stops the run nor is followed, and the command cannot remove it. (Root bypasses
+/// the sticky bit: its runs still refuse, and root can remove the link.)
+#[test]
+fn a_foreign_link_in_a_sticky_directory_does_not_block_the_run() {
+    let Some(user) = users().iter().find(|u| !u.is_root()) else {
+        eprintln!("notice: not root: cannot plant another user's link: skipped");
+        return;
+    };
+    // A shared sticky directory like /tmp (the real /tmp is shared with other test runs).
+    let shared = tempfile::Builder::new()
+        .prefix("sbx-e2e-sticky-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let sd = shared.path().canonicalize().unwrap();
+    std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let link = sd.join(".codex");
+    std::os::unix::fs::symlink("elsewhere", &link).unwrap();
+    let nobody = std::process::Command::new("chown")
+        .args(["-h", "nobody"])
+        .arg(&link)
+        .status()
+        .unwrap();
+    assert!(nobody.success());
+    let ws = Dir::new(user, Path::new("/tmp"));
+    let w = ws.path.to_str().unwrap();
+    let s = sd.to_str().unwrap();
+    let args = ["--full-auto", "-C", w, "--writable-root", s];
+    for be in backends(user, &ws.path) {
+        let script = format!(
+            "rm -f {s}/.codex; mv {s}/.codex {s}/moved; mkdir {s}/elsewhere; echo x > {s}/.codex/f; echo ran > ran"
+        );
+        let o = run(user, &ws.path, be, &args, &script);
+        let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+        assert_ok(&o, &what);
+        assert!(ws.join("ran").exists(), "{what}");
+        assert!(stderr(&o).contains("sticky"), "no warning: {what}");
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        assert!(meta.file_type().is_symlink(), "the link was replaced: {what}");
+        assert!(!sd.join("moved").exists(), "{what}");
+        // Not followed by the launcher: no placeholder was made at the link's target.
+        let _ = std::fs::remove_dir_all(sd.join("elsewhere"));
+        let _ = std::fs::remove_file(ws.join("ran"));
+    }
+    let o = sandbox(user, &ws.path, &["explain", "--full-auto", "-C", w, "--writable-root", s, "--op", "write", &format!("{s}/x")]);
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+}
+
+/// Item 11: `.aws` under a writable root is read-only (and not creatable) by default, and
+/// `-s read-only --writable-root X` is refused instead of making X writable.
+#[test]
+fn dot_aws_is_protected_and_read_only_refuses_writable_roots() {
+    for user in users() {
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let with = Dir::new(user, Path::new("/tmp"));
+        with.write(user, ".aws/credentials", "secret\n");
+        let w = ws.path.to_str().unwrap();
+        let x = with.path.to_str().unwrap();
+        let args = ["--full-auto", "-C", w, "--writable-root", x];
+        for be in backends(user, &ws.path) {
+            let script = format!(
+                "mkdir .aws; echo x > .aws/config; echo x >> {x}/.aws/credentials; \
+                 echo x > {x}/.aws/new; mv {x}/.aws {x}/aws2; cat {x}/.aws/credentials"
+            );
+            let o = run(user, &ws.path, be, &args, &script);
+            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            assert_ok(&o, &what);
+            assert!(stdout(&o).contains("secret"), "not readable: {what}");
+            assert!(!ws.join(".aws").exists(), ".aws created: {what}");
+            assert_eq!(
+                std::fs::read_to_string(with.join(".aws/credentials")).unwrap(),
+                "secret\n",
+                "{what}"
+            );
+            assert!(!with.join(".aws/new").exists() && !with.join("aws2").exists(), "{what}");
+        }
+        let ex = |op, p: PathBuf| explain_allows(user, &ws.path, &args, op, &p);
+        assert!(!ex("create", ws.join(".aws")));
+        assert!(!ex("write", with.join(".aws/credentials")));
+
+        for mode in [vec!["-s", "read-only"], vec![]] {
+            let mut a = vec!["linux"];
+            a.extend_from_slice(&mode);
+            a.extend_from_slice(&["--writable-root", w, "--", "sh", "-c", "echo x > f"]);
+            let o = sandbox(user, &ws.path, &a);
+            let what = format!("{} {a:?}: {}", user.name, stderr(&o));
+            assert_eq!(code(&o), 125, "{what}");
+            assert!(stderr(&o).contains("read-only") && stderr(&o).contains(w), "{what}");
+            assert!(!ws.join("f").exists(), "{what}");
+        }
+    }
+}
