@@ -49,15 +49,15 @@ pub fn append_arg(out: &mut Vec<u16>, arg: &[u16]) {
         }
         if u == QUOTE {
             // 2n+1 backslashes, then the quote: n literal backslashes and a literal quote.
-            out.extend(std::iter::repeat(BACKSLASH).take(backslashes * 2 + 1));
+            out.extend(std::iter::repeat_n(BACKSLASH, backslashes * 2 + 1));
         } else {
-            out.extend(std::iter::repeat(BACKSLASH).take(backslashes));
+            out.extend(std::iter::repeat_n(BACKSLASH, backslashes));
         }
         backslashes = 0;
         out.push(u);
     }
     // Before the closing quote, backslashes are doubled so it stays a quote.
-    out.extend(std::iter::repeat(BACKSLASH).take(backslashes * 2));
+    out.extend(std::iter::repeat_n(BACKSLASH, backslashes * 2));
     out.push(QUOTE);
 }
 
@@ -107,7 +107,9 @@ pub fn batch_command_line(
     for (i, a) in args.iter().enumerate() {
         let bad = a.iter().find_map(|&u| match u {
             0 => Some('\0'),
-            _ => char::from_u32(u32::from(u)).filter(|c| matches!(c, '"' | '%' | '!' | '\r' | '\n')),
+            _ => {
+                char::from_u32(u32::from(u)).filter(|c| matches!(c, '"' | '%' | '!' | '\r' | '\n'))
+            }
         });
         match bad {
             Some('\0') => return Err(CmdlineError::Nul { index: i + 1 }),
@@ -174,13 +176,13 @@ mod tests {
                         n += 1;
                     }
                     if chars.peek() == Some(&'"') {
-                        arg.extend(std::iter::repeat('\\').take(n / 2));
+                        arg.extend(std::iter::repeat_n('\\', n / 2));
                         if n % 2 == 1 {
                             arg.push('"');
                             chars.next();
                         }
                     } else {
-                        arg.extend(std::iter::repeat('\\').take(n));
+                        arg.extend(std::iter::repeat_n('\\', n));
                     }
                 } else if c == '"' {
                     if in_quotes && chars.peek() == Some(&'"') {
@@ -211,14 +213,31 @@ mod tests {
     #[test]
     fn quoting_round_trips_through_the_crt_splitter() {
         let cases = [
-            "", " ", "a", "a b", "\"", "\\", "\\\"", "a\\\\b", "tab\there", "end\\", "x\\\\\"y\"",
-            "new\nline", "ü ñ", "\"\"", "a\\ b\\",
+            "",
+            " ",
+            "a",
+            "a b",
+            "\"",
+            "\\",
+            "\\\"",
+            "a\\\\b",
+            "tab\there",
+            "end\\",
+            "x\\\\\"y\"",
+            "new\nline",
+            "ü ñ",
+            "\"\"",
+            "a\\ b\\",
         ];
         for case in cases {
             let line = command_line(&w("C:\\p.exe"), &[w(case), w("z")]).unwrap();
             let line = s(&line);
             let rest = line.strip_prefix("\"C:\\p.exe\"").unwrap();
-            assert_eq!(split(rest), vec![case.to_string(), "z".to_string()], "{line}");
+            assert_eq!(
+                split(rest),
+                vec![case.to_string(), "z".to_string()],
+                "{line}"
+            );
         }
     }
 
@@ -253,7 +272,11 @@ mod tests {
             let e = batch_command_line(&w("cmd.exe"), &w("x.bat"), &[w("ok"), w(arg)]).unwrap_err();
             assert_eq!(
                 e,
-                CmdlineError::BatchArg { index: 2, arg: arg.into(), ch },
+                CmdlineError::BatchArg {
+                    index: 2,
+                    arg: arg.into(),
+                    ch
+                },
                 "{arg}"
             );
         }

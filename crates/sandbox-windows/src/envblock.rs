@@ -84,13 +84,22 @@ mod tests {
 
     #[test]
     fn sorted_ignoring_case_and_double_terminated() {
-        let b = block(&[("path", "C:\\bin"), ("Zeta", "1"), ("ALPHA", "x=y"), ("=C:", "C:\\w")]).unwrap();
+        let b = block(&[
+            ("path", "C:\\bin"),
+            ("Zeta", "1"),
+            ("ALPHA", "x=y"),
+            ("=C:", "C:\\w"),
+        ])
+        .unwrap();
         assert_eq!(b, "=C:=C:\\w\0ALPHA=x=y\0path=C:\\bin\0Zeta=1\0\0");
     }
 
     #[test]
     fn later_duplicate_in_other_case_wins() {
-        assert_eq!(block(&[("Path", "a"), ("PATH", "b")]).unwrap(), "PATH=b\0\0");
+        assert_eq!(
+            block(&[("Path", "a"), ("PATH", "b")]).unwrap(),
+            "PATH=b\0\0"
+        );
     }
 
     #[test]
@@ -109,6 +118,9 @@ mod tests {
             let e = block(&[(k, v)]).unwrap_err();
             assert!(e.to_string().contains("cannot be passed on Windows"), "{e}");
         }
-        assert!(block(&[("A=B", "")]).unwrap_err().to_string().contains("`A=B`"));
+        assert!(block(&[("A=B", "")])
+            .unwrap_err()
+            .to_string()
+            .contains("`A=B`"));
     }
 }

@@ -135,7 +135,10 @@ fn is_absolute(p: &Path) -> bool {
     let b = s.as_bytes();
     p.is_absolute()
         || s.starts_with("\\\\")
-        || (b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && (b[2] == b'\\' || b[2] == b'/'))
+        || (b.len() >= 3
+            && b[0].is_ascii_alphabetic()
+            && b[1] == b':'
+            && (b[2] == b'\\' || b[2] == b'/'))
 }
 
 fn deepest_first(paths: &mut Vec<PathBuf>) {
@@ -212,9 +215,21 @@ mod tests {
             sid: id.sid(),
             app_container: None,
             aces: vec![
-                JournalAce { path: "/ws".into(), kind: AceKind::AllowModify, inherit: true },
-                JournalAce { path: "/ws/.git".into(), kind: AceKind::DenyWrite, inherit: true },
-                JournalAce { path: "/ws/.agents".into(), kind: AceKind::DenyWrite, inherit: true },
+                JournalAce {
+                    path: "/ws".into(),
+                    kind: AceKind::AllowModify,
+                    inherit: true,
+                },
+                JournalAce {
+                    path: "/ws/.git".into(),
+                    kind: AceKind::DenyWrite,
+                    inherit: true,
+                },
+                JournalAce {
+                    path: "/ws/.agents".into(),
+                    kind: AceKind::DenyWrite,
+                    inherit: true,
+                },
             ],
             placeholders: vec!["/ws/.agents".into()],
         }
@@ -225,12 +240,30 @@ mod tests {
         let j = journal(RunId(7), 1);
         assert_eq!(Journal::parse(&j.to_json()), Ok(j.clone()));
         let mut with_dup = j.clone();
-        with_dup.aces.push(JournalAce { path: "/ws/a/b".into(), kind: AceKind::DenyAll, inherit: true });
-        with_dup.aces.push(JournalAce { path: "/ws/a/b".into(), kind: AceKind::DenyWrite, inherit: false });
-        with_dup.aces.push(JournalAce { path: "/ws".into(), kind: AceKind::AllowModify, inherit: true });
+        with_dup.aces.push(JournalAce {
+            path: "/ws/a/b".into(),
+            kind: AceKind::DenyAll,
+            inherit: true,
+        });
+        with_dup.aces.push(JournalAce {
+            path: "/ws/a/b".into(),
+            kind: AceKind::DenyWrite,
+            inherit: false,
+        });
+        with_dup.aces.push(JournalAce {
+            path: "/ws".into(),
+            kind: AceKind::AllowModify,
+            inherit: true,
+        });
         let u = with_dup.undo();
         assert_eq!(u.sid, RunId(7).sid());
-        assert_eq!(u.revoke.iter().filter(|p| p.as_path() == Path::new("/ws/a/b")).count(), 1);
+        assert_eq!(
+            u.revoke
+                .iter()
+                .filter(|p| p.as_path() == Path::new("/ws/a/b"))
+                .count(),
+            1
+        );
         assert_eq!(u.revoke[0], PathBuf::from("/ws/a/b"));
         assert_eq!(u.revoke.last().unwrap(), &PathBuf::from("/ws"));
         assert_eq!(u.remove_if_empty, vec![PathBuf::from("/ws/.agents")]);
@@ -242,19 +275,34 @@ mod tests {
         let good = journal(RunId(9), 2);
         let mut other_sid = good.clone();
         other_sid.sid = "S-1-5-32-544".into(); // Administrators
-        assert!(matches!(Journal::parse(&other_sid.to_json()), Err(JournalError::Sid(_))));
+        assert!(matches!(
+            Journal::parse(&other_sid.to_json()),
+            Err(JournalError::Sid(_))
+        ));
         let mut ac_sid_without_profile = good.clone();
         ac_sid_without_profile.sid = "S-1-15-2-1-2".into();
-        assert!(matches!(Journal::parse(&ac_sid_without_profile.to_json()), Err(JournalError::Sid(_))));
+        assert!(matches!(
+            Journal::parse(&ac_sid_without_profile.to_json()),
+            Err(JournalError::Sid(_))
+        ));
         let mut bad_profile = good.clone();
         bad_profile.app_container = Some("Microsoft.Edge".into());
-        assert!(matches!(Journal::parse(&bad_profile.to_json()), Err(JournalError::Profile(_))));
+        assert!(matches!(
+            Journal::parse(&bad_profile.to_json()),
+            Err(JournalError::Profile(_))
+        ));
         let mut relative = good.clone();
         relative.placeholders.push("ws\\.git".into());
-        assert!(matches!(Journal::parse(&relative.to_json()), Err(JournalError::Path(_))));
+        assert!(matches!(
+            Journal::parse(&relative.to_json()),
+            Err(JournalError::Path(_))
+        ));
         let future = good.to_json().replace("\"format\": 1", "\"format\": 2");
         assert_eq!(Journal::parse(&future), Err(JournalError::Format(2)));
-        assert!(matches!(Journal::parse("{\"format\": 1, \"run"), Err(JournalError::Parse(_))));
+        assert!(matches!(
+            Journal::parse("{\"format\": 1, \"run"),
+            Err(JournalError::Parse(_))
+        ));
         let mut windows_paths = good.clone();
         windows_paths.aces[0].path = "C:\\ws".into();
         windows_paths.placeholders = vec!["\\\\?\\C:\\ws\\.agents".into()];
@@ -281,21 +329,46 @@ mod tests {
             ("gone.json".into(), None),
             ("lock".into(), None),
         ];
-        let alive = |pid: u32, created: u64| (pid == 20 || pid == 30) && created == 1000 + u64::from(pid);
+        let alive =
+            |pid: u32, created: u64| (pid == 20 || pid == 30) && created == 1000 + u64::from(pid);
         let steps = plan_sweep(files, &own.to_string(), alive);
         assert_eq!(steps.len(), 6, "{steps:#?}");
-        assert_eq!(steps[0], SweepStep::Undo { file: format!("{dead}.json"), journal: journal(dead, 10) });
-        assert_eq!(steps[1], SweepStep::Live { file: format!("{live}.json") });
+        assert_eq!(
+            steps[0],
+            SweepStep::Undo {
+                file: format!("{dead}.json"),
+                journal: journal(dead, 10)
+            }
+        );
+        assert_eq!(
+            steps[1],
+            SweepStep::Live {
+                file: format!("{live}.json")
+            }
+        );
         assert!(matches!(&steps[2], SweepStep::Undo { journal, .. } if journal.launcher_pid == 30));
-        assert_eq!(steps[3], SweepStep::DeleteTmp { file: "ffff.json.tmp".into() });
+        assert_eq!(
+            steps[3],
+            SweepStep::DeleteTmp {
+                file: "ffff.json.tmp".into()
+            }
+        );
         assert!(matches!(&steps[4], SweepStep::Unreadable { file, .. } if file == "junk.json"));
-        assert!(matches!(&steps[5], SweepStep::Unreadable { file, why } if file == "gone.json" && why == "cannot be read"));
+        assert!(
+            matches!(&steps[5], SweepStep::Unreadable { file, why } if file == "gone.json" && why == "cannot be read")
+        );
     }
 
     #[test]
     fn a_journal_under_another_name_is_not_trusted() {
         let j = journal(RunId(5), 10);
-        let steps = plan_sweep(vec![(format!("{}.json", RunId(6)), Some(j.to_json()))], "x", |_, _| false);
-        assert!(matches!(&steps[0], SweepStep::Unreadable { why, .. } if why.contains("does not match")));
+        let steps = plan_sweep(
+            vec![(format!("{}.json", RunId(6)), Some(j.to_json()))],
+            "x",
+            |_, _| false,
+        );
+        assert!(
+            matches!(&steps[0], SweepStep::Unreadable { why, .. } if why.contains("does not match"))
+        );
     }
 }

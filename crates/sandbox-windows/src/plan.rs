@@ -168,8 +168,8 @@ impl Default for JobLimits {
 
 /// UI restrictions of the job, with their `JOB_OBJECT_UILIMIT_*` values: no access to other
 /// processes' windows (`SendInput`/`PostMessage` into the user's terminal), the clipboard,
-/// global atoms, desktops, system parameters or log-off.
-pub const UI_RESTRICTIONS: [(&str, u32); 7] = [
+/// global atoms, desktops, display settings, system parameters or log-off.
+pub const UI_RESTRICTIONS: [(&str, u32); 8] = [
     ("handles", 0x0001),
     ("read_clipboard", 0x0002),
     ("write_clipboard", 0x0004),
@@ -177,6 +177,7 @@ pub const UI_RESTRICTIONS: [(&str, u32); 7] = [
     ("display_settings", 0x0010),
     ("global_atoms", 0x0020),
     ("desktop", 0x0040),
+    ("exit_windows", 0x0080),
 ];
 
 /// Everything the Windows launcher will do, as data.
@@ -202,7 +203,11 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
             identity: Identity::Unsandboxed,
             aces: Vec::new(),
             placeholders: Vec::new(),
-            job: JobLimits::default(),
+            // Still one tree that ends with the launcher, but no restriction of the desktop.
+            job: JobLimits {
+                ui_restrictions: Vec::new(),
+                ..JobLimits::default()
+            },
             degradations: Vec::new(),
             limits: Vec::new(),
         });
@@ -433,7 +438,10 @@ impl WindowsPlan {
             .aces
             .iter()
             .any(|a| !a.kind.is_deny() && a.kind.mask() & rights::FILE_DELETE_CHILD != 0);
-        debug_assert!(!grants_delete_child, "a plan never grants FILE_DELETE_CHILD");
+        debug_assert!(
+            !grants_delete_child,
+            "a plan never grants FILE_DELETE_CHILD"
+        );
         let modify = self.covering(path, &[AceKind::AllowModify]);
         let deny = self.covering(
             path,

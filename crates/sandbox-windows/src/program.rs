@@ -104,7 +104,13 @@ pub fn resolve(
         .unwrap_or_default()
         .iter()
         .map(|e| e.to_string_lossy().into_owned())
-        .map(|e| if e.starts_with('.') { e } else { format!(".{e}") })
+        .map(|e| {
+            if e.starts_with('.') {
+                e
+            } else {
+                format!(".{e}")
+            }
+        })
         .collect();
     if exts.is_empty() {
         exts = DEFAULT_PATHEXT.split(';').map(String::from).collect();
@@ -181,31 +187,63 @@ mod tests {
 
     #[test]
     fn bare_names_search_path_in_order_with_pathext() {
-        let files = ["/bin 2/git.exe", "/bin3/git.exe", "/bin1/npm.cmd", "/ws/git.exe"];
-        assert_eq!(run("git", &files, None), Ok(Launchable::Image("/bin 2/git.EXE".into())));
-        assert_eq!(run("npm", &files, None), Ok(Launchable::Batch("/bin1/npm.CMD".into())));
+        let files = [
+            "/bin 2/git.exe",
+            "/bin3/git.exe",
+            "/bin1/npm.cmd",
+            "/ws/git.exe",
+        ];
+        assert_eq!(
+            run("git", &files, None),
+            Ok(Launchable::Image("/bin 2/git.EXE".into()))
+        );
+        assert_eq!(
+            run("npm", &files, None),
+            Ok(Launchable::Batch("/bin1/npm.CMD".into()))
+        );
         // The working directory is not searched for a bare name.
-        assert_eq!(run("git", &["/ws/git.exe"], None), Err(ProgramError::NotFound("git".into())));
+        assert_eq!(
+            run("git", &["/ws/git.exe"], None),
+            Err(ProgramError::NotFound("git".into()))
+        );
     }
 
     #[test]
     fn an_explicit_extension_is_tried_first() {
         let files = ["/bin1/tool.cmd", "/bin1/tool.cmd.exe"];
-        assert_eq!(run("tool.cmd", &files, None), Ok(Launchable::Batch("/bin1/tool.cmd".into())));
-        assert_eq!(run("TOOL.EXE", &["/bin3/TOOL.EXE"], None), Ok(Launchable::Image("/bin3/TOOL.EXE".into())));
+        assert_eq!(
+            run("tool.cmd", &files, None),
+            Ok(Launchable::Batch("/bin1/tool.cmd".into()))
+        );
+        assert_eq!(
+            run("TOOL.EXE", &["/bin3/TOOL.EXE"], None),
+            Ok(Launchable::Image("/bin3/TOOL.EXE".into()))
+        );
     }
 
     #[test]
     fn pathext_order_and_spelling_come_from_the_variable() {
         let files = ["/bin1/x.bat", "/bin1/x.exe"];
-        assert_eq!(run("x", &files, Some("BAT;.exe")), Ok(Launchable::Batch("/bin1/x.BAT".into())));
-        assert_eq!(run("x", &files, Some("")), Ok(Launchable::Image("/bin1/x.EXE".into())));
+        assert_eq!(
+            run("x", &files, Some("BAT;.exe")),
+            Ok(Launchable::Batch("/bin1/x.BAT".into()))
+        );
+        assert_eq!(
+            run("x", &files, Some("")),
+            Ok(Launchable::Image("/bin1/x.EXE".into()))
+        );
     }
 
     #[test]
     fn paths_are_taken_from_the_working_directory() {
-        assert_eq!(run("./b/t", &["/ws/./b/t.exe"], None), Ok(Launchable::Image("/ws/./b/t.EXE".into())));
-        assert_eq!(run("/abs/t.exe", &["/abs/t.exe"], None), Ok(Launchable::Image("/abs/t.exe".into())));
+        assert_eq!(
+            run("./b/t", &["/ws/./b/t.exe"], None),
+            Ok(Launchable::Image("/ws/./b/t.EXE".into()))
+        );
+        assert_eq!(
+            run("/abs/t.exe", &["/abs/t.exe"], None),
+            Ok(Launchable::Image("/abs/t.exe".into()))
+        );
     }
 
     #[test]
@@ -216,13 +254,19 @@ mod tests {
         let e = run("./script", &["/ws/./script"], None).unwrap_err();
         assert_eq!(e.exit_code(), 126, "{e}");
         let e = run("nope", &[], None).unwrap_err();
-        assert_eq!((e.exit_code(), e.to_string()), (127, "nope: command not found".into()));
+        assert_eq!(
+            (e.exit_code(), e.to_string()),
+            (127, "nope: command not found".into())
+        );
         assert_eq!(run("", &[], None).unwrap_err().exit_code(), 127);
     }
 
     #[test]
     fn a_runnable_match_later_beats_an_unrunnable_one_earlier() {
         let files = ["/bin1/t.ps1", "/bin3/t.exe"];
-        assert_eq!(run("t", &files, Some(".PS1;.EXE")), Ok(Launchable::Image("/bin3/t.EXE".into())));
+        assert_eq!(
+            run("t", &files, Some(".PS1;.EXE")),
+            Ok(Launchable::Image("/bin3/t.EXE".into()))
+        );
     }
 }

@@ -32,7 +32,11 @@ impl RunId {
 
     /// Parses the 32 lowercase hex digits of [`fmt::Display`].
     pub fn parse(s: &str) -> Option<RunId> {
-        if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if s.len() != 32
+            || !s
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return None;
         }
         u128::from_str_radix(s, 16).ok().map(RunId)
@@ -64,13 +68,18 @@ pub fn is_run_sid(sid: &str) -> bool {
         return false;
     };
     let parts: Vec<&str> = rest.split('-').collect();
-    parts.len() == 4 && parts.iter().all(|p| !p.is_empty() && p.parse::<u32>().is_ok())
+    parts.len() == 4
+        && parts
+            .iter()
+            .all(|p| !p.is_empty() && p.parse::<u32>().is_ok())
 }
 
 /// Whether `sid` is an AppContainer SID (`S-1-15-2-…`).
 pub fn is_app_container_sid(sid: &str) -> bool {
-    sid.strip_prefix("S-1-15-2-")
-        .is_some_and(|r| r.split('-').all(|p| !p.is_empty() && p.parse::<u32>().is_ok()))
+    sid.strip_prefix("S-1-15-2-").is_some_and(|r| {
+        r.split('-')
+            .all(|p| !p.is_empty() && p.parse::<u32>().is_ok())
+    })
 }
 
 #[cfg(test)]

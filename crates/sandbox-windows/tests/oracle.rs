@@ -75,10 +75,7 @@ fn strict_mode_refuses_degradations() {
     let err = compile(&resolved, false).unwrap_err();
     assert!(err.to_string().contains("network off"), "{err}");
     let plan = compile(&resolved, true).unwrap();
-    assert!(matches!(
-        plan.identity,
-        Identity::WriteRestrictedToken { .. }
-    ));
+    assert!(matches!(plan.identity, Identity::WriteRestrictedToken));
     assert!(plan.degradations.iter().any(|d| d.feature == "network off"));
     assert!(plan
         .aces
@@ -148,8 +145,11 @@ fn token_policy_with_deny(base: &std::path::Path) -> sandbox_core::ResolvedPolic
     std::fs::create_dir_all(base.join("secret")).unwrap();
     let mut p = Policy::preset(Preset::WorkspaceWrite);
     p.network = NetworkPolicy::Full;
-    p.entries
-        .push(Entry::new(Target::Path(base.join("secret")), Access::Deny, "t"));
+    p.entries.push(Entry::new(
+        Target::Path(base.join("secret")),
+        Access::Deny,
+        "t",
+    ));
     resolve(&p, &env_for(base)).unwrap()
 }
 
@@ -159,7 +159,11 @@ fn token_tier_refuses_deny_read_without_best_effort() {
     let base = std::fs::canonicalize(tmp.path()).unwrap();
     let resolved = token_policy_with_deny(&base);
     // The oracle denies the read ...
-    assert!(!resolved.decide_canonical(&base.join("secret/k"), Op::Read).allowed);
+    assert!(
+        !resolved
+            .decide_canonical(&base.join("secret/k"), Op::Read)
+            .allowed
+    );
     // ... which the write-restricted token cannot enforce: refused, naming the path.
     let err = compile(&resolved, false).unwrap_err().to_string();
     assert!(
@@ -204,11 +208,17 @@ fn deny_read_globs_are_a_degradation_under_the_token() {
     let base = std::fs::canonicalize(tmp.path()).unwrap();
     let mut p = Policy::preset(Preset::WorkspaceWrite);
     p.network = NetworkPolicy::Full;
-    p.entries
-        .push(Entry::new(Target::Glob("**/*.env".into()), Access::Deny, "t"));
+    p.entries.push(Entry::new(
+        Target::Glob("**/*.env".into()),
+        Access::Deny,
+        "t",
+    ));
     let resolved = resolve(&p, &env_for(&base)).unwrap();
     let err = compile(&resolved, false).unwrap_err().to_string();
-    assert!(err.contains("deny-read globs") && err.contains("only for writes"), "{err}");
+    assert!(
+        err.contains("deny-read globs") && err.contains("only for writes"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -253,7 +263,10 @@ fn no_grant_carries_file_delete_child_so_git_cannot_be_renamed_away() {
         .iter()
         .find(|a| a.path == base.join(".git"))
         .unwrap();
-    assert!(git.kind.is_deny() && git.kind.mask() & DELETE != 0, "{git:?}");
+    assert!(
+        git.kind.is_deny() && git.kind.mask() & DELETE != 0,
+        "{git:?}"
+    );
     assert!(!plan.allows_rename(&base.join(".git")));
     assert!(!plan.allows_rename(&base.join(".git/config")));
     assert!(plan.allows_rename(&base.join("src")));
