@@ -7,7 +7,7 @@
 //!   after a crash;
 //! - [`envblock`], [`cmdline`], [`program`]: the environment block, command-line quoting and
 //!   `PATHEXT` program resolution the launcher hands to `CreateProcess*`;
-//! - [`runid`]: per-run ids and SIDs.
+//! - [`runid`]: per-run ids and SIDs; [`winpath`]: the plain spelling of verbatim paths.
 //!
 //! The launcher ([`launch`], `cfg(windows)`, `windows-sys`) executes a plan. It builds and links
 //! for `x86_64-pc-windows-gnu` here; it has not been run on Windows (see the crate README).
@@ -19,6 +19,7 @@ pub mod plan;
 pub mod program;
 pub mod rights;
 pub mod runid;
+pub mod winpath;
 
 #[cfg(windows)]
 pub mod launch;

@@ -141,6 +141,7 @@ fn prepare(l: &Launch) -> Result<Prepared, LaunchError> {
     let args: Vec<Vec<u16>> = args.iter().map(|a| a.encode_wide().collect()).collect();
     let (application, command_line) = match target {
         Launchable::Image(path) => {
+            let path = plain(&path);
             let w: Vec<u16> = path.as_os_str().encode_wide().collect();
             (wide(&path), cmdline::command_line(&w, &args)?)
         }
@@ -149,7 +150,7 @@ fn prepare(l: &Launch) -> Result<Prepared, LaunchError> {
                 .map_err(os("GetSystemDirectoryW"))?
                 .join("cmd.exe");
             let c: Vec<u16> = cmd.as_os_str().encode_wide().collect();
-            let s: Vec<u16> = path.as_os_str().encode_wide().collect();
+            let s: Vec<u16> = plain(&path).as_os_str().encode_wide().collect();
             (wide(&cmd), cmdline::batch_command_line(&c, &s, &args)?)
         }
     };
@@ -160,8 +161,16 @@ fn prepare(l: &Launch) -> Result<Prepared, LaunchError> {
         application,
         command_line,
         environment,
-        cwd: wide(l.cwd),
+        cwd: wide(plain(l.cwd)),
     })
+}
+
+/// `path` as the child should see it (see [`crate::winpath`]).
+fn plain(path: &Path) -> PathBuf {
+    match path.to_str() {
+        Some(s) => PathBuf::from(crate::winpath::plain(s)),
+        None => path.to_path_buf(),
+    }
 }
 
 /// What this run stamped, for teardown.
