@@ -271,6 +271,18 @@ mod tests {
     }
 
     #[test]
+    fn undo_of_an_app_container_run_deletes_its_profile() {
+        let mut j = journal(RunId(11), 3);
+        j.sid = "S-1-15-2-1-2-3-4-5-6-7".into();
+        j.app_container = Some(RunId(11).profile_name());
+        let j = Journal::parse(&j.to_json()).unwrap();
+        let u = j.undo();
+        assert_eq!(u.sid, "S-1-15-2-1-2-3-4-5-6-7");
+        assert_eq!(u.delete_profile, Some(RunId(11).profile_name()));
+        assert_eq!(u.revoke.len(), 3);
+    }
+
+    #[test]
     fn parse_refuses_what_a_sweep_must_not_act_on() {
         let good = journal(RunId(9), 2);
         let mut other_sid = good.clone();
