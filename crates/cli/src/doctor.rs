@@ -15,6 +15,8 @@ fn capabilities() -> Map<String, Value> {
     linux_keys(&mut m);
     #[cfg(not(target_os = "linux"))]
     m.insert("backend".into(), Value::from(std::env::consts::OS));
+    #[cfg(windows)]
+    crate::windows::doctor_keys(&mut m);
     m
 }
 

@@ -1,11 +1,29 @@
-//! The Windows backend's pure half: compile a resolved policy into a [`WindowsPlan`] — which
-//! token to run under, which ACL entries to add (and remove after the run), which network
-//! capabilities to grant — and evaluate that plan, so it can be tested against the core oracle
-//! on any OS.
+//! The Windows backend.
 //!
-//! The launcher (creating the AppContainer profile, applying ACEs, `CreateProcessAsUserW`, a job
-//! object) is not implemented yet: `sandbox windows` refuses to run rather than run unsandboxed.
+//! The pure half compiles and builds on every OS, and is unit-tested on Linux:
+//! - [`plan`]: a resolved policy → [`WindowsPlan`] (identity, ACEs, placeholders, job limits,
+//!   degradations) and its evaluator, tested against the core oracle;
+//! - [`journal`]: the per-run record of every ACE and placeholder, and the sweep decisions
+//!   after a crash;
+//! - [`envblock`], [`cmdline`], [`program`]: the environment block, command-line quoting and
+//!   `PATHEXT` program resolution the launcher hands to `CreateProcess*`;
+//! - [`runid`]: per-run ids and SIDs; [`winpath`]: the plain spelling of verbatim paths.
+//!
+//! The launcher ([`launch`], `cfg(windows)`, `windows-sys`) executes a plan. It builds and links
+//! for `x86_64-pc-windows-gnu` here; it has not been run on Windows (see the crate README).
 
+pub mod cmdline;
+pub mod envblock;
+pub mod journal;
 pub mod plan;
+pub mod program;
+pub mod rights;
+pub mod runid;
+pub mod winpath;
 
-pub use plan::{compile, Ace, AceKind, Degradation, Identity, WindowsError, WindowsPlan};
+#[cfg(windows)]
+pub mod launch;
+
+pub use plan::{
+    compile, Ace, AceKind, Degradation, Identity, JobLimits, WindowsError, WindowsPlan,
+};

@@ -1,14 +1,27 @@
-//! `ResolvedPolicy` → `WindowsPlan`.
+//! `ResolvedPolicy` → `WindowsPlan`: which identity the command runs under, which ACL entries the
+//! launcher stamps for the run's SID (and revokes afterwards), which placeholders it creates,
+//! which job limits hold the process tree, and what the plan cannot enforce.
 //!
-//! Model: when the policy reads everything, the command runs under a write-restricted token
-//! whose restricting SID is a per-run capability SID (reads are unaffected; writes need an ACE
-//! for that SID). When reads are restricted, it runs in a per-run AppContainer, which can read
-//! only what it is granted. Writable roots get an inheritable allow-modify ACE; protected paths
-//! and denied paths get deny ACEs, which Windows evaluates before allows.
+//! Identities and what each one enforces:
+//! - **Write-restricted token** (the policy reads everything): `CreateRestrictedToken` with
+//!   `WRITE_RESTRICTED` and a fresh per-run SID as restricting SID. The restricting SIDs are
+//!   consulted **only for write access**, so writes need an allow ACE for the run SID while
+//!   reads are decided by the user's own rights alone: a deny ACE cannot stop a read. A deny-read
+//!   rule (or glob) under this identity is therefore a declared degradation, and network access
+//!   cannot be restricted at all.
+//! - **AppContainer** (reads are restricted): a per-run profile whose SID is checked for every
+//!   access, so allow-read grants and deny-all entries both hold; without network capabilities
+//!   it has no network (and no loopback either).
+//!
+//! Renames: NTFS lets a caller delete or rename an object when it has `DELETE` on the object *or*
+//! `FILE_DELETE_CHILD` on its parent. No ACE of a plan grants `FILE_DELETE_CHILD` (see
+//! [`AceKind::mask`]), so the deny-`DELETE` entry on a protected path (and on each directory
+//! holding one, see [`ResolvedPolicy::rename_pins`]) keeps it from being renamed away.
 
+use crate::rights;
 use sandbox_core::index::has_ancestor;
 use sandbox_core::{Access, NetworkPolicy, Op, PathKind, ResolvedPolicy};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -19,32 +32,90 @@ pub enum WindowsError {
     Unsupported { feature: String, why: String },
 }
 
-/// Under which identity the command runs.
+/// Under which identity the command runs. The SID that ACEs name is made fresh for every run
+/// (a random `S-1-5-21-…` restricting SID, or the SID of a fresh AppContainer profile), so two
+/// concurrent runs of one policy never share, or revoke, each other's grants.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum Identity {
     /// No sandbox (danger-full-access).
     Unsandboxed,
-    /// `CreateRestrictedToken(WRITE_RESTRICTED)` with the capability SID as restricting SID.
-    WriteRestrictedToken { capability_sid: String },
-    /// A per-run AppContainer profile.
-    AppContainer {
-        profile_name: String,
-        capabilities: Vec<String>,
-    },
+    /// `CreateRestrictedToken(DISABLE_MAX_PRIVILEGE | LUA_TOKEN | WRITE_RESTRICTED)` with the
+    /// restricting SIDs [`TOKEN_RESTRICTING_SIDS`]. Reads are not restricted.
+    WriteRestrictedToken,
+    /// A per-run AppContainer profile `sandbox-<run id>` with these capabilities.
+    AppContainer { capabilities: Vec<String> },
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+/// The restricting SIDs of the write-restricted token, in order. Everyone is among them (as in
+/// Codex) so the NUL device, consoles and pipes stay writable; the price is in
+/// [`TOKEN_LIMITS`].
+pub const TOKEN_RESTRICTING_SIDS: [&str; 3] =
+    ["run SID (fresh per run)", "logon SID", "Everyone (S-1-1-0)"];
+
+/// What a write-restricted token never enforces, whatever the policy says. Printed by
+/// `sandbox profile windows` and listed in the README.
+pub const TOKEN_LIMITS: [&str; 4] = [
+    "writes are also allowed wherever Everyone or the logon session already has write access",
+    "reads are never restricted (deny-read rules are refused or declared as degradations)",
+    "the console is shared: the command can inject input (WriteConsoleInput) that the parent shell reads after it exits",
+    "same-user services (Task Scheduler, COM, WMI, BITS) can start processes outside the job and token",
+];
+
+/// What an AppContainer never enforces or always breaks.
+pub const APPCONTAINER_LIMITS: [&str; 2] = [
+    "loopback is blocked even with network capabilities (no exemption is added)",
+    "the console is shared: the command can inject input (WriteConsoleInput) that the parent shell reads after it exits",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum AceKind {
     /// Allow read and execute (AppContainer read roots).
     AllowRead,
-    /// Allow modify: read, write, create, delete.
+    /// Allow read, write, create and delete-self; never `FILE_DELETE_CHILD`.
     AllowModify,
-    /// Deny write, append, delete and attribute changes.
+    /// Deny every change: data, attributes, delete/rename, DACL, owner.
     DenyWrite,
-    /// Deny every access.
+    /// Deny delete and rename of this one object (a directory holding a protected path).
+    DenyDelete,
+    /// Deny every access (honoured for reads only by an AppContainer).
     DenyAll,
+}
+
+impl AceKind {
+    /// The access mask the launcher puts in the ACE.
+    pub fn mask(self) -> u32 {
+        use rights::*;
+        match self {
+            AceKind::AllowRead => GENERIC_READ_FILE | GENERIC_EXECUTE_FILE,
+            AceKind::AllowModify => {
+                GENERIC_READ_FILE | GENERIC_WRITE_FILE | GENERIC_EXECUTE_FILE | DELETE
+            }
+            AceKind::DenyWrite => ANY_CHANGE,
+            AceKind::DenyDelete => DELETE | FILE_DELETE_CHILD,
+            AceKind::DenyAll => ALL_ACCESS_FILE,
+        }
+    }
+
+    /// An access-denied entry (as opposed to access-allowed).
+    pub fn is_deny(self) -> bool {
+        matches!(
+            self,
+            AceKind::DenyWrite | AceKind::DenyDelete | AceKind::DenyAll
+        )
+    }
+
+    /// How `sandbox profile windows` names the kind.
+    pub fn label(self) -> &'static str {
+        match self {
+            AceKind::AllowRead => "allow read",
+            AceKind::AllowModify => "allow modify",
+            AceKind::DenyWrite => "deny write",
+            AceKind::DenyDelete => "deny delete",
+            AceKind::DenyAll => "deny all",
+        }
+    }
 }
 
 /// One access-control entry the launcher adds for the run's SID and removes afterwards.
@@ -52,7 +123,7 @@ pub enum AceKind {
 pub struct Ace {
     pub path: PathBuf,
     pub kind: AceKind,
-    /// Applies to everything below a directory.
+    /// Applies to everything below a directory (`SUB_CONTAINERS_AND_OBJECTS_INHERIT`).
     pub inherit: bool,
     pub reason: String,
 }
@@ -62,28 +133,67 @@ pub struct Ace {
 pub struct Degradation {
     pub feature: String,
     pub why: String,
+    /// Reads at or below this path are not enforced (deny-read rules under the token).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unenforced_reads: Option<PathBuf>,
 }
 
-/// Everything the Windows launcher would do, as data.
+/// The job object every sandboxed process tree runs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct JobLimits {
+    /// `JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE`: the tree dies when the launcher does.
+    pub kill_on_close: bool,
+    /// `JOB_OBJECT_LIMIT_DIE_ON_UNHANDLED_EXCEPTION`: no error-reporting dialog keeps one alive.
+    pub die_on_unhandled_exception: bool,
+    /// `JOB_OBJECT_LIMIT_BREAKAWAY_OK` is never set: no process can leave the job.
+    pub breakaway_allowed: bool,
+    /// Joined at creation through `PROC_THREAD_ATTRIBUTE_JOB_LIST` (Windows 10 1607 and later),
+    /// else assigned while the process is still suspended.
+    pub joined_at_creation: bool,
+    /// `JOBOBJECT_BASIC_UI_RESTRICTIONS` flags.
+    pub ui_restrictions: Vec<&'static str>,
+}
+
+impl Default for JobLimits {
+    fn default() -> JobLimits {
+        JobLimits {
+            kill_on_close: true,
+            die_on_unhandled_exception: true,
+            breakaway_allowed: false,
+            joined_at_creation: true,
+            ui_restrictions: UI_RESTRICTIONS.iter().map(|(n, _)| *n).collect(),
+        }
+    }
+}
+
+/// UI restrictions of the job, with their `JOB_OBJECT_UILIMIT_*` values: no access to other
+/// processes' windows (`SendInput`/`PostMessage` into the user's terminal), the clipboard,
+/// global atoms, desktops, display settings, system parameters or log-off.
+pub const UI_RESTRICTIONS: [(&str, u32); 8] = [
+    ("handles", 0x0001),
+    ("read_clipboard", 0x0002),
+    ("write_clipboard", 0x0004),
+    ("system_parameters", 0x0008),
+    ("display_settings", 0x0010),
+    ("global_atoms", 0x0020),
+    ("desktop", 0x0040),
+    ("exit_windows", 0x0080),
+];
+
+/// Everything the Windows launcher will do, as data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct WindowsPlan {
     pub identity: Identity,
+    /// Sorted by path; the launcher journals them all before stamping the first one.
     pub aces: Vec<Ace>,
-    /// Kill the whole process tree when the launcher exits.
-    pub job_kill_on_close: bool,
+    /// Missing protected names the launcher creates as empty directories (each has a deny-write
+    /// ACE in `aces`) and removes after the run if still empty. NTFS names are
+    /// case-insensitive, so `.git` also keeps `.GiT` from being created.
+    pub placeholders: Vec<PathBuf>,
+    pub job: JobLimits,
     pub degradations: Vec<Degradation>,
-}
-
-/// The capability SID name for a run (derived from the policy so plans are deterministic).
-fn run_name(policy: &ResolvedPolicy) -> String {
-    // FNV-1a over the serialized policy: stable across runs and platforms.
-    let text = serde_json::to_string(&(&policy.rules, &policy.writable_roots)).unwrap_or_default();
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in text.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x100000001b3);
-    }
-    format!("sandbox-{h:016x}")
+    /// What the identity never enforces, whatever the policy (see [`TOKEN_LIMITS`]).
+    pub limits: Vec<&'static str>,
 }
 
 /// Compiles `policy`; with `best_effort` false, any degradation is an error.
@@ -92,49 +202,36 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
         return Ok(WindowsPlan {
             identity: Identity::Unsandboxed,
             aces: Vec::new(),
-            job_kill_on_close: true,
+            placeholders: Vec::new(),
+            // Still one tree that ends with the launcher, but no restriction of the desktop.
+            job: JobLimits {
+                ui_restrictions: Vec::new(),
+                ..JobLimits::default()
+            },
             degradations: Vec::new(),
+            limits: Vec::new(),
         });
     }
-    let name = run_name(policy);
-    let mut degradations = Vec::new();
-    let mut aces = Vec::new();
-    let reads_everything = policy.reads_everything();
-
-    let identity = if reads_everything {
-        if policy.network != NetworkPolicy::Full {
-            degradations.push(Degradation {
-                feature: "network off".into(),
-                why: "a write-restricted token cannot block sockets; only an AppContainer (restricted reads) can".into(),
-            });
-        }
-        Identity::WriteRestrictedToken {
-            capability_sid: name,
-        }
+    let token = policy.reads_everything();
+    let identity = if token {
+        Identity::WriteRestrictedToken
     } else {
-        let capabilities = match policy.network {
-            NetworkPolicy::Full => {
-                vec!["internetClient".into(), "privateNetworkClientServer".into()]
-            }
-            _ => Vec::new(),
+        let capabilities = if policy.network == NetworkPolicy::Full {
+            vec!["internetClient".into(), "privateNetworkClientServer".into()]
+        } else {
+            Vec::new()
         };
-        Identity::AppContainer {
-            profile_name: name,
-            capabilities,
-        }
+        Identity::AppContainer { capabilities }
     };
-    if matches!(policy.network, NetworkPolicy::Proxy { .. }) {
-        degradations.push(Degradation {
-            feature: "network proxy allowlists".into(),
-            why: "not implemented on Windows".into(),
-        });
-    }
-    if !policy.deny_globs.is_empty() {
-        degradations.push(Degradation {
-            feature: "deny-read globs".into(),
-            why: "glob expansion into deny ACEs is not implemented".into(),
-        });
-    }
+    let degradations = degradations(policy, token);
+    let roots: HashSet<&Path> = policy
+        .writable_roots
+        .iter()
+        .map(|w| w.path.as_path())
+        .collect();
+    let in_root = |p: &Path| has_ancestor(p, true, |a| roots.contains(a));
+    let mut aces = Vec::new();
+    let mut placeholders = Vec::new();
 
     for root in &policy.writable_roots {
         aces.push(Ace {
@@ -145,38 +242,52 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
         });
     }
     for p in policy.protected_paths() {
-        if p.kind == PathKind::Missing {
-            degradations.push(Degradation {
-                feature: format!("protection of missing {}", p.path.display()),
-                why: "an ACE needs an existing file; creating it cannot be prevented without a watcher".into(),
-            });
-            continue;
-        }
+        let reason = if p.kind == PathKind::Missing {
+            placeholders.push(p.path.clone());
+            format!("protected ({}), placeholder for the run", p.reason)
+        } else {
+            format!("protected ({})", p.reason)
+        };
         aces.push(Ace {
             path: p.path.clone(),
             kind: AceKind::DenyWrite,
-            inherit: p.kind == PathKind::Dir,
-            reason: format!("protected ({})", p.reason),
+            inherit: p.kind != PathKind::File,
+            reason,
+        });
+    }
+    for pin in policy.rename_pins() {
+        aces.push(Ace {
+            path: pin,
+            kind: AceKind::DenyDelete,
+            inherit: false,
+            reason: "holds a protected path: not to be renamed".into(),
         });
     }
     for path in policy.denied_paths() {
         if path == Path::new("/") {
             continue;
         }
-        aces.push(Ace {
-            path: path.to_path_buf(),
-            kind: AceKind::DenyAll,
-            inherit: true,
-            reason: "deny rule".into(),
-        });
+        if !token {
+            aces.push(Ace {
+                path: path.to_path_buf(),
+                kind: AceKind::DenyAll,
+                inherit: true,
+                reason: "deny rule".into(),
+            });
+        } else if in_root(path) {
+            // The token cannot deny the read (declared above); it can still deny the writes a
+            // writable root around the path would otherwise allow.
+            aces.push(Ace {
+                path: path.to_path_buf(),
+                kind: AceKind::DenyWrite,
+                inherit: true,
+                reason: "deny rule (writes only: the token cannot deny reads)".into(),
+            });
+        }
     }
-    // Read rules: an AppContainer reads only what is granted; a token reads everything, so it
-    // needs a grant only to re-open a path below a denied one.
-    let app_container = matches!(identity, Identity::AppContainer { .. });
-    let denied: HashSet<&Path> = policy.denied_paths().into_iter().collect();
-    for root in policy.read_roots() {
-        let under_deny = has_ancestor(root, true, |p| denied.contains(p));
-        if app_container || under_deny {
+    // An AppContainer reads only what it is granted. A token reads everything already.
+    if !token {
+        for root in policy.read_roots() {
             aces.push(Ace {
                 path: root.to_path_buf(),
                 kind: AceKind::AllowRead,
@@ -187,18 +298,10 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
     }
     // Read rules nested inside writable roots narrow writes: deny writes there.
     let index = policy.index();
-    let roots: HashSet<&Path> = policy
-        .writable_roots
-        .iter()
-        .map(|w| w.path.as_path())
-        .collect();
     for rule in &policy.rules {
         // Only where the read rule decides (a write rule on the same path wins the tie).
         let decides = index.deepest_rule(&rule.path).map(|r| r.access) == Some(Access::Read);
-        if rule.access == Access::Read
-            && decides
-            && has_ancestor(&rule.path, true, |p| roots.contains(p))
-        {
+        if rule.access == Access::Read && decides && in_root(&rule.path) {
             aces.push(Ace {
                 path: rule.path.clone(),
                 kind: AceKind::DenyWrite,
@@ -212,53 +315,147 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
             .cmp(&b.path)
             .then((a.kind as u8).cmp(&(b.kind as u8)))
     });
+    aces.dedup_by(|a, b| a.path == b.path && a.kind == b.kind && a.inherit == b.inherit);
     if let (false, Some(d)) = (best_effort, degradations.first()) {
         return Err(WindowsError::Unsupported {
             feature: d.feature.clone(),
             why: d.why.clone(),
         });
     }
+    let limits = if token {
+        TOKEN_LIMITS.to_vec()
+    } else {
+        APPCONTAINER_LIMITS.to_vec()
+    };
     Ok(WindowsPlan {
         identity,
         aces,
-        job_kill_on_close: true,
+        placeholders,
+        job: JobLimits::default(),
         degradations,
+        limits,
     })
 }
 
+/// What the chosen identity cannot enforce of `policy`.
+fn degradations(policy: &ResolvedPolicy, token: bool) -> Vec<Degradation> {
+    let plain = |feature: String, why: &str| Degradation {
+        feature,
+        why: why.into(),
+        unenforced_reads: None,
+    };
+    let mut out = Vec::new();
+    match &policy.network {
+        NetworkPolicy::Full => {}
+        NetworkPolicy::Proxy { .. } => out.push(plain(
+            "network proxy allowlists".into(),
+            "not implemented on Windows",
+        )),
+        NetworkPolicy::Off if token => out.push(plain(
+            "network off".into(),
+            "a write-restricted token cannot block sockets; only an AppContainer (restricted reads) can",
+        )),
+        NetworkPolicy::Off => {}
+        #[allow(unreachable_patterns)] // network modes added later are refused until modelled
+        other => out.push(plain(
+            format!("network {}", other.name()),
+            "not implemented on Windows",
+        )),
+    }
+    if !policy.deny_globs.is_empty() {
+        let why = if token {
+            "a write-restricted token checks its restricting SIDs only for writes, so no ACE can stop a read"
+        } else {
+            "glob expansion into deny ACEs is not implemented"
+        };
+        out.push(plain("deny-read globs".into(), why));
+    }
+    if token {
+        for path in policy.denied_paths() {
+            if path == Path::new("/") {
+                continue;
+            }
+            out.push(Degradation {
+                feature: format!("deny-read of {}", path.display()),
+                why: "a write-restricted token checks its restricting SIDs only for writes, so a deny ACE cannot stop a read; only an AppContainer (a policy that restricts reads) can".into(),
+                unenforced_reads: Some(path.to_path_buf()),
+            });
+        }
+    }
+    out
+}
+
 impl WindowsPlan {
-    /// What the plan allows, evaluated like a Windows DACL: an inherited or explicit deny on the
-    /// path or an ancestor beats any allow; writes need an allow-modify ACE; reads need an
-    /// allow ACE unless the identity is a write-restricted token (reads unaffected).
+    /// Whether a degradation leaves reads of `path` unenforced.
+    pub fn read_unenforced(&self, path: &Path) -> bool {
+        self.degradations
+            .iter()
+            .filter_map(|d| d.unenforced_reads.as_deref())
+            .any(|p| path.starts_with(p))
+    }
+
+    /// The deepest ACE of one of `kinds` that applies to `path` (its own, or an inherited one).
+    fn covering(&self, path: &Path, kinds: &[AceKind]) -> Option<usize> {
+        self.aces
+            .iter()
+            .filter(|a| kinds.contains(&a.kind))
+            .filter(|a| path == a.path || (a.inherit && path.starts_with(&a.path)))
+            .map(|a| a.path.components().count())
+            .max()
+    }
+
+    /// What the plan allows, evaluated like a Windows DACL for the identity: an explicit ACE
+    /// outranks inherited ones and nearer inherited ones outrank farther ones, deny winning a tie
+    /// (so: compare depths). Writes need an allow-modify ACE. Reads need an allow ACE under an
+    /// AppContainer; under the write-restricted token the restricting SIDs are not consulted for
+    /// reads at all, so every read is allowed whatever deny ACEs the plan holds.
     pub fn allows(&self, path: &Path, op: Op) -> bool {
         if self.identity == Identity::Unsandboxed {
             return true;
         }
-        // Deny ACEs on a deeper path than every re-granting allow win; Windows inheritance gives
-        // the nearest explicit ACE set precedence, so compare depths.
-        let covering = |kinds: &[AceKind]| {
-            self.aces
-                .iter()
-                .filter(|a| kinds.contains(&a.kind))
-                .filter(|a| path == a.path || (a.inherit && path.starts_with(&a.path)))
-                .map(|a| a.path.components().count())
-                .max()
-        };
-        let deny_all = covering(&[AceKind::DenyAll]);
-        let deny_write = covering(&[AceKind::DenyWrite, AceKind::DenyAll]);
-        let modify = covering(&[AceKind::AllowModify]);
-        let read = covering(&[AceKind::AllowRead, AceKind::AllowModify]);
-        let beats = |allow: Option<usize>, deny: Option<usize>| match (allow, deny) {
-            (Some(a), Some(d)) => a > d,
-            (Some(_), None) => true,
-            _ => false,
-        };
         if op.is_write() {
-            beats(modify, deny_write)
-        } else if matches!(self.identity, Identity::WriteRestrictedToken { .. }) {
-            deny_all.is_none_or(|d| read.is_some_and(|r| r > d))
-        } else {
-            beats(read, deny_all)
+            let modify = self.covering(path, &[AceKind::AllowModify]);
+            let deny = self.covering(path, &[AceKind::DenyWrite, AceKind::DenyAll]);
+            return beats(modify, deny);
         }
+        match self.identity {
+            Identity::WriteRestrictedToken => true,
+            _ => beats(
+                self.covering(path, &[AceKind::AllowRead, AceKind::AllowModify]),
+                self.covering(path, &[AceKind::DenyAll]),
+            ),
+        }
+    }
+
+    /// Whether the command can delete `path` or rename it away. NTFS allows that with `DELETE`
+    /// on the object or `FILE_DELETE_CHILD` on its parent; no plan grants the latter, so only
+    /// the object's own ACEs count.
+    pub fn allows_rename(&self, path: &Path) -> bool {
+        if self.identity == Identity::Unsandboxed {
+            return true;
+        }
+        let grants_delete_child = self
+            .aces
+            .iter()
+            .any(|a| !a.kind.is_deny() && a.kind.mask() & rights::FILE_DELETE_CHILD != 0);
+        debug_assert!(
+            !grants_delete_child,
+            "a plan never grants FILE_DELETE_CHILD"
+        );
+        let modify = self.covering(path, &[AceKind::AllowModify]);
+        let deny = self.covering(
+            path,
+            &[AceKind::DenyWrite, AceKind::DenyAll, AceKind::DenyDelete],
+        );
+        beats(modify, deny)
+    }
+}
+
+/// An allow at depth `allow` beats a deny at depth `deny` only when strictly deeper.
+fn beats(allow: Option<usize>, deny: Option<usize>) -> bool {
+    match (allow, deny) {
+        (Some(a), Some(d)) => a > d,
+        (Some(_), None) => true,
+        _ => false,
     }
 }

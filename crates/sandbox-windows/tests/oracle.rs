@@ -1,5 +1,5 @@
-//! The Windows plan, evaluated as a DACL, agrees with the core oracle wherever the plan does not
-//! declare a degradation.
+//! The Windows plan, evaluated as a DACL for its identity, agrees with the core oracle wherever
+//! the plan does not declare a degradation; and what the token cannot enforce is declared.
 
 use proptest::prelude::*;
 use sandbox_core::{
@@ -42,16 +42,16 @@ proptest! {
         let env = ResolveEnv { cwd: base.clone(), tmpdir: None, home: None, target: TargetOs::Windows };
         let resolved = resolve(&policy, &env).unwrap();
         let plan = compile(&resolved, true).unwrap();
-        let missing: Vec<PathBuf> = resolved
-            .protected_paths()
-            .into_iter()
-            .filter(|p| p.kind == PathKind::Missing)
-            .map(|p| p.path.clone())
-            .collect();
+        // Missing protected names get placeholders, so they need no degradation.
+        for p in resolved.protected_paths() {
+            if p.kind == PathKind::Missing {
+                prop_assert!(plan.placeholders.contains(&p.path));
+            }
+        }
         for (r, op) in &queries {
             let path = abs(r);
-            // Declared degradation: missing protected names are not enforced by ACLs.
-            if missing.iter().any(|m| path.starts_with(m)) {
+            // Declared degradation: deny-read rules under the write-restricted token.
+            if !op.is_write() && plan.read_unenforced(&path) {
                 continue;
             }
             let want = resolved.decide_canonical(&path, *op).allowed;
@@ -75,10 +75,7 @@ fn strict_mode_refuses_degradations() {
     let err = compile(&resolved, false).unwrap_err();
     assert!(err.to_string().contains("network off"), "{err}");
     let plan = compile(&resolved, true).unwrap();
-    assert!(matches!(
-        plan.identity,
-        Identity::WriteRestrictedToken { .. }
-    ));
+    assert!(matches!(plan.identity, Identity::WriteRestrictedToken));
     assert!(plan.degradations.iter().any(|d| d.feature == "network off"));
     assert!(plan
         .aces
@@ -131,4 +128,188 @@ fn restricted_reads_use_an_appcontainer_without_network_capabilities() {
     }
     assert!(plan.allows(&base.join("x"), Op::Read));
     assert!(!plan.allows(&PathBuf::from("/etc/passwd"), Op::Read));
+}
+
+fn env_for(base: &std::path::Path) -> ResolveEnv {
+    ResolveEnv {
+        cwd: base.to_path_buf(),
+        tmpdir: None,
+        home: None,
+        target: TargetOs::Windows,
+    }
+}
+
+/// Reads everything, writes the workspace, denies `secret` inside it; network full so the only
+/// question is the deny rule.
+fn token_policy_with_deny(base: &std::path::Path) -> sandbox_core::ResolvedPolicy {
+    std::fs::create_dir_all(base.join("secret")).unwrap();
+    let mut p = Policy::preset(Preset::WorkspaceWrite);
+    p.network = NetworkPolicy::Full;
+    p.entries.push(Entry::new(
+        Target::Path(base.join("secret")),
+        Access::Deny,
+        "t",
+    ));
+    resolve(&p, &env_for(base)).unwrap()
+}
+
+#[test]
+fn token_tier_refuses_deny_read_without_best_effort() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let resolved = token_policy_with_deny(&base);
+    // The oracle denies the read ...
+    assert!(
+        !resolved
+            .decide_canonical(&base.join("secret/k"), Op::Read)
+            .allowed
+    );
+    // ... which the write-restricted token cannot enforce: refused, naming the path.
+    let err = compile(&resolved, false).unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("deny-read of {}", base.join("secret").display()))
+            && err.contains("only for writes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn token_tier_evaluator_does_not_claim_deny_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let resolved = token_policy_with_deny(&base);
+    let plan = compile(&resolved, true).unwrap();
+    assert_eq!(plan.identity, Identity::WriteRestrictedToken);
+    let secret = base.join("secret/k");
+    // The evaluator says what Windows does: the read goes through ...
+    assert!(plan.allows(&secret, Op::Read));
+    assert!(plan.allows(&secret, Op::Exec));
+    // ... and the plan declares it.
+    assert!(plan.read_unenforced(&secret));
+    let d = plan
+        .degradations
+        .iter()
+        .find(|d| d.unenforced_reads.as_deref() == Some(base.join("secret").as_path()))
+        .expect("a deny-read degradation");
+    assert!(d.feature.starts_with("deny-read of "), "{d:?}");
+    // Writes into the denied path inside the writable root are still denied, by a deny-write
+    // ACE (a deny-all would look like it denied reads too).
+    assert!(!plan.allows(&secret, Op::Write));
+    assert!(plan
+        .aces
+        .iter()
+        .any(|a| a.path == base.join("secret") && a.kind == AceKind::DenyWrite));
+    assert!(!plan.aces.iter().any(|a| a.kind == AceKind::DenyAll));
+}
+
+#[test]
+fn deny_read_globs_are_a_degradation_under_the_token() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let mut p = Policy::preset(Preset::WorkspaceWrite);
+    p.network = NetworkPolicy::Full;
+    p.entries.push(Entry::new(
+        Target::Glob("**/*.env".into()),
+        Access::Deny,
+        "t",
+    ));
+    let resolved = resolve(&p, &env_for(&base)).unwrap();
+    let err = compile(&resolved, false).unwrap_err().to_string();
+    assert!(
+        err.contains("deny-read globs") && err.contains("only for writes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn fresh_workspace_needs_no_best_effort_and_gets_placeholders() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let mut p = Policy::preset(Preset::WorkspaceWrite);
+    p.network = NetworkPolicy::Full;
+    let resolved = resolve(&p, &env_for(&base)).unwrap();
+    let plan = compile(&resolved, false).expect("strict mode accepts a fresh workspace");
+    assert!(plan.degradations.is_empty(), "{:?}", plan.degradations);
+    for name in [".git", ".codex", ".agents"] {
+        let path = base.join(name);
+        assert!(plan.placeholders.contains(&path), "{name}: {plan:?}");
+        assert!(plan
+            .aces
+            .iter()
+            .any(|a| a.path == path && a.kind == AceKind::DenyWrite && a.inherit));
+        assert!(!plan.allows(&path.join("hooks"), Op::Create));
+        assert!(!plan.allows_rename(&path));
+    }
+}
+
+#[test]
+fn no_grant_carries_file_delete_child_so_git_cannot_be_renamed_away() {
+    use sandbox_windows::rights::{DELETE, FILE_DELETE_CHILD};
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    std::fs::create_dir_all(base.join(".git")).unwrap();
+    std::fs::create_dir_all(base.join("src")).unwrap();
+    let mut p = Policy::preset(Preset::WorkspaceWrite);
+    p.network = NetworkPolicy::Full;
+    let resolved = resolve(&p, &env_for(&base)).unwrap();
+    let plan = compile(&resolved, false).unwrap();
+    for ace in &plan.aces {
+        if !ace.kind.is_deny() {
+            assert_eq!(ace.kind.mask() & FILE_DELETE_CHILD, 0, "{ace:?}");
+        }
+    }
+    let git = plan
+        .aces
+        .iter()
+        .find(|a| a.path == base.join(".git"))
+        .unwrap();
+    assert!(
+        git.kind.is_deny() && git.kind.mask() & DELETE != 0,
+        "{git:?}"
+    );
+    assert!(!plan.allows_rename(&base.join(".git")));
+    assert!(!plan.allows_rename(&base.join(".git/config")));
+    assert!(plan.allows_rename(&base.join("src")));
+    assert!(plan.allows_rename(&base.join("src/main.rs")));
+    assert!(!plan.allows_rename(&PathBuf::from("/etc/passwd")));
+}
+
+#[test]
+fn directories_holding_a_protected_gitdir_cannot_be_renamed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    // A worktree pointer: .git is a file naming a gitdir deeper in the workspace.
+    std::fs::create_dir_all(base.join("repo/.git/worktrees/w")).unwrap();
+    std::fs::write(
+        base.join(".git"),
+        format!("gitdir: {}\n", base.join("repo/.git/worktrees/w").display()),
+    )
+    .unwrap();
+    let mut p = Policy::preset(Preset::WorkspaceWrite);
+    p.network = NetworkPolicy::Full;
+    let resolved = resolve(&p, &env_for(&base)).unwrap();
+    let plan = compile(&resolved, false).unwrap();
+    for pin in resolved.rename_pins() {
+        assert!(!plan.allows_rename(&pin), "{} {plan:#?}", pin.display());
+        assert!(plan
+            .aces
+            .iter()
+            .any(|a| a.path == pin && a.kind.mask() & sandbox_windows::rights::DELETE != 0));
+    }
+    assert!(!resolved.rename_pins().is_empty());
+    assert!(!plan.allows_rename(&base.join(".git")));
+}
+
+#[test]
+fn plans_name_no_sid_the_launcher_makes_one_per_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let resolved = token_policy_with_deny(&base);
+    let json = serde_json::to_string(&compile(&resolved, true).unwrap()).unwrap();
+    assert!(!json.contains("S-1-5-21"), "{json}");
+    let (a, b) = (
+        sandbox_windows::runid::RunId::fresh(),
+        sandbox_windows::runid::RunId::fresh(),
+    );
+    assert_ne!(a.sid(), b.sid());
 }
