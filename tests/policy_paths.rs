@@ -496,24 +496,33 @@ const NESTED: &str = r#"
 default_permissions = "p"
 [permissions.p.filesystem]
 ":root" = "read"
-":project_roots" = { "." = "write", "private" = "deny", "private/pub" = "write", "private/docs" = "read" }
+":project_roots" = { "." = "write", "private" = "deny", "private/pub" = "write", "private/docs" = "read", "private/inner" = "deny", "private/pub/deep" = "deny" }
 "#;
 
 /// A path a deeper rule allows below a denied directory (`"private" = "deny"`, `"private/pub"
 /// = "write"`, `"private/docs" = "read"`) is reachable with that rule's access under every
-/// backend, while the rest of the denied directory stays hidden, as `explain` says.
+/// backend, while the rest of the denied directory stays hidden, as `explain` says. Deny rules
+/// nested below (`private/inner`, `private/pub/deep`) hold too, and do not fail the launch.
 #[test]
 fn paths_allowed_below_a_denied_directory_are_reachable() {
     for user in users() {
         let (_c, cfg) = config(user, NESTED);
         let ws = Dir::new(user, Path::new("/tmp"));
-        for f in ["private/secret", "private/pub/a", "private/docs/a"] {
+        let files = [
+            "private/secret",
+            "private/pub/a",
+            "private/docs/a",
+            "private/inner/a",
+            "private/pub/deep/a",
+        ];
+        for f in files {
             ws.write(user, f, "orig\n");
         }
         let w = ws.path.to_str().unwrap();
         let args = ["--config", &cfg, "-C", w];
         for be in backends(user, &ws.path) {
             let script = "cat private/docs/a > read-docs; cat private/secret > read-secret; \
+                          cat private/pub/deep/a > read-deep; \
                           ls private > listed; echo x > private/pub/new; \
                           echo x > private/docs/new; echo x >> private/docs/a; \
                           echo x > private/new; true";
@@ -523,18 +532,20 @@ fn paths_allowed_below_a_denied_directory_are_reachable() {
             let read = |f: &str| std::fs::read_to_string(ws.join(f)).unwrap();
             assert_eq!(read("read-docs"), "orig\n", "docs not readable: {what}");
             assert_eq!(read("read-secret"), "", "secret read: {what}");
+            assert_eq!(read("read-deep"), "", "pub/deep read: {what}");
             assert_eq!(read("listed"), "", "private listed: {what}");
             assert!(ws.join("private/pub/new").exists(), "pub not writable: {what}");
             assert!(!ws.join("private/docs/new").exists(), "docs writable: {what}");
             assert_eq!(read("private/docs/a"), "orig\n", "docs written: {what}");
             assert!(!ws.join("private/new").exists(), "private writable: {what}");
-            for f in ["read-docs", "read-secret", "listed", "private/pub/new"] {
+            for f in ["read-docs", "read-secret", "read-deep", "listed", "private/pub/new"] {
                 let _ = std::fs::remove_file(ws.join(f));
             }
         }
         let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
         assert!(ex("read", "private/docs/a"));
         assert!(!ex("read", "private/secret"));
+        assert!(!ex("read", "private/pub/deep/a"));
         assert!(ex("create", "private/pub/new"));
         assert!(!ex("create", "private/docs/new"));
         assert!(!ex("create", "private/new"));

@@ -41,10 +41,8 @@ pub(crate) fn held(path: &Path, link: &Metadata) -> Option<u32> {
     // SAFETY: geteuid has no preconditions.
     let me = unsafe { libc::geteuid() };
     let dir = std::fs::metadata(path.parent()?).ok()?;
-    let held = me == 0
-        && dir.mode() & STICKY != 0
-        && link.uid() != me
-        && link.file_type().is_symlink();
+    let held =
+        me == 0 && dir.mode() & STICKY != 0 && link.uid() != me && link.file_type().is_symlink();
     held.then_some(link.uid())
 }
 

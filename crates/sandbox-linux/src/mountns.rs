@@ -117,7 +117,9 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             });
         }
     }
-    let read_only = read_only.into_iter().filter(|(_, k, _)| *k != PathKind::Link);
+    let read_only = read_only
+        .into_iter()
+        .filter(|(_, k, _)| *k != PathKind::Link);
     for (path, kind, reason) in read_only {
         match kind {
             PathKind::Dir | PathKind::File => layers.push(MountStep::Protect {
@@ -164,7 +166,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
     for rule in policy.rules.iter().filter(|r| r.access == Access::Deny) {
         // A deny rule matters only where some shallower rule grants access.
         let granted = has_ancestor(&rule.path, true, |p| granting.contains(p));
-        if !granted {
+        if !granted || hidden_by_mask(&steps, &rule.path) {
             continue;
         }
         match std::fs::metadata(&rule.path) {
@@ -219,6 +221,9 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             MatchKind::Symlink { target: Some(t) } => (t.clone(), t.is_dir()),
             MatchKind::Symlink { target: None } => continue,
         };
+        if hidden_by_mask(&steps, &path) {
+            continue;
+        }
         steps.push(if is_dir {
             MountStep::MaskDir { path }
         } else {
@@ -278,9 +283,10 @@ fn reexposed(policy: &ResolvedPolicy, denied: &Path) -> Vec<MountStep> {
                 .is_some_and(|d| d.access != Access::Deny)
         })
         .filter(|r| {
-            !policy.rules.iter().any(|o| {
-                below(&o.path) && o.path != r.path && r.path.starts_with(&o.path)
-            })
+            !policy
+                .rules
+                .iter()
+                .any(|o| below(&o.path) && o.path != r.path && r.path.starts_with(&o.path))
         })
         .map(|r| &r.path)
         .collect::<BTreeSet<&PathBuf>>()
@@ -295,6 +301,19 @@ fn reexposed(policy: &ResolvedPolicy, denied: &Path) -> Vec<MountStep> {
             })
         })
         .collect()
+}
+
+/// Whether `path` lies below a directory masked by `steps` and is not bound back over that
+/// mask: it is hidden already (and its mount point is gone from the view).
+fn hidden_by_mask(steps: &[MountStep], path: &Path) -> bool {
+    steps.iter().any(|s| match s {
+        MountStep::MaskDir { path: m } if path != m && path.starts_with(m) => {
+            !steps.iter().any(|r| {
+                matches!(r, MountStep::Reexpose { path: p, mask, .. } if mask == m && path.starts_with(p))
+            })
+        }
+        _ => false,
+    })
 }
 
 /// The path a layer step is placed at.
@@ -374,16 +393,30 @@ mod imp {
     /// One mount operation with everything allocated up front.
     #[derive(Debug)]
     enum Op {
-        Bind { path: CString },
-        RemountRo { path: CString, flags: libc::c_ulong },
-        ProtectRo { path: CString, flags: libc::c_ulong },
+        Bind {
+            path: CString,
+        },
+        RemountRo {
+            path: CString,
+            flags: libc::c_ulong,
+        },
+        ProtectRo {
+            path: CString,
+            flags: libc::c_ulong,
+        },
         MaskDir {
             path: CString,
             reexpose: Vec<Reexpose>,
         },
-        HoldLink { path: CString },
-        PrivateTmpfs { path: CString },
-        MaskFile { path: CString },
+        HoldLink {
+            path: CString,
+        },
+        PrivateTmpfs {
+            path: CString,
+        },
+        MaskFile {
+            path: CString,
+        },
     }
 
     /// A path bound back on top of a directory mask ([`MountStep::Reexpose`]).
@@ -550,9 +583,11 @@ mod imp {
                         read_only,
                     } => {
                         let mask_c = cstring(mask);
-                        let Some(Op::MaskDir { reexpose, .. }) = ops.iter_mut().rev().find(
-                            |op| matches!(op, Op::MaskDir { path, .. } if *path == mask_c),
-                        ) else {
+                        let Some(Op::MaskDir { reexpose, .. }) = ops
+                            .iter_mut()
+                            .rev()
+                            .find(|op| matches!(op, Op::MaskDir { path, .. } if *path == mask_c))
+                        else {
                             continue;
                         };
                         let dirs = path
