@@ -390,33 +390,17 @@ mod imp {
         Ok(())
     }
 
-    /// One mount operation with everything allocated up front.
+    /// One mount operation with everything allocated up front (`MaskDir::back`: the paths
+    /// bound back over the mask, [`MountStep::Reexpose`]).
     #[derive(Debug)]
     enum Op {
-        Bind {
-            path: CString,
-        },
-        RemountRo {
-            path: CString,
-            flags: libc::c_ulong,
-        },
-        ProtectRo {
-            path: CString,
-            flags: libc::c_ulong,
-        },
-        MaskDir {
-            path: CString,
-            reexpose: Vec<Reexpose>,
-        },
-        HoldLink {
-            path: CString,
-        },
-        PrivateTmpfs {
-            path: CString,
-        },
-        MaskFile {
-            path: CString,
-        },
+        Bind { path: CString },
+        RemountRo { path: CString, flags: libc::c_ulong },
+        ProtectRo { path: CString, flags: libc::c_ulong },
+        MaskDir { path: CString, back: Vec<Reexpose> },
+        HoldLink { path: CString },
+        PrivateTmpfs { path: CString },
+        MaskFile { path: CString },
     }
 
     /// A path bound back on top of a directory mask ([`MountStep::Reexpose`]).
@@ -574,7 +558,7 @@ mod imp {
                     }),
                     MountStep::MaskDir { path } => ops.push(Op::MaskDir {
                         path: cstring(path),
-                        reexpose: Vec::new(),
+                        back: Vec::new(),
                     }),
                     MountStep::Reexpose {
                         path,
@@ -583,7 +567,7 @@ mod imp {
                         read_only,
                     } => {
                         let mask_c = cstring(mask);
-                        let Some(Op::MaskDir { reexpose, .. }) = ops
+                        let Some(Op::MaskDir { back, .. }) = ops
                             .iter_mut()
                             .rev()
                             .find(|op| matches!(op, Op::MaskDir { path, .. } if *path == mask_c))
@@ -599,7 +583,7 @@ mod imp {
                             .into_iter()
                             .rev()
                             .collect();
-                        reexpose.push(Reexpose {
+                        back.push(Reexpose {
                             path: cstring(path),
                             dirs,
                             dir: *dir,
@@ -617,7 +601,7 @@ mod imp {
                         held.push(Arc::new(h));
                         ops.push(Op::MaskDir {
                             path: cstring(path),
-                            reexpose: Vec::new(),
+                            back: Vec::new(),
                         });
                     }
                     MountStep::MaskFile { path } => ops.push(Op::MaskFile {
@@ -679,7 +663,7 @@ mod imp {
                         )
                         .map_err(|e| ("mount private tmpfs", e))?;
                     }
-                    Op::MaskDir { path, reexpose } if reexpose.is_empty() => {
+                    Op::MaskDir { path, back } if back.is_empty() => {
                         sys::mount_with_data(
                             c"tmpfs",
                             path,
@@ -689,7 +673,7 @@ mod imp {
                         )
                         .map_err(|e| ("mask denied directory", e))?;
                     }
-                    Op::MaskDir { path, reexpose } => mask_and_reexpose(path, reexpose)?,
+                    Op::MaskDir { path, back } => mask_and_reexpose(path, back)?,
                     Op::HoldLink { path } => {
                         sys::hold_link(path).map_err(|e| ("hold symbolic link", e))?
                     }
