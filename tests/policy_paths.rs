@@ -1,6 +1,7 @@
 //! End-to-end: path rules the policy states are what the kernel enforces, on both Linux
 //! backends, as root and as `sbxtest` (issue 9, items 2, 3, 6, 7, 10 and 11). Each case also
 //! asks `sandbox explain` and checks it agrees with what happened.
+#![cfg(target_os = "linux")]
 
 mod support;
 

@@ -1,6 +1,7 @@
 //! Resolution of rules the backends must carve out of writable roots: read rules on missing
 //! paths, rename pins for read and deny rules, symlinks planted on the way to a writable root,
 //! the launcher's own executable, and read-only with writable roots.
+#![cfg(unix)]
 
 use sandbox_core::{
     load, resolve, Access, CoreError, Entry, LoadRequest, Op, Policy, Preset, ResolveEnv,
@@ -178,7 +179,7 @@ fn root_holds_a_foreign_link_in_a_sticky_directory() {
         .filter(|p| p.kind == sandbox_core::PathKind::Link)
         .map(|p| p.path.clone())
         .collect();
-    assert_eq!(held, [link.clone()]);
+    assert_eq!(held, std::slice::from_ref(&link));
     assert!(r.warnings.iter().any(|w| w.contains("held as it is")));
     assert!(!shared.join("elsewhere").exists(), "followed");
     assert!(!r.decide(&link, Op::Write).allowed);
