@@ -202,6 +202,12 @@ pub fn private_tmpfs_rights(plan: &LandlockPlan) -> u64 {
     plan.handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK)
 }
 
+/// Rights on the sandbox's own `devpts` instance (its `ptmx` and the terminals the command
+/// opens there): reading, writing and terminal ioctls.
+pub fn devpts_rights(plan: &LandlockPlan) -> u64 {
+    plan.handled_fs.bits & (READ_FILE | WRITE_FILE | READ_DIR | TRUNCATE | IOCTL_DEV)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

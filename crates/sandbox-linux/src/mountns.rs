@@ -7,6 +7,7 @@
 //! its `apply` step only makes raw syscalls.
 
 use crate::glob_expand::{DenyMatch, MatchKind};
+use crate::private_dev::{self, PrivateDev};
 use sandbox_core::index::has_ancestor;
 use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
@@ -29,6 +30,8 @@ pub enum MountStep {
     Pin { path: PathBuf },
     /// Remount every mount of the host view read-only, except the writable roots.
     ReadOnlyBase,
+    /// Cover `/dev` with the device set bubblewrap's `--dev` gives ([`crate::private_dev`]).
+    PrivateDev(PrivateDev),
     /// Bind a protected path onto itself, read-only.
     Protect { path: PathBuf, reason: String },
     /// A protected path that does not exist: an empty directory is created for the run (the
@@ -79,6 +82,10 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         }
     }
     steps.push(MountStep::ReadOnlyBase);
+    let dev = private_dev::compile(policy);
+    if let Some(d) = &dev {
+        steps.push(MountStep::PrivateDev(d.clone()));
+    }
     // Read-only layers inside writable roots (protected paths, read rules) and the writable
     // roots nested in them, applied shallowest first so the deepest rule decides.
     let mut layers: Vec<MountStep> = Vec::new();
@@ -198,6 +205,15 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             MountStep::MaskFile { path }
         });
     }
+    // Masks for host devices the private /dev does not have are not needed (nor possible).
+    if let Some(d) = &dev {
+        steps.retain(|s| match s {
+            MountStep::MaskDir { path }
+            | MountStep::MaskFile { path }
+            | MountStep::MaskPlaceholder { path } => private_dev::keeps(d, path),
+            _ => true,
+        });
+    }
     if Path::new(PRIVATE_SHM).is_dir()
         && !policy.allows_canonical(Path::new(PRIVATE_SHM), Op::Write)
     {
@@ -248,7 +264,7 @@ fn step_path(s: &MountStep) -> Option<&Path> {
         | MountStep::MaskPlaceholder { path }
         | MountStep::PrivateTmpfs { path }
         | MountStep::MaskFile { path } => Some(path),
-        MountStep::ReadOnlyBase => None,
+        MountStep::ReadOnlyBase | MountStep::PrivateDev(_) => None,
     }
 }
 
@@ -318,6 +334,7 @@ mod imp {
         MaskDir { path: CString },
         PrivateTmpfs { path: CString },
         MaskFile { path: CString },
+        PrivateDev(crate::private_dev::Prepared),
     }
 
     /// A mount plan with host facts filled in (mount points and their locked flags).
@@ -456,6 +473,9 @@ mod imp {
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
                         ops.push(Op::ProtectRo { path: c, flags });
                     }
+                    MountStep::PrivateDev(d) => {
+                        ops.push(Op::PrivateDev(crate::private_dev::Prepared::new(d)?))
+                    }
                     MountStep::PrivateTmpfs { path } => ops.push(Op::PrivateTmpfs {
                         path: cstring(path),
                     }),
@@ -493,6 +513,15 @@ mod imp {
             })
         }
 
+        /// The new `devpts` instance, when the private `/dev` is made: its Landlock rule can
+        /// only be added once it is mounted.
+        pub(crate) fn private_devpts(&self) -> Option<&'static CStr> {
+            self.ops
+                .iter()
+                .any(|op| matches!(op, Op::PrivateDev(_)))
+                .then_some(c"/dev/pts")
+        }
+
         /// Enters the namespace and performs the mounts. Raw syscalls only.
         pub(crate) fn apply(&self) -> Result<(), (&'static str, i32)> {
             enter_namespaces(self.userns, &self.maps)?;
@@ -521,6 +550,7 @@ mod imp {
                         sys::mount(None, path, None, ro | flags)
                             .map_err(|e| ("remount protected path read-only", e))?;
                     }
+                    Op::PrivateDev(d) => d.apply().map_err(|e| ("mount private /dev", e))?,
                     Op::PrivateTmpfs { path } => {
                         sys::mount(
                             Some(c"tmpfs"),

@@ -158,6 +158,12 @@ pub fn compile(
                 format!("protected subpaths (.git, .codex, …) stay writable: {why}"),
             ));
         }
+        if crate::private_dev::compile(&policy_eff).is_some() {
+            gaps.push((
+                "filesystem.private_dev".into(),
+                format!("the host's /dev stays reachable (the user's other terminals under /dev/pts; as root every device): {why}"),
+            ));
+        }
         if let Some(r) = mountns::carved_read_rules(policy).first() {
             gaps.push((
                 "filesystem.read_paths".into(),

@@ -127,6 +127,7 @@ fn strict_mode_names_the_gap_and_the_way_out() {
         [
             "process.signal_scope",
             "filesystem.protected_subpaths",
+            "filesystem.private_dev",
             "filesystem.metadata"
         ]
     );
