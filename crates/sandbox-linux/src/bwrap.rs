@@ -724,7 +724,8 @@ fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanF
 /// Kernel interfaces under a fresh `/proc` that affect the whole host, bound read-only over
 /// themselves right after `--proc` (sysctls read through any procfs mount answer for the
 /// reader's own namespaces, so the host's `/proc/sys` shows the sandbox's values).
-pub const PROC_READ_ONLY: [&str; 4] = ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
+pub const PROC_READ_ONLY: [&str; 4] =
+    ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
 
 /// Quotes one argument for a POSIX shell; plain words are left as they are.
 pub fn shell_quote(arg: &str) -> String {

@@ -68,7 +68,10 @@ impl CommandTarget {
         let Some(init) = self.init else {
             return false;
         };
-        let Some(pid) = children_of(init).into_iter().find(|&p| ns_pid(p) == Some(2)) else {
+        let Some(pid) = children_of(init)
+            .into_iter()
+            .find(|&p| ns_pid(p) == Some(2))
+        else {
             return false;
         };
         let pidfd = pidfd_open(pid);
@@ -144,8 +147,7 @@ pub(crate) fn wait_delivering(
 
 /// Sends the deferred signals the command can receive now; true when some still wait for it.
 fn deliver(target: &mut CommandTarget) -> bool {
-    let pending =
-        SENT_BY_PROCESS.load(Ordering::SeqCst) | SENT_BY_KERNEL.load(Ordering::SeqCst);
+    let pending = SENT_BY_PROCESS.load(Ordering::SeqCst) | SENT_BY_KERNEL.load(Ordering::SeqCst);
     if pending == 0 {
         return false;
     }
@@ -214,7 +216,12 @@ fn ns_pid(pid: i32) -> Option<i32> {
 /// Fields of `/proc/PID/stat` after the command name: state, ppid, pgrp, …
 fn stat_field(pid: i32, n: usize) -> Option<i32> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(n)?.parse().ok()
+    stat.rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(n)?
+        .parse()
+        .ok()
 }
 
 fn parent_of(pid: i32) -> Option<i32> {

@@ -277,7 +277,14 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
 /// `S_ISUID` or `S_ISGID` bit, and for the `open` family also a creating flag in `flags_arg`.
 /// Masked comparisons of the low 32 bits, as the kernel reads a mode (`umode_t`).
 fn set_id_rules(mode_arg: u8, flags_arg: Option<u8>) -> Result<Vec<SeccompRule>, LinuxError> {
-    let masked = |arg: u8, bit: u64| cond(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::MaskedEq(bit), bit);
+    let masked = |arg: u8, bit: u64| {
+        cond(
+            arg,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(bit),
+            bit,
+        )
+    };
     let mut rules = Vec::new();
     for (_, bit) in SET_ID_BITS {
         let conds: Vec<Vec<SeccompCondition>> = match flags_arg {
@@ -399,11 +406,17 @@ mod tests {
     fn set_id_numbers_match_libc() {
         assert_eq!(super::SYS_OPENAT2 as i64, libc::SYS_openat2);
         assert_eq!(super::CREATING_FLAGS[0], libc::O_CREAT as u64);
-        assert_eq!(super::SET_ID_BITS.map(|(_, b)| b), [libc::S_ISUID as u64, libc::S_ISGID as u64]);
+        assert_eq!(
+            super::SET_ID_BITS.map(|(_, b)| b),
+            [libc::S_ISUID as u64, libc::S_ISGID as u64]
+        );
         #[cfg(target_arch = "x86_64")]
         assert_eq!(super::SYS_FCHMODAT2, libc::SYS_fchmodat2);
         // O_TMPFILE includes O_DIRECTORY; the kernel tests the __O_TMPFILE bit alone.
-        assert_eq!(super::CREATING_FLAGS[1] | libc::O_DIRECTORY as u64, libc::O_TMPFILE as u64);
+        assert_eq!(
+            super::CREATING_FLAGS[1] | libc::O_DIRECTORY as u64,
+            libc::O_TMPFILE as u64
+        );
     }
 
     #[test]

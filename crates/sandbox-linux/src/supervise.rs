@@ -191,7 +191,8 @@ impl Forwarder {
         if early != 0 {
             SENT_BY_PROCESS.fetch_or(1 << (early as u32 & 63), Ordering::SeqCst);
         }
-        let exited = crate::bwrap_signals::wait_delivering(child.id() as i32, &mut target, &blocked);
+        let exited =
+            crate::bwrap_signals::wait_delivering(child.id() as i32, &mut target, &blocked);
         DEFER.store(false, Ordering::SeqCst);
         SENT_BY_PROCESS.store(0, Ordering::SeqCst);
         SENT_BY_KERNEL.store(0, Ordering::SeqCst);
