@@ -299,7 +299,7 @@ fn no_set_id_file_can_be_left_behind() {
         let script = SET_ID_ATTACKS
             .replace("$SRC", src.path.to_str().unwrap())
             .replace("PYTHON", PYTHON);
-        for backend in linux_backends(u, &Path::new("/tmp")) {
+        for backend in linux_backends(u, Path::new("/tmp")) {
             let ws = Dir::new(u, Path::new("/tmp"));
             let out = sh_in(u, &ws.path, backend, &["--full-auto"], &script);
             let so = stdout(&out);

@@ -253,8 +253,8 @@ fn caller_terminals() -> Vec<PathBuf> {
 impl Plan {
     /// True when the run may hold placeholder mount targets for protected paths (made by
     /// this run for missing ones, or left by a concurrent run for existing ones), which must
-    /// be removed after the command exits: the caller has to outlive it (the CLI then waits
-    /// instead of `exec`ing in place).
+    /// be removed after the command exits: the caller has to outlive it. (The CLI waits for
+    /// every restricted run anyway, to forward signals and kill what the command leaves.)
     pub fn needs_cleanup(&self) -> bool {
         self.mounts.as_ref().is_some_and(|m| {
             m.steps.iter().any(|s| {
