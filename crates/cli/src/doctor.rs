@@ -100,8 +100,9 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
         ("filesystem.deny_paths", Value::from(ll && mountns)),
         // Deny-glob matches existing at launch are masked in the mount namespace.
         ("filesystem.deny_read", Value::from(ll && mountns)),
-        // The private /dev is built in the mount namespace.
-        ("filesystem.private_dev", Value::from(ll && mountns)),
+        // Built in the mount namespace; without one, Landlock keeps the host's /dev out
+        // (standard devices and the caller's terminal only, no ptmx).
+        ("filesystem.private_dev", Value::from(ll)),
         ("network.deny_all", Value::from(ll && caps.seccomp)),
         ("network.allowlist_egress", Value::from(false)),
         ("network.unix_socket_paths", Value::from(false)),

@@ -129,7 +129,7 @@ pub fn compile(
             crate::error::unix_socket_paths_gap(paths),
         ));
     }
-    let ll = landlock::compile(&policy_eff, abi, terminals);
+    let mut ll = landlock::compile(&policy_eff, abi, terminals);
     if ll.scoped.bits == 0 {
         gaps.push((
             "process.signal_scope".into(),
@@ -158,11 +158,9 @@ pub fn compile(
                 format!("protected subpaths (.git, .codex, …) stay writable: {why}"),
             ));
         }
+        // No private /dev either: Landlock alone keeps the host's out of reach.
         if crate::private_dev::compile(&policy_eff).is_some() {
-            gaps.push((
-                "filesystem.private_dev".into(),
-                format!("the host's /dev stays reachable (the user's other terminals under /dev/pts; as root every device): {why}"),
-            ));
+            landlock::keep_out_of_host_dev(&mut ll, &root_entries());
         }
         if let Some(r) = mountns::carved_read_rules(policy).first() {
             gaps.push((
@@ -230,6 +228,13 @@ pub fn compile(
             .collect(),
         warnings: expansion.warnings(),
     })
+}
+
+/// The entries of `/` on this host.
+fn root_entries() -> Vec<PathBuf> {
+    std::fs::read_dir("/")
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
 }
 
 /// Terminal devices of fds 0–2, so the command can reopen its terminal.

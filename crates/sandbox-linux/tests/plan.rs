@@ -127,7 +127,6 @@ fn strict_mode_names_the_gap_and_the_way_out() {
         [
             "process.signal_scope",
             "filesystem.protected_subpaths",
-            "filesystem.private_dev",
             "filesystem.metadata"
         ]
     );
