@@ -38,6 +38,7 @@ mod tests {
             profile: "(version 1)".into(),
             params: BTreeMap::from([("A".to_string(), "/x".to_string())]),
             warnings: vec![],
+            env: BTreeMap::new(),
         };
         let mut cmd = Command::new("echo");
         cmd.arg("hi")

@@ -50,8 +50,15 @@ fn render(t: &Tree, policy: &Policy) -> String {
     for (k, v) in &plan.params {
         out.push_str(&format!(";; {k}={v}\n"));
     }
+    // Case-variant regexes name a root by its depth: `^` and one `/[^/]+` per component.
+    // The temp tree's depth depends on the checkout, so it is shown as `<TMP>` too.
+    let depth = format!(
+        "^{}",
+        "/[^/]+".repeat(sandbox_macos::casefold::depth(&t.base))
+    );
     out.replace(&regex_quote(base).unwrap(), "<TMP>")
         .replace(base, "<TMP>")
+        .replace(&depth, "^<TMP>")
 }
 
 fn check(name: &str, text: &str) {
