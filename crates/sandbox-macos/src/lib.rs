@@ -5,6 +5,7 @@
 //! Everything but `launch` (macOS only) is pure and builds on every OS.
 
 pub mod casefold;
+pub mod denials;
 pub mod escape;
 pub mod glob_regex;
 #[cfg(target_os = "macos")]

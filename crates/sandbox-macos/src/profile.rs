@@ -514,13 +514,20 @@ fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
     for root in &emitted {
         parents.extend(prefixes(root).skip(1).filter(|p| !p.as_os_str().is_empty()));
     }
-    parents.sort();
+    // Deepest first, so the numbering of a directory does not depend on how deep it lies.
+    parents.sort_by(|a, b| b.cmp(a));
     parents.dedup();
     if !parents.is_empty() {
         out.section("Metadata of the directories above each readable root (realpath, getcwd).");
         let mut s = String::from("(allow file-read-metadata");
-        for (j, p) in parents.iter().enumerate() {
-            let r = out.param(format!("READABLE_PARENT_{j}"), p)?;
+        let mut j = 0;
+        for p in &parents {
+            let r = if *p == Path::new("/") {
+                lit("/")?
+            } else {
+                j += 1;
+                out.param(format!("READABLE_PARENT_{}", j - 1), p)?
+            };
             s.push_str(&format!("\n  (literal {r})"));
         }
         s.push(')');
@@ -886,7 +893,10 @@ mod tests {
             assert!(!none.contains("(allow network-outbound (remote unix-socket))"));
         }
         let all = compiled(UnixSockets::All, NetworkPolicy::Off);
-        assert!(all.contains("(remote unix-socket (subpath (param \"UNIX_SOCKET_RULE_0\")))"));
+        assert!(
+            all.contains("(allow network-outbound\n  (remote unix-socket))"),
+            "{all}"
+        );
         // With full network, unix sockets are taken away again before any grant, and only
         // DNS's socket comes back.
         let full = compiled(UnixSockets::None, NetworkPolicy::Full);

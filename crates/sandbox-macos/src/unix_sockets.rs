@@ -84,27 +84,28 @@ pub(crate) fn rules(
         if visible(*acc) == parent {
             continue;
         }
+        // `(remote unix-socket (subpath P))`, or every socket for `/`.
         let mut region = |out: &mut Out, p: &Path| -> Result<String, CompileError> {
+            if p == Path::new("/") {
+                return Ok("(remote unix-socket)".into());
+            }
             k += 1;
-            out.param(format!("UNIX_SOCKET_RULE_{}", k - 1), p)
+            let r = out.param(format!("UNIX_SOCKET_RULE_{}", k - 1), p)?;
+            Ok(format!("(remote unix-socket (subpath {r}))"))
         };
         if !visible(*acc) {
             let r = region(out, path)?;
-            out.line(&format!(
-                "(deny network-outbound (remote unix-socket (subpath {r})))"
-            ));
+            out.line(&format!("(deny network-outbound {r})"));
             continue;
         }
         let mut filters = Vec::new();
         for (g, param) in grants.iter().zip(&listed) {
             match (g, param) {
-                (None, _) => filters.push(format!("(subpath {})", region(out, path)?)),
+                (None, _) => filters.push(region(out, path)?),
                 (Some(g), Some(param)) if g.starts_with(path) => {
-                    filters.push(format!("(subpath {param})"))
+                    filters.push(format!("(remote unix-socket (subpath {param}))"))
                 }
-                (Some(g), _) if path.starts_with(g) => {
-                    filters.push(format!("(subpath {})", region(out, path)?))
-                }
+                (Some(g), _) if path.starts_with(g) => filters.push(region(out, path)?),
                 _ => {}
             }
         }
@@ -112,7 +113,7 @@ pub(crate) fn rules(
         if !filters.is_empty() {
             let mut s = String::from("(allow network-outbound");
             for f in filters {
-                s.push_str(&format!("\n  (remote unix-socket {f})"));
+                s.push_str(&format!("\n  {f}"));
             }
             s.push(')');
             out.line(&s);
