@@ -907,4 +907,69 @@ mod tests {
         assert!(full[deny..].contains("mDNSResponder"));
         assert!(!full.contains("(allow system-socket)\n"));
     }
+
+    #[test]
+    fn tiocsti_is_denied_by_the_last_rule() {
+        for preset in [Preset::ReadOnly, Preset::WorkspaceWrite] {
+            let mut p = Policy::preset(preset);
+            p.network = NetworkPolicy::Full;
+            let (_d, r) = resolved(&p, TargetOs::Macos);
+            let plan = compile(&r, &CompileOptions::default()).unwrap();
+            let rules = crate::sbpl::parse(&plan.profile).unwrap().rules;
+            let last = rules.last().unwrap();
+            assert_eq!(last.action, crate::sbpl::Action::Deny);
+            assert_eq!(last.ops, ["file-ioctl"]);
+            assert!(
+                matches!(&last.filters[..], [crate::sbpl::Filter::Other { name, args, .. }]
+                    if name == "ioctl-command" && args == &["TIOCSTI"]),
+                "{last:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn network_on_allows_only_the_needed_socket_domains_and_closes_the_keychain_with_denies() {
+        let mut p = Policy::preset(Preset::ReadOnly);
+        p.network = NetworkPolicy::Full;
+        let (d, r) = resolved(&p, TargetOs::Macos);
+        let open = compile(&r, &CompileOptions::default()).unwrap().profile;
+        assert!(!open.contains("(allow system-socket)"), "{open}");
+        assert!(open.contains("(socket-domain AF_INET6)"));
+        assert!(open.contains("(require-all (socket-domain AF_SYSTEM) (socket-protocol 2))"));
+        assert!(open.contains("com.apple.SecurityServer"));
+        p.entries.push(Entry::new(
+            Target::Path(d.path().join("secrets")),
+            Access::Deny,
+            "t",
+        ));
+        let (_d2, r) = resolved(&p, TargetOs::Macos);
+        let closed = compile(&r, &CompileOptions::default()).unwrap().profile;
+        assert!(!closed.contains("com.apple.SecurityServer"), "{closed}");
+        let mut g = Policy::preset(Preset::ReadOnly);
+        g.network = NetworkPolicy::Full;
+        g.add_deny_glob("**/*.pem".into(), "t");
+        let (_d3, r) = resolved(&g, TargetOs::Macos);
+        let globbed = compile(&r, &CompileOptions::default()).unwrap().profile;
+        assert!(!globbed.contains("com.apple.SecurityServer"));
+    }
+
+    #[test]
+    fn markers_say_whether_the_network_is_off() {
+        let mut p = Policy::preset(Preset::ReadOnly);
+        let (_d, r) = resolved(&p, TargetOs::Macos);
+        let env = compile(&r, &CompileOptions::default()).unwrap().env;
+        assert_eq!(
+            env.get("CODEX_SANDBOX").map(String::as_str),
+            Some("seatbelt")
+        );
+        assert_eq!(
+            env.get("CODEX_SANDBOX_NETWORK_DISABLED")
+                .map(String::as_str),
+            Some("1")
+        );
+        p.network = NetworkPolicy::Full;
+        let (_d, r) = resolved(&p, TargetOs::Macos);
+        let env = compile(&r, &CompileOptions::default()).unwrap().env;
+        assert!(!env.contains_key("CODEX_SANDBOX_NETWORK_DISABLED"));
+    }
 }
