@@ -124,7 +124,14 @@ impl Launch<'_> {
         }
         Err(LaunchError::Seatbelt {
             status: out.status.code().unwrap_or(-1),
-            message: stderr.lines().next().unwrap_or("").trim().to_string(),
+            // The last line is the error (anything before it is a warning).
+            message: stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no message")
+                .trim()
+                .to_string(),
         })
     }
 
@@ -245,7 +252,12 @@ impl LogStream {
         });
         let failed = match ready_rx.recv_timeout(Duration::from_secs(3)) {
             Ok(()) => None,
-            Err(_) => Some("`log stream` did not start within 3 s".to_string()),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Some("`log stream` did not attach within 3 s".to_string())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Some("`log stream` ended before attaching".to_string())
+            }
         };
         LogStream {
             child: Some(child),

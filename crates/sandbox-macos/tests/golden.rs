@@ -44,6 +44,23 @@ fn render(t: &Tree, policy: &Policy) -> String {
         report.mismatches
     );
     assert!(report.checked > 1000, "only {} decisions", report.checked);
+    // The `--log-denials` form of the profile reads as the same rules, every deny tagged.
+    let tagged = sandbox_macos::denials::tag_denials(&plan.profile, "sandbox-denial-1-2").unwrap();
+    let (a, b) = (
+        sandbox_macos::sbpl::parse(&plan.profile).unwrap().rules,
+        sandbox_macos::sbpl::parse(&tagged).unwrap().rules,
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            (x.action, &x.ops, &x.filters),
+            (y.action, &y.ops, &y.filters)
+        );
+        assert_eq!(
+            y.message.is_some(),
+            y.action == sandbox_macos::sbpl::Action::Deny
+        );
+    }
     let base = t.base.to_str().unwrap();
     // Parameters naming the directories above the temp tree depend on the checkout: their
     // lines are shown as one placeholder.
