@@ -45,7 +45,7 @@ pub const KNOWN_DIFFERENCES: [(&[&str], &[&str], &str); 4] = [
     ),
     (
         &sandbox_core::resolve::STANDARD_DEVICES,
-        &["file-write-unlink", "network-bind", "network-outbound"],
+        &["file-write-unlink", "rename", "network-bind", "network-outbound"],
         "narrower: the standard devices are writable but may not be deleted, bound over or connected to (they are not sockets)",
     ),
     (
@@ -208,6 +208,20 @@ pub fn verify(policy: &ResolvedPolicy, plan: &SeatbeltPlan) -> Result<VerifyRepo
                 sb_op,
                 oracle,
                 evaluator.decide(sb_op, path),
+            );
+        }
+        // Renaming to a fresh sibling name: allowed when the old name may go (the rename
+        // model above) and the new one may be created.
+        if path != "/" {
+            let to = format!("{path}.moved");
+            let create = policy.decide_canonical(Path::new(&to), Op::Create);
+            let ok = unlink_expected(policy, &points, p) && create.allowed;
+            record(
+                &mut report,
+                path,
+                "rename",
+                (ok, format!("rename to {to}: {}", create.rule)),
+                evaluator.rename(path, &to),
             );
         }
         // Unix sockets: connect against the connect oracle; bind needs the socket file to

@@ -96,6 +96,17 @@ impl Evaluator {
         self.decide_as(op, path, Subject::UnixSocket)
     }
 
+    /// The decision for `rename(from, to)` as Seatbelt checks it: an unlink of the old name
+    /// and a creation of the new one, each by path. Nothing below a renamed directory is
+    /// checked, which is why the compiler pins the directories above protected paths.
+    pub fn rename(&self, from: &str, to: &str) -> Verdict {
+        let unlink = self.decide("file-write-unlink", from);
+        if !unlink.allowed {
+            return unlink;
+        }
+        self.decide("file-write-create", to)
+    }
+
     fn decide_as(&self, op: &str, path: &str, subject: Subject) -> Verdict {
         let mut verdict = Verdict {
             allowed: false,
@@ -264,6 +275,18 @@ mod tests {
             &[],
         );
         assert!(!all.decide_unix_socket("network-outbound", "/x").allowed);
+    }
+
+    #[test]
+    fn rename_is_unlink_then_create() {
+        let e = eval(
+            "(version 1)(deny default)(allow file-write* (subpath \"/w\"))(deny file-write-unlink (literal \"/w/pin\"))",
+            &[],
+        );
+        assert!(e.rename("/w/a", "/w/b").allowed);
+        assert!(!e.rename("/w/pin", "/w/b").allowed);
+        assert!(!e.rename("/w/a", "/elsewhere").allowed);
+        assert_eq!(e.rename("/w/pin", "/w/b").line, 1);
     }
 
     #[test]
