@@ -350,7 +350,7 @@ fn base(out: &mut Out) -> Result<(), CompileError> {
         &["com.apple.PowerManagement.control"],
     )?;
     out.line(&format!(
-        "(allow iokit-open (iokit-user-client-class {}))",
+        "(allow iokit-open (iokit-registry-entry-class {}))",
         lit("RootDomainUserClient")?
     ));
     out.line("(allow iokit-get-properties)");

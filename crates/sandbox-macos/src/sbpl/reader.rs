@@ -61,7 +61,7 @@ const OTHER_FILTERS: &[&str] = &[
     "remote",
     "socket-protocol",
     "ioctl-command",
-    "iokit-user-client-class",
+    "iokit-registry-entry-class",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
