@@ -26,14 +26,15 @@ pub(crate) fn rules(
     policy: &ResolvedPolicy,
     full: bool,
 ) -> Result<(), CompileError> {
-    out.section("Unix-domain sockets: socketpair and local socket() always (libuv child stdio,\nPython multiprocessing, fd passing). Binding a socket file: inside the writable roots.");
+    out.section("Unix-domain sockets: socketpair and local socket() always (libuv child stdio,\nPython multiprocessing, fd passing). Binding and accepting on a socket file: inside the\nwritable roots (ssh ControlMaster, gpg-agent, test servers).");
     out.line("(allow system-socket (socket-domain AF_UNIX))");
     if full {
-        out.line("(deny network-bind (local unix-socket))");
+        out.line("(deny network-bind network-inbound (local unix-socket))");
         out.line("(deny network-outbound (remote unix-socket))");
     }
     if !policy.writable_roots.is_empty() {
-        let mut s = String::from("(allow network-bind");
+        // network-inbound: the command's own server accepting on the socket it bound.
+        let mut s = String::from("(allow network-bind network-inbound");
         for (i, root) in policy.writable_roots.iter().enumerate() {
             let r = out.param(format!("WRITABLE_ROOT_{i}"), &root.path)?;
             s.push_str(&format!("\n  (local unix-socket (subpath {r}))"));
