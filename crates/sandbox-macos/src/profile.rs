@@ -4,8 +4,10 @@
 //! travel only as parameters; the only text that reaches the profile besides our own
 //! constants is deny-glob regexes, built by [`crate::glob_regex`] and [`crate::escape`].
 //!
-//! Layout, in order (Seatbelt lets the last matching rule decide):
-//! base rules, file reads, file writes, network, deny globs, standard devices.
+//! Layout, in order (Seatbelt lets the last matching rule decide): base rules (each group
+//! commented with the tools that need it), file reads (plus the metadata of the directories
+//! above them), file writes (exclusions in any letter case), rename pins, network, unix
+//! sockets, deny globs, standard devices and `/dev/fd`, and last the TIOCSTI denial.
 
 use crate::escape::{sbpl_literal, EscapeError, Literal};
 use crate::glob_regex::{glob_to_regex, GlobRegexError};
