@@ -31,6 +31,8 @@ pub struct LoadRequest {
     pub network: bool,
     /// `--deny-read GLOB`, repeatable.
     pub deny_read: Vec<String>,
+    /// `--allow-unix-socket PATH`, repeatable: host sockets added to the allowlist.
+    pub allow_unix_sockets: Vec<PathBuf>,
 }
 
 /// The loaded policy and the warnings met on the way.
@@ -126,11 +128,46 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     if req.network && !policy.unrestricted {
         policy.network = NetworkPolicy::Full;
     }
+    allow_unix_sockets(
+        &mut policy.unix_sockets,
+        req.allow_unix_sockets.iter().cloned(),
+    );
     Ok(Loaded {
         policy,
         env,
         warnings: cx.warnings,
     })
+}
+
+/// Adds host sockets to an allowlist (`"all"` stays all).
+fn allow_unix_sockets(unix: &mut UnixSockets, add: impl IntoIterator<Item = PathBuf>) {
+    let add: Vec<PathBuf> = add.into_iter().collect();
+    if add.is_empty() {
+        return;
+    }
+    match unix {
+        UnixSockets::All => {}
+        UnixSockets::None => *unix = UnixSockets::Paths(add),
+        UnixSockets::Paths(v) => v.extend(add),
+    }
+}
+
+/// `$NAME` or `${NAME}` (the whole value) replaced by that environment variable; other
+/// values unchanged. `Err(NAME)` when it is unset or empty.
+fn expand_env_var(value: &str) -> Result<String, String> {
+    let name = value
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+        .or_else(|| value.strip_prefix('$'));
+    match name {
+        Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            match std::env::var_os(n) {
+                Some(v) if !v.is_empty() => Ok(v.to_string_lossy().into_owned()),
+                _ => Err(n.to_string()),
+            }
+        }
+        _ => Ok(value.to_string()),
+    }
 }
 
 fn read_table(path: &PathBuf) -> Result<Table, CoreError> {
@@ -403,6 +440,7 @@ impl Cx {
                     | "default_permissions"
                     | "permissions"
                     | "sandbox"
+                    | "network_proxy"
             );
             if !known && !IGNORED_TOP_LEVEL.contains(&key.as_str()) {
                 self.warn_unknown(key);
@@ -460,7 +498,36 @@ impl Cx {
             Policy::preset(Preset::ReadOnly)
         };
         self.sandbox_table(t, &mut policy)?;
+        self.proxy_unix_sockets(t, &mut policy)?;
         Ok(policy)
+    }
+
+    /// Codex's `[network_proxy.policy] allow_unix_sockets = ["$SSH_AUTH_SOCK", …]`: host
+    /// sockets added to the allowlist. A whole-value `$NAME`/`${NAME}` is expanded; an unset
+    /// variable skips its entry with a warning (allowing nothing is the safe side).
+    fn proxy_unix_sockets(&mut self, t: &Table, policy: &mut Policy) -> Result<(), CoreError> {
+        let Some(proxy) = self.table(t, "network_proxy", "network_proxy")? else {
+            return Ok(());
+        };
+        let Some(pol) = self.table(proxy, "policy", "network_proxy.policy")? else {
+            return Ok(());
+        };
+        let key = "network_proxy.policy.allow_unix_sockets";
+        let Some(list) = self.string_list(pol, "allow_unix_sockets", key)? else {
+            return Ok(());
+        };
+        let mut add = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            match expand_env_var(item) {
+                Ok(v) => add.push(PathBuf::from(v)),
+                Err(name) => self.warnings.push(format!(
+                    "{}: {key}[{i}]: ${name} is not set; entry skipped",
+                    self.file
+                )),
+            }
+        }
+        allow_unix_sockets(&mut policy.unix_sockets, add);
+        Ok(())
     }
 
     /// Codex's legacy config profiles: `profile = "NAME"` selects `[profiles.NAME]`, whose
@@ -716,6 +783,28 @@ impl Cx {
         match v {
             Value::String(s) if s == "none" => Ok(UnixSockets::None),
             Value::String(s) if s == "all" => Ok(UnixSockets::All),
+            // Codex's `unix_sockets = { "/path" = "allow" }`.
+            Value::Table(entries) => {
+                let mut paths = Vec::new();
+                for (path, v) in entries {
+                    match v {
+                        Value::String(s) if s == "allow" => paths.push(PathBuf::from(path)),
+                        Value::String(s) if s == "deny" || s == "none" => {}
+                        other => {
+                            return Err(self.type_err(
+                                &format!("{key}.\"{path}\""),
+                                "\"allow\" or \"deny\"",
+                                other,
+                            ))
+                        }
+                    }
+                }
+                Ok(if paths.is_empty() {
+                    UnixSockets::None
+                } else {
+                    UnixSockets::Paths(paths)
+                })
+            }
             Value::Array(items) => {
                 let mut paths = Vec::new();
                 for (i, item) in items.iter().enumerate() {
@@ -730,14 +819,18 @@ impl Cx {
                         }
                     }
                 }
-                // An empty allow list allows no socket at all.
+                // An empty allow list allows no host socket.
                 Ok(if paths.is_empty() {
                     UnixSockets::None
                 } else {
                     UnixSockets::Paths(paths)
                 })
             }
-            other => Err(self.type_err(key, "\"none\", \"all\" or an array of paths", other)),
+            other => Err(self.type_err(
+                key,
+                "\"none\", \"all\", an array of paths or a table of path = \"allow\"",
+                other,
+            )),
         }
     }
 

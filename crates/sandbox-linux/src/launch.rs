@@ -61,7 +61,7 @@ impl std::fmt::Display for StepError {
 }
 
 /// Every step name [`Launch::enter`] can fail in, so a child can report one as a byte.
-const STEP_NAMES: [&str; 20] = [
+const STEP_NAMES: [&str; 21] = [
     "mount private tmpfs",
     "grant private tmpfs",
     "drop capabilities",
@@ -82,6 +82,7 @@ const STEP_NAMES: [&str; 20] = [
     "remount protected path read-only",
     "mask denied directory",
     "mask denied file",
+    "mask host unix socket",
 ];
 
 fn step(step: &'static str) -> impl Fn(i32) -> StepError {
