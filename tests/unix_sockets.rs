@@ -437,3 +437,43 @@ fn dangerous_sockets_warn_and_the_mechanism_is_reported() {
         );
     }
 }
+
+/// Landlock backend on a host without a mount namespace (and Landlock below ABI 9): refused,
+/// naming the gap; with --best-effort, unix sockets other than socketpair are refused
+/// instead, so the host server stays unreached.
+#[test]
+fn without_a_mount_namespace_the_landlock_backend_refuses_or_falls_back() {
+    let _serial = serial();
+    let u = &users()[0];
+    let ws = Dir::new(u, Path::new("/tmp"));
+    let host = outside_roots(u);
+    let _servers = Servers::start(u, &host.path);
+    let dir = host.path.to_str().unwrap();
+    for (flags, code) in [
+        (vec!["-s", "read-only"], 125),
+        (vec!["-s", "read-only", "--best-effort"], 0),
+    ] {
+        let mut args = vec!["linux", "--backend", "landlock"];
+        args.extend(&flags);
+        args.extend(["--", PYTHON, "-c", CLIENT, dir]);
+        let out = sandbox_cmd(u, &ws.path, &args)
+            .env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1")
+            .output()
+            .unwrap();
+        let what = format!("{flags:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(code), "{what}");
+        if code == 0 {
+            assert!(
+                stderr(&out).contains("best effort: network.unix_socket_paths"),
+                "{what}"
+            );
+            for (kind, reached) in attempts(&out, &what) {
+                // socketpair + sendmsg to a datagram socket is the documented gap.
+                assert!(
+                    !reached || kind.starts_with("pair-sendmsg"),
+                    "{what}: {kind}"
+                );
+            }
+        }
+    }
+}

@@ -133,13 +133,6 @@ pub fn compile(
     } else if caps.mount_namespace {
         Mechanism::MountMask
     } else {
-        gaps.push((
-            "network.unix_socket_paths".into(),
-            "host unix sockets cannot be closed here (no private mount namespace, Landlock \
-             ABI below 9): unix sockets other than socketpair are refused instead, and a \
-             datagram socketpair can still send to host sockets"
-                .into(),
-        ));
         Mechanism::Unavailable
     };
     let ll = landlock::compile(&policy_eff, abi, terminals);
@@ -206,6 +199,15 @@ pub fn compile(
         );
         None
     };
+    if unix_mechanism == Mechanism::Unavailable {
+        gaps.push((
+            "network.unix_socket_paths".into(),
+            "host unix sockets cannot be closed here (no private mount namespace, Landlock \
+             ABI below 9): unix sockets other than socketpair are refused instead, and a \
+             datagram socketpair can still send to host sockets"
+                .into(),
+        ));
+    }
     if !opts.best_effort {
         if let Some((feature, what)) = gaps.first() {
             let more = match gaps.len() {
