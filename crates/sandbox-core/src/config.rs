@@ -901,6 +901,66 @@ mod tests {
         })
     }
 
+    /// Every way to name host unix sockets adds to one allowlist; `"all"` stays all; the
+    /// default is none.
+    #[test]
+    fn unix_socket_allowlist_sources() {
+        let p = |text: &str, flags: &[&str]| {
+            with_config(
+                text,
+                LoadRequest {
+                    allow_unix_sockets: flags.iter().map(PathBuf::from).collect(),
+                    ..LoadRequest::default()
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(p("", &[]).policy.unix_sockets, UnixSockets::None);
+        assert_eq!(
+            p("", &["/a.sock"]).policy.unix_sockets,
+            UnixSockets::Paths(vec!["/a.sock".into()])
+        );
+        let codex = "default_permissions = \"x\"\n[permissions.x.filesystem]\n\":root\" = \"read\"\n[permissions.x.network]\nunix_sockets = { \"/b.sock\" = \"allow\", \"/c.sock\" = \"deny\" }\n";
+        assert_eq!(
+            p(codex, &["/a.sock"]).policy.unix_sockets,
+            UnixSockets::Paths(vec!["/b.sock".into(), "/a.sock".into()])
+        );
+        assert_eq!(
+            p("[sandbox]\nunix_sockets = \"all\"\n", &["/a.sock"])
+                .policy
+                .unix_sockets,
+            UnixSockets::All
+        );
+        let e = config_err("[sandbox]\nunix_sockets = { \"/b.sock\" = \"maybe\" }\n");
+        assert!(
+            e.contains("sandbox.unix_sockets.\"/b.sock\"") && e.contains("\"allow\""),
+            "{e}"
+        );
+    }
+
+    /// Codex's `[network_proxy.policy] allow_unix_sockets`: `$VAR` expanded; an unset one
+    /// skips its entry with a warning; a wrong type names the key.
+    #[test]
+    fn network_proxy_allow_unix_sockets_expands_variables() {
+        std::env::set_var("SBX_TEST_AGENT_SOCK", "/run/agent.sock");
+        let text = "[network_proxy.policy]\nallow_unix_sockets = [\"$SBX_TEST_AGENT_SOCK\", \"${SBX_TEST_UNSET_VAR}\", \"/x.sock\"]\n";
+        let loaded = with_config(text, LoadRequest::default()).unwrap();
+        assert_eq!(
+            loaded.policy.unix_sockets,
+            UnixSockets::Paths(vec!["/run/agent.sock".into(), "/x.sock".into()])
+        );
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains("allow_unix_sockets[1]") && w.contains("SBX_TEST_UNSET_VAR")),
+            "{:?}",
+            loaded.warnings
+        );
+        let e = config_err("[network_proxy.policy]\nallow_unix_sockets = \"/x\"\n");
+        assert!(e.contains("network_proxy.policy.allow_unix_sockets"), "{e}");
+    }
+
     /// The error message of loading `text` as a config file.
     fn config_err(text: &str) -> String {
         with_config(text, LoadRequest::default())
