@@ -90,7 +90,8 @@ impl ResolvedPolicy {
     /// each allowed path that is, contains or lies below one. Under `"all"`, the listed sockets
     /// that exist on this host. `home` expands `~/`.
     pub fn dangerous_socket_warnings(&self, home: Option<&Path>) -> Vec<String> {
-        if self.unrestricted {
+        // The default allows no host socket: nothing to look at (and no cost on that path).
+        if self.unrestricted || self.unix_sockets == UnixSockets::None {
             return Vec::new();
         }
         let mut out = Vec::new();

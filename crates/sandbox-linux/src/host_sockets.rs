@@ -40,24 +40,32 @@ impl Mechanism {
     }
 }
 
-/// The absolute paths bound by pathname sockets in a `/proc/net/unix` text, de-duplicated,
-/// in order. Abstract (`@…`) and relative names are left out.
-pub fn parse(table: &str) -> Vec<PathBuf> {
+/// The absolute paths bound by pathname sockets in a `/proc/net/unix` table, de-duplicated,
+/// in order. Abstract (`@…`) and relative names are left out. Bytes, not text: a name that
+/// is not UTF-8 must still be found exactly.
+pub fn parse(table: &[u8]) -> Vec<PathBuf> {
+    use std::os::unix::ffi::OsStrExt;
     let mut out: Vec<PathBuf> = Vec::new();
-    for line in table.lines().skip(1) {
+    for line in table.split(|&b| b == b'\n').skip(1) {
         // Num RefCount Protocol Flags Type St Inode [Path]: the path is the rest of the line
         // after the seventh field (it may hold spaces).
-        let mut rest = line.trim_start();
+        let mut rest = line;
         let mut fields = 0;
-        while fields < 7 && !rest.is_empty() {
-            let end = rest.find(' ').unwrap_or(rest.len());
-            rest = rest[end..].trim_start_matches(' ');
+        while fields < 7 {
+            let start = rest.iter().position(|&b| b != b' ').unwrap_or(rest.len());
+            rest = &rest[start..];
+            if rest.is_empty() {
+                break;
+            }
+            let end = rest.iter().position(|&b| b == b' ').unwrap_or(rest.len());
+            rest = &rest[end..];
             fields += 1;
         }
-        if fields < 7 || !rest.starts_with('/') {
+        let rest = rest.strip_prefix(b" ").unwrap_or(rest);
+        if fields < 7 || !rest.starts_with(b"/") {
             continue;
         }
-        let p = PathBuf::from(rest);
+        let p = PathBuf::from(std::ffi::OsStr::from_bytes(rest));
         if !out.contains(&p) {
             out.push(p);
         }
@@ -89,8 +97,11 @@ pub fn closed(policy: &ResolvedPolicy, sockets: &[PathBuf]) -> Vec<PathBuf> {
 /// inside the sandbox too.
 #[cfg(target_os = "linux")]
 pub fn scan() -> std::io::Result<Vec<PathBuf>> {
+    use std::io::Read as _;
     use std::os::unix::fs::FileTypeExt;
-    let table = std::fs::read_to_string("/proc/net/unix")?;
+    // procfs reports size 0: start with a buffer that holds a typical table in one read.
+    let mut table = Vec::with_capacity(64 * 1024);
+    std::fs::File::open("/proc/net/unix")?.read_to_end(&mut table)?;
     let mut out = Vec::new();
     for p in parse(&table) {
         let Ok(real) = std::fs::canonicalize(&p) else {
@@ -126,11 +137,24 @@ mod tests {
     #[test]
     fn parses_paths_and_skips_abstract_unnamed_and_relative() {
         assert_eq!(
-            parse(TABLE),
+            parse(TABLE.as_bytes()),
             [
                 PathBuf::from("/run/dbus/system_bus_socket"),
                 PathBuf::from("/tmp/dir with space/s.sock")
             ]
+        );
+    }
+
+    #[test]
+    fn a_name_that_is_not_utf8_is_kept_exactly() {
+        use std::os::unix::ffi::OsStrExt;
+        let table =
+            b"Num RefCount Protocol Flags Type St Inode Path\n0: 2 0 10000 1 1 5 /tmp/\xfe.sock\n";
+        assert_eq!(
+            parse(table),
+            [PathBuf::from(std::ffi::OsStr::from_bytes(
+                b"/tmp/\xfe.sock"
+            ))]
         );
     }
 
