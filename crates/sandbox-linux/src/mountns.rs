@@ -332,7 +332,8 @@ fn step_path(s: &MountStep) -> Option<&Path> {
         | MountStep::PrivateTmpfs { path }
         | MountStep::MaskFile { path }
         | MountStep::Reexpose { path, .. }
-        | MountStep::HoldLink { path } => Some(path),
+        | MountStep::HoldLink { path }
+        | MountStep::MaskSocket { path } => Some(path),
         MountStep::ReadOnlyBase => None,
     }
 }
