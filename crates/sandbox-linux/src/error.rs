@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 /// The way out when host unix sockets cannot be closed on this host.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub(crate) const UNIX_SOCKET_PATHS_HINT: &str = "use --backend bwrap, or a host where a private mount namespace can be made, or set unix_sockets = \"all\" to allow every host socket, or pass --best-effort to run with this gap";
 
 /// Why a Linux sandbox could not be compiled or applied.

@@ -44,7 +44,6 @@ impl Mechanism {
 /// in order. Abstract (`@…`) and relative names are left out. Bytes, not text: a name that
 /// is not UTF-8 must still be found exactly.
 pub fn parse(table: &[u8]) -> Vec<PathBuf> {
-    use std::os::unix::ffi::OsStrExt;
     let mut out: Vec<PathBuf> = Vec::new();
     for line in table.split(|&b| b == b'\n').skip(1) {
         // Num RefCount Protocol Flags Type St Inode [Path]: the path is the rest of the line
@@ -65,7 +64,7 @@ pub fn parse(table: &[u8]) -> Vec<PathBuf> {
         if fields < 7 || !rest.starts_with(b"/") {
             continue;
         }
-        let p = PathBuf::from(std::ffi::OsStr::from_bytes(rest));
+        let p = path_from_bytes(rest);
         if !out.contains(&p) {
             out.push(p);
         }
@@ -73,14 +72,25 @@ pub fn parse(table: &[u8]) -> Vec<PathBuf> {
     out
 }
 
+#[cfg(unix)]
+fn path_from_bytes(b: &[u8]) -> PathBuf {
+    use std::os::unix::ffi::OsStrExt;
+    PathBuf::from(std::ffi::OsStr::from_bytes(b))
+}
+
+#[cfg(not(unix))]
+fn path_from_bytes(b: &[u8]) -> PathBuf {
+    PathBuf::from(String::from_utf8_lossy(b).into_owned())
+}
+
 /// Whether a policy needs the host's socket table at all: not when nothing is enforced, nor
 /// when every socket is allowed and every path visible.
 pub fn needed(policy: &ResolvedPolicy) -> bool {
-    !policy.unrestricted
-        && !(policy.unix_sockets == UnixSockets::All
-            && policy.reads_everything()
-            && policy.denied_paths().is_empty()
-            && policy.deny_globs.is_empty())
+    let all_visible = policy.unix_sockets == UnixSockets::All
+        && policy.reads_everything()
+        && policy.denied_paths().is_empty()
+        && policy.deny_globs.is_empty();
+    !policy.unrestricted && !all_visible
 }
 
 /// The host sockets (canonical paths) the policy closes: those the oracle denies a connect to.
@@ -145,6 +155,7 @@ mod tests {
         );
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_name_that_is_not_utf8_is_kept_exactly() {
         use std::os::unix::ffi::OsStrExt;
