@@ -109,6 +109,16 @@ impl Drop for Servers {
     }
 }
 
+/// A host process killed when the test ends, failed or not.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// A directory under `/var/tmp`, which no preset makes writable: "outside the roots".
 fn outside_roots(user: &User) -> Dir {
     Dir::new(user, Path::new("/var/tmp"))
@@ -283,14 +293,16 @@ fn ssh_agent_answers_only_when_allowed() {
         let ws = Dir::new(u, Path::new("/tmp"));
         let host = outside_roots(u);
         let sock = host.join("agent.sock");
-        let mut agent = as_user(u, "ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let _agent = KillOnDrop(
+            as_user(u, "ssh-agent")
+                .arg("-D")
+                .arg("-a")
+                .arg(&sock)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
         let deadline = Instant::now() + Duration::from_secs(10);
         while !sock.exists() {
             assert!(Instant::now() < deadline, "ssh-agent did not start");
@@ -301,14 +313,31 @@ fn ssh_agent_answers_only_when_allowed() {
             "codex.toml",
             "[network_proxy.policy]\nallow_unix_sockets = [\"$SSH_AUTH_SOCK\"]\n",
         );
+        let profile = ws.write(
+            u,
+            "profile.toml",
+            &format!(
+                "default_permissions = \"p\"\n[permissions.p.filesystem]\n\":root\" = \"read\"\n[permissions.p.network]\nunix_sockets = {{ \"{}\" = \"allow\" }}\n",
+                sock.display()
+            ),
+        );
+        let own = ws.write(
+            u,
+            "own.toml",
+            &format!("[sandbox]\nunix_sockets = [\"{}\"]\n", sock.display()),
+        );
         let allow = format!("--allow-unix-socket={}", sock.display());
         let cfg_flag = format!("--config={}", cfg.display());
+        let profile_flag = format!("--config={}", profile.display());
+        let own_flag = format!("--config={}", own.display());
         for backend in linux_backends(u, &ws.path) {
             for (flags, reached) in [
                 (vec![], false),
                 (vec!["--network"], false),
                 (vec![allow.as_str()], true),
                 (vec![cfg_flag.as_str()], true),
+                (vec![profile_flag.as_str()], true),
+                (vec![own_flag.as_str(), "--network"], true),
             ] {
                 let mut args = vec!["linux", "--backend", backend];
                 args.extend(&flags);
@@ -331,8 +360,6 @@ fn ssh_agent_answers_only_when_allowed() {
                 );
             }
         }
-        let _ = agent.kill();
-        let _ = agent.wait();
     }
 }
 
