@@ -119,6 +119,19 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// A host tmux server, killed when the test ends.
+struct TmuxServer<'u>(&'u User, PathBuf);
+
+impl Drop for TmuxServer<'_> {
+    fn drop(&mut self) {
+        let _ = as_user(self.0, "tmux")
+            .arg("-S")
+            .arg(&self.1)
+            .arg("kill-server")
+            .output();
+    }
+}
+
 /// A directory under `/var/tmp`, which no preset makes writable: "outside the roots".
 fn outside_roots(user: &User) -> Dir {
     Dir::new(user, Path::new("/var/tmp"))
@@ -383,6 +396,7 @@ fn host_tmux_cannot_be_driven_by_default() {
             .output()
             .expect("tmux (scripts/test installs it)");
         assert_ok(&started, "start tmux");
+        let _tmux = TmuxServer(u, sock.clone());
         let tmux_env = format!("{},1,0", sock.display());
         let allow = format!("--allow-unix-socket={}", sock.display());
         for backend in linux_backends(u, &ws.path) {
@@ -414,11 +428,6 @@ fn host_tmux_cannot_be_driven_by_default() {
                 assert_eq!(out.status.success(), reached, "{what}");
             }
         }
-        let _ = as_user(u, "tmux")
-            .arg("-S")
-            .arg(&sock)
-            .arg("kill-server")
-            .output();
     }
 }
 
