@@ -81,7 +81,8 @@ const SET_ID_BITS: [(&str, u64); 2] = [("S_ISUID", 0o4000), ("S_ISGID", 0o2000)]
 /// values, shared by x86_64 and aarch64).
 const CREATING_FLAGS: [u64; 2] = [0o100, 0o20000000];
 
-/// With no unix sockets allowed, these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
+/// When no mechanism can keep host unix sockets closed (the last rung of
+/// [`crate::host_sockets`]), these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
 /// stay usable).
 const UNIX_NONE_DENIED: [(&str, i64); 6] = [
     ("connect", libc::SYS_connect),
@@ -165,6 +166,16 @@ fn cond(arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> Seccomp
 
 /// Builds the filter for `policy` on this host's architecture.
 pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
+    compile_with(policy, false)
+}
+
+/// [`compile`]; with `refuse_unix_sockets`, `socket(AF_UNIX)` and the calls that name a
+/// peer fail too (only `socketpair` stays): the fallback where host sockets cannot be
+/// closed otherwise.
+pub fn compile_with(
+    policy: &ResolvedPolicy,
+    refuse_unix_sockets: bool,
+) -> Result<SeccompPlan, LinuxError> {
     let (arch, arch_name) = host_arch()?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let mut denied = Vec::new();
@@ -209,7 +220,7 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
     );
 
     if policy.network != NetworkPolicy::Full {
-        if policy.unix_sockets == UnixSockets::None {
+        if refuse_unix_sockets {
             rules.insert(libc::SYS_socket, Vec::new());
             denied.push("socket".into());
             for (name, nr) in UNIX_NONE_DENIED {
@@ -228,8 +239,8 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
                     .into(),
             );
         } else {
-            // Only unix sockets can be made, so connect/bind/sendto can only reach local
-            // sockets the filesystem rules already govern.
+            // Only unix sockets can be made; which host sockets they reach is the business
+            // of the unix-socket mechanism (crate::host_sockets), not of this filter.
             let rule = SeccompRule::new(vec![cond(
                 0,
                 SeccompCmpArgLen::Dword,
@@ -239,12 +250,24 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
             .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
             rules.insert(libc::SYS_socket, vec![rule]);
             denied_when.push("socket: domain is not AF_UNIX".into());
-            limits.push(
-                "unix sockets are allowed (unix_sockets = all): any host socket the user \
-                 may connect to stays reachable"
-                    .into(),
-            );
+            if policy.unix_sockets == UnixSockets::All {
+                limits.push(
+                    "unix sockets are allowed (unix_sockets = all): any host socket the user \
+                     may connect to stays reachable"
+                        .into(),
+                );
+            }
         }
+    } else if refuse_unix_sockets {
+        let rule = SeccompRule::new(vec![cond(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            libc::AF_UNIX as u64,
+        )])
+        .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
+        rules.insert(libc::SYS_socket, vec![rule]);
+        denied_when.push("socket: domain is AF_UNIX".into());
     }
 
     let filter = SeccompFilter::new(
