@@ -242,7 +242,7 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
     }
     let unshare_net = match &policy.network {
         NetworkPolicy::Full => false,
-        NetworkPolicy::Off => true,
+        NetworkPolicy::Off | NetworkPolicy::Loopback => true,
         NetworkPolicy::Proxy { .. } => {
             if !input.best_effort {
                 return Err(BwrapError::Unsupported {

@@ -122,6 +122,20 @@ pub fn compile(
             "proxy mode is not implemented: network is off instead".into(),
         ));
     }
+    if policy.network == NetworkPolicy::Loopback {
+        if !opts.best_effort {
+            return Err(LinuxError::NotImplemented(
+                "the loopback network mode (a private network namespace) is not implemented by the landlock backend; \
+                 use --backend bwrap, or leave network off"
+                    .into(),
+            ));
+        }
+        policy_eff.network = NetworkPolicy::Off;
+        gaps.push((
+            "network.loopback_only".into(),
+            "loopback mode is not implemented: network is off instead".into(),
+        ));
+    }
     if let UnixSockets::Paths(paths) = &policy.unix_sockets {
         policy_eff.unix_sockets = UnixSockets::All;
         gaps.push((

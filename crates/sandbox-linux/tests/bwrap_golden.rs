@@ -319,6 +319,7 @@ fn proxy_network_is_refused_unless_best_effort() {
     p.network = NetworkPolicy::Proxy {
         allow: vec!["example.com".into()],
         deny: vec![],
+        allow_local_binding: false,
     };
     let kind_of = fake_fs(WS_FS);
     let features = BwrapFeatures::assumed();

@@ -150,6 +150,7 @@ fn proxy_network_is_refused_unless_best_effort() {
     p.network = NetworkPolicy::Proxy {
         allow: vec!["example.com".into()],
         deny: vec![],
+        allow_local_binding: false,
     };
     p.writable_roots[1].protected.remove(0);
     let err = sandbox_linux::compile(&p, &Capabilities::full(7), &Options::default(), &[])
