@@ -75,7 +75,9 @@ fn bwrap_generic() -> Vec<(&'static str, Value)> {
         // Globs are expanded at launch: files created later are not covered.
         ("filesystem.deny_read", t.clone()),
         ("network.deny_all", t.clone()),
-        ("network.allowlist_egress", Value::from(false)),
+        // The command's own network namespace; the launcher's proxy listens inside it.
+        ("network.allowlist_egress", t.clone()),
+        ("network.loopback_only", t.clone()),
         ("network.unix_socket_paths", Value::from(false)),
         ("process.signal_scope", t.clone()),
         ("process.no_new_privs", t.clone()),
@@ -99,7 +101,9 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
         // Deny-glob matches existing at launch are masked in the mount namespace.
         ("filesystem.deny_read", Value::from(ll && mountns)),
         ("network.deny_all", Value::from(ll && caps.seccomp)),
+        // Not implemented on this backend yet: it refuses proxy and loopback modes.
         ("network.allowlist_egress", Value::from(false)),
+        ("network.loopback_only", Value::from(false)),
         ("network.unix_socket_paths", Value::from(false)),
         (
             "process.signal_scope",

@@ -560,15 +560,38 @@ pub fn check_command(program: &OsStr, cwd: &Path) -> Result<(), LaunchError> {
 /// removed. The wait is cheap: no helper thread and no `pre_exec` hook (so the standard library
 /// can use `posix_spawn`); signals are forwarded to bwrap as [`crate::supervise`] describes.
 pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8, LaunchError> {
+    launch_gated(bwrap, plan, command, None)
+}
+
+/// [`launch`], and when `on_start` is given, bwrap waits (`--block-fd`) until `on_start` has
+/// run with the pid of its sandbox process (`--info-fd`); see [`crate::bwrap_gate`].
+pub fn launch_gated(
+    bwrap: &Path,
+    plan: &BwrapPlan,
+    command: &[OsString],
+    on_start: Option<&mut crate::bwrap_gate::OnStart<'_>>,
+) -> Result<u8, LaunchError> {
     let (program, rest) = command
         .split_first()
         .ok_or_else(|| LaunchError::CommandNotFound(String::new()))?;
     mark_inherited_cloexec();
     // Placed without close-on-exec, so bwrap inherits exactly these.
     let placed = place_plan_fds(plan)?;
+    let min_fd = plan.fds.iter().map(|f| f.fd + 1).max().unwrap_or(3);
+    let mut gate = match &on_start {
+        Some(_) => Some(
+            crate::bwrap_gate::StartGate::new(min_fd)
+                .map_err(|e| LaunchError::io("creating bwrap's start gate", e))?,
+        ),
+        None => None,
+    };
 
     let mut cmd = Command::new(bwrap);
-    cmd.args(&plan.args).arg("--").arg(program).args(rest);
+    cmd.args(&plan.args);
+    if let Some(g) = &gate {
+        cmd.args(g.args());
+    }
+    cmd.arg("--").arg(program).args(rest);
     // Before the placeholders exist: from here on SIGTERM/SIGHUP cannot kill this process
     // before it has removed them. A reaper, because bwrap killed during its setup orphans a
     // process that never exits on its own.
@@ -585,8 +608,28 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
     }
     let spawned = cmd.spawn();
     close_placed(&placed);
+    if let Some(g) = &mut gate {
+        g.close_child_ends();
+    }
     let mut child =
         spawned.map_err(|e| LaunchError::io(format!("executing {}", bwrap.display()), e))?;
+    if let (Some(mut g), Some(hook)) = (gate, on_start) {
+        // No pid: bwrap failed before making the sandbox, and its status says why.
+        let started = match g.child_pid() {
+            Ok(Some(pid)) => hook(pid).and_then(|()| g.open().map_err(|e| e.to_string())),
+            Ok(None) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = started {
+            let _ = child.kill();
+            let _ = child.wait();
+            forwarder.kill_orphans();
+            return Err(LaunchError::io(
+                "starting the sandbox's network",
+                io::Error::other(e),
+            ));
+        }
+    }
     let status = forwarder.supervise(&mut child);
     // bwrap killed, or failing (1), during its setup leaves its sandbox process waiting for
     // it forever; kill that before the placeholders go. A normal end leaves none stuck (the

@@ -20,6 +20,8 @@ pub mod bwrap;
 #[cfg(target_os = "linux")]
 pub mod bwrap_cache;
 #[cfg(target_os = "linux")]
+pub mod bwrap_gate;
+#[cfg(target_os = "linux")]
 pub mod bwrap_launch;
 #[cfg(target_os = "linux")]
 mod bwrap_sandbox;
@@ -35,6 +37,8 @@ pub mod select;
 
 #[cfg(target_os = "linux")]
 pub mod launch;
+#[cfg(target_os = "linux")]
+pub mod netns_listener;
 #[cfg(target_os = "linux")]
 pub mod probe;
 #[cfg(target_os = "linux")]
