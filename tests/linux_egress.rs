@@ -120,6 +120,9 @@ except OSError as e:
 PY
 echo "sni-good: $(python3 "$PROBE" origin.test:443 origin.test)"
 echo "sni-bad: $(python3 "$PROBE" origin.test:443 other.test)"
+echo "proxycommand: $(printf 'GET /s HTTP/1.0\r\nHost: s\r\n\r\n' | "$SBX" connect origin.test 80 | tail -1)"
+"$SBX" connect other.test 22 </dev/null; echo "proxycommand-refused: $?"
+case "$GIT_SSH_COMMAND" in *"connect %h %p"*) echo "git-ssh: set";; esac
 "#;
 
 fn workspace(user: &User) -> Dir {
@@ -137,8 +140,9 @@ fn proxy_mode_allows_only_allowlisted_names_and_nothing_direct() {
         let ws = workspace(user);
         let json = ws.join("denials.jsonl");
         let script = format!(
-            "PROBE={}\n{PROXY_SCRIPT}",
-            h.path("tls_probe.py").display()
+            "PROBE={}\nSBX={}\n{PROXY_SCRIPT}",
+            h.path("tls_probe.py").display(),
+            support::sandbox_bin().display()
         );
         let json_s = json.display().to_string();
         let o = h.run(
@@ -171,16 +175,23 @@ fn proxy_mode_allows_only_allowlisted_names_and_nothing_direct() {
             "udp failed 101",
             "sni-good: status=HTTP/1.1 200 OK reply=tls-hello-seen",
             "sni-bad: status=HTTP/1.1 200 OK reply=closed",
+            "proxycommand: origin-ok /s host=s",
+            "proxycommand-refused: 1",
+            "git-ssh: set",
         ] {
             assert!(out.contains(want), "{}: missing `{want}`\n{}", user.name, show(&o));
         }
+        assert!(err.contains("TLS names `other.test`"), "{}", show(&o));
         assert!(
-            err.contains("sandbox: blocked 1 request to other.test (not in allowed_domains)"),
-            "{}: {}",
-            user.name,
+            err.contains("sandbox: connect other.test:22: the egress proxy refused other.test:22"),
+            "{}",
             show(&o)
         );
-        assert!(err.contains("TLS names `other.test`"), "{}", show(&o));
+        assert!(
+            err.contains("sandbox: blocked 2 requests to other.test (not in allowed_domains)"),
+            "{}",
+            show(&o)
+        );
         let lines: Vec<serde_json::Value> = std::fs::read_to_string(&json)
             .unwrap()
             .lines()
