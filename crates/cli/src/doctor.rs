@@ -101,9 +101,9 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
         // Deny-glob matches existing at launch are masked in the mount namespace.
         ("filesystem.deny_read", Value::from(ll && mountns)),
         ("network.deny_all", Value::from(ll && caps.seccomp)),
-        // Not implemented on this backend yet: it refuses proxy and loopback modes.
-        ("network.allowlist_egress", Value::from(false)),
-        ("network.loopback_only", Value::from(false)),
+        // The command's own network namespace is made with the mount namespace.
+        ("network.allowlist_egress", Value::from(ll && mountns && caps.seccomp)),
+        ("network.loopback_only", Value::from(ll && mountns && caps.seccomp)),
         ("network.unix_socket_paths", Value::from(false)),
         (
             "process.signal_scope",

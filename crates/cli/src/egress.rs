@@ -4,7 +4,8 @@
 
 use crate::exit;
 use sandbox_core::ResolvedPolicy;
-use sandbox_egress::{Denial, Proxy, ProxyConfig, NAMESPACE_PORT};
+use sandbox_egress::{Denial, Proxy, ProxyConfig};
+use sandbox_linux::netns::PROXY_PORT as NAMESPACE_PORT;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -70,14 +71,22 @@ impl EgressRun {
         }
     }
 
-    /// The start hook: makes the listener inside the network namespace of `pid` and serves
-    /// the proxy on it.
+    /// The bwrap start hook: makes the listener inside the network namespace of `pid` and
+    /// serves the proxy on it.
     pub fn on_start(&mut self, pid: i32) -> Result<(), String> {
+        if !self.active() {
+            return Ok(());
+        }
+        let l = sandbox_linux::netns_listener::listen_in_netns_of(pid, NAMESPACE_PORT)
+            .map_err(|e| format!("egress proxy listener: {e}"))?;
+        self.serve(l)
+    }
+
+    /// Serves the proxy on `l`, a listener inside the command's network namespace.
+    pub fn serve(&mut self, l: std::net::TcpListener) -> Result<(), String> {
         let Some(cfg) = &self.config else {
             return Ok(());
         };
-        let l = sandbox_linux::netns_listener::listen_in_netns_of(pid, NAMESPACE_PORT)
-            .map_err(|e| format!("egress proxy listener: {e}"))?;
         let p = Proxy::start(cfg.clone(), vec![l]).map_err(|e| format!("egress proxy: {e}"))?;
         self.proxies.push(p);
         Ok(())

@@ -38,6 +38,8 @@ pub mod select;
 #[cfg(target_os = "linux")]
 pub mod launch;
 #[cfg(target_os = "linux")]
+pub mod netns;
+#[cfg(target_os = "linux")]
 pub mod netns_listener;
 #[cfg(target_os = "linux")]
 pub mod probe;

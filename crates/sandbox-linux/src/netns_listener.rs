@@ -145,15 +145,18 @@ unsafe fn child_main(user: Option<RawFd>, net: RawFd, port: u16, out: RawFd) -> 
     if libc::listen(s, 128) != 0 {
         fail(4);
     }
-    send_fd(out, s);
+    if !send_fd(out, s) {
+        libc::_exit(1);
+    }
     libc::_exit(0)
 }
 
-/// Sends `fd` with a one-byte payload over the unix socket `sock`.
+/// Sends `fd` with a one-byte payload over the unix socket `sock`; true when sent. Raw
+/// syscalls only (used between `fork` and `exec`).
 ///
 /// # Safety
 /// `sock` and `fd` must be open descriptors.
-unsafe fn send_fd(sock: RawFd, fd: RawFd) {
+pub(crate) unsafe fn send_fd(sock: RawFd, fd: RawFd) -> bool {
     let mut byte = [0xffu8; 1];
     let mut iov = libc::iovec {
         iov_base: byte.as_mut_ptr().cast(),
@@ -174,11 +177,23 @@ unsafe fn send_fd(sock: RawFd, fd: RawFd) {
         libc::CMSG_DATA(c),
         std::mem::size_of::<RawFd>(),
     );
-    libc::sendmsg(sock, &msg, 0);
+    libc::sendmsg(sock, &msg, 0) == 1
+}
+
+/// Receives an fd sent by [`send_fd`] if one is waiting (never blocks).
+pub(crate) fn recv_fd_nonblocking(sock: RawFd) -> Option<OwnedFd> {
+    match recv_fd_flags(sock, libc::MSG_DONTWAIT) {
+        Ok(Ok(fd)) => Some(fd),
+        _ => None,
+    }
 }
 
 /// Receives what the child sent: the socket, or the step that failed and its errno.
 fn recv_fd(sock: RawFd) -> io::Result<Result<OwnedFd, (u8, i32)>> {
+    recv_fd_flags(sock, 0)
+}
+
+fn recv_fd_flags(sock: RawFd, flags: libc::c_int) -> io::Result<Result<OwnedFd, (u8, i32)>> {
     let mut buf = [0u8; 5];
     let mut iov = libc::iovec {
         iov_base: buf.as_mut_ptr().cast(),
@@ -192,7 +207,7 @@ fn recv_fd(sock: RawFd) -> io::Result<Result<OwnedFd, (u8, i32)>> {
     msg.msg_control = space.as_mut_ptr().cast();
     msg.msg_controllen = std::mem::size_of_val(&space) as _;
     // SAFETY: recvmsg fills the buffers described by `msg`.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC | flags) };
     if n < 0 {
         return Err(last_err("receiving the listener"));
     }
