@@ -97,11 +97,17 @@ impl EgressRun {
     /// relies on it).
     pub fn finish(self) -> Result<(), String> {
         let mut denials: Vec<Denial> = Vec::new();
+        let mut dropped = 0;
         for p in self.proxies {
-            denials.extend(p.stop());
+            let (d, n) = p.stop_counted();
+            denials.extend(d);
+            dropped += n;
         }
         for line in sandbox_egress::summary(&denials) {
             exit::err!("sandbox: {line}");
+        }
+        if dropped > 0 {
+            exit::err!("sandbox: {dropped} more refused requests were not recorded");
         }
         if let Some(path) = &self.denials_json {
             let write = || -> std::io::Result<()> {

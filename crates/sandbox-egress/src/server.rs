@@ -32,10 +32,14 @@ type Body = BoxBody<Bytes, hyper::Error>;
 /// Called with each refusal as it happens (for embedders that stream events).
 pub type Observer = Arc<dyn Fn(&Denial) + Send + Sync>;
 
+/// Most refusals kept in memory; a command refused more often than this cannot make the
+/// launcher grow without bound (the rest are counted, see [`Proxy::dropped`]).
+const MAX_LOGGED: usize = 100_000;
+
 struct Shared {
     cfg: ProxyConfig,
     own: Vec<IpAddr>,
-    log: Mutex<Vec<Denial>>,
+    log: Mutex<(Vec<Denial>, u64)>,
     observer: Option<Observer>,
 }
 
@@ -44,7 +48,12 @@ impl Shared {
         if let Some(o) = &self.observer {
             o(d);
         }
-        self.log.lock().unwrap_or_else(|e| e.into_inner()).push(d.clone());
+        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
+        if log.0.len() < MAX_LOGGED {
+            log.0.push(d.clone());
+        } else {
+            log.1 += 1;
+        }
     }
 }
 
@@ -77,7 +86,7 @@ impl Proxy {
         let shared = Arc::new(Shared {
             cfg,
             own: host_addresses(),
-            log: Mutex::new(Vec::new()),
+            log: Mutex::new((Vec::new(), 0)),
             observer,
         });
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -105,19 +114,31 @@ impl Proxy {
         })
     }
 
-    /// The refusals so far.
+    /// The refusals so far (the first 100,000).
     pub fn denials(&self) -> Vec<Denial> {
         self.shared
             .log
             .lock()
             .unwrap_or_else(|e| e.into_inner())
+            .0
             .clone()
     }
 
-    /// Stops serving (open tunnels are closed) and gives every refusal.
+    /// How many refusals were not kept because the log was full.
+    pub fn dropped(&self) -> u64 {
+        self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// Stops serving (open tunnels are closed) and gives the refusals kept.
     pub fn stop(mut self) -> Vec<Denial> {
         self.shutdown();
         self.denials()
+    }
+
+    /// [`Proxy::stop`], also giving [`Proxy::dropped`].
+    pub fn stop_counted(mut self) -> (Vec<Denial>, u64) {
+        self.shutdown();
+        (self.denials(), self.dropped())
     }
 
     fn shutdown(&mut self) {
@@ -279,8 +300,13 @@ async fn forward(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
     for h in ["proxy-connection", "proxy-authorization", "keep-alive"] {
         parts.headers.remove(h);
     }
-    // The origin sees the host that was checked, whatever Host header the client sent.
-    if let Ok(v) = HeaderValue::from_str(auth.as_str()) {
+    // The origin sees the host that was checked, whatever Host header the client sent (and
+    // never a userinfo part of the URI).
+    let host_header = match auth.port() {
+        Some(p) => format!("{}:{}", auth.host(), p.as_str()),
+        None => auth.host().to_string(),
+    };
+    if let Ok(v) = HeaderValue::from_str(&host_header) {
         parts.headers.insert(HOST, v);
     }
     match sender.send_request(Request::from_parts(parts, body)).await {
