@@ -182,6 +182,21 @@ pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
             for w in sandbox.warnings() {
                 let _ = writeln!(text, "# warning: {w}");
             }
+            match &policy.network {
+                sandbox_core::NetworkPolicy::Loopback => {
+                    let _ = writeln!(text, "# network: loopback only (--unshare-net)");
+                }
+                sandbox_core::NetworkPolicy::Proxy { allow, deny, .. } => {
+                    let _ = writeln!(
+                        text,
+                        "# network: proxy (--unshare-net; the launcher's egress proxy listens on 127.0.0.1:{} inside, started through --info-fd/--block-fd); allow: {}; deny: {}",
+                        sandbox_linux::netns::PROXY_PORT,
+                        if allow.is_empty() { "(nothing)".to_string() } else { allow.join(" ") },
+                        if deny.is_empty() { "-".to_string() } else { deny.join(" ") },
+                    );
+                }
+                _ => {}
+            }
             text.push_str(&sandbox.plan().to_text());
             text
         }
