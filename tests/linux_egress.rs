@@ -249,7 +249,9 @@ fn a_name_resolving_to_loopback_needs_allow_local_binding() {
         );
         assert!(!out.contains("origin-ok"), "{}", show(&o));
         assert!(
-            stderr(&o).contains("sandbox: blocked 2 requests to origin.test (resolves to a loopback address)"),
+            stderr(&o).contains(
+                "sandbox: blocked 2 requests to origin.test (resolves to a loopback address)"
+            ),
             "{}",
             show(&o)
         );
@@ -302,7 +304,12 @@ env | grep -ci _proxy || true"#;
             script,
         );
         let out = stdout(&o);
-        assert!(out.contains("inside-ok"), "{} {backend}: {}", user.name, show(&o));
+        assert!(
+            out.contains("inside-ok"),
+            "{} {backend}: {}",
+            user.name,
+            show(&o)
+        );
         assert!(
             out.contains("host loopback unreachable 111"),
             "{}: {}",
@@ -317,7 +324,11 @@ env | grep -ci _proxy || true"#;
                 show(&o)
             );
         }
-        assert!(out.lines().last() == Some("0"), "no proxy variables: {}", show(&o));
+        assert!(
+            out.lines().last() == Some("0"),
+            "no proxy variables: {}",
+            show(&o)
+        );
     }
 }
 
@@ -329,7 +340,10 @@ fn without_a_network_namespace_the_modes_are_refused() {
     for user in users() {
         let ws = workspace(user);
         for (args, key) in [
-            (&["--allow-domain", "origin.test"][..], "network.allowlist_egress"),
+            (
+                &["--allow-domain", "origin.test"][..],
+                "network.allowlist_egress",
+            ),
             (&["--network", "loopback"][..], "network.loopback_only"),
         ] {
             let mut full = vec!["linux", "--backend", "landlock"];
@@ -361,11 +375,21 @@ fn bad_domain_rules_are_refused_with_file_and_key() {
     assert_eq!(o.status.code(), Some(125), "{}", show(&o));
     let err = stderr(&o);
     assert!(err.contains(&cfg_s), "{err}");
-    assert!(err.contains("network_proxy.policy.allowed_domains[1]"), "{err}");
+    assert!(
+        err.contains("network_proxy.policy.allowed_domains[1]"),
+        "{err}"
+    );
     let o = support::sandbox(
         user,
         &ws.path,
-        &["linux", "--network", "--allow-domain", "pypi.org", "--", "true"],
+        &[
+            "linux",
+            "--network",
+            "--allow-domain",
+            "pypi.org",
+            "--",
+            "true",
+        ],
     );
     assert_eq!(o.status.code(), Some(125), "{}", show(&o));
     assert!(stderr(&o).contains("unenforced"), "{}", show(&o));
@@ -383,7 +407,14 @@ fn bad_domain_rules_are_refused_with_file_and_key() {
 #[test]
 fn pip_install_works_only_with_the_registry_allowlisted() {
     let reachable = Command::new("curl")
-        .args(["-sS", "-m", "15", "-o", "/dev/null", "https://pypi.org/simple/six/"])
+        .args([
+            "-sS",
+            "-m",
+            "15",
+            "-o",
+            "/dev/null",
+            "https://pypi.org/simple/six/",
+        ])
         .status()
         .is_ok_and(|s| s.success());
     if !reachable {

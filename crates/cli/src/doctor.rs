@@ -102,8 +102,14 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
         ("filesystem.deny_read", Value::from(ll && mountns)),
         ("network.deny_all", Value::from(ll && caps.seccomp)),
         // The command's own network namespace is made with the mount namespace.
-        ("network.allowlist_egress", Value::from(ll && mountns && caps.seccomp)),
-        ("network.loopback_only", Value::from(ll && mountns && caps.seccomp)),
+        (
+            "network.allowlist_egress",
+            Value::from(ll && mountns && caps.seccomp),
+        ),
+        (
+            "network.loopback_only",
+            Value::from(ll && mountns && caps.seccomp),
+        ),
         ("network.unix_socket_paths", Value::from(false)),
         (
             "process.signal_scope",

@@ -427,9 +427,8 @@ mod imp {
                 s,
                 "network namespace: private, loopback only{}",
                 match n.proxy_port {
-                    Some(p) => format!(
-                        "; the launcher's egress proxy listens on 127.0.0.1:{p} inside it"
-                    ),
+                    Some(p) =>
+                        format!("; the launcher's egress proxy listens on 127.0.0.1:{p} inside it"),
                     None => String::new(),
                 }
             );

@@ -104,7 +104,10 @@ impl Cx {
         }
         let enabled = self.boolean(np, "enabled", "network_proxy.enabled")?;
         if enabled == Some(true) {
-            let source = format!("{}: network_proxy.enabled", self.source("network_proxy.enabled"));
+            let source = format!(
+                "{}: network_proxy.enabled",
+                self.source("network_proxy.enabled")
+            );
             self.domains.note(source);
         }
         let Some(pol) = self.table(np, "policy", "network_proxy.policy")? else {
@@ -156,9 +159,7 @@ impl Cx {
             "off" => policy.network = NetworkPolicy::Off,
             "loopback" => policy.network = NetworkPolicy::Loopback,
             "full" => policy.network = NetworkPolicy::Full,
-            "proxy" => self
-                .domains
-                .note(format!("{}: {KEY}", self.source(KEY))),
+            "proxy" => self.domains.note(format!("{}: {KEY}", self.source(KEY))),
             other => {
                 return Err(self.value_err(
                     KEY,
@@ -320,10 +321,22 @@ mod tests {
             allow_domains: allow.iter().map(|s| s.to_string()).collect(),
             ..LoadRequest::default()
         };
-        assert_eq!(with("", req(Some("loopback"), &[])).unwrap(), NetworkPolicy::Loopback);
-        assert_eq!(with("", req(Some("full"), &[])).unwrap(), NetworkPolicy::Full);
-        assert_eq!(with("", req(None, &["pypi.org"])).unwrap(), proxy(&["pypi.org"], &[], false));
-        assert_eq!(with("", req(Some("proxy"), &[])).unwrap(), proxy(&[], &[], false));
+        assert_eq!(
+            with("", req(Some("loopback"), &[])).unwrap(),
+            NetworkPolicy::Loopback
+        );
+        assert_eq!(
+            with("", req(Some("full"), &[])).unwrap(),
+            NetworkPolicy::Full
+        );
+        assert_eq!(
+            with("", req(None, &["pypi.org"])).unwrap(),
+            proxy(&["pypi.org"], &[], false)
+        );
+        assert_eq!(
+            with("", req(Some("proxy"), &[])).unwrap(),
+            proxy(&[], &[], false)
+        );
         let bare = LoadRequest {
             network: true,
             ..LoadRequest::default()
@@ -346,7 +359,10 @@ mod tests {
             (None, Some("danger-full-access")),
         ] {
             let e = with("", req(mode, sandbox)).unwrap_err();
-            assert!(e.to_string().contains("pypi.org") || e.to_string().contains("--allow-domain"), "{e}");
+            assert!(
+                e.to_string().contains("pypi.org") || e.to_string().contains("--allow-domain"),
+                "{e}"
+            );
         }
         let e = with(
             "[sandbox]\nnetwork = \"loopback\"\n[network_proxy.policy]\nallowed_domains = [\"a.com\"]\n",
@@ -365,13 +381,19 @@ mod tests {
         .unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("config.toml"), "{msg}");
-        assert!(msg.contains("network_proxy.policy.allowed_domains[1]"), "{msg}");
+        assert!(
+            msg.contains("network_proxy.policy.allowed_domains[1]"),
+            "{msg}"
+        );
         let e = with(
             "default_permissions = \"p\"\n[permissions.p.network]\ndomains = { \"a*b.com\" = \"allow\" }\n",
             LoadRequest::default(),
         )
         .unwrap_err();
-        assert!(e.to_string().contains("permissions.p.network.domains"), "{e}");
+        assert!(
+            e.to_string().contains("permissions.p.network.domains"),
+            "{e}"
+        );
         let e = with(
             "default_permissions = \"p\"\n[permissions.p.network]\ndomains = { \"a.com\" = \"yes\" }\n",
             LoadRequest::default(),

@@ -72,9 +72,11 @@ impl DomainPattern {
                 .map_err(|_| format!("`{raw}`: `{addr}` is not an IPv6 address"))?;
             let port = match after {
                 "" => None,
-                p => Some(parse_port(raw, p.strip_prefix(':').ok_or_else(|| {
-                    format!("`{raw}`: expected `:port` after `]`")
-                })?)?),
+                p => Some(parse_port(
+                    raw,
+                    p.strip_prefix(':')
+                        .ok_or_else(|| format!("`{raw}`: expected `:port` after `]`"))?,
+                )?),
             };
             return Ok(DomainPattern {
                 raw: raw.to_string(),
@@ -106,7 +108,9 @@ impl DomainPattern {
         } else {
             check_name(raw, host)?;
             if all_numeric(host) {
-                return Err(format!("`{raw}` is neither a host name nor an IPv4 address"));
+                return Err(format!(
+                    "`{raw}` is neither a host name nor an IPv4 address"
+                ));
             }
             HostMatch::Exact(host.to_string())
         };
@@ -156,7 +160,9 @@ fn all_numeric(name: &str) -> bool {
 fn parse_port(raw: &str, p: &str) -> Result<u16, String> {
     match p.parse::<u16>() {
         Ok(n) if n > 0 && !p.starts_with('+') => Ok(n),
-        _ => Err(format!("`{raw}`: port `{p}` is not a number from 1 to 65535")),
+        _ => Err(format!(
+            "`{raw}`: port `{p}` is not a number from 1 to 65535"
+        )),
     }
 }
 
@@ -299,7 +305,12 @@ mod tests {
                 "{ok}"
             );
         }
-        for no in ["badexample.com", "example.com.evil.org", "com", "xexample.com"] {
+        for no in [
+            "badexample.com",
+            "example.com.evil.org",
+            "com",
+            "xexample.com",
+        ] {
             assert_eq!(r.decide(&name(no), 443), DomainDecision::NotAllowed, "{no}");
         }
     }

@@ -14,17 +14,21 @@ fn name() -> impl Strategy<Value = String> {
 
 /// The same name in random letter case, maybe with a trailing dot.
 fn spelled(name: String) -> impl Strategy<Value = String> {
-    (prop::collection::vec(any::<bool>(), name.len()), any::<bool>()).prop_map(move |(up, dot)| {
-        let mut s: String = name
-            .chars()
-            .zip(up)
-            .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c })
-            .collect();
-        if dot {
-            s.push('.');
-        }
-        s
-    })
+    (
+        prop::collection::vec(any::<bool>(), name.len()),
+        any::<bool>(),
+    )
+        .prop_map(move |(up, dot)| {
+            let mut s: String = name
+                .chars()
+                .zip(up)
+                .map(|(c, u)| if u { c.to_ascii_uppercase() } else { c })
+                .collect();
+            if dot {
+                s.push('.');
+            }
+            s
+        })
 }
 
 fn host(s: &str) -> Host {

@@ -62,12 +62,7 @@ fn embedded_v4(a: Ipv6Addr) -> Option<Ipv4Addr> {
         return Some(v4);
     }
     let s = a.segments();
-    let tail = Ipv4Addr::new(
-        (s[6] >> 8) as u8,
-        s[6] as u8,
-        (s[7] >> 8) as u8,
-        s[7] as u8,
-    );
+    let tail = Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     // NAT64 well-known prefix, and the deprecated IPv4-compatible form (not ::, ::1).
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || (s[..6] == [0; 6] && (s[6] != 0 || s[7] > 1)) {
         return Some(tail);

@@ -65,7 +65,9 @@ impl Denial {
             ),
             Reason::IpLiteral => (
                 "an IP address that is not itself in allowed_domains".to_string(),
-                Some(format!("--allow-domain {host} (network_proxy.policy.allowed_domains)")),
+                Some(format!(
+                    "--allow-domain {host} (network_proxy.policy.allowed_domains)"
+                )),
             ),
             Reason::LocalAddress { address, kind } => (
                 format!("resolves to {address}, {kind}"),
@@ -111,7 +113,9 @@ impl Denial {
 pub fn summary(denials: &[Denial]) -> Vec<String> {
     let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
     for d in denials {
-        *counts.entry((d.host.clone(), d.short_reason())).or_default() += 1;
+        *counts
+            .entry((d.host.clone(), d.short_reason()))
+            .or_default() += 1;
     }
     counts
         .into_iter()

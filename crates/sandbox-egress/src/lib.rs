@@ -55,6 +55,9 @@ pub fn proxy_env(port: u16) -> Vec<(String, String)> {
     ] {
         env.push((name.to_string(), http.clone()));
     }
-    env.push(("npm_config_noproxy".into(), "localhost,127.0.0.1,::1".into()));
+    env.push((
+        "npm_config_noproxy".into(),
+        "localhost,127.0.0.1,::1".into(),
+    ));
     env
 }

@@ -240,8 +240,15 @@ async fn serve_http(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
         };
         tokio::spawn(async move {
             if let Ok(up) = hyper::upgrade::on(req).await {
-                tunnel(TokioIo::new(up), upstream, target, Vec::new(), &sh, Protocol::Connect)
-                    .await;
+                tunnel(
+                    TokioIo::new(up),
+                    upstream,
+                    target,
+                    Vec::new(),
+                    &sh,
+                    Protocol::Connect,
+                )
+                .await;
             }
         });
         return Response::new(http_body_util::Empty::new().map_err(|n| match n {}).boxed());
@@ -278,14 +285,15 @@ async fn forward(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
     let upstream = match dial(&sh.cfg, &sh.own, &target, Protocol::Http).await {
         Ok(s) => s,
         Err(DialError::Denied(d)) => return refused(&sh, &d),
-        Err(DialError::Failed(m)) => return text(StatusCode::BAD_GATEWAY, &format!("sandbox: {m}")),
+        Err(DialError::Failed(m)) => {
+            return text(StatusCode::BAD_GATEWAY, &format!("sandbox: {m}"))
+        }
     };
-    let (mut sender, conn) = match hyper::client::conn::http1::handshake(TokioIo::new(upstream))
-        .await
-    {
-        Ok(x) => x,
-        Err(e) => return text(StatusCode::BAD_GATEWAY, &format!("sandbox: {e}")),
-    };
+    let (mut sender, conn) =
+        match hyper::client::conn::http1::handshake(TokioIo::new(upstream)).await {
+            Ok(x) => x,
+            Err(e) => return text(StatusCode::BAD_GATEWAY, &format!("sandbox: {e}")),
+        };
     tokio::spawn(conn);
     let (mut parts, body) = req.into_parts();
     let path = uri

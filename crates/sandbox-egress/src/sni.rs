@@ -134,6 +134,9 @@ mod tests {
     fn other_bytes_are_not_tls() {
         assert_eq!(client_hello(b"GET / HTTP/1.1\r\n"), Hello::NotTls);
         assert_eq!(client_hello(b"SSH-2.0-OpenSSH"), Hello::NotTls);
-        assert_eq!(client_hello(&[0x16, 3, 1, 0, 4, 1, 0, 0, 0]), Hello::Malformed);
+        assert_eq!(
+            client_hello(&[0x16, 3, 1, 0, 4, 1, 0, 0, 0]),
+            Hello::Malformed
+        );
     }
 }

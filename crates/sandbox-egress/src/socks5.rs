@@ -77,7 +77,10 @@ pub fn request(buf: &[u8]) -> Parse<Request> {
     let (dest, at) = match buf[3] {
         1 => match buf.get(4..8) {
             None => return Parse::Incomplete,
-            Some(a) => (Dest::Ip(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))), 8),
+            Some(a) => (
+                Dest::Ip(IpAddr::V4(Ipv4Addr::new(a[0], a[1], a[2], a[3]))),
+                8,
+            ),
         },
         4 => match buf.get(4..20) {
             None => return Parse::Incomplete,

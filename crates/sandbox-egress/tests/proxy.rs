@@ -2,7 +2,7 @@
 //! and SOCKS5, the address guard, the SNI check, and the recorded denials.
 
 use sandbox_core::domain::DomainRules;
-use sandbox_egress::{socks5, sni, Proxy, ProxyConfig, Reason};
+use sandbox_egress::{sni, socks5, Proxy, ProxyConfig, Reason};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -84,7 +84,10 @@ fn http_forwarding_checks_the_name_and_rewrites_host() {
         format!("GET http://localhost:{o}/x?y HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n").as_bytes(),
     );
     assert!(r.starts_with("HTTP/1.1 200"), "{r}");
-    assert!(r.contains(&format!("hello from localhost:{o} for GET /x?y HTTP/1.1")), "{r}");
+    assert!(
+        r.contains(&format!("hello from localhost:{o} for GET /x?y HTTP/1.1")),
+        "{r}"
+    );
     let r = roundtrip(
         port,
         format!("GET http://other.localhost:{o}/ HTTP/1.1\r\nHost: other.localhost\r\nConnection: close\r\n\r\n").as_bytes(),
@@ -154,9 +157,16 @@ fn connect_to_a_tls_port_needs_a_client_hello_naming_the_host() {
     let (p, port) = proxy(&["localhost", "other.example"], &[], true, o);
     let target = format!("localhost:{o}");
     let good = sni::build_client_hello(Some("localhost"));
-    assert_eq!(connect_then(port, &target, &good), format!("tls:{}", good.len()));
     assert_eq!(
-        connect_then(port, &target, &sni::build_client_hello(Some("other.example"))),
+        connect_then(port, &target, &good),
+        format!("tls:{}", good.len())
+    );
+    assert_eq!(
+        connect_then(
+            port,
+            &target,
+            &sni::build_client_hello(Some("other.example"))
+        ),
         ""
     );
     assert_eq!(connect_then(port, &target, b"GET / HTTP/1.1\r\n\r\n"), "");

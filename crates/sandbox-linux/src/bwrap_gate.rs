@@ -97,7 +97,9 @@ impl StartGate {
             if let Ok(v) = serde_json::from_slice::<serde_json::Value>(&buf) {
                 return match v.get("child-pid").and_then(|p| p.as_i64()) {
                     Some(pid) if pid > 0 && pid <= i32::MAX as i64 => Ok(Some(pid as i32)),
-                    _ => Err(io::Error::other("bwrap's --info-fd output has no child-pid")),
+                    _ => Err(io::Error::other(
+                        "bwrap's --info-fd output has no child-pid",
+                    )),
                 };
             }
             let n = self.info.read(&mut chunk)?;

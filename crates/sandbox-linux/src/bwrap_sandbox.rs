@@ -175,8 +175,10 @@ impl BwrapSandbox {
         warn: &mut dyn FnMut(&str),
         mut on_start: Option<&mut crate::bwrap_gate::OnStart<'_>>,
     ) -> Result<u8, LaunchError> {
-        if matches!(self.policy.network, sandbox_core::NetworkPolicy::Proxy { .. })
-            && on_start.is_none()
+        if matches!(
+            self.policy.network,
+            sandbox_core::NetworkPolicy::Proxy { .. }
+        ) && on_start.is_none()
             && !self.plan.unrestricted
         {
             return Err(LaunchError::Compile(crate::bwrap::BwrapError::Unsupported {

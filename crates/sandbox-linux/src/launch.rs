@@ -272,7 +272,8 @@ impl Launch {
             }
         }
         if let Some(n) = &self.net {
-            n.enter().map_err(|(s, e)| StepError { step: s, errno: e })?;
+            n.enter()
+                .map_err(|(s, e)| StepError { step: s, errno: e })?;
         }
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(step("set no_new_privs"))?;
         if sys::landlock_restrict_self(self.ruleset.as_raw_fd()) != 0 {

@@ -38,7 +38,9 @@ pub fn listen_in_netns_of(pid: i32, port: u16) -> io::Result<TcpListener> {
     // SAFETY: NS_GET_USERNS on a namespace fd returns a new fd or -1; no memory is passed.
     let owner = unsafe { libc::ioctl(net.as_raw_fd(), NS_GET_USERNS as _) };
     if owner < 0 {
-        return Err(last_err("finding the owner of the sandbox's network namespace"));
+        return Err(last_err(
+            "finding the owner of the sandbox's network namespace",
+        ));
     }
     // SAFETY: `owner` was just returned by the kernel and is owned by nobody else.
     let owner = unsafe { OwnedFd::from_raw_fd(owner) };
@@ -60,7 +62,8 @@ pub fn listen_in_netns_of(pid: i32, port: u16) -> io::Result<TcpListener> {
         return Err(last_err("socketpair"));
     }
     // SAFETY: both fds were just created and are owned here.
-    let (ours, theirs_end) = unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
+    let (ours, theirs_end) =
+        unsafe { (OwnedFd::from_raw_fd(pair[0]), OwnedFd::from_raw_fd(pair[1])) };
 
     // SAFETY: the child runs only async-signal-safe raw syscalls and leaves with _exit.
     let child = unsafe { libc::fork() };
