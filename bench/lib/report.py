@@ -350,7 +350,8 @@ class Report:
                 share = "—" if not m or direct is None else f"{100 * direct / m:.0f}%"
                 self.p(f"| {label} | {'—' if m is None else f'{m:.3f}'} | {rate} | {share} |")
             self.p()
-            self.p("The proxied rows include a sandbox launch (a few ms); `direct` is curl alone.")
+            self.p("`direct` runs the same curl under the same launcher with `--network` (full), so the "
+                   "launch is on both sides; `bare` is curl alone, for information.")
             self.p()
         if not launch and not tput:
             self.p("Not measured (see notes).")
