@@ -44,6 +44,11 @@ impl EgressRun {
         })
     }
 
+    /// No proxy for this run after all (the backend degraded the policy to network off).
+    pub fn disable(&mut self) {
+        self.config = None;
+    }
+
     /// Whether this run needs the proxy.
     pub fn active(&self) -> bool {
         self.config.is_some()

@@ -74,6 +74,16 @@ mod imp {
             Ok(e) => e,
             Err(e) => return exit::fail("network proxy", &e),
         };
+        // A proxy policy degraded to "network off" (--best-effort, no namespace) runs no proxy.
+        if sandbox
+            .plan()
+            .private_network
+            .as_ref()
+            .and_then(|n| n.proxy_port)
+            .is_none()
+        {
+            egress.disable();
+        }
         if let Err(e) = std::env::set_current_dir(&policy.cwd) {
             return exit::fail(&format!("working directory {}", policy.cwd.display()), &e);
         }
@@ -84,7 +94,12 @@ mod imp {
         };
         let mut args: Vec<OsString> = vec![argv0];
         args.extend(a.cmd.command[1..].iter().cloned());
-        if egress.active() {
+        if !egress.active() {
+            // No proxy: an empty --denials-json now, since the command may replace this process.
+            if let Err(e) = egress.finish() {
+                return exit::fail("network proxy", &e);
+            }
+        } else {
             // The proxy runs in this process: wait for the command instead of exec'ing it.
             egress.set_env();
             let code = match run_supervised(sandbox, &path, &args, Some(&mut egress)) {
