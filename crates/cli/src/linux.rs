@@ -79,7 +79,9 @@ mod imp {
         };
         let mut args: Vec<OsString> = vec![argv0];
         args.extend(a.cmd.command[1..].iter().cloned());
-        let sandbox = match launch(sandbox, &path, &args, a.verbose) {
+        // The post-run git check needs this process to outlive the command: it runs supervised.
+        let mut check = crate::git_check::GitCheck::start(&policy, a.policy.strict_git);
+        let sandbox = match launch(sandbox, &path, &args, a.verbose, &mut check) {
             Launched::Done(code) => return code,
             Launched::NoMountNamespace(s) => s,
         };
@@ -92,7 +94,7 @@ mod imp {
             Ok(s) => s,
             Err(e) => return setup_error("linux", &e),
         };
-        match launch(sandbox, &path, &args, a.verbose) {
+        match launch(sandbox, &path, &args, a.verbose, &mut check) {
             Launched::Done(code) => code,
             Launched::NoMountNamespace(_) => ExitCode::from(exit::SETUP_FAILED),
         }
@@ -108,12 +110,18 @@ mod imp {
 
     /// Prints the plan's degradations and runs the command: in place, or supervised when
     /// placeholders must be removed afterwards.
-    fn launch(sandbox: Sandbox, path: &Path, args: &[OsString], verbose: bool) -> Launched {
+    fn launch(
+        sandbox: Sandbox,
+        path: &Path,
+        args: &[OsString],
+        verbose: bool,
+        check: &mut Option<crate::git_check::GitCheck>,
+    ) -> Launched {
         for d in &sandbox.plan().degradations {
             exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
         }
-        if sandbox.plan().needs_cleanup() {
-            return run_supervised(sandbox, path, args);
+        if sandbox.plan().needs_cleanup() || check.is_some() {
+            return run_supervised(sandbox, path, args, check);
         }
         match sandbox.exec(path, args) {
             ExecError::Setup(e) => Launched::Done(setup_error("linux: setup", &e)),
@@ -132,7 +140,12 @@ mod imp {
     /// [`sandbox_linux::supervise`] describes, and processes the command leaves behind are
     /// killed when it exits (as bwrap's PID namespace does). Exit status: the child's code, or 128+N when it
     /// died of signal N.
-    fn run_supervised(sandbox: Sandbox, path: &Path, args: &[OsString]) -> Launched {
+    fn run_supervised(
+        sandbox: Sandbox,
+        path: &Path,
+        args: &[OsString],
+        check: &mut Option<crate::git_check::GitCheck>,
+    ) -> Launched {
         // Before `apply` makes the placeholders, so a SIGTERM cannot leave them behind. A
         // reaper: whatever the command leaves running is killed before the placeholders go,
         // since removing one would lift the read-only mount over it for a process still
@@ -164,7 +177,10 @@ mod imp {
         drop(sandbox);
         drop(forwarder);
         Launched::Done(match status {
-            Ok(s) => ExitCode::from(exit_code(s).unwrap_or(exit::SETUP_FAILED)),
+            Ok(s) => ExitCode::from(crate::git_check::finish(
+                check.take(),
+                exit_code(s).unwrap_or(exit::SETUP_FAILED),
+            )),
             Err(e) => exit::fail("wait", &e),
         })
     }

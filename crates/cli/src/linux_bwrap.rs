@@ -82,7 +82,9 @@ fn launch(
             source: e,
         })?;
     }
-    sandbox.run(&a.cmd.command, &mut |d| exit::warn(d))
+    let check = crate::git_check::GitCheck::start(policy, a.policy.strict_git);
+    let code = sandbox.run(&a.cmd.command, &mut |d| exit::warn(d))?;
+    Ok(crate::git_check::finish(check, code))
 }
 
 /// `--backend auto`: bwrap when it can create namespaces, else Landlock, else refuse; the

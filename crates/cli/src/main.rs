@@ -7,6 +7,8 @@ mod args;
 mod doctor;
 mod exit;
 mod explain;
+#[cfg(target_os = "linux")]
+mod git_check;
 mod linux;
 #[cfg(target_os = "linux")]
 mod linux_bwrap;

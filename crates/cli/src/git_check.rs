@@ -1,0 +1,66 @@
+//! The post-run git check of the run commands ([`sandbox_core::git_audit`]): a snapshot of
+//! every git-executable setting and hook before the command runs, a second one after it
+//! exits, and one stderr line per item the command added. The exit status is the command's
+//! own, unless `--strict-git` is given: then any finding makes it [`exit::GIT_PLANTED`].
+
+use crate::exit;
+use sandbox_core::git::ScanRoot;
+use sandbox_core::git_audit::{describe, Snapshot};
+use sandbox_core::ResolvedPolicy;
+
+/// A check in progress: the snapshot taken before the command started.
+pub struct GitCheck {
+    roots: Vec<ScanRoot>,
+    before: Snapshot,
+    strict: bool,
+}
+
+impl GitCheck {
+    /// Takes the first snapshot; `None` when nothing is checked (no sandbox, no writable
+    /// root, or `.git` not among the protected names).
+    pub fn start(policy: &ResolvedPolicy, strict: bool) -> Option<GitCheck> {
+        if policy.unrestricted || policy.git.scan_roots.is_empty() {
+            return None;
+        }
+        let roots = policy.git.scan_roots.clone();
+        let before = Snapshot::take(&roots);
+        Some(GitCheck {
+            roots,
+            before,
+            strict,
+        })
+    }
+
+    /// Takes the second snapshot, reports each finding and gives the exit code to use.
+    pub fn finish(self, code: u8) -> u8 {
+        let found = self.before.findings(&Snapshot::take(&self.roots));
+        if found.is_empty() {
+            return code;
+        }
+        for f in &found {
+            exit::err!("sandbox: git: {}", describe(f));
+        }
+        if self.strict {
+            exit::err!(
+                "sandbox: git: {} planted item(s); exiting {} (--strict-git) instead of the command's status {code}",
+                found.len(),
+                exit::GIT_PLANTED
+            );
+            exit::GIT_PLANTED
+        } else {
+            exit::err!(
+                "hint: check these before running git in those directories; --strict-git makes such a run exit {}",
+                exit::GIT_PLANTED
+            );
+            code
+        }
+    }
+}
+
+/// [`GitCheck::finish`] when a check runs, else `code`.
+pub fn finish(check: Option<GitCheck>, code: u8) -> u8 {
+    match check {
+        Some(c) => c.finish(code),
+        None => code,
+    }
+}

@@ -1,0 +1,235 @@
+//! The post-run git check: what the command left behind that git would execute.
+//!
+//! Some plants cannot be prevented without breaking normal work: `git init` and `cargo new`
+//! must keep working, so a new repository (or a writable root turned into a bare repository,
+//! or a rewritten submodule pointer aimed at a copied gitdir) is allowed while the command
+//! runs. Before launch, [`Snapshot::take`] records every git-executable item of every
+//! repository git would discover in the searched roots ([`crate::git::GitSettings::scan_roots`]):
+//! the settings of each gitdir's `config` and `config.worktree` that run programs or load more
+//! config ([`crate::gitconfig::is_exec_setting`]) and each hook file. After the run, a second
+//! snapshot is taken; each item it has that the first did not is a [`Finding`].
+//!
+//! Nothing here runs git: configs are parsed by [`crate::gitconfig`].
+
+use crate::git::{gitdir_family, scan, ScanRoot};
+use crate::gitconfig::{is_exec_setting, parse, MAX_CONFIG_BYTES};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+/// One thing git would run or load: a setting in a config file, or a hook.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct Item {
+    /// The config file or hook.
+    pub file: PathBuf,
+    /// `core.fsmonitor`, or `hook`.
+    pub key: String,
+    /// The setting's value, or the hook's content digest.
+    pub value: String,
+}
+
+/// Something the command planted: an [`Item`] that was not there before the run.
+pub type Finding = Item;
+
+/// Every git-executable item found at one moment.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Snapshot {
+    pub items: BTreeSet<Item>,
+}
+
+impl Snapshot {
+    /// Searches `roots` for repositories and records their items.
+    pub fn take(roots: &[ScanRoot]) -> Snapshot {
+        let found = scan(roots);
+        let mut gitdirs = BTreeSet::new();
+        for r in &found.repos {
+            if let Some(g) = r.gitdir() {
+                gitdirs.extend(gitdir_family(&crate::resolve::normalize(&g)));
+            }
+        }
+        let mut items = BTreeSet::new();
+        for g in &gitdirs {
+            for name in ["config", "config.worktree"] {
+                config_items(&g.join(name), &mut items);
+            }
+            hook_items(&g.join("hooks"), &mut items);
+        }
+        Snapshot { items }
+    }
+
+    /// The items of `after` that this snapshot does not have.
+    pub fn findings(&self, after: &Snapshot) -> Vec<Finding> {
+        after.items.difference(&self.items).cloned().collect()
+    }
+}
+
+fn config_items(file: &Path, items: &mut BTreeSet<Item>) {
+    let Ok(m) = std::fs::metadata(file) else {
+        return;
+    };
+    if !m.is_file() {
+        return;
+    }
+    let text = std::fs::File::open(file).and_then(|f| {
+        let mut b = Vec::new();
+        f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut b).map(|_| b)
+    });
+    let Ok(bytes) = text else { return };
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        items.insert(Item {
+            file: file.to_path_buf(),
+            key: "(config too large to check)".into(),
+            value: format!("{} bytes", m.len()),
+        });
+        return;
+    }
+    for s in parse(&String::from_utf8_lossy(&bytes)) {
+        if is_exec_setting(&s) {
+            items.insert(Item {
+                file: file.to_path_buf(),
+                key: s.key,
+                value: s.value,
+            });
+        }
+    }
+}
+
+/// Each file in `hooks/` that git could run (`*.sample` files are never run).
+fn hook_items(dir: &Path, items: &mut BTreeSet<Item>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".sample") {
+            continue;
+        }
+        let path = e.path();
+        items.insert(Item {
+            value: digest(&path),
+            file: path,
+            key: "hook".into(),
+        });
+    }
+}
+
+/// A short content digest (FNV-1a of the first MiB, plus the size), so an edited hook counts
+/// as new. Not cryptographic: the command cannot make an edit invisible without it also being
+/// the same program.
+fn digest(p: &Path) -> String {
+    let Ok(f) = std::fs::File::open(p) else {
+        return "unreadable".into();
+    };
+    let mut bytes = Vec::new();
+    if f.take(MAX_CONFIG_BYTES).read_to_end(&mut bytes).is_err() {
+        return "unreadable".into();
+    }
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in &bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x100000001b3);
+    }
+    let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    format!("{len} bytes, fnv {h:016x}")
+}
+
+/// One line per finding, for stderr.
+pub fn describe(f: &Finding) -> String {
+    if f.key == "hook" {
+        format!(
+            "hook `{}` was created or changed: git runs it on the host",
+            f.file.display()
+        )
+    } else {
+        format!(
+            "`{} = {}` was added to `{}`: git runs or loads what it names on the host",
+            f.key,
+            f.value.escape_debug(),
+            f.file.display()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn git_dir(root: &Path, rel: &str) -> PathBuf {
+        let g = root.join(rel);
+        std::fs::create_dir_all(g.join("objects")).unwrap();
+        std::fs::create_dir_all(g.join("refs")).unwrap();
+        std::fs::create_dir_all(g.join("hooks")).unwrap();
+        std::fs::write(g.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+        std::fs::write(g.join("config"), "[core]\n\tbare = false\n").unwrap();
+        std::fs::write(g.join("hooks/pre-commit.sample"), "#!/bin/sh\n").unwrap();
+        g
+    }
+
+    #[test]
+    fn new_settings_hooks_and_bare_roots_are_found_old_ones_are_not() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let g = git_dir(&root, ".git");
+        std::fs::write(g.join("config"), "[core]\n\tpager = less\n").unwrap();
+        let roots = [ScanRoot {
+            path: root.clone(),
+            max_depth: 3,
+        }];
+        let before = Snapshot::take(&roots);
+        assert_eq!(before.items.len(), 1, "{before:?}");
+        // Nested repository with a hook; the root's config gains fsmonitor; a pointer aimed
+        // at a copied gitdir outside the usual place.
+        let nested = git_dir(&root, "a/sub/.git");
+        std::fs::write(nested.join("hooks/post-checkout"), "#!/bin/sh\n").unwrap();
+        std::fs::write(
+            g.join("config"),
+            "[core]\n\tpager = less\n\tfsmonitor = touch x\n",
+        )
+        .unwrap();
+        let copy = git_dir(&root, "elsewhere/copy");
+        std::fs::write(copy.join("config"), "[core]\nfsmonitor=evil\n").unwrap();
+        std::fs::create_dir_all(root.join("p")).unwrap();
+        std::fs::write(root.join("p/.git"), format!("gitdir: {}\n", copy.display())).unwrap();
+        let after = Snapshot::take(&roots);
+        let f = before.findings(&after);
+        let keys: Vec<String> = f
+            .iter()
+            .map(|i| {
+                format!(
+                    "{} {}",
+                    i.file.strip_prefix(&root).unwrap().display(),
+                    i.key
+                )
+            })
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                ".git/config core.fsmonitor",
+                "a/sub/.git/hooks/post-checkout hook",
+                "elsewhere/copy/config core.fsmonitor",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_root_turned_bare_repository_is_found() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let roots = [ScanRoot {
+            path: root.clone(),
+            max_depth: 0,
+        }];
+        let before = Snapshot::take(&roots);
+        git_dir(&root, "");
+        std::fs::write(
+            root.join("config"),
+            "[core]\n\tworktree = .\n\tfsmonitor = x\n",
+        )
+        .unwrap();
+        let f = before.findings(&Snapshot::take(&roots));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].key, "core.fsmonitor");
+    }
+}
