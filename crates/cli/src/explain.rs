@@ -45,11 +45,18 @@ pub fn run(a: ExplainArgs) -> ExitCode {
         .iter()
         .map(|p| {
             let d = policy.decide(&start.join(p), op);
+            let mut rule = d.rule;
+            if !d.allowed
+                && op.is_write()
+                && sandbox_core::git::commit_mode_would_allow(&policy, &start.join(p))
+            {
+                rule.push_str("; --allow-git-commit (or [sandbox] git = \"commit\") makes objects, refs, the index and lock files writable");
+            }
             Row {
                 path: p.display().to_string(),
                 op,
                 allowed: d.allowed,
-                rule: d.rule,
+                rule,
             }
         })
         .collect();

@@ -331,21 +331,55 @@ pub(crate) fn prepare(
     warnings.extend(
         found.warnings("deeper repositories are neither protected nor checked after the run"),
     );
-    add_commit_rules(out, &found);
+    if out.git.mode == GitMode::Commit {
+        // A root inside a repository's work tree (`-C repo/pkg`): that repository too.
+        let mut with_enclosing = found.clone();
+        with_enclosing
+            .repos
+            .extend(enclosing_repos(&out.git.scan_roots));
+        add_commit_rules(out, &with_enclosing);
+    }
     Some(found)
+}
+
+/// The nearest `.git` above each searched root (not the temporary ones), as git's discovery
+/// from inside the root would find it.
+fn enclosing_repos(roots: &[ScanRoot]) -> Vec<FoundRepo> {
+    let mut out = Vec::new();
+    for r in roots.iter().filter(|r| r.max_depth > 0) {
+        if r.path.join(".git").exists() || is_gitdir(&r.path) {
+            continue;
+        }
+        let found = r.path.ancestors().skip(1).find_map(|a| {
+            let g = a.join(".git");
+            let m = std::fs::symlink_metadata(&g).ok()?;
+            let kind = if m.is_dir() {
+                RepoKind::Dir
+            } else if m.is_file() {
+                RepoKind::Pointer
+            } else {
+                return None;
+            };
+            Some(FoundRepo {
+                at: g,
+                kind,
+                depth: 0,
+            })
+        });
+        out.extend(found);
+    }
+    out
 }
 
 /// Before the writable roots are computed: in commit mode, a write rule for every gitdir (and
 /// common dir) of the repositories found, so the top-level `.git` is no longer protected as a
 /// whole and gitdirs outside the roots become writable.
 fn add_commit_rules(out: &mut ResolvedPolicy, scan: &RepoScan) {
-    if out.git.mode != GitMode::Commit {
-        return;
-    }
     let mut dirs = BTreeSet::new();
     for r in &scan.repos {
         let Some(g) = r.gitdir() else { continue };
-        if !g.is_dir() {
+        // A real gitdir only: an empty `.git` stub (a placeholder of another run) is not one.
+        if !(is_gitdir(&g) || (g.join("HEAD").is_file() && g.join("commondir").is_file())) {
             continue;
         }
         let g = crate::resolve::canonical(&g, out.target);
@@ -449,8 +483,12 @@ pub(crate) fn protect(out: &mut ResolvedPolicy, scan: &RepoScan) -> Result<(), C
         }
     }
     for root in &mut out.writable_roots {
-        // A gitdir commit mode made writable is no longer protected as a whole.
-        root.protected.retain(|p| !commit_roots.contains(&p.path));
+        // A gitdir commit mode made writable (or one inside it, such as a linked worktree's
+        // `worktrees/NAME`) is no longer protected as a whole; its sensitive names are.
+        root.protected.retain(|p| {
+            SENSITIVE.iter().any(|(_, r)| p.reason == *r)
+                || !commit_roots.iter().any(|c| p.path.starts_with(c))
+        });
         root.protected.sort_by(|a, b| a.path.cmp(&b.path));
     }
     Ok(())
@@ -484,4 +522,25 @@ fn sensitive(gitdir: &Path, missing_dirs: bool) -> Result<Vec<Protected>, CoreEr
         });
     }
     Ok(v)
+}
+
+/// Whether commit mode would allow writing `path`, which this read-only-git policy denies:
+/// it lies in a protected gitdir and is none of the [`SENSITIVE`] names (`explain` then points
+/// to `--allow-git-commit`).
+pub fn commit_mode_would_allow(policy: &ResolvedPolicy, path: &Path) -> bool {
+    if policy.git.mode == GitMode::Commit || policy.git.scan_roots.is_empty() {
+        return false;
+    }
+    let abs = policy.cwd.join(path);
+    let canon = crate::resolve::canonical(&abs, policy.target);
+    let Some((_, p)) = policy.protecting(&canon) else {
+        return false;
+    };
+    let gitdir =
+        p.reason == ".git" || p.reason == "nested .git" || p.reason.starts_with("gitdir of");
+    gitdir
+        && p.kind == PathKind::Dir
+        && canon
+            .strip_prefix(&p.path)
+            .is_ok_and(|rel| commit_mode_allows(rel))
 }
