@@ -423,7 +423,9 @@ pub(crate) fn protect(out: &mut ResolvedPolicy, scan: &RepoScan) -> Result<(), C
         let top = r.depth == 0 && r.kind != RepoKind::Bare;
         match (r.kind, out.git.mode) {
             // The top-level `.git` is a protected name already (with its gitdir).
-            (RepoKind::Dir, GitMode::ReadOnly) if !top => add.push(Protected {
+            // Only a real repository: an empty `.git` the command fills later is a new
+            // repository, for the post-run check.
+            (RepoKind::Dir, GitMode::ReadOnly) if !top && is_gitdir(&r.at) => add.push(Protected {
                 path: canon(&r.at),
                 kind: PathKind::Dir,
                 reason: "nested .git".into(),
