@@ -83,6 +83,9 @@ fn commit_mode_commits_while_config_and_hooks_stay_read_only() {
                 assert!(!ro.status.success(), "{what}: commit without commit mode");
                 let script = format!(
                     "{GIT_ENV}git add . && git commit -qm 'in sandbox' && echo COMMITTED; \
+                     git branch b-{backend} && git tag t-{backend} && echo y >> a && git stash -q && \
+                     git checkout -q b-{backend} && git checkout -q - && git rebase -q b-{backend} && \
+                     git stash pop -q && git gc -q && echo OPS-OK; \
                      G=$(git rev-parse --git-common-dir); D=$(git rev-parse --git-dir); \
                      echo x >> $G/config || echo CONFIG-DENIED; \
                      touch $G/hooks/pre-commit || echo HOOK-DENIED; \
@@ -95,6 +98,7 @@ fn commit_mode_commits_while_config_and_hooks_stay_read_only() {
                 let so = stdout(&out);
                 for m in [
                     "COMMITTED",
+                    "OPS-OK",
                     "CONFIG-DENIED",
                     "HOOK-DENIED",
                     "MV-HOOKS-DENIED",

@@ -71,7 +71,7 @@ fn config_items(file: &Path, items: &mut BTreeSet<Item>) {
     if !m.is_file() {
         return;
     }
-    let text = std::fs::File::open(file).and_then(|f| {
+    let text = open_nonblocking(file).and_then(|f| {
         let mut b = Vec::new();
         f.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut b).map(|_| b)
     });
@@ -106,8 +106,22 @@ fn hook_items(dir: &Path, items: &mut BTreeSet<Item>) {
             continue;
         }
         let path = e.path();
+        let Ok(m) = std::fs::symlink_metadata(&path) else {
+            continue;
+        };
+        // git runs a regular file or a link to one; a FIFO or directory cannot be executed.
+        let value = if m.file_type().is_symlink() {
+            match std::fs::read_link(&path) {
+                Ok(t) => format!("link to {}", t.display()),
+                Err(_) => "link".into(),
+            }
+        } else if m.is_file() {
+            digest(&path)
+        } else {
+            continue;
+        };
         items.insert(Item {
-            value: digest(&path),
+            value,
             file: path,
             key: "hook".into(),
         });
@@ -118,7 +132,7 @@ fn hook_items(dir: &Path, items: &mut BTreeSet<Item>) {
 /// as new. Not cryptographic: the command cannot make an edit invisible without it also being
 /// the same program.
 fn digest(p: &Path) -> String {
-    let Ok(f) = std::fs::File::open(p) else {
+    let Ok(f) = open_nonblocking(p) else {
         return "unreadable".into();
     };
     let mut bytes = Vec::new();
@@ -132,6 +146,22 @@ fn digest(p: &Path) -> String {
     }
     let len = std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
     format!("{len} bytes, fnv {h:016x}")
+}
+
+/// Opens a file for reading without waiting on a FIFO (one swapped in after a check).
+fn open_nonblocking(p: &Path) -> std::io::Result<std::fs::File> {
+    let mut o = std::fs::OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        o.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = o.open(p)?;
+    if !f.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok(f)
 }
 
 /// One line per finding, for stderr.
@@ -211,6 +241,31 @@ mod tests {
                 "elsewhere/copy/config core.fsmonitor",
             ]
         );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn fifos_in_hooks_and_config_do_not_block_the_check() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let roots = [ScanRoot {
+            path: root.clone(),
+            max_depth: 2,
+        }];
+        let before = Snapshot::take(&roots);
+        let g = git_dir(&root, "x/.git");
+        std::fs::remove_file(g.join("config")).unwrap();
+        for fifo in [g.join("config"), g.join("hooks/pre-commit")] {
+            let ok = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap();
+            assert!(ok.success());
+        }
+        std::os::unix::fs::symlink("/bin/sh", g.join("hooks/post-checkout")).unwrap();
+        let f = before.findings(&Snapshot::take(&roots));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].value, "link to /bin/sh");
     }
 
     #[test]
