@@ -544,5 +544,5 @@ pub fn commit_mode_would_allow(policy: &ResolvedPolicy, path: &Path) -> bool {
         && p.kind == PathKind::Dir
         && canon
             .strip_prefix(&p.path)
-            .is_ok_and(|rel| commit_mode_allows(rel))
+            .is_ok_and(commit_mode_allows)
 }
