@@ -377,3 +377,57 @@ fn git_init_and_cargo_new_keep_working_in_both_modes() {
         }
     }
 }
+
+#[test]
+fn bad_git_config_refuses_and_a_cut_search_warns() {
+    for u in users() {
+        let base = Dir::new(u, Path::new("/tmp"));
+        let ws = make_repo(u, &base.path, "ws");
+        let out = sandbox(
+            u,
+            &ws,
+            &["explain", "--full-auto", "-c", "sandbox.git=\"rw\"", "."],
+        );
+        assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.starts_with("sandbox: config:") && err.contains("sandbox.git"),
+            "{err}"
+        );
+        host(u, &ws, "mkdir -p d/e/f && git init -q d/e/f/deep");
+        let out = sandbox(
+            u,
+            &ws,
+            &[
+                "explain",
+                "--full-auto",
+                "-c",
+                "sandbox.git_scan_max_depth=1",
+                ".",
+            ],
+        );
+        assert!(
+            stderr(&out).contains("git_scan_max_depth"),
+            "{}",
+            stderr(&out)
+        );
+        // Within the default depth the nested repository is found and protected.
+        let out = sandbox(
+            u,
+            &ws,
+            &[
+                "explain",
+                "--full-auto",
+                "--op",
+                "write",
+                "d/e/f/deep/.git/config",
+            ],
+        );
+        assert!(stdout(&out).contains("nested .git"), "{}", stdout(&out));
+        assert!(
+            !stderr(&out).contains("git_scan_max_depth"),
+            "{}",
+            stderr(&out)
+        );
+    }
+}

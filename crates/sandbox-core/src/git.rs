@@ -540,9 +540,5 @@ pub fn commit_mode_would_allow(policy: &ResolvedPolicy, path: &Path) -> bool {
     };
     let gitdir =
         p.reason == ".git" || p.reason == "nested .git" || p.reason.starts_with("gitdir of");
-    gitdir
-        && p.kind == PathKind::Dir
-        && canon
-            .strip_prefix(&p.path)
-            .is_ok_and(commit_mode_allows)
+    gitdir && p.kind == PathKind::Dir && canon.strip_prefix(&p.path).is_ok_and(commit_mode_allows)
 }

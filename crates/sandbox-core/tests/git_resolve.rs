@@ -131,3 +131,26 @@ fn an_empty_git_stub_is_not_made_writable_in_commit_mode() {
     let p = resolved(&ws, GitMode::Commit);
     assert!(!allowed(&p, &ws.join(".git/config"), Op::Create));
 }
+
+#[test]
+fn config_keys_set_the_git_mode_and_depth_and_bad_values_name_the_key() {
+    let load = |over: &str| {
+        sandbox_core::load(&sandbox_core::LoadRequest {
+            overrides: vec![over.to_string()],
+            full_auto: true,
+            ..Default::default()
+        })
+    };
+    let l = load("sandbox.git=\"commit\"").unwrap();
+    assert_eq!(l.policy.git.mode, GitMode::Commit);
+    let l = load("sandbox.git_scan_max_depth=1").unwrap();
+    assert_eq!(l.policy.git.scan_max_depth, 1);
+    let e = load("sandbox.git=\"read-write\"").unwrap_err().to_string();
+    assert!(e.contains("sandbox.git") && e.contains("read-write"), "{e}");
+    let e = load("sandbox.git=true").unwrap_err().to_string();
+    assert!(e.contains("sandbox.git") && e.contains("boolean"), "{e}");
+    let e = load("sandbox.git_scan_max_depth=-1")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("sandbox.git_scan_max_depth"), "{e}");
+}
