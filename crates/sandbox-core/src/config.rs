@@ -787,7 +787,7 @@ impl Cx {
         }
         match s.get("git_scan_max_depth") {
             None => {}
-            Some(Value::Integer(n)) if *n >= 0 => policy.git.scan_max_depth = *n as usize,
+            Some(Value::Integer(n)) if *n >= 0 => policy.git.scan_max_depth = Some(*n as usize),
             Some(other) => {
                 return Err(self.type_err(
                     "sandbox.git_scan_max_depth",

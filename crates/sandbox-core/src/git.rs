@@ -15,8 +15,9 @@
 //!
 //! What cannot be prevented without breaking `git init` or `cargo new` (a new repository, a
 //! root turning into a bare repository, a new `commondir`) is detected after the run by
-//! [`crate::git_audit`]. The search is bounded: [`GitSettings::scan_max_depth`] levels below
-//! each root, and only at the top of the shared temporary roots (`/tmp`, `$TMPDIR`).
+//! [`crate::git_audit`]. The search is bounded: at most [`GIT_SCAN_MAX_DIRS`] directories per
+//! root (and [`GitSettings::scan_max_depth`] levels below it, when set), breadth first, and only
+//! the top of the shared temporary roots (`/tmp`, `$TMPDIR`). A search cut short is warned.
 
 use crate::error::CoreError;
 use crate::policy::Access;
@@ -53,8 +54,8 @@ impl GitMode {
     }
 }
 
-/// How many directory levels below a writable root repositories are looked for by default.
-pub const DEFAULT_GIT_SCAN_MAX_DEPTH: usize = 4;
+/// How many directories below one root are searched for repositories at most.
+pub const GIT_SCAN_MAX_DIRS: usize = 20_000;
 
 /// The origin of the write rules commit mode adds (shown by `explain` and `profile`).
 pub const COMMIT_RULE_ORIGIN: &str = "git commit mode: objects";
@@ -63,8 +64,8 @@ pub const COMMIT_RULE_ORIGIN: &str = "git commit mode: objects";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct GitSettings {
     pub mode: GitMode,
-    /// `[sandbox] git_scan_max_depth`.
-    pub scan_max_depth: usize,
+    /// `[sandbox] git_scan_max_depth` (`None`: no depth limit, only [`GIT_SCAN_MAX_DIRS`]).
+    pub scan_max_depth: Option<usize>,
     /// Filled by `resolve`: each root searched for repositories, and how deep.
     pub scan_roots: Vec<ScanRoot>,
 }
@@ -73,17 +74,18 @@ impl Default for GitSettings {
     fn default() -> Self {
         GitSettings {
             mode: GitMode::ReadOnly,
-            scan_max_depth: DEFAULT_GIT_SCAN_MAX_DEPTH,
+            scan_max_depth: None,
             scan_roots: Vec::new(),
         }
     }
 }
 
-/// A directory searched for repositories, to `max_depth` levels below it.
+/// A directory searched for repositories, to `max_depth` levels below it (`None`: as deep as
+/// [`GIT_SCAN_MAX_DIRS`] allows).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct ScanRoot {
     pub path: PathBuf,
-    pub max_depth: usize,
+    pub max_depth: Option<usize>,
 }
 
 /// The files and directories of a gitdir that make git run things, with the reason shown for
@@ -145,7 +147,7 @@ impl RepoScan {
             .iter()
             .map(|r| {
                 format!(
-                    "git repositories below `{}` were looked for to a limited depth only (git_scan_max_depth): {what}",
+                    "git repositories below `{}` were looked for in part only (git_scan_max_depth, or more than {GIT_SCAN_MAX_DIRS} directories): {what}",
                     r.display()
                 )
             })
@@ -161,15 +163,22 @@ pub fn is_gitdir(dir: &Path) -> bool {
     file("HEAD") && is_dir("objects") && is_dir("refs")
 }
 
-/// Walks each root to its depth, listing `.git` entries and bare repositories. Symlinks are
-/// not followed; `.git` directories are not entered; unreadable directories are skipped.
+/// Walks each root breadth first, to its depth and at most [`GIT_SCAN_MAX_DIRS`] directories,
+/// listing `.git` entries and bare repositories. Symlinks are not followed; `.git`
+/// directories are not entered; unreadable directories are skipped.
 pub fn scan(roots: &[ScanRoot]) -> RepoScan {
     let mut out = RepoScan::default();
     let mut seen = BTreeSet::new();
     for root in roots {
-        let mut stack = vec![(root.path.clone(), 0usize)];
+        let mut queue = std::collections::VecDeque::from([(root.path.clone(), 0usize)]);
         let mut cut = false;
-        while let Some((dir, depth)) = stack.pop() {
+        let mut visited = 0usize;
+        while let Some((dir, depth)) = queue.pop_front() {
+            visited += 1;
+            if visited > GIT_SCAN_MAX_DIRS {
+                cut = true;
+                break;
+            }
             if is_gitdir(&dir) && seen.insert(dir.clone()) {
                 out.repos.push(FoundRepo {
                     at: dir.clone(),
@@ -199,8 +208,12 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
                         });
                     }
                 } else if ft.is_dir() {
-                    if depth < root.max_depth {
-                        stack.push((path, depth + 1));
+                    let deeper = match root.max_depth {
+                        Some(m) => depth < m,
+                        None => true,
+                    };
+                    if deeper {
+                        queue.push_back((path, depth + 1));
                     } else {
                         cut = true;
                     }
@@ -322,7 +335,7 @@ pub(crate) fn prepare(
         .iter()
         .map(|r| ScanRoot {
             path: r.clone(),
-            max_depth: if temp.contains(r) { 0 } else { depth },
+            max_depth: if temp.contains(r) { Some(0) } else { depth },
         })
         .collect();
     let mut found = scan(&out.git.scan_roots);
@@ -346,7 +359,7 @@ pub(crate) fn prepare(
 /// from inside the root would find it.
 fn enclosing_repos(roots: &[ScanRoot]) -> Vec<FoundRepo> {
     let mut out = Vec::new();
-    for r in roots.iter().filter(|r| r.max_depth > 0) {
+    for r in roots.iter().filter(|r| r.max_depth != Some(0)) {
         if r.path.join(".git").exists() || is_gitdir(&r.path) {
             continue;
         }

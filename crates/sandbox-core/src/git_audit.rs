@@ -204,7 +204,7 @@ mod tests {
         std::fs::write(g.join("config"), "[core]\n\tpager = less\n").unwrap();
         let roots = [ScanRoot {
             path: root.clone(),
-            max_depth: 3,
+            max_depth: Some(3),
         }];
         let before = Snapshot::take(&roots);
         assert_eq!(before.items.len(), 1, "{before:?}");
@@ -250,7 +250,7 @@ mod tests {
         let root = d.path().canonicalize().unwrap();
         let roots = [ScanRoot {
             path: root.clone(),
-            max_depth: 2,
+            max_depth: Some(2),
         }];
         let before = Snapshot::take(&roots);
         let g = git_dir(&root, "x/.git");
@@ -274,7 +274,7 @@ mod tests {
         let root = d.path().canonicalize().unwrap();
         let roots = [ScanRoot {
             path: root.clone(),
-            max_depth: 0,
+            max_depth: Some(0),
         }];
         let before = Snapshot::take(&roots);
         git_dir(&root, "");

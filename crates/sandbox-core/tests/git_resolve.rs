@@ -144,7 +144,7 @@ fn config_keys_set_the_git_mode_and_depth_and_bad_values_name_the_key() {
     let l = load("sandbox.git=\"commit\"").unwrap();
     assert_eq!(l.policy.git.mode, GitMode::Commit);
     let l = load("sandbox.git_scan_max_depth=1").unwrap();
-    assert_eq!(l.policy.git.scan_max_depth, 1);
+    assert_eq!(l.policy.git.scan_max_depth, Some(1));
     let e = load("sandbox.git=\"read-write\"").unwrap_err().to_string();
     assert!(e.contains("sandbox.git") && e.contains("read-write"), "{e}");
     let e = load("sandbox.git=true").unwrap_err().to_string();
