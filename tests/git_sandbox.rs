@@ -431,3 +431,40 @@ fn bad_git_config_refuses_and_a_cut_search_warns() {
         );
     }
 }
+
+#[test]
+fn a_planted_global_config_in_a_writable_home_is_reported() {
+    for u in users() {
+        let base = Dir::new(u, Path::new("/tmp"));
+        let home = base.join("home");
+        host(u, &base.path, "mkdir home");
+        for backend in linux_backends(u, &home) {
+            let out = sandbox_cmd(
+                u,
+                &home,
+                &[
+                    "linux",
+                    "--backend",
+                    backend,
+                    "--full-auto",
+                    "--strict-git",
+                    "--",
+                    "sh",
+                    "-c",
+                    "git config --global core.pager 'touch /tmp/x #' && echo SET",
+                ],
+            )
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+            let err = stderr(&out);
+            assert!(stdout(&out).contains("SET"), "{backend}: {err}");
+            assert!(
+                err.contains("core.pager") && err.contains(".gitconfig"),
+                "{backend}: {err}"
+            );
+            assert_eq!(out.status.code(), Some(122), "{backend}: {err}");
+            let _ = std::fs::remove_file(home.join(".gitconfig"));
+        }
+    }
+}

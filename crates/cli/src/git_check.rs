@@ -6,11 +6,16 @@
 use crate::exit;
 use sandbox_core::git::ScanRoot;
 use sandbox_core::git_audit::{describe, Snapshot};
-use sandbox_core::ResolvedPolicy;
+use sandbox_core::{Op, ResolvedPolicy};
+use std::path::{Path, PathBuf};
 
 /// A check in progress: the snapshot taken before the command started.
 pub struct GitCheck {
     roots: Vec<ScanRoot>,
+    /// The global git configs the command may write (`~/.gitconfig` when the home directory
+    /// is a writable root, …): every git command reads them.
+    user_configs: Vec<PathBuf>,
+    home: Option<PathBuf>,
     before: Snapshot,
     strict: bool,
 }
@@ -23,9 +28,15 @@ impl GitCheck {
             return None;
         }
         let roots = policy.git.scan_roots.clone();
-        let before = Snapshot::take(&roots);
+        let home = std::env::var_os("HOME")
+            .map(std::path::PathBuf::from)
+            .filter(|h| h.is_absolute());
+        let user_configs = user_configs(policy, home.as_deref());
+        let before = Snapshot::take(&roots, &user_configs, home.as_deref());
         Some(GitCheck {
             roots,
+            user_configs,
+            home,
             before,
             strict,
         })
@@ -33,7 +44,8 @@ impl GitCheck {
 
     /// Takes the second snapshot, reports each finding and gives the exit code to use.
     pub fn finish(self, code: u8) -> u8 {
-        let found = self.before.findings(&Snapshot::take(&self.roots));
+        let after = Snapshot::take(&self.roots, &self.user_configs, self.home.as_deref());
+        let found = self.before.findings(&after);
         if found.is_empty() {
             return code;
         }
@@ -55,6 +67,23 @@ impl GitCheck {
             code
         }
     }
+}
+
+/// The global git configs (`$XDG_CONFIG_HOME/git/config`, `~/.gitconfig`,
+/// `~/.config/git/config`) that the policy lets the command create or change.
+fn user_configs(policy: &ResolvedPolicy, home: Option<&Path>) -> Vec<PathBuf> {
+    let mut v = Vec::new();
+    if let Some(x) = std::env::var_os("XDG_CONFIG_HOME").map(PathBuf::from) {
+        if x.is_absolute() {
+            v.push(x.join("git/config"));
+        }
+    }
+    if let Some(h) = home {
+        v.push(h.join(".gitconfig"));
+        v.push(h.join(".config/git/config"));
+    }
+    v.retain(|p| policy.decide(p, Op::Create).allowed || policy.decide(p, Op::Write).allowed);
+    v
 }
 
 /// [`GitCheck::finish`] when a check runs, else `code`.

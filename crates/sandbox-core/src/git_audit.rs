@@ -39,8 +39,10 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Searches `roots` for repositories and records their items.
-    pub fn take(roots: &[ScanRoot]) -> Snapshot {
+    /// Searches `roots` for repositories and records their items, plus those of `user_configs`
+    /// (the global git configs, when the command can write them). Files named by `include.path`
+    /// and `includeIf.*.path` are read too (`~/` taken from `home`).
+    pub fn take(roots: &[ScanRoot], user_configs: &[PathBuf], home: Option<&Path>) -> Snapshot {
         let found = scan(roots);
         let mut gitdirs = BTreeSet::new();
         for r in &found.repos {
@@ -51,9 +53,12 @@ impl Snapshot {
         let mut items = BTreeSet::new();
         for g in &gitdirs {
             for name in ["config", "config.worktree"] {
-                config_items(&g.join(name), &mut items);
+                config_items(&g.join(name), home, 0, &mut items);
             }
             hook_items(&g.join("hooks"), &mut items);
+        }
+        for c in user_configs {
+            config_items(c, home, 0, &mut items);
         }
         Snapshot { items }
     }
@@ -64,7 +69,10 @@ impl Snapshot {
     }
 }
 
-fn config_items(file: &Path, items: &mut BTreeSet<Item>) {
+/// How deep `include`s are followed (git itself stops at 10).
+const MAX_INCLUDE_DEPTH: usize = 10;
+
+fn config_items(file: &Path, home: Option<&Path>, depth: usize, items: &mut BTreeSet<Item>) {
     let Ok(m) = std::fs::metadata(file) else {
         return;
     };
@@ -85,6 +93,19 @@ fn config_items(file: &Path, items: &mut BTreeSet<Item>) {
         return;
     }
     for s in parse(&String::from_utf8_lossy(&bytes)) {
+        let include = s.key == "include.path"
+            || (s.key.starts_with("includeif.") && s.key.ends_with(".path"));
+        if include && depth < MAX_INCLUDE_DEPTH {
+            let v = s.value.as_str();
+            let target = match v.strip_prefix("~/") {
+                Some(rest) => home.map(|h| h.join(rest)),
+                None if Path::new(v).is_absolute() => Some(PathBuf::from(v)),
+                None => file.parent().map(|d| d.join(v)),
+            };
+            if let Some(t) = target {
+                config_items(&crate::resolve::normalize(&t), home, depth + 1, items);
+            }
+        }
         if is_exec_setting(&s) {
             items.insert(Item {
                 file: file.to_path_buf(),
@@ -206,7 +227,7 @@ mod tests {
             path: root.clone(),
             max_depth: Some(3),
         }];
-        let before = Snapshot::take(&roots);
+        let before = Snapshot::take(&roots, &[], None);
         assert_eq!(before.items.len(), 1, "{before:?}");
         // Nested repository with a hook; the root's config gains fsmonitor; a pointer aimed
         // at a copied gitdir outside the usual place.
@@ -221,7 +242,7 @@ mod tests {
         std::fs::write(copy.join("config"), "[core]\nfsmonitor=evil\n").unwrap();
         std::fs::create_dir_all(root.join("p")).unwrap();
         std::fs::write(root.join("p/.git"), format!("gitdir: {}\n", copy.display())).unwrap();
-        let after = Snapshot::take(&roots);
+        let after = Snapshot::take(&roots, &[], None);
         let f = before.findings(&after);
         let keys: Vec<String> = f
             .iter()
@@ -252,7 +273,7 @@ mod tests {
             path: root.clone(),
             max_depth: Some(2),
         }];
-        let before = Snapshot::take(&roots);
+        let before = Snapshot::take(&roots, &[], None);
         let g = git_dir(&root, "x/.git");
         std::fs::remove_file(g.join("config")).unwrap();
         for fifo in [g.join("config"), g.join("hooks/pre-commit")] {
@@ -263,9 +284,35 @@ mod tests {
             assert!(ok.success());
         }
         std::os::unix::fs::symlink("/bin/sh", g.join("hooks/post-checkout")).unwrap();
-        let f = before.findings(&Snapshot::take(&roots));
+        let f = before.findings(&Snapshot::take(&roots, &[], None));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].value, "link to /bin/sh");
+    }
+
+    #[test]
+    fn included_files_and_user_configs_are_read() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let g = git_dir(&root, ".git");
+        std::fs::write(g.join("config"), "[include]\n\tpath = ../shared.inc\n").unwrap();
+        let user = root.join("home/.gitconfig");
+        std::fs::create_dir_all(user.parent().unwrap()).unwrap();
+        let roots = [ScanRoot {
+            path: root.clone(),
+            max_depth: None,
+        }];
+        let take = || Snapshot::take(&roots, std::slice::from_ref(&user), Some(&root));
+        let before = take();
+        std::fs::write(root.join("shared.inc"), "[core]\nsshCommand = evil\n").unwrap();
+        std::fs::write(&user, "[include]\npath = ~/more.inc\n").unwrap();
+        std::fs::write(root.join("more.inc"), "[alias]\nx = !evil\n").unwrap();
+        let f = before.findings(&take());
+        let keys: Vec<&str> = f.iter().map(|i| i.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            ["include.path", "alias.x", "core.sshcommand"],
+            "{f:?}"
+        );
     }
 
     #[test]
@@ -276,14 +323,14 @@ mod tests {
             path: root.clone(),
             max_depth: Some(0),
         }];
-        let before = Snapshot::take(&roots);
+        let before = Snapshot::take(&roots, &[], None);
         git_dir(&root, "");
         std::fs::write(
             root.join("config"),
             "[core]\n\tworktree = .\n\tfsmonitor = x\n",
         )
         .unwrap();
-        let f = before.findings(&Snapshot::take(&roots));
+        let f = before.findings(&Snapshot::take(&roots, &[], None));
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].key, "core.fsmonitor");
     }
