@@ -468,3 +468,35 @@ fn a_planted_global_config_in_a_writable_home_is_reported() {
         }
     }
 }
+
+#[test]
+fn landlock_without_a_mount_namespace_refuses_and_best_effort_still_reports() {
+    for u in users() {
+        let base = Dir::new(u, Path::new("/tmp"));
+        let ws = make_repo(u, &base.path, "ws");
+        let marker = base.join("MARK");
+        let plant = format!(
+            "git config core.fsmonitor '{}' && echo PLANTED",
+            fsmonitor(&marker)
+        );
+        let go = |extra: &[&str]| {
+            let mut args = vec!["linux", "--backend", "landlock", "--full-auto"];
+            args.extend_from_slice(extra);
+            args.extend_from_slice(&["--", "sh", "-c", &plant]);
+            sandbox_cmd(u, &ws, &args)
+                .env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1")
+                .output()
+                .unwrap()
+        };
+        // Read-only subpaths of a writable root need the mount namespace: refused.
+        let out = go(&["--allow-git-commit"]);
+        assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+        assert!(!stdout(&out).contains("PLANTED"));
+        // Accepted as a degradation, the plant succeeds, and the post-run check reports it.
+        let out = go(&["--allow-git-commit", "--best-effort", "--strict-git"]);
+        let err = stderr(&out);
+        assert!(stdout(&out).contains("PLANTED"), "{err}");
+        assert!(err.contains("core.fsmonitor"), "{err}");
+        assert_eq!(out.status.code(), Some(122), "{err}");
+    }
+}
