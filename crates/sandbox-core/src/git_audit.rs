@@ -6,7 +6,8 @@
 //! runs. Before launch, [`Snapshot::take`] records every git-executable item of every
 //! repository git would discover in the searched roots ([`crate::git::GitSettings::scan_roots`]):
 //! the settings of each gitdir's `config` and `config.worktree` that run programs or load more
-//! config ([`crate::gitconfig::is_exec_setting`]) and each hook file. After the run, a second
+//! config ([`crate::gitconfig::is_exec_setting`]), each hook file, and each file of a
+//! `core.hooksPath` directory. After the run, a second
 //! snapshot is taken; each item it has that the first did not is a [`Finding`].
 //!
 //! Nothing here runs git: configs are parsed by [`crate::gitconfig`].
@@ -45,21 +46,40 @@ impl Snapshot {
     pub fn take(roots: &[ScanRoot], user_configs: &[PathBuf], home: Option<&Path>) -> Snapshot {
         let found = scan(roots);
         let mut gitdirs = BTreeSet::new();
+        // Where each `.git` found sits: relative `core.hooksPath` values start there.
+        let mut worktree_of = std::collections::BTreeMap::new();
         for r in &found.repos {
             if let Some(g) = r.gitdir() {
-                gitdirs.extend(gitdir_family(&crate::resolve::normalize(&g)));
+                let g = crate::resolve::normalize(&g);
+                if r.kind != crate::git::RepoKind::Bare {
+                    if let Some(w) = r.at.parent() {
+                        worktree_of.insert(g.clone(), w.to_path_buf());
+                    }
+                }
+                gitdirs.extend(gitdir_family(&g));
             }
         }
         let mut items = BTreeSet::new();
         for g in &gitdirs {
+            let mut here = BTreeSet::new();
             for name in ["config", "config.worktree"] {
-                config_items(&g.join(name), home, 0, &mut items);
+                config_items(&g.join(name), home, 0, &mut here);
             }
-            hook_items(&g.join("hooks"), &mut items);
+            hook_items(&g.join("hooks"), &mut here);
+            hooks_path_items(
+                &here,
+                worktree_of.get(g).map(PathBuf::as_path),
+                home,
+                &mut items,
+            );
+            items.extend(here);
         }
+        let mut here = BTreeSet::new();
         for c in user_configs {
-            config_items(c, home, 0, &mut items);
+            config_items(c, home, 0, &mut here);
         }
+        hooks_path_items(&here, None, home, &mut items);
+        items.extend(here);
         Snapshot { items }
     }
 
@@ -112,6 +132,27 @@ fn config_items(file: &Path, home: Option<&Path>, depth: usize, items: &mut BTre
                 key: s.key,
                 value: s.value,
             });
+        }
+    }
+}
+
+/// The hooks in each directory a `core.hooksPath` of `settings` names (often a directory of
+/// the work tree, which the command can write): relative values are taken from `worktree`.
+fn hooks_path_items(
+    settings: &BTreeSet<Item>,
+    worktree: Option<&Path>,
+    home: Option<&Path>,
+    items: &mut BTreeSet<Item>,
+) {
+    for s in settings.iter().filter(|s| s.key == "core.hookspath") {
+        let v = s.value.as_str();
+        let dir = match v.strip_prefix("~/") {
+            Some(rest) => home.map(|h| h.join(rest)),
+            None if Path::new(v).is_absolute() => Some(PathBuf::from(v)),
+            None => worktree.map(|w| w.join(v)),
+        };
+        if let Some(d) = dir {
+            hook_items(&crate::resolve::normalize(&d), items);
         }
     }
 }
@@ -313,6 +354,28 @@ mod tests {
             ["include.path", "alias.x", "core.sshcommand"],
             "{f:?}"
         );
+    }
+
+    #[test]
+    fn hooks_in_a_hooks_path_of_the_work_tree_are_checked() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        let g = git_dir(&root, ".git");
+        std::fs::write(g.join("config"), "[core]\n\thooksPath = .githooks\n").unwrap();
+        std::fs::create_dir(root.join(".githooks")).unwrap();
+        std::fs::write(root.join(".githooks/pre-commit"), "#!/bin/sh\nlint\n").unwrap();
+        let roots = [ScanRoot {
+            path: root.clone(),
+            max_depth: None,
+        }];
+        let before = Snapshot::take(&roots, &[], None);
+        assert!(before
+            .findings(&Snapshot::take(&roots, &[], None))
+            .is_empty());
+        std::fs::write(root.join(".githooks/pre-commit"), "#!/bin/sh\nevil\n").unwrap();
+        let f = before.findings(&Snapshot::take(&roots, &[], None));
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].file, root.join(".githooks/pre-commit"));
     }
 
     #[test]
