@@ -13,6 +13,9 @@
 //!   (submodules under `modules/`, linked worktrees under `worktrees/`), which stay read-only and
 //!   (`hooks`, `info`) uncreatable.
 //!
+//! In both modes an existing `core.hooksPath` directory named by a repository's own config
+//! (often `.githooks/` in the work tree) is read-only too.
+//!
 //! What cannot be prevented without breaking `git init` or `cargo new` (a new repository, a
 //! root turning into a bare repository, a new `commondir`) is detected after the run by
 //! [`crate::git_audit`]. The search is bounded: at most [`GIT_SCAN_MAX_DIRS`] directories per
@@ -467,6 +470,17 @@ pub(crate) fn protect(out: &mut ResolvedPolicy, scan: &RepoScan) -> Result<(), C
             (RepoKind::Bare, _) => add.extend(sensitive(&canon(&r.at), false)?),
             _ => {}
         }
+        // A `core.hooksPath` directory that exists (often `.githooks/` in the work tree):
+        // git runs what is in it, so it is read-only like `hooks/`.
+        if let Some(dir) = hooks_path(r) {
+            if dir.is_dir() && !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+                add.push(Protected {
+                    path: canon(&dir),
+                    kind: PathKind::Dir,
+                    reason: "git hooks (core.hooksPath)".into(),
+                });
+            }
+        }
     }
     // Commit mode: each gitdir root keeps its family's config and hooks read-only.
     for root in &mut out.writable_roots {
@@ -507,6 +521,35 @@ pub(crate) fn protect(out: &mut ResolvedPolicy, scan: &RepoScan) -> Result<(), C
         root.protected.sort_by(|a, b| a.path.cmp(&b.path));
     }
     Ok(())
+}
+
+/// The directory the repository's own `config` names in `core.hooksPath` (relative values
+/// are taken from the work tree; `~/…` is left alone: it is not in the repository).
+fn hooks_path(r: &FoundRepo) -> Option<PathBuf> {
+    let g = r.gitdir()?;
+    let text = read_config(&g.join("config"))?;
+    let value = crate::gitconfig::parse(&text)
+        .into_iter()
+        .filter(|s| s.key == "core.hookspath")
+        .last()?
+        .value;
+    let p = Path::new(&value);
+    if p.is_absolute() {
+        return Some(crate::resolve::normalize(p));
+    }
+    if value.starts_with('~') || r.kind == RepoKind::Bare {
+        return None;
+    }
+    Some(crate::resolve::normalize(&r.at.parent()?.join(p)))
+}
+
+/// A config file's text, when it is a regular file of at most 1 MiB.
+fn read_config(p: &Path) -> Option<String> {
+    let m = std::fs::symlink_metadata(p).ok()?;
+    if !m.is_file() || m.len() > crate::gitconfig::MAX_CONFIG_BYTES {
+        return None;
+    }
+    std::fs::read_to_string(p).ok()
 }
 
 /// The [`SENSITIVE`] entries of one gitdir that exist, plus the missing `hooks` and `info`

@@ -154,3 +154,19 @@ fn config_keys_set_the_git_mode_and_depth_and_bad_values_name_the_key() {
         .to_string();
     assert!(e.contains("sandbox.git_scan_max_depth"), "{e}");
 }
+
+#[test]
+fn a_hooks_path_directory_in_the_work_tree_is_read_only_in_both_modes() {
+    let d = tempfile::tempdir().unwrap();
+    let ws = d.path().canonicalize().unwrap();
+    gitdir(&ws.join(".git"));
+    std::fs::write(ws.join(".git/config"), "[core]\n\thooksPath = .githooks\n").unwrap();
+    std::fs::create_dir(ws.join(".githooks")).unwrap();
+    for mode in [GitMode::ReadOnly, GitMode::Commit] {
+        let p = resolved(&ws, mode);
+        let d = p.decide(&ws.join(".githooks/pre-commit"), Op::Create);
+        assert!(!d.allowed, "{mode:?}: {}", d.rule);
+        assert!(d.rule.contains("core.hooksPath"), "{}", d.rule);
+        assert!(allowed(&p, &ws.join("src.rs"), Op::Create));
+    }
+}
