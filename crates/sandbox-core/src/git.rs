@@ -530,8 +530,8 @@ fn hooks_path(r: &FoundRepo) -> Option<PathBuf> {
     let text = read_config(&g.join("config"))?;
     let value = crate::gitconfig::parse(&text)
         .into_iter()
-        .filter(|s| s.key == "core.hookspath")
-        .last()?
+        .rev()
+        .find(|s| s.key == "core.hookspath")?
         .value;
     let p = Path::new(&value);
     if p.is_absolute() {
