@@ -58,6 +58,14 @@ pub struct PolicyArgs {
     /// Override a config key with a TOML value: `-c sandbox_workspace_write.network_access=true`.
     #[arg(short = 'c', value_name = "KEY=VALUE")]
     pub overrides: Vec<String>,
+    /// Let the command commit in the repositories of its writable roots (objects, refs, the
+    /// index writable; config and hooks stay read-only). Same as `[sandbox] git = "commit"`.
+    #[arg(long)]
+    pub allow_git_commit: bool,
+    /// Exit 122 when the post-run git check finds something the command planted that git
+    /// would run (a hook, `core.fsmonitor`, …), instead of only reporting it.
+    #[arg(long)]
+    pub strict_git: bool,
     /// Accept documented degradations (each printed as one warning) instead of refusing.
     #[arg(long)]
     pub best_effort: bool,
@@ -118,7 +126,10 @@ impl PolicyArgs {
                 .map(|p| absolute(&start, p))
                 .collect(),
         };
-        let loaded = sandbox_core::load(&req).map_err(|e| exit::fail("config", &e))?;
+        let mut loaded = sandbox_core::load(&req).map_err(|e| exit::fail("config", &e))?;
+        if self.allow_git_commit {
+            loaded.policy.git.mode = sandbox_core::GitMode::Commit;
+        }
         for w in &loaded.warnings {
             exit::warn(w);
         }

@@ -8,6 +8,9 @@ use std::process::ExitCode;
 /// The sandbox could not be set up (bad config, unsupported host, refused policy), or the
 /// result could not be written.
 pub const SETUP_FAILED: u8 = 125;
+/// `--strict-git`: the command planted something git would run (see `git_check`).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub const GIT_PLANTED: u8 = 122;
 /// The command was found but could not be executed.
 #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub const NOT_EXECUTABLE: u8 = 126;

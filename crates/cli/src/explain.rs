@@ -63,11 +63,18 @@ pub fn run(a: ExplainArgs) -> ExitCode {
                 Some(fs) => policy.decide(&start.join(p), fs),
                 None => policy.decide_connect(&start.join(p)),
             };
+            let mut rule = d.rule;
+            if !d.allowed
+                && op.fs_op().is_some_and(|o| o.is_write())
+                && sandbox_core::git::commit_mode_would_allow(&policy, &start.join(p))
+            {
+                rule.push_str("; --allow-git-commit (or [sandbox] git = \"commit\") makes objects, refs, the index and lock files writable");
+            }
             Row {
                 path: p.display().to_string(),
                 op: op.name(),
                 allowed: d.allowed,
-                rule: d.rule,
+                rule,
             }
         })
         .collect();

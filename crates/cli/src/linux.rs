@@ -94,6 +94,8 @@ mod imp {
         };
         let mut args: Vec<OsString> = vec![argv0];
         args.extend(a.cmd.command[1..].iter().cloned());
+        // The post-run git check needs this process to outlive the command: it runs supervised.
+        let mut check = crate::git_check::GitCheck::start(&policy, a.policy.strict_git);
         if !egress.active() {
             // No proxy: an empty --denials-json now, since the command may replace this process.
             if let Err(e) = egress.finish() {
@@ -102,7 +104,7 @@ mod imp {
         } else {
             // The proxy runs in this process: wait for the command instead of exec'ing it.
             egress.set_env();
-            let code = match run_supervised(sandbox, &path, &args, Some(&mut egress)) {
+            let code = match run_supervised(sandbox, &path, &args, Some(&mut egress), &mut check) {
                 Launched::Done(code) => code,
                 Launched::NoMountNamespace(_) => {
                     return exit::fail(
@@ -116,7 +118,7 @@ mod imp {
                 Err(e) => exit::fail("network proxy", &e),
             };
         }
-        let sandbox = match launch(sandbox, &path, &args, a.verbose) {
+        let sandbox = match launch(sandbox, &path, &args, a.verbose, &mut check) {
             Launched::Done(code) => return code,
             Launched::NoMountNamespace(s) => s,
         };
@@ -129,7 +131,7 @@ mod imp {
             Ok(s) => s,
             Err(e) => return setup_error("linux", &e),
         };
-        match launch(sandbox, &path, &args, a.verbose) {
+        match launch(sandbox, &path, &args, a.verbose, &mut check) {
             Launched::Done(code) => code,
             Launched::NoMountNamespace(_) => ExitCode::from(exit::SETUP_FAILED),
         }
@@ -147,7 +149,13 @@ mod imp {
     /// signals reach it and its handlers run, its status comes back as a status (`128+N`
     /// for signal N, never this process dying of it), and nothing it leaves running outlives
     /// this process. Only an unrestricted policy (no sandbox) `exec`s in place.
-    fn launch(sandbox: Sandbox, path: &Path, args: &[OsString], verbose: bool) -> Launched {
+    fn launch(
+        sandbox: Sandbox,
+        path: &Path,
+        args: &[OsString],
+        verbose: bool,
+        check: &mut Option<crate::git_check::GitCheck>,
+    ) -> Launched {
         for d in &sandbox.plan().degradations {
             exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
         }
@@ -173,8 +181,9 @@ mod imp {
                 }
             );
         }
-        if !sandbox.plan().unrestricted {
-            return run_supervised(sandbox, path, args, None);
+        // The post-run git check needs this process to outlive the command.
+        if !sandbox.plan().unrestricted || check.is_some() {
+            return run_supervised(sandbox, path, args, None, check);
         }
         match sandbox.exec(path, args) {
             ExecError::Setup(e) => Launched::Done(setup_error("linux: setup", &e)),
@@ -200,6 +209,7 @@ mod imp {
         path: &Path,
         args: &[OsString],
         egress: Option<&mut crate::egress::EgressRun>,
+        check: &mut Option<crate::git_check::GitCheck>,
     ) -> Launched {
         // Before `apply` makes the placeholders, so a SIGTERM cannot leave them behind. A
         // reaper: whatever the command leaves running is killed before the placeholders go,
@@ -245,7 +255,10 @@ mod imp {
         drop(sandbox);
         drop(forwarder);
         Launched::Done(match status {
-            Ok(s) => ExitCode::from(exit_code(s).unwrap_or(exit::SETUP_FAILED)),
+            Ok(s) => ExitCode::from(crate::git_check::finish(
+                check.take(),
+                exit_code(s).unwrap_or(exit::SETUP_FAILED),
+            )),
             Err(e) => exit::fail("wait", &e),
         })
     }

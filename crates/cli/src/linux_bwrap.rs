@@ -101,10 +101,11 @@ fn launch(
             source: e,
         })?;
     }
+    let check = crate::git_check::GitCheck::start(policy, a.policy.strict_git);
     if !egress.active() {
         let code = sandbox.run(&a.cmd.command, &mut |d| exit::warn(d))?;
         egress.finish().map_err(proxy_err)?;
-        return Ok(code);
+        return Ok(crate::git_check::finish(check, code));
     }
     egress.set_env();
     let code = {
@@ -114,7 +115,7 @@ fn launch(
     let finished = egress.finish();
     let code = code?;
     finished.map_err(proxy_err)?;
-    Ok(code)
+    Ok(crate::git_check::finish(check, code))
 }
 
 /// `--backend auto`: bwrap when it can create namespaces, else Landlock, else refuse; the

@@ -10,6 +10,8 @@ mod doctor;
 mod egress;
 mod exit;
 mod explain;
+#[cfg(target_os = "linux")]
+mod git_check;
 mod linux;
 #[cfg(target_os = "linux")]
 mod linux_bwrap;

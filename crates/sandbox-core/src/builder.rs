@@ -70,6 +70,13 @@ impl PolicyBuilder {
         self
     }
 
+    /// The git mode: [`crate::GitMode::Commit`] lets the command commit in the repositories
+    /// of its writable roots (config and hooks stay read-only; see [`crate::git`]).
+    pub fn git_mode(mut self, mode: crate::GitMode) -> Self {
+        self.policy.git.mode = mode;
+        self
+    }
+
     /// Replaces the protected names (`.git`, `.codex`, `.agents`, `.aws` by default).
     pub fn protected_names<I, S>(mut self, names: I) -> Self
     where

@@ -881,10 +881,40 @@ impl Cx {
                 ))
             }
         }
+        match s.get("git") {
+            None => {}
+            Some(Value::String(v)) => {
+                policy.git.mode = crate::git::GitMode::from_name(v).ok_or_else(|| {
+                    self.value_err(
+                        "sandbox.git",
+                        format!("`{v}` is not a git mode: expected \"read-only\" or \"commit\""),
+                    )
+                })?
+            }
+            Some(other) => {
+                return Err(self.type_err("sandbox.git", "\"read-only\" or \"commit\"", other))
+            }
+        }
+        match s.get("git_scan_max_depth") {
+            None => {}
+            Some(Value::Integer(n)) if *n >= 0 => policy.git.scan_max_depth = Some(*n as usize),
+            Some(other) => {
+                return Err(self.type_err(
+                    "sandbox.git_scan_max_depth",
+                    "a non-negative integer",
+                    other,
+                ))
+            }
+        }
         for k in s.keys() {
             if !matches!(
                 k.as_str(),
-                "protected_names" | "unix_sockets" | "glob_scan_max_depth" | "network"
+                "protected_names"
+                    | "unix_sockets"
+                    | "glob_scan_max_depth"
+                    | "git"
+                    | "git_scan_max_depth"
+                    | "network"
             ) {
                 self.warn_unknown(&format!("sandbox.{k}"));
             }

@@ -251,6 +251,8 @@ pub struct Policy {
     pub protected_names: Vec<String>,
     /// Maximum depth when expanding deny globs on hosts that snapshot them (Linux).
     pub glob_scan_max_depth: Option<usize>,
+    /// `[sandbox] git`, `git_scan_max_depth`, `--allow-git-commit` ([`crate::git`]).
+    pub git: crate::git::GitSettings,
 }
 
 impl Policy {
@@ -304,6 +306,7 @@ impl Policy {
                 .map(|s| s.to_string())
                 .collect(),
             glob_scan_max_depth: None,
+            git: crate::git::GitSettings::default(),
         }
     }
 

@@ -159,6 +159,8 @@ pub struct ResolvedPolicy {
     pub network: NetworkPolicy,
     pub unix_sockets: UnixSockets,
     pub glob_scan_max_depth: Option<usize>,
+    /// Git mode and the roots searched for repositories ([`crate::git`]).
+    pub git: crate::git::GitSettings,
     /// Things skipped or doubtful during resolution; the CLI prints each as a warning.
     pub warnings: Vec<String>,
 }
@@ -259,6 +261,10 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         network: policy.network.clone(),
         unix_sockets: UnixSockets::None,
         glob_scan_max_depth: policy.glob_scan_max_depth,
+        git: crate::git::GitSettings {
+            scan_roots: Vec::new(),
+            ..policy.git.clone()
+        },
         warnings: Vec::new(),
     };
 
@@ -399,12 +405,29 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
 
     if !out.unrestricted {
         let mut warnings = Vec::new();
+        let temp = temp_roots(env);
+        let git = crate::git::prepare(&mut out, &policy.protected_names, &temp, &mut warnings);
         out.writable_roots =
             writable_roots(&out, &policy.protected_names, env.target, &mut warnings)?;
+        if let Some(scan) = git {
+            crate::git::protect(&mut out, &scan)?;
+        }
         out.warnings.extend(warnings);
         crate::planted::check(&policy.entries, env, &out)?;
     }
     Ok(out)
+}
+
+/// The shared temporary directories (`/tmp`, `$TMPDIR`), canonical: searched for git
+/// repositories at their top only ([`crate::git`]).
+fn temp_roots(env: &ResolveEnv) -> Vec<PathBuf> {
+    let mut v = vec![canonical(Path::new("/tmp"), env.target)];
+    if let Some(t) = env.tmpdir.as_ref().map(PathBuf::from) {
+        if t.is_absolute() {
+            v.push(canonical(&t, env.target));
+        }
+    }
+    v
 }
 
 /// Adds a rule; repeats of a (path, access) are dropped once all rules are in (see [`resolve`]).

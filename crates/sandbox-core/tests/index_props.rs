@@ -62,6 +62,7 @@ fn policy(rules: Vec<Rule>, writable_roots: Vec<WritableRoot>) -> ResolvedPolicy
         network: NetworkPolicy::Off,
         unix_sockets: UnixSockets::All,
         glob_scan_max_depth: None,
+        git: Default::default(),
         warnings: Vec::new(),
     }
 }

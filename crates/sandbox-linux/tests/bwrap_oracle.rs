@@ -101,6 +101,7 @@ proptest! {
             unix_sockets: UnixSockets::All,
             protected_names: vec![".git".into(), ".codex".into(), ".agents".into()],
             glob_scan_max_depth: None,
+            git: Default::default(),
         };
         let env = ResolveEnv { cwd: t.to_path_buf(), tmpdir: None, home: None, target: TargetOs::Linux };
         let resolved = resolve(&policy, &env).unwrap();

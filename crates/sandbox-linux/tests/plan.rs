@@ -64,6 +64,7 @@ fn workspace_write() -> ResolvedPolicy {
         network: NetworkPolicy::Off,
         unix_sockets: UnixSockets::All,
         glob_scan_max_depth: None,
+        git: Default::default(),
         warnings: vec![],
     }
 }

@@ -1,0 +1,600 @@
+//! Git repositories inside the writable roots: finding them, and what stays read-only in them.
+//!
+//! Git runs programs named in a repository's `config` (`core.fsmonitor`, filters, `!` aliases…)
+//! and its `hooks/`. A command that can write those can run code on the host the next time
+//! the user runs git there. Two modes ([`GitMode`]):
+//! - `read-only` (default): every repository gitdir found in the writable roots at launch is
+//!   read-only: the top-level `.git` (a protected name), nested `sub/.git` directories, `.git`
+//!   pointer files and the gitdirs they point at; in bare repositories found below a root,
+//!   `config`, `hooks`, `info`, `commondir` and `config.worktree`.
+//! - `commit`: the same repositories' gitdirs (and their common dirs, wherever they are) are
+//!   writable (objects, refs, logs, the index, `HEAD`, lock files, …) except `config`,
+//!   `config.worktree`, `commondir`, `hooks/` and `info/` of every gitdir among them
+//!   (submodules under `modules/`, linked worktrees under `worktrees/`), which stay read-only and
+//!   (`hooks`, `info`) uncreatable.
+//!
+//! In both modes an existing `core.hooksPath` directory named by a repository's own config
+//! (often `.githooks/` in the work tree) is read-only too.
+//!
+//! What cannot be prevented without breaking `git init` or `cargo new` (a new repository, a
+//! root turning into a bare repository, a new `commondir`) is detected after the run by
+//! [`crate::git_audit`]. The search is bounded: at most [`GIT_SCAN_MAX_DIRS`] directories per
+//! root (and [`GitSettings::scan_max_depth`] levels below it, when set), breadth first, and only
+//! the top of the shared temporary roots (`/tmp`, `$TMPDIR`). A search cut short is warned.
+
+use crate::error::CoreError;
+use crate::policy::Access;
+use crate::resolve::{PathKind, Protected, ResolvedPolicy, Rule};
+use serde::Serialize;
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// `[sandbox] git` / `--allow-git-commit`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum GitMode {
+    /// Every repository's gitdir is read-only.
+    #[default]
+    ReadOnly,
+    /// Commits work; config and hooks stay read-only.
+    Commit,
+}
+
+impl GitMode {
+    pub fn from_name(name: &str) -> Option<GitMode> {
+        match name {
+            "read-only" => Some(GitMode::ReadOnly),
+            "commit" => Some(GitMode::Commit),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            GitMode::ReadOnly => "read-only",
+            GitMode::Commit => "commit",
+        }
+    }
+}
+
+/// How many directories below one root are searched for repositories at most.
+pub const GIT_SCAN_MAX_DIRS: usize = 20_000;
+
+/// The origin of the write rules commit mode adds (shown by `explain` and `profile`).
+pub const COMMIT_RULE_ORIGIN: &str = "git commit mode: objects";
+
+/// The git settings of a policy.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct GitSettings {
+    pub mode: GitMode,
+    /// `[sandbox] git_scan_max_depth` (`None`: no depth limit, only [`GIT_SCAN_MAX_DIRS`]).
+    pub scan_max_depth: Option<usize>,
+    /// Filled by `resolve`: each root searched for repositories, and how deep.
+    pub scan_roots: Vec<ScanRoot>,
+}
+
+impl Default for GitSettings {
+    fn default() -> Self {
+        GitSettings {
+            mode: GitMode::ReadOnly,
+            scan_max_depth: None,
+            scan_roots: Vec::new(),
+        }
+    }
+}
+
+/// A directory searched for repositories, to `max_depth` levels below it (`None`: as deep as
+/// [`GIT_SCAN_MAX_DIRS`] allows).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ScanRoot {
+    pub path: PathBuf,
+    pub max_depth: Option<usize>,
+}
+
+/// The files and directories of a gitdir that make git run things, with the reason shown for
+/// each (`protected: git config`).
+pub const SENSITIVE: [(&str, &str); 5] = [
+    ("config", "git config"),
+    ("config.worktree", "git config"),
+    ("commondir", "git commondir"),
+    ("hooks", "git hooks"),
+    ("info", "git info"),
+];
+
+/// How a repository was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RepoKind {
+    /// A `.git` directory.
+    Dir,
+    /// A `.git` file `gitdir: PATH`.
+    Pointer,
+    /// A directory that is itself a gitdir (HEAD, objects/, refs/): git uses it as a bare
+    /// repository when run inside it.
+    Bare,
+}
+
+/// A repository found below a root.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct FoundRepo {
+    /// The `.git` entry, or the bare repository's directory.
+    pub at: PathBuf,
+    pub kind: RepoKind,
+    /// Levels below the root of the directory holding `.git` (0: the root itself).
+    pub depth: usize,
+}
+
+impl FoundRepo {
+    /// The gitdir: the `.git` directory, the pointer's target (when it parses), or the bare
+    /// directory.
+    pub fn gitdir(&self) -> Option<PathBuf> {
+        match self.kind {
+            RepoKind::Dir | RepoKind::Bare => Some(self.at.clone()),
+            RepoKind::Pointer => crate::resolve::gitdir_target(&self.at),
+        }
+    }
+}
+
+/// What [`scan`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RepoScan {
+    pub repos: Vec<FoundRepo>,
+    /// Roots whose walk the depth limit cut short.
+    pub depth_cut: Vec<PathBuf>,
+}
+
+impl RepoScan {
+    /// One warning per root the depth limit cut short.
+    pub fn warnings(&self, what: &str) -> Vec<String> {
+        self.depth_cut
+            .iter()
+            .map(|r| {
+                format!(
+                    "git repositories below `{}` were looked for in part only (git_scan_max_depth, or more than {GIT_SCAN_MAX_DIRS} directories): {what}",
+                    r.display()
+                )
+            })
+            .collect()
+    }
+}
+
+/// Whether `dir` is a gitdir: `HEAD` a file, `objects/` and `refs/` directories (what git
+/// checks before using a directory as a repository).
+pub fn is_gitdir(dir: &Path) -> bool {
+    let file = |n: &str| std::fs::symlink_metadata(dir.join(n)).is_ok_and(|m| m.is_file());
+    let is_dir = |n: &str| std::fs::metadata(dir.join(n)).is_ok_and(|m| m.is_dir());
+    file("HEAD") && is_dir("objects") && is_dir("refs")
+}
+
+/// Walks each root breadth first, to its depth and at most [`GIT_SCAN_MAX_DIRS`] directories,
+/// listing `.git` entries and bare repositories. Symlinks are not followed; `.git`
+/// directories are not entered; unreadable directories are skipped.
+pub fn scan(roots: &[ScanRoot]) -> RepoScan {
+    let mut out = RepoScan::default();
+    let mut seen = BTreeSet::new();
+    for root in roots {
+        let mut queue = std::collections::VecDeque::from([(root.path.clone(), 0usize)]);
+        let mut cut = false;
+        let mut visited = 0usize;
+        while let Some((dir, depth)) = queue.pop_front() {
+            visited += 1;
+            if visited > GIT_SCAN_MAX_DIRS {
+                cut = true;
+                break;
+            }
+            if is_gitdir(&dir) && seen.insert(dir.clone()) {
+                out.repos.push(FoundRepo {
+                    at: dir.clone(),
+                    kind: RepoKind::Bare,
+                    depth,
+                });
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for e in entries.flatten() {
+                let Ok(ft) = e.file_type() else { continue };
+                let path = e.path();
+                if e.file_name() == ".git" {
+                    let kind = if ft.is_file() {
+                        RepoKind::Pointer
+                    } else if ft.is_dir() {
+                        RepoKind::Dir
+                    } else {
+                        continue;
+                    };
+                    if seen.insert(path.clone()) {
+                        out.repos.push(FoundRepo {
+                            at: path,
+                            kind,
+                            depth,
+                        });
+                    }
+                } else if ft.is_dir() {
+                    let deeper = match root.max_depth {
+                        Some(m) => depth < m,
+                        None => true,
+                    };
+                    if deeper {
+                        queue.push_back((path, depth + 1));
+                    } else {
+                        cut = true;
+                    }
+                }
+            }
+        }
+        if cut {
+            out.depth_cut.push(root.path.clone());
+        }
+    }
+    out.repos.sort();
+    out
+}
+
+/// The target of `gitdir/commondir`, when that file exists (a linked worktree's gitdir).
+pub fn commondir(gitdir: &Path) -> Option<PathBuf> {
+    let text = read_small(&gitdir.join("commondir"))?;
+    let t = text.trim();
+    if t.is_empty() {
+        return None;
+    }
+    let p = Path::new(t);
+    Some(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        crate::resolve::normalize(&gitdir.join(p))
+    })
+}
+
+/// A small regular file's text (at most 4 KiB), never blocking on a FIFO.
+fn read_small(p: &Path) -> Option<String> {
+    let m = std::fs::symlink_metadata(p).ok()?;
+    if !m.is_file() || m.len() > 4096 {
+        return None;
+    }
+    std::fs::read_to_string(p).ok()
+}
+
+/// Every gitdir git may use from `gitdir`: itself, its common dir, and recursively the
+/// submodule gitdirs (`modules/…`) and linked-worktree gitdirs (`worktrees/*`) of each.
+pub fn gitdir_family(gitdir: &Path) -> Vec<PathBuf> {
+    let mut out = BTreeSet::new();
+    let mut todo = vec![gitdir.to_path_buf()];
+    while let Some(g) = todo.pop() {
+        if out.len() > 1000 || !out.insert(g.clone()) {
+            continue;
+        }
+        if let Some(c) = commondir(&g) {
+            todo.push(c);
+        }
+        for sub in ["modules", "worktrees"] {
+            todo.extend(child_gitdirs(&g.join(sub), 3));
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Gitdirs at or below `dir` (submodule names may contain `/`), to `depth` levels.
+fn child_gitdirs(dir: &Path, depth: usize) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return out;
+    };
+    for e in entries.flatten() {
+        if !e.file_type().is_ok_and(|t| t.is_dir()) {
+            continue;
+        }
+        let p = e.path();
+        // A linked worktree's gitdir has HEAD and commondir but no objects/ of its own.
+        if is_gitdir(&p) || p.join("commondir").is_file() {
+            out.push(p);
+        } else if depth > 0 {
+            out.extend(child_gitdirs(&p, depth - 1));
+        }
+    }
+    out
+}
+
+/// Whether a write at `rel` (relative to a gitdir) is one commit mode allows: no component
+/// is a [`SENSITIVE`] name.
+pub fn commit_mode_allows(rel: &Path) -> bool {
+    !rel.components().any(|c| {
+        SENSITIVE
+            .iter()
+            .any(|(n, _)| c.as_os_str() == std::ffi::OsStr::new(n))
+    })
+}
+
+/// Before the writable roots are computed: records which roots are searched (every writable
+/// root to the configured depth, except the shared temporary directories `temp`, searched at
+/// their top only since they hold other programs' files), searches them, warns when the
+/// depth limit cut a search short, and adds commit mode's write rules. `None` when git is not
+/// protected at all (`.git` is not among the protected names).
+pub(crate) fn prepare(
+    out: &mut ResolvedPolicy,
+    names: &[String],
+    temp: &[PathBuf],
+    warnings: &mut Vec<String>,
+) -> Option<RepoScan> {
+    if !names.iter().any(|n| n == ".git") {
+        return None;
+    }
+    let denied: BTreeSet<&Path> = out
+        .rules
+        .iter()
+        .filter(|r| r.access == Access::Deny)
+        .map(|r| r.path.as_path())
+        .collect();
+    let mut roots: Vec<PathBuf> = out
+        .rules
+        .iter()
+        .filter(|r| r.access == Access::Write && !denied.contains(r.path.as_path()))
+        .map(|r| r.path.clone())
+        .collect();
+    roots.sort();
+    roots.dedup();
+    let depth = out.git.scan_max_depth;
+    out.git.scan_roots = roots
+        .iter()
+        .map(|r| ScanRoot {
+            path: r.clone(),
+            max_depth: if temp.contains(r) { Some(0) } else { depth },
+        })
+        .collect();
+    let mut found = scan(&out.git.scan_roots);
+    // The temporary roots are searched at their top on purpose.
+    found.depth_cut.retain(|r| !temp.contains(r));
+    warnings.extend(
+        found.warnings("deeper repositories are neither protected nor checked after the run"),
+    );
+    if out.git.mode == GitMode::Commit {
+        // A root inside a repository's work tree (`-C repo/pkg`): that repository too.
+        let mut with_enclosing = found.clone();
+        with_enclosing
+            .repos
+            .extend(enclosing_repos(&out.git.scan_roots));
+        add_commit_rules(out, &with_enclosing);
+    }
+    Some(found)
+}
+
+/// The nearest `.git` above each searched root (not the temporary ones), as git's discovery
+/// from inside the root would find it.
+fn enclosing_repos(roots: &[ScanRoot]) -> Vec<FoundRepo> {
+    let mut out = Vec::new();
+    for r in roots.iter().filter(|r| r.max_depth != Some(0)) {
+        if r.path.join(".git").exists() || is_gitdir(&r.path) {
+            continue;
+        }
+        let found = r.path.ancestors().skip(1).find_map(|a| {
+            let g = a.join(".git");
+            let m = std::fs::symlink_metadata(&g).ok()?;
+            let kind = if m.is_dir() {
+                RepoKind::Dir
+            } else if m.is_file() {
+                RepoKind::Pointer
+            } else {
+                return None;
+            };
+            Some(FoundRepo {
+                at: g,
+                kind,
+                depth: 0,
+            })
+        });
+        out.extend(found);
+    }
+    out
+}
+
+/// Before the writable roots are computed: in commit mode, a write rule for every gitdir (and
+/// common dir) of the repositories found, so the top-level `.git` is no longer protected as a
+/// whole and gitdirs outside the roots become writable.
+fn add_commit_rules(out: &mut ResolvedPolicy, scan: &RepoScan) {
+    let mut dirs = BTreeSet::new();
+    for r in &scan.repos {
+        let Some(g) = r.gitdir() else { continue };
+        // A real gitdir only: an empty `.git` stub (a placeholder of another run) is not one.
+        if !(is_gitdir(&g) || (g.join("HEAD").is_file() && g.join("commondir").is_file())) {
+            continue;
+        }
+        let g = crate::resolve::canonical(&g, out.target);
+        if let Some(c) = commondir(&g).filter(|c| c.is_dir()) {
+            dirs.insert(crate::resolve::canonical(&c, out.target));
+        }
+        dirs.insert(g);
+    }
+    // A gitdir inside another one is covered by the outer one's rule.
+    let outer: Vec<PathBuf> = dirs
+        .iter()
+        .filter(|d| !dirs.iter().any(|o| o != *d && d.starts_with(o)))
+        .cloned()
+        .collect();
+    for d in outer {
+        if out.rules.iter().any(|r| r.path == d) {
+            continue;
+        }
+        out.rules.push(Rule {
+            path: d,
+            access: Access::Write,
+            origin: COMMIT_RULE_ORIGIN.into(),
+        });
+    }
+    out.rules
+        .sort_by(|a, b| a.path.cmp(&b.path).then(a.access.cmp(&b.access)));
+}
+
+/// After the writable roots are computed: the protected paths of every repository found.
+pub(crate) fn protect(out: &mut ResolvedPolicy, scan: &RepoScan) -> Result<(), CoreError> {
+    let target = out.target;
+    let canon = |p: &Path| crate::resolve::canonical(p, target);
+    let commit_roots: BTreeSet<PathBuf> = out
+        .rules
+        .iter()
+        .filter(|r| r.origin == COMMIT_RULE_ORIGIN)
+        .map(|r| r.path.clone())
+        .collect();
+    let mut add: Vec<Protected> = Vec::new();
+    for r in &scan.repos {
+        let top = r.depth == 0 && r.kind != RepoKind::Bare;
+        match (r.kind, out.git.mode) {
+            // The top-level `.git` is a protected name already (with its gitdir).
+            // Only a real repository: an empty `.git` the command fills later is a new
+            // repository, for the post-run check.
+            (RepoKind::Dir, GitMode::ReadOnly) if !top && is_gitdir(&r.at) => add.push(Protected {
+                path: canon(&r.at),
+                kind: PathKind::Dir,
+                reason: "nested .git".into(),
+            }),
+            (RepoKind::Pointer, mode) if !top => {
+                add.push(Protected {
+                    path: canon(&r.at),
+                    kind: PathKind::File,
+                    reason: "git pointer".into(),
+                });
+                if let (GitMode::ReadOnly, Some(t)) = (mode, r.gitdir()) {
+                    if t.exists() {
+                        let t = canon(&t);
+                        add.push(Protected {
+                            kind: if t.is_dir() {
+                                PathKind::Dir
+                            } else {
+                                PathKind::File
+                            },
+                            reason: format!("gitdir of {}", r.at.display()),
+                            path: t,
+                        });
+                    }
+                }
+            }
+            (RepoKind::Bare, _) => add.extend(sensitive(&canon(&r.at), false)?),
+            _ => {}
+        }
+        // A `core.hooksPath` directory that exists (often `.githooks/` in the work tree):
+        // git runs what is in it, so it is read-only like `hooks/`.
+        if let Some(dir) = hooks_path(r) {
+            if dir.is_dir() && !std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+                add.push(Protected {
+                    path: canon(&dir),
+                    kind: PathKind::Dir,
+                    reason: "git hooks (core.hooksPath)".into(),
+                });
+            }
+        }
+    }
+    // Commit mode: each gitdir root keeps its family's config and hooks read-only.
+    for root in &mut out.writable_roots {
+        if commit_roots.contains(&root.path) {
+            let mut v = Vec::new();
+            for g in gitdir_family(&root.path) {
+                let g = canon(&g);
+                if g.starts_with(&root.path) {
+                    let worktree = g.join("commondir").is_file();
+                    v.extend(sensitive(&g, !worktree)?);
+                }
+            }
+            root.protected = v;
+        }
+    }
+    for p in add {
+        // Placed in the deepest writable root holding it; outside every root it is not
+        // writable anyway.
+        let Some(root) = out
+            .writable_roots
+            .iter_mut()
+            .filter(|w| p.path.starts_with(&w.path) && p.path != w.path)
+            .max_by_key(|w| w.path.components().count())
+        else {
+            continue;
+        };
+        if !root.protected.iter().any(|q| q.path == p.path) {
+            root.protected.push(p);
+        }
+    }
+    for root in &mut out.writable_roots {
+        // A gitdir commit mode made writable (or one inside it, such as a linked worktree's
+        // `worktrees/NAME`) is no longer protected as a whole; its sensitive names are.
+        root.protected.retain(|p| {
+            SENSITIVE.iter().any(|(_, r)| p.reason == *r)
+                || !commit_roots.iter().any(|c| p.path.starts_with(c))
+        });
+        root.protected.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    Ok(())
+}
+
+/// The directory the repository's own `config` names in `core.hooksPath` (relative values
+/// are taken from the work tree; `~/…` is left alone: it is not in the repository).
+fn hooks_path(r: &FoundRepo) -> Option<PathBuf> {
+    let g = r.gitdir()?;
+    let text = read_config(&g.join("config"))?;
+    let value = crate::gitconfig::parse(&text)
+        .into_iter()
+        .rev()
+        .find(|s| s.key == "core.hookspath")?
+        .value;
+    let p = Path::new(&value);
+    if p.is_absolute() {
+        return Some(crate::resolve::normalize(p));
+    }
+    if value.starts_with('~') || r.kind == RepoKind::Bare {
+        return None;
+    }
+    Some(crate::resolve::normalize(&r.at.parent()?.join(p)))
+}
+
+/// A config file's text, when it is a regular file of at most 1 MiB.
+fn read_config(p: &Path) -> Option<String> {
+    let m = std::fs::symlink_metadata(p).ok()?;
+    if !m.is_file() || m.len() > crate::gitconfig::MAX_CONFIG_BYTES {
+        return None;
+    }
+    std::fs::read_to_string(p).ok()
+}
+
+/// The [`SENSITIVE`] entries of one gitdir that exist, plus the missing `hooks` and `info`
+/// when `missing_dirs` (kept uncreatable: an empty read-only directory is harmless to git).
+fn sensitive(gitdir: &Path, missing_dirs: bool) -> Result<Vec<Protected>, CoreError> {
+    let mut v = Vec::new();
+    for (name, reason) in SENSITIVE {
+        let path = gitdir.join(name);
+        let kind = match std::fs::symlink_metadata(&path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                return Err(CoreError::SymlinkedProtected {
+                    path: path.display().to_string(),
+                    target: std::fs::read_link(&path)
+                        .map(|t| t.display().to_string())
+                        .unwrap_or_else(|_| "?".into()),
+                    root: gitdir.display().to_string(),
+                })
+            }
+            Ok(m) if m.is_dir() => PathKind::Dir,
+            Ok(_) => PathKind::File,
+            Err(_) if missing_dirs && matches!(name, "hooks" | "info") => PathKind::Missing,
+            Err(_) => continue,
+        };
+        v.push(Protected {
+            path,
+            kind,
+            reason: reason.into(),
+        });
+    }
+    Ok(v)
+}
+
+/// Whether commit mode would allow writing `path`, which this read-only-git policy denies:
+/// it lies in a protected gitdir and is none of the [`SENSITIVE`] names (`explain` then points
+/// to `--allow-git-commit`).
+pub fn commit_mode_would_allow(policy: &ResolvedPolicy, path: &Path) -> bool {
+    if policy.git.mode == GitMode::Commit || policy.git.scan_roots.is_empty() {
+        return false;
+    }
+    let abs = policy.cwd.join(path);
+    let canon = crate::resolve::canonical(&abs, policy.target);
+    let Some((_, p)) = policy.protecting(&canon) else {
+        return false;
+    };
+    let gitdir =
+        p.reason == ".git" || p.reason == "nested .git" || p.reason.starts_with("gitdir of");
+    gitdir && p.kind == PathKind::Dir && canon.strip_prefix(&p.path).is_ok_and(commit_mode_allows)
+}
