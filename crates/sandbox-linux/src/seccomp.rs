@@ -49,6 +49,10 @@ const UNIX_NONE_DENIED: [(&str, i64); 6] = [
     ("sendmmsg", libc::SYS_sendmmsg),
 ];
 
+/// The socket type bits of `socket`/`socketpair`'s type argument (the rest are
+/// `SOCK_NONBLOCK`/`SOCK_CLOEXEC`), as the kernel's `SOCK_TYPE_MASK`.
+const SOCK_TYPE_MASK: u64 = 0xf;
+
 /// First syscall number of the x32 ABI on x86_64 (`__X32_SYSCALL_BIT`).
 #[cfg(target_arch = "x86_64")]
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -161,9 +165,21 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
                     .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
             rules.insert(libc::SYS_sendto, vec![rule]);
             denied_when.push("sendto: destination address is not NULL".into());
+            // A datagram socketpair's sendmsg() with msg_name reaches any host datagram socket
+            // (`/dev/log`, a daemon's socket): the filter cannot read msg_name, so datagram
+            // pairs are refused. Stream and seqpacket pairs ignore or refuse a destination.
+            let rule = SeccompRule::new(vec![cond(
+                1,
+                SeccompCmpArgLen::Dword,
+                SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
+                libc::SOCK_DGRAM as u64,
+            )])
+            .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
+            rules.insert(libc::SYS_socketpair, vec![rule]);
+            denied_when.push("socketpair: type is SOCK_DGRAM".into());
             limits.push(
                 "sendmsg is allowed (fd passing over socketpair); its destination address \
-                 lives in user memory the filter cannot read"
+                 lives in user memory the filter cannot read, so datagram socketpairs are refused"
                     .into(),
             );
         } else {

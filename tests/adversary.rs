@@ -1,0 +1,124 @@
+//! End to end: escapes found by attacking the built binary, each kept closed. Both Linux
+//! backends, as root and as `sbxtest`.
+#![cfg(target_os = "linux")]
+
+mod support;
+
+use std::path::Path;
+use std::time::Duration;
+use support::{as_user, linux_backends, sandbox, stderr, stdout, users, Dir, PYTHON};
+
+/// Sends a datagram to `HOST` (a datagram socket on the host, outside every root) through a
+/// datagram socketpair's `sendmsg(msg_name = HOST)`, and through plain `socket()` first;
+/// prints what each step did.
+const SOCKETPAIR_SENDMSG: &str = r#"import socket, sys
+host = sys.argv[1]
+try:
+    a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_DGRAM)
+except OSError as e:
+    print("SOCKETPAIR-REFUSED", e.errno)
+    sys.exit(0)
+try:
+    a.sendmsg([b"planted"], [], 0, host)
+    print("SENT")
+except OSError as e:
+    print("SEND-REFUSED", e.errno)
+"#;
+
+/// Python for the host side: binds a datagram socket at argv[1], prints `READY`, then prints
+/// `GOT <data>` for the first datagram (or exits after a few seconds).
+const DGRAM_SERVER: &str = r#"import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+s.settimeout(5)
+print("READY", flush=True)
+try:
+    print("GOT", s.recv(100).decode(), flush=True)
+except OSError:
+    print("NOTHING", flush=True)
+"#;
+
+/// `unix_sockets = "none"` refuses `socket(AF_UNIX)`, yet a datagram socketpair (which it
+/// kept for fd passing) could address any host datagram socket with `sendmsg(msg_name)`:
+/// `/dev/log`, a daemon's socket. Datagram socketpairs are refused; stream pairs keep working.
+#[test]
+fn unix_sockets_none_keeps_host_datagram_sockets_out_of_reach_of_socketpair() {
+    for user in users() {
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let host = Dir::new(user, Path::new("/var/tmp"));
+        let cfg = ws.write(user, "cfg.toml", "[sandbox]\nunix_sockets = \"none\"\n");
+        let sock = host.join("dgram.sock");
+        for backend in linux_backends(user, &ws.path) {
+            let _ = std::fs::remove_file(&sock);
+            let mut server = as_user(user, PYTHON)
+                .args(["-c", DGRAM_SERVER])
+                .arg(&sock)
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut out = server.stdout.take().unwrap();
+            let mut ready = [0u8; 6];
+            std::io::Read::read_exact(&mut out, &mut ready).unwrap();
+            assert_eq!(&ready, b"READY\n");
+
+            let run = sandbox(
+                user,
+                &ws.path,
+                &[
+                    "linux",
+                    "--backend",
+                    backend,
+                    "--config",
+                    cfg.to_str().unwrap(),
+                    "--",
+                    PYTHON,
+                    "-c",
+                    SOCKETPAIR_SENDMSG,
+                    sock.to_str().unwrap(),
+                ],
+            );
+            let said = stdout(&run);
+            let _ = server.kill();
+            let _ = server.wait();
+            let mut got = String::new();
+            std::io::Read::read_to_string(&mut out, &mut got).unwrap();
+            assert!(
+                !got.contains("GOT") && !said.contains("SENT"),
+                "{backend} as {}: a host datagram socket received from inside: {said} / {got} / {}",
+                user.name,
+                stderr(&run)
+            );
+            assert!(
+                said.contains("SOCKETPAIR-REFUSED 1"),
+                "{backend} as {}: {said} {}",
+                user.name,
+                stderr(&run)
+            );
+
+            // A stream socketpair (fd passing, a pipe both ways) keeps working.
+            let pair = sandbox(
+                user,
+                &ws.path,
+                &[
+                    "linux",
+                    "--backend",
+                    backend,
+                    "--config",
+                    cfg.to_str().unwrap(),
+                    "--",
+                    PYTHON,
+                    "-c",
+                    "import socket; a, b = socket.socketpair(); a.send(b'ok'); print(b.recv(2).decode())",
+                ],
+            );
+            assert_eq!(
+                stdout(&pair).trim(),
+                "ok",
+                "{backend} as {}: {}",
+                user.name,
+                stderr(&pair)
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
