@@ -1,6 +1,7 @@
 //! End-to-end: path rules the policy states are what the kernel enforces, on both Linux
 //! backends, as root and as `sbxtest` (issue 9, items 2, 3, 6, 7, 10 and 11). Each case also
 //! asks `sandbox explain` and checks it agrees with what happened.
+#![cfg(target_os = "linux")]
 
 mod support;
 
@@ -410,5 +411,144 @@ fn dot_aws_is_protected_and_read_only_refuses_writable_roots() {
             assert!(stderr(&o).contains("read-only") && stderr(&o).contains(w), "{what}");
             assert!(!ws.join("f").exists(), "{what}");
         }
+    }
+}
+
+/// Item 10 for root, who bypasses the sticky bit: another user's link at a protected name in
+/// a sticky directory neither stops the run nor is followed; the Landlock backend mounts over
+/// the link itself so root cannot remove or replace it, `--backend auto` chooses Landlock for
+/// this policy (`-v` says why), and `--backend bwrap`, which follows links when mounting,
+/// refuses with a hint naming `--backend landlock`. Unsandboxed, the same script removes it.
+#[test]
+fn a_foreign_link_is_held_as_it_is_for_root() {
+    let Some(root) = users().iter().find(|u| u.is_root()) else {
+        eprintln!("notice: not root: cannot test root's runs: skipped");
+        return;
+    };
+    // A private sticky directory (not the real /tmp, shared with other test runs).
+    let shared = tempfile::Builder::new()
+        .prefix("sbx-e2e-sticky-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let sd = shared.path().canonicalize().unwrap();
+    std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let link = sd.join(".codex");
+    let plant = || {
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("elsewhere", &link).unwrap();
+        let nobody = std::process::Command::new("chown")
+            .args(["-h", "nobody"])
+            .arg(&link)
+            .status()
+            .unwrap();
+        assert!(nobody.success());
+    };
+    plant();
+    let ws = Dir::new(root, Path::new("/tmp"));
+    let w = ws.path.to_str().unwrap();
+    let s = sd.to_str().unwrap();
+    let args = ["-v", "--full-auto", "-C", w, "--writable-root", s];
+    let script = format!(
+        "rm -f {s}/.codex; mv {s}/.codex {s}/moved; mkdir {s}/elsewhere; echo x > {s}/.codex/f; echo ran > ran"
+    );
+    let mut bes = backends(root, &ws.path);
+    for be in [("bwrap", false), ("auto", false)] {
+        if !bes.contains(&be) {
+            bes.push(be);
+        }
+    }
+    for be in bes {
+        let o = run(root, &ws.path, be, &args, &script);
+        let what = format!("{be:?}: {}", stderr(&o));
+        if be == ("bwrap", false) {
+            assert_eq!(code(&o), 125, "{what}");
+            assert!(stderr(&o).contains("--backend landlock"), "no hint: {what}");
+            assert!(!ws.join("ran").exists(), "{what}");
+        } else {
+            assert_ok(&o, &what);
+            assert!(ws.join("ran").exists(), "{what}");
+            assert!(stderr(&o).contains("held as it is"), "no warning: {what}");
+            if be == ("auto", false) {
+                assert!(stderr(&o).contains("holds the symbolic link"), "no -v reason: {what}");
+            }
+            // Written through the link (not followed by the launcher: nothing was made at
+            // its target before the command made it).
+            assert!(sd.join("elsewhere/f").exists(), "{what}");
+        }
+        let meta = std::fs::symlink_metadata(&link).unwrap();
+        assert!(meta.file_type().is_symlink(), "the link was replaced: {what}");
+        assert!(!sd.join("moved").exists(), "{what}");
+        let _ = std::fs::remove_dir_all(sd.join("elsewhere"));
+        let _ = std::fs::remove_file(ws.join("ran"));
+    }
+    // The oracle: the link itself is protected (held), writing beside it allowed.
+    let ex = |path: &Path| explain_allows(root, &ws.path, &args[1..], "write", path);
+    assert!(!ex(&link));
+    assert!(ex(&sd.join("x")));
+    // Unsandboxed control: the same script removes the link.
+    let o = shell_as(root, &ws.path, &script);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(std::fs::symlink_metadata(&link).is_err(), "control kept the link");
+    let _ = std::fs::remove_dir_all(sd.join("elsewhere"));
+    let _ = std::fs::remove_file(ws.join("ran"));
+}
+
+const NESTED: &str = r#"
+default_permissions = "p"
+[permissions.p.filesystem]
+":root" = "read"
+":project_roots" = { "." = "write", "private" = "deny", "private/pub" = "write", "private/docs" = "read", "private/inner" = "deny", "private/pub/deep" = "deny" }
+"#;
+
+/// A path a deeper rule allows below a denied directory (`"private" = "deny"`, `"private/pub"
+/// = "write"`, `"private/docs" = "read"`) is reachable with that rule's access under every
+/// backend, while the rest of the denied directory stays hidden, as `explain` says. Deny rules
+/// nested below (`private/inner`, `private/pub/deep`) hold too, and do not fail the launch.
+#[test]
+fn paths_allowed_below_a_denied_directory_are_reachable() {
+    for user in users() {
+        let (_c, cfg) = config(user, NESTED);
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let files = [
+            "private/secret",
+            "private/pub/a",
+            "private/docs/a",
+            "private/inner/a",
+            "private/pub/deep/a",
+        ];
+        for f in files {
+            ws.write(user, f, "orig\n");
+        }
+        let w = ws.path.to_str().unwrap();
+        let args = ["--config", &cfg, "-C", w];
+        for be in backends(user, &ws.path) {
+            let script = "cat private/docs/a > read-docs; cat private/secret > read-secret; \
+                          cat private/pub/deep/a > read-deep; \
+                          ls private > listed; echo x > private/pub/new; \
+                          echo x > private/docs/new; echo x >> private/docs/a; \
+                          echo x > private/new; true";
+            let o = run(user, &ws.path, be, &args, script);
+            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            assert_ok(&o, &what);
+            let read = |f: &str| std::fs::read_to_string(ws.join(f)).unwrap();
+            assert_eq!(read("read-docs"), "orig\n", "docs not readable: {what}");
+            assert_eq!(read("read-secret"), "", "secret read: {what}");
+            assert_eq!(read("read-deep"), "", "pub/deep read: {what}");
+            assert_eq!(read("listed"), "", "private listed: {what}");
+            assert!(ws.join("private/pub/new").exists(), "pub not writable: {what}");
+            assert!(!ws.join("private/docs/new").exists(), "docs writable: {what}");
+            assert_eq!(read("private/docs/a"), "orig\n", "docs written: {what}");
+            assert!(!ws.join("private/new").exists(), "private writable: {what}");
+            for f in ["read-docs", "read-secret", "read-deep", "listed", "private/pub/new"] {
+                let _ = std::fs::remove_file(ws.join(f));
+            }
+        }
+        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        assert!(ex("read", "private/docs/a"));
+        assert!(!ex("read", "private/secret"));
+        assert!(!ex("read", "private/pub/deep/a"));
+        assert!(ex("create", "private/pub/new"));
+        assert!(!ex("create", "private/docs/new"));
+        assert!(!ex("create", "private/new"));
     }
 }

@@ -359,6 +359,21 @@ mod imp {
                                 path.display()
                             )
                         }
+                        sandbox_linux::mountns::MountStep::Reexpose {
+                            path,
+                            mask,
+                            read_only,
+                            ..
+                        } => format!(
+                            "bind {} back over the mask of {}{}",
+                            path.display(),
+                            mask.display(),
+                            if *read_only { ", read-only" } else { "" }
+                        ),
+                        sandbox_linux::mountns::MountStep::HoldLink { path } => format!(
+                            "hold the symbolic link {} as it is (another user's, in a sticky directory)",
+                            path.display()
+                        ),
                     };
                     let _ = writeln!(s, "  {line}");
                 }

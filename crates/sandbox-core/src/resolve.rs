@@ -114,6 +114,9 @@ pub enum PathKind {
     Dir,
     File,
     Missing,
+    /// A symbolic link another user owns in a sticky directory, met by root (who bypasses the
+    /// sticky bit): held as it is, never followed (see `foreign_link`). Linux only.
+    Link,
 }
 
 /// A path kept read-only, and not creatable, inside a writable root.
@@ -462,6 +465,22 @@ fn writable_roots(
             let regular = meta.as_ref().is_ok_and(|m| m.is_file());
             let kind = match meta {
                 Ok(m) if m.file_type().is_symlink() => {
+                    let hold = target == TargetOs::Linux && cfg!(target_os = "linux");
+                    if let Some(owner) = crate::foreign_link::held(&host_path, &m).filter(|_| hold)
+                    {
+                        // Root could remove it and make a real `.codex`: the backend mounts
+                        // over the link itself so it stays as it is.
+                        warnings.push(format!(
+                            "`{}` is a symbolic link owned by uid {owner} in a sticky directory; it is held as it is (not followed; a mount over the link keeps the command from removing or replacing it)",
+                            path.display()
+                        ));
+                        protected.push(Protected {
+                            path,
+                            kind: PathKind::Link,
+                            reason: format!("{name}: uid {owner}'s link, held as it is"),
+                        });
+                        continue;
+                    }
                     if let Some(owner) = crate::foreign_link::owner(&host_path, &m) {
                         // Not followed, not a reason to refuse: the command cannot replace it.
                         warnings.push(format!(

@@ -1,6 +1,7 @@
 //! Resolution of rules the backends must carve out of writable roots: read rules on missing
 //! paths, rename pins for read and deny rules, symlinks planted on the way to a writable root,
 //! the launcher's own executable, and read-only with writable roots.
+#![cfg(unix)]
 
 use sandbox_core::{
     load, resolve, Access, CoreError, Entry, LoadRequest, Op, Policy, Preset, ResolveEnv,
@@ -147,4 +148,43 @@ fn read_only_with_a_writable_root_is_refused() {
         ..Default::default()
     };
     load(&req).unwrap();
+}
+
+/// Root bypasses the sticky bit, so another user's link at a protected name in a sticky
+/// directory is held as it is: protected with kind `Link` (never followed), with a warning,
+/// instead of refusing the run. Needs root (to own neither the link nor be stopped by it).
+#[test]
+fn root_holds_a_foreign_link_in_a_sticky_directory() {
+    use std::os::unix::fs::PermissionsExt as _;
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("notice: not root: skipped");
+        return;
+    }
+    let (_t, base) = tree();
+    let ws = base.join("ws");
+    let shared = base.join("shared");
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::create_dir_all(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let link = shared.join(".codex");
+    symlink("elsewhere", &link).unwrap();
+    std::os::unix::fs::lchown(&link, Some(65534), None).unwrap();
+    let mut p = ws_policy();
+    p.add_writable_root(shared.clone(), "--writable-root");
+    let r = resolve(&p, &env(&ws)).unwrap();
+    let held: Vec<_> = r
+        .protected_paths()
+        .into_iter()
+        .filter(|p| p.kind == sandbox_core::PathKind::Link)
+        .map(|p| p.path.clone())
+        .collect();
+    assert_eq!(held, std::slice::from_ref(&link));
+    assert!(r.warnings.iter().any(|w| w.contains("held as it is")));
+    assert!(!shared.join("elsewhere").exists(), "followed");
+    assert!(!r.decide(&link, Op::Write).allowed);
+    assert!(r.decide(&shared.join("x"), Op::Write).allowed);
+    // Root's own link there is no one else's: still refused.
+    std::os::unix::fs::lchown(&link, Some(0), None).unwrap();
+    assert!(resolve(&p, &env(&ws)).is_err());
 }

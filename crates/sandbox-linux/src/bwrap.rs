@@ -257,6 +257,17 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             true
         }
     };
+    // bwrap follows a symlink when it mounts, so it cannot hold a link as it is.
+    if let Some(p) = held_link(policy) {
+        return Err(BwrapError::Unsupported {
+            feature: format!(
+                "holding the symbolic link {} as it is (another user's link at a protected name in a sticky directory: root could replace it, and bwrap follows links when mounting)",
+                p.display()
+            ),
+            hint: "use --backend landlock (or --backend auto, which chooses it for this policy)"
+                .into(),
+        });
+    }
     // bwrap gives the command a fresh /dev and /proc; a deny rule there would be dropped.
     if let Some(r) = policy.rules.iter().find(|r| {
         r.access == sandbox_core::Access::Deny
@@ -405,6 +416,16 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
         proc_mounted: f.proc_mount,
         degradations,
     })
+}
+
+/// The first protected path that is a link to hold as it is ([`PathKind::Link`]), which only
+/// the Landlock backend's mount namespace can do.
+pub fn held_link(policy: &ResolvedPolicy) -> Option<&Path> {
+    policy
+        .protected_paths()
+        .into_iter()
+        .find(|p| p.kind == PathKind::Link)
+        .map(|p| p.path.as_path())
 }
 
 /// Top-level directories that merged-/usr systems make symlinks (`/bin -> usr/bin`); the

@@ -65,7 +65,19 @@ fn version(bwrap: &Path) -> Option<String> {
 
 /// The backend `--backend auto` runs `policy` with on this host, and why.
 pub fn choose_auto(policy: &ResolvedPolicy) -> Result<Selection, Refusal> {
-    select(Requested::Auto, &quick_facts(policy))
+    let facts = quick_facts(policy);
+    let chosen = select(Requested::Auto, &facts)?;
+    // A link held as it is needs the Landlock backend (bwrap would refuse the policy).
+    match (crate::bwrap::held_link(policy), facts.landlock_abi) {
+        (Some(link), Some(abi)) if chosen.backend == Backend::Bwrap && abi >= 1 => Ok(Selection {
+            backend: Backend::Landlock,
+            reason: format!(
+                "the policy holds the symbolic link {} as it is, which bwrap cannot (it follows links when mounting); using Landlock ABI {abi}",
+                link.display()
+            ),
+        }),
+        _ => Ok(chosen),
+    }
 }
 
 /// `--backend auto` chose bwrap, but bwrap could not create the sandbox's namespaces (nothing

@@ -36,6 +36,20 @@ pub enum MountStep {
     Placeholder { path: PathBuf, reason: String },
     /// Cover a denied directory with an empty, read-only, mode-000 tmpfs.
     MaskDir { path: PathBuf },
+    /// A path below the denied directory `mask` that a deeper rule allows again (`"private"
+    /// = "deny"`, `"private/pub" = "write"`): the real path is bound back on top of the mask
+    /// (read-only for a read rule, else with the access it had), and the mask becomes mode
+    /// 0111 so the command can walk to it but not list the masked directory.
+    Reexpose {
+        path: PathBuf,
+        mask: PathBuf,
+        dir: bool,
+        read_only: bool,
+    },
+    /// A symbolic link at a protected name, another user's in a sticky directory, met by root
+    /// ([`sandbox_core::PathKind::Link`]): the link itself (not its target) is bound onto
+    /// itself read-only, so it cannot be removed, renamed or replaced (`EBUSY`).
+    HoldLink { path: PathBuf },
     /// A denied path that does not exist inside a writable root: an empty directory is made
     /// for the run (as for [`MountStep::Placeholder`]) and masked like a denied directory, so
     /// the command can neither create nor read it.
@@ -95,6 +109,17 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             };
             (r.path.as_path(), kind, format!("read rule ({})", r.origin))
         }));
+    let read_only: Vec<_> = read_only.collect();
+    for (path, kind, _) in &read_only {
+        if *kind == PathKind::Link {
+            layers.push(MountStep::HoldLink {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    let read_only = read_only
+        .into_iter()
+        .filter(|(_, k, _)| *k != PathKind::Link);
     for (path, kind, reason) in read_only {
         match kind {
             PathKind::Dir | PathKind::File => layers.push(MountStep::Protect {
@@ -107,6 +132,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
                     reason,
                 })
             }
+            PathKind::Link => {}
             PathKind::Missing => unenforceable.push((
                 "filesystem.protected_create".to_string(),
                 format!(
@@ -140,13 +166,16 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
     for rule in policy.rules.iter().filter(|r| r.access == Access::Deny) {
         // A deny rule matters only where some shallower rule grants access.
         let granted = has_ancestor(&rule.path, true, |p| granting.contains(p));
-        if !granted {
+        if !granted || hidden_by_mask(&steps, &rule.path) {
             continue;
         }
         match std::fs::metadata(&rule.path) {
-            Ok(m) if m.is_dir() => steps.push(MountStep::MaskDir {
-                path: rule.path.clone(),
-            }),
+            Ok(m) if m.is_dir() => {
+                steps.push(MountStep::MaskDir {
+                    path: rule.path.clone(),
+                });
+                steps.extend(reexposed(policy, &rule.path));
+            }
             Ok(_) => steps.push(MountStep::MaskFile {
                 path: rule.path.clone(),
             }),
@@ -192,6 +221,9 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             MatchKind::Symlink { target: Some(t) } => (t.clone(), t.is_dir()),
             MatchKind::Symlink { target: None } => continue,
         };
+        if hidden_by_mask(&steps, &path) {
+            continue;
+        }
         steps.push(if is_dir {
             MountStep::MaskDir { path }
         } else {
@@ -237,6 +269,53 @@ pub fn carved_read_rules(policy: &ResolvedPolicy) -> Vec<&sandbox_core::Rule> {
         .collect()
 }
 
+/// The allowed paths directly below the denied directory `denied` (no rule in between) that
+/// exist: bound back on top of its mask, so the deepest rule decides as in the oracle.
+fn reexposed(policy: &ResolvedPolicy, denied: &Path) -> Vec<MountStep> {
+    let below = |p: &Path| p != denied && p.starts_with(denied);
+    policy
+        .rules
+        .iter()
+        .filter(|r| r.access != Access::Deny && below(&r.path))
+        .filter(|r| {
+            policy
+                .deepest_rule(&r.path)
+                .is_some_and(|d| d.access != Access::Deny)
+        })
+        .filter(|r| {
+            !policy
+                .rules
+                .iter()
+                .any(|o| below(&o.path) && o.path != r.path && r.path.starts_with(&o.path))
+        })
+        .map(|r| &r.path)
+        .collect::<BTreeSet<&PathBuf>>()
+        .into_iter()
+        .filter_map(|path| {
+            let m = std::fs::symlink_metadata(path).ok()?;
+            (m.is_dir() || m.is_file()).then(|| MountStep::Reexpose {
+                path: path.clone(),
+                mask: denied.to_path_buf(),
+                dir: m.is_dir(),
+                read_only: !policy.allows_canonical(path, Op::Write),
+            })
+        })
+        .collect()
+}
+
+/// Whether `path` lies below a directory masked by `steps` and is not bound back over that
+/// mask: it is hidden already (and its mount point is gone from the view).
+fn hidden_by_mask(steps: &[MountStep], path: &Path) -> bool {
+    steps.iter().any(|s| match s {
+        MountStep::MaskDir { path: m } if path != m && path.starts_with(m) => {
+            !steps.iter().any(|r| {
+                matches!(r, MountStep::Reexpose { path: p, mask, .. } if mask == m && path.starts_with(p))
+            })
+        }
+        _ => false,
+    })
+}
+
 /// The path a layer step is placed at.
 fn step_path(s: &MountStep) -> Option<&Path> {
     match s {
@@ -247,7 +326,9 @@ fn step_path(s: &MountStep) -> Option<&Path> {
         | MountStep::MaskDir { path }
         | MountStep::MaskPlaceholder { path }
         | MountStep::PrivateTmpfs { path }
-        | MountStep::MaskFile { path } => Some(path),
+        | MountStep::MaskFile { path }
+        | MountStep::Reexpose { path, .. }
+        | MountStep::HoldLink { path } => Some(path),
         MountStep::ReadOnlyBase => None,
     }
 }
@@ -309,15 +390,31 @@ mod imp {
         Ok(())
     }
 
-    /// One mount operation with everything allocated up front.
+    /// One mount operation with everything allocated up front (`MaskDir::back`: the paths
+    /// bound back over the mask, [`MountStep::Reexpose`]).
     #[derive(Debug)]
     enum Op {
         Bind { path: CString },
         RemountRo { path: CString, flags: libc::c_ulong },
         ProtectRo { path: CString, flags: libc::c_ulong },
-        MaskDir { path: CString },
+        MaskDir { path: CString, back: Vec<Reexpose> },
+        HoldLink { path: CString },
         PrivateTmpfs { path: CString },
         MaskFile { path: CString },
+    }
+
+    /// A path bound back on top of a directory mask ([`MountStep::Reexpose`]).
+    #[derive(Debug)]
+    struct Reexpose {
+        /// The real path, cloned (with its submounts) before the mask covers it.
+        path: CString,
+        /// Directories to make inside the mask on the way to `path`, shallowest first.
+        dirs: Vec<CString>,
+        dir: bool,
+        read_only: bool,
+        /// The cloned tree's fd between the clone and the attach (allocation-free storage
+        /// for the forked child).
+        tree: std::sync::atomic::AtomicI32,
     }
 
     /// A mount plan with host facts filled in (mount points and their locked flags).
@@ -461,6 +558,41 @@ mod imp {
                     }),
                     MountStep::MaskDir { path } => ops.push(Op::MaskDir {
                         path: cstring(path),
+                        back: Vec::new(),
+                    }),
+                    MountStep::Reexpose {
+                        path,
+                        mask,
+                        dir,
+                        read_only,
+                    } => {
+                        let mask_c = cstring(mask);
+                        let Some(Op::MaskDir { back, .. }) = ops
+                            .iter_mut()
+                            .rev()
+                            .find(|op| matches!(op, Op::MaskDir { path, .. } if *path == mask_c))
+                        else {
+                            continue;
+                        };
+                        let dirs = path
+                            .ancestors()
+                            .skip(1)
+                            .take_while(|a| a.starts_with(mask) && *a != mask.as_path())
+                            .map(cstring)
+                            .collect::<Vec<_>>()
+                            .into_iter()
+                            .rev()
+                            .collect();
+                        back.push(Reexpose {
+                            path: cstring(path),
+                            dirs,
+                            dir: *dir,
+                            read_only: *read_only,
+                            tree: std::sync::atomic::AtomicI32::new(-1),
+                        });
+                    }
+                    MountStep::HoldLink { path } => ops.push(Op::HoldLink {
+                        path: cstring(path),
                     }),
                     MountStep::MaskPlaceholder { path } => {
                         let Some(h) = Held::acquire(path)? else {
@@ -469,6 +601,7 @@ mod imp {
                         held.push(Arc::new(h));
                         ops.push(Op::MaskDir {
                             path: cstring(path),
+                            back: Vec::new(),
                         });
                     }
                     MountStep::MaskFile { path } => ops.push(Op::MaskFile {
@@ -530,7 +663,7 @@ mod imp {
                         )
                         .map_err(|e| ("mount private tmpfs", e))?;
                     }
-                    Op::MaskDir { path } => {
+                    Op::MaskDir { path, back } if back.is_empty() => {
                         sys::mount_with_data(
                             c"tmpfs",
                             path,
@@ -539,6 +672,10 @@ mod imp {
                             c"mode=0000",
                         )
                         .map_err(|e| ("mask denied directory", e))?;
+                    }
+                    Op::MaskDir { path, back } => mask_and_reexpose(path, back)?,
+                    Op::HoldLink { path } => {
+                        sys::hold_link(path).map_err(|e| ("hold symbolic link", e))?
                     }
                     Op::MaskFile { path } => {
                         let mnt = *mask_mnt.get_or_insert_with(sys::detached_mask_mount);
@@ -553,6 +690,42 @@ mod imp {
             }
             Ok(())
         }
+    }
+
+    /// Masks the directory `path` with a tmpfs and binds each path of `reexpose` back on top:
+    /// clones them first (the mask hides them), makes their mount points in the mask, attaches
+    /// the clones, then makes the mask read-only. Mode 0111 lets the command walk through the
+    /// mask without listing it. Raw syscalls only.
+    fn mask_and_reexpose(path: &CStr, reexpose: &[Reexpose]) -> Result<(), (&'static str, i32)> {
+        use std::sync::atomic::Ordering::Relaxed;
+        for r in reexpose {
+            let tree = sys::clone_tree(&r.path, r.read_only)
+                .map_err(|e| ("clone a path allowed below a denied directory", e))?;
+            r.tree.store(tree, Relaxed);
+        }
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        sys::mount_with_data(c"tmpfs", path, c"tmpfs", flags, c"mode=0111")
+            .map_err(|e| ("mask denied directory", e))?;
+        for r in reexpose {
+            for d in &r.dirs {
+                sys::mkdir(d, 0o111).map_err(|e| ("make a mount point in a mask", e))?;
+            }
+            let made = if r.dir {
+                sys::mkdir(&r.path, 0o111)
+            } else {
+                sys::make_file(&r.path)
+            };
+            made.map_err(|e| ("make a mount point in a mask", e))?;
+            sys::attach_tree(r.tree.swap(-1, Relaxed), &r.path)
+                .map_err(|e| ("bind an allowed path back over a mask", e))?;
+        }
+        sys::mount(
+            None,
+            path,
+            None,
+            libc::MS_REMOUNT | libc::MS_BIND | libc::MS_RDONLY | flags,
+        )
+        .map_err(|e| ("remount a mask read-only", e))
     }
 
     #[cfg(test)]

@@ -213,6 +213,97 @@ pub(crate) fn attach_mask_file(mask_mnt: i32, target: &CStr) -> Result<(), i32> 
     }
 }
 
+/// `open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | AT_RECURSIVE)`: a detached copy of the
+/// mount tree at `path` (not following a final symlink), made read-only at its top when
+/// `read_only` (submounts keep their own flags). Returns the tree's fd (close-on-exec).
+pub(crate) fn clone_tree(path: &CStr, read_only: bool) -> Result<i32, i32> {
+    let flags = OPEN_TREE_CLONE
+        | libc::O_CLOEXEC as libc::c_uint
+        | libc::AT_RECURSIVE as libc::c_uint
+        | libc::AT_SYMLINK_NOFOLLOW as libc::c_uint;
+    // SAFETY: raw syscalls with a NUL-terminated path and an fd owned here, closed on failure.
+    unsafe {
+        let tree = libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) as i32;
+        if tree < 0 {
+            return Err(errno());
+        }
+        if read_only {
+            let ro = MountAttr {
+                attr_set: MOUNT_ATTR_RDONLY,
+                attr_clr: 0,
+                propagation: 0,
+                userns_fd: 0,
+            };
+            let rc = libc::syscall(
+                libc::SYS_mount_setattr,
+                tree,
+                c"".as_ptr(),
+                libc::AT_EMPTY_PATH,
+                &ro as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            );
+            if rc != 0 {
+                let e = errno();
+                libc::close(tree);
+                return Err(e);
+            }
+        }
+        Ok(tree)
+    }
+}
+
+/// Attaches the detached tree `tree` at `target` (a final symlink is not followed) and
+/// closes `tree`.
+pub(crate) fn attach_tree(tree: i32, target: &CStr) -> Result<(), i32> {
+    // SAFETY: raw syscalls with a NUL-terminated path and an fd owned here, closed here.
+    unsafe {
+        let rc = libc::syscall(
+            libc::SYS_move_mount,
+            tree,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        );
+        let e = errno();
+        libc::close(tree);
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(e)
+        }
+    }
+}
+
+/// Binds the symbolic link at `path` itself (never its target) onto itself, read-only: a
+/// mount point cannot be removed or renamed, so the link stays as it is.
+pub(crate) fn hold_link(path: &CStr) -> Result<(), i32> {
+    attach_tree(clone_tree(path, true)?, path)
+}
+
+/// `mkdir(path, mode)`; an existing entry is fine (a mount point made for a sibling).
+pub(crate) fn mkdir(path: &CStr, mode: libc::mode_t) -> Result<(), i32> {
+    // SAFETY: `path` is NUL-terminated.
+    if unsafe { libc::mkdir(path.as_ptr(), mode) } == 0 || errno() == libc::EEXIST {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// Creates the empty mode-000 file `path` (a mount point for a file).
+pub(crate) fn make_file(path: &CStr) -> Result<(), i32> {
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_CLOEXEC;
+    // SAFETY: `path` is NUL-terminated; the fd is closed at once.
+    let fd = unsafe { libc::open(path.as_ptr(), flags, 0 as libc::c_uint) };
+    if fd < 0 {
+        return Err(errno());
+    }
+    // SAFETY: `fd` was just opened here.
+    unsafe { libc::close(fd) };
+    Ok(())
+}
+
 /// Writes `data` to the file `path` (open, write, close), for `/proc/self/uid_map` and friends.
 pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), i32> {
     // SAFETY: `path` is NUL-terminated; the fd is closed before returning.

@@ -421,3 +421,69 @@ fn seccomp_no_unix_sockets_keeps_socketpair_and_send() {
         RET_ALLOW
     );
 }
+
+/// Below a masked deny, the allowed paths directly under it (no rule between) are bound back
+/// with their rule's access; deeper ones come along with them. A protected link is held.
+#[test]
+fn mount_plan_reexposes_allowed_paths_below_a_deny_and_holds_links() {
+    let t = tempfile::tempdir().unwrap();
+    let base = t.path().canonicalize().unwrap();
+    for d in ["private/pub", "private/docs/gen", "private/gone"] {
+        std::fs::create_dir_all(base.join(d)).unwrap();
+    }
+    std::fs::write(base.join("private/key"), "k").unwrap();
+    let b = base.to_str().unwrap();
+    let mut p = workspace_write();
+    p.rules = vec![
+        rule("/", Access::Read),
+        rule(b, Access::Write),
+        rule(&format!("{b}/private"), Access::Deny),
+        rule(&format!("{b}/private/pub"), Access::Write),
+        rule(&format!("{b}/private/docs"), Access::Read),
+        rule(&format!("{b}/private/docs/gen"), Access::Write),
+        rule(&format!("{b}/private/key"), Access::Read),
+        rule(&format!("{b}/private/gone"), Access::Write),
+        rule(&format!("{b}/private/gone"), Access::Deny),
+        rule(&format!("{b}/private/missing"), Access::Write),
+    ];
+    p.writable_roots = vec![WritableRoot {
+        path: base.clone(),
+        protected: vec![protected(&format!("{b}/.codex"), PathKind::Link, ".codex")],
+    }];
+    let steps = mountns::compile(&p, &[]).steps;
+    let re: Vec<(PathBuf, bool, bool)> = steps
+        .iter()
+        .filter_map(|s| match s {
+            MountStep::Reexpose {
+                path,
+                mask,
+                dir,
+                read_only,
+            } => {
+                assert_eq!(mask, &base.join("private"));
+                Some((path.clone(), *dir, *read_only))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        re,
+        vec![
+            (base.join("private/docs"), true, true),
+            (base.join("private/key"), false, true),
+            (base.join("private/pub"), true, false),
+        ]
+    );
+    // Each comes right after its mask.
+    let mask_at = steps
+        .iter()
+        .position(|s| matches!(s, MountStep::MaskDir { path } if path == &base.join("private")))
+        .unwrap();
+    assert!(matches!(steps[mask_at + 1], MountStep::Reexpose { .. }));
+    assert!(steps.contains(&MountStep::HoldLink {
+        path: base.join(".codex")
+    }));
+    assert!(!steps.iter().any(
+        |s| matches!(s, MountStep::Protect { path, .. } | MountStep::Placeholder { path, .. } if path == &base.join(".codex"))
+    ));
+}
