@@ -192,3 +192,119 @@ fn log_denials_reports_after_the_command() {
     assert!(err.contains("=== Sandbox denials ==="), "{err}");
     assert!(err.contains("file-write"), "{err}");
 }
+
+#[test]
+fn renaming_a_directory_above_a_protected_path_is_refused() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let base = t.ws.parent().unwrap();
+    // The workspace lies inside another writable root (as a workspace under /tmp does):
+    // moving it away would carry `.git` out of its protection.
+    let o = sh(
+        &["--full-auto", "-C", s(&t.ws), "--writable-root", s(base)],
+        &format!("mv '{}' '{}.x'", s(&t.ws), s(&t.ws)),
+    );
+    assert!(!o.status.success());
+    assert!(t.ws.join(".git/config").exists());
+    // A denied directory two levels down: `a` may not move (its secret would be readable
+    // under the new name); an unrelated directory may.
+    std::fs::create_dir_all(t.ws.join("a/secret")).unwrap();
+    std::fs::write(t.ws.join("a/secret/k"), "KEY").unwrap();
+    std::fs::create_dir_all(t.ws.join("free")).unwrap();
+    let p = ["--full-auto", "-C", s(&t.ws), "--deny-read", "a/secret/**"];
+    let o = sh(
+        &p,
+        &format!(
+            "mv '{}/a' '{}/b'; cat '{}/b/secret/k'",
+            s(&t.ws),
+            s(&t.ws),
+            s(&t.ws)
+        ),
+    );
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("KEY"));
+    assert!(t.ws.join("a/secret/k").exists());
+    let o = sh(&p, &format!("mv '{}/free' '{}/free2'", s(&t.ws), s(&t.ws)));
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}
+
+#[test]
+fn a_case_variant_of_a_missing_protected_name_cannot_be_created() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    for name in [".CODEX", ".Agents"] {
+        let o = sh(
+            &["--full-auto", "-C", s(&t.ws)],
+            &format!("mkdir '{}/{name}'", s(&t.ws)),
+        );
+        assert!(!o.status.success(), "{name}");
+        assert!(!t.ws.join(name).exists(), "{name}");
+    }
+}
+
+#[test]
+fn host_unix_sockets_are_closed_unless_listed() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let sock = t.outside.join("host.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let connect = format!(
+        "/usr/bin/python3 -c 'import socket;s=socket.socket(socket.AF_UNIX);s.connect(\"{}\")'",
+        s(&sock)
+    );
+    let o = sh(
+        &["-s", "read-only", "-c", "sandbox.unix_sockets=\"none\""],
+        &connect,
+    );
+    assert!(!o.status.success());
+    let listed = format!("sandbox.unix_sockets=[\"{}\"]", s(&sock));
+    let o = sh(&["-s", "read-only", "-c", &listed], &connect);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    drop(listener);
+}
+
+#[test]
+fn sandbox_markers_are_set() {
+    if !seatbelt_works() {
+        return;
+    }
+    let o = sh(
+        &["-s", "read-only"],
+        "echo \"$CODEX_SANDBOX:$CODEX_SANDBOX_NETWORK_DISABLED\"",
+    );
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "seatbelt:1\n");
+}
+
+#[test]
+fn nested_seatbelt_is_a_setup_error() {
+    if !seatbelt_works() {
+        return;
+    }
+    let me = env!("CARGO_BIN_EXE_sandbox");
+    let o = sh(
+        &["-s", "read-only"],
+        &format!("'{me}' macos -s read-only -- /usr/bin/true"),
+    );
+    assert_eq!(o.status.code(), Some(125));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("sandbox: macos: sandbox-exec could not apply")
+    );
+}
+
+#[test]
+fn writing_to_own_descriptors_by_name_works() {
+    if !seatbelt_works() {
+        return;
+    }
+    let o = sh(
+        &["-s", "read-only"],
+        "echo err >/dev/stderr; echo out >/dev/fd/1",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
+}

@@ -74,6 +74,8 @@ fn bwrap_generic() -> Vec<(&'static str, Value)> {
         ("filesystem.deny_paths", t.clone()),
         // Globs are expanded at launch: files created later are not covered.
         ("filesystem.deny_read", t.clone()),
+        // `--dev`: bubblewrap's small device set, not the host's /dev.
+        ("filesystem.private_dev", t.clone()),
         ("network.deny_all", t.clone()),
         ("network.allowlist_egress", Value::from(false)),
         ("network.unix_socket_paths", Value::from(false)),
@@ -98,6 +100,9 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
         ("filesystem.deny_paths", Value::from(ll && mountns)),
         // Deny-glob matches existing at launch are masked in the mount namespace.
         ("filesystem.deny_read", Value::from(ll && mountns)),
+        // Built in the mount namespace; without one, Landlock keeps the host's /dev out
+        // (standard devices and the caller's terminal only, no ptmx).
+        ("filesystem.private_dev", Value::from(ll)),
         ("network.deny_all", Value::from(ll && caps.seccomp)),
         ("network.allowlist_egress", Value::from(false)),
         ("network.unix_socket_paths", Value::from(false)),

@@ -106,13 +106,15 @@ mod imp {
         NoMountNamespace(Box<Sandbox>),
     }
 
-    /// Prints the plan's degradations and runs the command: in place, or supervised when
-    /// placeholders must be removed afterwards.
+    /// Prints the plan's degradations and runs the command supervised: as a child, so that
+    /// signals reach it and its handlers run, its status comes back as a status (`128+N`
+    /// for signal N, never this process dying of it), and nothing it leaves running outlives
+    /// this process. Only an unrestricted policy (no sandbox) `exec`s in place.
     fn launch(sandbox: Sandbox, path: &Path, args: &[OsString], verbose: bool) -> Launched {
         for d in &sandbox.plan().degradations {
             exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
         }
-        if sandbox.plan().needs_cleanup() {
+        if !sandbox.plan().unrestricted {
             return run_supervised(sandbox, path, args);
         }
         match sandbox.exec(path, args) {
@@ -129,9 +131,11 @@ mod imp {
 
     /// Runs the command as a child and waits, so placeholder directories made for missing
     /// protected paths can be removed afterwards; signals are forwarded as
-    /// [`sandbox_linux::supervise`] describes, and processes the command leaves behind are
-    /// killed when it exits (as bwrap's PID namespace does). Exit status: the child's code, or 128+N when it
-    /// died of signal N.
+    /// [`sandbox_linux::supervise`] describes (the child shares this process group, so a
+    /// terminal's Ctrl-C reaches it directly), and processes the command leaves behind are
+    /// killed when it exits (as bwrap's PID namespace does). The child also dies with this
+    /// process (`PR_SET_PDEATHSIG`). Exit status: the child's code, or 128+N when it died of
+    /// signal N.
     fn run_supervised(sandbox: Sandbox, path: &Path, args: &[OsString]) -> Launched {
         // Before `apply` makes the placeholders, so a SIGTERM cannot leave them behind. A
         // reaper: whatever the command leaves running is killed before the placeholders go,
@@ -342,6 +346,21 @@ mod imp {
                             format!(
                                 "read-only empty placeholder {} ({reason}, missing; removed after the run)",
                                 path.display()
+                            )
+                        }
+                        sandbox_linux::mountns::MountStep::PrivateDev(d) => {
+                            format!(
+                                "private /dev: {} bound from the host, its own devpts (pts, ptmx), shm{}",
+                                d.devices
+                                    .iter()
+                                    .filter_map(|p| p.file_name())
+                                    .map(|n| n.to_string_lossy())
+                                    .collect::<Vec<_>>()
+                                    .join(" "),
+                                d.keep
+                                    .iter()
+                                    .map(|p| format!(", writable {}", p.display()))
+                                    .collect::<String>()
                             )
                         }
                         sandbox_linux::mountns::MountStep::PrivateTmpfs { path } => {

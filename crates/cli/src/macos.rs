@@ -64,15 +64,28 @@ pub fn run(a: crate::MacosArgs) -> ExitCode {
             return ExitCode::from(e.exit_code());
         }
     }
+    if let Err(e) = launch.preflight() {
+        return match e.hint() {
+            Some(h) => exit::fail_hint("macos", &e, h),
+            None => exit::fail("macos", &e),
+        };
+    }
     if a.log_denials {
         match launch.run_logging_denials() {
-            Ok((status, denials)) => {
+            Ok((status, log)) => {
                 exit::err!("=== Sandbox denials ===");
-                for d in &denials {
-                    exit::err!("{d}");
-                }
-                if denials.is_empty() {
-                    exit::err!("(none)");
+                match log {
+                    sandbox_macos::launch::DenialLog::Lines(lines) if lines.is_empty() => {
+                        exit::err!("(none)");
+                    }
+                    sandbox_macos::launch::DenialLog::Lines(lines) => {
+                        for d in &lines {
+                            exit::err!("{d}");
+                        }
+                    }
+                    sandbox_macos::launch::DenialLog::Unavailable(why) => {
+                        exit::err!("(denial log unavailable: {why})");
+                    }
                 }
                 ExitCode::from(sandbox_macos::launch::exit_code(status))
             }

@@ -52,6 +52,11 @@ impl TargetOs {
                 "/usr",
                 "/System",
                 "/Library/Preferences",
+                // The xcrun shims in /usr/bin (git, clang, python3) find the developer
+                // tools through /private/var/select and run them from these.
+                "/Library/Apple",
+                "/Library/Developer/CommandLineTools",
+                "/private/var/select",
                 "/Applications",
                 "/private/etc",
                 "/private/var/db",

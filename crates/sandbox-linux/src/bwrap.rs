@@ -685,7 +685,14 @@ fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanF
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|x| x.to_string()));
     push(&["--new-session", "--die-with-parent"]);
-    push(&["--unshare-user", "--unshare-pid", "--unshare-ipc"]);
+    // A UTS namespace of its own: the host name the command sees (and could set) is not the
+    // host's.
+    push(&[
+        "--unshare-user",
+        "--unshare-pid",
+        "--unshare-ipc",
+        "--unshare-uts",
+    ]);
     if unshare_net {
         push(&["--unshare-net"]);
     }
@@ -712,7 +719,15 @@ fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanF
             ]),
             Mount::Symlink { path, target } => push(&["--symlink", &s(target), &s(path)]),
             Mount::Dev => push(&["--dev", "/dev"]),
-            Mount::Proc => push(&["--proc", "/proc"]),
+            Mount::Proc => {
+                push(&["--proc", "/proc"]);
+                // bwrap covers these itself only where its write probe succeeds, which
+                // it never does for /proc/sys; as root (uid 0 mapped to 0) sysctl writes
+                // check only the uid, so kernel.core_pattern would be writable.
+                for p in PROC_READ_ONLY {
+                    push(&["--ro-bind-try", p, p]);
+                }
+            }
         }
     }
     for r in &remount {
@@ -726,6 +741,12 @@ fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanF
     }
     a
 }
+
+/// Kernel interfaces under a fresh `/proc` that affect the whole host, bound read-only over
+/// themselves right after `--proc` (sysctls read through any procfs mount answer for the
+/// reader's own namespaces, so the host's `/proc/sys` shows the sandbox's values).
+pub const PROC_READ_ONLY: [&str; 4] =
+    ["/proc/sys", "/proc/sysrq-trigger", "/proc/irq", "/proc/bus"];
 
 /// Quotes one argument for a POSIX shell; plain words are left as they are.
 pub fn shell_quote(arg: &str) -> String {

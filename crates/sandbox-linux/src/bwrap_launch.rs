@@ -13,10 +13,10 @@ use crate::placeholder::Held;
 use crate::supervise::{exit_code, Forwarder};
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write as _};
-use std::os::fd::RawFd;
+use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -567,8 +567,21 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
     // Placed without close-on-exec, so bwrap inherits exactly these.
     let placed = place_plan_fds(plan)?;
 
+    // bwrap's --info-fd names its PID namespace's init, through which signals reach the
+    // command ([`Forwarder::supervise_bwrap`]). Made after the plan fds are placed, so it
+    // cannot take their numbers; only the write end is inherited.
+    let (info_read, info_write) = info_pipe()?;
     let mut cmd = Command::new(bwrap);
-    cmd.args(&plan.args).arg("--").arg(program).args(rest);
+    cmd.arg("--info-fd")
+        .arg(info_write.as_raw_fd().to_string())
+        .args(&plan.args)
+        .arg("--")
+        .arg(program)
+        .args(rest);
+    // A process group of its own: the terminal's Ctrl-C reaches this process only, which
+    // passes it to the command instead of letting it kill bwrap (and with it the command,
+    // before the command's own handler could run).
+    cmd.process_group(0);
     // Before the placeholders exist: from here on SIGTERM/SIGHUP cannot kill this process
     // before it has removed them. A reaper, because bwrap killed during its setup orphans a
     // process that never exits on its own.
@@ -585,9 +598,10 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
     }
     let spawned = cmd.spawn();
     close_placed(&placed);
+    drop(info_write);
     let mut child =
         spawned.map_err(|e| LaunchError::io(format!("executing {}", bwrap.display()), e))?;
-    let status = forwarder.supervise(&mut child);
+    let status = forwarder.supervise_bwrap(&mut child, info_read);
     // bwrap killed, or failing (1), during its setup leaves its sandbox process waiting for
     // it forever; kill that before the placeholders go. A normal end leaves none stuck (the
     // sandbox's init may still be exiting; it is reparented here and needs nothing).
@@ -602,6 +616,24 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
     let status =
         status.map_err(|e| LaunchError::io(format!("waiting for {}", bwrap.display()), e))?;
     Ok(exit_code(status).unwrap_or(1))
+}
+
+/// A pipe for bwrap's `--info-fd`: the read end close-on-exec, the write end inheritable.
+fn info_pipe() -> Result<(std::os::fd::OwnedFd, std::os::fd::OwnedFd), LaunchError> {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: pipe2 fills the two-element array.
+    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } != 0 {
+        return Err(LaunchError::io("pipe", io::Error::last_os_error()));
+    }
+    // SAFETY: fresh fds from pipe2, owned here; F_SETFD clears close-on-exec on the write end.
+    unsafe {
+        libc::fcntl(fds[1], libc::F_SETFD, 0);
+        Ok((
+            std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+            std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+        ))
+    }
 }
 
 /// Marks every fd above 2 close-on-exec, so nothing the caller leaked reaches the command.

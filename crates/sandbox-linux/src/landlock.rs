@@ -202,6 +202,44 @@ pub fn private_tmpfs_rights(plan: &LandlockPlan) -> u64 {
     plan.handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK)
 }
 
+/// For a run without a private `/dev` (no mount namespace): a rule on `/` would grant the
+/// whole host `/dev` (the user's other terminals; as root consoles and disks). The rule on `/`
+/// keeps only `read_dir`, and its rights go to each entry of `/` (`children`, read from the
+/// host) except `/dev`, where only the device rules (standard devices, the caller's terminal)
+/// grant anything. Entries made in `/` after the launch are not covered (stricter).
+pub fn keep_out_of_host_dev(plan: &mut LandlockPlan, children: &[PathBuf]) {
+    let Some(i) = plan.rules.iter().position(|r| r.path == Path::new("/")) else {
+        return;
+    };
+    let root = plan.rules.remove(i);
+    let mut collected = Collected::default();
+    for r in plan.rules.drain(..) {
+        collected.add(&r.path, r.access.bits, r.why);
+    }
+    for c in children {
+        if c != Path::new("/dev") {
+            collected.add(
+                c,
+                root.access.bits,
+                format!("{} (an entry of /: /dev left out)", root.why),
+            );
+        }
+    }
+    collected.add(
+        Path::new("/"),
+        root.access.bits & READ_DIR,
+        format!("{} (listing only: /dev left out)", root.why),
+    );
+    plan.rules = collected.rules;
+    plan.rules.sort_by(|a, b| a.path.cmp(&b.path));
+}
+
+/// Rights on the sandbox's own `devpts` instance (its `ptmx` and the terminals the command
+/// opens there): reading, writing and terminal ioctls.
+pub fn devpts_rights(plan: &LandlockPlan) -> u64 {
+    plan.handled_fs.bits & (READ_FILE | WRITE_FILE | READ_DIR | TRUNCATE | IOCTL_DEV)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -232,6 +270,43 @@ mod tests {
             }
             prop_assert_eq!(collected.rules, scanned);
         }
+    }
+
+    #[test]
+    fn host_dev_is_left_out_of_a_rule_on_root() {
+        let rule = |p: &str, bits: u64| PathRule {
+            path: p.into(),
+            access: Rights::fs(bits),
+            why: "w".into(),
+        };
+        let read = read_rights();
+        let mut plan = LandlockPlan {
+            abi: 6,
+            handled_fs: Rights::all(&FS_RIGHTS, 6),
+            handled_net: Rights::all(&NET_RIGHTS, 6),
+            scoped: Rights::all(&SCOPES, 6),
+            rules: vec![
+                rule("/", read),
+                rule("/dev/null", WRITE_FILE),
+                rule("/tmp", WRITE_FILE),
+            ],
+        };
+        let children: Vec<PathBuf> = ["/dev", "/tmp", "/usr"].iter().map(PathBuf::from).collect();
+        keep_out_of_host_dev(&mut plan, &children);
+        let got: Vec<(String, u64)> = plan
+            .rules
+            .iter()
+            .map(|r| (r.path.display().to_string(), r.access.bits))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("/".into(), READ_DIR),
+                ("/dev/null".into(), WRITE_FILE),
+                ("/tmp".into(), WRITE_FILE | read),
+                ("/usr".into(), read),
+            ]
+        );
     }
 
     #[test]

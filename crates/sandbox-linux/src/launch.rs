@@ -21,6 +21,8 @@ pub struct Launch {
     seccomp: Vec<sock_filter>,
     /// Rights granted on private tmpfs mounts made in the child.
     tmpfs_access: u64,
+    /// Rights granted on the private devpts instance made in the child.
+    devpts_access: u64,
     /// Kill the sandboxed process when the thread that spawned it exits (library mode).
     pdeathsig: bool,
     /// Pid of the process that prepared the launch (the child's expected parent).
@@ -61,7 +63,9 @@ impl std::fmt::Display for StepError {
 }
 
 /// Every step name [`Launch::enter`] can fail in, so a child can report one as a byte.
-const STEP_NAMES: [&str; 20] = [
+const STEP_NAMES: [&str; 22] = [
+    "mount private /dev",
+    "grant private devpts",
     "mount private tmpfs",
     "grant private tmpfs",
     "drop capabilities",
@@ -221,6 +225,7 @@ impl Launch {
             mounts,
             seccomp: sc.program().to_vec(),
             tmpfs_access: crate::landlock::private_tmpfs_rights(ll),
+            devpts_access: crate::landlock::devpts_rights(ll),
             pdeathsig,
             // SAFETY: getpid has no preconditions.
             parent: unsafe { libc::getpid() },
@@ -281,7 +286,12 @@ impl Launch {
                 .map_err(|(s, e)| StepError { step: s, errno: e })?;
             rechdir().map_err(step("re-enter working directory"))?;
             for path in m.private_tmpfs() {
-                self.grant_dir(path).map_err(step("grant private tmpfs"))?;
+                self.grant_dir(path, self.tmpfs_access)
+                    .map_err(step("grant private tmpfs"))?;
+            }
+            if let Some(path) = m.private_devpts() {
+                self.grant_dir(path, self.devpts_access)
+                    .map_err(step("grant private devpts"))?;
             }
         }
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(step("set no_new_privs"))?;
@@ -299,9 +309,9 @@ impl Launch {
 }
 
 impl Launch {
-    /// Adds a full-access rule (device nodes excepted) for `path` to the ruleset. Raw
+    /// Adds a rule granting `access` beneath the directory `path` to the ruleset. Raw
     /// syscalls only; used for mounts made in the child itself.
-    fn grant_dir(&self, path: &std::ffi::CStr) -> Result<(), i32> {
+    fn grant_dir(&self, path: &std::ffi::CStr, access: u64) -> Result<(), i32> {
         // SAFETY: NUL-terminated path; the fd is closed below.
         let fd = unsafe {
             libc::open(
@@ -313,7 +323,7 @@ impl Launch {
             return Err(sys::errno());
         }
         let pb = PathBeneathAttr {
-            allowed_access: self.tmpfs_access,
+            allowed_access: access,
             parent_fd: fd,
         };
         let rc = sys::landlock_add_path_rule(self.ruleset.as_raw_fd(), &pb);

@@ -24,6 +24,8 @@ pub mod bwrap_launch;
 #[cfg(target_os = "linux")]
 mod bwrap_sandbox;
 #[cfg(target_os = "linux")]
+mod bwrap_signals;
+#[cfg(target_os = "linux")]
 pub mod choose;
 pub mod error;
 pub mod glob_expand;
@@ -31,6 +33,7 @@ pub mod landlock;
 pub mod mountns;
 #[cfg(target_os = "linux")]
 pub mod placeholder;
+pub mod private_dev;
 pub mod select;
 
 #[cfg(target_os = "linux")]

@@ -7,6 +7,7 @@
 //! its `apply` step only makes raw syscalls.
 
 use crate::glob_expand::{DenyMatch, MatchKind};
+use crate::private_dev::{self, PrivateDev};
 use sandbox_core::index::has_ancestor;
 use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
@@ -29,6 +30,8 @@ pub enum MountStep {
     Pin { path: PathBuf },
     /// Remount every mount of the host view read-only, except the writable roots.
     ReadOnlyBase,
+    /// Cover `/dev` with the device set bubblewrap's `--dev` gives ([`crate::private_dev`]).
+    PrivateDev(PrivateDev),
     /// Bind a protected path onto itself, read-only.
     Protect { path: PathBuf, reason: String },
     /// A protected path that does not exist: an empty directory is created for the run (the
@@ -93,6 +96,10 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         }
     }
     steps.push(MountStep::ReadOnlyBase);
+    let dev = private_dev::compile(policy);
+    if let Some(d) = &dev {
+        steps.push(MountStep::PrivateDev(d.clone()));
+    }
     // Read-only layers inside writable roots (protected paths, read rules) and the writable
     // roots nested in them, applied shallowest first so the deepest rule decides.
     let mut layers: Vec<MountStep> = Vec::new();
@@ -230,6 +237,15 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             MountStep::MaskFile { path }
         });
     }
+    // Masks for host devices the private /dev does not have are not needed (nor possible).
+    if let Some(d) = &dev {
+        steps.retain(|s| match s {
+            MountStep::MaskDir { path }
+            | MountStep::MaskFile { path }
+            | MountStep::MaskPlaceholder { path } => private_dev::keeps(d, path),
+            _ => true,
+        });
+    }
     if Path::new(PRIVATE_SHM).is_dir()
         && !policy.allows_canonical(Path::new(PRIVATE_SHM), Op::Write)
     {
@@ -329,7 +345,7 @@ fn step_path(s: &MountStep) -> Option<&Path> {
         | MountStep::MaskFile { path }
         | MountStep::Reexpose { path, .. }
         | MountStep::HoldLink { path } => Some(path),
-        MountStep::ReadOnlyBase => None,
+        MountStep::ReadOnlyBase | MountStep::PrivateDev(_) => None,
     }
 }
 
@@ -401,6 +417,7 @@ mod imp {
         HoldLink { path: CString },
         PrivateTmpfs { path: CString },
         MaskFile { path: CString },
+        PrivateDev(crate::private_dev::Prepared),
     }
 
     /// A path bound back on top of a directory mask ([`MountStep::Reexpose`]).
@@ -553,6 +570,9 @@ mod imp {
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
                         ops.push(Op::ProtectRo { path: c, flags });
                     }
+                    MountStep::PrivateDev(d) => {
+                        ops.push(Op::PrivateDev(crate::private_dev::Prepared::new(d)?))
+                    }
                     MountStep::PrivateTmpfs { path } => ops.push(Op::PrivateTmpfs {
                         path: cstring(path),
                     }),
@@ -626,6 +646,15 @@ mod imp {
             })
         }
 
+        /// The new `devpts` instance, when the private `/dev` is made: its Landlock rule can
+        /// only be added once it is mounted.
+        pub(crate) fn private_devpts(&self) -> Option<&'static CStr> {
+            self.ops
+                .iter()
+                .any(|op| matches!(op, Op::PrivateDev(_)))
+                .then_some(c"/dev/pts")
+        }
+
         /// Enters the namespace and performs the mounts. Raw syscalls only.
         pub(crate) fn apply(&self) -> Result<(), (&'static str, i32)> {
             enter_namespaces(self.userns, &self.maps)?;
@@ -654,6 +683,7 @@ mod imp {
                         sys::mount(None, path, None, ro | flags)
                             .map_err(|e| ("remount protected path read-only", e))?;
                     }
+                    Op::PrivateDev(d) => d.apply().map_err(|e| ("mount private /dev", e))?,
                     Op::PrivateTmpfs { path } => {
                         sys::mount(
                             Some(c"tmpfs"),

@@ -129,7 +129,7 @@ pub fn compile(
             crate::error::unix_socket_paths_gap(paths),
         ));
     }
-    let ll = landlock::compile(&policy_eff, abi, terminals);
+    let mut ll = landlock::compile(&policy_eff, abi, terminals);
     if ll.scoped.bits == 0 {
         gaps.push((
             "process.signal_scope".into(),
@@ -157,6 +157,10 @@ pub fn compile(
                 "filesystem.protected_subpaths".into(),
                 format!("protected subpaths (.git, .codex, …) stay writable: {why}"),
             ));
+        }
+        // No private /dev either: Landlock alone keeps the host's out of reach.
+        if crate::private_dev::compile(&policy_eff).is_some() {
+            landlock::keep_out_of_host_dev(&mut ll, &root_entries());
         }
         if let Some(r) = mountns::carved_read_rules(policy).first() {
             gaps.push((
@@ -226,6 +230,13 @@ pub fn compile(
     })
 }
 
+/// The entries of `/` on this host.
+fn root_entries() -> Vec<PathBuf> {
+    std::fs::read_dir("/")
+        .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
+        .unwrap_or_default()
+}
+
 /// Terminal devices of fds 0–2, so the command can reopen its terminal.
 fn caller_terminals() -> Vec<PathBuf> {
     let mut out = Vec::new();
@@ -247,8 +258,8 @@ fn caller_terminals() -> Vec<PathBuf> {
 impl Plan {
     /// True when the run may hold placeholder mount targets for protected paths (made by
     /// this run for missing ones, or left by a concurrent run for existing ones), which must
-    /// be removed after the command exits: the caller has to outlive it (the CLI then waits
-    /// instead of `exec`ing in place).
+    /// be removed after the command exits: the caller has to outlive it. (The CLI waits for
+    /// every restricted run anyway, to forward signals and kill what the command leaves.)
     pub fn needs_cleanup(&self) -> bool {
         self.mounts.as_ref().is_some_and(|m| {
             m.steps.iter().any(|s| {

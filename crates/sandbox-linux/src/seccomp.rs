@@ -1,7 +1,11 @@
 //! The seccomp filter shared by both Linux backends: network syscalls that would reach past
 //! the sandbox fail with `EPERM`, and so do the syscalls that bypass other layers
 //! (`io_uring_*`, `ptrace`, `process_vm_*`) and the terminal ioctls that push input into the
-//! caller's terminal (`TIOCSTI`, `TIOCLINUX`).
+//! caller's terminal (`TIOCSTI`, `TIOCLINUX`). Set-user-ID and set-group-ID mode bits are
+//! refused wherever a syscall sets a mode ([`SET_ID_MODE`]): as root, a command could
+//! otherwise leave a set-id executable in a writable root for any local user to run later.
+//! `openat2` takes its mode in a struct the filter cannot read, so it fails with `ENOSYS`
+//! and the C library falls back to `openat`.
 //!
 //! [`compile`] is a pure function of the policy; the result holds a readable summary and the
 //! BPF program (see [`SeccompPlan::to_bytes`] for bubblewrap's `--seccomp FD`).
@@ -37,6 +41,45 @@ const ALWAYS_DENIED: [(&str, i64); 9] = [
 /// Compared on the low 32 bits only, as the tty layer does (a set high bit does not hide them).
 /// The numbers are the generic ones, shared by x86_64 and aarch64 (`asm-generic/ioctls.h`).
 const TERMINAL_INJECTION: [(&str, u64); 2] = [("TIOCSTI", 0x5412), ("TIOCLINUX", 0x541C)];
+
+/// Syscalls that set a file's mode, with the argument index of the mode and, for the `open`
+/// family, of the flags (the mode only counts with `O_CREAT` or `O_TMPFILE`). A call whose
+/// mode has `S_ISUID` or `S_ISGID` fails with `EPERM`. The x86_64-only legacy calls have no
+/// aarch64 counterpart (their libc wrappers use the `*at` ones there).
+#[cfg(target_arch = "x86_64")]
+const SET_ID_MODE: [(&str, i64, u8, Option<u8>); 10] = [
+    ("chmod", libc::SYS_chmod, 1, None),
+    ("fchmod", libc::SYS_fchmod, 1, None),
+    ("fchmodat", libc::SYS_fchmodat, 2, None),
+    ("fchmodat2", SYS_FCHMODAT2, 2, None),
+    ("mkdir", libc::SYS_mkdir, 1, None),
+    ("mkdirat", libc::SYS_mkdirat, 2, None),
+    ("mknod", libc::SYS_mknod, 1, None),
+    ("mknodat", libc::SYS_mknodat, 2, None),
+    ("creat", libc::SYS_creat, 1, None),
+    ("open", libc::SYS_open, 2, Some(1)),
+];
+#[cfg(not(target_arch = "x86_64"))]
+const SET_ID_MODE: [(&str, i64, u8, Option<u8>); 5] = [
+    ("fchmod", libc::SYS_fchmod, 1, None),
+    ("fchmodat", libc::SYS_fchmodat, 2, None),
+    ("fchmodat2", SYS_FCHMODAT2, 2, None),
+    ("mkdirat", libc::SYS_mkdirat, 2, None),
+    ("mknodat", libc::SYS_mknodat, 2, None),
+];
+/// `openat`: mode argument 3, flags argument 2 (both architectures).
+const OPENAT: (&str, i64, u8, Option<u8>) = ("openat", libc::SYS_openat, 3, Some(2));
+
+/// `fchmodat2` (Linux 6.6), the same number on every architecture.
+const SYS_FCHMODAT2: i64 = 452;
+/// `openat2` (Linux 5.6), the same number on every architecture.
+const SYS_OPENAT2: u32 = 437;
+
+/// The mode bits refused: set-user-ID, set-group-ID.
+const SET_ID_BITS: [(&str, u64); 2] = [("S_ISUID", 0o4000), ("S_ISGID", 0o2000)];
+/// Open flags under which the mode argument is used: `O_CREAT`, `__O_TMPFILE` (generic
+/// values, shared by x86_64 and aarch64).
+const CREATING_FLAGS: [u64; 2] = [0o100, 0o20000000];
 
 /// With no unix sockets allowed, these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
 /// stay usable).
@@ -151,6 +194,24 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
     }
     rules.insert(libc::SYS_ioctl, ioctl_rules);
 
+    for (name, nr, mode_arg, flags_arg) in SET_ID_MODE.into_iter().chain([OPENAT]) {
+        rules.insert(nr, set_id_rules(mode_arg, flags_arg)?);
+        denied_when.push(match flags_arg {
+            None => format!("{name}: mode has S_ISUID or S_ISGID"),
+            Some(_) => format!("{name}: creating with S_ISUID or S_ISGID in the mode"),
+        });
+    }
+    limits.push(
+        "openat2 fails with ENOSYS (its mode is in memory the filter cannot read; the C \
+         library falls back to openat)"
+            .into(),
+    );
+    limits.push(
+        "setxattr is not filtered (the attribute name is in memory the filter cannot read): \
+         file capabilities (security.capability) are kept out by the dropped capabilities"
+            .into(),
+    );
+
     if policy.network != NetworkPolicy::Full {
         if policy.unix_sockets == UnixSockets::None {
             rules.insert(libc::SYS_socket, Vec::new());
@@ -213,6 +274,7 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
         .try_into()
         .map_err(|e: seccompiler::BackendError| LinuxError::Seccomp(e.to_string()))?;
     let x32_refused = refuse_x32(&mut program);
+    refuse_openat2(&mut program);
     denied.sort();
     Ok(SeccompPlan {
         summary: SeccompSummary {
@@ -225,6 +287,65 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
         },
         program,
     })
+}
+
+/// The rules (any one matches) for a syscall whose argument `mode_arg` is a file mode: a set
+/// `S_ISUID` or `S_ISGID` bit, and for the `open` family also a creating flag in `flags_arg`.
+/// Masked comparisons of the low 32 bits, as the kernel reads a mode (`umode_t`).
+fn set_id_rules(mode_arg: u8, flags_arg: Option<u8>) -> Result<Vec<SeccompRule>, LinuxError> {
+    let masked = |arg: u8, bit: u64| {
+        cond(
+            arg,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::MaskedEq(bit),
+            bit,
+        )
+    };
+    let mut rules = Vec::new();
+    for (_, bit) in SET_ID_BITS {
+        let conds: Vec<Vec<SeccompCondition>> = match flags_arg {
+            None => vec![vec![masked(mode_arg, bit)]],
+            Some(f) => CREATING_FLAGS
+                .iter()
+                .map(|&flag| vec![masked(f, flag), masked(mode_arg, bit)])
+                .collect(),
+        };
+        for c in conds {
+            rules.push(SeccompRule::new(c).map_err(|e| LinuxError::Seccomp(e.to_string()))?);
+        }
+    }
+    Ok(rules)
+}
+
+/// Inserts, right after seccompiler's architecture check (3 instructions), a check that makes
+/// `openat2` fail with `ENOSYS`, so the C library falls back to `openat`, whose mode the
+/// filter can see. Like [`refuse_x32`], the rest of the program stays valid.
+fn refuse_openat2(program: &mut BpfProgram) {
+    const BPF_LD_W_ABS: u16 = 0x20;
+    const BPF_JEQ_K: u16 = 0x15;
+    const BPF_RET_K: u16 = 0x06;
+    let guard = [
+        sock_filter {
+            code: BPF_LD_W_ABS,
+            jt: 0,
+            jf: 0,
+            k: 0, // offsetof(struct seccomp_data, nr)
+        },
+        sock_filter {
+            code: BPF_JEQ_K,
+            jt: 0,
+            jf: 1,
+            k: SYS_OPENAT2,
+        },
+        sock_filter {
+            code: BPF_RET_K,
+            jt: 0,
+            jf: 0,
+            k: libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+        },
+    ];
+    let at = 3.min(program.len());
+    program.splice(at..at, guard);
 }
 
 /// Inserts, right after seccompiler's architecture check (3 instructions), a check that
@@ -297,6 +418,23 @@ pub(crate) fn install_raw(program: &[sock_filter]) -> Result<(), i32> {
 #[cfg(test)]
 mod tests {
     /// The request numbers refused are the C library's.
+    #[test]
+    fn set_id_numbers_match_libc() {
+        assert_eq!(super::SYS_OPENAT2 as i64, libc::SYS_openat2);
+        assert_eq!(super::CREATING_FLAGS[0], libc::O_CREAT as u64);
+        assert_eq!(
+            super::SET_ID_BITS.map(|(_, b)| b),
+            [libc::S_ISUID as u64, libc::S_ISGID as u64]
+        );
+        #[cfg(target_arch = "x86_64")]
+        assert_eq!(super::SYS_FCHMODAT2, libc::SYS_fchmodat2);
+        // O_TMPFILE includes O_DIRECTORY; the kernel tests the __O_TMPFILE bit alone.
+        assert_eq!(
+            super::CREATING_FLAGS[1] | libc::O_DIRECTORY as u64,
+            libc::O_TMPFILE as u64
+        );
+    }
+
     #[test]
     fn terminal_injection_numbers_match_libc() {
         let ours = super::TERMINAL_INJECTION.map(|(_, v)| v);

@@ -28,7 +28,7 @@
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
 
 /// The signals passed on to the child.
 const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
@@ -37,17 +37,33 @@ const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, 
 static CHILD: AtomicI32 = AtomicI32::new(0);
 /// A signal that arrived while there was no child to forward it to (0: none).
 static PENDING: AtomicI32 = AtomicI32::new(0);
+/// Deferred mode ([`Forwarder::supervise_bwrap`]): the handler only records signals, as bits
+/// (`1 << N`), by who sent them; the main thread delivers them.
+static DEFER: AtomicBool = AtomicBool::new(false);
+/// Deferred signals sent by a process (`kill`, `sigqueue`).
+pub(crate) static SENT_BY_PROCESS: AtomicU64 = AtomicU64::new(0);
+/// Deferred signals sent by the kernel (the terminal's Ctrl-C, Ctrl-\, hangup).
+pub(crate) static SENT_BY_KERNEL: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
+    // si_code ≤ 0: sent by a process (kill, sigqueue); > 0: by the kernel, e.g. the terminal
+    // signalling its foreground group, which includes the child.
+    // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t for the handler's duration.
+    let from_process = info.is_null() || unsafe { (*info).si_code } <= 0;
+    if DEFER.load(Ordering::SeqCst) {
+        let bit = 1u64 << (sig as u32 & 63);
+        if from_process {
+            SENT_BY_PROCESS.fetch_or(bit, Ordering::SeqCst);
+        } else {
+            SENT_BY_KERNEL.fetch_or(bit, Ordering::SeqCst);
+        }
+        return;
+    }
     let pid = CHILD.load(Ordering::SeqCst);
     if pid <= 0 {
         PENDING.store(sig, Ordering::SeqCst);
         return;
     }
-    // si_code ≤ 0: sent by a process (kill, sigqueue); > 0: by the kernel, e.g. the terminal
-    // signalling its foreground group, which includes the child.
-    // SAFETY: with SA_SIGINFO the kernel passes a valid siginfo_t for the handler's duration.
-    let from_process = info.is_null() || unsafe { (*info).si_code } <= 0;
     if from_process {
         // SAFETY: __errno_location returns this thread's errno slot; kill(2) is
         // async-signal-safe and `pid` is an unreaped child of this process. errno is put back
@@ -157,6 +173,57 @@ impl Forwarder {
         }
     }
 
+    /// Like [`Forwarder::supervise`] for a bwrap `child` whose command runs in a session of its
+    /// own inside bwrap's PID namespace, where neither the terminal's signals nor bwrap reach
+    /// it (bwrap forwards none, and its init ignores them). Every forwarded signal, the
+    /// terminal's too, is delivered by this thread to the command itself, found through
+    /// `info` (the read end of bwrap's `--info-fd`): see [`crate::bwrap_signals`]. Signals
+    /// that come while the command does not exist yet wait for it.
+    pub fn supervise_bwrap(
+        &mut self,
+        child: &mut Child,
+        info: std::os::fd::OwnedFd,
+    ) -> io::Result<ExitStatus> {
+        let mut target = crate::bwrap_signals::CommandTarget::new(info);
+        let blocked = self.block();
+        DEFER.store(true, Ordering::SeqCst);
+        let early = PENDING.swap(0, Ordering::SeqCst);
+        if early != 0 {
+            SENT_BY_PROCESS.fetch_or(1 << (early as u32 & 63), Ordering::SeqCst);
+        }
+        let exited =
+            crate::bwrap_signals::wait_delivering(child.id() as i32, &mut target, &blocked);
+        DEFER.store(false, Ordering::SeqCst);
+        SENT_BY_PROCESS.store(0, Ordering::SeqCst);
+        SENT_BY_KERNEL.store(0, Ordering::SeqCst);
+        // SAFETY: restores the signal mask saved by `block`.
+        unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, &blocked, std::ptr::null_mut()) };
+        exited?;
+        loop {
+            match child.wait() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+
+    /// Blocks the forwarded signals in this thread; returns the previous mask (which
+    /// `ppoll` unblocks atomically while waiting).
+    fn block(&self) -> libc::sigset_t {
+        // SAFETY: sigset_t is plain data, initialised by sigemptyset/sigaddset below; the
+        // previous mask is written into `old`.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for (sig, _) in &self.saved {
+                libc::sigaddset(&mut set, *sig);
+            }
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            old
+        }
+    }
+
     /// Kills and reaps every process orphaned to this one since [`Forwarder::install_reaper`]
     /// (nothing without it). One `waitid` when there is none; a scan of `/proc` when one is
     /// alive.
@@ -243,7 +310,7 @@ fn reap_orphans() {
 
 /// The pids whose parent is `parent`, from `/proc/PID/stat` (the kernel's per-task `children`
 /// file is not built into every kernel).
-fn children_of(parent: i32) -> Vec<i32> {
+pub(crate) fn children_of(parent: i32) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };

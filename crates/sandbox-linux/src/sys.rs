@@ -323,6 +323,54 @@ pub(crate) fn write_file(path: &CStr, data: &[u8]) -> Result<(), i32> {
     }
 }
 
+/// Creates an empty file at `path` (a bind-mount target); an existing one is kept.
+pub(crate) fn create_file(path: &CStr) -> Result<(), i32> {
+    // SAFETY: `path` is NUL-terminated; the fd is closed right away.
+    unsafe {
+        let fd = libc::open(
+            path.as_ptr(),
+            libc::O_CREAT | libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+            0o444 as libc::c_uint,
+        );
+        if fd < 0 {
+            return Err(errno());
+        }
+        libc::close(fd);
+    }
+    Ok(())
+}
+
+/// `symlink(target, link)`.
+pub(crate) fn symlink(target: &CStr, link: &CStr) -> Result<(), i32> {
+    // SAFETY: both strings are NUL-terminated.
+    if unsafe { libc::symlink(target.as_ptr(), link.as_ptr()) } == 0 {
+        Ok(())
+    } else {
+        Err(errno())
+    }
+}
+
+/// `mkdir -p` for an absolute path, with a stack buffer (no allocation): paths longer than
+/// the buffer fail with `ENAMETOOLONG`.
+pub(crate) fn mkdir_all(path: &CStr) -> Result<(), i32> {
+    let bytes = path.to_bytes();
+    let mut buf = [0u8; 4096];
+    if bytes.len() >= buf.len() {
+        return Err(libc::ENAMETOOLONG);
+    }
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'/' && i > 0 {
+            buf[i] = 0;
+            // SAFETY: buf holds a NUL-terminated prefix of `path`.
+            mkdir(unsafe { CStr::from_ptr(buf.as_ptr().cast()) }, 0o755)?;
+        }
+        buf[i] = b;
+    }
+    buf[bytes.len()] = 0;
+    // SAFETY: buf holds `path`, NUL-terminated.
+    mkdir(unsafe { CStr::from_ptr(buf.as_ptr().cast()) }, 0o755)
+}
+
 /// Marks every fd above 2 close-on-exec (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`), with an
 /// `fcntl` loop for kernels before 5.11.
 pub(crate) fn cloexec_from_3() -> Result<(), i32> {

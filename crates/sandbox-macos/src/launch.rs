@@ -1,14 +1,14 @@
 //! Runs a command under `/usr/bin/sandbox-exec` (macOS only): exec in place for the CLI,
 //! [`Sandbox::apply`] for the library, and denial collection through `log stream`.
 
-use crate::profile::{compile, CompileError, CompileOptions, SeatbeltPlan};
+use crate::denials::{denials, new_tag, tag_denials, LOG_PREDICATE, READY_BANNER};
+use crate::profile::{compile, CompileError, CompileOptions, SeatbeltPlan, SANDBOX_EXEC};
 use sandbox_core::ResolvedPolicy;
-use std::collections::BTreeSet;
 use std::ffi::OsString;
-use std::io::Read;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 use thiserror::Error;
 
@@ -22,6 +22,10 @@ pub enum LaunchError {
     Empty,
     #[error("cannot start {what}: {err}")]
     Spawn { what: String, err: std::io::Error },
+    /// `sandbox-exec` itself failed before running the command (exit 71: a profile this
+    /// macOS rejects, or Seatbelt applied inside another sandbox).
+    #[error("sandbox-exec could not apply the profile (exit {status}): {message}")]
+    Seatbelt { status: i32, message: String },
 }
 
 impl LaunchError {
@@ -31,6 +35,16 @@ impl LaunchError {
             LaunchError::NotFound(_) => 127,
             LaunchError::NotExecutable(_) => 126,
             _ => 125,
+        }
+    }
+
+    /// The way out, when there is one.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            LaunchError::Seatbelt { .. } => Some(
+                "Seatbelt cannot be nested: run outside other sandboxes (Codex, Claude Code, an app sandbox), or check the macOS version (13 or later is needed)",
+            ),
+            _ => None,
         }
     }
 }
@@ -44,14 +58,19 @@ pub fn exit_code(status: ExitStatus) -> u8 {
     }
 }
 
-/// The log stream predicate for Seatbelt violation reports.
-const LOG_PREDICATE: &str =
-    "(senderImagePath CONTAINS[c] \"sandbox\") AND (eventMessage CONTAINS \"deny(\")";
-
 /// One command about to run under a plan.
 pub struct Launch<'a> {
     pub plan: &'a SeatbeltPlan,
     pub command: &'a [OsString],
+}
+
+/// What `--log-denials` found.
+#[derive(Debug)]
+pub enum DenialLog {
+    /// The reports of this run (possibly none).
+    Lines(Vec<String>),
+    /// `log stream` could not be used; the reason.
+    Unavailable(String),
 }
 
 impl Launch<'_> {
@@ -84,10 +103,43 @@ impl Launch<'_> {
         })
     }
 
-    fn command(&self) -> Command {
-        let argv = self.plan.argv(self.command);
+    /// Applies the profile once to `/usr/bin/true` before the real run, so a failure of
+    /// `sandbox-exec` itself (a profile this macOS rejects, or an attempt to nest Seatbelt,
+    /// both exit 71) is reported as a setup error (125), not passed off as the command's
+    /// status. A refusal to exec `true` inside the sandbox still means the profile applied.
+    pub fn preflight(&self) -> Result<(), LaunchError> {
+        let argv = self.plan.argv(&[OsString::from("/usr/bin/true")]);
+        let out = Command::new(&argv[0])
+            .args(&argv[1..])
+            .env_clear()
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|err| LaunchError::Spawn {
+                what: SANDBOX_EXEC.into(),
+                err,
+            })?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if out.status.success() || stderr.contains("execvp()") {
+            return Ok(());
+        }
+        Err(LaunchError::Seatbelt {
+            status: out.status.code().unwrap_or(-1),
+            // The last line is the error (anything before it is a warning).
+            message: stderr
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("no message")
+                .trim()
+                .to_string(),
+        })
+    }
+
+    fn command(&self, plan: &SeatbeltPlan) -> Command {
+        let argv = plan.argv(self.command);
         let mut cmd = Command::new(&argv[0]);
         cmd.args(&argv[1..]);
+        cmd.envs(&plan.env);
         cmd
     }
 
@@ -95,104 +147,188 @@ impl Launch<'_> {
     /// Returns only on failure.
     pub fn exec(&self) -> LaunchError {
         LaunchError::Spawn {
-            what: self.plan.argv(self.command)[0]
-                .to_string_lossy()
-                .into_owned(),
-            err: self.command().exec(),
+            what: SANDBOX_EXEC.into(),
+            err: self.command(self.plan).exec(),
         }
     }
 
-    /// Runs the command while `log stream` (started outside the sandbox) records violations;
-    /// returns the status and the denial lines of the command's process group.
-    pub fn run_logging_denials(&self) -> Result<(ExitStatus, Vec<String>), LaunchError> {
-        let mut log = Command::new("/usr/bin/log")
-            .args(["stream", "--style", "compact", "--predicate", LOG_PREDICATE])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+    /// Runs the command while `log stream` (started outside the sandbox, in its own process
+    /// group so Ctrl-C does not stop it) records violations. The profile's deny rules carry
+    /// a tag unique to this run, so every report of the command and its descendants is
+    /// found, however short-lived. The command stays in the terminal's foreground process
+    /// group (interactive programs, Ctrl-C); this process ignores SIGINT and SIGQUIT while
+    /// it waits, as a shell does, and reports the command's status.
+    pub fn run_logging_denials(&self) -> Result<(ExitStatus, DenialLog), LaunchError> {
+        let tag = new_tag();
+        let profile = tag_denials(&self.plan.profile, &tag).map_err(|e| LaunchError::Spawn {
+            what: "the tagged profile".into(),
+            err: std::io::Error::other(e.to_string()),
+        })?;
+        let tagged = SeatbeltPlan {
+            profile,
+            ..self.plan.clone()
+        };
+        let stream = LogStream::start();
+        let mut child = self
+            .command(&tagged)
             .spawn()
             .map_err(|err| LaunchError::Spawn {
-                what: "/usr/bin/log stream".into(),
+                what: SANDBOX_EXEC.into(),
                 err,
             })?;
-        // Drain the stream on a thread so a full pipe never stalls `log`.
-        let mut stdout = log.stdout.take();
-        let reader = std::thread::spawn(move || {
-            let mut text = String::new();
-            if let Some(out) = stdout.as_mut() {
-                let _ = out.read_to_string(&mut text);
-            }
-            text
-        });
-        // Give the stream a moment to attach before the command starts.
-        std::thread::sleep(Duration::from_millis(300));
-        let mut child =
-            self.command()
-                .process_group(0)
-                .spawn()
-                .map_err(|err| LaunchError::Spawn {
-                    what: "/usr/bin/sandbox-exec".into(),
-                    err,
-                })?;
-        let pgid = child.id();
-        let mut pids: BTreeSet<u32> = BTreeSet::from([pgid]);
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(s)) => break s,
-                Ok(None) => {
-                    pids.extend(group_members(pgid));
-                    std::thread::sleep(Duration::from_millis(100));
-                }
-                Err(err) => {
-                    let _ = log.kill();
-                    return Err(LaunchError::Spawn {
-                        what: "wait".into(),
-                        err,
-                    });
-                }
-            }
+        let status = {
+            let _quiet = IgnoreInterrupts::new();
+            child.wait()
         };
-        // Reports arrive with a small delay.
-        std::thread::sleep(Duration::from_millis(500));
-        let _ = log.kill();
-        let _ = log.wait();
-        let text = reader.join().unwrap_or_default();
-        Ok((status, denials(&text, &pids)))
+        let log = stream.finish();
+        let status = status.map_err(|err| LaunchError::Spawn {
+            what: "wait".into(),
+            err,
+        })?;
+        Ok((
+            status,
+            match log {
+                Ok(text) => DenialLog::Lines(denials(&text, &tag, child.id())),
+                Err(why) => DenialLog::Unavailable(why),
+            },
+        ))
     }
 }
 
-/// Pids currently in process group `pgid`, from `ps`.
-fn group_members(pgid: u32) -> Vec<u32> {
-    Command::new("/bin/ps")
-        .args(["-o", "pid=", "-g", &pgid.to_string()])
-        .stderr(Stdio::null())
-        .output()
-        .map(|o| {
-            String::from_utf8_lossy(&o.stdout)
-                .split_whitespace()
-                .filter_map(|s| s.parse().ok())
-                .collect()
-        })
-        .unwrap_or_default()
+/// A running `log stream`, attached before the command starts.
+struct LogStream {
+    child: Option<Child>,
+    out: Option<std::thread::JoinHandle<String>>,
+    err: Option<std::thread::JoinHandle<String>>,
+    /// Why the stream is not usable, when it is not.
+    failed: Option<String>,
 }
 
-/// Keeps `NAME(PID) deny(N) OPERATION PATH` for the given pids, de-duplicated, in order.
-fn denials(log: &str, pids: &BTreeSet<u32>) -> Vec<String> {
-    let mut seen = BTreeSet::new();
-    let mut out = Vec::new();
-    for line in log.lines() {
-        let Some(at) = line.find("Sandbox: ") else {
-            continue;
+impl LogStream {
+    /// Starts `log stream` and waits (up to 3 s) for its banner, so the first denials of the
+    /// command are not lost; a stream that does not come up is reported, not taken for
+    /// "no denials".
+    fn start() -> LogStream {
+        let spawned = Command::new("/usr/bin/log")
+            .args(["stream", "--style", "compact", "--predicate", LOG_PREDICATE])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn();
+        let mut child = match spawned {
+            Ok(c) => c,
+            Err(e) => {
+                return LogStream {
+                    child: None,
+                    out: None,
+                    err: None,
+                    failed: Some(format!("cannot start /usr/bin/log: {e}")),
+                }
+            }
         };
-        let msg = &line[at + "Sandbox: ".len()..];
-        let pid = msg
-            .split_once('(')
-            .and_then(|(_, rest)| rest.split_once(')'))
-            .and_then(|(p, _)| p.parse::<u32>().ok());
-        if pid.is_some_and(|p| pids.contains(&p)) && seen.insert(msg.to_string()) {
-            out.push(msg.to_string());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let out = child.stdout.take().map(|stdout| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let mut reader = BufReader::new(stdout);
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 {
+                    if line.contains(READY_BANNER) {
+                        let _ = ready_tx.send(());
+                    }
+                    text.push_str(&line);
+                    line.clear();
+                }
+                text
+            })
+        });
+        let err = child.stderr.take().map(|mut stderr| {
+            std::thread::spawn(move || {
+                let mut text = String::new();
+                let _ = stderr.read_to_string(&mut text);
+                text
+            })
+        });
+        let failed = match ready_rx.recv_timeout(Duration::from_secs(3)) {
+            Ok(()) => None,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                Some("`log stream` did not attach within 3 s".to_string())
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                Some("`log stream` ended before attaching".to_string())
+            }
+        };
+        LogStream {
+            child: Some(child),
+            out,
+            err,
+            failed,
         }
     }
-    out
+
+    /// Lets late reports arrive, stops the stream and returns its text, or why there is none.
+    fn finish(mut self) -> Result<String, String> {
+        if let Some(child) = self.child.as_mut() {
+            // Reports arrive with a small delay.
+            std::thread::sleep(Duration::from_millis(500));
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        let out = self
+            .out
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        let err = self
+            .err
+            .take()
+            .and_then(|h| h.join().ok())
+            .unwrap_or_default();
+        match self.failed {
+            None => Ok(out),
+            Some(why) => {
+                let detail = err.lines().next().unwrap_or("").trim();
+                Err(if detail.is_empty() {
+                    why
+                } else {
+                    format!("{why}: {detail}")
+                })
+            }
+        }
+    }
+}
+
+/// Ignores SIGINT and SIGQUIT in this process while alive (restored on drop): Ctrl-C goes to
+/// the command in the foreground group, which decides, and this process lives to report.
+/// Created only after the command was spawned, so the command keeps the default handlers.
+struct IgnoreInterrupts {
+    saved: Vec<(libc::c_int, libc::sighandler_t)>,
+}
+
+impl IgnoreInterrupts {
+    fn new() -> IgnoreInterrupts {
+        let mut saved = Vec::new();
+        for sig in [libc::SIGINT, libc::SIGQUIT] {
+            // SAFETY: `signal` with SIG_IGN installs no handler code; the previous
+            // disposition is kept and restored on drop. The workspace's `nix` is not
+            // buildable for macOS (its feature list names one nix 0.30 lacks).
+            let old = unsafe { libc::signal(sig, libc::SIG_IGN) };
+            if old != libc::SIG_ERR {
+                saved.push((sig, old));
+            }
+        }
+        IgnoreInterrupts { saved }
+    }
+}
+
+impl Drop for IgnoreInterrupts {
+    fn drop(&mut self) {
+        for (sig, old) in self.saved.drain(..) {
+            // SAFETY: restores exactly the disposition `signal` returned in `new`.
+            unsafe { libc::signal(sig, old) };
+        }
+    }
 }
 
 /// The library entry point: a compiled plan that rewrites commands to run under it.
@@ -213,8 +349,9 @@ impl Sandbox {
         &self.plan
     }
 
-    /// Rewrites `cmd` to run under `sandbox-exec`, keeping its working directory and
-    /// environment changes. Set stdio after calling this.
+    /// Rewrites `cmd` to run under `sandbox-exec`, keeping its working directory and its
+    /// environment exactly (`env_clear()` included) plus the sandbox markers. Set stdio,
+    /// `arg0`, `pre_exec`, uid/gid and the process group after calling this.
     pub fn apply(&self, cmd: &mut Command) {
         *cmd = crate::wrap::wrap(&self.plan, cmd);
     }

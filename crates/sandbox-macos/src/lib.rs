@@ -4,12 +4,15 @@
 //!
 //! Everything but `launch` (macOS only) is pure and builds on every OS.
 
+pub mod casefold;
+pub mod denials;
 pub mod escape;
 pub mod glob_regex;
 #[cfg(target_os = "macos")]
 pub mod launch;
 pub mod profile;
 pub mod sbpl;
+pub mod unix_sockets;
 pub mod verify;
 pub mod wrap;
 

@@ -4,13 +4,15 @@
 //! travel only as parameters; the only text that reaches the profile besides our own
 //! constants is deny-glob regexes, built by [`crate::glob_regex`] and [`crate::escape`].
 //!
-//! Layout, in order (Seatbelt lets the last matching rule decide):
-//! base rules, file reads, file writes, network, deny globs, standard devices.
+//! Layout, in order (Seatbelt lets the last matching rule decide): base rules (each group
+//! commented with the tools that need it), file reads (plus the metadata of the directories
+//! above them), file writes (exclusions in any letter case), rename pins, network, unix
+//! sockets, deny globs, standard devices and `/dev/fd`, and last the TIOCSTI denial.
 
 use crate::escape::{sbpl_literal, EscapeError, Literal};
 use crate::glob_regex::{glob_to_regex, GlobRegexError};
 use sandbox_core::index::prefixes;
-use sandbox_core::{Access, NetworkPolicy, ResolvedPolicy, TargetOs, UnixSockets};
+use sandbox_core::{Access, NetworkPolicy, Op, ResolvedPolicy, TargetOs};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
@@ -67,6 +69,9 @@ pub struct SeatbeltPlan {
     pub params: BTreeMap<String, String>,
     /// Degradations accepted under `--best-effort`, one line each.
     pub warnings: Vec<String>,
+    /// Variables set in the command's environment: the sandbox markers test suites check
+    /// (Codex's names, so suites written for Codex skip their network tests here too).
+    pub env: BTreeMap<String, String>,
 }
 
 impl SeatbeltPlan {
@@ -91,7 +96,7 @@ const DEVICES: [&str; 6] = sandbox_core::resolve::STANDARD_DEVICES;
 /// Operations that read a file: data and metadata, executing it, mapping it executable.
 const READ_OPS: &str = "file-read* process-exec file-map-executable";
 
-fn lit(s: &str) -> Result<String, EscapeError> {
+pub(crate) fn lit(s: &str) -> Result<String, EscapeError> {
     sbpl_literal(Literal::Str(s))
 }
 
@@ -104,17 +109,17 @@ fn utf8(p: &Path) -> Result<String, CompileError> {
 }
 
 /// Accumulates profile text and parameters.
-struct Out {
+pub(crate) struct Out {
     text: String,
     params: BTreeMap<String, String>,
 }
 
 impl Out {
-    fn line(&mut self, s: &str) {
+    pub(crate) fn line(&mut self, s: &str) {
         self.text.push_str(s);
         self.text.push('\n');
     }
-    fn section(&mut self, comment: &str) {
+    pub(crate) fn section(&mut self, comment: &str) {
         self.text.push('\n');
         for l in comment.lines() {
             self.text.push_str(";; ");
@@ -123,7 +128,7 @@ impl Out {
         }
     }
     /// Defines a parameter and returns the `(param "NAME")` reference.
-    fn param(&mut self, name: String, path: &Path) -> Result<String, CompileError> {
+    pub(crate) fn param(&mut self, name: String, path: &Path) -> Result<String, CompileError> {
         let r = format!("(param {})", lit(&name)?);
         self.params.insert(name, utf8(path)?);
         Ok(r)
@@ -141,6 +146,7 @@ pub fn compile(
             profile: String::new(),
             params: BTreeMap::new(),
             warnings: Vec::new(),
+            env: BTreeMap::new(),
         });
     }
     if policy.target != TargetOs::Macos {
@@ -157,6 +163,7 @@ pub fn compile(
     base(&mut out)?;
     reads(&mut out, policy)?;
     writes(&mut out, policy)?;
+    rename_pins_section(&mut out, policy)?;
     let network = match &policy.network {
         NetworkPolicy::Proxy { .. } if opts.best_effort => {
             warnings.push(
@@ -172,19 +179,27 @@ pub fn compile(
         }
         other => other.clone(),
     };
-    net(&mut out, &network, &policy.unix_sockets)?;
+    let full = matches!(network, NetworkPolicy::Full);
+    net(&mut out, full, keychain_closed(policy))?;
+    crate::unix_sockets::rules(&mut out, policy, full)?;
     deny_globs(&mut out, policy)?;
     devices(&mut out)?;
+    terminal(&mut out)?;
+    let mut env = BTreeMap::from([("CODEX_SANDBOX".to_string(), "seatbelt".to_string())]);
+    if !full {
+        env.insert("CODEX_SANDBOX_NETWORK_DISABLED".into(), "1".into());
+    }
     Ok(SeatbeltPlan {
         unrestricted: false,
         profile: out.text,
         params: out.params,
         warnings,
+        env,
     })
 }
 
 /// One `(FILTER "name")` line per name, each quoted by [`sbpl_literal`].
-fn names(filter: &str, list: &[&str]) -> Result<String, EscapeError> {
+pub(crate) fn names(filter: &str, list: &[&str]) -> Result<String, EscapeError> {
     let mut s = String::new();
     for n in list {
         s.push_str(&format!("\n  ({filter} {})", lit(n)?));
@@ -192,12 +207,22 @@ fn names(filter: &str, list: &[&str]) -> Result<String, EscapeError> {
     Ok(s)
 }
 
-/// Rules every program needs, grouped by the tools that break without them.
+/// `(allow OP\n  (FILTER "a")\n  (FILTER "b"))`, each name quoted by [`sbpl_literal`].
+fn allow_names(out: &mut Out, op: &str, filter: &str, list: &[&str]) -> Result<(), CompileError> {
+    out.line(&format!("(allow {op}{})", names(filter, list)?));
+    Ok(())
+}
+
+/// Rules every program needs, grouped by the tools that break without them. Each group's
+/// comment names the tools; a rule without a tool that needs it does not belong here.
 fn base(out: &mut Out) -> Result<(), CompileError> {
     out.section("Processes: children run under this same profile. Signals and process\ninformation reach only processes inside this sandbox (kill, wait, job control).");
     out.line("(allow process-fork)");
     out.line("(allow signal (target same-sandbox))");
     out.line("(allow process-info* (target same-sandbox))");
+    out.section("Debuggers and profilers on the command's own children (lldb ./a.out, sample,\npy-spy, rbspy): the task port of a process inside this sandbox only.");
+    out.line("(allow mach-priv-task-port (target same-sandbox))");
+    out.section("ps is setuid root: Seatbelt refuses to exec set-id programs (forbidden-exec-sugid),\nso `ps` fails here; pgrep, psutil and `ps -p` through sysctl (below) work. Running it\noutside the sandbox (Codex's `with no-sandbox`) would show every process's environment.");
 
     out.section("Hardware and OS facts: Node os.cpus()/os.totalmem(), Python os.cpu_count()\nand platform, Rust available_parallelism, Go's runtime, uname.");
     let sysctls = [
@@ -250,42 +275,94 @@ fn base(out: &mut Out) -> Result<(), CompileError> {
         "machdep.ptrauth_enabled",
         "vm.loadavg",
     ];
-    out.line(&format!(
-        "(allow sysctl-read{})",
-        names("sysctl-name", &sysctls)?
-    ));
+    allow_names(out, "sysctl-read", "sysctl-name", &sysctls)?;
+    out.section("Arch and Rosetta detection (uname -m under Rosetta, Go, Python platform), cache\ngeometry (JVM, numpy), and the *_compat names older runtimes read.");
+    allow_names(
+        out,
+        "sysctl-read",
+        "sysctl-name",
+        &[
+            "hw.busfrequency_compat",
+            "hw.cacheconfig",
+            "hw.cpufrequency_compat",
+            "hw.tbfrequency_compat",
+            "hw.vectorunit",
+            "sysctl.proc_cputype",
+            "sysctl.proc_translated",
+        ],
+    )?;
+    out.section("The process table: pgrep, pkill, killall, psutil process_iter, Node's\nprocess list helpers (kern.proc.all); own-process queries (ps -p, Go os/exec).");
+    allow_names(out, "sysctl-read", "sysctl-name", &["kern.proc.all"])?;
     out.section("CPU feature probes (hw.optional.*: Rust std_detect, OpenSSL, numpy),\nperformance levels (Apple silicon), and own-process queries (ps -p, Go os/exec).");
-    out.line(&format!(
-        "(allow sysctl-read{})",
-        names(
-            "sysctl-name-prefix",
-            &[
-                "hw.optional.",
-                "hw.perflevel",
-                "kern.proc.pgrp.",
-                "kern.proc.pid."
-            ]
-        )?
-    ));
+    allow_names(
+        out,
+        "sysctl-read",
+        "sysctl-name-prefix",
+        &[
+            "hw.optional.",
+            "hw.perflevel",
+            "kern.proc.pgrp.",
+            "kern.proc.pid.",
+        ],
+    )?;
+    out.section("JVM startup (kern.grade_cputype is written to ask which slice to run) and V8's\nthread setup (kern.tcsm_*): per-process answers, no host state changes.");
+    allow_names(
+        out,
+        "sysctl-read",
+        "sysctl-name",
+        &[
+            "kern.grade_cputype",
+            "kern.tcsm_available",
+            "kern.tcsm_enable",
+        ],
+    )?;
+    allow_names(
+        out,
+        "sysctl-write",
+        "sysctl-name",
+        &["kern.grade_cputype", "kern.tcsm_enable"],
+    )?;
 
     out.section("User and group lookup (getpwuid: id, whoami, git, ssh, Python pwd).");
+    allow_names(
+        out,
+        "mach-lookup",
+        "global-name",
+        &["com.apple.system.opendirectoryd.libinfo"],
+    )?;
+    out.section("Group membership (id -Gn, groups, Security framework checks) and the first-use\ncreation of the per-user temp and cache directories (confstr: xcrun, clang, swift).");
+    allow_names(
+        out,
+        "mach-lookup",
+        "global-name",
+        &[
+            "com.apple.bsd.dirhelper",
+            "com.apple.system.opendirectoryd.membership",
+        ],
+    )?;
+    out.section("Process listing for top and Activity-style tools.");
+    allow_names(out, "mach-lookup", "global-name", &["com.apple.sysmond"])?;
+    out.section("File watchers: fswatch, watchman, chokidar/fsevents (Vite, webpack, jest and tsc\n--watch), cargo watch, Python watchdog.");
+    allow_names(out, "mach-lookup", "global-name", &["com.apple.FSEvents"])?;
+    out.section("Power assertions: caffeinate -i make, xcodebuild and long test runners keeping\nthe machine awake (IOPMAssertion); IOKit property reads for ioreg,\nsystem_profiler, node-machine-id and gopsutil host.Info.");
+    allow_names(
+        out,
+        "mach-lookup",
+        "global-name",
+        &["com.apple.PowerManagement.control"],
+    )?;
     out.line(&format!(
-        "(allow mach-lookup{})",
-        names("global-name", &["com.apple.system.opendirectoryd.libinfo"])?
+        "(allow iokit-open (iokit-registry-entry-class {}))",
+        lit("RootDomainUserClient")?
     ));
-    out.section("Process listing for ps and top.");
-    out.line(&format!(
-        "(allow mach-lookup{})",
-        names("global-name", &["com.apple.sysmond"])?
-    ));
+    out.line("(allow iokit-get-properties)");
     out.section("Preferences (CoreFoundation tools: defaults read, xcrun, swift): read only.");
-    out.line(&format!(
-        "(allow mach-lookup{})",
-        names(
-            "global-name",
-            &["com.apple.cfprefsd.agent", "com.apple.cfprefsd.daemon"]
-        )?
-    ));
+    allow_names(
+        out,
+        "mach-lookup",
+        "global-name",
+        &["com.apple.cfprefsd.agent", "com.apple.cfprefsd.daemon"],
+    )?;
     out.line("(allow user-preference-read)");
     out.line(&format!(
         "(allow ipc-posix-shm-read* (ipc-posix-name-prefix {}))",
@@ -298,7 +375,7 @@ fn base(out: &mut Out) -> Result<(), CompileError> {
         "(allow ipc-posix-shm-read* ipc-posix-shm-write-create ipc-posix-shm-write-unlink (ipc-posix-name-regex {}))",
         sbpl_literal(Literal::Regex("^/__KMP_REGISTERED_LIB_[0-9]+$"))?
     ));
-    out.section("Pseudo-terminals (script, expect, Python pty, interactive shells): open the\nmaster; use terminals created inside the sandbox; size ioctls on inherited ones.");
+    out.section("Pseudo-terminals (script, expect, Python pty, interactive shells): open the\nmaster; use terminals created inside the sandbox; size ioctls on inherited ones\n(TIOCSTI is taken away again at the end).");
     out.line("(allow pseudo-tty)");
     out.line(&format!(
         "(allow file-read* file-write-data file-ioctl (literal {}))",
@@ -317,7 +394,7 @@ fn base(out: &mut Out) -> Result<(), CompileError> {
 }
 
 /// The effective access at each rule path (ties: deny > write > read).
-fn effective(policy: &ResolvedPolicy) -> BTreeMap<&Path, Access> {
+pub(crate) fn effective(policy: &ResolvedPolicy) -> BTreeMap<&Path, Access> {
     let mut eff: BTreeMap<&Path, Access> = BTreeMap::new();
     for r in &policy.rules {
         let e = eff.entry(r.path.as_path()).or_insert(r.access);
@@ -328,7 +405,7 @@ fn effective(policy: &ResolvedPolicy) -> BTreeMap<&Path, Access> {
 
 /// Rule paths strictly above `p`, deepest first. Looks up `p`'s own prefixes (one per depth)
 /// instead of scanning every rule.
-fn ancestors<'a>(eff: &BTreeMap<&'a Path, Access>, p: &Path) -> Vec<(&'a Path, Access)> {
+pub(crate) fn ancestors<'a>(eff: &BTreeMap<&'a Path, Access>, p: &Path) -> Vec<(&'a Path, Access)> {
     prefixes(p)
         .skip(1)
         .filter_map(|a| eff.get_key_value(a).map(|(k, acc)| (*k, *acc)))
@@ -354,11 +431,14 @@ fn minimal_exclusions(mut ex: Vec<PathBuf>) -> Vec<PathBuf> {
 }
 
 /// `(require-all (subpath ROOT) (require-not (literal X)) (require-not (subpath X)) …)`.
+/// With `caseless`, each exclusion also excludes its case variants
+/// ([`crate::casefold::variants_regex`]): a new name is checked as the caller spells it.
 fn root_filter(
     out: &mut Out,
     prefix: &str,
     root: &Path,
     ex: &[PathBuf],
+    caseless: bool,
 ) -> Result<String, CompileError> {
     let r = out.param(prefix.to_string(), root)?;
     if ex.is_empty() {
@@ -370,6 +450,14 @@ fn root_filter(
         s.push_str(&format!(
             "\n    (require-not (literal {x}))\n    (require-not (subpath {x}))"
         ));
+        if caseless {
+            let rel = e.strip_prefix(root).unwrap_or(e);
+            let re = crate::casefold::variants_regex(crate::casefold::depth(root), rel);
+            s.push_str(&format!(
+                "\n    (require-not (regex {}))",
+                sbpl_literal(Literal::Regex(&re))?
+            ));
+        }
     }
     s.push(')');
     Ok(s)
@@ -417,8 +505,42 @@ fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
             out.line(&format!("(allow {READ_OPS})"));
             continue;
         }
-        let f = root_filter(out, &format!("READABLE_ROOT_{k}"), root, &ex)?;
+        let f = root_filter(out, &format!("READABLE_ROOT_{k}"), root, &ex, false)?;
         out.line(&format!("(allow {READ_OPS}\n  {f})"));
+    }
+    // realpath(), getcwd() and every `canonicalize` lstat each component on the way down,
+    // so a readable path below a denied or unreadable directory needs its ancestors'
+    // metadata (Python os.path.realpath, Node fs.realpathSync, Rust canonicalize). Only
+    // these directories' own metadata: their contents stay as the rules above say.
+    let mut parents: Vec<&Path> = Vec::new();
+    for root in &emitted {
+        parents.extend(prefixes(root).skip(1).filter(|p| !p.as_os_str().is_empty()));
+    }
+    // Deepest first, so the numbering of a directory does not depend on how deep it lies.
+    parents.sort_by(|a, b| b.cmp(a));
+    parents.dedup();
+    if !parents.is_empty() {
+        out.section("Metadata of the directories above each readable root (realpath, getcwd).");
+        let mut s = String::from("(allow file-read-metadata");
+        let mut j = 0;
+        for p in &parents {
+            let r = if *p == Path::new("/") {
+                lit("/")?
+            } else {
+                j += 1;
+                out.param(format!("READABLE_PARENT_{}", j - 1), p)?
+            };
+            s.push_str(&format!("\n  (literal {r})"));
+        }
+        s.push(')');
+        out.line(&s);
+    }
+    if !policy.reads_everything() {
+        out.section("The /tmp, /var and /etc links themselves (realpath /tmp/x, shells, xcrun).");
+        out.line(&format!(
+            "(allow file-read-metadata{})",
+            names("literal", &["/etc", "/tmp", "/var"])?
+        ));
     }
     Ok(())
 }
@@ -431,7 +553,7 @@ fn writes(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
         .into_iter()
         .map(|p| (p.path.as_path(), ()))
         .collect();
-    out.section("Writes: each writable root, minus its protected paths (.git, .codex, .agents, .aws,\na .git pointer's target) whether they exist or not, and read-only rules below it.");
+    out.section("Writes: each writable root, minus its protected paths (.git, .codex, .agents, .aws,\na .git pointer's target) whether they exist or not, and read-only rules below it,\neach in any letter case (APFS is case-insensitive: a new `.GIT` would be `.git`).");
     if policy.writable_roots.is_empty() {
         out.line(";; (nothing is writable)");
     }
@@ -448,72 +570,115 @@ fn writes(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
             )
             .collect();
         let ex = minimal_exclusions(ex);
-        let f = root_filter(out, &format!("WRITABLE_ROOT_{i}"), w, &ex)?;
+        let f = root_filter(out, &format!("WRITABLE_ROOT_{i}"), w, &ex, true)?;
         out.line(&format!("(allow file-write*\n  {f})"));
     }
     Ok(())
 }
 
-fn net(out: &mut Out, network: &NetworkPolicy, unix: &UnixSockets) -> Result<(), CompileError> {
-    let full = matches!(network, NetworkPolicy::Full);
-    if full {
-        out.section("Network: full access, plus what name resolution and TLS need (DNS\nconfiguration, trust evaluation for curl/git/pip, routing tables).");
-        out.line("(allow network-outbound)");
-        out.line("(allow network-inbound)");
-        out.line("(allow network-bind)");
-        out.line("(allow system-socket)");
-        out.line(&format!(
-            "(allow mach-lookup{})",
-            names(
-                "global-name",
-                &[
-                    "com.apple.SecurityServer",
-                    "com.apple.SystemConfiguration.DNSConfiguration",
-                    "com.apple.SystemConfiguration.configd",
-                    "com.apple.dnssd.service",
-                    "com.apple.networkd",
-                    "com.apple.ocspd",
-                    "com.apple.trustd.agent",
-                ]
-            )?
-        ));
-        out.line(&format!(
-            "(allow sysctl-read (sysctl-name-prefix {}))",
-            lit("net.routetable.")?
-        ));
-    } else {
+/// The points a rename must not carry away, each inside a writable root: read-only and
+/// denied rules, protected paths, and each deny glob's fixed leading directory (moving it
+/// would move every match out of the pattern's reach).
+pub fn rename_points(policy: &ResolvedPolicy) -> Vec<PathBuf> {
+    let in_root = |p: &Path| policy.writable_roots.iter().any(|r| p.starts_with(&r.path));
+    let mut v: Vec<PathBuf> = policy
+        .rules
+        .iter()
+        .filter(|r| r.access != Access::Write)
+        .map(|r| r.path.clone())
+        .chain(policy.protected_paths().into_iter().map(|p| p.path.clone()))
+        .chain(policy.deny_globs.iter().map(|g| g.static_prefix()))
+        .filter(|p| in_root(p))
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Directories that must not be renamed or deleted: every directory from a writable root
+/// down to each [`rename_points`] entry (the entry itself too), where writing is allowed at
+/// all. Seatbelt matches paths, so `mv ws/a ws/b` would make a rule on `ws/a/secret` miss
+/// `ws/b/secret`; a rename or delete is a `file-write-unlink` of the old name.
+pub fn rename_pins(policy: &ResolvedPolicy) -> Vec<PathBuf> {
+    let in_root = |p: &Path| policy.writable_roots.iter().any(|r| p.starts_with(&r.path));
+    let mut pins: Vec<PathBuf> = Vec::new();
+    for x in rename_points(policy) {
+        for a in prefixes(&x) {
+            if a.as_os_str().is_empty() || !in_root(a) {
+                break;
+            }
+            if policy.allows_canonical(a, Op::Write) {
+                pins.push(a.to_path_buf());
+            }
+        }
+    }
+    pins.sort();
+    pins.dedup();
+    pins
+}
+
+fn rename_pins_section(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
+    let pins = rename_pins(policy);
+    if pins.is_empty() {
+        return Ok(());
+    }
+    out.section("No renaming or deleting of the directories that lead to a protected, read-only\nor denied path (mv ws/a ws/b would carry ws/a/secret out of its rule's reach).");
+    let mut s = String::from("(deny file-write-unlink");
+    for (i, p) in pins.iter().enumerate() {
+        let r = out.param(format!("RENAME_PIN_{i}"), p)?;
+        s.push_str(&format!("\n  (literal {r})"));
+    }
+    s.push(')');
+    out.line(&s);
+    Ok(())
+}
+
+/// True when the keychain must stay closed: the policy denies some paths (credentials are
+/// being kept from the command), and keychain items that trust `/usr/bin/security` (gh and
+/// go-keyring tokens) are readable through `SecurityServer` whatever the file rules say.
+pub fn keychain_closed(policy: &ResolvedPolicy) -> bool {
+    !policy.denied_paths().is_empty() || !policy.deny_globs.is_empty()
+}
+
+fn net(out: &mut Out, full: bool, keychain_closed: bool) -> Result<(), CompileError> {
+    if !full {
         out.section("Network: off (the default deny blocks every socket but those below).");
+        return Ok(());
     }
-    match (unix, full) {
-        (UnixSockets::All, true) => {}
-        (UnixSockets::All, false) => {
-            out.section("Unix-domain sockets: any path (build tools and runtimes talk locally).");
-            out.line("(allow system-socket (socket-domain AF_UNIX))");
-            out.line("(allow network-bind (local unix-socket))");
-            out.line("(allow network-outbound (remote unix-socket))");
-        }
-        (UnixSockets::None, false) => {
-            out.section("Unix-domain sockets: none.");
-        }
-        (UnixSockets::None, true) | (UnixSockets::Paths(_), true) => {
-            out.section("Unix-domain sockets: not covered by full network access.");
-            out.line("(deny network-bind (local unix-socket))");
-            out.line("(deny network-outbound (remote unix-socket))");
-        }
-        (UnixSockets::Paths(_), false) => {}
-    }
-    if let UnixSockets::Paths(paths) = unix {
-        out.section("Unix-domain sockets: only at or below the listed paths.");
-        out.line("(allow system-socket (socket-domain AF_UNIX))");
-        for (i, p) in paths.iter().enumerate() {
-            let r = out.param(format!("UNIX_SOCKET_PATH_{i}"), p)?;
-            out.line(&format!(
-                "(allow network-bind (local unix-socket (subpath {r})))"
-            ));
-            out.line(&format!(
-                "(allow network-outbound (remote unix-socket (subpath {r})))"
-            ));
-        }
+    out.section("Network: full access to IP. Sockets: AF_INET/AF_INET6 (every client), AF_UNIX\n(below), and AF_SYSTEM's control protocol (the network stack's own queries: getifaddrs,\nnetwork reachability in curl/git/Python); no other domain (AF_ROUTE, AF_NDRV, PF_KEY).");
+    out.line("(allow network-outbound)");
+    out.line("(allow network-inbound)");
+    out.line("(allow network-bind)");
+    out.line("(allow system-socket (socket-domain AF_INET) (socket-domain AF_INET6))");
+    out.line("(allow system-socket (require-all (socket-domain AF_SYSTEM) (socket-protocol 2)))");
+    out.section("Name resolution and TLS (curl, git, pip, Go net/http): DNS configuration,\nmDNSResponder, trust evaluation, routing tables.");
+    allow_names(
+        out,
+        "mach-lookup",
+        "global-name",
+        &[
+            "com.apple.SystemConfiguration.DNSConfiguration",
+            "com.apple.SystemConfiguration.configd",
+            "com.apple.dnssd.service",
+            "com.apple.networkd",
+            "com.apple.ocspd",
+            "com.apple.trustd.agent",
+        ],
+    )?;
+    out.line(&format!(
+        "(allow sysctl-read (sysctl-name-prefix {}))",
+        lit("net.routetable.")?
+    ));
+    if keychain_closed {
+        out.section("Keychain (SecurityServer): closed, because the policy denies paths and keychain\nitems would be readable through it (security find-generic-password -w).");
+    } else {
+        out.section("Keychain (SecurityServer): certificate and identity look-ups of TLS clients.");
+        allow_names(
+            out,
+            "mach-lookup",
+            "global-name",
+            &["com.apple.SecurityServer"],
+        )?;
     }
     Ok(())
 }
@@ -540,6 +705,19 @@ fn devices(out: &mut Out) -> Result<(), CompileError> {
     }
     s.push(')');
     out.line(&s);
+    out.section("The command's own open descriptors by name: echo x >/dev/stderr, tee /dev/stderr,\nbash process substitution <(…) and >(…). Opening /dev/fd/N duplicates descriptor N,\nwhich the command already holds, so this grants no new file.");
+    out.line(&format!(
+        "(allow file-read* file-write-data (subpath {}){})",
+        lit("/dev/fd")?,
+        names("literal", &["/dev/stderr", "/dev/stdin", "/dev/stdout"])?
+    ));
+    Ok(())
+}
+
+/// Last, so no allow above can bring it back: no typing into the terminal's input queue.
+fn terminal(out: &mut Out) -> Result<(), CompileError> {
+    out.section("Terminal injection: TIOCSTI would queue input for the shell that reads the\nterminal after the command exits (`id` typed into the user's unsandboxed shell).\nLast, so no ioctl allowance above brings it back. Needs macOS 13 or later.");
+    out.line("(deny file-ioctl (ioctl-command TIOCSTI))");
     Ok(())
 }
 
@@ -604,7 +782,7 @@ mod lookup_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sandbox_core::{resolve, Entry, Policy, Preset, ResolveEnv, Target};
+    use sandbox_core::{resolve, Entry, Policy, Preset, ResolveEnv, Target, UnixSockets};
 
     fn resolved(policy: &Policy, target: TargetOs) -> (tempfile::TempDir, ResolvedPolicy) {
         let d = tempfile::tempdir().unwrap();
@@ -689,40 +867,111 @@ mod tests {
                 .count(),
             1
         );
-        assert!(crate::verify(&r, &plan).unwrap().ok());
+        let report = crate::verify(&r, &plan).unwrap();
+        assert!(
+            report.ok(),
+            "{:#?}",
+            &report.mismatches[..report.mismatches.len().min(6)]
+        );
     }
 
     #[test]
     fn unix_socket_modes() {
-        for (mode, want, not) in [
-            (
-                UnixSockets::All,
-                "(allow network-outbound (remote unix-socket))",
-                "UNIX_SOCKET",
-            ),
-            (
-                UnixSockets::None,
-                "Unix-domain sockets: none.",
-                "(allow system-socket",
-            ),
-        ] {
+        let compiled = |mode: UnixSockets, network: NetworkPolicy| {
             let mut p = Policy::preset(Preset::ReadOnly);
             p.unix_sockets = mode;
+            p.network = network;
             let (_d, r) = resolved(&p, TargetOs::Macos);
             let plan = compile(&r, &CompileOptions::default()).unwrap();
-            assert!(plan.profile.contains(want), "{}", plan.profile);
-            assert!(!plan.profile.contains(not), "{}", plan.profile);
+            let report = crate::verify(&r, &plan).unwrap();
+            assert!(report.ok(), "{:#?}", report.mismatches);
+            plan.profile
+        };
+        // socketpair always; no host socket by default, with or without the network.
+        for net in [NetworkPolicy::Off, NetworkPolicy::Full] {
+            let none = compiled(UnixSockets::None, net.clone());
+            assert!(none.contains("(allow system-socket (socket-domain AF_UNIX))"));
+            assert!(!none.contains("(allow network-outbound\n  (remote unix-socket"));
+            assert!(!none.contains("(allow network-outbound (remote unix-socket))"));
         }
-        // With full network, "none" must take unix sockets away again.
-        let mut p = Policy::preset(Preset::ReadOnly);
-        p.unix_sockets = UnixSockets::None;
-        p.network = NetworkPolicy::Full;
-        let (_d, r) = resolved(&p, TargetOs::Macos);
-        let plan = compile(&r, &CompileOptions::default()).unwrap();
-        let deny = plan
-            .profile
+        let all = compiled(UnixSockets::All, NetworkPolicy::Off);
+        assert!(
+            all.contains("(allow network-outbound\n  (remote unix-socket))"),
+            "{all}"
+        );
+        // With full network, unix sockets are taken away again before any grant, and only
+        // DNS's socket comes back.
+        let full = compiled(UnixSockets::None, NetworkPolicy::Full);
+        let deny = full
             .find("(deny network-outbound (remote unix-socket))")
             .unwrap();
-        assert!(plan.profile.find("(allow network-outbound)").unwrap() < deny);
+        assert!(full.find("(allow network-outbound)").unwrap() < deny);
+        assert!(full[deny..].contains("mDNSResponder"));
+        assert!(!full.contains("(allow system-socket)\n"));
+    }
+
+    #[test]
+    fn tiocsti_is_denied_by_the_last_rule() {
+        for preset in [Preset::ReadOnly, Preset::WorkspaceWrite] {
+            let mut p = Policy::preset(preset);
+            p.network = NetworkPolicy::Full;
+            let (_d, r) = resolved(&p, TargetOs::Macos);
+            let plan = compile(&r, &CompileOptions::default()).unwrap();
+            let rules = crate::sbpl::parse(&plan.profile).unwrap().rules;
+            let last = rules.last().unwrap();
+            assert_eq!(last.action, crate::sbpl::Action::Deny);
+            assert_eq!(last.ops, ["file-ioctl"]);
+            assert!(
+                matches!(&last.filters[..], [crate::sbpl::Filter::Other { name, args, .. }]
+                    if name == "ioctl-command" && args == &["TIOCSTI"]),
+                "{last:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn network_on_allows_only_the_needed_socket_domains_and_closes_the_keychain_with_denies() {
+        let mut p = Policy::preset(Preset::ReadOnly);
+        p.network = NetworkPolicy::Full;
+        let (d, r) = resolved(&p, TargetOs::Macos);
+        let open = compile(&r, &CompileOptions::default()).unwrap().profile;
+        assert!(!open.contains("(allow system-socket)"), "{open}");
+        assert!(open.contains("(socket-domain AF_INET6)"));
+        assert!(open.contains("(require-all (socket-domain AF_SYSTEM) (socket-protocol 2))"));
+        assert!(open.contains("com.apple.SecurityServer"));
+        p.entries.push(Entry::new(
+            Target::Path(d.path().join("secrets")),
+            Access::Deny,
+            "t",
+        ));
+        let (_d2, r) = resolved(&p, TargetOs::Macos);
+        let closed = compile(&r, &CompileOptions::default()).unwrap().profile;
+        assert!(!closed.contains("com.apple.SecurityServer"), "{closed}");
+        let mut g = Policy::preset(Preset::ReadOnly);
+        g.network = NetworkPolicy::Full;
+        g.add_deny_glob("**/*.pem".into(), "t");
+        let (_d3, r) = resolved(&g, TargetOs::Macos);
+        let globbed = compile(&r, &CompileOptions::default()).unwrap().profile;
+        assert!(!globbed.contains("com.apple.SecurityServer"));
+    }
+
+    #[test]
+    fn markers_say_whether_the_network_is_off() {
+        let mut p = Policy::preset(Preset::ReadOnly);
+        let (_d, r) = resolved(&p, TargetOs::Macos);
+        let env = compile(&r, &CompileOptions::default()).unwrap().env;
+        assert_eq!(
+            env.get("CODEX_SANDBOX").map(String::as_str),
+            Some("seatbelt")
+        );
+        assert_eq!(
+            env.get("CODEX_SANDBOX_NETWORK_DISABLED")
+                .map(String::as_str),
+            Some("1")
+        );
+        p.network = NetworkPolicy::Full;
+        let (_d, r) = resolved(&p, TargetOs::Macos);
+        let env = compile(&r, &CompileOptions::default()).unwrap().env;
+        assert!(!env.contains_key("CODEX_SANDBOX_NETWORK_DISABLED"));
     }
 }

@@ -2,8 +2,10 @@
 //! and operations, and compare every answer with the core oracle
 //! ([`ResolvedPolicy::decide_canonical`]).
 
-use crate::profile::SeatbeltPlan;
-use crate::sbpl::{eval::EvalError, parse, Evaluator, ReadError};
+use crate::casefold::same_name;
+use crate::profile::{rename_points, SeatbeltPlan};
+use crate::sbpl::eval::{EvalError, Verdict};
+use crate::sbpl::{parse, Evaluator, ReadError};
 use sandbox_core::{Op, ResolvedPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -20,8 +22,8 @@ pub enum VerifyError {
     Unrestricted,
 }
 
-/// The Seatbelt operations checked, and the oracle operation each corresponds to. Unlinking
-/// is a write: wherever writing is refused, deleting must be refused too.
+/// The Seatbelt file operations checked, and the oracle operation each corresponds to.
+/// `file-write-unlink` (delete, or rename away) is checked against [`unlink_expected`].
 pub const OPS: [(&str, Op); 5] = [
     ("file-read-data", Op::Read),
     ("file-write-data", Op::Write),
@@ -30,8 +32,12 @@ pub const OPS: [(&str, Op); 5] = [
     ("process-exec", Op::Exec),
 ];
 
-/// Where the profile differs from the oracle on purpose, as `(paths, operations, why)`.
-pub const KNOWN_DIFFERENCES: [(&[&str], &[&str], &str); 2] = [
+/// The unix-socket checks: connecting (or sending) to a host socket, and binding one.
+pub const SOCKET_OPS: [&str; 2] = ["network-outbound", "network-bind"];
+
+/// Where the profile differs from the oracle on purpose, as `(path matcher, operations, why)`.
+/// A path matcher ending in `/` covers every path below it.
+pub const KNOWN_DIFFERENCES: [(&[&str], &[&str], &str); 4] = [
     (
         &["/dev/ptmx"],
         &["file-read-data", "file-write-data"],
@@ -39,17 +45,54 @@ pub const KNOWN_DIFFERENCES: [(&[&str], &[&str], &str); 2] = [
     ),
     (
         &sandbox_core::resolve::STANDARD_DEVICES,
-        &["file-write-unlink"],
-        "narrower: the standard devices are writable but may not be deleted",
+        &["file-write-unlink", "rename", "network-bind", "network-outbound"],
+        "narrower: the standard devices are writable but may not be deleted, bound over or connected to (they are not sockets)",
+    ),
+    (
+        &["/dev/fd/", "/dev/stdin", "/dev/stdout", "/dev/stderr"],
+        &["file-read-data", "file-write-data"],
+        "extra grant: reopening a descriptor the command already holds (>/dev/stderr, <(…))",
+    ),
+    (
+        &[crate::unix_sockets::MDNS_RESPONDER],
+        &["network-outbound"],
+        "extra grant with the network on: name resolution goes through mDNSResponder's socket",
     ),
 ];
 
 /// Why the profile differs from the oracle for `op` on `path`, if it does so on purpose.
 pub fn known_difference(path: &str, op: &str) -> Option<&'static str> {
+    let hit = |m: &&str| match m.strip_suffix('/') {
+        Some(dir) => path.strip_prefix(dir).is_some_and(|r| r.starts_with('/')),
+        None => path == *m,
+    };
     KNOWN_DIFFERENCES
         .iter()
-        .find(|(ps, ops, _)| ops.contains(&op) && ps.contains(&path))
+        .find(|(ps, ops, _)| ops.contains(&op) && ps.iter().any(hit))
         .map(|(_, _, why)| *why)
+}
+
+/// The rename model: deleting or renaming `path` away is allowed when writing it is, and no
+/// point a rename must not carry away ([`rename_points`]: a path the oracle refuses to
+/// write, or a deny glob's fixed directory) lies at or below it. Seatbelt sees a rename as
+/// a `file-write-unlink` of the old name; the oracle decides one path at a time, so moving
+/// a directory would otherwise carry its protected contents out of their rules' reach.
+pub fn unlink_expected(policy: &ResolvedPolicy, points: &[PathBuf], path: &Path) -> bool {
+    policy.allows_canonical(path, Op::Write) && !points.iter().any(|x| x.starts_with(path))
+}
+
+/// The oracle for connecting or sending to the host's unix socket at `path`: allowed when
+/// `unix_sockets` grants it (`all`, or at or below a listed path) and the command may read
+/// the path (a hidden socket cannot be reached).
+// The core's `ResolvedPolicy::decide_connect_canonical` (unix-socket work, not yet on this
+// branch's base) answers the same; switch to it once both are merged.
+pub fn connect_expected(policy: &ResolvedPolicy, path: &Path) -> bool {
+    let granted = match &policy.unix_sockets {
+        sandbox_core::UnixSockets::All => true,
+        sandbox_core::UnixSockets::Paths(ps) => ps.iter().any(|p| path.starts_with(p)),
+        sandbox_core::UnixSockets::None => false,
+    };
+    granted && policy.allows_canonical(path, Op::Read)
 }
 
 /// One disagreement between the profile and the oracle.
@@ -116,30 +159,233 @@ pub fn verify(policy: &ResolvedPolicy, plan: &SeatbeltPlan) -> Result<VerifyRepo
         mismatches: Vec::new(),
         known: Vec::new(),
     };
-    for path in sample_paths(policy) {
+    let points = rename_points(policy);
+    let record = |report: &mut VerifyReport,
+                  path: &str,
+                  op: &str,
+                  oracle: (bool, String),
+                  verdict: Verdict| {
+        report.checked += 1;
+        if oracle.0 == verdict.allowed {
+            return;
+        }
+        let m = Mismatch {
+            path: path.to_string(),
+            op: op.to_string(),
+            oracle: oracle.0,
+            oracle_rule: oracle.1,
+            profile: verdict.allowed,
+            profile_line: verdict.line,
+        };
+        if known_difference(path, op).is_some() {
+            report.known.push(m);
+        } else {
+            report.mismatches.push(m);
+        }
+    };
+    let samples = sample_paths(policy);
+    for path in &samples {
+        let p = Path::new(path);
         for (sb_op, op) in OPS {
-            report.checked += 1;
-            let oracle = policy.decide_canonical(Path::new(&path), op);
-            let verdict = evaluator.decide(sb_op, &path);
-            if oracle.allowed == verdict.allowed {
-                continue;
-            }
-            let m = Mismatch {
-                path: path.clone(),
-                op: sb_op.to_string(),
-                oracle: oracle.allowed,
-                oracle_rule: oracle.rule,
-                profile: verdict.allowed,
-                profile_line: verdict.line,
-            };
-            if known_difference(&path, sb_op).is_some() {
-                report.known.push(m);
+            let oracle = if sb_op == "file-write-unlink" {
+                let ok = unlink_expected(policy, &points, p);
+                let why = if ok {
+                    "writable, nothing protected below".to_string()
+                } else {
+                    format!(
+                        "rename/delete: {}",
+                        policy.decide_canonical(p, Op::Write).rule
+                    )
+                };
+                (ok, why)
             } else {
-                report.mismatches.push(m);
+                let d = policy.decide_canonical(p, op);
+                (d.allowed, d.rule)
+            };
+            record(
+                &mut report,
+                path,
+                sb_op,
+                oracle,
+                evaluator.decide(sb_op, path),
+            );
+        }
+        // Renaming to a fresh sibling name: allowed when the old name may go (the rename
+        // model above) and the new one may be created.
+        if path != "/" {
+            let to = format!("{path}.moved");
+            let create = policy.decide_canonical(Path::new(&to), Op::Create);
+            let ok = unlink_expected(policy, &points, p) && create.allowed;
+            record(
+                &mut report,
+                path,
+                "rename",
+                (ok, format!("rename to {to}: {}", create.rule)),
+                evaluator.rename(path, &to),
+            );
+        }
+        // Unix sockets: connect against the connect oracle; bind needs the socket file to
+        // be creatable, so it is checked together with file-write-create.
+        let connect = connect_expected(policy, p);
+        record(
+            &mut report,
+            path,
+            "network-outbound",
+            (connect, format!("unix socket {:?}", policy.unix_sockets)),
+            evaluator.decide_unix_socket("network-outbound", path),
+        );
+        let create = policy.decide_canonical(p, Op::Create);
+        let bind = evaluator.decide_unix_socket("network-bind", path);
+        let create_v = evaluator.decide("file-write-create", path);
+        record(
+            &mut report,
+            path,
+            "network-bind",
+            (create.allowed, create.rule),
+            Verdict {
+                allowed: bind.allowed && create_v.allowed,
+                line: if bind.allowed {
+                    create_v.line
+                } else {
+                    bind.line
+                },
+            },
+        );
+    }
+    // Case variants of names the policy mentions, as a case-insensitive volume sees them:
+    // a new name is checked in the caller's spelling, so creating or writing a variant must
+    // never be allowed where the name it aliases is refused. (An existing object is
+    // reported under its on-disk name, so only names being created are at stake; a variant
+    // refused where the alias is allowed is narrower, not a hole, and is not counted.)
+    // Deny globs match case-sensitively, in the core and on every backend, so they are left
+    // out of this comparison; write exclusions (protected names, read-only and denied rules)
+    // are what a variant must not get around.
+    let aliases = Aliases::new(policy);
+    let no_globs = ResolvedPolicy {
+        deny_globs: Vec::new(),
+        ..policy.clone()
+    };
+    for path in case_variants(policy) {
+        let canonical = aliases.resolve(&path);
+        for (sb_op, op) in [
+            ("file-write-create", Op::Create),
+            ("file-write-data", Op::Write),
+        ] {
+            let d = no_globs.decide_canonical(Path::new(&canonical), op);
+            let v = evaluator.decide(sb_op, &path);
+            report.checked += 1;
+            if v.allowed && !d.allowed {
+                report.mismatches.push(Mismatch {
+                    path: path.clone(),
+                    op: format!("{sb_op} (case variant of {canonical})"),
+                    oracle: false,
+                    oracle_rule: d.rule,
+                    profile: true,
+                    profile_line: v.line,
+                });
             }
         }
     }
     Ok(report)
+}
+
+/// The names the policy mentions, so a path in any case can be mapped to the spelling the
+/// policy uses (what a case-insensitive volume would open).
+struct Aliases {
+    /// (parent, name) for every component of every path the policy names.
+    names: BTreeSet<(String, String)>,
+}
+
+impl Aliases {
+    fn new(policy: &ResolvedPolicy) -> Aliases {
+        let mut names = BTreeSet::new();
+        for p in policy_paths(policy) {
+            let mut parent = String::new();
+            for c in p.components() {
+                let std::path::Component::Normal(n) = c else {
+                    continue;
+                };
+                let n = n.to_string_lossy().into_owned();
+                names.insert((parent.clone(), n.clone()));
+                parent = format!("{parent}/{n}");
+            }
+        }
+        Aliases { names }
+    }
+
+    /// `path` with each component replaced by the policy's spelling of the same name.
+    fn resolve(&self, path: &str) -> String {
+        let mut out = String::new();
+        for comp in path.split('/').filter(|c| !c.is_empty()) {
+            let known = self
+                .names
+                .range((out.clone(), String::new())..)
+                .take_while(|(p, _)| *p == out)
+                .find(|(_, n)| same_name(n, comp))
+                .map(|(_, n)| n.clone());
+            out = format!("{out}/{}", known.unwrap_or_else(|| comp.to_string()));
+        }
+        if out.is_empty() {
+            "/".into()
+        } else {
+            out
+        }
+    }
+}
+
+/// Every path the policy names: rules, writable roots, protected paths.
+fn policy_paths(policy: &ResolvedPolicy) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = policy.rules.iter().map(|r| r.path.clone()).collect();
+    for w in &policy.writable_roots {
+        v.push(w.path.clone());
+        v.extend(w.protected.iter().map(|p| p.path.clone()));
+    }
+    v
+}
+
+/// Case variants of the part of each policy path below a writable root (all upper case,
+/// and only the first letter swapped), with children.
+pub fn case_variants(policy: &ResolvedPolicy) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for p in policy_paths(policy) {
+        for w in &policy.writable_roots {
+            let Ok(rel) = p.strip_prefix(&w.path) else {
+                continue;
+            };
+            let (Some(root), Some(rel)) = (w.path.to_str(), rel.to_str()) else {
+                continue;
+            };
+            if rel.is_empty() {
+                continue;
+            }
+            let upper = rel.to_uppercase();
+            let mut first = String::new();
+            let mut swapped = false;
+            for c in rel.chars() {
+                if !swapped && c.is_alphabetic() {
+                    swapped = true;
+                    if c.is_uppercase() {
+                        first.extend(c.to_lowercase());
+                    } else {
+                        first.extend(c.to_uppercase());
+                    }
+                } else {
+                    first.push(c);
+                }
+            }
+            for v in [upper, first] {
+                if v == rel {
+                    continue;
+                }
+                let v = join(root, &v);
+                out.insert(join(&v, "child"));
+                out.insert(join(&v, "hooks/pre-commit"));
+                out.insert(v);
+            }
+        }
+    }
+    out.retain(|p| p.starts_with('/') && !p.contains("//"));
+    out
 }
 
 fn join(base: &str, name: &str) -> String {
@@ -179,7 +425,8 @@ pub fn sample_paths(policy: &ResolvedPolicy) -> BTreeSet<String> {
     for a in &anchors {
         let Some(a) = a.to_str() else { continue };
         out.insert(a.to_string());
-        if let Some(parent) = Path::new(a).parent().and_then(|p| p.to_str()) {
+        // Every ancestor: renaming any of them could carry the anchor away.
+        for parent in Path::new(a).ancestors().skip(1).filter_map(|p| p.to_str()) {
             out.insert(parent.to_string());
         }
         if a != "/" {
@@ -221,7 +468,15 @@ pub fn sample_paths(policy: &ResolvedPolicy) -> BTreeSet<String> {
     for d in sandbox_core::resolve::STANDARD_DEVICES {
         out.insert(d.to_string());
     }
-    for d in ["/dev/ptmx", "/dev/ttys000", "/dev/fd/1", "/dev"] {
+    for d in [
+        "/dev/ptmx",
+        "/dev/ttys000",
+        "/dev/fd/1",
+        "/dev/stdout",
+        "/dev/stderr",
+        "/dev",
+        crate::unix_sockets::MDNS_RESPONDER,
+    ] {
         out.insert(d.to_string());
     }
     out.retain(|p| p.starts_with('/') && !p.contains("//"));

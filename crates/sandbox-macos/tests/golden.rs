@@ -44,14 +44,63 @@ fn render(t: &Tree, policy: &Policy) -> String {
         report.mismatches
     );
     assert!(report.checked > 1000, "only {} decisions", report.checked);
+    // The `--log-denials` form of the profile reads as the same rules, every deny tagged.
+    let tagged = sandbox_macos::denials::tag_denials(&plan.profile, "sandbox-denial-1-2").unwrap();
+    let (a, b) = (
+        sandbox_macos::sbpl::parse(&plan.profile).unwrap().rules,
+        sandbox_macos::sbpl::parse(&tagged).unwrap().rules,
+    );
+    assert_eq!(a.len(), b.len());
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(
+            (x.action, &x.ops, &x.filters),
+            (y.action, &y.ops, &y.filters)
+        );
+        assert_eq!(
+            y.message.is_some(),
+            y.action == sandbox_macos::sbpl::Action::Deny
+        );
+    }
     let base = t.base.to_str().unwrap();
-    let mut out = plan.profile.clone();
+    // Parameters naming the directories above the temp tree depend on the checkout: their
+    // lines are shown as one placeholder.
+    let above: Vec<&String> = plan
+        .params
+        .iter()
+        .filter(|(_, v)| t.base.starts_with(v.as_str()) && v.as_str() != base)
+        .map(|(k, _)| k)
+        .collect();
+    let mut out = String::new();
+    let mut placeholder = false;
+    for line in plan.profile.lines() {
+        if above
+            .iter()
+            .any(|k| line.contains(&format!("(param \"{k}\")")))
+        {
+            if !placeholder {
+                out.push_str("  ;; <one literal per directory above <TMP>>\n");
+                placeholder = true;
+            }
+            continue;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
     out.push_str("\n;; ---- -D parameters ----\n");
     for (k, v) in &plan.params {
-        out.push_str(&format!(";; {k}={v}\n"));
+        if !above.contains(&k) {
+            out.push_str(&format!(";; {k}={v}\n"));
+        }
     }
+    // Case-variant regexes name a root by its depth: `^` and one `/[^/]+` per component.
+    // The temp tree's depth depends on the checkout, so it is shown as `<TMP>` too.
+    let depth = format!(
+        "^{}",
+        "/[^/]+".repeat(sandbox_macos::casefold::depth(&t.base))
+    );
     out.replace(&regex_quote(base).unwrap(), "<TMP>")
         .replace(base, "<TMP>")
+        .replace(&depth, "^<TMP>")
 }
 
 fn check(name: &str, text: &str) {
@@ -204,4 +253,37 @@ fn output_is_deterministic() {
     p.add_deny_glob("**/*.env".into(), "--deny-read");
     p.add_writable_root(t.base.join("extra"), "--writable-root");
     assert_eq!(render(&t, &p), render(&t, &p));
+}
+
+/// A restricted read view with nested rules: reads only the workspace (so the metadata of
+/// the directories above it and of the `/tmp`-style links is granted), writes to `ws/out`
+/// with a denied `ws/out/secret` below it (rename pins from `ws/out` down), a listed socket
+/// inside the view, and the network on with a deny rule (the keychain stays closed).
+#[test]
+fn restricted_view_with_nested_rules() {
+    use sandbox_core::{Access, Entry, Target};
+    let t = tree();
+    std::fs::create_dir_all(t.base.join("ws/out/secret")).unwrap();
+    let mut p = Policy::preset(Preset::ReadOnly);
+    p.entries.clear();
+    p.preset = None;
+    for (rel, access) in [
+        ("ws", Access::Read),
+        ("ws/out", Access::Write),
+        ("ws/out/secret", Access::Deny),
+    ] {
+        p.entries
+            .push(Entry::new(Target::Path(t.base.join(rel)), access, "test"));
+    }
+    p.network = NetworkPolicy::Full;
+    p.unix_sockets = sandbox_core::UnixSockets::Paths(vec![t.base.join("ws/agent.sock")]);
+    let text = render(&t, &p);
+    assert!(text.contains("(literal \"/\")"), "{text}");
+    assert!(text.contains("RENAME_PIN_0=<TMP>/ws/out\n"), "{text}");
+    assert!(!text.contains("com.apple.SecurityServer"), "{text}");
+    assert!(
+        text.contains("UNIX_SOCKET_PATH_0=<TMP>/ws/agent.sock\n"),
+        "{text}"
+    );
+    check("restricted-view", &text);
 }

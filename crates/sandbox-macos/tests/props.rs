@@ -249,8 +249,23 @@ fn verify_catches_a_broken_profile() {
     let good = compile(&resolved, &CompileOptions::default()).unwrap();
     assert!(verify(&resolved, &good).unwrap().ok());
 
-    // Pointing the protected-path exclusions elsewhere must be caught.
-    let mut bad = good.clone();
+    // The profile with every case-variant exclusion made to match nothing.
+    let without_variants = |plan: &sandbox_macos::SeatbeltPlan| {
+        let mut bad = plan.clone();
+        let re = regex::Regex::new(r#"\(require-not \(regex #"[^"]*"\)\)"#).unwrap();
+        bad.profile = re
+            .replace_all(
+                &bad.profile,
+                r#"(require-not (regex #"^/nonexistent-variant$"))"#,
+            )
+            .into_owned();
+        assert_ne!(bad.profile, plan.profile);
+        bad
+    };
+
+    // Pointing the protected-path exclusions elsewhere (and dropping their case-variant
+    // regexes, which would still cover the exact spelling) must be caught.
+    let mut bad = without_variants(&good);
     for (k, v) in bad.params.iter_mut() {
         if k.contains("_EXCLUDED_") {
             *v = "/nonexistent-excluded".into();
@@ -269,7 +284,7 @@ fn verify_catches_a_broken_profile() {
     bad.profile = bad
         .profile
         .lines()
-        .filter(|l| !l.contains("regex #\"^"))
+        .filter(|l| !l.starts_with("(deny file-read* process-exec"))
         .collect::<Vec<_>>()
         .join("\n");
     let r = verify(&resolved, &bad).unwrap();
@@ -278,9 +293,87 @@ fn verify_catches_a_broken_profile() {
         .iter()
         .any(|m| m.path.ends_with(".env") && m.op == "file-read-data"));
 
+    // Without the case-variant regexes, creating `.GIT` where `.git` is protected is a hole.
+    let r = verify(&resolved, &without_variants(&good)).unwrap();
+    assert!(
+        r.mismatches
+            .iter()
+            .any(|m| m.path.ends_with("/.GIT")
+                && m.op.starts_with("file-write-create (case variant")),
+        "{r:#?}"
+    );
+
+    // Without the rename pins, moving the workspace (carrying `.git` along) is a hole.
+    let mut bad = good.clone();
+    for (k, v) in bad.params.iter_mut() {
+        if k.starts_with("RENAME_PIN_") {
+            *v = "/nonexistent-pin".into();
+        }
+    }
+    let r = verify(&resolved, &bad).unwrap();
+    let ws = base.to_str().unwrap();
+    assert!(
+        r.mismatches
+            .iter()
+            .any(|m| m.path == ws && m.op == "file-write-unlink" && m.profile),
+        "{r:#?}"
+    );
+
     // A profile outside the subset is refused, not half-evaluated.
     let mut bad = good;
     bad.profile
         .push_str("(allow file-write* (with no-sandbox))\n");
     assert!(verify(&resolved, &bad).is_err());
+}
+
+#[test]
+fn verify_catches_a_broken_socket_rule() {
+    let (_dir, base) = tree();
+    let mut p = Policy::preset(Preset::ReadOnly);
+    p.unix_sockets = UnixSockets::Paths(vec![base.join("a/agent.sock")]);
+    p.entries.push(Entry::new(
+        Target::Path(base.join("a/b")),
+        Access::Deny,
+        "test",
+    ));
+    let env = ResolveEnv {
+        cwd: base.clone(),
+        tmpdir: None,
+        home: None,
+        target: TargetOs::Macos,
+    };
+    let resolved = resolve(&p, &env).unwrap();
+    let good = compile(&resolved, &CompileOptions::default()).unwrap();
+    let r = verify(&resolved, &good).unwrap();
+    assert!(r.ok(), "{r:#?}");
+
+    // Widening the listed socket to its directory (Codex's form) is caught.
+    let mut bad = good.clone();
+    *bad.params.get_mut("UNIX_SOCKET_PATH_0").unwrap() = base.join("a").to_str().unwrap().into();
+    let r = verify(&resolved, &bad).unwrap();
+    assert!(
+        r.mismatches
+            .iter()
+            .any(|m| m.op == "network-outbound" && m.profile && !m.oracle),
+        "{r:#?}"
+    );
+
+    // A grant without the read rules' hiding is caught: a socket under the denied `a/b`.
+    let mut p2 = p.clone();
+    p2.unix_sockets = UnixSockets::All;
+    let resolved = resolve(&p2, &env).unwrap();
+    let good = compile(&resolved, &CompileOptions::default()).unwrap();
+    assert!(verify(&resolved, &good).unwrap().ok());
+    let mut bad = good.clone();
+    bad.profile = bad.profile.replace(
+        "(deny network-outbound (remote unix-socket (subpath",
+        "(allow network-outbound (remote unix-socket (subpath",
+    );
+    let r = verify(&resolved, &bad).unwrap();
+    assert!(
+        r.mismatches
+            .iter()
+            .any(|m| m.op == "network-outbound" && m.path.contains("/a/b") && m.profile),
+        "{r:#?}"
+    );
 }

@@ -1,5 +1,7 @@
-//! Evaluates a parsed profile for one file operation on one path: the last rule whose
-//! operation and filters match decides; `(deny default)` is the fallback.
+//! Evaluates a parsed profile for one operation on one path: the last rule whose operation
+//! and filters match decides; `(deny default)` is the fallback. File operations match path
+//! filters; socket operations (`network-outbound`, `network-bind`) on a unix socket's path
+//! match `(remote|local unix-socket [FILTER])`. Every other non-path filter never matches.
 
 use super::reader::{Action, Filter, Profile, Value};
 use std::collections::BTreeMap;
@@ -22,8 +24,18 @@ enum Compiled {
     All(Vec<Compiled>),
     Any(Vec<Compiled>),
     Not(Box<Compiled>),
+    /// `(local|remote unix-socket [FILTER])`: true for a unix-socket address that the inner
+    /// path filter (if any) matches; never true for a file.
+    UnixSocket(Option<Box<Compiled>>),
     /// A non-path filter: never true for a path.
     Never,
+}
+
+/// What is being asked about: a file by path, or a unix-socket address by path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Subject {
+    File,
+    UnixSocket,
 }
 
 #[derive(Debug)]
@@ -73,15 +85,36 @@ impl Evaluator {
         Ok(Evaluator { rules })
     }
 
-    /// The decision for operation `op` (e.g. `file-write-create`) on the absolute `path`.
+    /// The decision for file operation `op` (e.g. `file-write-create`) on the absolute `path`.
     pub fn decide(&self, op: &str, path: &str) -> Verdict {
+        self.decide_as(op, path, Subject::File)
+    }
+
+    /// The decision for socket operation `op` (`network-outbound` for connect/sendto,
+    /// `network-bind`) on the unix socket at the absolute `path`.
+    pub fn decide_unix_socket(&self, op: &str, path: &str) -> Verdict {
+        self.decide_as(op, path, Subject::UnixSocket)
+    }
+
+    /// The decision for `rename(from, to)` as Seatbelt checks it: an unlink of the old name
+    /// and a creation of the new one, each by path. Nothing below a renamed directory is
+    /// checked, which is why the compiler pins the directories above protected paths.
+    pub fn rename(&self, from: &str, to: &str) -> Verdict {
+        let unlink = self.decide("file-write-unlink", from);
+        if !unlink.allowed {
+            return unlink;
+        }
+        self.decide("file-write-create", to)
+    }
+
+    fn decide_as(&self, op: &str, path: &str, subject: Subject) -> Verdict {
         let mut verdict = Verdict {
             allowed: false,
             line: 0,
         };
         for r in &self.rules {
             if r.ops.iter().any(|o| op_matches(o, op))
-                && (r.filters.is_empty() || r.filters.iter().any(|f| matches(f, path)))
+                && (r.filters.is_empty() || r.filters.iter().any(|f| matches(f, path, subject)))
             {
                 verdict = Verdict {
                     allowed: r.allow,
@@ -135,6 +168,15 @@ fn compile(f: &Filter, params: &BTreeMap<String, String>) -> Result<Compiled, Ev
                 .collect::<Result<_, _>>()?,
         ),
         Filter::RequireNot(f) => Compiled::Not(Box::new(compile(f, params)?)),
+        Filter::Other { name, args, path }
+            if matches!(name.as_str(), "local" | "remote")
+                && args.first().map(String::as_str) == Some("unix-socket") =>
+        {
+            Compiled::UnixSocket(match path {
+                Some(p) => Some(Box::new(compile(p, params)?)),
+                None => None,
+            })
+        }
         Filter::Other { path, .. } => {
             // Still bind the nested path filter, so a missing parameter is reported.
             if let Some(p) = path {
@@ -145,8 +187,13 @@ fn compile(f: &Filter, params: &BTreeMap<String, String>) -> Result<Compiled, Ev
     })
 }
 
-fn matches(f: &Compiled, path: &str) -> bool {
+fn matches(f: &Compiled, path: &str, subject: Subject) -> bool {
     match f {
+        Compiled::Literal(_) | Compiled::Subpath(_) | Compiled::Regex(_)
+            if subject != Subject::File =>
+        {
+            false
+        }
         Compiled::Literal(l) => path == l,
         Compiled::Subpath(root) => {
             path == root
@@ -156,9 +203,15 @@ fn matches(f: &Compiled, path: &str) -> bool {
                     .is_some_and(|rest| rest.starts_with('/'))
         }
         Compiled::Regex(r) => r.is_match(path),
-        Compiled::All(fs) => fs.iter().all(|f| matches(f, path)),
-        Compiled::Any(fs) => fs.iter().any(|f| matches(f, path)),
-        Compiled::Not(f) => !matches(f, path),
+        Compiled::All(fs) => fs.iter().all(|f| matches(f, path, subject)),
+        Compiled::Any(fs) => fs.iter().any(|f| matches(f, path, subject)),
+        Compiled::Not(f) => !matches(f, path, subject),
+        Compiled::UnixSocket(inner) => {
+            subject == Subject::UnixSocket
+                && inner
+                    .as_ref()
+                    .is_none_or(|f| matches(f, path, Subject::File))
+        }
         Compiled::Never => false,
     }
 }
@@ -201,6 +254,39 @@ mod tests {
         assert!(!e.decide("file-write-data", "/w/g").allowed);
         assert!(!e.decide("file-write-data", "/w/.git/a.txt").allowed);
         assert!(e.decide("file-write-data", "/w/.gitx.txt").allowed);
+    }
+
+    #[test]
+    fn unix_socket_filters_match_socket_questions_only() {
+        let e = eval(
+            "(version 1)(deny default)(allow network-outbound (remote unix-socket (subpath (param \"S\"))))(allow file-read* (subpath (param \"S\")))(deny network-outbound (remote unix-socket (literal \"/s/no\")))(allow network-outbound (remote ip \"localhost:*\"))",
+            &[("S", "/s")],
+        );
+        assert!(e.decide_unix_socket("network-outbound", "/s/a").allowed);
+        assert!(!e.decide_unix_socket("network-outbound", "/s/no").allowed);
+        assert!(!e.decide_unix_socket("network-outbound", "/t").allowed);
+        assert!(!e.decide_unix_socket("network-bind", "/s/a").allowed);
+        assert!(!e.decide("network-outbound", "/s/a").allowed);
+        // A file rule never answers a socket question, and the reverse.
+        assert!(!e.decide_unix_socket("file-read-data", "/s/a").allowed);
+        assert!(e.decide("file-read-data", "/s/a").allowed);
+        let all = eval(
+            "(version 1)(deny default)(allow network-outbound)(deny network-outbound (remote unix-socket))",
+            &[],
+        );
+        assert!(!all.decide_unix_socket("network-outbound", "/x").allowed);
+    }
+
+    #[test]
+    fn rename_is_unlink_then_create() {
+        let e = eval(
+            "(version 1)(deny default)(allow file-write* (subpath \"/w\"))(deny file-write-unlink (literal \"/w/pin\"))",
+            &[],
+        );
+        assert!(e.rename("/w/a", "/w/b").allowed);
+        assert!(!e.rename("/w/pin", "/w/b").allowed);
+        assert!(!e.rename("/w/a", "/elsewhere").allowed);
+        assert_eq!(e.rename("/w/pin", "/w/b").line, 1);
     }
 
     #[test]

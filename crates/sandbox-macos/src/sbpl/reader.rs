@@ -28,8 +28,12 @@ pub const OPERATIONS: &[&str] = &[
     "process-exec",
     "process-fork",
     "process-info*",
+    "mach-priv-task-port",
     "signal",
     "sysctl-read",
+    "sysctl-write",
+    "iokit-open",
+    "iokit-get-properties",
     "mach-lookup",
     "ipc-posix-sem",
     "ipc-posix-shm-read*",
@@ -55,6 +59,9 @@ const OTHER_FILTERS: &[&str] = &[
     "extension",
     "local",
     "remote",
+    "socket-protocol",
+    "ioctl-command",
+    "iokit-registry-entry-class",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,6 +99,8 @@ pub struct Rule {
     pub action: Action,
     pub ops: Vec<String>,
     pub filters: Vec<Filter>,
+    /// `(with message "…")` on a deny rule: the tag of its denial reports.
+    pub message: Option<String>,
     pub line: usize,
 }
 
@@ -245,11 +254,38 @@ pub fn parse(text: &str) -> Result<Profile, ReadError> {
                         msg: "a rule needs at least one operation".into(),
                     });
                 }
-                let filters = rest.map(|f| filter(f, line)).collect::<Result<_, _>>()?;
+                let mut items: Vec<&Sexp> = rest.collect();
+                // `(with message "TAG")` last: the text Seatbelt adds to the denial report
+                // (`--log-denials` filters on it). No other `with` modifier is accepted.
+                let message = match items.last() {
+                    Some(Sexp::List(w, _)) if w.first() == Some(&Sexp::Sym("with".into())) => {
+                        match w.as_slice() {
+                            [_, Sexp::Sym(m), Sexp::Str(t)]
+                                if m == "message" && action == Action::Deny =>
+                            {
+                                let t = t.clone();
+                                items.pop();
+                                Some(t)
+                            }
+                            _ => {
+                                return Err(ReadError::Unsupported(format!(
+                                    "{:?} (line {line})",
+                                    items.last()
+                                )))
+                            }
+                        }
+                    }
+                    _ => None,
+                };
+                let filters = items
+                    .into_iter()
+                    .map(|f| filter(f, line))
+                    .collect::<Result<_, _>>()?;
                 rules.push(Rule {
                     action,
                     ops,
                     filters,
+                    message,
                     line,
                 });
             }
@@ -367,6 +403,10 @@ mod tests {
         assert_eq!(p.rules.len(), 5);
         assert_eq!(p.rules[0].ops, vec!["default"]);
         assert_eq!(p.rules[2].filters, vec![Filter::Regex("^/a\\.b$".into())]);
+        let p = parse("(version 1)(deny default (with message \"t-1\"))(deny file-read* (literal \"/x\") (with message \"t-1\"))").unwrap();
+        assert_eq!(p.rules[0].message.as_deref(), Some("t-1"));
+        assert!(p.rules[0].filters.is_empty());
+        assert_eq!(p.rules[1].filters.len(), 1);
     }
 
     #[test]
@@ -375,6 +415,8 @@ mod tests {
             "(version 1)(define x 1)",
             "(version 1)(allow file-read* (with-filter x))",
             "(version 1)(allow process-exec (literal \"/bin/ps\") (with no-sandbox))",
+            "(version 1)(allow file-read* (with message \"x\"))",
+            "(version 1)(deny file-read* (with report))",
             "(version 1)(allow file-write-mode)",
             "(version 1)(import \"bsd.sb\")",
             "(allow file-read*)",
