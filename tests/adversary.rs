@@ -122,3 +122,70 @@ fn unix_sockets_none_keeps_host_datagram_sockets_out_of_reach_of_socketpair() {
         }
     }
 }
+
+/// `sandbox` killed with SIGKILL (a harness timeout) leaves what the command started running
+/// under Landlock, still under the read-only mount over the `.git` placeholder but with nobody
+/// holding its lock. A later run in the same workspace must not remove that placeholder: the
+/// removal would detach the mount in the survivor's namespace, and the survivor could then
+/// create `.git` (with a `core.fsmonitor` the user's next `git status` runs on the host).
+#[test]
+fn a_process_left_by_a_killed_sandbox_cannot_create_git_after_a_later_run() {
+    for user in users() {
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let git = ws.join(".git");
+        let script = format!(
+            "( setsid sh -c 'i=0; while [ $i -lt 40 ]; do if mkdir {g} 2>/dev/null; then \
+             echo planted > {g}/PLANTED; exit 0; fi; i=$((i+1)); sleep 0.1; done' & ); \
+             exec sleep 30",
+            g = git.display()
+        );
+        let mut first = support::sandbox_cmd(
+            user,
+            &ws.path,
+            &[
+                "linux",
+                "--backend",
+                "landlock",
+                "--full-auto",
+                "--",
+                "sh",
+                "-c",
+                &script,
+            ],
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+        for _ in 0..50 {
+            if git.is_dir() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        std::thread::sleep(Duration::from_millis(500));
+        first.kill().unwrap(); // SIGKILL
+        first.wait().unwrap();
+
+        let later = sandbox(
+            user,
+            &ws.path,
+            &[
+                "linux",
+                "--backend",
+                "landlock",
+                "--full-auto",
+                "--",
+                "true",
+            ],
+        );
+        assert!(later.status.success(), "{}", stderr(&later));
+        std::thread::sleep(Duration::from_millis(4500));
+        assert!(
+            !git.join("PLANTED").exists(),
+            "as {}: a process left by a killed sandbox created {}",
+            user.name,
+            git.display()
+        );
+    }
+}

@@ -72,8 +72,10 @@ fn check_unchanged(
             now: cwd_now.map_or("nothing".into(), |p| p.display().to_string()),
         });
     }
-    let writes: Vec<&crate::policy::Entry> =
-        entries.iter().filter(|e| e.access == Access::Write).collect();
+    let writes: Vec<&crate::policy::Entry> = entries
+        .iter()
+        .filter(|e| e.access == Access::Write)
+        .collect();
     for rule in out.rules.iter().filter(|r| r.access == Access::Write) {
         let mut givens = writes
             .iter()

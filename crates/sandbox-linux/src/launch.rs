@@ -118,7 +118,7 @@ fn build_ruleset(plan: &crate::landlock::LandlockPlan) -> Result<OwnedFd, LinuxE
     for rule in &plan.rules {
         let c = CString::new(rule.path.as_os_str().as_bytes())
             .map_err(|_| LinuxError::Platform(format!("NUL in path {}", rule.path.display())))?;
-        let pfd = open_rule_path(&c);
+        let pfd = open_rule_path(&c, rule.access.bits & !READING != 0);
         if pfd < 0 {
             let e = std::io::Error::last_os_error();
             match e.raw_os_error() {
@@ -161,17 +161,23 @@ fn build_ruleset(plan: &crate::landlock::LandlockPlan) -> Result<OwnedFd, LinuxE
     Ok(ruleset)
 }
 
-/// Opens a rule's path `O_PATH`, following no symbolic link on the way
-/// (`openat2(RESOLVE_NO_SYMLINKS)`, always there since Landlock needs Linux 5.13). Rule
-/// paths are canonical, so a link met now was swapped in after the policy was resolved: a
-/// concurrent sandboxed command can rename directories in a writable root both runs share
-/// (`/tmp`), and following the link would move this rule's grant onto any directory the
-/// user owns. Returns the fd, or -1 with `errno` set (`ELOOP` for a link).
-fn open_rule_path(path: &std::ffi::CStr) -> libc::c_int {
+/// Landlock rights that only read or run (execute, read_file, read_dir, ioctl_dev).
+const READING: u64 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 15);
+
+/// Opens a rule's path `O_PATH`; with `no_symlinks` (rules that grant more than reading),
+/// following no symbolic link on the way (`openat2(RESOLVE_NO_SYMLINKS)`, always there
+/// since Landlock needs Linux 5.13). Writable paths are canonical, so a link met now was
+/// swapped in after the policy was resolved: a concurrent sandboxed command can rename
+/// directories in a writable root both runs share (`/tmp`), and following the link would
+/// move the write grant onto any directory the user owns. Read rules may name links (`/bin`
+/// on a merged `/usr`) and follow them. Returns the fd, or -1 with `errno` set (`ELOOP`).
+fn open_rule_path(path: &std::ffi::CStr, no_symlinks: bool) -> libc::c_int {
     // SAFETY: open_how is plain data; zeroed is its documented default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
-    how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    if no_symlinks {
+        how.resolve = libc::RESOLVE_NO_SYMLINKS;
+    }
     // SAFETY: openat2 with a NUL-terminated path and a live open_how of the size passed.
     let fd = unsafe {
         libc::syscall(
@@ -368,13 +374,16 @@ mod tests {
         std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
         let c = |p: &std::path::Path| CString::new(p.as_os_str().as_bytes()).unwrap();
         for through in [base.join("link"), base.join("link/.")] {
-            let fd = open_rule_path(&c(&through));
+            let fd = open_rule_path(&c(&through), true);
             assert_eq!(fd, -1, "{} was opened", through.display());
             assert_eq!(sys::errno(), libc::ELOOP);
         }
-        let fd = open_rule_path(&c(&base.join("real")));
-        assert!(fd >= 0);
-        // SAFETY: closes the fd just opened.
-        unsafe { libc::close(fd) };
+        // Read rules follow links as before.
+        for (path, no_symlinks) in [(base.join("real"), true), (base.join("link"), false)] {
+            let fd = open_rule_path(&c(&path), no_symlinks);
+            assert!(fd >= 0, "{}", path.display());
+            // SAFETY: closes the fd just opened.
+            unsafe { libc::close(fd) };
+        }
     }
 }
