@@ -26,6 +26,11 @@ pub struct PolicyArgs {
     /// Allow full network access.
     #[arg(long)]
     pub network: bool,
+    /// Let the command connect to this host unix socket (repeatable; the socket itself, or
+    /// every socket below a directory), e.g. "$SSH_AUTH_SOCK". Host sockets are closed
+    /// otherwise.
+    #[arg(long = "allow-unix-socket", value_name = "PATH")]
+    pub allow_unix_socket: Vec<PathBuf>,
     /// Deny reading paths matching a git-style glob (repeatable), e.g. '**/*.env'.
     #[arg(long = "deny-read", value_name = "GLOB")]
     pub deny_read: Vec<String>,
@@ -89,6 +94,11 @@ impl PolicyArgs {
                 .collect(),
             network: self.network,
             deny_read: self.deny_read.clone(),
+            allow_unix_sockets: self
+                .allow_unix_socket
+                .iter()
+                .map(|p| absolute(&start, p))
+                .collect(),
         };
         let loaded = sandbox_core::load(&req).map_err(|e| exit::fail("config", &e))?;
         for w in &loaded.warnings {

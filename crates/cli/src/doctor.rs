@@ -35,7 +35,7 @@ fn linux_keys(m: &mut Map<String, Value>) {
     };
     let auto = fact("linux.auto_backend").unwrap_or(Value::Null);
     let generic = match auto.as_str() {
-        Some("bwrap") => bwrap_generic(),
+        Some("bwrap") => bwrap_generic(&caps),
         Some("landlock") => landlock_generic(&caps),
         _ => nothing_enforced(),
     };
@@ -63,8 +63,9 @@ fn linux_keys(m: &mut Map<String, Value>) {
 
 /// What the bwrap backend enforces once it runs (namespaces, masks, seccomp on an fd).
 #[cfg(target_os = "linux")]
-fn bwrap_generic() -> Vec<(&'static str, Value)> {
+fn bwrap_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static str, Value)> {
     let t = Value::from(true);
+    let scope = caps.landlock_abi.is_some_and(|a| a >= 6);
     vec![
         ("filesystem.write_restrict", t.clone()),
         ("filesystem.read_restrict", t.clone()),
@@ -78,7 +79,14 @@ fn bwrap_generic() -> Vec<(&'static str, Value)> {
         ("filesystem.private_dev", t.clone()),
         ("network.deny_all", t.clone()),
         ("network.allowlist_egress", Value::from(false)),
-        ("network.unix_socket_paths", Value::from(false)),
+        // Host sockets listed at launch are covered in the sandbox's mount namespace.
+        ("network.unix_socket_paths", t.clone()),
+        (
+            "network.unix_socket_mechanism",
+            Value::from(sandbox_linux::host_sockets::Mechanism::MountMask.name()),
+        ),
+        // Own network namespace; with --network, a Landlock scope (ABI 6) or a refusal.
+        ("network.abstract_unix_closed", Value::from(scope)),
         ("process.signal_scope", t.clone()),
         ("process.no_new_privs", t.clone()),
         ("process.pid_namespace", t),
@@ -88,7 +96,9 @@ fn bwrap_generic() -> Vec<(&'static str, Value)> {
 /// What the Landlock backend enforces on this host.
 #[cfg(target_os = "linux")]
 fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static str, Value)> {
+    use sandbox_linux::host_sockets::Mechanism;
     let ll = caps.landlock_abi.is_some();
+    let abi = caps.landlock_abi.unwrap_or(0);
     let mountns = caps.mount_namespace;
     vec![
         ("filesystem.write_restrict", Value::from(ll)),
@@ -105,7 +115,24 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
         ("filesystem.private_dev", Value::from(ll)),
         ("network.deny_all", Value::from(ll && caps.seccomp)),
         ("network.allowlist_egress", Value::from(false)),
-        ("network.unix_socket_paths", Value::from(false)),
+        (
+            "network.unix_socket_paths",
+            Value::from(ll && (mountns || abi >= 9)),
+        ),
+        (
+            "network.unix_socket_mechanism",
+            Value::from(
+                if abi >= 9 {
+                    Mechanism::LandlockResolveUnix
+                } else if ll && mountns {
+                    Mechanism::MountMask
+                } else {
+                    Mechanism::Unavailable
+                }
+                .name(),
+            ),
+        ),
+        ("network.abstract_unix_closed", Value::from(abi >= 6)),
         (
             "process.signal_scope",
             Value::from(caps.landlock_abi.is_some_and(|a| a >= 6)),
@@ -118,9 +145,13 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
 /// No Linux backend can run here.
 #[cfg(target_os = "linux")]
 fn nothing_enforced() -> Vec<(&'static str, Value)> {
-    let mut v = bwrap_generic();
-    for (_, val) in v.iter_mut() {
-        *val = Value::from(false);
+    let mut v = bwrap_generic(&sandbox_linux::probe::Capabilities::full(0));
+    for (k, val) in v.iter_mut() {
+        *val = if *k == "network.unix_socket_mechanism" {
+            Value::from(sandbox_linux::host_sockets::Mechanism::Unavailable.name())
+        } else {
+            Value::from(false)
+        };
     }
     v
 }

@@ -11,15 +11,30 @@ pub enum OpArg {
     Write,
     Create,
     Exec,
+    /// Connect or send to a pathname unix socket that exists outside the sandbox.
+    Connect,
 }
 
-impl From<OpArg> for Op {
-    fn from(o: OpArg) -> Op {
-        match o {
-            OpArg::Read => Op::Read,
-            OpArg::Write => Op::Write,
-            OpArg::Create => Op::Create,
-            OpArg::Exec => Op::Exec,
+impl OpArg {
+    fn name(self) -> &'static str {
+        match self {
+            OpArg::Read => "read",
+            OpArg::Write => "write",
+            OpArg::Create => "create",
+            OpArg::Exec => "exec",
+            OpArg::Connect => "connect",
+        }
+    }
+
+    /// The filesystem operation, or `None` for `connect` (answered by
+    /// `ResolvedPolicy::decide_connect`).
+    fn fs_op(self) -> Option<Op> {
+        match self {
+            OpArg::Read => Some(Op::Read),
+            OpArg::Write => Some(Op::Write),
+            OpArg::Create => Some(Op::Create),
+            OpArg::Exec => Some(Op::Exec),
+            OpArg::Connect => None,
         }
     }
 }
@@ -27,7 +42,7 @@ impl From<OpArg> for Op {
 #[derive(serde::Serialize)]
 struct Row {
     path: String,
-    op: Op,
+    op: &'static str,
     allowed: bool,
     rule: String,
 }
@@ -37,17 +52,20 @@ pub fn run(a: ExplainArgs) -> ExitCode {
         Ok(p) => p,
         Err(code) => return code,
     };
-    let op: Op = a.op.into();
+    let op = a.op;
     // Paths are relative to where `sandbox` was started, like any command-line path.
     let start = std::env::current_dir().unwrap_or_else(|_| policy.cwd.clone());
     let rows: Vec<Row> = a
         .paths
         .iter()
         .map(|p| {
-            let d = policy.decide(&start.join(p), op);
+            let d = match op.fs_op() {
+                Some(fs) => policy.decide(&start.join(p), fs),
+                None => policy.decide_connect(&start.join(p)),
+            };
             Row {
                 path: p.display().to_string(),
-                op,
+                op: op.name(),
                 allowed: d.allowed,
                 rule: d.rule,
             }
@@ -63,7 +81,7 @@ pub fn run(a: ExplainArgs) -> ExitCode {
             let _ = writeln!(
                 text,
                 "{verdict} {:<6} {}  ({})",
-                r.op.name(),
+                r.op,
                 escape_controls(&r.path),
                 escape_controls(&r.rule)
             );

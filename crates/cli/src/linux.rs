@@ -114,6 +114,28 @@ mod imp {
         for d in &sandbox.plan().degradations {
             exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
         }
+        if verbose && !sandbox.plan().unrestricted {
+            let plan = sandbox.plan();
+            let closed = plan.mounts.as_ref().map_or(0, |m| {
+                m.steps
+                    .iter()
+                    .filter(|s| matches!(s, sandbox_linux::mountns::MountStep::MaskSocket { .. }))
+                    .count()
+            });
+            let scoped = plan
+                .landlock
+                .as_ref()
+                .is_some_and(|l| l.scoped.bits & 1 != 0);
+            exit::err!(
+                "sandbox: unix sockets: {} ({closed} host socket(s) closed); abstract sockets: {}",
+                plan.unix_sockets.name(),
+                if scoped {
+                    "landlock abstract-unix scope"
+                } else {
+                    "not enforced (degraded)"
+                }
+            );
+        }
         if !sandbox.plan().unrestricted {
             return run_supervised(sandbox, path, args);
         }
@@ -393,6 +415,9 @@ mod imp {
                             "hold the symbolic link {} as it is (another user's, in a sticky directory)",
                             path.display()
                         ),
+                        sandbox_linux::mountns::MountStep::MaskSocket { path } => {
+                            format!("close host unix socket {}", path.display())
+                        }
                     };
                     let _ = writeln!(s, "  {line}");
                 }

@@ -68,6 +68,19 @@ fn launch(
             sandbox.deny_matches().len()
         );
     }
+    if a.verbose && !policy.unrestricted {
+        let closed = sandbox
+            .plan()
+            .mounts
+            .iter()
+            .filter(|m| matches!(m.mount, sandbox_linux::bwrap::Mount::MaskSocket { .. }))
+            .count();
+        exit::err!(
+            "sandbox: unix sockets: {} ({closed} host socket(s) closed); abstract sockets: {}",
+            sandbox.unix_socket_mechanism().name(),
+            sandbox.abstract_socket_mechanism()
+        );
+    }
     for d in &sandbox.plan().degradations {
         exit::warn(d);
     }

@@ -31,6 +31,8 @@ pub struct LoadRequest {
     pub network: bool,
     /// `--deny-read GLOB`, repeatable.
     pub deny_read: Vec<String>,
+    /// `--allow-unix-socket PATH`, repeatable: host sockets added to the allowlist.
+    pub allow_unix_sockets: Vec<PathBuf>,
 }
 
 /// The loaded policy and the warnings met on the way.
@@ -126,11 +128,46 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     if req.network && !policy.unrestricted {
         policy.network = NetworkPolicy::Full;
     }
+    allow_unix_sockets(
+        &mut policy.unix_sockets,
+        req.allow_unix_sockets.iter().cloned(),
+    );
     Ok(Loaded {
         policy,
         env,
         warnings: cx.warnings,
     })
+}
+
+/// Adds host sockets to an allowlist (`"all"` stays all).
+fn allow_unix_sockets(unix: &mut UnixSockets, add: impl IntoIterator<Item = PathBuf>) {
+    let add: Vec<PathBuf> = add.into_iter().collect();
+    if add.is_empty() {
+        return;
+    }
+    match unix {
+        UnixSockets::All => {}
+        UnixSockets::None => *unix = UnixSockets::Paths(add),
+        UnixSockets::Paths(v) => v.extend(add),
+    }
+}
+
+/// `$NAME` or `${NAME}` (the whole value) replaced by that environment variable; other
+/// values unchanged. `Err(NAME)` when it is unset or empty.
+fn expand_env_var(value: &str) -> Result<String, String> {
+    let name = value
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+        .or_else(|| value.strip_prefix('$'));
+    match name {
+        Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            match std::env::var_os(n) {
+                Some(v) if !v.is_empty() => Ok(v.to_string_lossy().into_owned()),
+                _ => Err(n.to_string()),
+            }
+        }
+        _ => Ok(value.to_string()),
+    }
 }
 
 fn read_table(path: &PathBuf) -> Result<Table, CoreError> {
@@ -403,6 +440,7 @@ impl Cx {
                     | "default_permissions"
                     | "permissions"
                     | "sandbox"
+                    | "network_proxy"
             );
             if !known && !IGNORED_TOP_LEVEL.contains(&key.as_str()) {
                 self.warn_unknown(key);
@@ -460,7 +498,36 @@ impl Cx {
             Policy::preset(Preset::ReadOnly)
         };
         self.sandbox_table(t, &mut policy)?;
+        self.proxy_unix_sockets(t, &mut policy)?;
         Ok(policy)
+    }
+
+    /// Codex's `[network_proxy.policy] allow_unix_sockets = ["$SSH_AUTH_SOCK", …]`: host
+    /// sockets added to the allowlist. A whole-value `$NAME`/`${NAME}` is expanded; an unset
+    /// variable skips its entry with a warning (allowing nothing is the safe side).
+    fn proxy_unix_sockets(&mut self, t: &Table, policy: &mut Policy) -> Result<(), CoreError> {
+        let Some(proxy) = self.table(t, "network_proxy", "network_proxy")? else {
+            return Ok(());
+        };
+        let Some(pol) = self.table(proxy, "policy", "network_proxy.policy")? else {
+            return Ok(());
+        };
+        let key = "network_proxy.policy.allow_unix_sockets";
+        let Some(list) = self.string_list(pol, "allow_unix_sockets", key)? else {
+            return Ok(());
+        };
+        let mut add = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            match expand_env_var(item) {
+                Ok(v) => add.push(PathBuf::from(v)),
+                Err(name) => self.warnings.push(format!(
+                    "{}: {key}[{i}]: ${name} is not set; entry skipped",
+                    self.file
+                )),
+            }
+        }
+        allow_unix_sockets(&mut policy.unix_sockets, add);
+        Ok(())
     }
 
     /// Codex's legacy config profiles: `profile = "NAME"` selects `[profiles.NAME]`, whose
@@ -716,6 +783,28 @@ impl Cx {
         match v {
             Value::String(s) if s == "none" => Ok(UnixSockets::None),
             Value::String(s) if s == "all" => Ok(UnixSockets::All),
+            // Codex's `unix_sockets = { "/path" = "allow" }`.
+            Value::Table(entries) => {
+                let mut paths = Vec::new();
+                for (path, v) in entries {
+                    match v {
+                        Value::String(s) if s == "allow" => paths.push(PathBuf::from(path)),
+                        Value::String(s) if s == "deny" || s == "none" => {}
+                        other => {
+                            return Err(self.type_err(
+                                &format!("{key}.\"{path}\""),
+                                "\"allow\" or \"deny\"",
+                                other,
+                            ))
+                        }
+                    }
+                }
+                Ok(if paths.is_empty() {
+                    UnixSockets::None
+                } else {
+                    UnixSockets::Paths(paths)
+                })
+            }
             Value::Array(items) => {
                 let mut paths = Vec::new();
                 for (i, item) in items.iter().enumerate() {
@@ -730,14 +819,18 @@ impl Cx {
                         }
                     }
                 }
-                // An empty allow list allows no socket at all.
+                // An empty allow list allows no host socket.
                 Ok(if paths.is_empty() {
                     UnixSockets::None
                 } else {
                     UnixSockets::Paths(paths)
                 })
             }
-            other => Err(self.type_err(key, "\"none\", \"all\" or an array of paths", other)),
+            other => Err(self.type_err(
+                key,
+                "\"none\", \"all\", an array of paths or a table of path = \"allow\"",
+                other,
+            )),
         }
     }
 
@@ -806,6 +899,66 @@ mod tests {
             config_file: Some(f),
             ..req
         })
+    }
+
+    /// Every way to name host unix sockets adds to one allowlist; `"all"` stays all; the
+    /// default is none.
+    #[test]
+    fn unix_socket_allowlist_sources() {
+        let p = |text: &str, flags: &[&str]| {
+            with_config(
+                text,
+                LoadRequest {
+                    allow_unix_sockets: flags.iter().map(PathBuf::from).collect(),
+                    ..LoadRequest::default()
+                },
+            )
+            .unwrap()
+        };
+        assert_eq!(p("", &[]).policy.unix_sockets, UnixSockets::None);
+        assert_eq!(
+            p("", &["/a.sock"]).policy.unix_sockets,
+            UnixSockets::Paths(vec!["/a.sock".into()])
+        );
+        let codex = "default_permissions = \"x\"\n[permissions.x.filesystem]\n\":root\" = \"read\"\n[permissions.x.network]\nunix_sockets = { \"/b.sock\" = \"allow\", \"/c.sock\" = \"deny\" }\n";
+        assert_eq!(
+            p(codex, &["/a.sock"]).policy.unix_sockets,
+            UnixSockets::Paths(vec!["/b.sock".into(), "/a.sock".into()])
+        );
+        assert_eq!(
+            p("[sandbox]\nunix_sockets = \"all\"\n", &["/a.sock"])
+                .policy
+                .unix_sockets,
+            UnixSockets::All
+        );
+        let e = config_err("[sandbox]\nunix_sockets = { \"/b.sock\" = \"maybe\" }\n");
+        assert!(
+            e.contains("sandbox.unix_sockets.\"/b.sock\"") && e.contains("\"allow\""),
+            "{e}"
+        );
+    }
+
+    /// Codex's `[network_proxy.policy] allow_unix_sockets`: `$VAR` expanded; an unset one
+    /// skips its entry with a warning; a wrong type names the key.
+    #[test]
+    fn network_proxy_allow_unix_sockets_expands_variables() {
+        std::env::set_var("SBX_TEST_AGENT_SOCK", "/run/agent.sock");
+        let text = "[network_proxy.policy]\nallow_unix_sockets = [\"$SBX_TEST_AGENT_SOCK\", \"${SBX_TEST_UNSET_VAR}\", \"/x.sock\"]\n";
+        let loaded = with_config(text, LoadRequest::default()).unwrap();
+        assert_eq!(
+            loaded.policy.unix_sockets,
+            UnixSockets::Paths(vec!["/run/agent.sock".into(), "/x.sock".into()])
+        );
+        assert!(
+            loaded
+                .warnings
+                .iter()
+                .any(|w| w.contains("allow_unix_sockets[1]") && w.contains("SBX_TEST_UNSET_VAR")),
+            "{:?}",
+            loaded.warnings
+        );
+        let e = config_err("[network_proxy.policy]\nallow_unix_sockets = \"/x\"\n");
+        assert!(e.contains("network_proxy.policy.allow_unix_sockets"), "{e}");
     }
 
     /// The error message of loading `text` as a config file.

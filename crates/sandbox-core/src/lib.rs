@@ -19,6 +19,7 @@ pub mod policy;
 pub mod resolve;
 #[cfg(feature = "testing")]
 pub mod testing;
+pub mod unix;
 
 pub use builder::PolicyBuilder;
 pub use config::{load, LoadRequest, Loaded};

@@ -208,16 +208,19 @@ impl NetworkPolicy {
     }
 }
 
-/// Which unix-domain sockets the sandboxed command may create and connect to.
+/// Which pathname unix-domain sockets that exist outside the sandbox (made by host
+/// processes) the command may connect or send to. Whatever the choice, `socketpair`, fd
+/// passing over it, and sockets the command binds itself in its writable roots keep working,
+/// and abstract sockets of the host are never reachable ([`crate::unix`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "mode", content = "paths")]
 pub enum UnixSockets {
-    /// No unix sockets (`socketpair` keeps working).
-    None,
-    /// Only sockets at or below these paths.
-    Paths(Vec<PathBuf>),
-    /// Any unix socket (the default: build tools and language runtimes use them locally).
+    /// No host socket (the default).
     #[default]
+    None,
+    /// Only host sockets at or below these paths (a socket path grants that socket alone).
+    Paths(Vec<PathBuf>),
+    /// Every host socket the filesystem rules let the command see (explicit opt-in).
     All,
 }
 
@@ -287,7 +290,7 @@ impl Policy {
             } else {
                 NetworkPolicy::Off
             },
-            unix_sockets: UnixSockets::All,
+            unix_sockets: UnixSockets::None,
             protected_names: DEFAULT_PROTECTED_NAMES
                 .iter()
                 .map(|s| s.to_string())

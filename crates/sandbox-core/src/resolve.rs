@@ -257,7 +257,7 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         writable_roots: Vec::new(),
         minimal: false,
         network: policy.network.clone(),
-        unix_sockets: UnixSockets::All,
+        unix_sockets: UnixSockets::None,
         glob_scan_max_depth: policy.glob_scan_max_depth,
         warnings: Vec::new(),
     };
@@ -386,10 +386,16 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
             }
             v.sort();
             v.dedup();
-            UnixSockets::Paths(v)
+            if v.is_empty() {
+                UnixSockets::None
+            } else {
+                UnixSockets::Paths(v)
+            }
         }
         other => other.clone(),
     };
+    out.warnings
+        .extend(out.dangerous_socket_warnings(env.home.as_deref()));
 
     if !out.unrestricted {
         let mut warnings = Vec::new();

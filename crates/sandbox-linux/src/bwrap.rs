@@ -31,7 +31,7 @@
 
 use crate::glob_expand::{DenyMatch, MatchKind};
 use sandbox_core::index::prefixes;
-use sandbox_core::{NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy, UnixSockets};
+use sandbox_core::{NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -134,6 +134,9 @@ pub enum Mount {
     Dev,
     /// `--proc /proc`: a procfs of the new PID namespace.
     Proc,
+    /// `--ro-bind /dev/null P`: covers a host unix socket the policy closes, so a connect or
+    /// send to that path finds no socket ([`crate::host_sockets`]).
+    MaskSocket { path: PathBuf },
 }
 
 impl Mount {
@@ -144,7 +147,8 @@ impl Mount {
             | Mount::Bind { path }
             | Mount::EmptyDir { path, .. }
             | Mount::MaskFile { path, .. }
-            | Mount::Symlink { path, .. } => path,
+            | Mount::Symlink { path, .. }
+            | Mount::MaskSocket { path } => path,
             Mount::TmpfsRoot => Path::new("/"),
             Mount::Dev => Path::new("/dev"),
             Mount::Proc => Path::new("/proc"),
@@ -158,7 +162,10 @@ impl Mount {
             Mount::RoBind { .. } => (true, false),
             Mount::EmptyDir { mode, .. } => (mode & 0o444 != 0, false),
             // Paths are canonical, so none lies under a link: the link grants nothing itself.
-            Mount::TmpfsRoot | Mount::MaskFile { .. } | Mount::Symlink { .. } => (false, false),
+            Mount::TmpfsRoot
+            | Mount::MaskFile { .. }
+            | Mount::Symlink { .. }
+            | Mount::MaskSocket { .. } => (false, false),
             Mount::Dev | Mount::Proc => (true, true),
         }
     }
@@ -280,18 +287,6 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             ),
             hint: "use --backend landlock, or drop the rule".into(),
         });
-    }
-    if let UnixSockets::Paths(paths) = &policy.unix_sockets {
-        if !input.best_effort {
-            return Err(BwrapError::Unsupported {
-                feature: format!(
-                    "limiting unix sockets to paths ({})",
-                    crate::error::path_list(paths)
-                ),
-                hint: crate::error::UNIX_SOCKET_PATHS_HINT.into(),
-            });
-        }
-        degradations.push(crate::error::unix_socket_paths_gap(paths));
     }
     let f = input.features;
     if !f.perms {
@@ -426,6 +421,45 @@ pub fn held_link(policy: &ResolvedPolicy) -> Option<&Path> {
         .into_iter()
         .find(|p| p.kind == PathKind::Link)
         .map(|p| p.path.as_path())
+}
+
+/// Covers each host socket in `sockets` (canonical paths, from [`crate::host_sockets::scan`])
+/// that `policy` closes with `/dev/null`, after every other mount so nothing mounted later
+/// uncovers it. Sockets under a fresh `/dev` or `/proc`, or hidden by the mount table
+/// already (not readable in the sandbox), need no cover.
+pub fn mask_host_sockets(
+    plan: &mut BwrapPlan,
+    policy: &ResolvedPolicy,
+    sockets: &[PathBuf],
+) -> Result<(), BwrapError> {
+    if plan.unrestricted {
+        return Ok(());
+    }
+    let before = plan.mounts.len();
+    for path in crate::host_sockets::closed(policy, sockets) {
+        if crate::host_sockets::under_fresh_mount(&path) || !plan.access(&path).0 {
+            continue;
+        }
+        // bwrap's argv is text: a mangled name would leave the real socket uncovered.
+        if path.to_str().is_none() {
+            return Err(BwrapError::Unsupported {
+                feature: format!(
+                    "closing the host unix socket {} (its name is not valid UTF-8)",
+                    path.to_string_lossy()
+                ),
+                hint: "use --backend landlock, or allow unix sockets with --allow-unix-socket"
+                    .into(),
+            });
+        }
+        plan.mounts.push(PlanMount {
+            mount: Mount::MaskSocket { path },
+            why: "host unix socket closed by unix_sockets".into(),
+        });
+    }
+    if plan.mounts.len() != before {
+        plan.args = render_args(&plan.mounts, plan.unshare_net, &policy.cwd, &plan.fds);
+    }
+    Ok(())
 }
 
 /// Top-level directories that merged-/usr systems make symlinks (`/bin -> usr/bin`); the
@@ -728,6 +762,7 @@ fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanF
                     push(&["--ro-bind-try", p, p]);
                 }
             }
+            Mount::MaskSocket { path } => push(&["--ro-bind", "/dev/null", &s(path)]),
         }
     }
     for r in &remount {

@@ -560,6 +560,18 @@ pub fn check_command(program: &OsStr, cwd: &Path) -> Result<(), LaunchError> {
 /// removed. The wait is cheap: no helper thread and no `pre_exec` hook (so the standard library
 /// can use `posix_spawn`); signals are forwarded to bwrap as [`crate::supervise`] describes.
 pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8, LaunchError> {
+    launch_scoped(bwrap, plan, command, false)
+}
+
+/// [`launch`]; with `scope_abstract`, bwrap starts inside a Landlock domain that scopes
+/// abstract unix sockets ([`crate::abstract_scope`]; a `pre_exec` hook: only then is
+/// `posix_spawn` given up).
+pub fn launch_scoped(
+    bwrap: &Path,
+    plan: &BwrapPlan,
+    command: &[OsString],
+    scope_abstract: bool,
+) -> Result<u8, LaunchError> {
     let (program, rest) = command
         .split_first()
         .ok_or_else(|| LaunchError::CommandNotFound(String::new()))?;
@@ -582,6 +594,23 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
     // passes it to the command instead of letting it kill bwrap (and with it the command,
     // before the command's own handler could run).
     cmd.process_group(0);
+    if scope_abstract {
+        // Made after the plan's fds are placed, so its number is none of theirs.
+        let scope = match crate::abstract_scope::AbstractScope::new() {
+            Ok(s) => s,
+            Err(e) => {
+                close_placed(&placed);
+                return Err(LaunchError::Seccomp(e));
+            }
+        };
+        // SAFETY: the hook runs between fork and exec and only makes raw syscalls on a
+        // ruleset fd made before the fork.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, move || {
+                scope.enter().map_err(io::Error::from_raw_os_error)
+            });
+        }
+    }
     // Before the placeholders exist: from here on SIGTERM/SIGHUP cannot kill this process
     // before it has removed them. A reaper, because bwrap killed during its setup orphans a
     // process that never exits on its own.

@@ -28,6 +28,11 @@ pub struct BwrapSandbox {
     deny_matches: Vec<DenyMatch>,
     warnings: Vec<String>,
     seccomp: Vec<u8>,
+    /// Host unix sockets found at construction ([`crate::host_sockets::scan`]).
+    host_sockets: Vec<PathBuf>,
+    /// The sandbox shares the host's network namespace: bwrap starts inside a Landlock
+    /// domain that scopes abstract unix sockets ([`crate::abstract_scope`]).
+    scope_abstract: bool,
     plan: BwrapPlan,
     policy: ResolvedPolicy,
     opts: Options,
@@ -99,13 +104,35 @@ impl BwrapSandbox {
                 .map_err(LaunchError::Seccomp)?
                 .to_bytes()
         };
-        let plan = compile_plan(policy, &deny_matches, &features, &seccomp, opts.best_effort)?;
+        let host_sockets = if crate::host_sockets::needed(policy) {
+            crate::host_sockets::scan().map_err(|e| {
+                LaunchError::io("reading the host's unix sockets (/proc/net/unix)", e)
+            })?
+        } else {
+            Vec::new()
+        };
+        let mut plan = compile_plan(policy, &deny_matches, &features, &seccomp, opts.best_effort)?;
+        crate::bwrap::mask_host_sockets(&mut plan, policy, &host_sockets)?;
+        let scope_abstract = !plan.unrestricted && !plan.unshare_net;
+        if scope_abstract && crate::probe::landlock_abi().unwrap_or(0) < 6 {
+            let what = "the host's abstract unix sockets stay reachable with --network (keeping them out needs Landlock ABI 6, Linux 6.12+)";
+            if !opts.best_effort {
+                return Err(LaunchError::Compile(crate::bwrap::BwrapError::Unsupported {
+                    feature: what.into(),
+                    hint: "leave the network off (bwrap then gives the sandbox its own abstract namespace), or pass --best-effort to run with this gap".into(),
+                }));
+            }
+            plan.degradations.push(what.into());
+        }
+        let scope_abstract = scope_abstract && crate::probe::landlock_abi().unwrap_or(0) >= 6;
         Ok(BwrapSandbox {
             bwrap,
             features,
             deny_matches,
             warnings,
             seccomp,
+            host_sockets,
+            scope_abstract,
             plan,
             policy: policy.clone(),
             opts,
@@ -137,6 +164,28 @@ impl BwrapSandbox {
     /// `glob_scan_max_depth`).
     pub fn warnings(&self) -> &[String] {
         &self.warnings
+    }
+
+    /// How host unix sockets are kept out of reach (for `-v` and `doctor`).
+    pub fn unix_socket_mechanism(&self) -> crate::host_sockets::Mechanism {
+        if crate::host_sockets::needed(&self.policy) {
+            crate::host_sockets::Mechanism::MountMask
+        } else {
+            crate::host_sockets::Mechanism::NotNeeded
+        }
+    }
+
+    /// How the host's abstract unix sockets are kept out of reach, in words (for `-v`).
+    pub fn abstract_socket_mechanism(&self) -> &'static str {
+        if self.plan.unrestricted {
+            "not enforced (no sandbox)"
+        } else if self.plan.unshare_net {
+            "own network namespace"
+        } else if self.scope_abstract {
+            "landlock abstract-unix scope"
+        } else {
+            "not enforced (degraded)"
+        }
     }
 
     /// `bubblewrap 0.8.0 at /usr/bin/bwrap`, for `-v`.
@@ -178,7 +227,7 @@ impl BwrapSandbox {
         }
         check_command(program, &self.policy.cwd)?;
         let bin = self.bwrap.as_deref().ok_or(LaunchError::NotFound)?;
-        let code = bwrap_launch::launch(bin, &self.plan, command)?;
+        let code = bwrap_launch::launch_scoped(bin, &self.plan, command, self.scope_abstract)?;
         if code != 1 {
             return Ok(code);
         }
@@ -192,19 +241,20 @@ impl BwrapSandbox {
                     proc_mount: false,
                     ..self.features.clone()
                 };
-                let plan = compile_plan(
+                let mut plan = compile_plan(
                     &self.policy,
                     &self.deny_matches,
                     &features,
                     &self.seccomp,
                     self.opts.best_effort,
                 )?;
+                crate::bwrap::mask_host_sockets(&mut plan, &self.policy, &self.host_sockets)?;
                 for d in &plan.degradations {
                     if !self.plan.degradations.contains(d) {
                         warn(d);
                     }
                 }
-                bwrap_launch::launch(bin, &plan, command)
+                bwrap_launch::launch_scoped(bin, &plan, command, self.scope_abstract)
             }
         }
     }

@@ -1,25 +1,10 @@
 //! Errors of the Linux backends.
 
-use std::path::PathBuf;
 use thiserror::Error;
 
-/// The way out when a policy lists unix socket paths: the shared seccomp filter allows all
-/// unix sockets or none, so no Linux backend can name paths.
-pub(crate) const UNIX_SOCKET_PATHS_HINT: &str = "set unix_sockets to \"none\" or \"all\" (no Linux backend can limit unix sockets to paths), or pass --best-effort to allow all unix sockets";
-
-/// The listed socket paths, for messages: `/a.sock, /b.sock`.
-pub(crate) fn path_list(paths: &[PathBuf]) -> String {
-    let list: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
-    list.join(", ")
-}
-
-/// The degradation a policy listing unix socket paths runs with under `--best-effort`.
-pub(crate) fn unix_socket_paths_gap(paths: &[PathBuf]) -> String {
-    format!(
-        "unix sockets cannot be limited to paths ({}): all unix sockets are allowed",
-        path_list(paths)
-    )
-}
+/// The way out when host unix sockets cannot be closed on this host.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub(crate) const UNIX_SOCKET_PATHS_HINT: &str = "use --backend bwrap, or a host where a private mount namespace can be made, or set unix_sockets = \"all\" to allow every host socket, or pass --best-effort to run with this gap";
 
 /// Why a Linux sandbox could not be compiled or applied.
 #[derive(Debug, Error)]

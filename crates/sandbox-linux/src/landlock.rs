@@ -6,13 +6,13 @@
 //! grants), so deny rules and protected subpaths are left to the mount plan.
 
 use sandbox_core::resolve::STANDARD_DEVICES;
-use sandbox_core::{Access, NetworkPolicy, ResolvedPolicy};
+use sandbox_core::{Access, NetworkPolicy, ResolvedPolicy, UnixSockets};
 use serde::{Serialize, Serializer};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// Filesystem access rights (`LANDLOCK_ACCESS_FS_*`), with the ABI that introduced each.
-pub const FS_RIGHTS: [(u64, &str, u32); 16] = [
+pub const FS_RIGHTS: [(u64, &str, u32); 17] = [
     (1 << 0, "execute", 1),
     (1 << 1, "write_file", 1),
     (1 << 2, "read_file", 1),
@@ -29,6 +29,7 @@ pub const FS_RIGHTS: [(u64, &str, u32); 16] = [
     (1 << 13, "refer", 2),
     (1 << 14, "truncate", 3),
     (1 << 15, "ioctl_dev", 5),
+    (1 << 16, "resolve_unix", 9),
 ];
 /// Network rights (`LANDLOCK_ACCESS_NET_*`).
 pub const NET_RIGHTS: [(u64, &str, u32); 2] = [(1 << 0, "bind_tcp", 4), (1 << 1, "connect_tcp", 4)];
@@ -47,9 +48,14 @@ const TRUNCATE: u64 = 1 << 14;
 const IOCTL_DEV: u64 = 1 << 15;
 const MAKE_CHAR: u64 = 1 << 6;
 const MAKE_BLOCK: u64 = 1 << 11;
+/// `LANDLOCK_ACCESS_FS_RESOLVE_UNIX` (ABI 9): connect and send to a pathname unix socket
+/// made outside the domain. Granted only where the policy allows host sockets; sockets the
+/// command binds itself are always reachable.
+const RESOLVE_UNIX: u64 = 1 << 16;
 
-/// The highest ABI this code knows; newer kernels are used at this level.
-pub const MAX_KNOWN_ABI: u32 = 7;
+/// The highest ABI this code knows; newer kernels are used at this level. (ABI 8 adds only
+/// a flag this code does not use.)
+pub const MAX_KNOWN_ABI: u32 = 9;
 
 /// A set of rights of one kind, printed as names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -138,7 +144,8 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
         collected.add(path, bits & handled_fs.bits, why);
     };
     // Device nodes are never creatable: one made in a writable root would open the device.
-    let write = handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK);
+    // Host sockets are reached only through the unix-socket rules below.
+    let write = handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK | RESOLVE_UNIX);
     for rule in &policy.rules {
         let bits = match rule.access {
             Access::Read => read_rights(),
@@ -161,6 +168,9 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
     for tty in terminals {
         push(tty, device, "terminal of the caller".into());
     }
+    for (path, why) in unix_socket_rules(policy) {
+        push(&path, RESOLVE_UNIX, why);
+    }
     let mut rules = collected.rules;
     rules.sort_by(|a, b| a.path.cmp(&b.path));
     LandlockPlan {
@@ -169,6 +179,20 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
         handled_net,
         scoped,
         rules,
+    }
+}
+
+/// Where host unix sockets may be reached (the `resolve_unix` grants, on ABI ≥ 9): `/` for
+/// `unix_sockets = "all"`, else each allowed path the oracle lets the command connect to.
+pub fn unix_socket_rules(policy: &ResolvedPolicy) -> Vec<(PathBuf, String)> {
+    match &policy.unix_sockets {
+        UnixSockets::None => Vec::new(),
+        UnixSockets::All => vec![(PathBuf::from("/"), "unix_sockets = \"all\"".into())],
+        UnixSockets::Paths(paths) => paths
+            .iter()
+            .filter(|p| policy.decide_connect_canonical(p).allowed)
+            .map(|p| (p.clone(), "allowed unix socket".into()))
+            .collect(),
     }
 }
 
@@ -336,8 +360,80 @@ mod tests {
         assert_eq!(Rights::all(&FS_RIGHTS, 2).bits, (1 << 14) - 1);
         assert_eq!(Rights::all(&FS_RIGHTS, 4).bits, (1 << 15) - 1);
         assert_eq!(Rights::all(&FS_RIGHTS, 7).bits, (1 << 16) - 1);
+        assert_eq!(Rights::all(&FS_RIGHTS, 8).bits, (1 << 16) - 1);
+        assert_eq!(Rights::all(&FS_RIGHTS, 9).bits, (1 << 17) - 1);
         assert_eq!(Rights::all(&NET_RIGHTS, 3).bits, 0);
         assert_eq!(Rights::all(&SCOPES, 5).bits, 0);
         assert_eq!(Rights::all(&SCOPES, 6).bits, 3);
+    }
+}
+
+#[cfg(test)]
+mod resolve_unix_tests {
+    use super::*;
+    use sandbox_core::{resolve, Policy, Preset, ResolveEnv, TargetOs};
+
+    fn policy(unix: UnixSockets) -> ResolvedPolicy {
+        let mut p = Policy::preset(Preset::WorkspaceWrite);
+        p.unix_sockets = unix;
+        let env = ResolveEnv {
+            cwd: "/tmp".into(),
+            tmpdir: None,
+            home: None,
+            target: TargetOs::Linux,
+        };
+        resolve(&p, &env).unwrap()
+    }
+
+    fn granted(plan: &LandlockPlan) -> Vec<&Path> {
+        plan.rules
+            .iter()
+            .filter(|r| r.access.bits & RESOLVE_UNIX != 0)
+            .map(|r| r.path.as_path())
+            .collect()
+    }
+
+    /// Below ABI 9 the right is neither handled nor granted: the ruleset stays valid there.
+    #[test]
+    fn resolve_unix_is_off_below_abi_9() {
+        for unix in [UnixSockets::None, UnixSockets::All] {
+            for abi in 1..=8 {
+                let plan = compile(&policy(unix.clone()), abi, &[]);
+                assert_eq!(plan.handled_fs.bits & RESOLVE_UNIX, 0, "abi {abi}");
+                assert!(granted(&plan).is_empty(), "abi {abi}");
+            }
+        }
+    }
+
+    /// At ABI 9 it is handled; the default grants it nowhere (writable roots included), a
+    /// list grants exactly the listed sockets, and "all" grants it from `/`.
+    #[test]
+    fn resolve_unix_rules_follow_the_allowlist() {
+        let plan = compile(&policy(UnixSockets::None), 9, &[]);
+        assert_ne!(plan.handled_fs.bits & RESOLVE_UNIX, 0);
+        assert!(granted(&plan).is_empty());
+        assert!(plan.handled_fs.names().contains(&"resolve_unix"));
+
+        let sock = PathBuf::from("/tmp/agent.sock");
+        let plan = compile(&policy(UnixSockets::Paths(vec![sock.clone()])), 9, &[]);
+        assert_eq!(granted(&plan), [sock.as_path()]);
+        let rule = plan.rules.iter().find(|r| r.path == sock).unwrap();
+        // /tmp is a writable root; the socket's own rule carries resolve_unix, the root's not.
+        let tmp = plan
+            .rules
+            .iter()
+            .find(|r| r.path == Path::new("/tmp"))
+            .unwrap();
+        assert_eq!(tmp.access.bits & RESOLVE_UNIX, 0);
+        assert_ne!(rule.access.bits & RESOLVE_UNIX, 0);
+
+        let plan = compile(&policy(UnixSockets::All), 9, &[]);
+        assert_eq!(granted(&plan), [Path::new("/")]);
+    }
+
+    /// resolve_unix is a file right (a rule on the socket file itself keeps it).
+    #[test]
+    fn resolve_unix_is_not_a_directory_only_right() {
+        assert_eq!(DIR_ONLY & RESOLVE_UNIX, 0);
     }
 }

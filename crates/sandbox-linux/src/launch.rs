@@ -63,7 +63,7 @@ impl std::fmt::Display for StepError {
 }
 
 /// Every step name [`Launch::enter`] can fail in, so a child can report one as a byte.
-const STEP_NAMES: [&str; 22] = [
+const STEP_NAMES: [&str; 23] = [
     "mount private /dev",
     "grant private devpts",
     "mount private tmpfs",
@@ -86,6 +86,7 @@ const STEP_NAMES: [&str; 22] = [
     "remount protected path read-only",
     "mask denied directory",
     "mask denied file",
+    "mask host unix socket",
 ];
 
 fn step(step: &'static str) -> impl Fn(i32) -> StepError {

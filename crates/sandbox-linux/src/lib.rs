@@ -16,6 +16,8 @@
 //! [`BwrapSandbox`] is the bubblewrap one (`BwrapSandbox::new(&policy, opts)?.run(&cmd, …)`),
 //! and [`choose`] picks between them on this host.
 
+#[cfg(target_os = "linux")]
+pub mod abstract_scope;
 pub mod bwrap;
 #[cfg(target_os = "linux")]
 pub mod bwrap_cache;
@@ -29,6 +31,7 @@ mod bwrap_signals;
 pub mod choose;
 pub mod error;
 pub mod glob_expand;
+pub mod host_sockets;
 pub mod landlock;
 pub mod mountns;
 #[cfg(target_os = "linux")]

@@ -63,6 +63,10 @@ pub enum MountStep {
     /// Cover a denied file with an empty, read-only, mode-000 file, so opening it fails with
     /// `EACCES` as under bwrap (with `/dev/null`, reads empty, on kernels before 5.12).
     MaskFile { path: PathBuf },
+    /// Cover a host unix socket the policy closes with a read-only `/dev/null`, so a connect
+    /// or send to that path finds no socket ([`crate::host_sockets`]). Placed after every
+    /// other step.
+    MaskSocket { path: PathBuf },
 }
 
 /// The mount namespace steps, plus what the namespace cannot enforce either.
@@ -344,7 +348,8 @@ fn step_path(s: &MountStep) -> Option<&Path> {
         | MountStep::PrivateTmpfs { path }
         | MountStep::MaskFile { path }
         | MountStep::Reexpose { path, .. }
-        | MountStep::HoldLink { path } => Some(path),
+        | MountStep::HoldLink { path }
+        | MountStep::MaskSocket { path } => Some(path),
         MountStep::ReadOnlyBase | MountStep::PrivateDev(_) => None,
     }
 }
@@ -418,6 +423,7 @@ mod imp {
         PrivateTmpfs { path: CString },
         MaskFile { path: CString },
         PrivateDev(crate::private_dev::Prepared),
+        MaskSocket { path: CString },
     }
 
     /// A path bound back on top of a directory mask ([`MountStep::Reexpose`]).
@@ -627,6 +633,9 @@ mod imp {
                     MountStep::MaskFile { path } => ops.push(Op::MaskFile {
                         path: cstring(path),
                     }),
+                    MountStep::MaskSocket { path } => ops.push(Op::MaskSocket {
+                        path: cstring(path),
+                    }),
                 }
             }
             Ok(Prepared {
@@ -714,6 +723,14 @@ mod imp {
                             // still hides the content; reads are empty instead of refused.
                             sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND)
                                 .map_err(|e| ("mask denied file", e))?;
+                        }
+                    }
+                    Op::MaskSocket { path } => {
+                        match sys::mount(Some(c"/dev/null"), path, None, libc::MS_BIND) {
+                            // Removed since the scan, or under a masked directory: nothing
+                            // to reach there.
+                            Ok(()) | Err(libc::ENOENT) => {}
+                            Err(e) => return Err(("mask host unix socket", e)),
                         }
                     }
                 }

@@ -1,5 +1,6 @@
 //! The Landlock backend's plan ([`compile`]) and the embedding type [`Sandbox`].
 
+use crate::host_sockets::{self, Mechanism};
 use crate::landlock::{self, LandlockPlan};
 use crate::launch::Launch;
 use crate::mountns::{self, MountPlan};
@@ -48,6 +49,8 @@ pub struct Plan {
     pub close_inherited_fds: bool,
     /// Every capability is dropped, bounding set included (a root command runs powerless).
     pub drop_capabilities: bool,
+    /// How host unix sockets the policy closes are kept out of reach.
+    pub unix_sockets: Mechanism,
     /// Gaps accepted with `best_effort`; empty otherwise.
     pub degradations: Vec<Degradation>,
     /// Warnings for the user that are not degradations, one line each (a deny glob scanned only
@@ -87,6 +90,7 @@ pub fn compile(
             no_new_privs: false,
             close_inherited_fds: false,
             drop_capabilities: false,
+            unix_sockets: Mechanism::NotNeeded,
             degradations: Vec::new(),
             warnings: Vec::new(),
         });
@@ -122,13 +126,15 @@ pub fn compile(
             "proxy mode is not implemented: network is off instead".into(),
         ));
     }
-    if let UnixSockets::Paths(paths) = &policy.unix_sockets {
-        policy_eff.unix_sockets = UnixSockets::All;
-        gaps.push((
-            "network.unix_socket_paths".into(),
-            crate::error::unix_socket_paths_gap(paths),
-        ));
-    }
+    let unix_mechanism = if !host_sockets::needed(policy) {
+        Mechanism::NotNeeded
+    } else if abi >= 9 && policy.unix_sockets != UnixSockets::All {
+        Mechanism::LandlockResolveUnix
+    } else if caps.mount_namespace {
+        Mechanism::MountMask
+    } else {
+        Mechanism::Unavailable
+    };
     let mut ll = landlock::compile(&policy_eff, abi, terminals);
     if ll.scoped.bits == 0 {
         gaps.push((
@@ -197,6 +203,15 @@ pub fn compile(
         );
         None
     };
+    if unix_mechanism == Mechanism::Unavailable {
+        gaps.push((
+            "network.unix_socket_paths".into(),
+            "host unix sockets cannot be closed here (no private mount namespace, Landlock \
+             ABI below 9): unix sockets other than socketpair are refused instead, and a \
+             datagram socketpair can still send to host sockets"
+                .into(),
+        ));
+    }
     if !opts.best_effort {
         if let Some((feature, what)) = gaps.first() {
             let more = match gaps.len() {
@@ -218,10 +233,14 @@ pub fn compile(
         landlock: Some(ll),
         mounts,
         user_namespace: caps.mount_namespace && !caps.root,
-        seccomp: Some(seccomp::compile(&policy_eff)?),
+        seccomp: Some(seccomp::compile_with(
+            &policy_eff,
+            unix_mechanism == Mechanism::Unavailable,
+        )?),
         no_new_privs: true,
         close_inherited_fds: true,
         drop_capabilities: true,
+        unix_sockets: unix_mechanism,
         degradations: gaps
             .into_iter()
             .map(|(feature, what)| Degradation { feature, what })
@@ -235,6 +254,18 @@ fn root_entries() -> Vec<PathBuf> {
     std::fs::read_dir("/")
         .map(|d| d.filter_map(|e| e.ok().map(|e| e.path())).collect())
         .unwrap_or_default()
+}
+
+/// Adds a [`mountns::MountStep::MaskSocket`] step, after every other step, for each host
+/// socket in `sockets` (canonical paths, [`host_sockets::scan`]) that `policy` closes.
+pub fn mask_host_sockets(plan: &mut Plan, policy: &ResolvedPolicy, sockets: &[PathBuf]) {
+    if let Some(m) = plan.mounts.as_mut() {
+        m.steps.extend(
+            host_sockets::closed(policy, sockets)
+                .into_iter()
+                .map(|path| mountns::MountStep::MaskSocket { path }),
+        );
+    }
 }
 
 /// Terminal devices of fds 0–2, so the command can reopen its terminal.
@@ -338,8 +369,15 @@ impl Sandbox {
         caps: &Capabilities,
         opts: Options,
     ) -> Result<Sandbox, LinuxError> {
+        let mut plan = compile(policy, caps, &opts, &caller_terminals())?;
+        if plan.unix_sockets == Mechanism::MountMask {
+            let sockets = host_sockets::scan().map_err(|e| {
+                LinuxError::os("reading the host's unix sockets (/proc/net/unix)", e)
+            })?;
+            mask_host_sockets(&mut plan, policy, &sockets);
+        }
         Ok(Sandbox {
-            plan: compile(policy, caps, &opts, &caller_terminals())?,
+            plan,
             caps: caps.clone(),
             opts,
             launches: Arc::default(),

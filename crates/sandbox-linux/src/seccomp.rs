@@ -81,7 +81,8 @@ const SET_ID_BITS: [(&str, u64); 2] = [("S_ISUID", 0o4000), ("S_ISGID", 0o2000)]
 /// values, shared by x86_64 and aarch64).
 const CREATING_FLAGS: [u64; 2] = [0o100, 0o20000000];
 
-/// With no unix sockets allowed, these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
+/// When no mechanism can keep host unix sockets closed (the last rung of
+/// [`crate::host_sockets`]), these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
 /// stay usable).
 const UNIX_NONE_DENIED: [(&str, i64); 6] = [
     ("connect", libc::SYS_connect),
@@ -169,6 +170,30 @@ fn cond(arg: u8, len: SeccompCmpArgLen, op: SeccompCmpOp, value: u64) -> Seccomp
 
 /// Builds the filter for `policy` on this host's architecture.
 pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
+    compile_with(policy, false)
+}
+
+/// `socketpair` of type `SOCK_DGRAM`: its `sendmsg()` with `msg_name` reaches any host
+/// datagram socket (`/dev/log`, a daemon's socket), and the filter cannot read `msg_name`, so
+/// where unix sockets are refused, datagram pairs are too. Stream and seqpacket pairs ignore
+/// or refuse a destination.
+fn dgram_socketpair() -> Result<SeccompRule, LinuxError> {
+    SeccompRule::new(vec![cond(
+        1,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
+        libc::SOCK_DGRAM as u64,
+    )])
+    .map_err(|e| LinuxError::Seccomp(e.to_string()))
+}
+
+/// [`compile`]; with `refuse_unix_sockets`, `socket(AF_UNIX)` and the calls that name a
+/// peer fail too (only `socketpair` stays): the fallback where host sockets cannot be
+/// closed otherwise.
+pub fn compile_with(
+    policy: &ResolvedPolicy,
+    refuse_unix_sockets: bool,
+) -> Result<SeccompPlan, LinuxError> {
     let (arch, arch_name) = host_arch()?;
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     let mut denied = Vec::new();
@@ -213,7 +238,7 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
     );
 
     if policy.network != NetworkPolicy::Full {
-        if policy.unix_sockets == UnixSockets::None {
+        if refuse_unix_sockets {
             rules.insert(libc::SYS_socket, Vec::new());
             denied.push("socket".into());
             for (name, nr) in UNIX_NONE_DENIED {
@@ -226,17 +251,7 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
                     .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
             rules.insert(libc::SYS_sendto, vec![rule]);
             denied_when.push("sendto: destination address is not NULL".into());
-            // A datagram socketpair's sendmsg() with msg_name reaches any host datagram socket
-            // (`/dev/log`, a daemon's socket): the filter cannot read msg_name, so datagram
-            // pairs are refused. Stream and seqpacket pairs ignore or refuse a destination.
-            let rule = SeccompRule::new(vec![cond(
-                1,
-                SeccompCmpArgLen::Dword,
-                SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
-                libc::SOCK_DGRAM as u64,
-            )])
-            .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
-            rules.insert(libc::SYS_socketpair, vec![rule]);
+            rules.insert(libc::SYS_socketpair, vec![dgram_socketpair()?]);
             denied_when.push("socketpair: type is SOCK_DGRAM".into());
             limits.push(
                 "sendmsg is allowed (fd passing over socketpair); its destination address \
@@ -244,8 +259,8 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
                     .into(),
             );
         } else {
-            // Only unix sockets can be made, so connect/bind/sendto can only reach local
-            // sockets the filesystem rules already govern.
+            // Only unix sockets can be made; which host sockets they reach is the business
+            // of the unix-socket mechanism (crate::host_sockets), not of this filter.
             let rule = SeccompRule::new(vec![cond(
                 0,
                 SeccompCmpArgLen::Dword,
@@ -255,12 +270,26 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
             .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
             rules.insert(libc::SYS_socket, vec![rule]);
             denied_when.push("socket: domain is not AF_UNIX".into());
-            limits.push(
-                "unix sockets are allowed (unix_sockets = all): any host socket the user \
-                 may connect to stays reachable"
-                    .into(),
-            );
+            if policy.unix_sockets == UnixSockets::All {
+                limits.push(
+                    "unix sockets are allowed (unix_sockets = all): any host socket the user \
+                     may connect to stays reachable"
+                        .into(),
+                );
+            }
         }
+    } else if refuse_unix_sockets {
+        let rule = SeccompRule::new(vec![cond(
+            0,
+            SeccompCmpArgLen::Dword,
+            SeccompCmpOp::Eq,
+            libc::AF_UNIX as u64,
+        )])
+        .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
+        rules.insert(libc::SYS_socket, vec![rule]);
+        denied_when.push("socket: domain is AF_UNIX".into());
+        rules.insert(libc::SYS_socketpair, vec![dgram_socketpair()?]);
+        denied_when.push("socketpair: type is SOCK_DGRAM".into());
     }
 
     let filter = SeccompFilter::new(

@@ -379,3 +379,65 @@ fn old_bwrap_without_required_flags_is_refused() {
         assert!(e.to_string().contains(&flag), "{e}");
     }
 }
+
+/// Host sockets the policy closes get a `/dev/null` cover after every other mount; allowed
+/// ones, ones under the fresh /dev, and ones the mount table hides already get none.
+#[test]
+fn host_sockets_closed_by_the_policy_are_covered_last() {
+    let mut p = workspace_write();
+    p.rules.push(rule("/secret", Access::Deny));
+    p.rules.sort_by(|a, b| a.path.cmp(&b.path));
+    p.unix_sockets = UnixSockets::Paths(vec!["/run/agent.sock".into()]);
+    let mut plan = plan(
+        &p,
+        &[],
+        &[("/ws/.git", PathKind::Dir), ("/secret", PathKind::Dir)],
+    );
+    let sockets: Vec<PathBuf> = [
+        "/dev/log",
+        "/run/agent.sock",
+        "/run/docker.sock",
+        "/secret/s.sock",
+        "/tmp/tmux-0/default",
+    ]
+    .iter()
+    .map(PathBuf::from)
+    .collect();
+    sandbox_linux::bwrap::mask_host_sockets(&mut plan, &p, &sockets).unwrap();
+    let covered: Vec<&Path> = plan
+        .mounts
+        .iter()
+        .filter_map(|m| match &m.mount {
+            sandbox_linux::bwrap::Mount::MaskSocket { path } => Some(path.as_path()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        covered,
+        [
+            Path::new("/run/docker.sock"),
+            Path::new("/tmp/tmux-0/default")
+        ]
+    );
+    // After every other mount (the /tmp bind among them), so nothing uncovers them.
+    let n = plan.mounts.len();
+    assert!(matches!(
+        plan.mounts[n - 2].mount,
+        sandbox_linux::bwrap::Mount::MaskSocket { .. }
+    ));
+    let text = plan.args.join(" ");
+    assert!(
+        text.contains("--ro-bind /dev/null /tmp/tmux-0/default --remount-ro"),
+        "{text}"
+    );
+    // "all" covers nothing that can be seen.
+    p.unix_sockets = UnixSockets::All;
+    let mut all = self::plan(
+        &p,
+        &[],
+        &[("/ws/.git", PathKind::Dir), ("/secret", PathKind::Dir)],
+    );
+    let before = all.args.clone();
+    sandbox_linux::bwrap::mask_host_sockets(&mut all, &p, &sockets).unwrap();
+    assert_eq!(all.args, before);
+}

@@ -380,7 +380,9 @@ fn seccomp_wrong_arch_is_killed_and_x32_refused() {
 
 #[test]
 fn seccomp_no_unix_sockets_keeps_socketpair_and_send() {
-    let plan = seccomp::compile(&policy_with(NetworkPolicy::Off, UnixSockets::None)).unwrap();
+    // The fallback where no mechanism can close host sockets.
+    let plan =
+        seccomp::compile_with(&policy_with(NetworkPolicy::Off, UnixSockets::None), true).unwrap();
     let prog = plan.program();
     let a = host_arch();
     let sock = libc::SYS_socket as u32;
@@ -486,4 +488,33 @@ fn mount_plan_reexposes_allowed_paths_below_a_deny_and_holds_links() {
     assert!(!steps.iter().any(
         |s| matches!(s, MountStep::Protect { path, .. } | MountStep::Placeholder { path, .. } if path == &base.join(".codex"))
     ));
+}
+
+/// The default (no host socket) is enforced by the unix-socket mechanism, not by refusing
+/// unix sockets: the command's own servers keep working.
+#[test]
+fn seccomp_default_unix_sockets_allows_unix_sockets() {
+    let plan = seccomp::compile(&policy_with(NetworkPolicy::Off, UnixSockets::None)).unwrap();
+    let (prog, a) = (plan.program(), host_arch());
+    let sock = libc::SYS_socket as u32;
+    assert_eq!(
+        eval(prog, a, sock, [libc::AF_UNIX as u64, 1, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    assert_eq!(
+        eval(prog, a, libc::SYS_connect as u32, [3, 0, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
+    // With full network, the fallback refuses unix sockets (only socketpair stays).
+    let plan =
+        seccomp::compile_with(&policy_with(NetworkPolicy::Full, UnixSockets::None), true).unwrap();
+    let prog = plan.program();
+    assert_eq!(
+        eval(prog, a, sock, [libc::AF_UNIX as u64, 1, 0, 0, 0, 0]),
+        RET_EPERM
+    );
+    assert_eq!(
+        eval(prog, a, sock, [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
+        RET_ALLOW
+    );
 }
