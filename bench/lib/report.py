@@ -319,12 +319,57 @@ class Report:
             self.goal(f"launcher peak RSS ≤ 8 MiB — {c}", "—" if v is None else f"{v / MIB:.1f} MiB",
                       None if v is None else v <= 8 * 1024)
 
+    def egress(self):
+        self.p("## 5. Egress proxy (`--network proxy`)")
+        self.p()
+        launch = load_section(self.out, "egress-launch")
+        if launch:
+            off = med(launch.get("off", []))
+            self.p("| bwrap launch of `/bin/true` | median ms | IQR ms | runs | extra ms over off |")
+            self.p("|---|---:|---:|---:|---:|")
+            for label, times in launch.items():
+                m = med(times)
+                lo, hi = iqr(times)
+                iq = f"{ms(lo)}–{ms(hi)}" if lo is not None else "—"
+                extra = "—" if m is None or off is None else f"{(m - off) * 1000:.2f}"
+                self.p(f"| {label} | {ms(m)} | {iq} | {len(times)} | {extra} |")
+            self.p()
+        px, off = med(launch.get("proxy", [])), med(launch.get("off", []))
+        extra = None if px is None or off is None else (px - off) * 1000
+        self.goal("proxy-mode launch ≤ 3 ms more than network off (median, bwrap)",
+                  "—" if extra is None else f"{extra:.2f} ms", None if extra is None else extra <= 3.0,
+                  ("egress-launch",))
+        tput = load_section(self.out, "egress-throughput")
+        if tput:
+            self.p("| 100 MB from a loopback origin | median s | MB/s | share of direct |")
+            self.p("|---|---:|---:|---:|")
+            direct = med(tput.get("direct", []))
+            for label, times in tput.items():
+                m = med(times)
+                rate = "—" if not m else f"{100 / m:.0f}"
+                share = "—" if not m or direct is None else f"{100 * direct / m:.0f}%"
+                self.p(f"| {label} | {'—' if m is None else f'{m:.3f}'} | {rate} | {share} |")
+            self.p()
+            self.p("`direct` runs the same curl under the same launcher with `--network` (full), so the "
+                   "launch is on both sides; `bare` is curl alone, for information.")
+            self.p()
+        if not launch and not tput:
+            self.p("Not measured (see notes).")
+            self.p()
+        direct = med(tput.get("direct", []))
+        for label in ("proxy-http", "proxy-connect"):
+            m = med(tput.get(label, []))
+            r = None if m is None or direct is None else direct / m
+            self.goal(f"proxy throughput ≥ 80% of direct — {label}", "—" if r is None else f"{r * 100:.0f}%",
+                      None if r is None else r >= 0.8, ("egress-throughput",))
+
     # ------------------------------------------------------------------ assembly
     def build(self):
         launch = self.launch()
         self.workloads(launch)
         self.scaling()
         self.memory(launch)
+        self.egress()
         body = self.lines
         self.lines = []
         self.p("## Goals")

@@ -23,9 +23,24 @@ pub struct PolicyArgs {
     /// An extra writable directory (repeatable).
     #[arg(long = "writable-root", value_name = "DIR")]
     pub writable_root: Vec<PathBuf>,
-    /// Allow full network access.
-    #[arg(long)]
-    pub network: bool,
+    /// Network mode: `full` (bare `--network`), `loopback` (a private loopback only), `proxy`
+    /// (allowlisted domains through the launcher's proxy) or `off` (the default).
+    #[arg(
+        long,
+        value_name = "MODE",
+        num_args = 0..=1,
+        require_equals = false,
+        default_missing_value = "full",
+        value_parser = ["off", "loopback", "proxy", "full"]
+    )]
+    pub network: Option<String>,
+    /// Allow egress to hosts matching PATTERN through the proxy (repeatable; selects
+    /// `--network proxy`): `pypi.org`, `*.pythonhosted.org` (also the apex), `host:443`.
+    #[arg(long = "allow-domain", value_name = "PATTERN")]
+    pub allow_domain: Vec<String>,
+    /// Refuse hosts matching PATTERN even when allowed (repeatable; deny wins).
+    #[arg(long = "deny-domain", value_name = "PATTERN")]
+    pub deny_domain: Vec<String>,
     /// Let the command connect to this host unix socket (repeatable; the socket itself, or
     /// every socket below a directory), e.g. "$SSH_AUTH_SOCK". Host sockets are closed
     /// otherwise.
@@ -92,7 +107,10 @@ impl PolicyArgs {
                 .iter()
                 .map(|p| absolute(&start, p))
                 .collect(),
-            network: self.network,
+            network: false,
+            network_mode: self.network.clone(),
+            allow_domains: self.allow_domain.clone(),
+            deny_domains: self.deny_domain.clone(),
             deny_read: self.deny_read.clone(),
             allow_unix_sockets: self
                 .allow_unix_socket

@@ -78,7 +78,9 @@ fn bwrap_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static str
         // `--dev`: bubblewrap's small device set, not the host's /dev.
         ("filesystem.private_dev", t.clone()),
         ("network.deny_all", t.clone()),
-        ("network.allowlist_egress", Value::from(false)),
+        // The command's own network namespace; the launcher's proxy listens inside it.
+        ("network.allowlist_egress", t.clone()),
+        ("network.loopback_only", t.clone()),
         // Host sockets listed at launch are covered in the sandbox's mount namespace.
         ("network.unix_socket_paths", t.clone()),
         (
@@ -114,7 +116,15 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
         // (standard devices and the caller's terminal only, no ptmx).
         ("filesystem.private_dev", Value::from(ll)),
         ("network.deny_all", Value::from(ll && caps.seccomp)),
-        ("network.allowlist_egress", Value::from(false)),
+        // The command's own network namespace is made with the mount namespace.
+        (
+            "network.allowlist_egress",
+            Value::from(ll && mountns && caps.seccomp),
+        ),
+        (
+            "network.loopback_only",
+            Value::from(ll && mountns && caps.seccomp),
+        ),
         (
             "network.unix_socket_paths",
             Value::from(ll && (mountns || abi >= 9)),

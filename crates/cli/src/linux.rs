@@ -69,6 +69,21 @@ mod imp {
         for w in &sandbox.plan().warnings {
             exit::warn(w);
         }
+        // Before changing directory: a relative --denials-json is the caller's.
+        let mut egress = match crate::egress::EgressRun::new(&policy, a.denials_json.clone()) {
+            Ok(e) => e,
+            Err(e) => return exit::fail("network proxy", &e),
+        };
+        // A proxy policy degraded to "network off" (--best-effort, no namespace) runs no proxy.
+        if sandbox
+            .plan()
+            .private_network
+            .as_ref()
+            .and_then(|n| n.proxy_port)
+            .is_none()
+        {
+            egress.disable();
+        }
         if let Err(e) = std::env::set_current_dir(&policy.cwd) {
             return exit::fail(&format!("working directory {}", policy.cwd.display()), &e);
         }
@@ -79,6 +94,28 @@ mod imp {
         };
         let mut args: Vec<OsString> = vec![argv0];
         args.extend(a.cmd.command[1..].iter().cloned());
+        if !egress.active() {
+            // No proxy: an empty --denials-json now, since the command may replace this process.
+            if let Err(e) = egress.finish() {
+                return exit::fail("network proxy", &e);
+            }
+        } else {
+            // The proxy runs in this process: wait for the command instead of exec'ing it.
+            egress.set_env();
+            let code = match run_supervised(sandbox, &path, &args, Some(&mut egress)) {
+                Launched::Done(code) => code,
+                Launched::NoMountNamespace(_) => {
+                    return exit::fail(
+                        "linux",
+                        &"the proxy network mode needs a private network namespace, which could not be made here",
+                    )
+                }
+            };
+            return match egress.finish() {
+                Ok(()) => code,
+                Err(e) => exit::fail("network proxy", &e),
+            };
+        }
         let sandbox = match launch(sandbox, &path, &args, a.verbose) {
             Launched::Done(code) => return code,
             Launched::NoMountNamespace(s) => s,
@@ -137,7 +174,7 @@ mod imp {
             );
         }
         if !sandbox.plan().unrestricted {
-            return run_supervised(sandbox, path, args);
+            return run_supervised(sandbox, path, args, None);
         }
         match sandbox.exec(path, args) {
             ExecError::Setup(e) => Launched::Done(setup_error("linux: setup", &e)),
@@ -158,7 +195,12 @@ mod imp {
     /// killed when it exits (as bwrap's PID namespace does). The child also dies with this
     /// process (`PR_SET_PDEATHSIG`). Exit status: the child's code, or 128+N when it died of
     /// signal N.
-    fn run_supervised(sandbox: Sandbox, path: &Path, args: &[OsString]) -> Launched {
+    fn run_supervised(
+        sandbox: Sandbox,
+        path: &Path,
+        args: &[OsString],
+        egress: Option<&mut crate::egress::EgressRun>,
+    ) -> Launched {
         // Before `apply` makes the placeholders, so a SIGTERM cannot leave them behind. A
         // reaper: whatever the command leaves running is killed before the placeholders go,
         // since removing one would lift the read-only mount over it for a process still
@@ -183,6 +225,19 @@ mod imp {
                 };
             }
         };
+        // Proxy mode: serve the listener the child made in its network namespace.
+        if let Some(egress) = egress {
+            let served = match sandbox.take_proxy_listener() {
+                Some(l) => egress.serve(l),
+                None => Err("the sandbox passed no proxy listener".to_string()),
+            };
+            if let Err(e) = served {
+                let _ = child.kill();
+                let _ = child.wait();
+                forwarder.kill_orphans();
+                return Launched::Done(exit::fail("network proxy", &e));
+            }
+        }
         let status = forwarder.supervise(&mut child);
         forwarder.kill_orphans();
         // The placeholders go with the sandbox; signals stay forwarded until they are gone.
@@ -425,6 +480,17 @@ mod imp {
             None => {
                 let _ = writeln!(s, "mount namespace: none");
             }
+        }
+        if let Some(n) = &plan.private_network {
+            let _ = writeln!(
+                s,
+                "network namespace: private, loopback only{}",
+                match n.proxy_port {
+                    Some(p) =>
+                        format!("; the launcher's egress proxy listens on 127.0.0.1:{p} inside it"),
+                    None => String::new(),
+                }
+            );
         }
         if let Some(sc) = &plan.seccomp {
             let sum = &sc.summary;

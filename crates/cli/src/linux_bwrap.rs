@@ -87,6 +87,12 @@ fn launch(
     for w in sandbox.warnings() {
         exit::warn(w);
     }
+    let proxy_err = |e: String| LaunchError::Io {
+        what: "network proxy".into(),
+        source: std::io::Error::other(e),
+    };
+    let mut egress =
+        crate::egress::EgressRun::new(policy, a.denials_json.clone()).map_err(proxy_err)?;
     // bwrap reports a working directory it cannot enter only as its own exit 1; checking here
     // gives the usual 125 and message (the Landlock launcher changes directory the same way).
     if !policy.unrestricted {
@@ -95,7 +101,20 @@ fn launch(
             source: e,
         })?;
     }
-    sandbox.run(&a.cmd.command, &mut |d| exit::warn(d))
+    if !egress.active() {
+        let code = sandbox.run(&a.cmd.command, &mut |d| exit::warn(d))?;
+        egress.finish().map_err(proxy_err)?;
+        return Ok(code);
+    }
+    egress.set_env();
+    let code = {
+        let mut hook = |pid: i32| egress.on_start(pid);
+        sandbox.run_gated(&a.cmd.command, &mut |d| exit::warn(d), Some(&mut hook))
+    };
+    let finished = egress.finish();
+    let code = code?;
+    finished.map_err(proxy_err)?;
+    Ok(code)
 }
 
 /// `--backend auto`: bwrap when it can create namespaces, else Landlock, else refuse; the
@@ -175,6 +194,21 @@ pub fn profile(a: &crate::ProfileArgs, policy: ResolvedPolicy) -> ExitCode {
             }
             for w in sandbox.warnings() {
                 let _ = writeln!(text, "# warning: {w}");
+            }
+            match &policy.network {
+                sandbox_core::NetworkPolicy::Loopback => {
+                    let _ = writeln!(text, "# network: loopback only (--unshare-net)");
+                }
+                sandbox_core::NetworkPolicy::Proxy { allow, deny, .. } => {
+                    let _ = writeln!(
+                        text,
+                        "# network: proxy (--unshare-net; the launcher's egress proxy listens on 127.0.0.1:{} inside, started through --info-fd/--block-fd); allow: {}; deny: {}",
+                        sandbox_linux::netns::PROXY_PORT,
+                        if allow.is_empty() { "(nothing)".to_string() } else { allow.join(" ") },
+                        if deny.is_empty() { "-".to_string() } else { deny.join(" ") },
+                    );
+                }
+                _ => {}
             }
             text.push_str(&sandbox.plan().to_text());
             text

@@ -4,7 +4,10 @@
 //! logic lives in `sandbox-core` and the backends in `sandbox-linux`, `-macos`, `-windows`.
 
 mod args;
+mod connect;
 mod doctor;
+#[cfg(target_os = "linux")]
+mod egress;
 mod exit;
 mod explain;
 mod linux;
@@ -52,6 +55,9 @@ pub struct LinuxArgs {
     /// Explain the backend choice on stderr.
     #[arg(short = 'v', long)]
     pub verbose: bool,
+    /// Network proxy mode: write each refused request to FILE as a JSON line.
+    #[arg(long = "denials-json", value_name = "FILE")]
+    pub denials_json: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub cmd: CommandArgs,
 }
@@ -150,6 +156,9 @@ enum Cmd {
     Explain(ExplainArgs),
     /// Report what this host can enforce.
     Doctor(DoctorArgs),
+    /// Inside a sandbox in proxy mode: relay stdin/stdout to HOST:PORT through the egress
+    /// proxy (an ssh ProxyCommand: `ssh -o ProxyCommand='sandbox connect %h %p'`).
+    Connect(connect::ConnectArgs),
     /// Legacy spellings (`debug landlock`, `debug seatbelt`).
     #[command(subcommand)]
     Debug(DebugCmd),
@@ -182,6 +191,7 @@ fn main() -> ExitCode {
         },
         Cmd::Explain(a) => explain::run(a),
         Cmd::Doctor(a) => doctor::run(a),
+        Cmd::Connect(a) => connect::run(a),
     }
 }
 

@@ -11,6 +11,9 @@ use crate::policy::{Access, Entry, NetworkPolicy, Policy, Preset, Special, Targe
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
+#[path = "config_network.rs"]
+mod network;
+
 /// Everything the user said about the policy. Paths must already be absolute (the CLI makes
 /// relative flag values absolute against the directory it was started in).
 #[derive(Clone, Debug, Default)]
@@ -33,6 +36,12 @@ pub struct LoadRequest {
     pub deny_read: Vec<String>,
     /// `--allow-unix-socket PATH`, repeatable: host sockets added to the allowlist.
     pub allow_unix_sockets: Vec<PathBuf>,
+    /// `--network MODE` (`off`, `loopback`, `proxy`, `full`); bare `--network` is `network`.
+    pub network_mode: Option<String>,
+    /// `--allow-domain PATTERN`, repeatable (selects the proxy mode).
+    pub allow_domains: Vec<String>,
+    /// `--deny-domain PATTERN`, repeatable (selects the proxy mode).
+    pub deny_domains: Vec<String>,
 }
 
 /// The loaded policy and the warnings met on the way.
@@ -104,6 +113,7 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
             .map(|parts| parts.join("."))
             .collect(),
         warnings: Vec::new(),
+        domains: network::DomainAcc::default(),
     };
     let mut policy = cx.policy_from(&table, req)?;
     let env = cx.env_from(&table)?;
@@ -125,9 +135,7 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
         cx.warnings
             .push("danger-full-access runs without a sandbox: --deny-read is not enforced".into());
     }
-    if req.network && !policy.unrestricted {
-        policy.network = NetworkPolicy::Full;
-    }
+    cx.finish_network(&mut policy, req)?;
     allow_unix_sockets(
         &mut policy.unix_sockets,
         req.allow_unix_sockets.iter().cloned(),
@@ -284,6 +292,8 @@ struct Cx {
     /// The dotted keys set by `-c`, so a message about one names `-c`, not the file.
     overridden: Vec<String>,
     warnings: Vec<String>,
+    /// Domain rules met so far (see [`network`]).
+    domains: network::DomainAcc,
 }
 
 impl Cx {
@@ -499,6 +509,7 @@ impl Cx {
         };
         self.sandbox_table(t, &mut policy)?;
         self.proxy_unix_sockets(t, &mut policy)?;
+        self.network_proxy(t)?;
         Ok(policy)
     }
 
@@ -613,6 +624,7 @@ impl Cx {
                         | "network_access"
                         | "exclude_tmpdir_env_var"
                         | "exclude_slash_tmp"
+                        | "allowlisted_domains"
                 ) {
                     self.warn_unknown(&format!("sandbox_workspace_write.{key}"));
                 }
@@ -626,6 +638,9 @@ impl Cx {
             }
             if network {
                 policy.network = NetworkPolicy::Full;
+            }
+            if let Some(s) = sww {
+                self.workspace_domains(s)?;
             }
         }
         Ok(policy)
@@ -676,8 +691,9 @@ impl Cx {
             if let Some(v) = net.get("unix_sockets") {
                 policy.unix_sockets = self.unix_sockets(v, &format!("{nk}.unix_sockets"))?;
             }
+            self.profile_domains(net, &nk)?;
             for k in net.keys() {
-                if k != "enabled" && k != "unix_sockets" {
+                if k != "enabled" && k != "unix_sockets" && k != "domains" {
                     self.warn_unknown(&format!("{nk}.{k}"));
                 }
             }
@@ -853,6 +869,7 @@ impl Cx {
         if let Some(v) = s.get("unix_sockets") {
             policy.unix_sockets = self.unix_sockets(v, "sandbox.unix_sockets")?;
         }
+        self.sandbox_network(s, policy)?;
         match s.get("glob_scan_max_depth") {
             None => {}
             Some(Value::Integer(n)) if *n >= 0 => policy.glob_scan_max_depth = Some(*n as usize),
@@ -867,7 +884,7 @@ impl Cx {
         for k in s.keys() {
             if !matches!(
                 k.as_str(),
-                "protected_names" | "unix_sockets" | "glob_scan_max_depth"
+                "protected_names" | "unix_sockets" | "glob_scan_max_depth" | "network"
             ) {
                 self.warn_unknown(&format!("sandbox.{k}"));
             }

@@ -8,6 +8,7 @@
 pub mod builder;
 pub mod config;
 pub mod decide;
+pub mod domain;
 pub mod env;
 pub mod error;
 mod foreign_link;
@@ -24,6 +25,7 @@ pub mod unix;
 pub use builder::PolicyBuilder;
 pub use config::{load, LoadRequest, Loaded};
 pub use decide::Decision;
+pub use domain::{DomainDecision, DomainPattern, DomainRules, Host};
 pub use env::EnvPolicy;
 pub use error::CoreError;
 pub use glob::DenyGlob;

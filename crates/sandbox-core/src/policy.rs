@@ -191,10 +191,17 @@ pub enum NetworkPolicy {
     Off,
     /// Unrestricted network.
     Full,
-    /// Egress only through a filtering proxy (host allow and deny lists).
+    /// A private loopback only: the command's own `127.0.0.1`/`::1` works, nothing else (not
+    /// even the host's loopback services) is reachable.
+    Loopback,
+    /// Egress only through a filtering proxy the launcher runs outside the sandbox (host allow
+    /// and deny patterns, see [`crate::domain`]), plus the private loopback.
     Proxy {
         allow: Vec<String>,
         deny: Vec<String>,
+        /// Let allowed names that resolve to loopback, private or link-local addresses (or this
+        /// host's own) be dialled (Codex's `allow_local_binding`).
+        allow_local_binding: bool,
     },
 }
 
@@ -203,6 +210,7 @@ impl NetworkPolicy {
         match self {
             NetworkPolicy::Off => "off",
             NetworkPolicy::Full => "full",
+            NetworkPolicy::Loopback => "loopback",
             NetworkPolicy::Proxy { .. } => "proxy",
         }
     }

@@ -249,20 +249,10 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
     }
     let unshare_net = match &policy.network {
         NetworkPolicy::Full => false,
-        NetworkPolicy::Off => true,
-        NetworkPolicy::Proxy { .. } => {
-            if !input.best_effort {
-                return Err(BwrapError::Unsupported {
-                    feature: "network proxy mode (egress allowlist)".into(),
-                    hint: "use --network for full access, or --best-effort to run with no network at all".into(),
-                });
-            }
-            degradations.push(
-                "network proxy mode is not supported by the bwrap backend: the network is off"
-                    .into(),
-            );
-            true
-        }
+        NetworkPolicy::Off | NetworkPolicy::Loopback => true,
+        // The only way out is the listener the launcher's egress proxy makes inside the
+        // namespace (see BwrapSandbox::run_gated).
+        NetworkPolicy::Proxy { .. } => true,
     };
     // bwrap follows a symlink when it mounts, so it cannot hold a link as it is.
     if let Some(p) = held_link(policy) {

@@ -560,17 +560,20 @@ pub fn check_command(program: &OsStr, cwd: &Path) -> Result<(), LaunchError> {
 /// removed. The wait is cheap: no helper thread and no `pre_exec` hook (so the standard library
 /// can use `posix_spawn`); signals are forwarded to bwrap as [`crate::supervise`] describes.
 pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8, LaunchError> {
-    launch_scoped(bwrap, plan, command, false)
+    launch_with(bwrap, plan, command, false, None)
 }
 
-/// [`launch`]; with `scope_abstract`, bwrap starts inside a Landlock domain that scopes
-/// abstract unix sockets ([`crate::abstract_scope`]; a `pre_exec` hook: only then is
-/// `posix_spawn` given up).
-pub fn launch_scoped(
+/// [`launch`], with two options:
+/// - `scope_abstract`: bwrap starts inside a Landlock domain that scopes abstract unix sockets
+///   ([`crate::abstract_scope`]; a `pre_exec` hook: only then is `posix_spawn` given up);
+/// - `on_start`: bwrap waits (`--block-fd`) until `on_start` has run with the pid of its
+///   sandbox process (`--info-fd`); see [`crate::bwrap_gate`].
+pub fn launch_with(
     bwrap: &Path,
     plan: &BwrapPlan,
     command: &[OsString],
     scope_abstract: bool,
+    on_start: Option<&mut crate::bwrap_gate::OnStart<'_>>,
 ) -> Result<u8, LaunchError> {
     let (program, rest) = command
         .split_first()
@@ -578,18 +581,39 @@ pub fn launch_scoped(
     mark_inherited_cloexec();
     // Placed without close-on-exec, so bwrap inherits exactly these.
     let placed = place_plan_fds(plan)?;
+    let min_fd = plan.fds.iter().map(|f| f.fd + 1).max().unwrap_or(3);
+    let mut gate = match &on_start {
+        Some(_) => Some(
+            crate::bwrap_gate::StartGate::new(min_fd)
+                .map_err(|e| LaunchError::io("creating bwrap's start gate", e))?,
+        ),
+        None => None,
+    };
 
     // bwrap's --info-fd names its PID namespace's init, through which signals reach the
     // command ([`Forwarder::supervise_bwrap`]). Made after the plan fds are placed, so it
-    // cannot take their numbers; only the write end is inherited.
-    let (info_read, info_write) = info_pipe()?;
+    // cannot take their numbers; only the write end is inherited. With a start gate, the
+    // gate reads it and gives the pid.
+    let (info_read, info_write) = match &gate {
+        Some(_) => (None, None),
+        None => {
+            let (r, w) = info_pipe()?;
+            (Some(r), Some(w))
+        }
+    };
     let mut cmd = Command::new(bwrap);
-    cmd.arg("--info-fd")
-        .arg(info_write.as_raw_fd().to_string())
-        .args(&plan.args)
-        .arg("--")
-        .arg(program)
-        .args(rest);
+    cmd.args(&plan.args);
+    // One --info-fd: the start gate's when there is one (it hands the pid on), else our own.
+    match (&gate, &info_write) {
+        (Some(g), _) => {
+            cmd.args(g.args());
+        }
+        (None, Some(w)) => {
+            cmd.arg("--info-fd").arg(w.as_raw_fd().to_string());
+        }
+        (None, None) => {}
+    }
+    cmd.arg("--").arg(program).args(rest);
     // A process group of its own: the terminal's Ctrl-C reaches this process only, which
     // passes it to the command instead of letting it kill bwrap (and with it the command,
     // before the command's own handler could run).
@@ -628,9 +652,33 @@ pub fn launch_scoped(
     let spawned = cmd.spawn();
     close_placed(&placed);
     drop(info_write);
+    if let Some(g) = &mut gate {
+        g.close_child_ends();
+    }
     let mut child =
         spawned.map_err(|e| LaunchError::io(format!("executing {}", bwrap.display()), e))?;
-    let status = forwarder.supervise_bwrap(&mut child, info_read);
+    let mut init = None;
+    if let (Some(mut g), Some(hook)) = (gate, on_start) {
+        // No pid: bwrap failed before making the sandbox, and its status says why.
+        let started = match g.child_pid() {
+            Ok(Some(pid)) => {
+                init = Some(pid);
+                hook(pid).and_then(|()| g.open().map_err(|e| e.to_string()))
+            }
+            Ok(None) => Ok(()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(e) = started {
+            let _ = child.kill();
+            let _ = child.wait();
+            forwarder.kill_orphans();
+            return Err(LaunchError::io(
+                "starting the sandbox's network",
+                io::Error::other(e),
+            ));
+        }
+    }
+    let status = forwarder.supervise_bwrap(&mut child, info_read, init);
     // bwrap killed, or failing (1), during its setup leaves its sandbox process waiting for
     // it forever; kill that before the placeholders go. A normal end leaves none stuck (the
     // sandbox's init may still be exiting; it is reparented here and needs nothing).

@@ -211,6 +211,30 @@ impl BwrapSandbox {
     /// accepted during the run (a `/proc` refusal found only when bwrap failed), before the
     /// command is started again without `/proc`.
     pub fn run(&self, command: &[OsString], warn: &mut dyn FnMut(&str)) -> Result<u8, LaunchError> {
+        self.run_gated(command, warn, None)
+    }
+
+    /// [`BwrapSandbox::run`] with a start hook ([`crate::bwrap_gate`]): `on_start` gets the
+    /// pid of the sandbox process before the command runs (once per bwrap started). The
+    /// `proxy` network mode needs one: it is where the egress proxy makes its listener inside
+    /// the command's network namespace, the only way out of it.
+    pub fn run_gated(
+        &self,
+        command: &[OsString],
+        warn: &mut dyn FnMut(&str),
+        mut on_start: Option<&mut crate::bwrap_gate::OnStart<'_>>,
+    ) -> Result<u8, LaunchError> {
+        if matches!(
+            self.policy.network,
+            sandbox_core::NetworkPolicy::Proxy { .. }
+        ) && on_start.is_none()
+            && !self.plan.unrestricted
+        {
+            return Err(LaunchError::Compile(crate::bwrap::BwrapError::Unsupported {
+                feature: "network proxy mode without an egress proxy".into(),
+                hint: "run it with run_gated and a hook that starts sandbox-egress's proxy (the sandbox CLI does)".into(),
+            }));
+        }
         let program = command
             .first()
             .ok_or_else(|| LaunchError::CommandNotFound(String::new()))?;
@@ -227,7 +251,7 @@ impl BwrapSandbox {
         }
         check_command(program, &self.policy.cwd)?;
         let bin = self.bwrap.as_deref().ok_or(LaunchError::NotFound)?;
-        let code = bwrap_launch::launch_scoped(bin, &self.plan, command, self.scope_abstract)?;
+        let code = bwrap_launch::launch_with(bin, &self.plan, command, self.scope_abstract, on_start.as_deref_mut())?;
         if code != 1 {
             return Ok(code);
         }
@@ -254,7 +278,7 @@ impl BwrapSandbox {
                         warn(d);
                     }
                 }
-                bwrap_launch::launch_scoped(bin, &plan, command, self.scope_abstract)
+                bwrap_launch::launch_with(bin, &plan, command, self.scope_abstract, on_start)
             }
         }
     }

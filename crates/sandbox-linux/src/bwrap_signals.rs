@@ -24,8 +24,9 @@ const RETRY_MS: libc::c_long = 5;
 /// The command bwrap runs, as far as it is known yet.
 #[derive(Debug)]
 pub(crate) struct CommandTarget {
-    /// Read end of bwrap's `--info-fd` (non-blocking).
-    info: OwnedFd,
+    /// Read end of bwrap's `--info-fd` (non-blocking), unless the init pid came another way
+    /// (a start gate read it).
+    info: Option<OwnedFd>,
     /// What bwrap wrote there so far.
     text: Vec<u8>,
     /// Host pid of the namespace's init.
@@ -35,13 +36,15 @@ pub(crate) struct CommandTarget {
 }
 
 impl CommandTarget {
-    pub(crate) fn new(info: OwnedFd) -> CommandTarget {
-        // SAFETY: F_SETFL on an fd we own.
-        unsafe { libc::fcntl(info.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+    pub(crate) fn new(info: Option<OwnedFd>, init: Option<i32>) -> CommandTarget {
+        if let Some(info) = &info {
+            // SAFETY: F_SETFL on an fd we own.
+            unsafe { libc::fcntl(info.as_raw_fd(), libc::F_SETFL, libc::O_NONBLOCK) };
+        }
         CommandTarget {
             info,
             text: Vec::new(),
-            init: None,
+            init,
             command: None,
         }
     }
@@ -51,12 +54,12 @@ impl CommandTarget {
         if self.command.is_some() {
             return true;
         }
-        if self.init.is_none() {
+        if let (None, Some(info)) = (self.init, &self.info) {
             let mut buf = [0u8; 256];
             loop {
                 // SAFETY: reads into a stack buffer from a non-blocking fd we own.
                 let n = unsafe {
-                    libc::read(self.info.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
+                    libc::read(info.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
                 };
                 if n <= 0 {
                     break;

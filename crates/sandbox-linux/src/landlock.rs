@@ -129,7 +129,11 @@ fn read_rights() -> u64 {
 pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> LandlockPlan {
     let abi = abi.min(MAX_KNOWN_ABI);
     let handled_fs = Rights::all(&FS_RIGHTS, abi);
-    let handled_net = if policy.network == NetworkPolicy::Full {
+    // loopback/proxy: the command's own network namespace (only loopback) is the boundary.
+    let handled_net = if matches!(
+        policy.network,
+        NetworkPolicy::Full | NetworkPolicy::Loopback | NetworkPolicy::Proxy { .. }
+    ) {
         Rights {
             bits: 0,
             table: &NET_RIGHTS,

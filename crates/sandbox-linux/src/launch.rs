@@ -27,6 +27,8 @@ pub struct Launch {
     pdeathsig: bool,
     /// Pid of the process that prepared the launch (the child's expected parent).
     parent: libc::pid_t,
+    /// The private network namespace (`loopback` and `proxy` modes).
+    net: Option<crate::netns::PrivateNet>,
 }
 
 /// A failed step in [`Launch::enter`]: which step and the errno.
@@ -63,7 +65,11 @@ impl std::fmt::Display for StepError {
 }
 
 /// Every step name [`Launch::enter`] can fail in, so a child can report one as a byte.
-const STEP_NAMES: [&str; 23] = [
+const STEP_NAMES: [&str; 27] = [
+    crate::netns::STEPS[0],
+    crate::netns::STEPS[1],
+    crate::netns::STEPS[2],
+    crate::netns::STEPS[3],
     "mount private /dev",
     "grant private devpts",
     "mount private tmpfs",
@@ -236,7 +242,20 @@ impl Launch {
             pdeathsig,
             // SAFETY: getpid has no preconditions.
             parent: unsafe { libc::getpid() },
+            net: match &plan.private_network {
+                Some(n) => Some(
+                    crate::netns::PrivateNet::prepare(n)
+                        .map_err(|e| LinuxError::os("prepare the private network", e))?,
+                ),
+                None => None,
+            },
         })
+    }
+
+    /// The egress proxy's listener the child made inside its network namespace (`proxy`
+    /// mode), once the child has been spawned.
+    pub fn take_proxy_listener(&self) -> Option<std::net::TcpListener> {
+        self.net.as_ref()?.take_listener()
     }
 
     /// Protected directories (placeholders among them) this launch keeps locked; the caller
@@ -300,6 +319,10 @@ impl Launch {
                 self.grant_dir(path, self.devpts_access)
                     .map_err(step("grant private devpts"))?;
             }
+        }
+        if let Some(n) = &self.net {
+            n.enter()
+                .map_err(|(s, e)| StepError { step: s, errno: e })?;
         }
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1).map_err(step("set no_new_privs"))?;
         if sys::landlock_restrict_self(self.ruleset.as_raw_fd()) != 0 {

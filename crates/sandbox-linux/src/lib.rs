@@ -22,6 +22,8 @@ pub mod bwrap;
 #[cfg(target_os = "linux")]
 pub mod bwrap_cache;
 #[cfg(target_os = "linux")]
+pub mod bwrap_gate;
+#[cfg(target_os = "linux")]
 pub mod bwrap_launch;
 #[cfg(target_os = "linux")]
 mod bwrap_sandbox;
@@ -42,9 +44,15 @@ pub mod select;
 #[cfg(target_os = "linux")]
 pub mod launch;
 #[cfg(target_os = "linux")]
+pub mod netns;
+#[cfg(target_os = "linux")]
+pub mod netns_listener;
+#[cfg(target_os = "linux")]
 pub mod probe;
 #[cfg(target_os = "linux")]
 pub mod seccomp;
+#[cfg(target_os = "linux")]
+mod seccomp_inet;
 #[cfg(target_os = "linux")]
 pub mod supervise;
 #[cfg(target_os = "linux")]

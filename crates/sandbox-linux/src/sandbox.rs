@@ -51,6 +51,11 @@ pub struct Plan {
     pub drop_capabilities: bool,
     /// How host unix sockets the policy closes are kept out of reach.
     pub unix_sockets: Mechanism,
+    /// A network namespace of the command's own with only loopback (`loopback` and `proxy`
+    /// network modes); in proxy mode the launcher serves the egress proxy on a listener made
+    /// there ([`Sandbox::take_proxy_listener`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub private_network: Option<crate::netns::PrivateNetwork>,
     /// Gaps accepted with `best_effort`; empty otherwise.
     pub degradations: Vec<Degradation>,
     /// Warnings for the user that are not degradations, one line each (a deny glob scanned only
@@ -91,6 +96,7 @@ pub fn compile(
             close_inherited_fds: false,
             drop_capabilities: false,
             unix_sockets: Mechanism::NotNeeded,
+            private_network: None,
             degradations: Vec::new(),
             warnings: Vec::new(),
         });
@@ -112,18 +118,27 @@ pub fn compile(
     }
     let mut gaps: Vec<(String, String)> = Vec::new();
     let mut policy_eff = policy.clone();
-    if let NetworkPolicy::Proxy { .. } = policy.network {
-        if !opts.best_effort {
-            return Err(LinuxError::NotImplemented(
-                "network proxy mode (allow/deny host lists) is not implemented by the landlock backend; \
-                 use --network for full access, or leave network off"
-                    .into(),
-            ));
-        }
+    // loopback and proxy modes: a network namespace of the command's own, made in the same
+    // child as the mount namespace (so it needs one: a user namespace when not root).
+    let private_network = match policy.network {
+        NetworkPolicy::Loopback => Some(crate::netns::PrivateNetwork { proxy_port: None }),
+        NetworkPolicy::Proxy { .. } => Some(crate::netns::PrivateNetwork {
+            proxy_port: Some(crate::netns::PROXY_PORT),
+        }),
+        _ => None,
+    };
+    if private_network.is_some() && !caps.mount_namespace {
+        let (feature, mode) = if policy.network == NetworkPolicy::Loopback {
+            ("network.loopback_only", "loopback")
+        } else {
+            ("network.allowlist_egress", "proxy")
+        };
         policy_eff.network = NetworkPolicy::Off;
         gaps.push((
-            "network.allowlist_egress".into(),
-            "proxy mode is not implemented: network is off instead".into(),
+            feature.into(),
+            format!(
+                "the {mode} network mode needs a private network namespace, which cannot be made here (user namespaces blocked?): network is off instead"
+            ),
         ));
     }
     let unix_mechanism = if !host_sockets::needed(policy) {
@@ -241,6 +256,7 @@ pub fn compile(
         close_inherited_fds: true,
         drop_capabilities: true,
         unix_sockets: unix_mechanism,
+        private_network: private_network.filter(|_| caps.mount_namespace),
         degradations: gaps
             .into_iter()
             .map(|(feature, what)| Degradation { feature, what })
@@ -415,6 +431,15 @@ impl Sandbox {
             });
         }
         Ok(())
+    }
+
+    /// In `proxy` mode, after the command was spawned from a `Command` this sandbox was
+    /// applied to: the listener made inside the command's network namespace, on which the
+    /// caller serves the egress proxy (`sandbox_egress::Proxy`). Until it does, the command
+    /// has no way out at all.
+    pub fn take_proxy_listener(&self) -> Option<std::net::TcpListener> {
+        let launches = self.launches.lock().unwrap_or_else(|e| e.into_inner());
+        launches.last().and_then(|l| l.take_proxy_listener())
     }
 
     /// After `spawn` failed: the sandbox setup step that failed in the child, if that was

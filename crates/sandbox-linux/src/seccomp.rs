@@ -237,7 +237,15 @@ pub fn compile_with(
             .into(),
     );
 
-    if policy.network != NetworkPolicy::Full {
+    if let NetworkPolicy::Loopback | NetworkPolicy::Proxy { .. } = policy.network {
+        let (socket_rules, why) = crate::seccomp_inet::socket_rules(refuse_unix_sockets)?;
+        rules.insert(libc::SYS_socket, socket_rules);
+        denied_when.extend(why);
+        limits.push(
+            "inet sockets are allowed: only the private loopback of the command's own network namespace exists"
+                .into(),
+        );
+    } else if policy.network != NetworkPolicy::Full {
         if refuse_unix_sockets {
             rules.insert(libc::SYS_socket, Vec::new());
             denied.push("socket".into());

@@ -182,9 +182,10 @@ impl Forwarder {
     pub fn supervise_bwrap(
         &mut self,
         child: &mut Child,
-        info: std::os::fd::OwnedFd,
+        info: Option<std::os::fd::OwnedFd>,
+        init: Option<i32>,
     ) -> io::Result<ExitStatus> {
-        let mut target = crate::bwrap_signals::CommandTarget::new(info);
+        let mut target = crate::bwrap_signals::CommandTarget::new(info, init);
         let blocked = self.block();
         DEFER.store(true, Ordering::SeqCst);
         let early = PENDING.swap(0, Ordering::SeqCst);

@@ -145,25 +145,37 @@ fn strict_mode_names_the_gap_and_the_way_out() {
 }
 
 #[test]
-fn proxy_network_is_refused_unless_best_effort() {
+fn proxy_network_gets_a_private_namespace_or_is_refused() {
     let mut p = workspace_write();
     p.network = NetworkPolicy::Proxy {
         allow: vec!["example.com".into()],
         deny: vec![],
+        allow_local_binding: false,
     };
     p.writable_roots[1].protected.remove(0);
-    let err = sandbox_linux::compile(&p, &Capabilities::full(7), &Options::default(), &[])
+    let plan =
+        sandbox_linux::compile(&p, &Capabilities::full(7), &Options::default(), &[]).unwrap();
+    assert_eq!(
+        plan.private_network,
+        Some(sandbox_linux::netns::PrivateNetwork {
+            proxy_port: Some(sandbox_linux::netns::PROXY_PORT)
+        })
+    );
+    // The namespace is the boundary: Landlock does not also refuse TCP on its loopback.
+    assert_eq!(plan.landlock.as_ref().unwrap().handled_net.bits, 0);
+    assert!(plan.degradations.is_empty());
+    let mut no_ns = Capabilities::full(7);
+    no_ns.mount_namespace = false;
+    let err = sandbox_linux::compile(&p, &no_ns, &Options::default(), &[])
         .unwrap_err()
         .to_string();
-    assert!(err.contains("proxy"), "{err}");
-    let plan = sandbox_linux::compile(
-        &p,
-        &Capabilities::full(7),
-        &Options { best_effort: true },
-        &[],
-    )
-    .unwrap();
-    assert_eq!(plan.degradations[0].feature, "network.allowlist_egress");
+    assert!(err.contains("network.allowlist_egress"), "{err}");
+    let plan = sandbox_linux::compile(&p, &no_ns, &Options { best_effort: true }, &[]).unwrap();
+    assert!(plan
+        .degradations
+        .iter()
+        .any(|d| d.feature == "network.allowlist_egress"));
+    assert_eq!(plan.private_network, None);
     // Degraded to "off", never to "full".
     assert!(plan.landlock.unwrap().handled_net.bits != 0);
 }

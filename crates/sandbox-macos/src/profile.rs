@@ -165,6 +165,18 @@ pub fn compile(
     writes(&mut out, policy)?;
     rename_pins_section(&mut out, policy)?;
     let network = match &policy.network {
+        NetworkPolicy::Loopback if opts.best_effort => {
+            warnings.push(
+                "network loopback: a private loopback is not supported on macOS; the network is off instead".to_string(),
+            );
+            NetworkPolicy::Off
+        }
+        NetworkPolicy::Loopback => {
+            return Err(CompileError::Unsupported {
+                feature: "a private loopback network (--network loopback)",
+                hint: "leave the network off, use --network for full access, or pass --best-effort to run with the network off",
+            })
+        }
         NetworkPolicy::Proxy { .. } if opts.best_effort => {
             warnings.push(
                 "network proxy: not supported on macOS; the network is off instead".to_string(),
@@ -803,6 +815,7 @@ mod tests {
         p.network = NetworkPolicy::Proxy {
             allow: vec!["example.com".into()],
             deny: vec![],
+            allow_local_binding: false,
         };
         let (_d, r) = resolved(&p, TargetOs::Macos);
         let e = compile(&r, &CompileOptions::default()).unwrap_err();

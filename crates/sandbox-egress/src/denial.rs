@@ -1,0 +1,146 @@
+//! Refusal events: one [`Denial`] per refused request, the line a client sees in the 403, and
+//! the per-host summary printed after the run.
+
+use serde::Serialize;
+use std::collections::BTreeMap;
+
+/// How the client reached the proxy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Protocol {
+    /// A plain HTTP request in absolute form (`GET http://host/…`).
+    Http,
+    /// An HTTP `CONNECT` tunnel.
+    Connect,
+    /// A SOCKS5 `CONNECT`.
+    Socks5,
+}
+
+/// Why a request was refused.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "rule")]
+pub enum Reason {
+    /// No allow pattern matches the host.
+    NotAllowed,
+    /// A deny pattern matches.
+    Denied { pattern: String },
+    /// The target is an IP literal that is not allowlisted itself.
+    IpLiteral,
+    /// The name resolved to an address the proxy does not dial.
+    LocalAddress { address: String, kind: String },
+    /// The TLS ClientHello names another host than the tunnel's.
+    SniMismatch { sni: String },
+    /// A tunnel to port 443 that did not start with a TLS ClientHello naming its host.
+    NotTls { what: String },
+    /// The request itself is unusable (not a host name, not absolute form, …).
+    BadRequest { what: String },
+}
+
+/// One refused request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Denial {
+    pub host: String,
+    pub port: u16,
+    pub protocol: Protocol,
+    #[serde(flatten)]
+    pub reason: Reason,
+    /// The config key (or flag) that would allow it, when one would.
+    pub key: Option<String>,
+    /// The one-line reason sent to the client.
+    pub message: String,
+}
+
+impl Denial {
+    pub fn new(host: &str, port: u16, protocol: Protocol, reason: Reason) -> Denial {
+        let (why, key) = match &reason {
+            Reason::NotAllowed => (
+                "not in allowed_domains".to_string(),
+                Some(format!(
+                    "--allow-domain {host} (network_proxy.policy.allowed_domains)"
+                )),
+            ),
+            Reason::Denied { pattern } => (
+                format!("matches denied_domains pattern `{pattern}`"),
+                Some("remove it from network_proxy.policy.denied_domains / --deny-domain".into()),
+            ),
+            Reason::IpLiteral => (
+                "an IP address that is not itself in allowed_domains".to_string(),
+                Some(format!(
+                    "--allow-domain {host} (network_proxy.policy.allowed_domains)"
+                )),
+            ),
+            Reason::LocalAddress { address, kind } => (
+                format!("resolves to {address}, {kind}"),
+                Some("network_proxy.policy.allow_local_binding = true".into()),
+            ),
+            Reason::SniMismatch { sni } => (
+                format!("the TLS ClientHello names `{sni}`, not the tunnel's host"),
+                None,
+            ),
+            Reason::NotTls { what } => (what.clone(), None),
+            Reason::BadRequest { what } => (what.clone(), None),
+        };
+        let message = match &key {
+            Some(k) => format!("sandbox: blocked {host}:{port}: {why}; allow it with {k}"),
+            None => format!("sandbox: blocked {host}:{port}: {why}"),
+        };
+        Denial {
+            host: host.to_string(),
+            port,
+            protocol,
+            reason,
+            key,
+            message,
+        }
+    }
+
+    /// The short reason used in summaries (`not in allowed_domains`).
+    pub fn short_reason(&self) -> String {
+        match &self.reason {
+            Reason::NotAllowed => "not in allowed_domains".into(),
+            Reason::Denied { pattern } => format!("denied by `{pattern}`"),
+            Reason::IpLiteral => "IP literal not in allowed_domains".into(),
+            Reason::LocalAddress { kind, .. } => format!("resolves to {kind}"),
+            Reason::SniMismatch { sni } => format!("TLS names `{sni}`"),
+            Reason::NotTls { .. } => "not a TLS ClientHello naming the host".into(),
+            Reason::BadRequest { .. } => "bad request".into(),
+        }
+    }
+}
+
+/// One line per blocked host and reason: `blocked 3 requests to evil.com (not in
+/// allowed_domains)`, in host order. Without the `sandbox: ` prefix.
+pub fn summary(denials: &[Denial]) -> Vec<String> {
+    let mut counts: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for d in denials {
+        *counts
+            .entry((d.host.clone(), d.short_reason()))
+            .or_default() += 1;
+    }
+    counts
+        .into_iter()
+        .map(|((host, why), n)| {
+            let noun = if n == 1 { "request" } else { "requests" };
+            format!("blocked {n} {noun} to {host} ({why})")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn summary_counts_per_host() {
+        let d = |h: &str| Denial::new(h, 443, Protocol::Connect, Reason::NotAllowed);
+        let lines = summary(&[d("evil.com"), d("evil.com"), d("evil.com"), d("a.org")]);
+        assert_eq!(
+            lines,
+            [
+                "blocked 1 request to a.org (not in allowed_domains)",
+                "blocked 3 requests to evil.com (not in allowed_domains)"
+            ]
+        );
+        assert!(d("evil.com").message.contains("--allow-domain evil.com"));
+    }
+}

@@ -1,0 +1,231 @@
+//! The proxy against a real origin on loopback: allowed and refused names over HTTP, CONNECT
+//! and SOCKS5, the address guard, the SNI check, and the recorded denials.
+
+use sandbox_core::domain::DomainRules;
+use sandbox_egress::{sni, socks5, Proxy, ProxyConfig, Reason};
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+/// An origin on 127.0.0.1: answers HTTP with `hello from HOST` (its Host header), and echoes
+/// `tls:` plus the byte count for anything starting like a TLS record.
+fn origin() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut buf = vec![0u8; 65536];
+                let mut got = Vec::new();
+                loop {
+                    let n = s.read(&mut buf).unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    got.extend_from_slice(&buf[..n]);
+                    if got[0] == 0x16 {
+                        let _ = s.write_all(format!("tls:{}", got.len()).as_bytes());
+                        return;
+                    }
+                    if let Some(end) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&got[..end]).to_string();
+                        let host = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("host: ").or(l.strip_prefix("Host: ")))
+                            .unwrap_or("")
+                            .to_string();
+                        let first = head.lines().next().unwrap_or("").to_string();
+                        let body = format!("hello from {host} for {first}");
+                        let _ = s.write_all(
+                            format!(
+                                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                                body.len()
+                            )
+                            .as_bytes(),
+                        );
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+fn proxy(allow: &[&str], deny: &[&str], local: bool, tls_port: u16) -> (Proxy, u16) {
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    let cfg = ProxyConfig {
+        rules: DomainRules::parse(&s(allow), &s(deny)).unwrap(),
+        allow_local_binding: local,
+        tls_ports: vec![tls_port],
+    };
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    (Proxy::start(cfg, vec![l]).unwrap(), port)
+}
+
+fn roundtrip(port: u16, req: &[u8]) -> String {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(req).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn http_forwarding_checks_the_name_and_rewrites_host() {
+    let o = origin();
+    let (p, port) = proxy(&["localhost"], &[], true, 443);
+    let r = roundtrip(
+        port,
+        format!("GET http://localhost:{o}/x?y HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    assert!(
+        r.contains(&format!("hello from localhost:{o} for GET /x?y HTTP/1.1")),
+        "{r}"
+    );
+    let r = roundtrip(
+        port,
+        format!("GET http://other.localhost:{o}/ HTTP/1.1\r\nHost: other.localhost\r\nConnection: close\r\n\r\n").as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    assert!(r.contains("not in allowed_domains"), "{r}");
+    assert!(r.contains("x-sandbox-denial: not_allowed"), "{r}");
+    let d = p.stop();
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0].host, "other.localhost");
+    assert_eq!(d[0].reason, Reason::NotAllowed);
+}
+
+#[test]
+fn local_addresses_need_allow_local_binding_and_ip_literals_an_exact_rule() {
+    let o = origin();
+    let (p, port) = proxy(&["localhost", "*.example.com"], &[], false, 443);
+    let r = roundtrip(
+        port,
+        format!("CONNECT localhost:{o} HTTP/1.1\r\nHost: localhost:{o}\r\n\r\n").as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    assert!(r.contains("allow_local_binding"), "{r}");
+    let r = roundtrip(
+        port,
+        format!("CONNECT 127.0.0.1:{o} HTTP/1.1\r\nHost: 127.0.0.1:{o}\r\n\r\n").as_bytes(),
+    );
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    let d = p.stop();
+    assert!(matches!(d[0].reason, Reason::LocalAddress { .. }), "{d:?}");
+    assert_eq!(d[1].reason, Reason::IpLiteral);
+}
+
+#[test]
+fn deny_wins() {
+    let (p, port) = proxy(&["*.localhost"], &["bad.localhost"], true, 443);
+    let r = roundtrip(port, b"CONNECT bad.localhost:80 HTTP/1.1\r\n\r\n");
+    assert!(r.starts_with("HTTP/1.1 403"), "{r}");
+    assert!(r.contains("denied_domains"), "{r}");
+    assert!(matches!(p.stop()[0].reason, Reason::Denied { .. }));
+}
+
+fn connect_then(port: u16, target: &str, payload: &[u8]) -> String {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    c.write_all(format!("CONNECT {target} HTTP/1.1\r\nHost: {target}\r\n\r\n").as_bytes())
+        .unwrap();
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if c.read(&mut b).unwrap_or(0) == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    c.write_all(payload).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn connect_to_a_tls_port_needs_a_client_hello_naming_the_host() {
+    let o = origin();
+    let (p, port) = proxy(&["localhost", "other.example"], &[], true, o);
+    let target = format!("localhost:{o}");
+    let good = sni::build_client_hello(Some("localhost"));
+    assert_eq!(
+        connect_then(port, &target, &good),
+        format!("tls:{}", good.len())
+    );
+    assert_eq!(
+        connect_then(
+            port,
+            &target,
+            &sni::build_client_hello(Some("other.example"))
+        ),
+        ""
+    );
+    assert_eq!(connect_then(port, &target, b"GET / HTTP/1.1\r\n\r\n"), "");
+    let d = p.stop();
+    assert_eq!(
+        d[0].reason,
+        Reason::SniMismatch {
+            sni: "other.example".into()
+        }
+    );
+    assert!(matches!(d[1].reason, Reason::NotTls { .. }));
+}
+
+#[test]
+fn connect_to_other_ports_is_a_plain_tunnel() {
+    let o = origin();
+    let (p, port) = proxy(&["localhost"], &[], true, 443);
+    let r = connect_then(
+        port,
+        &format!("localhost:{o}"),
+        b"GET /t HTTP/1.1\r\nHost: x\r\n\r\n",
+    );
+    assert!(r.contains("hello from x for GET /t"), "{r}");
+    assert!(p.stop().is_empty());
+}
+
+fn socks(port: u16, dest: socks5::Dest, dport: u16) -> (u8, TcpStream) {
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    c.write_all(&[5, 1, 0]).unwrap();
+    let mut g = [0u8; 2];
+    c.read_exact(&mut g).unwrap();
+    assert_eq!(g, [5, 0]);
+    let req = socks5::Request {
+        command: 1,
+        dest,
+        port: dport,
+    };
+    c.write_all(&socks5::encode_request(&req)).unwrap();
+    let mut r = [0u8; 10];
+    c.read_exact(&mut r).unwrap();
+    (r[1], c)
+}
+
+#[test]
+fn socks5_connect_is_checked_like_connect() {
+    let o = origin();
+    let (p, port) = proxy(&["localhost"], &[], true, 443);
+    let (code, mut c) = socks(port, socks5::Dest::Name("localhost".into()), o);
+    assert_eq!(code, socks5::REPLY_OK);
+    c.write_all(b"GET / HTTP/1.1\r\nHost: s\r\n\r\n").unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(out.contains("hello from s"), "{out}");
+    let (code, _) = socks(port, socks5::Dest::Name("evil.example".into()), o);
+    assert_eq!(code, socks5::REPLY_NOT_ALLOWED);
+    let (code, _) = socks(port, socks5::Dest::Ip("127.0.0.1".parse().unwrap()), o);
+    assert_eq!(code, socks5::REPLY_NOT_ALLOWED);
+    let d = p.stop();
+    assert_eq!(d.len(), 2);
+    assert_eq!(d[0].host, "evil.example");
+}
