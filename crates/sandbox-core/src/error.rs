@@ -47,6 +47,14 @@ pub enum CoreError {
     #[error("--writable-root `{root}`: the read-only sandbox mode writes nowhere; use --full-auto (workspace-write) or a permissions profile to make it writable")]
     WritableRootInReadOnly { root: String },
 
+    #[error("{what} `{given}` changed while the policy was resolved (it led to `{used}`, now to `{now}`): another process is replacing a directory on its way; refusing rather than guess which one to use")]
+    PathChanged {
+        what: String,
+        given: String,
+        used: String,
+        now: String,
+    },
+
     #[error("{what} `{given}` is reached through the symlink `{link}` (to `{target}`), which lies inside writable root `{root}`: a command run earlier could have planted it; give the real directory if that is what you mean")]
     PlantedLink {
         what: String,

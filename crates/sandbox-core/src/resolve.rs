@@ -439,7 +439,7 @@ fn push_rule(rules: &mut Vec<Rule>, path: PathBuf, access: Access, origin: &str)
     });
 }
 
-fn resolve_cwd(cwd: &Path, target: TargetOs) -> Result<PathBuf, CoreError> {
+pub(crate) fn resolve_cwd(cwd: &Path, target: TargetOs) -> Result<PathBuf, CoreError> {
     let shown = cwd.display().to_string();
     if !cwd.is_absolute() {
         return Err(CoreError::Cwd {

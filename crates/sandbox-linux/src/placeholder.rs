@@ -124,8 +124,95 @@ impl Drop for Held {
             return;
         }
         let empty = std::fs::read_dir(&self.path).is_ok_and(|mut d| d.next().is_none());
-        if self.still_at_path() && empty {
+        if self.still_at_path() && empty && !stays_mounted_elsewhere(&self.path) {
             let _ = std::fs::remove_dir(&self.path);
         }
+    }
+}
+
+/// [`mounted_elsewhere`] for longer than a namespace takes to go away: the run's own
+/// namespace (bwrap's, or a killed command's) can still be tearing down just after its
+/// processes were waited for. Up to a quarter second, only when a mount is found.
+fn stays_mounted_elsewhere(path: &Path) -> bool {
+    for _ in 0..25 {
+        if !mounted_elsewhere(path) {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    true
+}
+
+/// Whether `path` is a mount point in another mount namespace this user can see. A command
+/// whose `sandbox` was killed with SIGKILL keeps running, without anyone holding the
+/// placeholder's lock, under the read-only mount over it; removing the directory would
+/// detach that mount there, and the command could then create the protected name (a `.git`
+/// with `core.fsmonitor` that the user's next `git status` runs). Such a placeholder is left
+/// for a later run to remove. When `/proc` cannot be read, it is kept too.
+fn mounted_elsewhere(path: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let own = std::fs::read_link("/proc/self/ns/mnt").ok();
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    let mut seen = std::collections::HashSet::new();
+    for e in procs.flatten() {
+        if !e.file_name().as_bytes().iter().all(u8::is_ascii_digit) {
+            continue;
+        }
+        // Other users' processes answer EACCES: their namespaces are not this user's runs.
+        let Ok(ns) = std::fs::read_link(e.path().join("ns/mnt")) else {
+            continue;
+        };
+        if Some(&ns) == own.as_ref() || !seen.insert(ns) {
+            continue;
+        }
+        if let Ok(text) = std::fs::read(e.path().join("mountinfo")) {
+            if mount_point_listed(&text, path.as_os_str().as_bytes()) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// Whether `/proc/PID/mountinfo` text lists `path` as a mount point (field 5, octal-escaped).
+fn mount_point_listed(mountinfo: &[u8], path: &[u8]) -> bool {
+    mountinfo.split(|&b| b == b'\n').any(|line| {
+        let Some(field) = line.split(|&b| b == b' ').nth(4) else {
+            return false;
+        };
+        let mut out = Vec::with_capacity(field.len());
+        let mut i = 0;
+        while i < field.len() {
+            let octal = field
+                .get(i + 1..i + 4)
+                .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+            match (field[i], octal) {
+                (b'\\', Some(d)) => {
+                    out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                    i += 4;
+                }
+                (c, _) => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        }
+        out == path
+    })
+}
+
+#[cfg(test)]
+mod mountinfo_tests {
+    use super::mount_point_listed;
+
+    #[test]
+    fn mount_points_are_matched_whole_and_unescaped() {
+        let text = b"36 25 0:32 / /tmp/a\\040b/.git ro,relatime - tmpfs tmpfs rw\n\
+                     37 25 0:33 / /tmp/ws/.gitx rw - tmpfs tmpfs rw\n";
+        assert!(mount_point_listed(text, b"/tmp/a b/.git"));
+        assert!(!mount_point_listed(text, b"/tmp/ws/.git"));
+        assert!(!mount_point_listed(b"", b"/tmp/ws/.git"));
     }
 }

@@ -93,6 +93,10 @@ const UNIX_NONE_DENIED: [(&str, i64); 6] = [
     ("sendmmsg", libc::SYS_sendmmsg),
 ];
 
+/// The socket type bits of `socket`/`socketpair`'s type argument (the rest are
+/// `SOCK_NONBLOCK`/`SOCK_CLOEXEC`), as the kernel's `SOCK_TYPE_MASK`.
+const SOCK_TYPE_MASK: u64 = 0xf;
+
 /// First syscall number of the x32 ABI on x86_64 (`__X32_SYSCALL_BIT`).
 #[cfg(target_arch = "x86_64")]
 const X32_SYSCALL_BIT: u32 = 0x4000_0000;
@@ -169,6 +173,20 @@ pub fn compile(policy: &ResolvedPolicy) -> Result<SeccompPlan, LinuxError> {
     compile_with(policy, false)
 }
 
+/// `socketpair` of type `SOCK_DGRAM`: its `sendmsg()` with `msg_name` reaches any host
+/// datagram socket (`/dev/log`, a daemon's socket), and the filter cannot read `msg_name`, so
+/// where unix sockets are refused, datagram pairs are too. Stream and seqpacket pairs ignore
+/// or refuse a destination.
+fn dgram_socketpair() -> Result<SeccompRule, LinuxError> {
+    SeccompRule::new(vec![cond(
+        1,
+        SeccompCmpArgLen::Dword,
+        SeccompCmpOp::MaskedEq(SOCK_TYPE_MASK),
+        libc::SOCK_DGRAM as u64,
+    )])
+    .map_err(|e| LinuxError::Seccomp(e.to_string()))
+}
+
 /// [`compile`]; with `refuse_unix_sockets`, `socket(AF_UNIX)` and the calls that name a
 /// peer fail too (only `socketpair` stays): the fallback where host sockets cannot be
 /// closed otherwise.
@@ -241,9 +259,11 @@ pub fn compile_with(
                     .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
             rules.insert(libc::SYS_sendto, vec![rule]);
             denied_when.push("sendto: destination address is not NULL".into());
+            rules.insert(libc::SYS_socketpair, vec![dgram_socketpair()?]);
+            denied_when.push("socketpair: type is SOCK_DGRAM".into());
             limits.push(
                 "sendmsg is allowed (fd passing over socketpair); its destination address \
-                 lives in user memory the filter cannot read"
+                 lives in user memory the filter cannot read, so datagram socketpairs are refused"
                     .into(),
             );
         } else {
@@ -276,6 +296,8 @@ pub fn compile_with(
         .map_err(|e| LinuxError::Seccomp(e.to_string()))?;
         rules.insert(libc::SYS_socket, vec![rule]);
         denied_when.push("socket: domain is AF_UNIX".into());
+        rules.insert(libc::SYS_socketpair, vec![dgram_socketpair()?]);
+        denied_when.push("socketpair: type is SOCK_DGRAM".into());
     }
 
     let filter = SeccompFilter::new(
