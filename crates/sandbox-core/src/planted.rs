@@ -82,7 +82,9 @@ fn check_unchanged(
             .filter(|e| e.origin == rule.origin)
             .map(|e| given(&e.target, env, &e.origin));
         let mut first = None;
-        let mut ok = rule.origin == ":minimal";
+        // Rules no entry gave (`:minimal`, git commit mode's gitdirs found under the roots)
+        // name no user path that could have been swapped.
+        let mut ok = rule.origin == ":minimal" || !writes.iter().any(|e| e.origin == rule.origin);
         for g in givens.by_ref() {
             match g {
                 None => ok = true,
