@@ -483,6 +483,45 @@ impl Cx {
                 .clone()
                 .map(|m| ("--sandbox".to_string(), m))
         };
+        // A mode and a `[permissions]` profile do not compose (Codex applies the mode and
+        // ignores the profile): refuse rather than drop the profile's rules without a word.
+        if let Some(profile) = default_permissions.filter(|_| req.permissions_profile.is_none()) {
+            let second = format!(
+                "default_permissions = \"{profile}\" ({})",
+                self.source("default_permissions")
+            );
+            let conflict = match (&cli_mode, &config_mode) {
+                (Some((flag, mode)), _) => Some((
+                    if flag == "--full-auto" {
+                        flag.clone()
+                    } else {
+                        format!("{flag} {mode}")
+                    },
+                    format!(
+                        "drop {flag} to run profile `{profile}`, or select a profile with -P NAME"
+                    ),
+                )),
+                (None, Some((key, mode))) => Some((
+                    format!("{key} = \"{mode}\" ({})", self.source(key)),
+                    format!("remove one of the two keys, or select the profile with -P {profile}"),
+                )),
+                (None, None) => None,
+            };
+            if let Some((first, hint)) = conflict {
+                return Err(CoreError::Conflict {
+                    first,
+                    second,
+                    why: format!("the mode would replace profile `{profile}` and drop its rules"),
+                    hint,
+                });
+            }
+        }
+        if let (Some(name), Some((key, mode))) = (&req.permissions_profile, &config_mode) {
+            self.warnings.push(format!(
+                "{}: `{key} = \"{mode}\"` is not applied: -P {name} selects a [permissions] profile",
+                self.source(key)
+            ));
+        }
         let mut policy = if let Some((flag, mode)) = cli_mode {
             let preset = Preset::from_name(&mode).ok_or_else(|| CoreError::ConfigValue {
                 file: "command line".into(),
@@ -662,9 +701,14 @@ impl Cx {
             .table(t, "permissions", "permissions")?
             .and_then(|p| p.get(name))
             .ok_or_else(|| {
+                let why = if self.file == COMMAND_LINE {
+                    "; no config file was read (pass --config FILE, or see `sandbox linux -v`)"
+                } else {
+                    ""
+                };
                 self.value_err(
                     &key,
-                    format!("no profile `{name}` is defined (from {from})"),
+                    format!("no profile `{name}` is defined (from {from}){why}"),
                 )
             })?;
         let Value::Table(profile) = profile else {

@@ -8,6 +8,7 @@
 pub mod builder;
 pub mod config;
 pub mod decide;
+pub mod discovery;
 pub mod domain;
 pub mod env;
 pub mod error;
@@ -28,6 +29,7 @@ pub mod unix;
 pub use builder::PolicyBuilder;
 pub use config::{load, LoadRequest, Loaded};
 pub use decide::Decision;
+pub use discovery::ConfigChoice;
 pub use domain::{DomainDecision, DomainPattern, DomainRules, Host};
 pub use env::EnvPolicy;
 pub use error::CoreError;
