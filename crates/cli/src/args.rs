@@ -76,6 +76,15 @@ pub struct PolicyArgs {
     /// would run (a hook, `core.fsmonitor`, …), instead of only reporting it.
     #[arg(long)]
     pub strict_git: bool,
+    /// Make the usual credential files unreadable: ~/.ssh (but known_hosts), ~/.aws,
+    /// ~/.gnupg, ~/.config/gh, ~/.netrc, ~/.git-credentials, ~/.docker/config.json, ~/.kube,
+    /// ~/.npmrc, ~/.pypirc, ~/.codex/auth.json, … (README "Credentials").
+    #[arg(long)]
+    pub deny_credentials: bool,
+    /// Make the toolchain caches writable (cargo, npm, pnpm, yarn, pip, uv, go, gradle, maven,
+    /// ccache, sccache), creating missing ones; ~/.cargo/bin and the like stay read-only.
+    #[arg(long)]
+    pub caches: bool,
     /// Accept documented degradations (each printed as one warning) instead of refusing.
     #[arg(long)]
     pub best_effort: bool,
@@ -148,6 +157,8 @@ impl PolicyArgs {
                 .iter()
                 .map(|p| absolute(&start, p))
                 .collect(),
+            deny_credentials: self.deny_credentials,
+            caches: self.caches,
         };
         let mut loaded = sandbox_core::load(&req).map_err(|e| match e.hint() {
             Some(hint) => exit::fail_hint("config", &e, hint),
@@ -160,6 +171,10 @@ impl PolicyArgs {
             exit::warn(w);
         }
         let mut env = ResolveEnv::from_process().map_err(|e| exit::fail("policy", &e))?;
+        // Before resolving, so a first build finds its (empty) cache rather than a skipped rule.
+        for w in sandbox_core::caches::create_missing(&loaded.caches, env.home.as_deref()) {
+            exit::warn(&w);
+        }
         env.target = target;
         if let Some(cd) = &self.cd {
             env.cwd = absolute(&start, cd);

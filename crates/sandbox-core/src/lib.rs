@@ -6,7 +6,9 @@
 //! ```
 
 pub mod builder;
+pub mod caches;
 pub mod config;
+pub mod credentials;
 pub mod decide;
 pub mod discovery;
 pub mod domain;
@@ -17,6 +19,7 @@ pub mod git;
 pub mod git_audit;
 pub mod gitconfig;
 pub mod glob;
+pub mod home_files;
 pub mod index;
 mod launcher;
 mod planted;
