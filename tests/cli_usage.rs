@@ -280,3 +280,96 @@ fn a_profile_without_any_config_says_none_was_read() {
          no config file was read (pass --config FILE, or see `sandbox linux -v`)\n"
     );
 }
+
+#[test]
+fn verbose_says_how_to_allow_the_network() {
+    let h = home();
+    let o = sandbox(&h.home, &h.ws, &["linux", "-v", "--", "true"])
+        .output()
+        .unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(
+            "sandbox: network: off (a download or registry fetch fails); allow it with --network, \
+         or `network_access = true` under [sandbox_workspace_write] or `enabled = true` under \
+         [permissions.NAME.network] in the config\n"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = sandbox(&h.home, &h.ws, &["linux", "-v", "--network", "--", "true"])
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&o).contains("sandbox: network: full\n"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn explain_names_the_startup_file_rule_and_the_list_is_configurable() {
+    let h = home();
+    std::fs::write(h.home.join(".bashrc"), "# mine\n").unwrap();
+    let home = h.home.to_str().unwrap();
+    let bashrc = format!("{home}/.bashrc");
+    let o = sandbox(
+        &h.home,
+        &h.ws,
+        &[
+            "explain",
+            "--full-auto",
+            "-C",
+            home,
+            "--op",
+            "write",
+            &bashrc,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(code(&o), 1, "{}", stderr(&o));
+    // (The root named is the first that contains it: /tmp, or the home itself.)
+    assert!(
+        String::from_utf8_lossy(&o.stdout).starts_with(&format!(
+            "deny  write  {bashrc}  (protected path {bashrc} (protected_home_files ~/.bashrc) in writable root "
+        )),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let o = sandbox(
+        &h.home,
+        &h.ws,
+        &[
+            "explain",
+            "--full-auto",
+            "-C",
+            home,
+            "-c",
+            "sandbox.protected_home_files=[]",
+            "--op",
+            "write",
+            &bashrc,
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
+    let o = sandbox(
+        &h.home,
+        &h.ws,
+        &[
+            "explain",
+            "-c",
+            "sandbox.protected_home_files=[\"../x\"]",
+            "/",
+        ],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(code(&o), 125);
+    assert_eq!(
+        stderr(&o),
+        "sandbox: config: -c: key `sandbox.protected_home_files[0]`: `../x` must not contain `.` or `..`\n"
+    );
+}

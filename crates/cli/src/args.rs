@@ -221,6 +221,18 @@ impl PolicyArgs {
     }
 }
 
+/// The `-v` line about the network: what the command gets, and with the network off, how to
+/// allow it (a failed download or registry fetch rarely says that the network is missing).
+pub fn network_line(policy: &ResolvedPolicy) -> String {
+    match policy.network {
+        sandbox_core::NetworkPolicy::Off => "network: off (a download or registry fetch fails); \
+             allow it with --network, or `network_access = true` under [sandbox_workspace_write] \
+             or `enabled = true` under [permissions.NAME.network] in the config"
+            .to_string(),
+        ref other => format!("network: {}", other.name()),
+    }
+}
+
 /// Replaces this process's environment with what `policy` builds from it. Called while the
 /// CLI is still single-threaded, before anything is launched; a no-op for the default policy.
 fn replace_process_env(policy: &EnvPolicy) -> Result<(), String> {

@@ -49,6 +49,9 @@ mod imp {
             Ok(p) => p,
             Err(code) => return code,
         };
+        if a.verbose {
+            exit::err!("sandbox: {}", crate::args::network_line(&policy));
+        }
         match a.backend {
             Backend::Bwrap => crate::linux_bwrap::run(&a, policy),
             Backend::Auto => crate::linux_bwrap::run_auto(&a, policy),
