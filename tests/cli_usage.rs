@@ -373,3 +373,26 @@ fn explain_names_the_startup_file_rule_and_the_list_is_configurable() {
         "sandbox: config: -c: key `sandbox.protected_home_files[0]`: `../x` must not contain `.` or `..`\n"
     );
 }
+
+#[test]
+fn doctor_prints_a_verdict_first_and_the_config_it_would_read() {
+    let h = home();
+    std::fs::write(h.home.join(".codex/config.toml"), "").unwrap();
+    let o = sandbox(&h.home, &h.ws, &["doctor"]).output().unwrap();
+    assert_eq!(code(&o), 0, "{}", stderr(&o));
+    let text = String::from_utf8_lossy(&o.stdout);
+    let mut lines = text.lines();
+    let verdict = lines.next().unwrap();
+    assert!(
+        verdict.starts_with("verdict: a --full-auto run here is ")
+            || verdict.starts_with("verdict: nothing can enforce a sandbox here"),
+        "{verdict}"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        format!(
+            "config: {}/.codex/config.toml (found; --no-config skips it) (without --config)",
+            h.home.display()
+        )
+    );
+}
