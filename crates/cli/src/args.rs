@@ -223,6 +223,7 @@ impl PolicyArgs {
 
 /// The `-v` line about the network: what the command gets, and with the network off, how to
 /// allow it (a failed download or registry fetch rarely says that the network is missing).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub fn network_line(policy: &ResolvedPolicy) -> String {
     match policy.network {
         sandbox_core::NetworkPolicy::Off => "network: off (a download or registry fetch fails); \
