@@ -29,7 +29,8 @@ fn env_seen(user: &User, ws: &Path, backend: &str, extra: &[&str], program: &str
     assert_ok(&out, &format!("{} {backend} {extra:?}", user.name));
     let mut lines: Vec<String> = stdout(&out)
         .lines()
-        .filter(|l| !l.starts_with("PWD="))
+        // (CODEX_HOME is what `sandbox_cmd` sets so no developer's ~/.codex is read.)
+        .filter(|l| !l.starts_with("PWD=") && !l.starts_with("CODEX_HOME="))
         .map(String::from)
         .collect();
     lines.sort();

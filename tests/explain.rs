@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn sandbox() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sandbox"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    // Never the developer's own ~/.codex/config.toml.
+    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
+    c
 }
 
 /// A workspace with `.git/`, `.codex/config.toml` and `sub/`, outside `/tmp`'s implicit root.

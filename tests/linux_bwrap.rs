@@ -150,6 +150,8 @@ impl Ws {
         c.args(args)
             .current_dir(&self.ws)
             .env_remove("TMPDIR")
+            // Never the developer's own ~/.codex/config.toml.
+            .env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home")
             .env("PATH", "/usr/local/bin:/usr/bin:/bin");
         c
     }

@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn sandbox(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_sandbox"))
-        .args(args)
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    // Never the developer's own ~/.codex/config.toml.
+    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
+    c.args(args)
         .current_dir(cwd)
         .env_remove("TMPDIR")
         .output()

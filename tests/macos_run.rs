@@ -11,6 +11,8 @@ fn sandbox(args: &[&str]) -> Output {
         .args(args)
         // Keep $TMPDIR (where the test trees live) out of the writable roots.
         .env_remove("TMPDIR")
+        // Never the developer's own ~/.codex/config.toml.
+        .env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home")
         .output()
         .expect("run sandbox")
 }
@@ -151,6 +153,7 @@ fn hostile_root_name_is_only_that_root() {
     let hostile = t.outside.join("x\")(allow file-write* (subpath \"/\"))");
     std::fs::create_dir_all(&hostile).unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_sandbox"))
+        .env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home")
         .args([
             "macos",
             "--full-auto",

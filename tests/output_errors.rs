@@ -10,7 +10,10 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn sandbox() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_sandbox"))
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    // Never the developer's own ~/.codex/config.toml.
+    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
+    c
 }
 
 /// `/dev/full`, opened for writing: every write fails with ENOSPC.

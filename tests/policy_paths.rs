@@ -74,7 +74,13 @@ fn read_rules_inside_writable_roots_are_enforced() {
     for user in users() {
         let (_c, cfg) = config(user, CARVED);
         let ws = Dir::new(user, Path::new("/tmp"));
-        for f in ["docs/a", "docs/gen/a", "lib/vendor/a", ".git/hooks/a", ".git/a"] {
+        for f in [
+            "docs/a",
+            "docs/gen/a",
+            "lib/vendor/a",
+            ".git/hooks/a",
+            ".git/a",
+        ] {
             ws.write(user, f, "orig\n");
         }
         let w = ws.path.to_str().unwrap();
@@ -87,11 +93,24 @@ fn read_rules_inside_writable_roots_are_enforced() {
             assert_ok(&o, &format!("{} {be:?}", user.name));
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert!(!ws.join("docs/new").exists(), "docs/new created: {what}");
-            assert_eq!(std::fs::read_to_string(ws.join("docs/a")).unwrap(), "orig\n", "{what}");
-            assert!(ws.join("docs/gen/new").exists(), "docs/gen not writable: {what}");
-            assert!(!ws.join("lib/vendor/new").exists(), "lib/vendor/new created: {what}");
+            assert_eq!(
+                std::fs::read_to_string(ws.join("docs/a")).unwrap(),
+                "orig\n",
+                "{what}"
+            );
+            assert!(
+                ws.join("docs/gen/new").exists(),
+                "docs/gen not writable: {what}"
+            );
+            assert!(
+                !ws.join("lib/vendor/new").exists(),
+                "lib/vendor/new created: {what}"
+            );
             assert!(ws.join("lib/vendor/a").exists(), "lib renamed away: {what}");
-            assert!(!ws.join(".git/hooks/new").exists(), ".git/hooks/new created: {what}");
+            assert!(
+                !ws.join(".git/hooks/new").exists(),
+                ".git/hooks/new created: {what}"
+            );
             assert!(ws.join(".git/new").exists(), ".git not writable: {what}");
             assert!(ws.join("docs/a").exists(), "docs renamed: {what}");
             for f in ["docs/gen/new", ".git/new"] {
@@ -216,8 +235,14 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
             assert_ok(&o, &format!("{} {be:?}", user.name));
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert!(bin.exists(), "the launcher was moved away: {what}");
-            assert!(std::fs::read(&bin).unwrap() == before, "the launcher was rewritten: {what}");
-            assert!(!ws.join("target2").exists() && !ws.join("target/rel2").exists(), "{what}");
+            assert!(
+                std::fs::read(&bin).unwrap() == before,
+                "the launcher was rewritten: {what}"
+            );
+            assert!(
+                !ws.join("target2").exists() && !ws.join("target/rel2").exists(),
+                "{what}"
+            );
         }
         let o = as_user(user, &bin)
             .args(["explain", "--full-auto", "-C", w, "--op", "write"])
@@ -227,7 +252,11 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
             .output()
             .unwrap();
         assert_eq!(code(&o), 1, "{}", stdout(&o));
-        assert!(stdout(&o).contains("the sandbox executable"), "{}", stdout(&o));
+        assert!(
+            stdout(&o).contains("the sandbox executable"),
+            "{}",
+            stdout(&o)
+        );
     }
 }
 
@@ -293,7 +322,10 @@ fn a_planted_link_does_not_widen_the_next_run() {
                 let o = run(user, &ws.path, be, &args, "echo x > planted-write");
                 let what = format!("{} {be:?} {args:?}: {}", user.name, stderr(&o));
                 assert_eq!(code(&o), 125, "{what}");
-                assert!(stderr(&o).contains(d) && stderr(&o).contains(target), "{what}");
+                assert!(
+                    stderr(&o).contains(d) && stderr(&o).contains(target),
+                    "{what}"
+                );
                 assert!(!outside.join("planted-write").exists(), "{what}");
             }
             let o = sandbox(user, &ws.path, &["explain", "--full-auto", "-C", d, "/x"]);
@@ -326,7 +358,10 @@ fn a_planted_link_does_not_widen_the_next_run() {
 /// the sticky bit: its runs still refuse, and root can remove the link.)
 #[test]
 fn a_foreign_link_in_a_sticky_directory_does_not_block_the_run() {
-    let Some(user) = users().iter().find(|u| !u.is_root()) else {
+    // Planting a link owned by another user (chown) takes root; as any other user, users()
+    // holds only that user, so look for root among them first.
+    let root = users().iter().any(|u| u.is_root());
+    let Some(user) = users().iter().find(|u| root && !u.is_root()) else {
         eprintln!("notice: not root: cannot plant another user's link: skipped");
         return;
     };
@@ -359,13 +394,30 @@ fn a_foreign_link_in_a_sticky_directory_does_not_block_the_run() {
         assert!(ws.join("ran").exists(), "{what}");
         assert!(stderr(&o).contains("sticky"), "no warning: {what}");
         let meta = std::fs::symlink_metadata(&link).unwrap();
-        assert!(meta.file_type().is_symlink(), "the link was replaced: {what}");
+        assert!(
+            meta.file_type().is_symlink(),
+            "the link was replaced: {what}"
+        );
         assert!(!sd.join("moved").exists(), "{what}");
         // Not followed by the launcher: no placeholder was made at the link's target.
         let _ = std::fs::remove_dir_all(sd.join("elsewhere"));
         let _ = std::fs::remove_file(ws.join("ran"));
     }
-    let o = sandbox(user, &ws.path, &["explain", "--full-auto", "-C", w, "--writable-root", s, "--op", "write", &format!("{s}/x")]);
+    let o = sandbox(
+        user,
+        &ws.path,
+        &[
+            "explain",
+            "--full-auto",
+            "-C",
+            w,
+            "--writable-root",
+            s,
+            "--op",
+            "write",
+            &format!("{s}/x"),
+        ],
+    );
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 }
 
@@ -395,7 +447,10 @@ fn dot_aws_is_protected_and_read_only_refuses_writable_roots() {
                 "secret\n",
                 "{what}"
             );
-            assert!(!with.join(".aws/new").exists() && !with.join("aws2").exists(), "{what}");
+            assert!(
+                !with.join(".aws/new").exists() && !with.join("aws2").exists(),
+                "{what}"
+            );
         }
         let ex = |op, p: PathBuf| explain_allows(user, &ws.path, &args, op, &p);
         assert!(!ex("create", ws.join(".aws")));
@@ -408,7 +463,10 @@ fn dot_aws_is_protected_and_read_only_refuses_writable_roots() {
             let o = sandbox(user, &ws.path, &a);
             let what = format!("{} {a:?}: {}", user.name, stderr(&o));
             assert_eq!(code(&o), 125, "{what}");
-            assert!(stderr(&o).contains("read-only") && stderr(&o).contains(w), "{what}");
+            assert!(
+                stderr(&o).contains("read-only") && stderr(&o).contains(w),
+                "{what}"
+            );
             assert!(!ws.join("f").exists(), "{what}");
         }
     }
@@ -469,14 +527,20 @@ fn a_foreign_link_is_held_as_it_is_for_root() {
             assert!(ws.join("ran").exists(), "{what}");
             assert!(stderr(&o).contains("held as it is"), "no warning: {what}");
             if be == ("auto", false) {
-                assert!(stderr(&o).contains("holds the symbolic link"), "no -v reason: {what}");
+                assert!(
+                    stderr(&o).contains("holds the symbolic link"),
+                    "no -v reason: {what}"
+                );
             }
             // Written through the link (not followed by the launcher: nothing was made at
             // its target before the command made it).
             assert!(sd.join("elsewhere/f").exists(), "{what}");
         }
         let meta = std::fs::symlink_metadata(&link).unwrap();
-        assert!(meta.file_type().is_symlink(), "the link was replaced: {what}");
+        assert!(
+            meta.file_type().is_symlink(),
+            "the link was replaced: {what}"
+        );
         assert!(!sd.join("moved").exists(), "{what}");
         let _ = std::fs::remove_dir_all(sd.join("elsewhere"));
         let _ = std::fs::remove_file(ws.join("ran"));
@@ -488,7 +552,10 @@ fn a_foreign_link_is_held_as_it_is_for_root() {
     // Unsandboxed control: the same script removes the link.
     let o = shell_as(root, &ws.path, &script);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(std::fs::symlink_metadata(&link).is_err(), "control kept the link");
+    assert!(
+        std::fs::symlink_metadata(&link).is_err(),
+        "control kept the link"
+    );
     let _ = std::fs::remove_dir_all(sd.join("elsewhere"));
     let _ = std::fs::remove_file(ws.join("ran"));
 }
@@ -535,11 +602,23 @@ fn paths_allowed_below_a_denied_directory_are_reachable() {
             assert_eq!(read("read-secret"), "", "secret read: {what}");
             assert_eq!(read("read-deep"), "", "pub/deep read: {what}");
             assert_eq!(read("listed"), "", "private listed: {what}");
-            assert!(ws.join("private/pub/new").exists(), "pub not writable: {what}");
-            assert!(!ws.join("private/docs/new").exists(), "docs writable: {what}");
+            assert!(
+                ws.join("private/pub/new").exists(),
+                "pub not writable: {what}"
+            );
+            assert!(
+                !ws.join("private/docs/new").exists(),
+                "docs writable: {what}"
+            );
             assert_eq!(read("private/docs/a"), "orig\n", "docs written: {what}");
             assert!(!ws.join("private/new").exists(), "private writable: {what}");
-            for f in ["read-docs", "read-secret", "read-deep", "listed", "private/pub/new"] {
+            for f in [
+                "read-docs",
+                "read-secret",
+                "read-deep",
+                "listed",
+                "private/pub/new",
+            ] {
                 let _ = std::fs::remove_file(ws.join(f));
             }
         }

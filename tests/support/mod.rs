@@ -14,6 +14,8 @@ use std::sync::OnceLock;
 pub const TEST_USER: &str = "sbxtest";
 /// Interpreter outside any home directory, usable by every user.
 pub const PYTHON: &str = "/usr/bin/python3";
+/// A `CODEX_HOME` with no config in it, so no test reads the developer's own config.
+pub const NO_CODEX_HOME: &str = "/nonexistent/sandbox-tests-codex-home";
 
 /// Who runs the sandbox.
 #[derive(Clone, Debug)]
@@ -201,6 +203,8 @@ pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Comm
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("HOME", &user.home)
+        // Never the developer's own ~/.codex/config.toml (tests that want one set CODEX_HOME).
+        .env("CODEX_HOME", NO_CODEX_HOME)
         .env("LANG", "C");
     cmd
 }

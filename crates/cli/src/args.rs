@@ -1,7 +1,7 @@
 //! The POLICY options every subcommand shares, and turning them into a resolved policy.
 
 use crate::exit;
-use sandbox_core::{EnvPolicy, LoadRequest, ResolveEnv, ResolvedPolicy, TargetOs};
+use sandbox_core::{ConfigChoice, EnvPolicy, LoadRequest, ResolveEnv, ResolvedPolicy, TargetOs};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -49,11 +49,21 @@ pub struct PolicyArgs {
     /// Deny reading paths matching a git-style glob (repeatable), e.g. '**/*.env'.
     #[arg(long = "deny-read", value_name = "GLOB")]
     pub deny_read: Vec<String>,
-    /// Read this TOML config (Codex keys are accepted). No config is read without it.
+    /// Read this TOML config (Codex keys are accepted). Without it, `$CODEX_HOME/config.toml`
+    /// (default `~/.codex/config.toml`) is read when it exists.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
+    /// Read no config file, not even `~/.codex/config.toml`.
+    #[arg(long, conflicts_with = "config")]
+    pub no_config: bool,
     /// Use the `[permissions.NAME]` profile of the config.
-    #[arg(short = 'P', long = "permissions", value_name = "NAME")]
+    #[arg(
+        short = 'P',
+        long = "permissions",
+        visible_alias = "permission-profile",
+        alias = "permissions-profile",
+        value_name = "NAME"
+    )]
     pub permissions: Option<String>,
     /// Override a config key with a TOML value: `-c sandbox_workspace_write.network_access=true`.
     #[arg(short = 'c', value_name = "KEY=VALUE")]
@@ -66,6 +76,15 @@ pub struct PolicyArgs {
     /// would run (a hook, `core.fsmonitor`, …), instead of only reporting it.
     #[arg(long)]
     pub strict_git: bool,
+    /// Make the usual credential files unreadable: ~/.ssh (but known_hosts), ~/.aws,
+    /// ~/.gnupg, ~/.config/gh, ~/.netrc, ~/.git-credentials, ~/.docker/config.json, ~/.kube,
+    /// ~/.npmrc, ~/.pypirc, ~/.codex/auth.json, … (README "Credentials").
+    #[arg(long)]
+    pub deny_credentials: bool,
+    /// Make the toolchain caches writable (cargo, npm, pnpm, yarn, pip, uv, go, gradle, maven,
+    /// ccache, sccache), creating missing ones; ~/.cargo/bin and the like stay read-only.
+    #[arg(long)]
+    pub caches: bool,
     /// Accept documented degradations (each printed as one warning) instead of refusing.
     #[arg(long)]
     pub best_effort: bool,
@@ -81,6 +100,18 @@ fn absolute(start: &Path, p: &Path) -> PathBuf {
 }
 
 impl PolicyArgs {
+    /// Which config file this run reads ([`sandbox_core::discovery`]).
+    pub fn config_choice(&self) -> Result<ConfigChoice, std::process::ExitCode> {
+        let start = std::env::current_dir().map_err(|e| exit::fail("working directory", &e))?;
+        Ok(sandbox_core::discovery::choose(
+            self.config.as_ref().map(|p| absolute(&start, p)),
+            self.no_config,
+            std::env::var_os("CODEX_HOME").as_deref(),
+            std::env::var_os("HOME").as_deref(),
+            &start,
+        ))
+    }
+
     /// Loads, resolves and reports warnings; on failure prints the error and gives the exit code.
     pub fn resolve(&self, target: TargetOs) -> Result<ResolvedPolicy, std::process::ExitCode> {
         self.load_and_resolve(target).map(|(resolved, _)| resolved)
@@ -104,8 +135,9 @@ impl PolicyArgs {
         target: TargetOs,
     ) -> Result<(ResolvedPolicy, EnvPolicy), std::process::ExitCode> {
         let start = std::env::current_dir().map_err(|e| exit::fail("working directory", &e))?;
+        let choice = self.config_choice()?;
         let req = LoadRequest {
-            config_file: self.config.as_ref().map(|p| absolute(&start, p)),
+            config_file: choice.file().map(Path::to_path_buf),
             overrides: self.overrides.clone(),
             sandbox_mode: self.sandbox.clone(),
             full_auto: self.full_auto,
@@ -125,8 +157,13 @@ impl PolicyArgs {
                 .iter()
                 .map(|p| absolute(&start, p))
                 .collect(),
+            deny_credentials: self.deny_credentials,
+            caches: self.caches,
         };
-        let mut loaded = sandbox_core::load(&req).map_err(|e| exit::fail("config", &e))?;
+        let mut loaded = sandbox_core::load(&req).map_err(|e| match e.hint() {
+            Some(hint) => exit::fail_hint("config", &e, hint),
+            None => exit::fail("config", &e),
+        })?;
         if self.allow_git_commit {
             loaded.policy.git.mode = sandbox_core::GitMode::Commit;
         }
@@ -134,6 +171,10 @@ impl PolicyArgs {
             exit::warn(w);
         }
         let mut env = ResolveEnv::from_process().map_err(|e| exit::fail("policy", &e))?;
+        // Before resolving, so a first build finds its (empty) cache rather than a skipped rule.
+        for w in sandbox_core::caches::create_missing(&loaded.caches, env.home.as_deref()) {
+            exit::warn(&w);
+        }
         env.target = target;
         if let Some(cd) = &self.cd {
             env.cwd = absolute(&start, cd);
@@ -153,11 +194,23 @@ impl PolicyArgs {
         // (Only a regular file is "the config" a command could rewrite: not /dev/null or a FIFO.)
         if let Some(cfg) = req.config_file.as_ref().filter(|c| c.is_file()) {
             let cfg = sandbox_core::resolve::canonical(cfg, target);
-            if resolved
+            let writable = resolved
                 .decide_canonical(&cfg, sandbox_core::Op::Write)
                 .allowed
-                && !resolved.unrestricted
-            {
+                && !resolved.unrestricted;
+            // A config found by itself is never used from where the command could rewrite it;
+            // one named with --config is the user's explicit choice, and only warns.
+            if writable && matches!(choice, ConfigChoice::Found(_)) {
+                return Err(exit::fail_hint(
+                    "config",
+                    &format!(
+                        "`{}` is inside a writable root of this run: the command could write its own next policy",
+                        cfg.display()
+                    ),
+                    "pass the file with --config to use it anyway, --no-config to skip it, or set CODEX_HOME to a directory outside the writable roots",
+                ));
+            }
+            if writable {
                 exit::warn(&format!(
                     "config `{}` is writable inside the sandbox: the command can change its own next policy",
                     cfg.display()
@@ -165,6 +218,19 @@ impl PolicyArgs {
             }
         }
         Ok((resolved, env_policy))
+    }
+}
+
+/// The `-v` line about the network: what the command gets, and with the network off, how to
+/// allow it (a failed download or registry fetch rarely says that the network is missing).
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+pub fn network_line(policy: &ResolvedPolicy) -> String {
+    match policy.network {
+        sandbox_core::NetworkPolicy::Off => "network: off (a download or registry fetch fails); \
+             allow it with --network, or `network_access = true` under [sandbox_workspace_write] \
+             or `enabled = true` under [permissions.NAME.network] in the config"
+            .to_string(),
+        ref other => format!("network: {}", other.name()),
     }
 }
 

@@ -166,6 +166,31 @@ fn nothing_enforced() -> Vec<(&'static str, Value)> {
     v
 }
 
+/// One line first: what will enforce a `--full-auto` run on this host, or why nothing can.
+fn verdict(caps: &Map<String, Value>) -> String {
+    let text = |k: &str| {
+        caps.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let flag = |k: &str| caps.get(k).is_some_and(truthy);
+    let reason = text("linux.auto_reason");
+    match caps.get("backend").and_then(Value::as_str) {
+        Some("bwrap") => format!("a --full-auto run here is enforced by bubblewrap + seccomp ({reason})"),
+        Some("landlock") if flag("filesystem.protected_subpaths") => format!(
+            "a --full-auto run here is enforced by Landlock + seccomp in a private mount namespace ({reason})"
+        ),
+        Some("landlock") => format!(
+            "a --full-auto run here is refused unless --best-effort: Landlock + seccomp work, but without a mount namespace .git and the other protected paths stay writable ({reason})"
+        ),
+        Some("macos") => "a --full-auto run here is enforced by Seatbelt (/usr/bin/sandbox-exec)".to_string(),
+        Some("windows") => "nothing runs sandboxed here yet: the Windows launcher is not written, so `sandbox windows` refuses".to_string(),
+        Some(other) => format!("no sandbox backend for {other}"),
+        None => format!("nothing can enforce a sandbox here, so every run is refused: {reason}"),
+    }
+}
+
 /// True for `true`, non-zero numbers and non-empty strings.
 fn truthy(v: &Value) -> bool {
     match v {
@@ -184,7 +209,15 @@ pub fn run(a: DoctorArgs) -> ExitCode {
         let json = serde_json::to_string_pretty(&Value::Object(caps.clone())).expect("json");
         format!("{json}\n")
     } else {
-        let mut text = String::new();
+        let mut text = format!("verdict: {}\n", verdict(&caps));
+        let config = sandbox_core::discovery::choose(
+            None,
+            false,
+            std::env::var_os("CODEX_HOME").as_deref(),
+            std::env::var_os("HOME").as_deref(),
+            &std::env::current_dir().unwrap_or_else(|_| "/".into()),
+        );
+        let _ = writeln!(text, "config: {} (without --config)", config.describe());
         for (k, v) in &caps {
             let _ = match v {
                 Value::String(s) => writeln!(text, "{k}: {s}"),

@@ -40,10 +40,18 @@ mod imp {
 
     /// `sandbox linux`: resolves the policy once, then runs it under the chosen backend.
     pub fn run(a: crate::LinuxArgs) -> ExitCode {
+        if a.verbose {
+            if let Ok(choice) = a.policy.config_choice() {
+                exit::err!("sandbox: config: {}", choice.describe());
+            }
+        }
         let policy = match a.policy.resolve_for_run(TargetOs::Linux) {
             Ok(p) => p,
             Err(code) => return code,
         };
+        if a.verbose {
+            exit::err!("sandbox: {}", crate::args::network_line(&policy));
+        }
         match a.backend {
             Backend::Bwrap => crate::linux_bwrap::run(&a, policy),
             Backend::Auto => crate::linux_bwrap::run_auto(&a, policy),

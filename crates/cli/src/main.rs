@@ -4,6 +4,7 @@
 //! logic lives in `sandbox-core` and the backends in `sandbox-linux`, `-macos`, `-windows`.
 
 mod args;
+mod cli_form;
 mod connect;
 mod doctor;
 #[cfg(target_os = "linux")]
@@ -38,12 +39,10 @@ struct Cli {
 #[derive(clap::Args, Debug)]
 pub struct CommandArgs {
     /// The command and its arguments.
-    #[arg(
-        trailing_var_arg = true,
-        allow_hyphen_values = true,
-        required = true,
-        value_name = "CMD"
-    )]
+    ///
+    /// A word starting with `-` before the command is an option of `sandbox` (an unknown one
+    /// is a usage error, exit 125), never the command: put the command after `--`.
+    #[arg(trailing_var_arg = true, required = true, value_name = "CMD")]
     pub command: Vec<OsString>,
 }
 
@@ -167,10 +166,13 @@ enum Cmd {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(cli_form::normalize(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
+            if let Some(code) = cli_form::unknown_option(&e) {
+                return code;
+            }
             let code = match e.kind() {
                 ErrorKind::DisplayHelp
                 | ErrorKind::DisplayVersion

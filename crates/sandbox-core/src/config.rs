@@ -42,6 +42,10 @@ pub struct LoadRequest {
     pub allow_domains: Vec<String>,
     /// `--deny-domain PATTERN`, repeatable (selects the proxy mode).
     pub deny_domains: Vec<String>,
+    /// `--deny-credentials` ([`crate::credentials`]).
+    pub deny_credentials: bool,
+    /// `--caches`: every toolchain cache writable ([`crate::caches`]).
+    pub caches: bool,
 }
 
 /// The loaded policy and the warnings met on the way.
@@ -50,6 +54,8 @@ pub struct Loaded {
     pub policy: Policy,
     /// `[shell_environment_policy]`: the environment the command is given.
     pub env: EnvPolicy,
+    /// The caches preset: what to create before resolving (the paths are among the rules).
+    pub caches: crate::caches::Plan,
     pub warnings: Vec<String>,
 }
 
@@ -114,6 +120,8 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
             .collect(),
         warnings: Vec::new(),
         domains: network::DomainAcc::default(),
+        deny_credentials: false,
+        caches: crate::caches::Selection::None,
     };
     let mut policy = cx.policy_from(&table, req)?;
     let env = cx.env_from(&table)?;
@@ -125,6 +133,54 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
             root: root.display().to_string(),
         });
     }
+
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let deny_credentials = req.deny_credentials || cx.deny_credentials;
+    if deny_credentials && policy.unrestricted {
+        cx.warnings.push(
+            "danger-full-access runs without a sandbox: deny_credentials is not enforced".into(),
+        );
+    } else if deny_credentials {
+        policy
+            .entries
+            .extend(crate::credentials::entries(home.as_deref()));
+    }
+    let selection = if req.caches {
+        crate::caches::Selection::All
+    } else {
+        std::mem::take(&mut cx.caches)
+    };
+    let caches = if policy.unrestricted {
+        crate::caches::Plan::default()
+    } else {
+        let from = if req.caches {
+            "--caches"
+        } else {
+            "sandbox.caches"
+        };
+        crate::caches::plan(&selection, &|k| std::env::var_os(k), home.as_deref()).map_err(
+            |name| CoreError::ConfigValue {
+                file: if req.caches {
+                    COMMAND_LINE.into()
+                } else {
+                    cx.source("sandbox.caches")
+                },
+                key: from.into(),
+                reason: format!(
+                    "unknown tool `{name}`; expected some of {}",
+                    crate::caches::TOOLS.join(", ")
+                ),
+            },
+        )?
+    };
+    for c in &caches.paths {
+        policy.entries.push(Entry::new(
+            Target::Path(c.path.clone()),
+            Access::Write,
+            format!("{} ({})", crate::caches::ORIGIN, c.tool),
+        ));
+    }
+
     for root in &req.writable_roots {
         policy.add_writable_root(root.clone(), "--writable-root");
     }
@@ -143,6 +199,7 @@ pub fn load(req: &LoadRequest) -> Result<Loaded, CoreError> {
     Ok(Loaded {
         policy,
         env,
+        caches,
         warnings: cx.warnings,
     })
 }
@@ -294,6 +351,10 @@ struct Cx {
     warnings: Vec<String>,
     /// Domain rules met so far (see [`network`]).
     domains: network::DomainAcc,
+    /// `[sandbox] deny_credentials`.
+    deny_credentials: bool,
+    /// `[sandbox] caches`.
+    caches: crate::caches::Selection,
 }
 
 impl Cx {
@@ -483,6 +544,45 @@ impl Cx {
                 .clone()
                 .map(|m| ("--sandbox".to_string(), m))
         };
+        // A mode and a `[permissions]` profile do not compose (Codex applies the mode and
+        // ignores the profile): refuse rather than drop the profile's rules without a word.
+        if let Some(profile) = default_permissions.filter(|_| req.permissions_profile.is_none()) {
+            let second = format!(
+                "default_permissions = \"{profile}\" ({})",
+                self.source("default_permissions")
+            );
+            let conflict = match (&cli_mode, &config_mode) {
+                (Some((flag, mode)), _) => Some((
+                    if flag == "--full-auto" {
+                        flag.clone()
+                    } else {
+                        format!("{flag} {mode}")
+                    },
+                    format!(
+                        "drop {flag} to run profile `{profile}`, or select a profile with -P NAME"
+                    ),
+                )),
+                (None, Some((key, mode))) => Some((
+                    format!("{key} = \"{mode}\" ({})", self.source(key)),
+                    format!("remove one of the two keys, or select the profile with -P {profile}"),
+                )),
+                (None, None) => None,
+            };
+            if let Some((first, hint)) = conflict {
+                return Err(CoreError::Conflict {
+                    first,
+                    second,
+                    why: format!("the mode would replace profile `{profile}` and drop its rules"),
+                    hint,
+                });
+            }
+        }
+        if let (Some(name), Some((key, mode))) = (&req.permissions_profile, &config_mode) {
+            self.warnings.push(format!(
+                "{}: `{key} = \"{mode}\"` is not applied: -P {name} selects a [permissions] profile",
+                self.source(key)
+            ));
+        }
         let mut policy = if let Some((flag, mode)) = cli_mode {
             let preset = Preset::from_name(&mode).ok_or_else(|| CoreError::ConfigValue {
                 file: "command line".into(),
@@ -662,9 +762,14 @@ impl Cx {
             .table(t, "permissions", "permissions")?
             .and_then(|p| p.get(name))
             .ok_or_else(|| {
+                let why = if self.file == COMMAND_LINE {
+                    "; no config file was read (pass --config FILE, or see `sandbox linux -v`)"
+                } else {
+                    ""
+                };
                 self.value_err(
                     &key,
-                    format!("no profile `{name}` is defined (from {from})"),
+                    format!("no profile `{name}` is defined (from {from}){why}"),
                 )
             })?;
         let Value::Table(profile) = profile else {
@@ -870,6 +975,7 @@ impl Cx {
             policy.unix_sockets = self.unix_sockets(v, "sandbox.unix_sockets")?;
         }
         self.sandbox_network(s, policy)?;
+        self.toolchain_keys(s, policy)?;
         match s.get("glob_scan_max_depth") {
             None => {}
             Some(Value::Integer(n)) if *n >= 0 => policy.glob_scan_max_depth = Some(*n as usize),
@@ -915,10 +1021,47 @@ impl Cx {
                     | "git"
                     | "git_scan_max_depth"
                     | "network"
+                    | "protected_home_files"
+                    | "deny_credentials"
+                    | "caches"
             ) {
                 self.warn_unknown(&format!("sandbox.{k}"));
             }
         }
+        Ok(())
+    }
+}
+
+impl Cx {
+    /// `[sandbox] protected_home_files`, `deny_credentials` and `caches` (the toolchain and
+    /// home-directory presets of `home_files`, `credentials` and `caches`).
+    fn toolchain_keys(&mut self, s: &Table, policy: &mut Policy) -> Result<(), CoreError> {
+        const PHF: &str = "sandbox.protected_home_files";
+        if let Some(files) = self.string_list(s, "protected_home_files", PHF)? {
+            for (i, f) in files.iter().enumerate() {
+                crate::home_files::check_entry(f)
+                    .map_err(|why| self.value_err(&format!("{PHF}[{i}]"), why))?;
+            }
+            policy.protected_home_files = files;
+        }
+        if let Some(b) = self.boolean(s, "deny_credentials", "sandbox.deny_credentials")? {
+            self.deny_credentials = b;
+        }
+        self.caches = match s.get("caches") {
+            None | Some(Value::Boolean(false)) => crate::caches::Selection::None,
+            Some(Value::Boolean(true)) => crate::caches::Selection::All,
+            Some(Value::Array(_)) => crate::caches::Selection::Tools(
+                self.string_list(s, "caches", "sandbox.caches")?
+                    .unwrap_or_default(),
+            ),
+            Some(other) => {
+                return Err(self.type_err(
+                    "sandbox.caches",
+                    "true, false or an array of tool names",
+                    other,
+                ))
+            }
+        };
         Ok(())
     }
 }

@@ -25,6 +25,16 @@ pub enum CoreError {
         reason: String,
     },
 
+    /// Two settings that select different policies: the one would silently drop the other's
+    /// rules, so neither is picked.
+    #[error("{first} conflicts with {second}: {why}")]
+    Conflict {
+        first: String,
+        second: String,
+        why: String,
+        hint: String,
+    },
+
     #[error("-c {spec}: {reason}")]
     Override { spec: String, reason: String },
 
@@ -77,4 +87,14 @@ pub enum CoreError {
         pattern: String,
         access: String,
     },
+}
+
+impl CoreError {
+    /// The way out, for the `hint:` line under the message, where one is known.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            CoreError::Conflict { hint, .. } => Some(hint),
+            _ => None,
+        }
+    }
 }

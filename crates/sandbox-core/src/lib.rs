@@ -6,8 +6,11 @@
 //! ```
 
 pub mod builder;
+pub mod caches;
 pub mod config;
+pub mod credentials;
 pub mod decide;
+pub mod discovery;
 pub mod domain;
 pub mod env;
 pub mod error;
@@ -16,6 +19,7 @@ pub mod git;
 pub mod git_audit;
 pub mod gitconfig;
 pub mod glob;
+pub mod home_files;
 pub mod index;
 mod launcher;
 mod planted;
@@ -28,6 +32,7 @@ pub mod unix;
 pub use builder::PolicyBuilder;
 pub use config::{load, LoadRequest, Loaded};
 pub use decide::Decision;
+pub use discovery::ConfigChoice;
 pub use domain::{DomainDecision, DomainPattern, DomainRules, Host};
 pub use env::EnvPolicy;
 pub use error::CoreError;

@@ -249,6 +249,9 @@ pub struct Policy {
     pub unix_sockets: UnixSockets,
     /// Names kept read-only (and not creatable) directly under every writable root.
     pub protected_names: Vec<String>,
+    /// Paths relative to `HOME` kept read-only (and not creatable) inside any writable root
+    /// that contains them: the startup files of [`crate::home_files`].
+    pub protected_home_files: Vec<String>,
     /// Maximum depth when expanding deny globs on hosts that snapshot them (Linux).
     pub glob_scan_max_depth: Option<usize>,
     /// `[sandbox] git`, `git_scan_max_depth`, `--allow-git-commit` ([`crate::git`]).
@@ -302,6 +305,10 @@ impl Policy {
             },
             unix_sockets: UnixSockets::None,
             protected_names: DEFAULT_PROTECTED_NAMES
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            protected_home_files: crate::home_files::DEFAULT_PROTECTED_HOME_FILES
                 .iter()
                 .map(|s| s.to_string())
                 .collect(),

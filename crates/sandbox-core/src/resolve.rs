@@ -412,6 +412,7 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         if let Some(scan) = git {
             crate::git::protect(&mut out, &scan)?;
         }
+        add_home_files(&mut out, policy, env)?;
         out.warnings.extend(warnings);
         crate::planted::check(&policy.entries, env, &out)?;
     }
@@ -428,6 +429,45 @@ fn temp_roots(env: &ResolveEnv) -> Vec<PathBuf> {
         }
     }
     v
+}
+
+/// Adds the startup files of `policy.protected_home_files` ([`crate::home_files`]) under each
+/// writable root that contains them.
+fn add_home_files(
+    out: &mut ResolvedPolicy,
+    policy: &Policy,
+    env: &ResolveEnv,
+) -> Result<(), CoreError> {
+    let Some(home) = env.home.as_ref().filter(|h| h.is_absolute()) else {
+        return Ok(());
+    };
+    let granted: HashSet<&Path> = out
+        .rules
+        .iter()
+        .filter(|r| r.access == Access::Write)
+        .map(|r| r.path.as_path())
+        .collect();
+    let mut added = Vec::new();
+    for (i, root) in out.writable_roots.iter().enumerate() {
+        let extra = crate::home_files::protected_under(
+            &root.path,
+            home,
+            &policy.protected_home_files,
+            &|p| granted.contains(p),
+            env.target,
+        )?;
+        added.push((i, extra));
+    }
+    for (i, extra) in added {
+        let protected = &mut out.writable_roots[i].protected;
+        for p in extra {
+            if !protected.iter().any(|q| q.path == p.path) {
+                protected.push(p);
+            }
+        }
+        protected.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    Ok(())
 }
 
 /// Adds a rule; repeats of a (path, access) are dropped once all rules are in (see [`resolve`]).
@@ -487,7 +527,9 @@ fn writable_roots(
     let mut out = Vec::new();
     for root in roots {
         let mut protected = Vec::new();
-        for name in names {
+        // A writable file (a tool's lock file) has nothing below it to protect.
+        let is_file = std::fs::metadata(host_spelling(&root, target)).is_ok_and(|m| !m.is_dir());
+        for name in names.iter().filter(|_| !is_file) {
             let path = root.join(name);
             // An explicit write rule at the protected path is the user's choice to allow it.
             if has_rule.contains(&(path.as_path(), Access::Write)) {

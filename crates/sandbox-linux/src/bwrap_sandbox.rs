@@ -251,7 +251,13 @@ impl BwrapSandbox {
         }
         check_command(program, &self.policy.cwd)?;
         let bin = self.bwrap.as_deref().ok_or(LaunchError::NotFound)?;
-        let code = bwrap_launch::launch_with(bin, &self.plan, command, self.scope_abstract, on_start.as_deref_mut())?;
+        let code = bwrap_launch::launch_with(
+            bin,
+            &self.plan,
+            command,
+            self.scope_abstract,
+            on_start.as_deref_mut(),
+        )?;
         if code != 1 {
             return Ok(code);
         }

@@ -58,9 +58,7 @@ impl CommandTarget {
             let mut buf = [0u8; 256];
             loop {
                 // SAFETY: reads into a stack buffer from a non-blocking fd we own.
-                let n = unsafe {
-                    libc::read(info.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len())
-                };
+                let n = unsafe { libc::read(info.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
                 if n <= 0 {
                     break;
                 }

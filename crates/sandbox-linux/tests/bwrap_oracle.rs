@@ -100,6 +100,7 @@ proptest! {
             network: NetworkPolicy::Off,
             unix_sockets: UnixSockets::All,
             protected_names: vec![".git".into(), ".codex".into(), ".agents".into()],
+            protected_home_files: Vec::new(),
             glob_scan_max_depth: None,
             git: Default::default(),
         };
