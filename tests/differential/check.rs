@@ -218,6 +218,24 @@ fn parent(p: &Path) -> PathBuf {
 fn questions(op: &Op, before: &BTreeMap<PathBuf, Entry>) -> Vec<(Q, PathBuf)> {
     // Removing a name changes its directory; removing a symlink touches nothing else (the
     // oracle would follow the link, so ask only about the directory).
+    let mut qs = questions_for_object(op, before);
+    // Reaching a path through a symlink also reads the directory that holds the link: the
+    // oracle answers for the link's target, the kernel walks the link's own directory first.
+    for p in op.paths() {
+        for prefix in p.ancestors().skip(1).collect::<Vec<_>>().into_iter().rev() {
+            if is_link(prefix) {
+                qs.push((Q::Read, parent(prefix)));
+            }
+        }
+        if is_link(p) && matches!(op, Op::Read(_) | Op::Exec(_) | Op::Write(_) | Op::Truncate(_) | Op::Chmod(_)) {
+            qs.push((Q::Read, parent(p)));
+        }
+    }
+    qs
+}
+
+/// The questions about the objects an operation acts on.
+fn questions_for_object(op: &Op, before: &BTreeMap<PathBuf, Entry>) -> Vec<(Q, PathBuf)> {
     let remove = |p: &Path| -> Vec<(Q, PathBuf)> {
         if is_link(p) {
             vec![(Q::Write, parent(p))]
@@ -330,6 +348,11 @@ fn probe(
         .spawn()
         .expect("spawn the probe");
     let input: String = ops.iter().map(|o| o.line() + "\n").collect();
+    if std::env::var_os("DIFFERENTIAL_DUMP").is_some() {
+        for o in ops {
+            println!("op: {}", o.describe());
+        }
+    }
     {
         let mut stdin = child.stdin.take().unwrap();
         let _ = stdin.write_all(input.as_bytes());

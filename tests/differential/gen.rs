@@ -181,7 +181,7 @@ fn fill(rng: &mut Rng, t: &mut Tree, dir: &Path, depth: usize, counter: &mut u32
     for _ in 0..n {
         let name = *rng.pick(NAMES);
         let p = join(dir, name);
-        if p.exists() || p.symlink_metadata().is_ok() {
+        if p.symlink_metadata().is_ok() || t.missing.contains(&p) {
             continue;
         }
         if depth < 2 && rng.chance(35) {
@@ -193,7 +193,7 @@ fn fill(rng: &mut Rng, t: &mut Tree, dir: &Path, depth: usize, counter: &mut u32
             fill(rng, t, &p, depth + 1, counter);
         } else if rng.chance(80) {
             file(t, &p, counter);
-        } else {
+        } else if !t.missing.contains(&p) {
             t.missing.push(p);
         }
     }

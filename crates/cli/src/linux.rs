@@ -44,6 +44,13 @@ mod imp {
             Ok(p) => p,
             Err(code) => return code,
         };
+        if let Some(d) = policy.cwd_denied() {
+            return exit::fail_hint(
+                &format!("working directory {}", policy.cwd.display()),
+                &format!("the policy denies reading it ({})", d.rule),
+                "run from a directory the policy lets the command read (-C DIR), or change the rule",
+            );
+        }
         match a.backend {
             Backend::Bwrap => crate::linux_bwrap::run(&a, policy),
             Backend::Auto => crate::linux_bwrap::run_auto(&a, policy),

@@ -63,6 +63,14 @@ impl ResolvedPolicy {
         allows_with(&Scan(self), path, op)
     }
 
+    /// Why the command cannot start in the policy's working directory, if it cannot: a
+    /// directory it may not read (a deny rule or glob on it or above it). Every backend
+    /// refuses such a launch the same way, rather than fail inside its own setup.
+    pub fn cwd_denied(&self) -> Option<Decision> {
+        let d = self.decide_canonical(&self.cwd, Op::Read);
+        (!d.allowed).then_some(d)
+    }
+
     /// The rule that decides for `path`: deepest ancestor-or-self, ties broken by access order
     /// (among equal rules, the last one).
     pub fn deepest_rule(&self, path: &Path) -> Option<&Rule> {
