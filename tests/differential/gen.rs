@@ -177,7 +177,7 @@ pub fn tree(rng: &mut Rng, root: &Path) -> Tree {
 
 /// Fills `dir` with files, subdirectories (two levels at most) and missing siblings.
 fn fill(rng: &mut Rng, t: &mut Tree, dir: &Path, depth: usize, counter: &mut u32) {
-    let n = 3 + rng.below(5);
+    let n = 3 + rng.below(6);
     for _ in 0..n {
         let name = *rng.pick(NAMES);
         let p = join(dir, name);
@@ -536,8 +536,10 @@ pub fn ops(rng: &mut Rng, t: &Tree, budget: usize) -> Vec<Op> {
     for p in &all {
         out.push(Op::Read(p.clone()));
     }
-    for p in files.iter().chain(&links).filter(|p| executable(p)) {
-        out.push(Op::Exec(p.clone()));
+    // Each exec starts a process: a sample of them keeps a case fast.
+    let runnable: Vec<&PathBuf> = files.iter().chain(&links).filter(|p| executable(p)).collect();
+    for _ in 0..runnable.len().min(8) {
+        out.push(Op::Exec(rng.pick(&runnable).to_path_buf()));
     }
     for p in ["/etc/hostname", "/usr/bin/env", "/proc/self/cmdline"] {
         out.push(Op::Read(PathBuf::from(p)));
