@@ -13,7 +13,7 @@ use std::time::Duration;
 
 const PROBE: &str = include_str!("probe.py");
 /// Operations per case (reads of the whole tree come on top).
-const OPS_BUDGET: usize = 200;
+const OPS_BUDGET: usize = 900;
 
 #[derive(Default, Clone, Debug)]
 pub struct Stats {
@@ -486,9 +486,6 @@ fn compare(
     let t1 = std::time::Instant::now();
     let sandboxed = probe(user, &ws, Some(backend), policy, &run_ops)?;
     let t2 = std::time::Instant::now();
-    if std::env::var_os("DIFFERENTIAL_TIMING").is_some() {
-        println!("timing: oracle {:?}, sandboxed probe {:?}", t1 - t0, t2 - t1);
-    }
     let control_ops: Vec<Op> = run_ops
         .iter()
         .map(|o| map_op(o, &l.a.root, &l.b.root))
@@ -496,7 +493,17 @@ fn compare(
     let control = probe(user, &l.b.ws(), None, policy, &control_ops).map_err(|e| match e {
         Ok(s) | Err(s) => Err(format!("control run failed: {s}")),
     })?;
+    let t3 = std::time::Instant::now();
     let after = snapshot(&l.a.root);
+    if std::env::var_os("DIFFERENTIAL_TIMING").is_some() {
+        println!(
+            "timing: oracle {:?}, sandboxed probe {:?}, control {:?}, snapshot {:?}",
+            t1 - t0,
+            t2 - t1,
+            t3 - t2,
+            t3.elapsed()
+        );
+    }
     let mut stats = Stats {
         cases: 1,
         ..Stats::default()
@@ -535,8 +542,12 @@ fn compare(
 
 /// Runs one seed; on a mismatch, shrinks it to a reproducer.
 pub fn case(seed: u64, backend: &str, user: &User) -> Outcome {
+    let t0 = std::time::Instant::now();
     let l = layout(seed, user);
     prepare(&l, &l.policy, user);
+    if std::env::var_os("DIFFERENTIAL_TIMING").is_some() {
+        println!("timing: layout {:?}", t0.elapsed());
+    }
     let all: Vec<usize> = (0..l.ops.len()).collect();
     let result = compare(&l, &l.policy, &all, backend, user);
     let roots = [l.a.root.clone(), l.b.root.clone()];

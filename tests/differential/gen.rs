@@ -177,7 +177,7 @@ pub fn tree(rng: &mut Rng, root: &Path) -> Tree {
 
 /// Fills `dir` with files, subdirectories (two levels at most) and missing siblings.
 fn fill(rng: &mut Rng, t: &mut Tree, dir: &Path, depth: usize, counter: &mut u32) {
-    let n = 3 + rng.below(6);
+    let n = 5 + rng.below(8);
     for _ in 0..n {
         let name = *rng.pick(NAMES);
         let p = join(dir, name);

@@ -65,7 +65,7 @@ pub fn run(seeds: &[u64]) -> Offline {
         let mut rng = Rng::new(seed);
         let t = gen::tree(&mut rng, &d.path);
         let policy = gen::policy(&mut rng, &t);
-        let ops = gen::ops(&mut rng, &t, 200);
+        let ops = gen::ops(&mut rng, &t, 900);
         if let (Some(p), Some(text)) = (&policy.config_path, policy.config()) {
             std::fs::write(p, text).unwrap();
         }
