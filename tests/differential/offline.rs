@@ -17,16 +17,7 @@ pub struct Offline {
 
 /// Turns a case's flags into the request the CLI would build from them.
 fn request(args: &[OsString]) -> (LoadRequest, PathBuf) {
-    let mut req = LoadRequest {
-        config_file: None,
-        overrides: Vec::new(),
-        sandbox_mode: None,
-        full_auto: false,
-        permissions_profile: None,
-        writable_roots: Vec::new(),
-        network: false,
-        deny_read: Vec::new(),
-    };
+    let mut req = LoadRequest::default();
     let mut cwd = PathBuf::from("/");
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -88,7 +79,8 @@ pub fn run(seeds: &[u64]) -> Offline {
 
 fn seatbelt(seed: u64, policy: &gen::CasePolicy, r: &ResolvedPolicy, corpus: &[PathBuf], out: &mut Offline) {
     use sandbox_macos::sbpl::{parse, Evaluator};
-    use sandbox_macos::verify::{known_difference, OPS};
+    use sandbox_macos::profile::rename_points;
+    use sandbox_macos::verify::{known_difference, unlink_expected, OPS};
     let Ok(plan) = sandbox_macos::compile(r, &sandbox_macos::CompileOptions { best_effort: true }) else {
         return;
     };
@@ -97,12 +89,23 @@ fn seatbelt(seed: u64, policy: &gen::CasePolicy, r: &ResolvedPolicy, corpus: &[P
     }
     let eval = Evaluator::new(&parse(&plan.profile).expect("our profile parses"), &plan.params)
         .expect("our profile evaluates");
+    // Unlinking or renaming a directory away also moves what is below it: the rename model
+    // of the Seatbelt verifier (and of the Linux comparison's directory renames).
+    let points = rename_points(r);
     for p in corpus {
         let canon = sandbox_core::resolve::canonical(p, TargetOs::Macos);
         let Some(s) = canon.to_str() else { continue };
         for (sb_op, op) in OPS {
+            let mut want = r.decide_canonical(&canon, op);
+            if sb_op == "file-write-unlink" {
+                // Narrower on purpose: a writable root itself cannot be removed or renamed
+                // (Seatbelt pins it; on Linux it is a mount point, EBUSY).
+                if r.writable_roots.iter().any(|w| w.path == canon) {
+                    continue;
+                }
+                want.allowed = unlink_expected(r, &points, &canon);
+            }
             out.seatbelt += 1;
-            let want = r.decide_canonical(&canon, op);
             let got = eval.decide(sb_op, s);
             if got.allowed != want.allowed && known_difference(s, sb_op).is_none() {
                 out.mismatches += 1;
