@@ -50,6 +50,22 @@ pub enum Outcome {
     Refused(String),
 }
 
+/// Refusals the README documents as limits, by the words of their message: the launch fails
+/// closed (125) for a policy that backend cannot enforce.
+const DOCUMENTED_REFUSALS: [(&str, &str); 3] = [
+    ("not valid UTF-8", "bwrap cannot take a path that is not UTF-8 (auto uses Landlock)"),
+    ("parent directory does not exist", "Landlock cannot keep a path uncreatable below a missing directory"),
+    ("holding the symbolic link", "bwrap cannot hold another user's link at a protected name"),
+];
+
+/// Which documented limit a refusal message is, if any.
+pub fn documented_refusal(why: &str) -> Option<&'static str> {
+    DOCUMENTED_REFUSALS
+        .iter()
+        .find(|(words, _)| why.contains(words))
+        .map(|(_, reason)| *reason)
+}
+
 /// The oracle's operations, as `sandbox explain --op` names them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Q {
