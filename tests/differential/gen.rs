@@ -381,6 +381,51 @@ pub fn policy(rng: &mut Rng, t: &Tree) -> CasePolicy {
             }
         }
     }
+    // Shapes the backends have got wrong before, made likely rather than left to chance: a
+    // read rule on a directory inside the writable workspace, a rule on a missing path there,
+    // and a writable path below a denied directory.
+    let in_ws = |kind: Option<Kind>, seen: &[String]| -> Vec<String> {
+        t.nodes
+            .iter()
+            .filter(|n| n.path.starts_with(&ws) && n.path != ws)
+            .filter(|n| kind.is_none_or(|k| n.kind == k) && n.kind != Kind::Link)
+            .filter_map(|n| utf8_rel(&ws, &n.path))
+            .filter(|r| !seen.contains(r))
+            .collect()
+    };
+    let dirs = in_ws(Some(Kind::Dir), &seen);
+    if rng.chance(70) && !dirs.is_empty() {
+        let d = rng.pick(&dirs).clone();
+        seen.push(d.clone());
+        parts.push(Part::Sub(d, "read"));
+    }
+    let missing: Vec<String> = t
+        .missing
+        .iter()
+        .filter(|m| m.starts_with(&ws))
+        .filter_map(|m| utf8_rel(&ws, m))
+        .filter(|r| !seen.contains(r))
+        .collect();
+    if rng.chance(50) && !missing.is_empty() {
+        let m = rng.pick(&missing).clone();
+        seen.push(m.clone());
+        parts.push(Part::Sub(m, *rng.pick(&["read", "none"])));
+    }
+    let dirs = in_ws(Some(Kind::Dir), &seen);
+    if rng.chance(40) && !dirs.is_empty() {
+        let d = rng.pick(&dirs).clone();
+        let below: Vec<String> = in_ws(None, &seen)
+            .into_iter()
+            .filter(|r| r.starts_with(&format!("{d}/")))
+            .collect();
+        seen.push(d.clone());
+        parts.push(Part::Sub(d, "none"));
+        if !below.is_empty() {
+            let b = rng.pick(&below).clone();
+            seen.push(b.clone());
+            parts.push(Part::Sub(b, *rng.pick(&["write", "read"])));
+        }
+    }
     if rng.chance(40) {
         let g = *rng.pick(&["**/*.env", "**/secret*", "**/k?y"]);
         parts.push(Part::Sub(g.into(), "none"));
