@@ -49,6 +49,13 @@ mod imp {
             Ok(p) => p,
             Err(code) => return code,
         };
+        if let Some(d) = policy.cwd_denied() {
+            return exit::fail_hint(
+                &format!("working directory {}", policy.cwd.display()),
+                &format!("the policy denies reading it ({})", d.rule),
+                "run from a directory the policy lets the command read (-C DIR), or change the rule",
+            );
+        }
         if a.verbose {
             exit::err!("sandbox: {}", crate::args::network_line(&policy));
         }

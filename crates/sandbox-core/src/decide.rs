@@ -5,7 +5,8 @@
 //! The rules, in order:
 //! 1. an unrestricted policy allows everything;
 //! 2. the standard devices (`/dev/null`, `/dev/tty`, …) are always usable;
-//! 3. a matching deny glob denies every operation on that path;
+//! 3. a deny glob that matches the path, or a directory above it, denies every operation on
+//!    that path;
 //! 4. otherwise the deepest rule that is the path or an ancestor of it decides (ties:
 //!    `deny > write > read`); no rule means deny. Read and exec need `read` or `write`;
 //! 5. write and create also need the path to be outside every protected path, unless a writable
@@ -60,6 +61,14 @@ impl ResolvedPolicy {
     /// that ask many questions and show no reasons. Touches no filesystem, allocates nothing.
     pub fn allows_canonical(&self, path: &Path, op: Op) -> bool {
         allows_with(&Scan(self), path, op)
+    }
+
+    /// Why the command cannot start in the policy's working directory, if it cannot: a
+    /// directory it may not read (a deny rule or glob on it or above it). Every backend
+    /// refuses such a launch the same way, rather than fail inside its own setup.
+    pub fn cwd_denied(&self) -> Option<Decision> {
+        let d = self.decide_canonical(&self.cwd, Op::Read);
+        (!d.allowed).then_some(d)
     }
 
     /// The rule that decides for `path`: deepest ancestor-or-self, ties broken by access order
@@ -130,7 +139,7 @@ pub(crate) fn decide_with<'p>(l: &impl Lookup<'p>, path: &Path, op: Op) -> Decis
     if STANDARD_DEVICES.iter().any(|d| path == Path::new(d)) {
         return Decision::allow(format!("standard device {}", path.display()));
     }
-    if let Some(g) = policy.deny_globs.iter().find(|g| g.is_match(path)) {
+    if let Some(g) = policy.deny_globs.iter().find(|g| g.denies(path)) {
         return Decision::deny(format!("deny glob {} ({})", g.pattern, g.origin));
     }
     let Some(rule) = l.deepest_rule(path) else {
@@ -164,7 +173,7 @@ pub(crate) fn allows_with<'p>(l: &impl Lookup<'p>, path: &Path, op: Op) -> bool 
     if policy.unrestricted || STANDARD_DEVICES.iter().any(|d| path == Path::new(d)) {
         return true;
     }
-    if policy.deny_globs.iter().any(|g| g.is_match(path)) {
+    if policy.deny_globs.iter().any(|g| g.denies(path)) {
         return false;
     }
     let Some(rule) = l.deepest_rule(path) else {

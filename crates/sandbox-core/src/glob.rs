@@ -129,9 +129,16 @@ impl DenyGlob {
         })
     }
 
-    /// Whether `path` itself matches (a match denies that path only, not a subtree).
+    /// Whether `path` itself matches.
     pub fn is_match(&self, path: &Path) -> bool {
         self.matcher.is_match(path)
+    }
+
+    /// Whether the glob denies `path`: it matches `path` or a directory above it. A matching
+    /// directory is denied with everything in it, as git ignores a matching directory's
+    /// contents and as the Linux backends enforce it (the directory cannot be entered).
+    pub fn denies(&self, path: &Path) -> bool {
+        path.ancestors().any(|a| self.matcher.is_match(a))
     }
 
     /// The directory part before the first component that holds a metacharacter.

@@ -527,7 +527,8 @@ fn writable_roots(
     let mut out = Vec::new();
     for root in roots {
         let mut protected = Vec::new();
-        // A writable file (a tool's lock file) has nothing below it to protect.
+        // A writable root that is a file has nothing below it to protect (nothing can be
+        // created under a file); naming protected paths there only made every launch refuse.
         let is_file = std::fs::metadata(host_spelling(&root, target)).is_ok_and(|m| !m.is_dir());
         for name in names.iter().filter(|_| !is_file) {
             let path = root.join(name);

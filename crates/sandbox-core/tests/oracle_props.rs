@@ -31,11 +31,12 @@ fn is_prefix(prefix: &[&str], of: &[&str]) -> bool {
 /// The rules of DESIGN.md §2, read literally.
 fn naive(rules: &[(String, Access)], globs: &[String], path: &str, op: Op) -> bool {
     let p = comps(path);
-    // Deny globs here are only of the form `<base>/**/NAME`: any path whose last component is NAME.
-    if globs
-        .iter()
-        .any(|g| p.last() == comps(g).last() && is_prefix(&comps(g)[..comps(g).len() - 2], &p))
-    {
+    // Deny globs here are only of the form `<base>/**/NAME`: any path below <base> with a
+    // component NAME (a matching directory is denied with everything in it).
+    if globs.iter().any(|g| {
+        let base = &comps(g)[..comps(g).len() - 2];
+        is_prefix(base, &p) && p[base.len()..].iter().any(|c| Some(c) == comps(g).last())
+    }) {
         return false;
     }
     let matching: Vec<&(String, Access)> = rules

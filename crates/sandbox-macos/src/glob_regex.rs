@@ -23,6 +23,14 @@ pub enum GlobRegexError {
     Braces { pattern: String },
 }
 
+/// The regex for everything a deny glob denies: a matching path and everything below it
+/// (the core's `DenyGlob::denies`).
+pub fn glob_subtree_regex(pattern: &str) -> Result<String, GlobRegexError> {
+    let re = glob_to_regex(pattern)?;
+    let body = re.strip_suffix('$').unwrap_or(&re);
+    Ok(format!("{body}(/.*)?$"))
+}
+
 /// Translates an absolute glob into an anchored regex source (`^…$`).
 pub fn glob_to_regex(pattern: &str) -> Result<String, GlobRegexError> {
     let chars: Vec<char> = pattern.chars().collect();

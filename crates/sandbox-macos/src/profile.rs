@@ -10,7 +10,7 @@
 //! sockets, deny globs, standard devices and `/dev/fd`, and last the TIOCSTI denial.
 
 use crate::escape::{sbpl_literal, EscapeError, Literal};
-use crate::glob_regex::{glob_to_regex, GlobRegexError};
+use crate::glob_regex::{glob_subtree_regex, GlobRegexError};
 use sandbox_core::index::prefixes;
 use sandbox_core::{Access, NetworkPolicy, Op, ResolvedPolicy, TargetOs};
 use serde::Serialize;
@@ -702,7 +702,7 @@ fn deny_globs(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError
     }
     out.section("Deny globs: no read, write, unlink or exec of a matching path (so a denied\nfile cannot be probed by deleting or replacing it).");
     for g in &policy.deny_globs {
-        let re = sbpl_literal(Literal::Regex(&glob_to_regex(&g.pattern)?))?;
+        let re = sbpl_literal(Literal::Regex(&glob_subtree_regex(&g.pattern)?))?;
         out.line(&format!("(deny {READ_OPS} file-write* (regex {re}))"));
     }
     Ok(())

@@ -215,7 +215,7 @@ fn deny_glob() {
     p.add_deny_glob("**/*.env".into(), "--deny-read");
     let text = render(&t, &p);
     assert!(
-        text.contains("(regex #\"^<TMP>/ws/(.*/)?[^/]*\\.env$\")"),
+        text.contains("(regex #\"^<TMP>/ws/(.*/)?[^/]*\\.env(/.*)?$\")"),
         "{text}"
     );
     check("deny-glob", &text);
