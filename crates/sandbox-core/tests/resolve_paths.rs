@@ -4,8 +4,8 @@
 #![cfg(unix)]
 
 use sandbox_core::{
-    load, resolve, Access, CoreError, Entry, LoadRequest, Op, Policy, Preset, ResolveEnv,
-    Special, Target, TargetOs,
+    load, resolve, Access, CoreError, Entry, LoadRequest, Op, Policy, Preset, ResolveEnv, Special,
+    Target, TargetOs,
 };
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
@@ -48,8 +48,11 @@ fn a_read_rule_on_a_missing_path_inside_a_writable_root_is_kept() {
     let mut p = ws_policy();
     p.entries.push(cwd_rule("later", Access::Read));
     p.entries.push(cwd_rule("gone", Access::Deny));
-    p.entries
-        .push(Entry::new(Target::Path(base.join("nowhere")), Access::Read, "test"));
+    p.entries.push(Entry::new(
+        Target::Path(base.join("nowhere")),
+        Access::Read,
+        "test",
+    ));
     let r = resolve(&p, &env(&ws)).unwrap();
     assert!(!r.decide(&ws.join("later"), Op::Create).allowed);
     assert!(!r.decide(&ws.join("later/f"), Op::Create).allowed);
@@ -119,7 +122,11 @@ fn the_launcher_inside_a_writable_root_is_protected_and_pinned() {
     assert!(r.decide(&exe, Op::Write).allowed);
     r.protect_executable(&exe, "the sandbox executable");
     let d = r.decide(&exe, Op::Write);
-    assert!(!d.allowed && d.rule.contains("the sandbox executable"), "{}", d.rule);
+    assert!(
+        !d.allowed && d.rule.contains("the sandbox executable"),
+        "{}",
+        d.rule
+    );
     assert_eq!(
         r.rename_pins(),
         [ws.join("target"), ws.join("target/release")]
