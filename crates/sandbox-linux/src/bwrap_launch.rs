@@ -867,6 +867,22 @@ fn raise_nofile(needed: u64) {
 mod tests {
     use super::*;
 
+    /// A writable root is opened for `--bind-fd` only when no symbolic link lies on its
+    /// path: a directory swapped for a link after the checks would otherwise hand bwrap the
+    /// link's target.
+    #[test]
+    fn a_writable_root_behind_a_link_is_not_opened() {
+        let t = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
+        for through in [base.join("link"), base.join("link/.")] {
+            let e = open_no_links(&through).unwrap_err().to_string();
+            assert!(e.contains("symbolic link"), "{e}");
+        }
+        open_no_links(&base.join("real")).unwrap();
+    }
+
     #[test]
     fn parses_help_and_version() {
         let help = "usage: bwrap [OPTIONS...]\n    --perms OCTAL   Set permissions\n    --seccomp FD   Load\n    --cap-drop CAP  Drop\n";
