@@ -104,7 +104,8 @@ fn check_single_walk(
         .filter(|e| e.access == Access::Write)
         .collect();
     for rule in out.rules.iter().filter(|r| r.access == Access::Write) {
-        let mut ok = rule.origin == ":minimal";
+        // As in check_unchanged: rules no entry gave name no user path.
+        let mut ok = rule.origin == ":minimal" || !writes.iter().any(|e| e.origin == rule.origin);
         let mut first = None;
         for e in writes.iter().filter(|e| e.origin == rule.origin) {
             match given(&e.target, env, &e.origin) {
