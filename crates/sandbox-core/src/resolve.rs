@@ -414,9 +414,31 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         }
         add_home_files(&mut out, policy, env)?;
         out.warnings.extend(warnings);
+        #[cfg(test)]
+        if SKIP_PLANTED.with(|s| s.get()) {
+            return Ok(out);
+        }
         crate::planted::check(&policy.entries, env, &out)?;
     }
     Ok(out)
+}
+
+#[cfg(test)]
+thread_local! {
+    static SKIP_PLANTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// [`resolve`] without the planted-link checks: a resolution that followed a link the
+/// checks then raced past, for their tests.
+#[cfg(test)]
+pub(crate) fn resolve_unchecked_for_test(
+    policy: &Policy,
+    env: &ResolveEnv,
+) -> Result<ResolvedPolicy, CoreError> {
+    SKIP_PLANTED.with(|s| s.set(true));
+    let out = resolve(policy, env);
+    SKIP_PLANTED.with(|s| s.set(false));
+    out
 }
 
 /// The shared temporary directories (`/tmp`, `$TMPDIR`), canonical: searched for git

@@ -190,6 +190,11 @@ pub struct PlanMount {
 pub enum FdContent {
     /// Empty (read from `/dev/null`): the data of a masked file.
     Empty,
+    /// The writable directory (or file) at `path`, opened `O_PATH` following no symbolic
+    /// link, for `--bind-fd`: bwrap mounts the very inode the launcher opened, so a
+    /// concurrent command that swaps `path` (or a directory on its way) for a link after the
+    /// policy's checks cannot make the link's target writable. A link met is refused.
+    Dir { path: PathBuf },
     /// The seccomp BPF program.
     Seccomp {
         instructions: usize,
@@ -389,6 +394,15 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
     }
     host_stubs.sort();
     host_stubs.dedup();
+    for m in &mounts {
+        if let Mount::Bind { path } = &m.mount {
+            fds.push(PlanFd {
+                fd: next_fd,
+                content: FdContent::Dir { path: path.clone() },
+            });
+            next_fd += 1;
+        }
+    }
 
     let args = render_args(&mounts, unshare_net, &policy.cwd, &fds);
     Ok(BwrapPlan {
@@ -725,7 +739,19 @@ fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanF
     for m in mounts {
         match &m.mount {
             Mount::RoBind { path } => push(&["--ro-bind", &s(path), &s(path)]),
-            Mount::Bind { path } => push(&["--bind", &s(path), &s(path)]),
+            // By fd ([`FdContent::Dir`]): the source is the inode the launcher opened. The
+            // destination is looked up by bwrap inside the new root, where a swapped link
+            // could only move where the same directory appears, not which one is writable.
+            Mount::Bind { path } => {
+                let fd = fds.iter().find_map(|f| match &f.content {
+                    FdContent::Dir { path: p } if p == path => Some(f.fd),
+                    _ => None,
+                });
+                match fd {
+                    Some(fd) => push(&["--bind-fd", &fd.to_string(), &s(path)]),
+                    None => push(&["--bind", &s(path), &s(path)]),
+                }
+            }
             Mount::TmpfsRoot => {
                 push(&["--tmpfs", "/"]);
                 remount.push("/".to_string());
@@ -798,6 +824,10 @@ impl BwrapPlan {
         for fd in &self.fds {
             let what = match &fd.content {
                 FdContent::Empty => "empty data (mask)".to_string(),
+                FdContent::Dir { path } => format!(
+                    "{} opened O_PATH with no symbolic link on its way (--bind-fd)",
+                    path.display()
+                ),
                 FdContent::Seccomp { instructions, .. } => {
                     format!("seccomp program, {instructions} instructions")
                 }
@@ -839,7 +869,7 @@ impl BwrapPlan {
     pub fn seccomp_program(&self) -> Option<&[u8]> {
         self.fds.iter().find_map(|f| match &f.content {
             FdContent::Seccomp { program, .. } => Some(program.as_slice()),
-            FdContent::Empty => None,
+            FdContent::Empty | FdContent::Dir { .. } => None,
         })
     }
 }

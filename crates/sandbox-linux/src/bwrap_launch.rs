@@ -753,6 +753,7 @@ fn place_plan_fds(plan: &BwrapPlan) -> Result<Vec<RawFd>, LaunchError> {
         for f in &plan.fds {
             let high = match &f.content {
                 FdContent::Empty => dup_at_least(&devnull, max + 1)?,
+                FdContent::Dir { path } => dup_at_least(&open_no_links(path)?, max + 1)?,
                 FdContent::Seccomp { program, .. } => {
                     dup_at_least(&seccomp_memfd(program)?, max + 1)?
                 }
@@ -776,6 +777,36 @@ fn place_plan_fds(plan: &BwrapPlan) -> Result<Vec<RawFd>, LaunchError> {
         placed.push(target);
     }
     Ok(placed)
+}
+
+/// Opens a writable root for `--bind-fd` ([`FdContent::Dir`]): `O_PATH`, with no symbolic
+/// link followed anywhere on the way (the path is canonical, so a link there was swapped in
+/// after the policy was checked, by a concurrent command renaming directories in a shared
+/// writable root).
+fn open_no_links(path: &std::path::Path) -> Result<std::os::fd::OwnedFd, LaunchError> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
+        LaunchError::io(
+            format!("opening {}", path.display()),
+            io::ErrorKind::InvalidInput.into(),
+        )
+    })?;
+    let fd = crate::launch::open_no_symlinks(&c, true);
+    if fd < 0 {
+        let e = io::Error::last_os_error();
+        let what = if e.raw_os_error() == Some(libc::ELOOP) {
+            format!(
+                "opening writable root {} (a symbolic link is on its way now, not when the \
+                 policy was checked: another process replaced a directory; refusing)",
+                path.display()
+            )
+        } else {
+            format!("opening writable root {}", path.display())
+        };
+        return Err(LaunchError::io(what, e));
+    }
+    // SAFETY: a fresh fd from openat2, owned from here on.
+    Ok(unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) })
 }
 
 /// Closes the fds placed for bwrap once it has them.
@@ -835,6 +866,22 @@ fn raise_nofile(needed: u64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writable root is opened for `--bind-fd` only when no symbolic link lies on its
+    /// path: a directory swapped for a link after the checks would otherwise hand bwrap the
+    /// link's target.
+    #[test]
+    fn a_writable_root_behind_a_link_is_not_opened() {
+        let t = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(t.path()).unwrap();
+        std::fs::create_dir(base.join("real")).unwrap();
+        std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
+        for through in [base.join("link"), base.join("link/.")] {
+            let e = open_no_links(&through).unwrap_err().to_string();
+            assert!(e.contains("symbolic link"), "{e}");
+        }
+        open_no_links(&base.join("real")).unwrap();
+    }
 
     #[test]
     fn parses_help_and_version() {

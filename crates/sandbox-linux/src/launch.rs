@@ -125,7 +125,7 @@ fn build_ruleset(plan: &crate::landlock::LandlockPlan) -> Result<OwnedFd, LinuxE
     for rule in &plan.rules {
         let c = CString::new(rule.path.as_os_str().as_bytes())
             .map_err(|_| LinuxError::Platform(format!("NUL in path {}", rule.path.display())))?;
-        let pfd = open_rule_path(&c, rule.access.bits & !READING != 0);
+        let pfd = open_no_symlinks(&c, rule.access.bits & !READING != 0);
         if pfd < 0 {
             let e = std::io::Error::last_os_error();
             match e.raw_os_error() {
@@ -178,7 +178,7 @@ const READING: u64 = (1 << 0) | (1 << 2) | (1 << 3) | (1 << 15);
 /// directories in a writable root both runs share (`/tmp`), and following the link would
 /// move the write grant onto any directory the user owns. Read rules may name links (`/bin`
 /// on a merged `/usr`) and follow them. Returns the fd, or -1 with `errno` set (`ELOOP`).
-fn open_rule_path(path: &std::ffi::CStr, no_symlinks: bool) -> libc::c_int {
+pub(crate) fn open_no_symlinks(path: &std::ffi::CStr, no_symlinks: bool) -> libc::c_int {
     // SAFETY: open_how is plain data; zeroed is its documented default.
     let mut how: libc::open_how = unsafe { std::mem::zeroed() };
     how.flags = (libc::O_PATH | libc::O_CLOEXEC) as u64;
@@ -398,13 +398,13 @@ mod tests {
         std::os::unix::fs::symlink(base.join("real"), base.join("link")).unwrap();
         let c = |p: &std::path::Path| CString::new(p.as_os_str().as_bytes()).unwrap();
         for through in [base.join("link"), base.join("link/.")] {
-            let fd = open_rule_path(&c(&through), true);
+            let fd = open_no_symlinks(&c(&through), true);
             assert_eq!(fd, -1, "{} was opened", through.display());
             assert_eq!(sys::errno(), libc::ELOOP);
         }
         // Read rules follow links as before.
         for (path, no_symlinks) in [(base.join("real"), true), (base.join("link"), false)] {
-            let fd = open_rule_path(&c(&path), no_symlinks);
+            let fd = open_no_symlinks(&c(&path), no_symlinks);
             assert!(fd >= 0, "{}", path.display());
             // SAFETY: closes the fd just opened.
             unsafe { libc::close(fd) };
