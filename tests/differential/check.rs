@@ -52,7 +52,8 @@ pub enum Outcome {
 
 /// Refusals the README documents as limits, by the words of their message: the launch fails
 /// closed (125) for a policy that backend cannot enforce.
-const DOCUMENTED_REFUSALS: [(&str, &str); 3] = [
+const DOCUMENTED_REFUSALS: [(&str, &str); 4] = [
+    ("the policy denies reading it", "a command cannot start in a working directory it may not read"),
     ("not valid UTF-8", "bwrap cannot take a path that is not UTF-8 (auto uses Landlock)"),
     ("parent directory does not exist", "Landlock cannot keep a path uncreatable below a missing directory"),
     ("holding the symbolic link", "bwrap cannot hold another user's link at a protected name"),
@@ -441,6 +442,11 @@ fn judge(
         if sandboxed == "err EXDEV" && ok(control) && matches!(op, Op::Rename { .. } | Op::Link { .. }) {
             return Verdict::Known(
                 "a rename or hard link across the sandbox's mount points (writable roots, pinned directories) fails with EXDEV; mv and cp fall back to copying",
+            );
+        }
+        if sandboxed == "err EBUSY" && ok(control) && matches!(op, Op::Rename { .. } | Op::Unlink(_)) {
+            return Verdict::Known(
+                "a writable root or pinned directory is a mount point: removing or renaming it fails with EBUSY",
             );
         }
         if matches!(op, Op::Read(_)) && was_missing && ok(sandboxed) && !ok(control) {
