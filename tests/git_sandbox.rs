@@ -439,6 +439,7 @@ fn a_planted_global_config_in_a_writable_home_is_reported() {
         let home = base.join("home");
         host(u, &base.path, "mkdir home");
         for backend in linux_backends(u, &home) {
+            // By default `~/.gitconfig` is a protected startup file: the write is prevented.
             let out = sandbox_cmd(
                 u,
                 &home,
@@ -448,6 +449,32 @@ fn a_planted_global_config_in_a_writable_home_is_reported() {
                     backend,
                     "--full-auto",
                     "--strict-git",
+                    "--",
+                    "sh",
+                    "-c",
+                    "git config --global core.pager 'touch /tmp/x #' && echo SET",
+                ],
+            )
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+            assert!(!stdout(&out).contains("SET"), "{backend}: {}", stderr(&out));
+            assert!(
+                std::fs::symlink_metadata(home.join(".gitconfig")).is_err(),
+                "{backend}: a .gitconfig was left behind"
+            );
+            // Without that protection, the post-run check reports the plant.
+            let out = sandbox_cmd(
+                u,
+                &home,
+                &[
+                    "linux",
+                    "--backend",
+                    backend,
+                    "--full-auto",
+                    "--strict-git",
+                    "-c",
+                    "sandbox.protected_home_files=[]",
                     "--",
                     "sh",
                     "-c",

@@ -409,7 +409,8 @@ pub fn policy(rng: &mut Rng, t: &Tree) -> CasePolicy {
     if rng.chance(50) && !missing.is_empty() {
         let m = rng.pick(&missing).clone();
         seen.push(m.clone());
-        parts.push(Part::Sub(m, *rng.pick(&["read", "none"])));
+        let access: &'static str = if rng.chance(50) { "read" } else { "none" };
+        parts.push(Part::Sub(m, access));
     }
     let dirs = in_ws(Some(Kind::Dir), &seen);
     if rng.chance(40) && !dirs.is_empty() {
@@ -423,7 +424,8 @@ pub fn policy(rng: &mut Rng, t: &Tree) -> CasePolicy {
         if !below.is_empty() {
             let b = rng.pick(&below).clone();
             seen.push(b.clone());
-            parts.push(Part::Sub(b, *rng.pick(&["write", "read"])));
+            let access: &'static str = if rng.chance(50) { "write" } else { "read" };
+            parts.push(Part::Sub(b, access));
         }
     }
     if rng.chance(40) {
