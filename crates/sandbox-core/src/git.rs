@@ -19,8 +19,10 @@
 //! What cannot be prevented without breaking `git init` or `cargo new` (a new repository, a
 //! root turning into a bare repository, a new `commondir`) is detected after the run by
 //! [`crate::git_audit`]. The search is bounded: at most [`GIT_SCAN_MAX_DIRS`] directories per
-//! root (and [`GitSettings::scan_max_depth`] levels below it, when set), breadth first, and only
-//! the top of the shared temporary roots (`/tmp`, `$TMPDIR`). A search cut short is warned.
+//! root (and [`GitSettings::scan_max_depth`] levels below it, when set), breadth first; the
+//! shared temporary roots (`/tmp`, `$TMPDIR`), full of other programs' files, to
+//! [`TEMP_SCAN_MAX_DEPTH`] levels. A search cut short is warned (in the temporary roots, only
+//! when the directory cap cut it: their depth limit is part of the design).
 
 use crate::error::CoreError;
 use crate::policy::Access;
@@ -59,6 +61,12 @@ impl GitMode {
 
 /// How many directories below one root are searched for repositories at most.
 pub const GIT_SCAN_MAX_DIRS: usize = 20_000;
+
+/// How many levels below `/tmp` and `$TMPDIR` repositories are looked for (`/tmp/a/b/c/d/.git`
+/// is found): every `--full-auto` run can write there, so the user's repositories there need
+/// the same protection as the workspace's, but those directories hold other programs' deep
+/// trees too.
+pub const TEMP_SCAN_MAX_DEPTH: usize = 4;
 
 /// The origin of the write rules commit mode adds (shown by `explain` and `profile`).
 pub const COMMIT_RULE_ORIGIN: &str = "git commit mode: objects";
@@ -139,8 +147,10 @@ impl FoundRepo {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RepoScan {
     pub repos: Vec<FoundRepo>,
-    /// Roots whose walk the depth limit cut short.
+    /// Roots whose walk the depth limit or the directory cap cut short.
     pub depth_cut: Vec<PathBuf>,
+    /// Roots whose walk the directory cap ([`GIT_SCAN_MAX_DIRS`]) cut short.
+    pub cap_cut: Vec<PathBuf>,
 }
 
 impl RepoScan {
@@ -180,6 +190,7 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
             visited += 1;
             if visited > GIT_SCAN_MAX_DIRS {
                 cut = true;
+                out.cap_cut.push(root.path.clone());
                 break;
             }
             if is_gitdir(&dir) && seen.insert(dir.clone()) {
@@ -306,9 +317,9 @@ pub fn commit_mode_allows(rel: &Path) -> bool {
 }
 
 /// Before the writable roots are computed: records which roots are searched (every writable
-/// root to the configured depth, except the shared temporary directories `temp`, searched at
-/// their top only since they hold other programs' files), searches them, warns when the
-/// depth limit cut a search short, and adds commit mode's write rules. `None` when git is not
+/// root to the configured depth, except the shared temporary directories `temp`, searched to
+/// [`TEMP_SCAN_MAX_DEPTH`] at most since they hold other programs' files), searches them, warns
+/// when a limit cut a search short, and adds commit mode's write rules. `None` when git is not
 /// protected at all (`.git` is not among the protected names).
 pub(crate) fn prepare(
     out: &mut ResolvedPolicy,
@@ -338,12 +349,19 @@ pub(crate) fn prepare(
         .iter()
         .map(|r| ScanRoot {
             path: r.clone(),
-            max_depth: if temp.contains(r) { Some(0) } else { depth },
+            max_depth: if temp.contains(r) {
+                Some(depth.map_or(TEMP_SCAN_MAX_DEPTH, |d| d.min(TEMP_SCAN_MAX_DEPTH)))
+            } else {
+                depth
+            },
         })
         .collect();
     let mut found = scan(&out.git.scan_roots);
-    // The temporary roots are searched at their top on purpose.
-    found.depth_cut.retain(|r| !temp.contains(r));
+    // The temporary roots' depth limit is by design: only the directory cap is warned there.
+    let cap_cut = found.cap_cut.clone();
+    found
+        .depth_cut
+        .retain(|r| !temp.contains(r) || cap_cut.contains(r));
     warnings.extend(
         found.warnings("deeper repositories are neither protected nor checked after the run"),
     );
@@ -352,7 +370,7 @@ pub(crate) fn prepare(
         let mut with_enclosing = found.clone();
         with_enclosing
             .repos
-            .extend(enclosing_repos(&out.git.scan_roots));
+            .extend(enclosing_repos(&out.git.scan_roots, temp));
         add_commit_rules(out, &with_enclosing);
     }
     Some(found)
@@ -360,9 +378,9 @@ pub(crate) fn prepare(
 
 /// The nearest `.git` above each searched root (not the temporary ones), as git's discovery
 /// from inside the root would find it.
-fn enclosing_repos(roots: &[ScanRoot]) -> Vec<FoundRepo> {
+fn enclosing_repos(roots: &[ScanRoot], temp: &[PathBuf]) -> Vec<FoundRepo> {
     let mut out = Vec::new();
-    for r in roots.iter().filter(|r| r.max_depth != Some(0)) {
+    for r in roots.iter().filter(|r| !temp.contains(&r.path)) {
         if r.path.join(".git").exists() || is_gitdir(&r.path) {
             continue;
         }
