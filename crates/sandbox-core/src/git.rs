@@ -79,6 +79,10 @@ pub struct GitSettings {
     pub scan_max_depth: Option<usize>,
     /// Filled by `resolve`: each root searched for repositories, and how deep.
     pub scan_roots: Vec<ScanRoot>,
+    /// Filled by `resolve`: the repositories that search found (the post-run check's first
+    /// snapshot starts from them instead of searching again).
+    #[serde(skip)]
+    pub found: Vec<FoundRepo>,
 }
 
 impl Default for GitSettings {
@@ -87,6 +91,7 @@ impl Default for GitSettings {
             mode: GitMode::ReadOnly,
             scan_max_depth: None,
             scan_roots: Vec::new(),
+            found: Vec::new(),
         }
     }
 }
@@ -193,17 +198,18 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
                 out.cap_cut.push(root.path.clone());
                 break;
             }
-            if is_gitdir(&dir) && seen.insert(dir.clone()) {
-                out.repos.push(FoundRepo {
-                    at: dir.clone(),
-                    kind: RepoKind::Bare,
-                    depth,
-                });
-            }
+            // An unreadable directory (another user's private one) is skipped at once.
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
+            // Whether the listing has `HEAD`: only then is it worth checking for a bare
+            // repository (three more system calls per directory otherwise).
+            let mut has_head = false;
             for e in entries.flatten() {
+                if e.file_name() == "HEAD" {
+                    has_head = true;
+                    continue;
+                }
                 let Ok(ft) = e.file_type() else { continue };
                 let path = e.path();
                 if e.file_name() == ".git" {
@@ -232,6 +238,13 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
                         cut = true;
                     }
                 }
+            }
+            if has_head && is_gitdir(&dir) && seen.insert(dir.clone()) {
+                out.repos.push(FoundRepo {
+                    at: dir.clone(),
+                    kind: RepoKind::Bare,
+                    depth,
+                });
             }
         }
         if cut {
@@ -357,6 +370,7 @@ pub(crate) fn prepare(
         })
         .collect();
     let mut found = scan(&out.git.scan_roots);
+    out.git.found = found.repos.clone();
     // The temporary roots' depth limit is by design: only the directory cap is warned there.
     let cap_cut = found.cap_cut.clone();
     found
@@ -366,8 +380,15 @@ pub(crate) fn prepare(
         found.warnings("deeper repositories are neither protected nor checked after the run"),
     );
     if out.git.mode == GitMode::Commit {
-        // A root inside a repository's work tree (`-C repo/pkg`): that repository too.
+        // Commits work in the repositories of the other roots, not in every one under `/tmp`:
+        // those found only through a temporary root stay read-only.
         let mut with_enclosing = found.clone();
+        with_enclosing.repos.retain(|r| {
+            roots
+                .iter()
+                .any(|root| !temp.contains(root) && r.at.starts_with(root))
+        });
+        // A root inside a repository's work tree (`-C repo/pkg`): that repository too.
         with_enclosing
             .repos
             .extend(enclosing_repos(&out.git.scan_roots, temp));
@@ -455,7 +476,13 @@ pub(crate) fn protect(out: &mut ResolvedPolicy, scan: &RepoScan) -> Result<(), C
     let mut add: Vec<Protected> = Vec::new();
     for r in &scan.repos {
         let top = r.depth == 0 && r.kind != RepoKind::Bare;
-        match (r.kind, out.git.mode) {
+        // Read-only as a whole unless commit mode made its gitdir writable (a repository
+        // found only through `/tmp` stays read-only in commit mode too).
+        let mode = match r.gitdir().map(|g| canon(&g)) {
+            Some(g) if commit_roots.iter().any(|c| g.starts_with(c)) => GitMode::Commit,
+            _ => GitMode::ReadOnly,
+        };
+        match (r.kind, mode) {
             // The top-level `.git` is a protected name already (with its gitdir).
             // Only a real repository: an empty `.git` the command fills later is a new
             // repository, for the post-run check.
