@@ -27,7 +27,7 @@ impl GitCheck {
         if policy.unrestricted || policy.git.scan_roots.is_empty() {
             return None;
         }
-        let roots = policy.git.scan_roots.clone();
+        let roots = policy.git.audit_roots.clone();
         let home = std::env::var_os("HOME")
             .map(std::path::PathBuf::from)
             .filter(|h| h.is_absolute());

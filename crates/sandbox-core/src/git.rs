@@ -79,8 +79,14 @@ pub struct GitSettings {
     pub scan_max_depth: Option<usize>,
     /// Filled by `resolve`: each root searched for repositories, and how deep.
     pub scan_roots: Vec<ScanRoot>,
-    /// Filled by `resolve`: the repositories that search found (the post-run check's first
-    /// snapshot starts from them instead of searching again).
+    /// Filled by `resolve`: the roots the post-run check searches: [`Self::scan_roots`] with
+    /// the temporary ones at their top only. Their deeper repositories are protected, not
+    /// checked: other host processes change repositories there during a run, and a check
+    /// would report their changes as the command's.
+    #[serde(skip)]
+    pub audit_roots: Vec<ScanRoot>,
+    /// Filled by `resolve`: the repositories of the search within [`Self::audit_roots`] (the
+    /// post-run check's first snapshot starts from them instead of searching again).
     #[serde(skip)]
     pub found: Vec<FoundRepo>,
 }
@@ -91,6 +97,7 @@ impl Default for GitSettings {
             mode: GitMode::ReadOnly,
             scan_max_depth: None,
             scan_roots: Vec::new(),
+            audit_roots: Vec::new(),
             found: Vec::new(),
         }
     }
@@ -370,7 +377,32 @@ pub(crate) fn prepare(
         })
         .collect();
     let mut found = scan(&out.git.scan_roots);
-    out.git.found = found.repos.clone();
+    out.git.audit_roots = out
+        .git
+        .scan_roots
+        .iter()
+        .map(|r| ScanRoot {
+            path: r.path.clone(),
+            max_depth: if temp.contains(&r.path) {
+                Some(0)
+            } else {
+                r.max_depth
+            },
+        })
+        .collect();
+    let non_temp: Vec<&PathBuf> = roots.iter().filter(|r| !temp.contains(r)).collect();
+    out.git.found = found
+        .repos
+        .iter()
+        .filter(|r| {
+            non_temp.iter().any(|root| r.at.starts_with(root))
+                || temp.iter().any(|t| match r.kind {
+                    RepoKind::Bare => r.at == *t,
+                    _ => r.at.parent() == Some(t.as_path()),
+                })
+        })
+        .cloned()
+        .collect();
     // The temporary roots' depth limit is by design: only the directory cap is warned there.
     let cap_cut = found.cap_cut.clone();
     found

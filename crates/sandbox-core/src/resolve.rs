@@ -263,6 +263,7 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         glob_scan_max_depth: policy.glob_scan_max_depth,
         git: crate::git::GitSettings {
             scan_roots: Vec::new(),
+            audit_roots: Vec::new(),
             found: Vec::new(),
             ..policy.git.clone()
         },
