@@ -288,6 +288,23 @@ fn codex_permissions_profile() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("permissions.nope"));
 }
 
+/// Red team: a `:project_roots` subpath with `..` (`"../../etc" = "write"`) would name a path
+/// outside the project: refused naming the file and the key, for plain and glob subpaths.
+#[test]
+fn project_roots_subpaths_with_dotdot_are_refused() {
+    for sub in ["../../etc", "a/../../etc", "../**/x"] {
+        let text = format!(
+            "default_permissions = \"ws\"\n[permissions.ws.filesystem]\n\":root\" = \"read\"\n\":project_roots\" = {{ \".\" = \"write\", \"{sub}\" = \"write\" }}\n"
+        );
+        let o = with_config(&text, &["--op", "write", "/etc/passwd"]);
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(code(&o), 125, "{sub}: {err}");
+        assert!(err.starts_with("sandbox: config:"), "{sub}: {err}");
+        assert!(err.contains("config.toml") && err.contains(sub) && err.contains("`..`"), "{sub}: {err}");
+        assert!(o.stdout.is_empty(), "{sub}");
+    }
+}
+
 #[test]
 fn config_errors_exit_125_naming_file_and_key() {
     let o = explain(&["--config", "/nonexistent/dir/config.toml", "/etc/passwd"]);

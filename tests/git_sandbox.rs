@@ -527,3 +527,58 @@ fn landlock_without_a_mount_namespace_refuses_and_best_effort_still_reports() {
         assert_eq!(out.status.code(), Some(122), "{err}");
     }
 }
+
+/// Red team: `/tmp` is a writable root of `--full-auto`, so a repository elsewhere under it
+/// (`/tmp/…/b`, beside the workspace) is searched for and kept read-only like a nested one:
+/// its hooks and config cannot be planted, `explain` agrees, and a repository the search finds
+/// there is checked after the run (a bare one's hooks are read-only, a new hook is reported).
+#[test]
+fn repositories_elsewhere_under_tmp_are_protected() {
+    for u in users() {
+        let base = Dir::new(u, Path::new("/tmp"));
+        let other = make_repo(u, &base.path, "b");
+        host(u, &base.path, "mkdir -p ws && git init -q --bare bare.git");
+        let ws = base.join("ws");
+        let g = other.join(".git");
+        let bare = base.join("bare.git");
+        for backend in linux_backends(u, &ws) {
+            let what = format!("{backend}, as {}", u.name);
+            let script = format!(
+                "echo x > {g}/hooks/pre-commit || echo HOOK-DENIED; \
+                 echo x >> {g}/config || echo CONFIG-DENIED; \
+                 mv {g} {b}/moved || echo MV-DENIED; \
+                 echo x > {bare}/hooks/post-update || echo BARE-HOOK-DENIED; \
+                 echo x >> {bare}/config || echo BARE-CONFIG-DENIED",
+                g = g.display(),
+                b = other.display(),
+                bare = bare.display()
+            );
+            let out = run(u, &ws, backend, &[], &script);
+            let so = stdout(&out);
+            for m in [
+                "HOOK-DENIED",
+                "CONFIG-DENIED",
+                "MV-DENIED",
+                "BARE-HOOK-DENIED",
+                "BARE-CONFIG-DENIED",
+            ] {
+                assert!(so.contains(m), "{what}: missing {m}\nstdout: {so}\nstderr: {}", stderr(&out));
+            }
+            assert!(!g.join("hooks/pre-commit").exists(), "{what}");
+            assert!(!bare.join("hooks/post-update").exists(), "{what}");
+        }
+        let out = sandbox(
+            u,
+            &ws,
+            &[
+                "explain",
+                "--full-auto",
+                "--op",
+                "write",
+                g.join("hooks/pre-commit").to_str().unwrap(),
+            ],
+        );
+        assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+        assert!(stdout(&out).contains("nested .git"), "{}", stdout(&out));
+    }
+}

@@ -260,6 +260,53 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
     }
 }
 
+/// Red team: a launcher inside a writable root with a second hard link (cargo links
+/// `target/release/sandbox` to `target/release/deps/sandbox-HASH`) could be changed through the
+/// other name, so the launch is refused (125, with the way out) before the command runs.
+#[test]
+fn a_hard_linked_launcher_inside_a_writable_root_is_refused() {
+    for user in users() {
+        let ws = Dir::new(user, Path::new("/tmp"));
+        let bin_dir = ws.join("target/release");
+        std::fs::create_dir_all(bin_dir.join("deps")).unwrap();
+        let bin = bin_dir.join("sandbox");
+        let ok = std::process::Command::new("cp")
+            .arg(sandbox_bin())
+            .arg(&bin)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::hard_link(&bin, bin_dir.join("deps/sandbox-0123")).unwrap();
+        ws.write(user, "marker", "");
+        let w = ws.path.to_str().unwrap();
+        for be in backends(user, &ws.path) {
+            let script = "chmod 777 target/release/deps/sandbox-*; echo ran > ran";
+            let mut args = vec!["linux", "--backend", be.0, "--full-auto", "-C", w];
+            args.extend_from_slice(&["--", "sh", "-c", script]);
+            let mut cmd = as_user(user, &bin);
+            cmd.args(&args)
+                .current_dir(&ws.path)
+                .env_clear()
+                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+                .env("HOME", &user.home);
+            if be.1 {
+                cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
+            }
+            let o = cmd.output().unwrap();
+            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            assert_eq!(code(&o), 125, "{what}");
+            assert!(
+                stderr(&o).contains("hard links") && stderr(&o).contains("outside the writable roots"),
+                "{what}"
+            );
+            assert!(!ws.join("ran").exists(), "the command ran: {what}");
+            let mode = std::fs::metadata(&bin).unwrap().permissions().mode() & 0o7777;
+            assert_eq!(mode, 0o755, "{what}");
+        }
+    }
+}
+
 /// Item 6, bwrap: a bwrap binary inside a writable root is never used; the launch is refused.
 #[test]
 fn a_bwrap_inside_a_writable_root_is_refused() {

@@ -184,7 +184,9 @@ impl PolicyArgs {
         // The next launch runs this file: the command must not be able to replace it.
         if target == TargetOs::host() {
             if let Ok(exe) = std::env::current_exe() {
-                resolved.protect_executable(&exe, "the sandbox executable");
+                resolved
+                    .protect_executable(&exe, "the sandbox executable")
+                    .map_err(|e| exit::fail("policy", &e))?;
             }
         }
         let env_policy = loaded.env;

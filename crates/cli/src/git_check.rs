@@ -27,12 +27,13 @@ impl GitCheck {
         if policy.unrestricted || policy.git.scan_roots.is_empty() {
             return None;
         }
-        let roots = policy.git.scan_roots.clone();
+        let roots = policy.git.audit_roots.clone();
         let home = std::env::var_os("HOME")
             .map(std::path::PathBuf::from)
             .filter(|h| h.is_absolute());
         let user_configs = user_configs(policy, home.as_deref());
-        let before = Snapshot::take(&roots, &user_configs, home.as_deref());
+        // The repositories `resolve` found a moment ago: not searched for a second time.
+        let before = Snapshot::of_repos(&policy.git.found, &user_configs, home.as_deref());
         Some(GitCheck {
             roots,
             user_configs,

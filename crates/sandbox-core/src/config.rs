@@ -855,6 +855,13 @@ impl Cx {
                         let skpath = format!("{kpath}.\"{sk}\"");
                         let access = self.access(sv, &skpath)?;
                         let origin = format!("{}: {skpath}", self.file);
+                        // `../../etc` (or `../**`) would leave the project.
+                        if sk.split(['/', '\\']).any(|c| c == "..") {
+                            return Err(self.value_err(
+                                &skpath,
+                                "a subpath of `:project_roots` must not contain `..`",
+                            ));
+                        }
                         let target = if sk.contains(GLOB_META) {
                             Target::Glob(sk.clone())
                         } else if sk == "." || sk.is_empty() {

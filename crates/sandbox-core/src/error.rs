@@ -87,6 +87,14 @@ pub enum CoreError {
         pattern: String,
         access: String,
     },
+
+    #[error("{what} `{path}` lies inside writable root `{root}` and has {links} hard links: the command could change it through another of its names, and the next launch would run that; install or copy it outside the writable roots (`cargo install --path crates/cli`, or `cp` it elsewhere) and run that copy")]
+    HardLinkedLauncher {
+        what: String,
+        path: String,
+        root: String,
+        links: u64,
+    },
 }
 
 impl CoreError {

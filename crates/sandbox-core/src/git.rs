@@ -19,8 +19,10 @@
 //! What cannot be prevented without breaking `git init` or `cargo new` (a new repository, a
 //! root turning into a bare repository, a new `commondir`) is detected after the run by
 //! [`crate::git_audit`]. The search is bounded: at most [`GIT_SCAN_MAX_DIRS`] directories per
-//! root (and [`GitSettings::scan_max_depth`] levels below it, when set), breadth first, and only
-//! the top of the shared temporary roots (`/tmp`, `$TMPDIR`). A search cut short is warned.
+//! root (and [`GitSettings::scan_max_depth`] levels below it, when set), breadth first; the
+//! shared temporary roots (`/tmp`, `$TMPDIR`), full of other programs' files, to
+//! [`TEMP_SCAN_MAX_DEPTH`] levels. A search cut short is warned (in the temporary roots, only
+//! when the directory cap cut it: their depth limit is part of the design).
 
 use crate::error::CoreError;
 use crate::policy::Access;
@@ -60,6 +62,12 @@ impl GitMode {
 /// How many directories below one root are searched for repositories at most.
 pub const GIT_SCAN_MAX_DIRS: usize = 20_000;
 
+/// How many levels below `/tmp` and `$TMPDIR` repositories are looked for (`/tmp/a/b/c/d/.git`
+/// is found): every `--full-auto` run can write there, so the user's repositories there need
+/// the same protection as the workspace's, but those directories hold other programs' deep
+/// trees too.
+pub const TEMP_SCAN_MAX_DEPTH: usize = 4;
+
 /// The origin of the write rules commit mode adds (shown by `explain` and `profile`).
 pub const COMMIT_RULE_ORIGIN: &str = "git commit mode: objects";
 
@@ -71,6 +79,16 @@ pub struct GitSettings {
     pub scan_max_depth: Option<usize>,
     /// Filled by `resolve`: each root searched for repositories, and how deep.
     pub scan_roots: Vec<ScanRoot>,
+    /// Filled by `resolve`: the roots the post-run check searches: [`Self::scan_roots`] with
+    /// the temporary ones at their top only. Their deeper repositories are protected, not
+    /// checked: other host processes change repositories there during a run, and a check
+    /// would report their changes as the command's.
+    #[serde(skip)]
+    pub audit_roots: Vec<ScanRoot>,
+    /// Filled by `resolve`: the repositories of the search within [`Self::audit_roots`] (the
+    /// post-run check's first snapshot starts from them instead of searching again).
+    #[serde(skip)]
+    pub found: Vec<FoundRepo>,
 }
 
 impl Default for GitSettings {
@@ -79,6 +97,8 @@ impl Default for GitSettings {
             mode: GitMode::ReadOnly,
             scan_max_depth: None,
             scan_roots: Vec::new(),
+            audit_roots: Vec::new(),
+            found: Vec::new(),
         }
     }
 }
@@ -139,8 +159,10 @@ impl FoundRepo {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct RepoScan {
     pub repos: Vec<FoundRepo>,
-    /// Roots whose walk the depth limit cut short.
+    /// Roots whose walk the depth limit or the directory cap cut short.
     pub depth_cut: Vec<PathBuf>,
+    /// Roots whose walk the directory cap ([`GIT_SCAN_MAX_DIRS`]) cut short.
+    pub cap_cut: Vec<PathBuf>,
 }
 
 impl RepoScan {
@@ -180,19 +202,21 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
             visited += 1;
             if visited > GIT_SCAN_MAX_DIRS {
                 cut = true;
+                out.cap_cut.push(root.path.clone());
                 break;
             }
-            if is_gitdir(&dir) && seen.insert(dir.clone()) {
-                out.repos.push(FoundRepo {
-                    at: dir.clone(),
-                    kind: RepoKind::Bare,
-                    depth,
-                });
-            }
+            // An unreadable directory (another user's private one) is skipped at once.
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
             };
+            // Whether the listing has `HEAD`: only then is it worth checking for a bare
+            // repository (three more system calls per directory otherwise).
+            let mut has_head = false;
             for e in entries.flatten() {
+                if e.file_name() == "HEAD" {
+                    has_head = true;
+                    continue;
+                }
                 let Ok(ft) = e.file_type() else { continue };
                 let path = e.path();
                 if e.file_name() == ".git" {
@@ -221,6 +245,13 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
                         cut = true;
                     }
                 }
+            }
+            if has_head && is_gitdir(&dir) && seen.insert(dir.clone()) {
+                out.repos.push(FoundRepo {
+                    at: dir.clone(),
+                    kind: RepoKind::Bare,
+                    depth,
+                });
             }
         }
         if cut {
@@ -306,9 +337,9 @@ pub fn commit_mode_allows(rel: &Path) -> bool {
 }
 
 /// Before the writable roots are computed: records which roots are searched (every writable
-/// root to the configured depth, except the shared temporary directories `temp`, searched at
-/// their top only since they hold other programs' files), searches them, warns when the
-/// depth limit cut a search short, and adds commit mode's write rules. `None` when git is not
+/// root to the configured depth, except the shared temporary directories `temp`, searched to
+/// [`TEMP_SCAN_MAX_DEPTH`] at most since they hold other programs' files), searches them, warns
+/// when a limit cut a search short, and adds commit mode's write rules. `None` when git is not
 /// protected at all (`.git` is not among the protected names).
 pub(crate) fn prepare(
     out: &mut ResolvedPolicy,
@@ -338,21 +369,61 @@ pub(crate) fn prepare(
         .iter()
         .map(|r| ScanRoot {
             path: r.clone(),
-            max_depth: if temp.contains(r) { Some(0) } else { depth },
+            max_depth: if temp.contains(r) {
+                Some(depth.map_or(TEMP_SCAN_MAX_DEPTH, |d| d.min(TEMP_SCAN_MAX_DEPTH)))
+            } else {
+                depth
+            },
         })
         .collect();
     let mut found = scan(&out.git.scan_roots);
-    // The temporary roots are searched at their top on purpose.
-    found.depth_cut.retain(|r| !temp.contains(r));
+    out.git.audit_roots = out
+        .git
+        .scan_roots
+        .iter()
+        .map(|r| ScanRoot {
+            path: r.path.clone(),
+            max_depth: if temp.contains(&r.path) {
+                Some(0)
+            } else {
+                r.max_depth
+            },
+        })
+        .collect();
+    let non_temp: Vec<&PathBuf> = roots.iter().filter(|r| !temp.contains(r)).collect();
+    out.git.found = found
+        .repos
+        .iter()
+        .filter(|r| {
+            non_temp.iter().any(|root| r.at.starts_with(root))
+                || temp.iter().any(|t| match r.kind {
+                    RepoKind::Bare => r.at == *t,
+                    _ => r.at.parent() == Some(t.as_path()),
+                })
+        })
+        .cloned()
+        .collect();
+    // The temporary roots' depth limit is by design: only the directory cap is warned there.
+    let cap_cut = found.cap_cut.clone();
+    found
+        .depth_cut
+        .retain(|r| !temp.contains(r) || cap_cut.contains(r));
     warnings.extend(
         found.warnings("deeper repositories are neither protected nor checked after the run"),
     );
     if out.git.mode == GitMode::Commit {
-        // A root inside a repository's work tree (`-C repo/pkg`): that repository too.
+        // Commits work in the repositories of the other roots, not in every one under `/tmp`:
+        // those found only through a temporary root stay read-only.
         let mut with_enclosing = found.clone();
+        with_enclosing.repos.retain(|r| {
+            roots
+                .iter()
+                .any(|root| !temp.contains(root) && r.at.starts_with(root))
+        });
+        // A root inside a repository's work tree (`-C repo/pkg`): that repository too.
         with_enclosing
             .repos
-            .extend(enclosing_repos(&out.git.scan_roots));
+            .extend(enclosing_repos(&out.git.scan_roots, temp));
         add_commit_rules(out, &with_enclosing);
     }
     Some(found)
@@ -360,9 +431,9 @@ pub(crate) fn prepare(
 
 /// The nearest `.git` above each searched root (not the temporary ones), as git's discovery
 /// from inside the root would find it.
-fn enclosing_repos(roots: &[ScanRoot]) -> Vec<FoundRepo> {
+fn enclosing_repos(roots: &[ScanRoot], temp: &[PathBuf]) -> Vec<FoundRepo> {
     let mut out = Vec::new();
-    for r in roots.iter().filter(|r| r.max_depth != Some(0)) {
+    for r in roots.iter().filter(|r| !temp.contains(&r.path)) {
         if r.path.join(".git").exists() || is_gitdir(&r.path) {
             continue;
         }
@@ -437,7 +508,13 @@ pub(crate) fn protect(out: &mut ResolvedPolicy, scan: &RepoScan) -> Result<(), C
     let mut add: Vec<Protected> = Vec::new();
     for r in &scan.repos {
         let top = r.depth == 0 && r.kind != RepoKind::Bare;
-        match (r.kind, out.git.mode) {
+        // Read-only as a whole unless commit mode made its gitdir writable (a repository
+        // found only through `/tmp` stays read-only in commit mode too).
+        let mode = match r.gitdir().map(|g| canon(&g)) {
+            Some(g) if commit_roots.iter().any(|c| g.starts_with(c)) => GitMode::Commit,
+            _ => GitMode::ReadOnly,
+        };
+        match (r.kind, mode) {
             // The top-level `.git` is a protected name already (with its gitdir).
             // Only a real repository: an empty `.git` the command fills later is a new
             // repository, for the post-run check.

@@ -44,11 +44,19 @@ impl Snapshot {
     /// (the global git configs, when the command can write them). Files named by `include.path`
     /// and `includeIf.*.path` are read too (`~/` taken from `home`).
     pub fn take(roots: &[ScanRoot], user_configs: &[PathBuf], home: Option<&Path>) -> Snapshot {
-        let found = scan(roots);
+        Snapshot::of_repos(&scan(roots).repos, user_configs, home)
+    }
+
+    /// Like [`Snapshot::take`], for repositories already found (by `resolve`, just before).
+    pub fn of_repos(
+        repos: &[crate::git::FoundRepo],
+        user_configs: &[PathBuf],
+        home: Option<&Path>,
+    ) -> Snapshot {
         let mut gitdirs = BTreeSet::new();
         // Where each `.git` found sits: relative `core.hooksPath` values start there.
         let mut worktree_of = std::collections::BTreeMap::new();
-        for r in &found.repos {
+        for r in repos {
             if let Some(g) = r.gitdir() {
                 let g = crate::resolve::normalize(&g);
                 if r.kind != crate::git::RepoKind::Bare {

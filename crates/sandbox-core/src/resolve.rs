@@ -263,6 +263,8 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
         glob_scan_max_depth: policy.glob_scan_max_depth,
         git: crate::git::GitSettings {
             scan_roots: Vec::new(),
+            audit_roots: Vec::new(),
+            found: Vec::new(),
             ..policy.git.clone()
         },
         warnings: Vec::new(),
@@ -314,6 +316,14 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
                         file: origin.into(),
                         key: sub.display().to_string(),
                         reason: "a path under `:project_roots` must be relative".into(),
+                    });
+                }
+                // `../../etc` would name a path outside the project: refused, not resolved.
+                if sub.components().any(|c| c == std::path::Component::ParentDir) {
+                    return Err(CoreError::ConfigValue {
+                        file: origin.into(),
+                        key: sub.display().to_string(),
+                        reason: "a path under `:project_roots` must not contain `..`".into(),
                     });
                 }
                 canonical(&cwd.join(sub), env.target)
@@ -442,7 +452,7 @@ pub(crate) fn resolve_unchecked_for_test(
 }
 
 /// The shared temporary directories (`/tmp`, `$TMPDIR`), canonical: searched for git
-/// repositories at their top only ([`crate::git`]).
+/// repositories to a bounded depth only ([`crate::git::TEMP_SCAN_MAX_DEPTH`]).
 fn temp_roots(env: &ResolveEnv) -> Vec<PathBuf> {
     let mut v = vec![canonical(Path::new("/tmp"), env.target)];
     if let Some(t) = env.tmpdir.as_ref().map(PathBuf::from) {

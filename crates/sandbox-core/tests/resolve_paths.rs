@@ -120,7 +120,7 @@ fn the_launcher_inside_a_writable_root_is_protected_and_pinned() {
     std::fs::write(&exe, "").unwrap();
     let mut r = resolve(&ws_policy(), &env(&ws)).unwrap();
     assert!(r.decide(&exe, Op::Write).allowed);
-    r.protect_executable(&exe, "the sandbox executable");
+    r.protect_executable(&exe, "the sandbox executable").unwrap();
     let d = r.decide(&exe, Op::Write);
     assert!(
         !d.allowed && d.rule.contains("the sandbox executable"),
@@ -133,8 +133,17 @@ fn the_launcher_inside_a_writable_root_is_protected_and_pinned() {
     );
     // Outside every writable root: nothing changes.
     let before = r.clone();
-    r.protect_executable(Path::new("/usr/bin/env"), "x");
+    r.protect_executable(Path::new("/usr/bin/env"), "x").unwrap();
     assert_eq!(r, before);
+    // A second hard link (cargo's `deps/sandbox-HASH`) could be changed instead: refused.
+    std::fs::create_dir_all(ws.join("target/release/deps")).unwrap();
+    std::fs::hard_link(&exe, ws.join("target/release/deps/sandbox-0")).unwrap();
+    let mut r = resolve(&ws_policy(), &env(&ws)).unwrap();
+    let e = r
+        .protect_executable(&exe, "the sandbox executable")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("2 hard links") && e.contains("outside the writable roots"), "{e}");
 }
 
 #[test]
