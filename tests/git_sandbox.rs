@@ -533,6 +533,7 @@ fn landlock_without_a_mount_namespace_refuses_and_best_effort_still_reports() {
 /// its hooks and config cannot be planted, `explain` agrees, and a repository the search finds
 /// there is checked after the run (a bare one's hooks are read-only, a new hook is reported).
 #[test]
+#[ignore = "the /tmp repository search is off (git::TEMP_SCAN_MAX_DEPTH = 0) until its mounts tolerate a repository deleted meanwhile; README Known limits"]
 fn repositories_elsewhere_under_tmp_are_protected() {
     for u in users() {
         let base = Dir::new(u, Path::new("/tmp"));

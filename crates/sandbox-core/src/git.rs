@@ -62,11 +62,13 @@ impl GitMode {
 /// How many directories below one root are searched for repositories at most.
 pub const GIT_SCAN_MAX_DIRS: usize = 20_000;
 
-/// How many levels below `/tmp` and `$TMPDIR` repositories are looked for (`/tmp/a/b/c/d/.git`
-/// is found): every `--full-auto` run can write there, so the user's repositories there need
-/// the same protection as the workspace's, but those directories hold other programs' deep
-/// trees too.
-pub const TEMP_SCAN_MAX_DEPTH: usize = 4;
+/// How many levels below `/tmp` and `$TMPDIR` repositories are looked for. Every
+/// `--full-auto` run can write there, so the user's repositories there need the same
+/// protection as the workspace's; a search 4 levels deep protects them, but a repository that
+/// another process deletes between the search and the mount then fails the launch (bwrap
+/// exit 1, Landlock 125), which made concurrent runs flaky. Until the mounts tolerate a
+/// vanished repository, only the top of those roots is searched (0); see README "Git".
+pub const TEMP_SCAN_MAX_DEPTH: usize = 0;
 
 /// The origin of the write rules commit mode adds (shown by `explain` and `profile`).
 pub const COMMIT_RULE_ORIGIN: &str = "git commit mode: objects";
