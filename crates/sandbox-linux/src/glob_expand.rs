@@ -50,6 +50,19 @@ pub struct DenyMatch {
     pub pattern: String,
 }
 
+/// The paths the directories above which must not be renamed while `matches` are masked
+/// ([`sandbox_core::ResolvedPolicy::rename_pins_with`]): each match, and a matched link's
+/// target (the path that is masked for it).
+pub fn pinned_paths(matches: &[DenyMatch]) -> impl Iterator<Item = &Path> {
+    matches.iter().flat_map(|m| {
+        let target = match &m.kind {
+            MatchKind::Symlink { target } => target.as_deref(),
+            _ => None,
+        };
+        std::iter::once(m.path.as_path()).chain(target)
+    })
+}
+
 /// The result of [`expand`]: the matches, and the globs whose walk the depth limit cut short.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Expansion {
