@@ -47,14 +47,19 @@ fn directories_above_a_deny_glob_match_cannot_be_renamed() {
             let what = format!("{} {backend}: {}", user.name, stderr(&o));
             assert_ok(&o, &what);
             assert_eq!(
-                std::fs::read_to_string(extra.join("b/key/.env")).ok().as_deref(),
+                std::fs::read_to_string(extra.join("b/key/.env"))
+                    .ok()
+                    .as_deref(),
                 Some("SECRET\n"),
                 "the matched file was moved: {what}"
             );
             // `mv` falls back to copying where rename says EXDEV: a partial copy (without the
             // unreadable match) may be left, the original never moves.
             for copy in ["new", "b/key2", "key2"] {
-                assert!(!extra.join(copy).join("key/.env").exists(), "{copy}: {what}");
+                assert!(
+                    !extra.join(copy).join("key/.env").exists(),
+                    "{copy}: {what}"
+                );
                 assert!(!extra.join(copy).join(".env").exists(), "{copy}: {what}");
                 let _ = std::fs::remove_dir_all(extra.join(copy));
             }
@@ -69,10 +74,21 @@ fn directories_above_a_deny_glob_match_cannot_be_renamed() {
         assert_ok(&o, "profile");
         let pins: Vec<String> = stdout(&o)
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("pin ")?.split(' ').next().map(String::from))
+            .filter_map(|l| {
+                l.trim()
+                    .strip_prefix("pin ")?
+                    .split(' ')
+                    .next()
+                    .map(String::from)
+            })
             .filter(|p| p.starts_with(e))
             .collect();
-        assert_eq!(pins, [format!("{e}/b"), format!("{e}/b/key")], "{}", stdout(&o));
+        assert_eq!(
+            pins,
+            [format!("{e}/b"), format!("{e}/b/key")],
+            "{}",
+            stdout(&o)
+        );
         // The oracle denies writing (so moving away) the matched path, and allows the rest.
         let ex = |op, p: &Path| explain_allows(user, &ws.path, &args, op, p);
         assert!(!ex("write", &extra.join("b/key/.env")));

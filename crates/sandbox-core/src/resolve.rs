@@ -219,7 +219,10 @@ impl ResolvedPolicy {
 
     /// [`Self::rename_pins`] plus the directories leading to each of `masked`: paths a
     /// backend masks beyond the rules, such as deny-glob matches expanded at launch.
-    pub fn rename_pins_with<'a>(&'a self, masked: impl IntoIterator<Item = &'a Path>) -> Vec<PathBuf> {
+    pub fn rename_pins_with<'a>(
+        &'a self,
+        masked: impl IntoIterator<Item = &'a Path>,
+    ) -> Vec<PathBuf> {
         let in_root = |p: &Path| self.writable_roots.iter().any(|r| p.starts_with(&r.path));
         let carved_rules = self.rules.iter().filter(|r| {
             r.access != Access::Write

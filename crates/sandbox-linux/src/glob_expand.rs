@@ -632,4 +632,26 @@ mod tests {
         fs::write(d.path().join("f"), "x").unwrap();
         assert!(!can_traverse(&d.path().join("f")));
     }
+
+    #[test]
+    fn pinned_paths_are_each_match_and_a_matched_links_target() {
+        let m = |path: &str, kind| DenyMatch {
+            path: path.into(),
+            kind,
+            pattern: "p".into(),
+        };
+        let matches = [
+            m("/w/a.env", MatchKind::File),
+            m(
+                "/w/l.env",
+                MatchKind::Symlink {
+                    target: Some("/w/t/x".into()),
+                },
+            ),
+            m("/w/dangling.env", MatchKind::Symlink { target: None }),
+        ];
+        let got: Vec<&Path> = pinned_paths(&matches).collect();
+        let want = ["/w/a.env", "/w/l.env", "/w/t/x", "/w/dangling.env"];
+        assert_eq!(got, want.map(Path::new));
+    }
 }
