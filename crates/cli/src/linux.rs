@@ -437,7 +437,7 @@ mod imp {
                         }
                         sandbox_linux::mountns::MountStep::Pin { path } => {
                             format!(
-                                "pin {} (cannot be renamed: leads to a protected path)",
+                                "pin {} (cannot be renamed: leads to a protected or denied path)",
                                 path.display()
                             )
                         }

@@ -214,6 +214,15 @@ impl ResolvedPolicy {
     /// A read or deny rule inside a writable root is carved out the same way, so the
     /// directories leading to it are pinned too.
     pub fn rename_pins(&self) -> Vec<PathBuf> {
+        self.rename_pins_with(std::iter::empty())
+    }
+
+    /// [`Self::rename_pins`] plus the directories leading to each of `masked`: paths a
+    /// backend masks beyond the rules, such as deny-glob matches expanded at launch.
+    pub fn rename_pins_with<'a>(
+        &'a self,
+        masked: impl IntoIterator<Item = &'a Path>,
+    ) -> Vec<PathBuf> {
         let in_root = |p: &Path| self.writable_roots.iter().any(|r| p.starts_with(&r.path));
         let carved_rules = self.rules.iter().filter(|r| {
             r.access != Access::Write
@@ -226,7 +235,8 @@ impl ResolvedPolicy {
             .protected_paths()
             .into_iter()
             .map(|p| p.path.as_path())
-            .chain(carved_rules.map(|r| r.path.as_path()));
+            .chain(carved_rules.map(|r| r.path.as_path()))
+            .chain(masked);
         let mut pins = std::collections::BTreeSet::new();
         for p in carved {
             let mut dir = p.parent();

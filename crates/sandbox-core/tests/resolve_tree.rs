@@ -281,6 +281,20 @@ fn rename_pins_are_the_renamable_ancestors_of_protected_paths() {
 }
 
 #[test]
+fn masked_paths_pin_their_ancestors_once_each_below_the_root() {
+    let (_t, base) = tree();
+    std::fs::create_dir_all(base.join("ws/a/b")).unwrap();
+    let r = workspace(ws_policy(), &base.join("ws"));
+    let m1 = base.join("ws/a/b/.env");
+    let m2 = base.join("ws/a/.env");
+    let outside = base.join("elsewhere/x/.env");
+    let pins = r.rename_pins_with([m1.as_path(), m2.as_path(), outside.as_path()]);
+    // Not the root (a mount already), nothing outside a writable root, no duplicates.
+    assert_eq!(pins, [base.join("ws/a"), base.join("ws/a/b")]);
+    assert_eq!(r.rename_pins_with(std::iter::empty()), r.rename_pins());
+}
+
+#[test]
 fn a_fifo_named_git_is_protected_without_being_read() {
     let (_t, base) = tree();
     std::fs::create_dir_all(base.join("ws")).unwrap();

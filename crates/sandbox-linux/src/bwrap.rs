@@ -575,11 +575,11 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             _ => add(&m.path, why, true),
         }
     }
-    let pins = policy.rename_pins();
+    let pins = policy.rename_pins_with(crate::glob_expand::pinned_paths(input.deny_matches));
     for p in &pins {
         add(
             p,
-            "leads to a protected path: pinned so it cannot be renamed".into(),
+            "leads to a protected or denied path: pinned so it cannot be renamed".into(),
             false,
         );
     }

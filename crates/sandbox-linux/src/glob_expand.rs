@@ -50,6 +50,19 @@ pub struct DenyMatch {
     pub pattern: String,
 }
 
+/// The paths the directories above which must not be renamed while `matches` are masked
+/// ([`sandbox_core::ResolvedPolicy::rename_pins_with`]): each match, and a matched link's
+/// target (the path that is masked for it).
+pub fn pinned_paths(matches: &[DenyMatch]) -> impl Iterator<Item = &Path> {
+    matches.iter().flat_map(|m| {
+        let target = match &m.kind {
+            MatchKind::Symlink { target } => target.as_deref(),
+            _ => None,
+        };
+        std::iter::once(m.path.as_path()).chain(target)
+    })
+}
+
 /// The result of [`expand`]: the matches, and the globs whose walk the depth limit cut short.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Expansion {
@@ -618,5 +631,27 @@ mod tests {
         // A regular file cannot be searched, even by root.
         fs::write(d.path().join("f"), "x").unwrap();
         assert!(!can_traverse(&d.path().join("f")));
+    }
+
+    #[test]
+    fn pinned_paths_are_each_match_and_a_matched_links_target() {
+        let m = |path: &str, kind| DenyMatch {
+            path: path.into(),
+            kind,
+            pattern: "p".into(),
+        };
+        let matches = [
+            m("/w/a.env", MatchKind::File),
+            m(
+                "/w/l.env",
+                MatchKind::Symlink {
+                    target: Some("/w/t/x".into()),
+                },
+            ),
+            m("/w/dangling.env", MatchKind::Symlink { target: None }),
+        ];
+        let got: Vec<&Path> = pinned_paths(&matches).collect();
+        let want = ["/w/a.env", "/w/l.env", "/w/t/x", "/w/dangling.env"];
+        assert_eq!(got, want.map(Path::new));
     }
 }

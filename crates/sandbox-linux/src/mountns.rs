@@ -94,7 +94,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         .iter()
         .map(|r| r.path.as_path())
         .collect();
-    for path in policy.rename_pins() {
+    for path in policy.rename_pins_with(crate::glob_expand::pinned_paths(deny_matches)) {
         if !roots.contains(path.as_path()) {
             steps.push(MountStep::Pin { path });
         }
