@@ -122,7 +122,7 @@ pub(crate) fn rules(
     }
     for g in &policy.deny_globs {
         let re = crate::escape::sbpl_literal(crate::escape::Literal::Regex(
-            &crate::glob_regex::glob_to_regex(&g.pattern)?,
+            &crate::glob_regex::glob_subtree_regex(&g.pattern)?,
         ))?;
         out.line(&format!(
             "(deny network-outbound (remote unix-socket (regex {re})))"
