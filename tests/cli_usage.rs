@@ -3,12 +3,16 @@
 //! form, a mode and a `[permissions]` profile that would drop the profile's rules are refused,
 //! and `$CODEX_HOME/config.toml` (default `~/.codex/config.toml`) is found and obeyed.
 
+// A single-link copy of the binary (cargo's build has a second hard link, which a launch
+// from a writable root refuses).
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// `sandbox ARGS…` in `cwd` with `HOME` (and no `CODEX_HOME` unless set by the caller).
 fn sandbox(home: &Path, cwd: &Path, args: &[&str]) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    let mut c = Command::new(support::sandbox_bin());
     c.args(args)
         .current_dir(cwd)
         .env_clear()

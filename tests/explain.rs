@@ -1,11 +1,15 @@
 //! `sandbox explain` end to end: the acceptance cases of the foundation issue, through the real
 //! binary, on real temp trees.
 
+// A single-link copy of the binary (cargo's build has a second hard link, which a launch
+// from a writable root refuses).
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn sandbox() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    let mut c = Command::new(support::sandbox_bin());
     // Never the developer's own ~/.codex/config.toml.
     c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
     c

@@ -2,11 +2,15 @@
 //! Seatbelt itself only exists on macOS; these tests check the compiled profile, its
 //! offline verification, and the refusal to run on other systems.
 
+// A single-link copy of the binary (cargo's build has a second hard link, which a launch
+// from a writable root refuses).
+mod support;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn sandbox(args: &[&str], cwd: &Path) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    let mut c = Command::new(support::sandbox_bin());
     // Never the developer's own ~/.codex/config.toml.
     c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
     c.args(args)

@@ -4,13 +4,17 @@
 //! code, and the command still runs. Also: `explain` prints a path with a newline on one line.
 #![cfg(target_os = "linux")]
 
+// A single-link copy of the binary (cargo's build has a second hard link, which a launch
+// from a writable root refuses).
+mod support;
+
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 fn sandbox() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    let mut c = Command::new(support::sandbox_bin());
     // Never the developer's own ~/.codex/config.toml.
     c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
     c

@@ -2,10 +2,14 @@
 //! launcher refuses (nothing runs unsandboxed); the plan it would execute is printed and checked
 //! here. What a Windows host enforces is not tested by this file (see the crate README).
 
+// A single-link copy of the binary (cargo's build has a second hard link, which a launch
+// from a writable root refuses).
+mod support;
+
 use std::process::{Command, Output};
 
 fn sandbox() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_sandbox"));
+    let mut c = Command::new(support::sandbox_bin());
     // Never the developer's own ~/.codex/config.toml.
     c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
     c

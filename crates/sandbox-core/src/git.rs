@@ -367,12 +367,15 @@ pub(crate) fn prepare(
     roots.sort();
     roots.dedup();
     let depth = out.git.scan_max_depth;
+    // (`min` has no effect while TEMP_SCAN_MAX_DEPTH is 0; it is kept for when it is not.)
+    #[allow(clippy::unnecessary_min_or_max)]
+    let temp_depth = depth.map_or(TEMP_SCAN_MAX_DEPTH, |d| d.min(TEMP_SCAN_MAX_DEPTH));
     out.git.scan_roots = roots
         .iter()
         .map(|r| ScanRoot {
             path: r.clone(),
             max_depth: if temp.contains(r) {
-                Some(depth.map_or(TEMP_SCAN_MAX_DEPTH, |d| d.min(TEMP_SCAN_MAX_DEPTH)))
+                Some(temp_depth)
             } else {
                 depth
             },
