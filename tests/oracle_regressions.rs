@@ -75,3 +75,43 @@ fn a_denied_working_directory_is_refused_by_every_backend() {
         }
     }
 }
+
+/// A protected directory holding a deny-glob match: the pins that keep the match from being
+/// renamed away were fresh (writable) bind mounts inside the read-only directory, so under
+/// Landlock the command could write there again. Found by the differential suite (seed 10).
+#[test]
+fn a_deny_glob_match_inside_a_protected_directory_keeps_it_read_only() {
+    for user in users() {
+        let ws = Dir::new(user, std::path::Path::new("/tmp"));
+        ws.write(user, "docs/sub/.gitx", "hidden\n");
+        ws.write(user, "docs/sub/notes", "kept\n");
+        for backend in linux_backends(user, &ws.path) {
+            let out = sandbox(
+                user,
+                &ws.path,
+                &[
+                    "linux",
+                    "--backend",
+                    backend,
+                    "--full-auto",
+                    "--deny-read",
+                    "**/.gitx",
+                    "-c",
+                    r#"sandbox.protected_names=[".git","docs"]"#,
+                    "--",
+                    "sh",
+                    "-c",
+                    "echo x >> docs/sub/notes; echo rc=$?",
+                ],
+            );
+            let o = stdout(&out);
+            assert!(o.contains("rc=") && !o.contains("rc=0"), "{backend} as {}: {o}{}", user.name, stderr(&out));
+            assert_eq!(
+                std::fs::read_to_string(ws.join("docs/sub/notes")).unwrap(),
+                "kept\n",
+                "{backend} as {}",
+                user.name
+            );
+        }
+    }
+}

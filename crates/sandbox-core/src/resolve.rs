@@ -243,7 +243,12 @@ impl ResolvedPolicy {
             while let Some(d) = dir {
                 match d.parent() {
                     Some(parent) if in_root(parent) => {
-                        pins.insert(d.to_path_buf());
+                        // Only a directory the command may write needs pinning: one it may
+                        // not write cannot be renamed anyway, and a pin (a fresh bind mount,
+                        // writable) inside a read-only or masked one would undo it.
+                        if self.allows_canonical(d, crate::policy::Op::Write) {
+                            pins.insert(d.to_path_buf());
+                        }
                         dir = Some(parent);
                     }
                     _ => break,
