@@ -18,7 +18,11 @@ struct Tree {
 /// directory, `extra/`, and `real/.git/worktrees/w` for pointer files.
 fn tree() -> Tree {
     let dir = tempfile::tempdir_in(common::temp_parent()).unwrap();
-    let base = std::fs::canonicalize(dir.path()).unwrap();
+    // One level more, so the tree is never as shallow as `/private/tmp` (depth 2): the
+    // depth-based regexes of a tree root are normalised to `<TMP>`, and a tree at depth 2
+    // (a temp dir in a `HOME` of `/root`, when the checkout lies under /tmp) would turn
+    // `/private/tmp`'s into `<TMP>` as well.
+    let base = std::fs::canonicalize(dir.path()).unwrap().join("t");
     std::fs::create_dir_all(base.join("ws/.git")).unwrap();
     std::fs::create_dir_all(base.join("extra")).unwrap();
     std::fs::create_dir_all(base.join("real/.git/worktrees/w")).unwrap();
