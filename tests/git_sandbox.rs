@@ -12,6 +12,14 @@ use std::process::Output;
 use support::*;
 
 /// Runs `sandbox linux --backend BACKEND EXTRA… -- sh -c SCRIPT` as `u` in `cwd`.
+/// The cases take turns: runs of root and `sbxtest` at the same time share the `/tmp`
+/// placeholders (`/tmp/.agents`) but not their registry, and one user's cleanup can then
+/// remove a placeholder the other's bwrap is about to mount (README, Known limits).
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 fn run(u: &User, cwd: &Path, backend: &str, extra: &[&str], script: &str) -> Output {
     let mut args = vec!["linux", "--backend", backend, "--full-auto"];
     args.extend_from_slice(extra);
@@ -66,6 +74,7 @@ fn layouts(u: &User, base: &Dir) -> Vec<(&'static str, PathBuf, PathBuf)> {
 
 #[test]
 fn commit_mode_commits_while_config_and_hooks_stay_read_only() {
+    let _serial = serial();
     for u in users() {
         let base = Dir::new(u, Path::new("/tmp"));
         for (label, ws, repo) in layouts(u, &base) {
@@ -132,6 +141,7 @@ fn commit_mode_commits_while_config_and_hooks_stay_read_only() {
 
 #[test]
 fn explain_and_profile_name_the_git_rules() {
+    let _serial = serial();
     for u in users() {
         let base = Dir::new(u, Path::new("/tmp"));
         let ws = make_repo(u, &base.path, "ws");
@@ -252,6 +262,7 @@ fn attack_script(attack: &str, marker: &Path) -> String {
 
 #[test]
 fn planted_git_settings_are_prevented_or_reported() {
+    let _serial = serial();
     for u in users() {
         for attack in ["pointer", "bare", "nested"] {
             // Control: outside any sandbox, the attack works.
@@ -308,6 +319,7 @@ fn planted_git_settings_are_prevented_or_reported() {
 
 #[test]
 fn a_new_nested_repository_with_a_plant_is_reported_not_blocked() {
+    let _serial = serial();
     for u in users() {
         let base = Dir::new(u, Path::new("/tmp"));
         let ws = make_repo(u, &base.path, "ws");
@@ -332,6 +344,7 @@ fn a_new_nested_repository_with_a_plant_is_reported_not_blocked() {
 
 #[test]
 fn git_init_and_cargo_new_keep_working_in_both_modes() {
+    let _serial = serial();
     let cargo = [
         "/root/.cargo/bin/cargo",
         "/usr/local/cargo/bin/cargo",
@@ -380,6 +393,7 @@ fn git_init_and_cargo_new_keep_working_in_both_modes() {
 
 #[test]
 fn bad_git_config_refuses_and_a_cut_search_warns() {
+    let _serial = serial();
     for u in users() {
         let base = Dir::new(u, Path::new("/tmp"));
         let ws = make_repo(u, &base.path, "ws");
@@ -434,6 +448,7 @@ fn bad_git_config_refuses_and_a_cut_search_warns() {
 
 #[test]
 fn a_planted_global_config_in_a_writable_home_is_reported() {
+    let _serial = serial();
     for u in users() {
         let base = Dir::new(u, Path::new("/tmp"));
         let home = base.join("home");
@@ -498,6 +513,7 @@ fn a_planted_global_config_in_a_writable_home_is_reported() {
 
 #[test]
 fn landlock_without_a_mount_namespace_refuses_and_best_effort_still_reports() {
+    let _serial = serial();
     for u in users() {
         let base = Dir::new(u, Path::new("/tmp"));
         let ws = make_repo(u, &base.path, "ws");
@@ -535,6 +551,7 @@ fn landlock_without_a_mount_namespace_refuses_and_best_effort_still_reports() {
 #[test]
 #[ignore = "the /tmp repository search is off (git::TEMP_SCAN_MAX_DEPTH = 0) until its mounts tolerate a repository deleted meanwhile; README Known limits"]
 fn repositories_elsewhere_under_tmp_are_protected() {
+    let _serial = serial();
     for u in users() {
         let base = Dir::new(u, Path::new("/tmp"));
         let other = make_repo(u, &base.path, "b");
