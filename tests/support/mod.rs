@@ -209,8 +209,13 @@ pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Comm
     cmd
 }
 
-/// Runs `sandbox ARGS…` as `user` in `cwd` and collects the output.
+/// Runs `sandbox ARGS…` as `user` in `cwd` and collects the output. One run at a time per
+/// test binary: runs of root and `sbxtest` at the same moment share the placeholders under
+/// /tmp (`/tmp/.agents`, …) but not their registry, so one user's cleanup can remove a
+/// placeholder the other's bwrap is about to mount (README, Known limits).
 pub fn sandbox<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Output {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     sandbox_cmd(user, cwd, args).output().expect("run sandbox")
 }
 
