@@ -53,7 +53,12 @@ fn cli() -> Cli {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--seed" => c.seed = it.next().and_then(|s| s.parse().ok()),
-            "--soak" => c.soak = it.next().and_then(|s| s.parse().ok()).map(Duration::from_secs),
+            "--soak" => {
+                c.soak = it
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .map(Duration::from_secs)
+            }
             "--backend" => c.backend = it.next(),
             // cargo test passes its own flags (--nocapture, filters…): ignore them.
             _ => {}
@@ -94,7 +99,8 @@ fn main() {
                 stats.mismatches,
                 stats.elapsed.as_secs_f64()
             );
-            let enough = cli.seed.is_some() || cli.soak.is_some() || stats.decisions >= MIN_DECISIONS;
+            let enough =
+                cli.seed.is_some() || cli.soak.is_some() || stats.decisions >= MIN_DECISIONS;
             if !enough {
                 println!(
                     "differential: {backend} as {}: only {} decisions (at least {MIN_DECISIONS} wanted)",
@@ -132,7 +138,9 @@ fn cli_seeds(cli: &Cli, time_seed: u64) -> Vec<u64> {
     if let Some(s) = cli.seed {
         return vec![s];
     }
-    FIXED_SEEDS.chain((0..200).map(|i| time_seed.wrapping_mul(1000) + i)).collect()
+    FIXED_SEEDS
+        .chain((0..200).map(|i| time_seed.wrapping_mul(1000) + i))
+        .collect()
 }
 
 fn run_for(cli: &Cli, backend: &str, user: &User, time_seed: u64) -> Stats {

@@ -304,7 +304,10 @@ fn project_roots_subpaths_with_dotdot_are_refused() {
         let err = String::from_utf8_lossy(&o.stderr);
         assert_eq!(code(&o), 125, "{sub}: {err}");
         assert!(err.starts_with("sandbox: config:"), "{sub}: {err}");
-        assert!(err.contains("config.toml") && err.contains(sub) && err.contains("`..`"), "{sub}: {err}");
+        assert!(
+            err.contains("config.toml") && err.contains(sub) && err.contains("`..`"),
+            "{sub}: {err}"
+        );
         assert!(o.stdout.is_empty(), "{sub}");
     }
 }

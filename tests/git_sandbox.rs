@@ -580,7 +580,11 @@ fn repositories_elsewhere_under_tmp_are_protected() {
                 "BARE-HOOK-DENIED",
                 "BARE-CONFIG-DENIED",
             ] {
-                assert!(so.contains(m), "{what}: missing {m}\nstdout: {so}\nstderr: {}", stderr(&out));
+                assert!(
+                    so.contains(m),
+                    "{what}: missing {m}\nstdout: {so}\nstderr: {}",
+                    stderr(&out)
+                );
             }
             assert!(!g.join("hooks/pre-commit").exists(), "{what}");
             assert!(!bare.join("hooks/post-update").exists(), "{what}");

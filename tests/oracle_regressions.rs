@@ -22,21 +22,32 @@ fn a_glob_matching_a_directory_denies_everything_in_it() {
         let e = sandbox(user, &ws.path, &explain);
         let text = stdout(&e);
         assert!(
-            text.lines().any(|l| l.starts_with("deny") && l.contains("x.env/notes.txt")),
+            text.lines()
+                .any(|l| l.starts_with("deny") && l.contains("x.env/notes.txt")),
             "explain must deny a file inside a matching directory:\n{text}"
         );
         assert!(
-            text.lines().any(|l| l.starts_with("allow") && l.contains("plain/notes.txt")),
+            text.lines()
+                .any(|l| l.starts_with("allow") && l.contains("plain/notes.txt")),
             "{text}"
         );
         for backend in linux_backends(user, &ws.path) {
             let mut args: Vec<&str> = vec!["linux", "--backend", backend];
             args.extend(policy);
-            args.extend(["--", "sh", "-c", "cat x.env/notes.txt; echo rc=$?; cat plain/notes.txt"]);
+            args.extend([
+                "--",
+                "sh",
+                "-c",
+                "cat x.env/notes.txt; echo rc=$?; cat plain/notes.txt",
+            ]);
             let out = sandbox(user, &ws.path, &args);
             let o = stdout(&out);
             assert!(!o.contains("secret"), "{backend} as {}: {o}", user.name);
-            assert!(o.contains("rc=1") && o.contains("public"), "{backend} as {}: {o}", user.name);
+            assert!(
+                o.contains("rc=1") && o.contains("public"),
+                "{backend} as {}: {o}",
+                user.name
+            );
         }
     }
 }
@@ -63,9 +74,25 @@ fn a_denied_working_directory_is_refused_by_every_backend() {
             let out = sandbox(
                 user,
                 &base.path,
-                &["linux", "--backend", backend, "-C", ws_s, "--config", cfg, "--", "true"],
+                &[
+                    "linux",
+                    "--backend",
+                    backend,
+                    "-C",
+                    ws_s,
+                    "--config",
+                    cfg,
+                    "--",
+                    "true",
+                ],
             );
-            assert_eq!(out.status.code(), Some(125), "{backend} as {}: {}", user.name, stderr(&out));
+            assert_eq!(
+                out.status.code(),
+                Some(125),
+                "{backend} as {}: {}",
+                user.name,
+                stderr(&out)
+            );
             let err = stderr(&out);
             assert!(
                 err.contains("working directory") && err.contains("deny rule"),
@@ -105,7 +132,12 @@ fn a_deny_glob_match_inside_a_protected_directory_keeps_it_read_only() {
                 ],
             );
             let o = stdout(&out);
-            assert!(o.contains("rc=") && !o.contains("rc=0"), "{backend} as {}: {o}{}", user.name, stderr(&out));
+            assert!(
+                o.contains("rc=") && !o.contains("rc=0"),
+                "{backend} as {}: {o}{}",
+                user.name,
+                stderr(&out)
+            );
             assert_eq!(
                 std::fs::read_to_string(ws.join("docs/sub/notes")).unwrap(),
                 "kept\n",

@@ -297,7 +297,8 @@ fn a_hard_linked_launcher_inside_a_writable_root_is_refused() {
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert_eq!(code(&o), 125, "{what}");
             assert!(
-                stderr(&o).contains("hard links") && stderr(&o).contains("outside the writable roots"),
+                stderr(&o).contains("hard links")
+                    && stderr(&o).contains("outside the writable roots"),
                 "{what}"
             );
             assert!(!ws.join("ran").exists(), "the command ran: {what}");

@@ -50,7 +50,10 @@ fn start_swapper(user: &User, a: &Path, b: &Path, started: &Path) -> Swapper {
         .expect("start the swapper");
     let t0 = Instant::now();
     while !started.exists() {
-        assert!(t0.elapsed() < Duration::from_secs(10), "swapper did not start");
+        assert!(
+            t0.elapsed() < Duration::from_secs(10),
+            "swapper did not start"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     Swapper(child)
@@ -118,7 +121,11 @@ fn a_workspace_swapped_for_a_link_never_makes_the_link_target_writable() {
                 "{} / {backend}: {ran} ran, {refused} refused, {other} other, none wrote outside",
                 user.name
             );
-            assert!(ran + refused > 0, "{} / {backend}: no launch completed", user.name);
+            assert!(
+                ran + refused > 0,
+                "{} / {backend}: no launch completed",
+                user.name
+            );
             // Put the directory back in place for the next backend.
             if std::fs::symlink_metadata(&ws)
                 .map(|m| m.file_type().is_symlink())

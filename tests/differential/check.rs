@@ -53,10 +53,22 @@ pub enum Outcome {
 /// Refusals the README documents as limits, by the words of their message: the launch fails
 /// closed (125) for a policy that backend cannot enforce.
 const DOCUMENTED_REFUSALS: [(&str, &str); 4] = [
-    ("the policy denies reading it", "a command cannot start in a working directory it may not read"),
-    ("not valid UTF-8", "bwrap cannot take a path that is not UTF-8 (auto uses Landlock)"),
-    ("parent directory does not exist", "Landlock cannot keep a path uncreatable below a missing directory"),
-    ("holding the symbolic link", "bwrap cannot hold another user's link at a protected name"),
+    (
+        "the policy denies reading it",
+        "a command cannot start in a working directory it may not read",
+    ),
+    (
+        "not valid UTF-8",
+        "bwrap cannot take a path that is not UTF-8 (auto uses Landlock)",
+    ),
+    (
+        "parent directory does not exist",
+        "Landlock cannot keep a path uncreatable below a missing directory",
+    ),
+    (
+        "holding the symbolic link",
+        "bwrap cannot hold another user's link at a protected name",
+    ),
 ];
 
 /// Which documented limit a refusal message is, if any.
@@ -110,7 +122,9 @@ fn snapshot(root: &Path) -> BTreeMap<PathBuf, Entry> {
     let mut out = BTreeMap::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(p) = stack.pop() {
-        let Ok(m) = p.symlink_metadata() else { continue };
+        let Ok(m) = p.symlink_metadata() else {
+            continue;
+        };
         let ft = m.file_type();
         let (kind, content, link) = if ft.is_symlink() {
             ("link", Vec::new(), std::fs::read_link(&p).ok())
@@ -244,7 +258,12 @@ fn questions(op: &Op, before: &BTreeMap<PathBuf, Entry>) -> Vec<(Q, PathBuf)> {
                 qs.push((Q::Read, parent(prefix)));
             }
         }
-        if is_link(p) && matches!(op, Op::Read(_) | Op::Exec(_) | Op::Write(_) | Op::Truncate(_) | Op::Chmod(_)) {
+        if is_link(p)
+            && matches!(
+                op,
+                Op::Read(_) | Op::Exec(_) | Op::Write(_) | Op::Truncate(_) | Op::Chmod(_)
+            )
+        {
             qs.push((Q::Read, parent(p)));
         }
     }
@@ -305,13 +324,21 @@ fn oracle(
         let o = support::sandbox(user, cwd, &args);
         // 0: all allowed, 1: some denied; anything else is a failure.
         if !matches!(o.status.code(), Some(0 | 1)) {
-            return Err(format!("explain failed ({:?}): {}", o.status, support::stderr(&o)));
+            return Err(format!(
+                "explain failed ({:?}): {}",
+                o.status,
+                support::stderr(&o)
+            ));
         }
         let rows: serde_json::Value = serde_json::from_slice(&o.stdout)
             .map_err(|e| format!("explain printed no JSON ({e}): {}", support::stdout(&o)))?;
         let rows = rows.as_array().ok_or("explain JSON is not a list")?;
         if rows.len() != paths.len() {
-            return Err(format!("explain answered {} of {} paths", rows.len(), paths.len()));
+            return Err(format!(
+                "explain answered {} of {} paths",
+                rows.len(),
+                paths.len()
+            ));
         }
         for (p, r) in paths.iter().zip(rows) {
             out.insert(
@@ -416,7 +443,13 @@ fn judge(
         let bytes: Vec<u8> = (0..hex.len() / 2)
             .filter_map(|i| u8::from_str_radix(&hex[2 * i..2 * i + 2], 16).ok())
             .collect();
-        Some(bytes.split(|&b| b == 0).filter(|n| !n.is_empty()).map(<[u8]>::to_vec).collect())
+        Some(
+            bytes
+                .split(|&b| b == 0)
+                .filter(|n| !n.is_empty())
+                .map(<[u8]>::to_vec)
+                .collect(),
+        )
     };
     if let (Some(inside), Some(real)) = (names(sandboxed), names(control)) {
         let shown = real.iter().filter(|n| inside.contains(n)).count();
@@ -444,12 +477,18 @@ fn judge(
         if sandboxed == control || (ok(sandboxed) && ok(control) && !compare_content) {
             return Verdict::Agree;
         }
-        if sandboxed == "err EXDEV" && ok(control) && matches!(op, Op::Rename { .. } | Op::Link { .. }) {
+        if sandboxed == "err EXDEV"
+            && ok(control)
+            && matches!(op, Op::Rename { .. } | Op::Link { .. })
+        {
             return Verdict::Known(
                 "a rename or hard link across the sandbox's mount points (writable roots, pinned directories) fails with EXDEV; mv and cp fall back to copying",
             );
         }
-        if sandboxed == "err EBUSY" && ok(control) && matches!(op, Op::Rename { .. } | Op::Unlink(_)) {
+        if sandboxed == "err EBUSY"
+            && ok(control)
+            && matches!(op, Op::Rename { .. } | Op::Unlink(_))
+        {
             return Verdict::Known(
                 "a writable root or pinned directory is a mount point: removing or renaming it fails with EBUSY",
             );
@@ -482,7 +521,11 @@ fn judge(
         denied_by.q.name(),
         gen::shell_quote(denied_by.path.as_os_str()),
         denied_by.rule,
-        if unchanged { "" } else { " and the tree changed" }
+        if unchanged {
+            ""
+        } else {
+            " and the tree changed"
+        }
     ))
 }
 
@@ -548,14 +591,30 @@ fn compare(
             || touched.iter().all(|p| before.get(*p) == after.get(*p));
         let was_missing = op.paths().iter().any(|p| !before.contains_key(*p));
         stats.decisions += 1;
-        match judge(&l.a.root, op, &ans, &sandboxed[k], &control[k], unchanged, was_missing) {
+        match judge(
+            &l.a.root,
+            op,
+            &ans,
+            &sandboxed[k],
+            &control[k],
+            unchanged,
+            was_missing,
+        ) {
             Verdict::Agree => {}
             Verdict::Known(why) => *stats.known.entry(why).or_default() += 1,
             Verdict::Mismatch(why) => {
                 stats.mismatches += 1;
                 let rules: Vec<String> = ans
                     .iter()
-                    .map(|a| format!("{} {} -> {} ({})", a.q.name(), gen::shell_quote(a.path.as_os_str()), if a.allowed { "allow" } else { "deny" }, a.rule))
+                    .map(|a| {
+                        format!(
+                            "{} {} -> {} ({})",
+                            a.q.name(),
+                            gen::shell_quote(a.path.as_os_str()),
+                            if a.allowed { "allow" } else { "deny" },
+                            a.rule
+                        )
+                    })
                     .collect();
                 found.push(Found {
                     op_index: ops[k],
@@ -619,13 +678,18 @@ fn shrink(seed: u64, backend: &str, user: &User, f: &Found) -> String {
         let mut p = policy.clone();
         p.base = rebase_args(&p.base, &l);
         p.parts = p.parts.iter().map(|x| rebase_part(x, &l)).collect();
-        p.config_path = p.config_path.as_ref().map(|_| l.a.root.join("cfg/policy.toml"));
+        p.config_path = p
+            .config_path
+            .as_ref()
+            .map(|_| l.a.root.join("cfg/policy.toml"));
         prepare(&l, &p, user);
         let r = compare(&l, &p, &[f.op_index], backend, user);
         cleanup(&l.a.root);
         cleanup(&l.b.root);
         match r {
-            Ok((_, found)) if !found.is_empty() => Some(format!("{}\n  policy: {}", found[0].text, p.describe())),
+            Ok((_, found)) if !found.is_empty() => {
+                Some(format!("{}\n  policy: {}", found[0].text, p.describe()))
+            }
             _ => None,
         }
     };
@@ -682,9 +746,10 @@ fn rebase_part(p: &Part, l: &Layout) -> Part {
         Part::Flags(f) => Part::Flags(rebase_args(f, l)),
         Part::Sub(k, v) => Part::Sub(k.clone(), v),
         Part::Abs(k, v) => Part::Abs(
-            rebase_os(&OsString::from(k), l).to_string_lossy().into_owned(),
+            rebase_os(&OsString::from(k), l)
+                .to_string_lossy()
+                .into_owned(),
             v,
         ),
     }
 }
-

@@ -308,7 +308,13 @@ fn utf8_rel(root: &Path, p: &Path) -> Option<String> {
     Some(s.to_string())
 }
 
-const GLOBS: &[&str] = &["**/*.env", "**/secret*", "**/k?y", "ws/**/notes.txt", "**/.gitx"];
+const GLOBS: &[&str] = &[
+    "**/*.env",
+    "**/secret*",
+    "**/k?y",
+    "ws/**/notes.txt",
+    "**/.gitx",
+];
 
 fn flags(items: &[&OsStr]) -> Part {
     Part::Flags(items.iter().map(|s| s.to_os_string()).collect())
@@ -433,7 +439,10 @@ pub fn policy(rng: &mut Rng, t: &Tree) -> CasePolicy {
         parts.push(Part::Sub(g.into(), "none"));
     }
     if rng.chance(40) && !seen.iter().any(|s| s.ends_with("/extra")) {
-        parts.push(Part::Abs(t.root.join("extra").display().to_string(), "write"));
+        parts.push(Part::Abs(
+            t.root.join("extra").display().to_string(),
+            "write",
+        ));
     }
     CasePolicy {
         base,
@@ -550,8 +559,16 @@ fn fresh(rng: &mut Rng, t: &Tree, used: &mut Vec<PathBuf>, tag: &str) -> PathBuf
 /// first, then content changes, then structure changes on paths no other operation uses, and
 /// at most one directory rename, last, on a subtree nothing else touches.
 pub fn ops(rng: &mut Rng, t: &Tree, budget: usize) -> Vec<Op> {
-    let files: Vec<PathBuf> = t.of_kind(Kind::File).iter().map(|n| n.path.clone()).collect();
-    let links: Vec<PathBuf> = t.of_kind(Kind::Link).iter().map(|n| n.path.clone()).collect();
+    let files: Vec<PathBuf> = t
+        .of_kind(Kind::File)
+        .iter()
+        .map(|n| n.path.clone())
+        .collect();
+    let links: Vec<PathBuf> = t
+        .of_kind(Kind::Link)
+        .iter()
+        .map(|n| n.path.clone())
+        .collect();
     let dirs: Vec<PathBuf> = t
         .of_kind(Kind::Dir)
         .iter()
@@ -560,7 +577,10 @@ pub fn ops(rng: &mut Rng, t: &Tree, budget: usize) -> Vec<Op> {
     let mut used: Vec<PathBuf> = t.missing.clone();
     let mut out = Vec::new();
     // A directory rename, decided first so that its subtree is kept away from the rest.
-    let tops: Vec<PathBuf> = ["ws", "extra", "out", "cfg"].iter().map(|d| t.root.join(d)).collect();
+    let tops: Vec<PathBuf> = ["ws", "extra", "out", "cfg"]
+        .iter()
+        .map(|d| t.root.join(d))
+        .collect();
     let renamed: Option<PathBuf> = if rng.chance(60) {
         let candidates: Vec<&PathBuf> = dirs.iter().filter(|d| !tops.contains(d)).collect();
         if candidates.is_empty() {
@@ -584,7 +604,11 @@ pub fn ops(rng: &mut Rng, t: &Tree, budget: usize) -> Vec<Op> {
         out.push(Op::Read(p.clone()));
     }
     // Each exec starts a process: a sample of them keeps a case fast.
-    let runnable: Vec<&PathBuf> = files.iter().chain(&links).filter(|p| executable(p)).collect();
+    let runnable: Vec<&PathBuf> = files
+        .iter()
+        .chain(&links)
+        .filter(|p| executable(p))
+        .collect();
     for _ in 0..runnable.len().min(8) {
         out.push(Op::Exec(rng.pick(&runnable).to_path_buf()));
     }

@@ -77,18 +77,28 @@ pub fn run(seeds: &[u64]) -> Offline {
     out
 }
 
-fn seatbelt(seed: u64, policy: &gen::CasePolicy, r: &ResolvedPolicy, corpus: &[PathBuf], out: &mut Offline) {
-    use sandbox_macos::sbpl::{parse, Evaluator};
+fn seatbelt(
+    seed: u64,
+    policy: &gen::CasePolicy,
+    r: &ResolvedPolicy,
+    corpus: &[PathBuf],
+    out: &mut Offline,
+) {
     use sandbox_macos::profile::rename_points;
+    use sandbox_macos::sbpl::{parse, Evaluator};
     use sandbox_macos::verify::{known_difference, unlink_expected, OPS};
-    let Ok(plan) = sandbox_macos::compile(r, &sandbox_macos::CompileOptions { best_effort: true }) else {
+    let Ok(plan) = sandbox_macos::compile(r, &sandbox_macos::CompileOptions { best_effort: true })
+    else {
         return;
     };
     if plan.unrestricted {
         return;
     }
-    let eval = Evaluator::new(&parse(&plan.profile).expect("our profile parses"), &plan.params)
-        .expect("our profile evaluates");
+    let eval = Evaluator::new(
+        &parse(&plan.profile).expect("our profile parses"),
+        &plan.params,
+    )
+    .expect("our profile evaluates");
     // Unlinking or renaming a directory away also moves what is below it: the rename model
     // of the Seatbelt verifier (and of the Linux comparison's directory renames).
     let points = rename_points(r);
@@ -118,7 +128,13 @@ fn seatbelt(seed: u64, policy: &gen::CasePolicy, r: &ResolvedPolicy, corpus: &[P
     }
 }
 
-fn windows(seed: u64, policy: &gen::CasePolicy, r: &ResolvedPolicy, corpus: &[PathBuf], out: &mut Offline) {
+fn windows(
+    seed: u64,
+    policy: &gen::CasePolicy,
+    r: &ResolvedPolicy,
+    corpus: &[PathBuf],
+    out: &mut Offline,
+) {
     let Ok(plan) = sandbox_windows::compile(r, true) else {
         return;
     };
@@ -143,7 +159,9 @@ fn windows(seed: u64, policy: &gen::CasePolicy, r: &ResolvedPolicy, corpus: &[Pa
             }
             // Declared degradation: reads the token tier cannot deny.
             let unenforced = |d: &sandbox_windows::Degradation| {
-                d.unenforced_reads.as_ref().is_some_and(|u| canon.starts_with(u))
+                d.unenforced_reads
+                    .as_ref()
+                    .is_some_and(|u| canon.starts_with(u))
             };
             if !op.is_write() && plan.degradations.iter().any(unenforced) {
                 continue;

@@ -334,7 +334,10 @@ pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, Core
                     });
                 }
                 // `../../etc` would name a path outside the project: refused, not resolved.
-                if sub.components().any(|c| c == std::path::Component::ParentDir) {
+                if sub
+                    .components()
+                    .any(|c| c == std::path::Component::ParentDir)
+                {
                     return Err(CoreError::ConfigValue {
                         file: origin.into(),
                         key: sub.display().to_string(),

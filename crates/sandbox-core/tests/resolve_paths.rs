@@ -120,7 +120,8 @@ fn the_launcher_inside_a_writable_root_is_protected_and_pinned() {
     std::fs::write(&exe, "").unwrap();
     let mut r = resolve(&ws_policy(), &env(&ws)).unwrap();
     assert!(r.decide(&exe, Op::Write).allowed);
-    r.protect_executable(&exe, "the sandbox executable").unwrap();
+    r.protect_executable(&exe, "the sandbox executable")
+        .unwrap();
     let d = r.decide(&exe, Op::Write);
     assert!(
         !d.allowed && d.rule.contains("the sandbox executable"),
@@ -133,7 +134,8 @@ fn the_launcher_inside_a_writable_root_is_protected_and_pinned() {
     );
     // Outside every writable root: nothing changes.
     let before = r.clone();
-    r.protect_executable(Path::new("/usr/bin/env"), "x").unwrap();
+    r.protect_executable(Path::new("/usr/bin/env"), "x")
+        .unwrap();
     assert_eq!(r, before);
     // A second hard link (cargo's `deps/sandbox-HASH`) could be changed instead: refused.
     std::fs::create_dir_all(ws.join("target/release/deps")).unwrap();
@@ -143,7 +145,10 @@ fn the_launcher_inside_a_writable_root_is_protected_and_pinned() {
         .protect_executable(&exe, "the sandbox executable")
         .unwrap_err()
         .to_string();
-    assert!(e.contains("2 hard links") && e.contains("outside the writable roots"), "{e}");
+    assert!(
+        e.contains("2 hard links") && e.contains("outside the writable roots"),
+        "{e}"
+    );
 }
 
 #[test]
