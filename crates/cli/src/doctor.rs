@@ -25,8 +25,8 @@ fn capabilities() -> Map<String, Value> {
 /// capability keys (`filesystem.*`, `network.*`, `process.*`) of that choice.
 #[cfg(target_os = "linux")]
 fn linux_keys(m: &mut Map<String, Value>) {
-    let caps = sandbox_linux::probe::probe();
-    let bwrap_facts = sandbox_linux::choose::doctor_facts(caps.landlock_abi);
+    let caps = sandbox_linux::host::probe::probe();
+    let bwrap_facts = sandbox_linux::select::host::doctor_facts(caps.landlock_abi);
     let fact = |k: &str| {
         bwrap_facts
             .iter()
@@ -63,7 +63,7 @@ fn linux_keys(m: &mut Map<String, Value>) {
 
 /// What the bwrap backend enforces once it runs (namespaces, masks, seccomp on an fd).
 #[cfg(target_os = "linux")]
-fn bwrap_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static str, Value)> {
+fn bwrap_generic(caps: &sandbox_linux::host::probe::Capabilities) -> Vec<(&'static str, Value)> {
     let t = Value::from(true);
     let scope = caps.landlock_abi.is_some_and(|a| a >= 6);
     vec![
@@ -85,7 +85,7 @@ fn bwrap_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static str
         ("network.unix_socket_paths", t.clone()),
         (
             "network.unix_socket_mechanism",
-            Value::from(sandbox_linux::host_sockets::Mechanism::MountMask.name()),
+            Value::from(sandbox_linux::host::sockets::Mechanism::MountMask.name()),
         ),
         // Own network namespace; with --network, a Landlock scope (ABI 6) or a refusal.
         ("network.abstract_unix_closed", Value::from(scope)),
@@ -97,8 +97,8 @@ fn bwrap_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static str
 
 /// What the Landlock backend enforces on this host.
 #[cfg(target_os = "linux")]
-fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static str, Value)> {
-    use sandbox_linux::host_sockets::Mechanism;
+fn landlock_generic(caps: &sandbox_linux::host::probe::Capabilities) -> Vec<(&'static str, Value)> {
+    use sandbox_linux::host::sockets::Mechanism;
     let ll = caps.landlock_abi.is_some();
     let abi = caps.landlock_abi.unwrap_or(0);
     let mountns = caps.mount_namespace;
@@ -155,10 +155,10 @@ fn landlock_generic(caps: &sandbox_linux::probe::Capabilities) -> Vec<(&'static 
 /// No Linux backend can run here.
 #[cfg(target_os = "linux")]
 fn nothing_enforced() -> Vec<(&'static str, Value)> {
-    let mut v = bwrap_generic(&sandbox_linux::probe::Capabilities::full(0));
+    let mut v = bwrap_generic(&sandbox_linux::host::probe::Capabilities::full(0));
     for (k, val) in v.iter_mut() {
         *val = if *k == "network.unix_socket_mechanism" {
-            Value::from(sandbox_linux::host_sockets::Mechanism::Unavailable.name())
+            Value::from(sandbox_linux::host::sockets::Mechanism::Unavailable.name())
         } else {
             Value::from(false)
         };

@@ -82,7 +82,7 @@ impl EgressRun {
         if !self.active() {
             return Ok(());
         }
-        let l = sandbox_linux::netns_listener::listen_in_netns_of(pid, NAMESPACE_PORT)
+        let l = sandbox_linux::netns::listener::listen_in_netns_of(pid, NAMESPACE_PORT)
             .map_err(|e| format!("egress proxy listener: {e}"))?;
         self.serve(l)
     }

@@ -179,7 +179,12 @@ mod imp {
             let closed = plan.mounts.as_ref().map_or(0, |m| {
                 m.steps
                     .iter()
-                    .filter(|s| matches!(s, sandbox_linux::mountns::MountStep::MaskSocket { .. }))
+                    .filter(|s| {
+                        matches!(
+                            s,
+                            sandbox_linux::landlock::mountns::MountStep::MaskSocket { .. }
+                        )
+                    })
                     .count()
             });
             let scoped = plan
@@ -358,7 +363,7 @@ mod imp {
         };
         // The printed plan is what this host can do now: probed for real, not from the
         // launch marker (which a launch corrects only when it turns out wrong).
-        let caps = sandbox_linux::probe::probe();
+        let caps = sandbox_linux::host::probe::probe();
         let sandbox = match Sandbox::with_capabilities(&policy, &caps, opts) {
             Ok(s) => s,
             Err(e) => return setup_error("profile linux", &e),
@@ -432,28 +437,28 @@ mod imp {
                 );
                 for step in &m.steps {
                     let line = match step {
-                        sandbox_linux::mountns::MountStep::KeepWritable { path } => {
+                        sandbox_linux::landlock::mountns::MountStep::KeepWritable { path } => {
                             format!("keep writable {}", path.display())
                         }
-                        sandbox_linux::mountns::MountStep::Pin { path } => {
+                        sandbox_linux::landlock::mountns::MountStep::Pin { path } => {
                             format!(
                                 "pin {} (cannot be renamed: leads to a protected or denied path)",
                                 path.display()
                             )
                         }
-                        sandbox_linux::mountns::MountStep::ReadOnlyBase => {
+                        sandbox_linux::landlock::mountns::MountStep::ReadOnlyBase => {
                             "remount every other mount read-only".to_string()
                         }
-                        sandbox_linux::mountns::MountStep::Protect { path, reason } => {
+                        sandbox_linux::landlock::mountns::MountStep::Protect { path, reason } => {
                             format!("read-only {} ({reason})", path.display())
                         }
-                        sandbox_linux::mountns::MountStep::Placeholder { path, reason } => {
+                        sandbox_linux::landlock::mountns::MountStep::Placeholder { path, reason } => {
                             format!(
                                 "read-only empty placeholder {} ({reason}, missing; removed after the run)",
                                 path.display()
                             )
                         }
-                        sandbox_linux::mountns::MountStep::PrivateDev(d) => {
+                        sandbox_linux::landlock::mountns::MountStep::PrivateDev(d) => {
                             format!(
                                 "private /dev: {} bound from the host, its own devpts (pts, ptmx), shm{}",
                                 d.devices
@@ -468,22 +473,22 @@ mod imp {
                                     .collect::<String>()
                             )
                         }
-                        sandbox_linux::mountns::MountStep::PrivateTmpfs { path } => {
+                        sandbox_linux::landlock::mountns::MountStep::PrivateTmpfs { path } => {
                             format!("private writable tmpfs on {}", path.display())
                         }
-                        sandbox_linux::mountns::MountStep::MaskDir { path } => {
+                        sandbox_linux::landlock::mountns::MountStep::MaskDir { path } => {
                             format!("mask directory {}", path.display())
                         }
-                        sandbox_linux::mountns::MountStep::MaskFile { path } => {
+                        sandbox_linux::landlock::mountns::MountStep::MaskFile { path } => {
                             format!("mask file {}", path.display())
                         }
-                        sandbox_linux::mountns::MountStep::MaskPlaceholder { path } => {
+                        sandbox_linux::landlock::mountns::MountStep::MaskPlaceholder { path } => {
                             format!(
                                 "mask directory {} (denied, missing: an empty placeholder, removed after the run)",
                                 path.display()
                             )
                         }
-                        sandbox_linux::mountns::MountStep::Reexpose {
+                        sandbox_linux::landlock::mountns::MountStep::Reexpose {
                             path,
                             mask,
                             read_only,
@@ -494,11 +499,11 @@ mod imp {
                             mask.display(),
                             if *read_only { ", read-only" } else { "" }
                         ),
-                        sandbox_linux::mountns::MountStep::HoldLink { path } => format!(
+                        sandbox_linux::landlock::mountns::MountStep::HoldLink { path } => format!(
                             "hold the symbolic link {} as it is (another user's, in a sticky directory)",
                             path.display()
                         ),
-                        sandbox_linux::mountns::MountStep::MaskSocket { path } => {
+                        sandbox_linux::landlock::mountns::MountStep::MaskSocket { path } => {
                             format!("close host unix socket {}", path.display())
                         }
                     };

@@ -7,7 +7,7 @@ use sandbox_core::ResolvedPolicy;
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use sandbox_linux::bwrap_launch::LaunchError;
+use sandbox_linux::bwrap::launch::LaunchError;
 
 /// Prints a bwrap setup error and gives its exit code: 127/126 when the command cannot be
 /// found or executed, 125 otherwise.
@@ -121,7 +121,7 @@ fn launch(
 /// `--backend auto`: bwrap when it can create namespaces, else Landlock, else refuse; the
 /// reason is printed with `-v`.
 pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
-    use sandbox_linux::choose::{after_refusal, backend_name, choose_auto};
+    use sandbox_linux::select::host::{after_refusal, backend_name, choose_auto};
     use sandbox_linux::select::Backend;
     if policy.unrestricted {
         return run(a, policy);
@@ -167,7 +167,7 @@ pub fn run_auto(a: &crate::LinuxArgs, policy: ResolvedPolicy) -> ExitCode {
 /// Whether `--backend auto` would choose bwrap for this policy on this host.
 pub fn auto_prefers_bwrap(policy: &ResolvedPolicy) -> bool {
     use sandbox_linux::select::Backend;
-    sandbox_linux::choose::choose_auto(policy).is_ok_and(|s| s.backend == Backend::Bwrap)
+    sandbox_linux::select::host::choose_auto(policy).is_ok_and(|s| s.backend == Backend::Bwrap)
 }
 
 /// Prints the plan `run` would execute, as text (one shell-quoted argument per line) or JSON.

@@ -159,7 +159,10 @@ mod tests {
         for c in Capability::ALL {
             assert!(seen.insert(c.key()), "duplicate key {}", c.key());
             assert_eq!(c.key().parse::<Capability>().unwrap(), c);
-            assert_eq!(serde_json::to_string(&c).unwrap(), format!("\"{}\"", c.key()));
+            assert_eq!(
+                serde_json::to_string(&c).unwrap(),
+                format!("\"{}\"", c.key())
+            );
         }
         assert!("filesystem.nope".parse::<Capability>().is_err());
     }
@@ -170,6 +173,9 @@ mod tests {
         let v = serde_json::to_value(&d).unwrap();
         assert_eq!(v["capability"], "process.signal_scope");
         assert_eq!(v["detail"], "signals reach the host");
-        assert_eq!(d.to_string(), "signals reach the host (process.signal_scope)");
+        assert_eq!(
+            d.to_string(),
+            "signals reach the host (process.signal_scope)"
+        );
     }
 }

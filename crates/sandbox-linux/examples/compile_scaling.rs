@@ -24,7 +24,7 @@ fn main() {
 mod bench {
     use sandbox_core::{resolve, Policy, Preset, ResolveEnv, TargetOs};
     use sandbox_linux::bwrap::{self, BwrapFeatures, BwrapInput};
-    use sandbox_linux::probe::Capabilities;
+    use sandbox_linux::host::probe::Capabilities;
     use sandbox_linux::Options;
     use std::path::{Path, PathBuf};
     use std::time::{Duration, Instant};
@@ -56,7 +56,7 @@ mod bench {
             home: std::env::var_os("HOME").map(PathBuf::from),
             target: TargetOs::Linux,
         };
-        let caps = Capabilities::full(sandbox_linux::landlock::MAX_KNOWN_ABI);
+        let caps = Capabilities::full(sandbox_linux::landlock::ruleset::MAX_KNOWN_ABI);
         let features = BwrapFeatures::assumed();
         for n in counts {
             let mut policy = Policy::preset(Preset::WorkspaceWrite);

@@ -8,7 +8,7 @@
 //! Prints one JSON object per repetition: `{"files":…, "matches":…, "elapsed_ms":…}`.
 
 use sandbox_core::DenyGlob;
-use sandbox_linux::glob_expand::{expand, ExpandOptions};
+use sandbox_linux::deny_globs::{expand, ExpandOptions};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;

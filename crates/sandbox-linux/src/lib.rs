@@ -16,53 +16,26 @@
 //! [`BwrapSandbox`] is the bubblewrap one (`BwrapSandbox::new(&policy, opts)?.run(&cmd, …)`),
 //! and [`choose`] picks between them on this host.
 
-#[cfg(target_os = "linux")]
-pub mod abstract_scope;
 pub mod bwrap;
-#[cfg(target_os = "linux")]
-pub mod bwrap_cache;
-#[cfg(target_os = "linux")]
-pub mod bwrap_gate;
-#[cfg(target_os = "linux")]
-pub mod bwrap_launch;
-#[cfg(target_os = "linux")]
-mod bwrap_sandbox;
-#[cfg(target_os = "linux")]
-mod bwrap_signals;
-#[cfg(target_os = "linux")]
-pub mod choose;
+pub mod deny_globs;
 pub mod error;
-pub mod glob_expand;
-pub mod host_sockets;
+pub mod host;
 pub mod landlock;
-pub mod mountns;
-#[cfg(target_os = "linux")]
-pub mod placeholder;
-pub mod private_dev;
-pub mod select;
-
-#[cfg(target_os = "linux")]
-pub mod launch;
 #[cfg(target_os = "linux")]
 pub mod netns;
 #[cfg(target_os = "linux")]
-pub mod netns_listener;
-#[cfg(target_os = "linux")]
-pub mod probe;
+pub mod placeholder;
 #[cfg(target_os = "linux")]
 pub mod seccomp;
-#[cfg(target_os = "linux")]
-mod seccomp_inet;
+pub mod select;
 #[cfg(target_os = "linux")]
 pub mod supervise;
 #[cfg(target_os = "linux")]
 mod sys;
 
 #[cfg(target_os = "linux")]
-mod sandbox;
+pub use bwrap::sandbox::BwrapSandbox;
 #[cfg(target_os = "linux")]
-pub use bwrap_sandbox::BwrapSandbox;
-#[cfg(target_os = "linux")]
-pub use sandbox::*;
+pub use landlock::sandbox::*;
 
 pub use error::LinuxError;

@@ -177,7 +177,7 @@ impl Forwarder {
     /// own inside bwrap's PID namespace, where neither the terminal's signals nor bwrap reach
     /// it (bwrap forwards none, and its init ignores them). Every forwarded signal, the
     /// terminal's too, is delivered by this thread to the command itself, found through
-    /// `info` (the read end of bwrap's `--info-fd`): see [`crate::bwrap_signals`]. Signals
+    /// `info` (the read end of bwrap's `--info-fd`): see [`crate::bwrap::signals`]. Signals
     /// that come while the command does not exist yet wait for it.
     pub fn supervise_bwrap(
         &mut self,
@@ -185,7 +185,7 @@ impl Forwarder {
         info: Option<std::os::fd::OwnedFd>,
         init: Option<i32>,
     ) -> io::Result<ExitStatus> {
-        let mut target = crate::bwrap_signals::CommandTarget::new(info, init);
+        let mut target = crate::bwrap::signals::CommandTarget::new(info, init);
         let blocked = self.block();
         DEFER.store(true, Ordering::SeqCst);
         let early = PENDING.swap(0, Ordering::SeqCst);
@@ -193,7 +193,7 @@ impl Forwarder {
             SENT_BY_PROCESS.fetch_or(1 << (early as u32 & 63), Ordering::SeqCst);
         }
         let exited =
-            crate::bwrap_signals::wait_delivering(child.id() as i32, &mut target, &blocked);
+            crate::bwrap::signals::wait_delivering(child.id() as i32, &mut target, &blocked);
         DEFER.store(false, Ordering::SeqCst);
         SENT_BY_PROCESS.store(0, Ordering::SeqCst);
         SENT_BY_KERNEL.store(0, Ordering::SeqCst);

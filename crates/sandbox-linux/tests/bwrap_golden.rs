@@ -9,7 +9,7 @@ use sandbox_core::{
     UnixSockets, WritableRoot,
 };
 use sandbox_linux::bwrap::{compile, BwrapFeatures, BwrapInput, BwrapPlan};
-use sandbox_linux::glob_expand::{DenyMatch, MatchKind};
+use sandbox_linux::deny_globs::{DenyMatch, MatchKind};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 

@@ -11,7 +11,7 @@ use sandbox_core::{
     TargetOs, UnixSockets,
 };
 use sandbox_linux::bwrap::{compile, BwrapFeatures, BwrapInput};
-use sandbox_linux::glob_expand::{expand, ExpandOptions};
+use sandbox_linux::deny_globs::{expand, ExpandOptions};
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 

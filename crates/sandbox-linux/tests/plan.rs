@@ -7,9 +7,9 @@ use sandbox_core::{
     Access, NetworkPolicy, Op, PathKind, Protected, ResolvedPolicy, Rule, TargetOs, UnixSockets,
     WritableRoot,
 };
-use sandbox_linux::landlock::{self, LandlockPlan};
-use sandbox_linux::mountns::{self, MountStep};
-use sandbox_linux::probe::Capabilities;
+use sandbox_linux::host::probe::Capabilities;
+use sandbox_linux::landlock::mountns::{self, MountStep};
+use sandbox_linux::landlock::ruleset::{self, LandlockPlan};
 use sandbox_linux::seccomp::{self, sock_filter};
 use sandbox_linux::Options;
 use std::path::{Path, PathBuf};
@@ -229,7 +229,7 @@ proptest! {
     #[test]
     fn plan_agrees_with_oracle(path in arb_path()) {
         let policy = workspace_write();
-        let ll = landlock::compile(&policy, 7, &[]);
+        let ll = ruleset::compile(&policy, 7, &[]);
         let mounts = mountns::compile(&policy, &[]);
         let read = grants(&ll, &path, "read_file");
         prop_assert_eq!(read, policy.decide_canonical(&path, Op::Read).allowed, "read {:?}", path);
@@ -248,7 +248,7 @@ fn read_only_grants_no_write_anywhere_but_devices() {
     let mut p = workspace_write();
     p.rules.truncate(1);
     p.writable_roots.clear();
-    let ll = landlock::compile(&p, 7, &[]);
+    let ll = ruleset::compile(&p, 7, &[]);
     for r in &ll.rules {
         if r.access.names().contains(&"write_file") {
             assert!(r.path.starts_with("/dev"), "{:?} writable", r.path);

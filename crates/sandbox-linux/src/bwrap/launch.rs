@@ -4,11 +4,11 @@
 //! ([`diagnose_exit`]) rather than before every run, so a launch costs one bwrap run.
 //! [`BwrapProbe`] is the full probe (trial runs included) for `sandbox doctor`.
 //!
-//! With [`crate::bwrap_cache`] and [`crate::BwrapSandbox`], the only part of the bwrap backend
+//! With [`crate::host::cache`] and [`crate::BwrapSandbox`], the only part of the bwrap backend
 //! that touches the host.
 
-use crate::bwrap::{BwrapFeatures, BwrapPlan, FdContent};
-use crate::bwrap_cache;
+use crate::bwrap::plan::{BwrapFeatures, BwrapPlan, FdContent};
+use crate::host::cache;
 use crate::placeholder::Held;
 use crate::supervise::{exit_code, Forwarder};
 use std::ffi::{OsStr, OsString};
@@ -48,10 +48,10 @@ pub enum LaunchError {
     CommandNotExecutable(String),
     /// The policy cannot be compiled for bwrap on this host.
     #[error(transparent)]
-    Compile(#[from] crate::bwrap::BwrapError),
+    Compile(#[from] crate::bwrap::plan::BwrapError),
     /// The deny-read globs could not be expanded.
     #[error(transparent)]
-    DenyGlob(#[from] crate::glob_expand::ExpandError),
+    DenyGlob(#[from] crate::deny_globs::ExpandError),
     /// The seccomp filter could not be built.
     #[error(transparent)]
     Seccomp(crate::LinuxError),
@@ -243,11 +243,11 @@ pub fn probe_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
     ))
 }
 
-/// The features of `bwrap`: from the per-user cache ([`crate::bwrap_cache`]) when it holds an
+/// The features of `bwrap`: from the per-user cache ([`crate::host::cache`]) when it holds an
 /// entry for this exact binary, else probed (two short bwrap runs) and stored for next time.
 pub fn cached_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
-    let key = bwrap_cache::identity(bwrap).ok();
-    let dir = key.as_ref().and_then(|_| bwrap_cache::cache_dir());
+    let key = cache::identity(bwrap).ok();
+    let dir = key.as_ref().and_then(|_| cache::cache_dir());
     if let (Some(dir), Some(key)) = (&dir, &key) {
         if let Some(f) = dir.load(key) {
             return Ok(f);
@@ -260,12 +260,12 @@ pub fn cached_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
 /// per-user cache for next time. Also what to do when a cached answer makes a policy refused:
 /// the cache can lie in `/tmp`, which a sandboxed command may write.
 pub fn fresh_features(bwrap: &Path) -> Result<BwrapFeatures, LaunchError> {
-    let key = bwrap_cache::identity(bwrap).ok();
+    let key = cache::identity(bwrap).ok();
     let f = probe_features(bwrap)?;
     if let Some(key) = &key {
         // Only when the binary did not change while it was probed.
-        if bwrap_cache::identity(bwrap).ok().as_ref() == Some(key) {
-            if let Some(dir) = bwrap_cache::cache_dir() {
+        if cache::identity(bwrap).ok().as_ref() == Some(key) {
+            if let Some(dir) = cache::cache_dir() {
                 dir.store(key, &f);
             }
         }
@@ -565,15 +565,15 @@ pub fn launch(bwrap: &Path, plan: &BwrapPlan, command: &[OsString]) -> Result<u8
 
 /// [`launch`], with two options:
 /// - `scope_abstract`: bwrap starts inside a Landlock domain that scopes abstract unix sockets
-///   ([`crate::abstract_scope`]; a `pre_exec` hook: only then is `posix_spawn` given up);
+///   ([`crate::bwrap::abstract_scope`]; a `pre_exec` hook: only then is `posix_spawn` given up);
 /// - `on_start`: bwrap waits (`--block-fd`) until `on_start` has run with the pid of its
-///   sandbox process (`--info-fd`); see [`crate::bwrap_gate`].
+///   sandbox process (`--info-fd`); see [`crate::bwrap::gate`].
 pub fn launch_with(
     bwrap: &Path,
     plan: &BwrapPlan,
     command: &[OsString],
     scope_abstract: bool,
-    on_start: Option<&mut crate::bwrap_gate::OnStart<'_>>,
+    on_start: Option<&mut crate::bwrap::gate::OnStart<'_>>,
 ) -> Result<u8, LaunchError> {
     let (program, rest) = command
         .split_first()
@@ -584,7 +584,7 @@ pub fn launch_with(
     let min_fd = plan.fds.iter().map(|f| f.fd + 1).max().unwrap_or(3);
     let mut gate = match &on_start {
         Some(_) => Some(
-            crate::bwrap_gate::StartGate::new(min_fd)
+            crate::bwrap::gate::StartGate::new(min_fd)
                 .map_err(|e| LaunchError::io("creating bwrap's start gate", e))?,
         ),
         None => None,
@@ -620,7 +620,7 @@ pub fn launch_with(
     cmd.process_group(0);
     if scope_abstract {
         // Made after the plan's fds are placed, so its number is none of theirs.
-        let scope = match crate::abstract_scope::AbstractScope::new() {
+        let scope = match crate::bwrap::abstract_scope::AbstractScope::new() {
             Ok(s) => s,
             Err(e) => {
                 close_placed(&placed);
@@ -791,7 +791,7 @@ fn open_no_links(path: &std::path::Path) -> Result<std::os::fd::OwnedFd, LaunchE
             io::ErrorKind::InvalidInput.into(),
         )
     })?;
-    let fd = crate::launch::open_no_symlinks(&c, true);
+    let fd = crate::landlock::launch::open_no_symlinks(&c, true);
     if fd < 0 {
         let e = io::Error::last_os_error();
         let what = if e.raw_os_error() == Some(libc::ELOOP) {

@@ -7,8 +7,8 @@
 //! If bwrap then fails to set up namespaces anyway, the run is diagnosed and
 //! [`after_refusal`] chooses again. `sandbox doctor` uses the full probe ([`doctor_facts`]).
 
-use crate::bwrap_cache;
-use crate::bwrap_launch::{self, BwrapProbe, HostHints, LaunchError};
+use crate::bwrap::launch::{self, BwrapProbe, HostHints, LaunchError};
+use crate::host::cache;
 use crate::select::{select, Backend, HostFacts, Refusal, Requested, Selection};
 use sandbox_core::ResolvedPolicy;
 use std::path::{Path, PathBuf};
@@ -29,30 +29,30 @@ pub fn quick_facts(policy: &ResolvedPolicy) -> HostFacts {
         .iter()
         .map(|r| r.path.clone())
         .collect();
-    let bwrap = bwrap_launch::find_bwrap(std::env::var_os("PATH").as_deref(), &writable);
-    let bwrap_userns = match (&bwrap, bwrap_launch::forced_refusal()) {
+    let bwrap = launch::find_bwrap(std::env::var_os("PATH").as_deref(), &writable);
+    let bwrap_userns = match (&bwrap, launch::forced_refusal()) {
         (None, _) => Err(LaunchError::NotFound.to_string()),
         (Some(_), Some(e)) => Err(cause(e)),
         (Some(_), None) if userns_works() => Ok(()),
-        (Some(b), None) => bwrap_launch::probe_userns(b, &HostHints::read()).map_err(cause),
+        (Some(b), None) => launch::probe_userns(b, &HostHints::read()).map_err(cause),
     };
     HostFacts {
         bwrap: bwrap
             .as_ref()
             .map(|p| (p.display().to_string(), version(p))),
         bwrap_userns,
-        landlock_abi: crate::probe::landlock_abi(),
+        landlock_abi: crate::host::probe::landlock_abi(),
     }
 }
 
 /// This process can create a user namespace: remembered from an earlier run (positive answers
-/// only, see [`bwrap_cache::CacheDir::userns_ok`]), else one forked child tries.
+/// only, see [`cache::CacheDir::userns_ok`]), else one forked child tries.
 fn userns_works() -> bool {
-    let dir = bwrap_cache::cache_dir();
-    if dir.as_ref().is_some_and(bwrap_cache::CacheDir::userns_ok) {
+    let dir = cache::cache_dir();
+    if dir.as_ref().is_some_and(cache::CacheDir::userns_ok) {
         return true;
     }
-    let ok = crate::probe::user_namespace();
+    let ok = crate::host::probe::user_namespace();
     if let (true, Some(d)) = (ok, &dir) {
         d.set_userns_ok(true);
     }
@@ -60,7 +60,7 @@ fn userns_works() -> bool {
 }
 
 fn version(bwrap: &Path) -> Option<String> {
-    bwrap_launch::cached_features(bwrap).ok()?.version
+    launch::cached_features(bwrap).ok()?.version
 }
 
 /// The backend `--backend auto` runs `policy` with on this host, and why.
@@ -68,7 +68,7 @@ pub fn choose_auto(policy: &ResolvedPolicy) -> Result<Selection, Refusal> {
     let facts = quick_facts(policy);
     let chosen = select(Requested::Auto, &facts)?;
     // A link held as it is needs the Landlock backend (bwrap would refuse the policy).
-    match (crate::bwrap::held_link(policy), facts.landlock_abi) {
+    match (crate::bwrap::plan::held_link(policy), facts.landlock_abi) {
         (Some(link), Some(abi)) if chosen.backend == Backend::Bwrap && abi >= 1 => Ok(Selection {
             backend: Backend::Landlock,
             reason: format!(
@@ -83,7 +83,7 @@ pub fn choose_auto(policy: &ResolvedPolicy) -> Result<Selection, Refusal> {
 /// `--backend auto` chose bwrap, but bwrap could not create the sandbox's namespaces (nothing
 /// ran): the choice without bwrap.
 pub fn after_refusal(e: &LaunchError) -> Result<Selection, Refusal> {
-    if let Some(d) = bwrap_cache::cache_dir() {
+    if let Some(d) = cache::cache_dir() {
         d.set_userns_ok(false);
     }
     let why = match e {
@@ -93,7 +93,7 @@ pub fn after_refusal(e: &LaunchError) -> Result<Selection, Refusal> {
     let facts = HostFacts {
         bwrap: Some((String::new(), None)),
         bwrap_userns: Err(why),
-        landlock_abi: crate::probe::landlock_abi(),
+        landlock_abi: crate::host::probe::landlock_abi(),
     };
     select(Requested::Auto, &facts)
 }

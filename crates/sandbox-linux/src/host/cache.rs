@@ -14,7 +14,7 @@
 //! before anything runs. `proc_mount` is a fact about the host, not the binary, and is never
 //! cached (it is always `true` here; a refusal is found by the launcher's diagnosis).
 
-use crate::bwrap::BwrapFeatures;
+use crate::bwrap::plan::BwrapFeatures;
 use std::io::{Read as _, Write as _};
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
@@ -157,7 +157,7 @@ impl CacheDir {
     /// Whether the Landlock backend found, for `key` (user and boot), that a private mount
     /// namespace can be made; `Some(user_namespace)` when so. Only the positive answer is
     /// remembered; a wrong one is found by the launch before anything runs (see
-    /// [`crate::probe::probe_for_launch`]).
+    /// [`crate::host::probe::probe_for_launch`]).
     pub fn mountns_ok(&self, key: &str) -> Option<bool> {
         let file = self.open(MOUNTNS_OK, libc::O_RDONLY).ok()?;
         let mut text = String::with_capacity(256);

@@ -6,7 +6,7 @@
 //! `SANDBOX_TEST_FORCE_NO_MOUNTNS=1` makes it report that no mount namespace can be made
 //! (neither as root nor through a user namespace). They only ever remove capabilities.
 
-use crate::bwrap_cache;
+use crate::host::cache;
 use serde::Serialize;
 
 /// Env var that makes the probe report "Landlock unsupported" (test hook).
@@ -67,7 +67,7 @@ pub fn probe() -> Capabilities {
 }
 
 /// The capabilities a launch needs, without forking when possible: a positive namespace
-/// answer is remembered per user and boot ([`bwrap_cache::CacheDir::mountns_ok`]); Landlock
+/// answer is remembered per user and boot ([`cache::CacheDir::mountns_ok`]); Landlock
 /// and seccomp are always asked (one syscall each). Returns the capabilities and whether the
 /// namespace answer came from that marker.
 ///
@@ -83,7 +83,7 @@ pub fn probe_for_launch() -> (Capabilities, bool) {
         return (probe(), false);
     }
     let key = marker_key();
-    let dir = key.as_ref().and_then(|_| bwrap_cache::cache_dir());
+    let dir = key.as_ref().and_then(|_| cache::cache_dir());
     if let (Some(d), Some(k)) = (&dir, &key) {
         if let Some(user_namespace) = d.mountns_ok(k) {
             let mut caps = cheap_caps();
@@ -103,7 +103,7 @@ pub fn probe_for_launch() -> (Capabilities, bool) {
 
 /// Forgets a remembered positive namespace answer (after a launch found it wrong).
 pub fn forget_mount_namespace() {
-    if let (Some(d), Some(k)) = (bwrap_cache::cache_dir(), marker_key()) {
+    if let (Some(d), Some(k)) = (cache::cache_dir(), marker_key()) {
         d.set_mountns_ok(&k, None);
     }
 }
@@ -171,7 +171,7 @@ fn seccomp_available() -> bool {
 /// `userns`) exactly as the launcher will, and reports whether it worked.
 fn try_in_child(userns: bool) -> bool {
     // Everything the child needs is prepared before fork.
-    let maps = crate::mountns::IdMaps::current();
+    let maps = crate::landlock::mountns::IdMaps::current();
     // SAFETY: the child only makes raw syscalls on pre-built data and calls _exit.
     unsafe {
         let pid = libc::fork();
@@ -179,7 +179,7 @@ fn try_in_child(userns: bool) -> bool {
             return false;
         }
         if pid == 0 {
-            let ok = crate::mountns::enter_namespaces(userns, &maps).is_ok()
+            let ok = crate::landlock::mountns::enter_namespaces(userns, &maps).is_ok()
                 && crate::sys::mount(None, c"/", None, libc::MS_REC | libc::MS_PRIVATE).is_ok();
             libc::_exit(if ok { 0 } else { 1 });
         }

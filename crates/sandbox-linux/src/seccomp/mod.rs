@@ -10,6 +10,8 @@
 //! [`compile`] is a pure function of the policy; the result holds a readable summary and the
 //! BPF program (see [`SeccompPlan::to_bytes`] for bubblewrap's `--seccomp FD`).
 
+mod inet;
+
 use crate::LinuxError;
 use sandbox_core::{NetworkPolicy, ResolvedPolicy, UnixSockets};
 use seccompiler::{
@@ -82,7 +84,7 @@ const SET_ID_BITS: [(&str, u64); 2] = [("S_ISUID", 0o4000), ("S_ISGID", 0o2000)]
 const CREATING_FLAGS: [u64; 2] = [0o100, 0o20000000];
 
 /// When no mechanism can keep host unix sockets closed (the last rung of
-/// [`crate::host_sockets`]), these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
+/// [`crate::host::sockets`]), these fail outright (`socketpair` + `send`/`recv`/`sendmsg`
 /// stay usable).
 const UNIX_NONE_DENIED: [(&str, i64); 6] = [
     ("connect", libc::SYS_connect),
@@ -238,7 +240,7 @@ pub fn compile_with(
     );
 
     if let NetworkPolicy::Loopback | NetworkPolicy::Proxy { .. } = policy.network {
-        let (socket_rules, why) = crate::seccomp_inet::socket_rules(refuse_unix_sockets)?;
+        let (socket_rules, why) = crate::seccomp::inet::socket_rules(refuse_unix_sockets)?;
         rules.insert(libc::SYS_socket, socket_rules);
         denied_when.extend(why);
         limits.push(
@@ -268,7 +270,7 @@ pub fn compile_with(
             );
         } else {
             // Only unix sockets can be made; which host sockets they reach is the business
-            // of the unix-socket mechanism (crate::host_sockets), not of this filter.
+            // of the unix-socket mechanism (crate::host::sockets), not of this filter.
             let rule = SeccompRule::new(vec![cond(
                 0,
                 SeccompCmpArgLen::Dword,

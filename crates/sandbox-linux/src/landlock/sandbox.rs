@@ -1,10 +1,10 @@
 //! The Landlock backend's plan ([`compile`]) and the embedding type [`Sandbox`].
 
-use crate::host_sockets::{self, Mechanism};
-use crate::landlock::{self, LandlockPlan};
-use crate::launch::Launch;
-use crate::mountns::{self, MountPlan};
-use crate::probe::{self, Capabilities};
+use crate::host::probe::{self, Capabilities};
+use crate::host::sockets::{self, Mechanism};
+use crate::landlock::launch::Launch;
+use crate::landlock::mountns::{self, MountPlan};
+use crate::landlock::ruleset::{self, LandlockPlan};
 use crate::seccomp::{self, SeccompPlan};
 use crate::LinuxError;
 use sandbox_core::{NetworkPolicy, ResolvedPolicy, UnixSockets};
@@ -76,7 +76,7 @@ const DEGRADE_HINT: &str =
     "pass --best-effort to run with this gap (printed as a warning), or use --backend bwrap";
 
 /// Compiles `policy` for the Landlock backend on a host with `caps`. `terminals` are the
-/// caller's terminal devices (see [`landlock::compile`]).
+/// caller's terminal devices (see [`ruleset::compile`]).
 pub fn compile(
     policy: &ResolvedPolicy,
     caps: &Capabilities,
@@ -141,7 +141,7 @@ pub fn compile(
             ),
         ));
     }
-    let unix_mechanism = if !host_sockets::needed(policy) {
+    let unix_mechanism = if !sockets::needed(policy) {
         Mechanism::NotNeeded
     } else if abi >= 9 && policy.unix_sockets != UnixSockets::All {
         Mechanism::LandlockResolveUnix
@@ -150,7 +150,7 @@ pub fn compile(
     } else {
         Mechanism::Unavailable
     };
-    let mut ll = landlock::compile(&policy_eff, abi, terminals);
+    let mut ll = ruleset::compile(&policy_eff, abi, terminals);
     if ll.scoped.bits == 0 {
         gaps.push((
             "process.signal_scope".into(),
@@ -159,9 +159,9 @@ pub fn compile(
             ),
         ));
     }
-    let expansion = crate::glob_expand::expand(
+    let expansion = crate::deny_globs::expand(
         &policy.deny_globs,
-        &crate::glob_expand::ExpandOptions {
+        &crate::deny_globs::ExpandOptions {
             max_depth: policy.glob_scan_max_depth,
             ..Default::default()
         },
@@ -180,8 +180,8 @@ pub fn compile(
             ));
         }
         // No private /dev either: Landlock alone keeps the host's out of reach.
-        if crate::private_dev::compile(&policy_eff).is_some() {
-            landlock::keep_out_of_host_dev(&mut ll, &root_entries());
+        if crate::landlock::private_dev::compile(&policy_eff).is_some() {
+            ruleset::keep_out_of_host_dev(&mut ll, &root_entries());
         }
         if let Some(r) = mountns::carved_read_rules(policy).first() {
             gaps.push((
@@ -273,11 +273,11 @@ fn root_entries() -> Vec<PathBuf> {
 }
 
 /// Adds a [`mountns::MountStep::MaskSocket`] step, after every other step, for each host
-/// socket in `sockets` (canonical paths, [`host_sockets::scan`]) that `policy` closes.
+/// socket in `sockets` (canonical paths, [`sockets::scan`]) that `policy` closes.
 pub fn mask_host_sockets(plan: &mut Plan, policy: &ResolvedPolicy, sockets: &[PathBuf]) {
     if let Some(m) = plan.mounts.as_mut() {
         m.steps.extend(
-            host_sockets::closed(policy, sockets)
+            sockets::closed(policy, sockets)
                 .into_iter()
                 .map(|path| mountns::MountStep::MaskSocket { path }),
         );
@@ -361,7 +361,7 @@ impl Sandbox {
     /// Like [`Sandbox::new`], but the mount namespace answer may come from a per-user marker
     /// instead of a forked trial ([`probe::probe_for_launch`]), saving two forks per launch.
     /// When a launch then fails in the namespace step
-    /// ([`crate::launch::StepError::is_namespace_setup`]), nothing has run, and the caller
+    /// ([`crate::landlock::launch::StepError::is_namespace_setup`]), nothing has run, and the caller
     /// continues with [`Sandbox::without_mount_namespace`]. The CLI uses this.
     pub fn for_launch(policy: &ResolvedPolicy, opts: Options) -> Result<Sandbox, LinuxError> {
         Sandbox::with_capabilities(policy, &probe::probe_for_launch().0, opts)
@@ -387,7 +387,7 @@ impl Sandbox {
     ) -> Result<Sandbox, LinuxError> {
         let mut plan = compile(policy, caps, &opts, &caller_terminals())?;
         if plan.unix_sockets == Mechanism::MountMask {
-            let sockets = host_sockets::scan().map_err(|e| {
+            let sockets = sockets::scan().map_err(|e| {
                 LinuxError::os("reading the host's unix sockets (/proc/net/unix)", e)
             })?;
             mask_host_sockets(&mut plan, policy, &sockets);
@@ -444,7 +444,7 @@ impl Sandbox {
 
     /// After `spawn` failed: the sandbox setup step that failed in the child, if that was
     /// the cause (otherwise the error came from `exec` itself).
-    pub fn setup_failure(&self) -> Option<crate::launch::StepError> {
+    pub fn setup_failure(&self) -> Option<crate::landlock::launch::StepError> {
         let launches = self.launches.lock().unwrap_or_else(|e| e.into_inner());
         launches.last().and_then(|l| l.child_failure())
     }
@@ -504,7 +504,7 @@ pub enum ExecError {
     /// No mount namespace could be made (the remembered answer was wrong); this process is
     /// unchanged and nothing ran: continue with [`Sandbox::without_mount_namespace`].
     #[error("private mount namespace: {0}")]
-    NoMountNamespace(crate::launch::StepError),
+    NoMountNamespace(crate::landlock::launch::StepError),
     /// The sandbox is in place but `execv` failed (ENOENT, EACCES, ENOEXEC, …).
     #[error("exec: {0}")]
     Exec(std::io::Error),

@@ -1,19 +1,19 @@
 //! The bubblewrap backend's embedding type [`BwrapSandbox`], shaped like the Landlock
 //! backend's [`crate::Sandbox`]: `new` finds bwrap, learns its flags (cached per user, see
-//! [`crate::bwrap_cache`]), expands the deny globs, compiles the seccomp filter and the
+//! [`crate::host::cache`]), expands the deny globs, compiles the seccomp filter and the
 //! [`BwrapPlan`]; [`BwrapSandbox::run`] runs a command under it.
 //!
 //! The happy path starts no probe subprocess: bwrap is run directly, and only when it exits
 //! with status 1 (bwrap's status for a failed setup) do trial runs decide whether the sandbox
-//! could have been set up at all ([`crate::bwrap_launch::diagnose_exit`]). If it could not, the
+//! could have been set up at all ([`crate::bwrap::launch::diagnose_exit`]). If it could not, the
 //! command never ran and the diagnosis is returned; a host that refuses only a fresh `/proc`
 //! gets the documented fallback with `best_effort`.
 
-use crate::bwrap::{
+use crate::bwrap::launch::{self, check_command, LaunchError, Verdict};
+use crate::bwrap::plan::{
     compile, host_is_empty_dir, host_kind_of, BwrapFeatures, BwrapInput, BwrapPlan,
 };
-use crate::bwrap_launch::{self, check_command, LaunchError, Verdict};
-use crate::glob_expand::{expand, DenyMatch, ExpandOptions, Expansion};
+use crate::deny_globs::{expand, DenyMatch, ExpandOptions, Expansion};
 use crate::Options;
 use sandbox_core::ResolvedPolicy;
 use std::ffi::OsString;
@@ -28,10 +28,10 @@ pub struct BwrapSandbox {
     deny_matches: Vec<DenyMatch>,
     warnings: Vec<String>,
     seccomp: Vec<u8>,
-    /// Host unix sockets found at construction ([`crate::host_sockets::scan`]).
+    /// Host unix sockets found at construction ([`crate::host::sockets::scan`]).
     host_sockets: Vec<PathBuf>,
     /// The sandbox shares the host's network namespace: bwrap starts inside a Landlock
-    /// domain that scopes abstract unix sockets ([`crate::abstract_scope`]).
+    /// domain that scopes abstract unix sockets ([`crate::bwrap::abstract_scope`]).
     scope_abstract: bool,
     plan: BwrapPlan,
     policy: ResolvedPolicy,
@@ -40,24 +40,24 @@ pub struct BwrapSandbox {
 
 impl BwrapSandbox {
     /// Finds bwrap and compiles `policy` for it; fails closed unless `opts.best_effort`.
-    /// Honours the test hooks [`bwrap_launch::FORCE_NO_USERNS_ENV`] (refused up front, with the
-    /// diagnosis) and [`bwrap_launch::FORCE_NO_PROC_ENV`] (the host refuses `/proc`).
+    /// Honours the test hooks [`launch::FORCE_NO_USERNS_ENV`] (refused up front, with the
+    /// diagnosis) and [`launch::FORCE_NO_PROC_ENV`] (the host refuses `/proc`).
     pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<BwrapSandbox, LaunchError> {
         if policy.unrestricted {
             return BwrapSandbox::build(policy, opts, None, BwrapFeatures::assumed());
         }
         let bin = find(policy).ok_or(LaunchError::NotFound)?;
-        if let Some(e) = bwrap_launch::forced_refusal() {
+        if let Some(e) = launch::forced_refusal() {
             return Err(e);
         }
-        let mut features = bwrap_launch::cached_features(&bin)?;
-        features.proc_mount = !bwrap_launch::forced_no_proc();
+        let mut features = launch::cached_features(&bin)?;
+        features.proc_mount = !launch::forced_no_proc();
         match BwrapSandbox::build(policy, opts.clone(), Some(bin.clone()), features) {
             // Refused for a flag the cache says bwrap lacks: ask bwrap itself before refusing
             // (a stale or tampered entry must not block every later run).
-            Err(LaunchError::Compile(crate::bwrap::BwrapError::MissingFlag { .. })) => {
-                let mut fresh = bwrap_launch::fresh_features(&bin)?;
-                fresh.proc_mount = !bwrap_launch::forced_no_proc();
+            Err(LaunchError::Compile(crate::bwrap::plan::BwrapError::MissingFlag { .. })) => {
+                let mut fresh = launch::fresh_features(&bin)?;
+                fresh.proc_mount = !launch::forced_no_proc();
                 BwrapSandbox::build(policy, opts, Some(bin), fresh)
             }
             other => other,
@@ -71,9 +71,7 @@ impl BwrapSandbox {
         opts: Options,
     ) -> Result<BwrapSandbox, LaunchError> {
         let bin = find(policy);
-        let features = bin
-            .as_deref()
-            .and_then(|b| bwrap_launch::cached_features(b).ok());
+        let features = bin.as_deref().and_then(|b| launch::cached_features(b).ok());
         match features {
             Some(f) => BwrapSandbox::build(policy, opts, bin, f),
             None => BwrapSandbox::build(policy, opts, None, BwrapFeatures::assumed()),
@@ -104,27 +102,27 @@ impl BwrapSandbox {
                 .map_err(LaunchError::Seccomp)?
                 .to_bytes()
         };
-        let host_sockets = if crate::host_sockets::needed(policy) {
-            crate::host_sockets::scan().map_err(|e| {
+        let host_sockets = if crate::host::sockets::needed(policy) {
+            crate::host::sockets::scan().map_err(|e| {
                 LaunchError::io("reading the host's unix sockets (/proc/net/unix)", e)
             })?
         } else {
             Vec::new()
         };
         let mut plan = compile_plan(policy, &deny_matches, &features, &seccomp, opts.best_effort)?;
-        crate::bwrap::mask_host_sockets(&mut plan, policy, &host_sockets)?;
+        crate::bwrap::plan::mask_host_sockets(&mut plan, policy, &host_sockets)?;
         let scope_abstract = !plan.unrestricted && !plan.unshare_net;
-        if scope_abstract && crate::probe::landlock_abi().unwrap_or(0) < 6 {
+        if scope_abstract && crate::host::probe::landlock_abi().unwrap_or(0) < 6 {
             let what = "the host's abstract unix sockets stay reachable with --network (keeping them out needs Landlock ABI 6, Linux 6.12+)";
             if !opts.best_effort {
-                return Err(LaunchError::Compile(crate::bwrap::BwrapError::Unsupported {
+                return Err(LaunchError::Compile(crate::bwrap::plan::BwrapError::Unsupported {
                     feature: what.into(),
                     hint: "leave the network off (bwrap then gives the sandbox its own abstract namespace), or pass --best-effort to run with this gap".into(),
                 }));
             }
             plan.degradations.push(what.into());
         }
-        let scope_abstract = scope_abstract && crate::probe::landlock_abi().unwrap_or(0) >= 6;
+        let scope_abstract = scope_abstract && crate::host::probe::landlock_abi().unwrap_or(0) >= 6;
         Ok(BwrapSandbox {
             bwrap,
             features,
@@ -167,11 +165,11 @@ impl BwrapSandbox {
     }
 
     /// How host unix sockets are kept out of reach (for `-v` and `doctor`).
-    pub fn unix_socket_mechanism(&self) -> crate::host_sockets::Mechanism {
-        if crate::host_sockets::needed(&self.policy) {
-            crate::host_sockets::Mechanism::MountMask
+    pub fn unix_socket_mechanism(&self) -> crate::host::sockets::Mechanism {
+        if crate::host::sockets::needed(&self.policy) {
+            crate::host::sockets::Mechanism::MountMask
         } else {
-            crate::host_sockets::Mechanism::NotNeeded
+            crate::host::sockets::Mechanism::NotNeeded
         }
     }
 
@@ -205,7 +203,7 @@ impl BwrapSandbox {
     /// Runs `command` (program and arguments; the program is looked up in `PATH` inside the
     /// sandbox) and returns the exit code to pass on: the command's, or `128+N` for signal N.
     ///
-    /// For the CLI: it takes over fd numbers of this process ([`bwrap_launch::launch`]) and,
+    /// For the CLI: it takes over fd numbers of this process ([`launch::launch`]) and,
     /// while the command runs, its SIGTERM/SIGHUP/SIGINT/SIGQUIT handlers and child-subreaper
     /// flag ([`crate::supervise`]); an unrestricted policy `exec`s the command in place. `warn` receives each degradation
     /// accepted during the run (a `/proc` refusal found only when bwrap failed), before the
@@ -214,7 +212,7 @@ impl BwrapSandbox {
         self.run_gated(command, warn, None)
     }
 
-    /// [`BwrapSandbox::run`] with a start hook ([`crate::bwrap_gate`]): `on_start` gets the
+    /// [`BwrapSandbox::run`] with a start hook ([`crate::bwrap::gate`]): `on_start` gets the
     /// pid of the sandbox process before the command runs (once per bwrap started). The
     /// `proxy` network mode needs one: it is where the egress proxy makes its listener inside
     /// the command's network namespace, the only way out of it.
@@ -222,7 +220,7 @@ impl BwrapSandbox {
         &self,
         command: &[OsString],
         warn: &mut dyn FnMut(&str),
-        mut on_start: Option<&mut crate::bwrap_gate::OnStart<'_>>,
+        mut on_start: Option<&mut crate::bwrap::gate::OnStart<'_>>,
     ) -> Result<u8, LaunchError> {
         if matches!(
             self.policy.network,
@@ -230,7 +228,7 @@ impl BwrapSandbox {
         ) && on_start.is_none()
             && !self.plan.unrestricted
         {
-            return Err(LaunchError::Compile(crate::bwrap::BwrapError::Unsupported {
+            return Err(LaunchError::Compile(crate::bwrap::plan::BwrapError::Unsupported {
                 feature: "network proxy mode without an egress proxy".into(),
                 hint: "run it with run_gated and a hook that starts sandbox-egress's proxy (the sandbox CLI does)".into(),
             }));
@@ -251,7 +249,7 @@ impl BwrapSandbox {
         }
         check_command(program, &self.policy.cwd)?;
         let bin = self.bwrap.as_deref().ok_or(LaunchError::NotFound)?;
-        let code = bwrap_launch::launch_with(
+        let code = launch::launch_with(
             bin,
             &self.plan,
             command,
@@ -261,7 +259,7 @@ impl BwrapSandbox {
         if code != 1 {
             return Ok(code);
         }
-        match bwrap_launch::diagnose_exit(bin) {
+        match launch::diagnose_exit(bin) {
             Verdict::Works => Ok(1),
             Verdict::Refused(e) => Err(e),
             // Already planned without /proc: the 1 is not about /proc.
@@ -278,13 +276,13 @@ impl BwrapSandbox {
                     &self.seccomp,
                     self.opts.best_effort,
                 )?;
-                crate::bwrap::mask_host_sockets(&mut plan, &self.policy, &self.host_sockets)?;
+                crate::bwrap::plan::mask_host_sockets(&mut plan, &self.policy, &self.host_sockets)?;
                 for d in &plan.degradations {
                     if !self.plan.degradations.contains(d) {
                         warn(d);
                     }
                 }
-                bwrap_launch::launch_with(bin, &plan, command, self.scope_abstract, on_start)
+                launch::launch_with(bin, &plan, command, self.scope_abstract, on_start)
             }
         }
     }
@@ -297,7 +295,7 @@ fn find(policy: &ResolvedPolicy) -> Option<PathBuf> {
         .iter()
         .map(|r| r.path.clone())
         .collect();
-    bwrap_launch::find_bwrap(std::env::var_os("PATH").as_deref(), &writable)
+    launch::find_bwrap(std::env::var_os("PATH").as_deref(), &writable)
 }
 
 /// Compiles the plan against the host filesystem.

@@ -6,8 +6,8 @@
 //! [`compile`] is pure; [`Prepared`] (Linux) holds the host facts read before `fork`, and
 //! its `apply` step only makes raw syscalls.
 
-use crate::glob_expand::{DenyMatch, MatchKind};
-use crate::private_dev::{self, PrivateDev};
+use crate::deny_globs::{DenyMatch, MatchKind};
+use crate::landlock::private_dev::{self, PrivateDev};
 use sandbox_core::index::has_ancestor;
 use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
@@ -30,7 +30,7 @@ pub enum MountStep {
     Pin { path: PathBuf },
     /// Remount every mount of the host view read-only, except the writable roots.
     ReadOnlyBase,
-    /// Cover `/dev` with the device set bubblewrap's `--dev` gives ([`crate::private_dev`]).
+    /// Cover `/dev` with the device set bubblewrap's `--dev` gives ([`crate::landlock::private_dev`]).
     PrivateDev(PrivateDev),
     /// Bind a protected path onto itself, read-only.
     Protect { path: PathBuf, reason: String },
@@ -64,7 +64,7 @@ pub enum MountStep {
     /// `EACCES` as under bwrap (with `/dev/null`, reads empty, on kernels before 5.12).
     MaskFile { path: PathBuf },
     /// Cover a host unix socket the policy closes with a read-only `/dev/null`, so a connect
-    /// or send to that path finds no socket ([`crate::host_sockets`]). Placed after every
+    /// or send to that path finds no socket ([`crate::host::sockets`]). Placed after every
     /// other step.
     MaskSocket { path: PathBuf },
 }
@@ -79,7 +79,7 @@ pub struct MountPlan {
 }
 
 /// Compiles the mount steps for `policy`; `deny_matches` are its deny globs expanded at launch
-/// ([`crate::glob_expand`]), each masked like a deny rule.
+/// ([`crate::deny_globs`]), each masked like a deny rule.
 pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan {
     let mut steps = Vec::new();
     let mut unenforceable = Vec::new();
@@ -94,7 +94,7 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         .iter()
         .map(|r| r.path.as_path())
         .collect();
-    for path in policy.rename_pins_with(crate::glob_expand::pinned_paths(deny_matches)) {
+    for path in policy.rename_pins_with(crate::deny_globs::pinned_paths(deny_matches)) {
         if !roots.contains(path.as_path()) {
             steps.push(MountStep::Pin { path });
         }
@@ -422,7 +422,7 @@ mod imp {
         HoldLink { path: CString },
         PrivateTmpfs { path: CString },
         MaskFile { path: CString },
-        PrivateDev(crate::private_dev::Prepared),
+        PrivateDev(crate::landlock::private_dev::Prepared),
         MaskSocket { path: CString },
     }
 
@@ -576,9 +576,9 @@ mod imp {
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
                         ops.push(Op::ProtectRo { path: c, flags });
                     }
-                    MountStep::PrivateDev(d) => {
-                        ops.push(Op::PrivateDev(crate::private_dev::Prepared::new(d)?))
-                    }
+                    MountStep::PrivateDev(d) => ops.push(Op::PrivateDev(
+                        crate::landlock::private_dev::Prepared::new(d)?,
+                    )),
                     MountStep::PrivateTmpfs { path } => ops.push(Op::PrivateTmpfs {
                         path: cstring(path),
                     }),

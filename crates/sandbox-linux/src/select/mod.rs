@@ -6,6 +6,9 @@
 //! refuses with the reason. Whether the Landlock fallback enforces the *whole* policy is decided
 //! by the Landlock compiler afterwards (it refuses, or degrades with `--best-effort`).
 
+#[cfg(target_os = "linux")]
+pub mod host;
+
 use serde::Serialize;
 
 /// What the user asked for with `--backend`.

@@ -2,10 +2,11 @@
 //! before `fork` (Landlock ruleset fd, mount facts, BPF program); [`Launch::enter`] runs in
 //! the process that will `exec` and only makes raw syscalls.
 
-use crate::landlock::DIR_ONLY;
+use crate::landlock::mountns;
+use crate::landlock::ruleset::DIR_ONLY;
 use crate::seccomp::sock_filter;
 use crate::sys::{self, PathBeneathAttr, RulesetAttr};
-use crate::{mountns, LinuxError, Plan};
+use crate::{LinuxError, Plan};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -100,7 +101,7 @@ fn step(step: &'static str) -> impl Fn(i32) -> StepError {
 }
 
 /// Creates the Landlock ruleset fd described by the plan and adds every path rule.
-fn build_ruleset(plan: &crate::landlock::LandlockPlan) -> Result<OwnedFd, LinuxError> {
+fn build_ruleset(plan: &crate::landlock::ruleset::LandlockPlan) -> Result<OwnedFd, LinuxError> {
     let attr = RulesetAttr {
         handled_access_fs: plan.handled_fs.bits,
         handled_access_net: plan.handled_net.bits,
@@ -237,8 +238,8 @@ impl Launch {
             report,
             mounts,
             seccomp: sc.program().to_vec(),
-            tmpfs_access: crate::landlock::private_tmpfs_rights(ll),
-            devpts_access: crate::landlock::devpts_rights(ll),
+            tmpfs_access: crate::landlock::ruleset::private_tmpfs_rights(ll),
+            devpts_access: crate::landlock::ruleset::devpts_rights(ll),
             pdeathsig,
             // SAFETY: getpid has no preconditions.
             parent: unsafe { libc::getpid() },

@@ -6,6 +6,8 @@
 //!
 //! [`PrivateNet::enter`] runs between `fork` and `exec` and makes raw syscalls only.
 
+pub mod listener;
+
 use serde::Serialize;
 use std::io;
 use std::net::TcpListener;
@@ -118,7 +120,7 @@ impl PrivateNet {
                 libc::close(s);
                 return Err(e);
             }
-            let sent = crate::netns_listener::send_fd(theirs.as_raw_fd(), s);
+            let sent = crate::netns::listener::send_fd(theirs.as_raw_fd(), s);
             let e = err(3);
             libc::close(s);
             if !sent {
@@ -131,6 +133,6 @@ impl PrivateNet {
     /// In the launcher, after the child was spawned: the listener it sent, if any.
     pub fn take_listener(&self) -> Option<TcpListener> {
         let (_, ours, _) = self.proxy.as_ref()?;
-        crate::netns_listener::recv_fd_nonblocking(ours.as_raw_fd()).map(TcpListener::from)
+        crate::netns::listener::recv_fd_nonblocking(ours.as_raw_fd()).map(TcpListener::from)
     }
 }

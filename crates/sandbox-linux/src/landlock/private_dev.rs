@@ -7,7 +7,7 @@
 //! random urandom tty`, each a bind mount of the host node, so the Landlock rules on those
 //! inodes keep applying), a new `devpts` instance of its own (`newinstance,ptmxmode=0666`,
 //! with `/dev/ptmx -> pts/ptmx`) so `openpty()` and `script` work, `/dev/shm` (a private
-//! tmpfs: [`crate::mountns::MountStep::PrivateTmpfs`]), and the links `fd stdin stdout
+//! tmpfs: [`crate::landlock::mountns::MountStep::PrivateTmpfs`]), and the links `fd stdin stdout
 //! stderr`. Writable roots below `/dev` (say `/dev/shm`) are bound back in from the host.
 //!
 //! [`compile`] is pure; [`Prepared`] (Linux) opens the host `/dev` before `fork`, and its

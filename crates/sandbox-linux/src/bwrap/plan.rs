@@ -29,7 +29,7 @@
 //! - Every mount is placed at the canonical path; a symlink inside a writable root that points
 //!   at a masked path resolves to the mask (stricter), while the link itself can be replaced.
 
-use crate::glob_expand::{DenyMatch, MatchKind};
+use crate::deny_globs::{DenyMatch, MatchKind};
 use sandbox_core::index::prefixes;
 use sandbox_core::{NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy};
 use serde::Serialize;
@@ -72,7 +72,7 @@ impl BwrapFeatures {
 /// What [`compile`] needs besides the policy.
 pub struct BwrapInput<'a> {
     pub policy: &'a ResolvedPolicy,
-    /// Deny-glob matches expanded at launch ([`crate::glob_expand::expand`]).
+    /// Deny-glob matches expanded at launch ([`crate::deny_globs::expand`]).
     pub deny_matches: &'a [DenyMatch],
     pub features: &'a BwrapFeatures,
     /// The compiled seccomp program (`struct sock_filter` array), when one is used.
@@ -135,7 +135,7 @@ pub enum Mount {
     /// `--proc /proc`: a procfs of the new PID namespace.
     Proc,
     /// `--ro-bind /dev/null P`: covers a host unix socket the policy closes, so a connect or
-    /// send to that path finds no socket ([`crate::host_sockets`]).
+    /// send to that path finds no socket ([`crate::host::sockets`]).
     MaskSocket { path: PathBuf },
 }
 
@@ -427,7 +427,7 @@ pub fn held_link(policy: &ResolvedPolicy) -> Option<&Path> {
         .map(|p| p.path.as_path())
 }
 
-/// Covers each host socket in `sockets` (canonical paths, from [`crate::host_sockets::scan`])
+/// Covers each host socket in `sockets` (canonical paths, from [`crate::host::sockets::scan`])
 /// that `policy` closes with `/dev/null`, after every other mount so nothing mounted later
 /// uncovers it. Sockets under a fresh `/dev` or `/proc`, or hidden by the mount table
 /// already (not readable in the sandbox), need no cover.
@@ -440,8 +440,8 @@ pub fn mask_host_sockets(
         return Ok(());
     }
     let before = plan.mounts.len();
-    for path in crate::host_sockets::closed(policy, sockets) {
-        if crate::host_sockets::under_fresh_mount(&path) || !plan.access(&path).0 {
+    for path in crate::host::sockets::closed(policy, sockets) {
+        if crate::host::sockets::under_fresh_mount(&path) || !plan.access(&path).0 {
             continue;
         }
         // bwrap's argv is text: a mangled name would leave the real socket uncovered.
@@ -575,7 +575,7 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             _ => add(&m.path, why, true),
         }
     }
-    let pins = policy.rename_pins_with(crate::glob_expand::pinned_paths(input.deny_matches));
+    let pins = policy.rename_pins_with(crate::deny_globs::pinned_paths(input.deny_matches));
     for p in &pins {
         add(
             p,
