@@ -25,7 +25,7 @@ mod imp {
     use crate::args::{Backend, Format};
     use sandbox_core::TargetOs;
     use sandbox_linux::supervise::{exit_code, Forwarder};
-    use sandbox_linux::{ExecError, LinuxError, Options, Plan, Sandbox};
+    use sandbox_linux::{ExecError, LandlockPlan, LandlockSandbox, LinuxError, Options};
     use std::ffi::OsString;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::process::CommandExt;
@@ -76,7 +76,7 @@ mod imp {
         let opts = Options {
             best_effort: a.policy.best_effort,
         };
-        let sandbox = match Sandbox::for_launch(&policy, opts) {
+        let sandbox = match LandlockSandbox::for_launch(&policy, opts) {
             Ok(s) => s,
             Err(e) => return setup_error("linux", &e),
         };
@@ -157,7 +157,7 @@ mod imp {
         /// The command ran (or failed); the exit code to return.
         Done(ExitCode),
         /// The private mount namespace could not be made and nothing ran.
-        NoMountNamespace(Box<Sandbox>),
+        NoMountNamespace(Box<LandlockSandbox>),
     }
 
     /// Prints the plan's degradations and runs the command supervised: as a child, so that
@@ -165,7 +165,7 @@ mod imp {
     /// for signal N, never this process dying of it), and nothing it leaves running outlives
     /// this process. Only an unrestricted policy (no sandbox) `exec`s in place.
     fn launch(
-        sandbox: Sandbox,
+        sandbox: LandlockSandbox,
         path: &Path,
         args: &[OsString],
         verbose: bool,
@@ -225,7 +225,7 @@ mod imp {
     /// process (`PR_SET_PDEATHSIG`). Exit status: the child's code, or 128+N when it died of
     /// signal N.
     fn run_supervised(
-        sandbox: Sandbox,
+        sandbox: LandlockSandbox,
         path: &Path,
         args: &[OsString],
         egress: Option<&mut crate::egress::EgressRun>,
@@ -364,7 +364,7 @@ mod imp {
         // The printed plan is what this host can do now: probed for real, not from the
         // launch marker (which a launch corrects only when it turns out wrong).
         let caps = sandbox_linux::host::probe::probe();
-        let sandbox = match Sandbox::with_capabilities(&policy, &caps, opts) {
+        let sandbox = match LandlockSandbox::with_capabilities(&policy, &caps, opts) {
             Ok(s) => s,
             Err(e) => return setup_error("profile linux", &e),
         };
@@ -382,7 +382,7 @@ mod imp {
     }
 
     /// The plan for humans: one section per layer.
-    pub(crate) fn render_text(plan: &Plan) -> String {
+    pub(crate) fn render_text(plan: &LandlockPlan) -> String {
         use std::fmt::Write;
         let mut s = String::new();
         let _ = writeln!(s, "backend: {} (policy {})", plan.backend, plan.policy);

@@ -7,7 +7,7 @@ use sandbox_core::ResolvedPolicy;
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use sandbox_linux::bwrap::launch::LaunchError;
+use sandbox_linux::bwrap::error::LaunchError;
 
 /// Prints a bwrap setup error and gives its exit code: 127/126 when the command cannot be
 /// found or executed, 125 otherwise.

@@ -1,5 +1,5 @@
 //! Linux backends of `sandbox`: bubblewrap (mount, PID and network namespaces, [`bwrap`]) and
-//! in-process Landlock + seccomp ([`Sandbox`]), plus the choice between them ([`select`]).
+//! in-process Landlock + seccomp ([`LandlockSandbox`]), plus the choice between them ([`select`]).
 //!
 //! ```text
 //! ResolvedPolicy + Capabilities --compile--> Plan (landlock rules, mount steps, seccomp)
@@ -12,7 +12,7 @@
 //!
 //! The compilers ([`bwrap`], [`select`], [`glob_expand`], [`landlock`], [`mountns`]) are pure;
 //! only the launch steps touch the host.
-//! [`Sandbox`] is the embedding API: `Sandbox::new(&policy, Options::default())?.apply(&mut cmd)`;
+//! [`LandlockSandbox`] is the embedding API: `LandlockSandbox::new(&policy, Options::default())?.apply(&mut cmd)`;
 //! [`BwrapSandbox`] is the bubblewrap one (`BwrapSandbox::new(&policy, opts)?.run(&cmd, …)`),
 //! and [`choose`] picks between them on this host.
 

@@ -1,9 +1,9 @@
-//! Library tests: `Sandbox::apply` on a `std::process::Command`, real kernel, as the user
+//! Library tests: `LandlockSandbox::apply` on a `std::process::Command`, real kernel, as the user
 //! running the tests (root in CI; the unprivileged variants run through the CLI suite).
 #![cfg(target_os = "linux")]
 
 use sandbox_core::{resolve, Policy, Preset, ResolveEnv, ResolvedPolicy, TargetOs};
-use sandbox_linux::{Options, Sandbox};
+use sandbox_linux::{LandlockSandbox, Options};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
@@ -26,7 +26,7 @@ fn ws() -> tempfile::TempDir {
         .unwrap()
 }
 
-fn run(sandbox: &Sandbox, ws: &Path, script: &str) -> Output {
+fn run(sandbox: &LandlockSandbox, ws: &Path, script: &str) -> Output {
     let mut cmd = Command::new("/bin/sh");
     cmd.args(["-c", script]).current_dir(ws);
     sandbox.apply(&mut cmd).unwrap();
@@ -51,7 +51,7 @@ fn workspace_write_enforced_through_apply() {
         .prefix("sbx-lib-out-")
         .tempdir_in("/var/tmp")
         .unwrap();
-    let sandbox = Sandbox::new(
+    let sandbox = LandlockSandbox::new(
         &policy(Preset::WorkspaceWrite, &ws_path),
         Options::default(),
     )
@@ -94,7 +94,8 @@ fn workspace_write_enforced_through_apply() {
 fn exit_codes_and_signals_pass_through() {
     let ws = ws();
     let ws_path = ws.path().canonicalize().unwrap();
-    let sandbox = Sandbox::new(&policy(Preset::ReadOnly, &ws_path), Options::default()).unwrap();
+    let sandbox =
+        LandlockSandbox::new(&policy(Preset::ReadOnly, &ws_path), Options::default()).unwrap();
     assert_eq!(run(&sandbox, &ws_path, "exit 42").status.code(), Some(42));
     assert_eq!(
         run(&sandbox, &ws_path, "kill -TERM $$").status.signal(),
@@ -140,13 +141,14 @@ fn inherited_fd_cannot_be_written_through() {
         "if [ -e /proc/self/fd/{fd} ]; then echo FD-OPEN; \
          [ {fd} -le 9 ] && eval 'echo evil >&{fd}'; else echo FD-CLOSED; fi"
     );
-    let sandbox = Sandbox::new(&policy(Preset::ReadOnly, &ws_path), Options::default()).unwrap();
+    let sandbox =
+        LandlockSandbox::new(&policy(Preset::ReadOnly, &ws_path), Options::default()).unwrap();
     let o = run(&sandbox, &ws_path, &probe);
     assert!(out(&o).contains("FD-CLOSED"), "{}", out(&o));
     assert_eq!(std::fs::read_to_string(target.path()).unwrap(), "");
 
     // Control: without a sandbox the same probe sees the fd, so the check above can fail.
-    let none = Sandbox::new(
+    let none = LandlockSandbox::new(
         &policy(Preset::DangerFullAccess, &ws_path),
         Options::default(),
     )
@@ -159,7 +161,7 @@ fn inherited_fd_cannot_be_written_through() {
 fn unrestricted_policy_applies_nothing() {
     let ws = ws();
     let ws_path = ws.path().canonicalize().unwrap();
-    let sandbox = Sandbox::new(
+    let sandbox = LandlockSandbox::new(
         &policy(Preset::DangerFullAccess, &ws_path),
         Options::default(),
     )

@@ -9,7 +9,7 @@ use sandbox_core::{
 };
 use sandbox_linux::host::probe::Capabilities;
 use sandbox_linux::landlock::mountns::{self, MountStep};
-use sandbox_linux::landlock::ruleset::{self, LandlockPlan};
+use sandbox_linux::landlock::ruleset::{self, RulesetPlan};
 use sandbox_linux::seccomp::{self, sock_filter};
 use sandbox_linux::Options;
 use std::path::{Path, PathBuf};
@@ -183,7 +183,7 @@ fn proxy_network_gets_a_private_namespace_or_is_refused() {
 
 // ---- properties against the oracle ----
 
-fn grants(plan: &LandlockPlan, path: &Path, bit: &str) -> bool {
+fn grants(plan: &RulesetPlan, path: &Path, bit: &str) -> bool {
     plan.rules
         .iter()
         .any(|r| path.starts_with(&r.path) && r.access.names().contains(&bit))

@@ -11,6 +11,12 @@ pub mod plan;
 #[cfg(target_os = "linux")]
 pub mod abstract_scope;
 #[cfg(target_os = "linux")]
+pub mod diagnose;
+#[cfg(target_os = "linux")]
+pub mod error;
+#[cfg(target_os = "linux")]
+pub mod features;
+#[cfg(target_os = "linux")]
 pub mod gate;
 #[cfg(target_os = "linux")]
 pub mod launch;

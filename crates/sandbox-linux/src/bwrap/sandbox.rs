@@ -1,15 +1,18 @@
 //! The bubblewrap backend's embedding type [`BwrapSandbox`], shaped like the Landlock
-//! backend's [`crate::Sandbox`]: `new` finds bwrap, learns its flags (cached per user, see
+//! backend's [`crate::LandlockSandbox`]: `new` finds bwrap, learns its flags (cached per user, see
 //! [`crate::host::cache`]), expands the deny globs, compiles the seccomp filter and the
 //! [`BwrapPlan`]; [`BwrapSandbox::run`] runs a command under it.
 //!
 //! The happy path starts no probe subprocess: bwrap is run directly, and only when it exits
 //! with status 1 (bwrap's status for a failed setup) do trial runs decide whether the sandbox
-//! could have been set up at all ([`crate::bwrap::launch::diagnose_exit`]). If it could not, the
+//! could have been set up at all ([`crate::bwrap::diagnose::diagnose_exit`]). If it could not, the
 //! command never ran and the diagnosis is returned; a host that refuses only a fresh `/proc`
 //! gets the documented fallback with `best_effort`.
 
-use crate::bwrap::launch::{self, check_command, LaunchError, Verdict};
+use crate::bwrap::diagnose::{self, Verdict};
+use crate::bwrap::error::LaunchError;
+use crate::bwrap::features;
+use crate::bwrap::launch::{self, check_command};
 use crate::bwrap::plan::{
     compile, host_is_empty_dir, host_kind_of, BwrapFeatures, BwrapInput, BwrapPlan,
 };
@@ -40,24 +43,24 @@ pub struct BwrapSandbox {
 
 impl BwrapSandbox {
     /// Finds bwrap and compiles `policy` for it; fails closed unless `opts.best_effort`.
-    /// Honours the test hooks [`launch::FORCE_NO_USERNS_ENV`] (refused up front, with the
-    /// diagnosis) and [`launch::FORCE_NO_PROC_ENV`] (the host refuses `/proc`).
+    /// Honours the test hooks [`diagnose::FORCE_NO_USERNS_ENV`] (refused up front, with the
+    /// diagnosis) and [`diagnose::FORCE_NO_PROC_ENV`] (the host refuses `/proc`).
     pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<BwrapSandbox, LaunchError> {
         if policy.unrestricted {
             return BwrapSandbox::build(policy, opts, None, BwrapFeatures::assumed());
         }
         let bin = find(policy).ok_or(LaunchError::NotFound)?;
-        if let Some(e) = launch::forced_refusal() {
+        if let Some(e) = diagnose::forced_refusal() {
             return Err(e);
         }
-        let mut features = launch::cached_features(&bin)?;
-        features.proc_mount = !launch::forced_no_proc();
+        let mut features = features::cached_features(&bin)?;
+        features.proc_mount = !diagnose::forced_no_proc();
         match BwrapSandbox::build(policy, opts.clone(), Some(bin.clone()), features) {
             // Refused for a flag the cache says bwrap lacks: ask bwrap itself before refusing
             // (a stale or tampered entry must not block every later run).
             Err(LaunchError::Compile(crate::bwrap::plan::BwrapError::MissingFlag { .. })) => {
-                let mut fresh = launch::fresh_features(&bin)?;
-                fresh.proc_mount = !launch::forced_no_proc();
+                let mut fresh = features::fresh_features(&bin)?;
+                fresh.proc_mount = !diagnose::forced_no_proc();
                 BwrapSandbox::build(policy, opts, Some(bin), fresh)
             }
             other => other,
@@ -71,7 +74,9 @@ impl BwrapSandbox {
         opts: Options,
     ) -> Result<BwrapSandbox, LaunchError> {
         let bin = find(policy);
-        let features = bin.as_deref().and_then(|b| launch::cached_features(b).ok());
+        let features = bin
+            .as_deref()
+            .and_then(|b| features::cached_features(b).ok());
         match features {
             Some(f) => BwrapSandbox::build(policy, opts, bin, f),
             None => BwrapSandbox::build(policy, opts, None, BwrapFeatures::assumed()),
@@ -259,7 +264,7 @@ impl BwrapSandbox {
         if code != 1 {
             return Ok(code);
         }
-        match launch::diagnose_exit(bin) {
+        match diagnose::diagnose_exit(bin) {
             Verdict::Works => Ok(1),
             Verdict::Refused(e) => Err(e),
             // Already planned without /proc: the 1 is not about /proc.
@@ -295,7 +300,7 @@ fn find(policy: &ResolvedPolicy) -> Option<PathBuf> {
         .iter()
         .map(|r| r.path.clone())
         .collect();
-    launch::find_bwrap(std::env::var_os("PATH").as_deref(), &writable)
+    features::find_bwrap(std::env::var_os("PATH").as_deref(), &writable)
 }
 
 /// Compiles the plan against the host filesystem.

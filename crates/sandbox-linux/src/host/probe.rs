@@ -73,11 +73,11 @@ pub fn probe() -> Capabilities {
 ///
 /// A forged or stale marker cannot weaken enforcement: it only claims that the mount
 /// namespace can be made, so the launch tries it, fails in the setup step before anything
-/// runs, and the caller retries with [`Sandbox::without_mount_namespace`] (which forgets the
+/// runs, and the caller retries with [`LandlockSandbox::without_mount_namespace`] (which forgets the
 /// marker and refuses, or degrades with `best_effort`, exactly like a fresh probe). The
 /// test hooks are decided before the marker is read.
 ///
-/// [`Sandbox::without_mount_namespace`]: crate::Sandbox::without_mount_namespace
+/// [`LandlockSandbox::without_mount_namespace`]: crate::LandlockSandbox::without_mount_namespace
 pub fn probe_for_launch() -> (Capabilities, bool) {
     if forced(FORCE_NO_MOUNTNS_ENV) {
         return (probe(), false);

@@ -6,7 +6,7 @@ use crate::landlock::mountns;
 use crate::landlock::ruleset::DIR_ONLY;
 use crate::seccomp::sock_filter;
 use crate::sys::{self, PathBeneathAttr, RulesetAttr};
-use crate::{LinuxError, Plan};
+use crate::{LandlockPlan, LinuxError};
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
@@ -101,7 +101,7 @@ fn step(step: &'static str) -> impl Fn(i32) -> StepError {
 }
 
 /// Creates the Landlock ruleset fd described by the plan and adds every path rule.
-fn build_ruleset(plan: &crate::landlock::ruleset::LandlockPlan) -> Result<OwnedFd, LinuxError> {
+fn build_ruleset(plan: &crate::landlock::ruleset::RulesetPlan) -> Result<OwnedFd, LinuxError> {
     let attr = RulesetAttr {
         handled_access_fs: plan.handled_fs.bits,
         handled_access_net: plan.handled_net.bits,
@@ -209,7 +209,7 @@ fn is_dir(fd: &OwnedFd) -> bool {
 
 impl Launch {
     /// Builds the kernel objects for `plan`. `pdeathsig`: see [`Launch`].
-    pub fn prepare(plan: &Plan, pdeathsig: bool) -> Result<Launch, LinuxError> {
+    pub fn prepare(plan: &LandlockPlan, pdeathsig: bool) -> Result<Launch, LinuxError> {
         let (Some(ll), Some(sc)) = (&plan.landlock, &plan.seccomp) else {
             return Err(LinuxError::Platform(
                 "an unrestricted plan has nothing to launch".into(),

@@ -2,11 +2,11 @@
 //! in-process to the child between `fork` and `exec`.
 //!
 //! ```text
-//! ResolvedPolicy + Capabilities --sandbox::compile--> Plan
+//! ResolvedPolicy + Capabilities --sandbox::compile--> LandlockPlan
 //!     ruleset   (Landlock access rights per path)
 //!     mountns   (read-only protected names, placeholders, masks, private /dev)
 //!     seccomp   (shared with bwrap)
-//! Plan --launch::Launch::prepare (before fork)--> Launch::enter (in the child, raw syscalls)
+//! LandlockPlan --launch::Launch::prepare (before fork)--> Launch::enter (in the child, raw syscalls)
 //! ```
 
 pub mod mountns;

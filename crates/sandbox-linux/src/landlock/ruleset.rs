@@ -1,4 +1,4 @@
-//! Compiles a [`ResolvedPolicy`] into a [`LandlockPlan`]: which access rights the ruleset
+//! Compiles a [`ResolvedPolicy`] into a [`RulesetPlan`]: which access rights the ruleset
 //! handles for the negotiated ABI, and which rights each path grants. Pure: builds on every
 //! OS; the launcher turns the plan into a kernel ruleset.
 //!
@@ -107,7 +107,7 @@ pub struct PathRule {
 
 /// The ruleset to build: handled rights, path rules, scopes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct LandlockPlan {
+pub struct RulesetPlan {
     /// ABI the ruleset is built for (the kernel's, capped at [`MAX_KNOWN_ABI`]).
     pub abi: u32,
     /// Filesystem rights the ruleset restricts (everything this ABI knows).
@@ -126,7 +126,7 @@ fn read_rights() -> u64 {
 
 /// Compiles `policy` for Landlock `abi`. `terminals` are the terminal devices of the caller's
 /// stdio (opened by path, e.g. `/dev/pts/3`), which stay usable like `/dev/tty`.
-pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> LandlockPlan {
+pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> RulesetPlan {
     let abi = abi.min(MAX_KNOWN_ABI);
     let handled_fs = Rights::all(&FS_RIGHTS, abi);
     // loopback/proxy: the command's own network namespace (only loopback) is the boundary.
@@ -177,7 +177,7 @@ pub fn compile(policy: &ResolvedPolicy, abi: u32, terminals: &[PathBuf]) -> Land
     }
     let mut rules = collected.rules;
     rules.sort_by(|a, b| a.path.cmp(&b.path));
-    LandlockPlan {
+    RulesetPlan {
         abi,
         handled_fs,
         handled_net,
@@ -226,7 +226,7 @@ impl Collected {
 
 /// Rights on a private tmpfs the sandbox gets for itself (`/dev/shm`): everything but
 /// device nodes.
-pub fn private_tmpfs_rights(plan: &LandlockPlan) -> u64 {
+pub fn private_tmpfs_rights(plan: &RulesetPlan) -> u64 {
     plan.handled_fs.bits & !(MAKE_CHAR | MAKE_BLOCK)
 }
 
@@ -235,7 +235,7 @@ pub fn private_tmpfs_rights(plan: &LandlockPlan) -> u64 {
 /// keeps only `read_dir`, and its rights go to each entry of `/` (`children`, read from the
 /// host) except `/dev`, where only the device rules (standard devices, the caller's terminal)
 /// grant anything. Entries made in `/` after the launch are not covered (stricter).
-pub fn keep_out_of_host_dev(plan: &mut LandlockPlan, children: &[PathBuf]) {
+pub fn keep_out_of_host_dev(plan: &mut RulesetPlan, children: &[PathBuf]) {
     let Some(i) = plan.rules.iter().position(|r| r.path == Path::new("/")) else {
         return;
     };
@@ -264,7 +264,7 @@ pub fn keep_out_of_host_dev(plan: &mut LandlockPlan, children: &[PathBuf]) {
 
 /// Rights on the sandbox's own `devpts` instance (its `ptmx` and the terminals the command
 /// opens there): reading, writing and terminal ioctls.
-pub fn devpts_rights(plan: &LandlockPlan) -> u64 {
+pub fn devpts_rights(plan: &RulesetPlan) -> u64 {
     plan.handled_fs.bits & (READ_FILE | WRITE_FILE | READ_DIR | TRUNCATE | IOCTL_DEV)
 }
 
@@ -308,7 +308,7 @@ mod tests {
             why: "w".into(),
         };
         let read = read_rights();
-        let mut plan = LandlockPlan {
+        let mut plan = RulesetPlan {
             abi: 6,
             handled_fs: Rights::all(&FS_RIGHTS, 6),
             handled_net: Rights::all(&NET_RIGHTS, 6),
@@ -389,7 +389,7 @@ mod resolve_unix_tests {
         resolve(&p, &env).unwrap()
     }
 
-    fn granted(plan: &LandlockPlan) -> Vec<&Path> {
+    fn granted(plan: &RulesetPlan) -> Vec<&Path> {
         plan.rules
             .iter()
             .filter(|r| r.access.bits & RESOLVE_UNIX != 0)

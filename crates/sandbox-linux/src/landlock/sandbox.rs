@@ -1,10 +1,10 @@
-//! The Landlock backend's plan ([`compile`]) and the embedding type [`Sandbox`].
+//! The Landlock backend's plan ([`compile`]) and the embedding type [`LandlockSandbox`].
 
 use crate::host::probe::{self, Capabilities};
 use crate::host::sockets::{self, Mechanism};
 use crate::landlock::launch::Launch;
 use crate::landlock::mountns::{self, MountPlan};
-use crate::landlock::ruleset::{self, LandlockPlan};
+use crate::landlock::ruleset::{self, RulesetPlan};
 use crate::seccomp::{self, SeccompPlan};
 use crate::LinuxError;
 use sandbox_core::{NetworkPolicy, ResolvedPolicy, UnixSockets};
@@ -32,13 +32,13 @@ pub struct Degradation {
 
 /// Everything the Landlock backend will enforce, as a printable value.
 #[derive(Clone, Debug, Serialize)]
-pub struct Plan {
+pub struct LandlockPlan {
     pub backend: &'static str,
     /// The policy's name (`workspace-write`, `profile NAME`).
     pub policy: String,
     /// Nothing is applied (`danger-full-access`).
     pub unrestricted: bool,
-    pub landlock: Option<LandlockPlan>,
+    pub landlock: Option<RulesetPlan>,
     /// Private mount namespace steps; `None` when no namespace can be made here.
     pub mounts: Option<MountPlan>,
     /// The mount namespace is made inside a new user namespace (not running as root).
@@ -53,7 +53,7 @@ pub struct Plan {
     pub unix_sockets: Mechanism,
     /// A network namespace of the command's own with only loopback (`loopback` and `proxy`
     /// network modes); in proxy mode the launcher serves the egress proxy on a listener made
-    /// there ([`Sandbox::take_proxy_listener`]).
+    /// there ([`LandlockSandbox::take_proxy_listener`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub private_network: Option<crate::netns::PrivateNetwork>,
     /// Gaps accepted with `best_effort`; empty otherwise.
@@ -82,9 +82,9 @@ pub fn compile(
     caps: &Capabilities,
     opts: &Options,
     terminals: &[PathBuf],
-) -> Result<Plan, LinuxError> {
+) -> Result<LandlockPlan, LinuxError> {
     if policy.unrestricted {
-        return Ok(Plan {
+        return Ok(LandlockPlan {
             backend: "landlock",
             policy: policy.description.clone(),
             unrestricted: true,
@@ -241,7 +241,7 @@ pub fn compile(
             return Err(unsupported(feature, format!("{what}{more}"), hint));
         }
     }
-    Ok(Plan {
+    Ok(LandlockPlan {
         backend: "landlock",
         policy: policy.description.clone(),
         unrestricted: false,
@@ -274,7 +274,7 @@ fn root_entries() -> Vec<PathBuf> {
 
 /// Adds a [`mountns::MountStep::MaskSocket`] step, after every other step, for each host
 /// socket in `sockets` (canonical paths, [`sockets::scan`]) that `policy` closes.
-pub fn mask_host_sockets(plan: &mut Plan, policy: &ResolvedPolicy, sockets: &[PathBuf]) {
+pub fn mask_host_sockets(plan: &mut LandlockPlan, policy: &ResolvedPolicy, sockets: &[PathBuf]) {
     if let Some(m) = plan.mounts.as_mut() {
         m.steps.extend(
             sockets::closed(policy, sockets)
@@ -302,7 +302,7 @@ fn caller_terminals() -> Vec<PathBuf> {
     out
 }
 
-impl Plan {
+impl LandlockPlan {
     /// True when the run may hold placeholder mount targets for protected paths (made by
     /// this run for missing ones, or left by a concurrent run for existing ones), which must
     /// be removed after the command exits: the caller has to outlive it. (The CLI waits for
@@ -328,13 +328,13 @@ impl Plan {
 ///
 /// ```no_run
 /// use sandbox_core::{PolicyBuilder, Preset};
-/// use sandbox_linux::{Options, Sandbox};
+/// use sandbox_linux::{Options, LandlockSandbox};
 /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// let policy = PolicyBuilder::new(Preset::WorkspaceWrite)
 ///     .cwd("/work/repo")
 ///     .writable_root("/home/me/.cache/cargo")
 ///     .build()?;
-/// let sandbox = Sandbox::new(&policy, Options::default())?;
+/// let sandbox = LandlockSandbox::new(&policy, Options::default())?;
 /// let mut cmd = std::process::Command::new("cargo");
 /// cmd.arg("test").current_dir("/work/repo");
 /// sandbox.apply(&mut cmd)?; // installs the pre_exec step: Landlock, seccomp, mounts
@@ -344,47 +344,53 @@ impl Plan {
 /// # }
 /// ```
 #[derive(Debug, Clone)]
-pub struct Sandbox {
-    plan: Plan,
+pub struct LandlockSandbox {
+    plan: LandlockPlan,
     caps: Capabilities,
     opts: Options,
     launches: Arc<Mutex<Vec<Arc<Launch>>>>,
 }
 
-impl Sandbox {
+impl LandlockSandbox {
     /// Probes this host (forking short trials for the namespaces) and compiles `policy`;
     /// fails closed unless `opts.best_effort`. Every refusal happens here, before any launch.
-    pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<Sandbox, LinuxError> {
-        Sandbox::with_capabilities(policy, &probe::probe(), opts)
+    pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<LandlockSandbox, LinuxError> {
+        LandlockSandbox::with_capabilities(policy, &probe::probe(), opts)
     }
 
-    /// Like [`Sandbox::new`], but the mount namespace answer may come from a per-user marker
+    /// Like [`LandlockSandbox::new`], but the mount namespace answer may come from a per-user marker
     /// instead of a forked trial ([`probe::probe_for_launch`]), saving two forks per launch.
     /// When a launch then fails in the namespace step
     /// ([`crate::landlock::launch::StepError::is_namespace_setup`]), nothing has run, and the caller
-    /// continues with [`Sandbox::without_mount_namespace`]. The CLI uses this.
-    pub fn for_launch(policy: &ResolvedPolicy, opts: Options) -> Result<Sandbox, LinuxError> {
-        Sandbox::with_capabilities(policy, &probe::probe_for_launch().0, opts)
+    /// continues with [`LandlockSandbox::without_mount_namespace`]. The CLI uses this.
+    pub fn for_launch(
+        policy: &ResolvedPolicy,
+        opts: Options,
+    ) -> Result<LandlockSandbox, LinuxError> {
+        LandlockSandbox::with_capabilities(policy, &probe::probe_for_launch().0, opts)
     }
 
     /// After a launch failed at the namespace step: forgets the remembered namespace answer
     /// and compiles `policy` (the one this sandbox was made from) again for a host without a
     /// mount namespace, so the result is exactly what a fresh probe gives there: a refusal
     /// naming the missing feature, or with `best_effort` a plan listing the degradations.
-    pub fn without_mount_namespace(&self, policy: &ResolvedPolicy) -> Result<Sandbox, LinuxError> {
+    pub fn without_mount_namespace(
+        &self,
+        policy: &ResolvedPolicy,
+    ) -> Result<LandlockSandbox, LinuxError> {
         probe::forget_mount_namespace();
         let mut caps = self.caps.clone();
         caps.mount_namespace = false;
         caps.user_namespace = false;
-        Sandbox::with_capabilities(policy, &caps, self.opts.clone())
+        LandlockSandbox::with_capabilities(policy, &caps, self.opts.clone())
     }
 
-    /// Like [`Sandbox::new`] with already probed capabilities.
+    /// Like [`LandlockSandbox::new`] with already probed capabilities.
     pub fn with_capabilities(
         policy: &ResolvedPolicy,
         caps: &Capabilities,
         opts: Options,
-    ) -> Result<Sandbox, LinuxError> {
+    ) -> Result<LandlockSandbox, LinuxError> {
         let mut plan = compile(policy, caps, &opts, &caller_terminals())?;
         if plan.unix_sockets == Mechanism::MountMask {
             let sockets = sockets::scan().map_err(|e| {
@@ -392,7 +398,7 @@ impl Sandbox {
             })?;
             mask_host_sockets(&mut plan, policy, &sockets);
         }
-        Ok(Sandbox {
+        Ok(LandlockSandbox {
             plan,
             caps: caps.clone(),
             opts,
@@ -401,7 +407,7 @@ impl Sandbox {
     }
 
     /// What will be enforced.
-    pub fn plan(&self) -> &Plan {
+    pub fn plan(&self) -> &LandlockPlan {
         &self.plan
     }
 
@@ -409,7 +415,7 @@ impl Sandbox {
     /// buffers are built now; the hook itself only makes raw syscalls. The child also gets
     /// `PR_SET_PDEATHSIG(SIGKILL)` (it dies with the thread that spawned it).
     ///
-    /// Drop this `Sandbox` only once every process of the command has exited: dropping it
+    /// Drop this `LandlockSandbox` only once every process of the command has exited: dropping it
     /// removes the placeholders for missing protected names, and a process still running
     /// inside could then create them (the CLI kills what the command left behind first).
     pub fn apply(&self, cmd: &mut std::process::Command) -> Result<(), LinuxError> {
@@ -495,14 +501,14 @@ impl Sandbox {
     }
 }
 
-/// Why [`Sandbox::exec`] returned.
+/// Why [`LandlockSandbox::exec`] returned.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     /// The sandbox could not be applied; nothing was run.
     #[error(transparent)]
     Setup(LinuxError),
     /// No mount namespace could be made (the remembered answer was wrong); this process is
-    /// unchanged and nothing ran: continue with [`Sandbox::without_mount_namespace`].
+    /// unchanged and nothing ran: continue with [`LandlockSandbox::without_mount_namespace`].
     #[error("private mount namespace: {0}")]
     NoMountNamespace(crate::landlock::launch::StepError),
     /// The sandbox is in place but `execv` failed (ENOENT, EACCES, ENOEXEC, …).

@@ -7,7 +7,9 @@
 //! If bwrap then fails to set up namespaces anyway, the run is diagnosed and
 //! [`after_refusal`] chooses again. `sandbox doctor` uses the full probe ([`doctor_facts`]).
 
-use crate::bwrap::launch::{self, BwrapProbe, HostHints, LaunchError};
+use crate::bwrap::diagnose::{self, BwrapProbe, HostHints};
+use crate::bwrap::error::LaunchError;
+use crate::bwrap::features;
 use crate::host::cache;
 use crate::select::{select, Backend, HostFacts, Refusal, Requested, Selection};
 use sandbox_core::ResolvedPolicy;
@@ -29,12 +31,12 @@ pub fn quick_facts(policy: &ResolvedPolicy) -> HostFacts {
         .iter()
         .map(|r| r.path.clone())
         .collect();
-    let bwrap = launch::find_bwrap(std::env::var_os("PATH").as_deref(), &writable);
-    let bwrap_userns = match (&bwrap, launch::forced_refusal()) {
+    let bwrap = features::find_bwrap(std::env::var_os("PATH").as_deref(), &writable);
+    let bwrap_userns = match (&bwrap, diagnose::forced_refusal()) {
         (None, _) => Err(LaunchError::NotFound.to_string()),
         (Some(_), Some(e)) => Err(cause(e)),
         (Some(_), None) if userns_works() => Ok(()),
-        (Some(b), None) => launch::probe_userns(b, &HostHints::read()).map_err(cause),
+        (Some(b), None) => diagnose::probe_userns(b, &HostHints::read()).map_err(cause),
     };
     HostFacts {
         bwrap: bwrap
@@ -60,7 +62,7 @@ fn userns_works() -> bool {
 }
 
 fn version(bwrap: &Path) -> Option<String> {
-    launch::cached_features(bwrap).ok()?.version
+    features::cached_features(bwrap).ok()?.version
 }
 
 /// The backend `--backend auto` runs `policy` with on this host, and why.
