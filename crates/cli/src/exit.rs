@@ -66,3 +66,9 @@ pub fn fail_hint(what: &str, why: &dyn Display, hint: &str) -> ExitCode {
 pub fn warn(msg: &str) {
     err!("sandbox: warning: {msg}");
 }
+
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+/// Prints a gap accepted with `--best-effort`: `sandbox: warning: best effort: KEY: DETAIL`.
+pub fn degraded(d: &sandbox_core::Degradation) {
+    warn(&format!("best effort: {}: {}", d.capability, d.detail));
+}

@@ -1,10 +1,13 @@
-//! `sandbox linux` and `sandbox profile linux`.
+//! `sandbox linux` and `sandbox profile linux`: flags in, messages and exit codes out. The
+//! backend choice (and the auto fallback) is `sandbox_linux::Sandbox`'s; this file runs the
+//! chosen sandbox with the CLI's extras (egress proxy, post-run git check, signal
+//! forwarding) and maps errors to exit codes.
 
 use crate::{exit, ProfileArgs};
 use std::process::ExitCode;
 
 #[cfg(target_os = "linux")]
-pub use imp::{profile, run, run_landlock};
+pub use imp::{profile, run};
 
 #[cfg(not(target_os = "linux"))]
 pub fn run(_a: crate::LinuxArgs) -> ExitCode {
@@ -23,9 +26,12 @@ pub fn profile(_a: ProfileArgs) -> ExitCode {
 mod imp {
     use super::*;
     use crate::args::{Backend, Format};
-    use sandbox_core::TargetOs;
+    use sandbox_core::{ResolvedPolicy, TargetOs};
+    use sandbox_linux::bwrap::error::LaunchError;
     use sandbox_linux::supervise::{exit_code, Forwarder};
-    use sandbox_linux::{ExecError, LandlockPlan, LandlockSandbox, LinuxError, Options};
+    use sandbox_linux::{
+        BwrapSandbox, Error, ExecError, LandlockSandbox, LinuxError, Options, Requested, Sandbox,
+    };
     use std::ffi::OsString;
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::process::CommandExt;
@@ -38,7 +44,28 @@ mod imp {
         }
     }
 
-    /// `sandbox linux`: resolves the policy once, then runs it under the chosen backend.
+    /// Prints a sandbox construction error and gives its exit code.
+    fn sandbox_error(e: &Error) -> ExitCode {
+        match e {
+            Error::Bwrap(e) => launch_error(e),
+            Error::Landlock(e) => setup_error("linux", e),
+            Error::Refused(r) => exit::fail_hint("linux", r, &r.hint),
+            e => exit::fail("linux", e),
+        }
+    }
+
+    fn options(a: &crate::args::PolicyArgs, backend: Backend) -> Options {
+        let mut o = Options::with_backend(match backend {
+            Backend::Auto => Requested::Auto,
+            Backend::Bwrap => Requested::Bwrap,
+            Backend::Landlock => Requested::Landlock,
+        });
+        o.best_effort = a.best_effort;
+        o
+    }
+
+    /// `sandbox linux`: resolves the policy once, then runs it under the backend the library
+    /// chooses (or the one requested).
     pub fn run(a: crate::LinuxArgs) -> ExitCode {
         if a.verbose {
             if let Ok(choice) = a.policy.config_choice() {
@@ -59,27 +86,136 @@ mod imp {
         if a.verbose {
             exit::err!("sandbox: {}", crate::args::network_line(&policy));
         }
-        match a.backend {
-            Backend::Bwrap => crate::linux_bwrap::run(&a, policy),
-            Backend::Auto => crate::linux_bwrap::run_auto(&a, policy),
-            Backend::Landlock => {
-                if a.verbose {
-                    exit::err!("sandbox: backend landlock: requested");
-                }
-                run_landlock(&a, policy)
+        let opts = options(&a.policy, a.backend);
+        let sandbox = match Sandbox::for_launch(&policy, opts.clone()) {
+            Ok(s) => s,
+            Err(e) => return sandbox_error(&e),
+        };
+        if a.verbose {
+            let s = sandbox.selection();
+            if policy.unrestricted && sandbox.as_bwrap().is_some() {
+                exit::err!("sandbox: danger-full-access: running the command without a sandbox");
+            } else {
+                exit::err!("sandbox: backend {}: {}", s.backend, s.reason);
             }
+        }
+        if let Some(l) = sandbox.as_landlock() {
+            return run_landlock(&a, policy, l.clone());
+        }
+        let b = sandbox.as_bwrap().expect("one backend");
+        match run_bwrap(&a, &policy, b) {
+            Ok(code) => ExitCode::from(code),
+            // Auto chose bwrap, which could not make its namespaces after all (nothing ran):
+            // the library chooses again without bwrap.
+            Err(e @ LaunchError::Userns(_)) if a.backend == Backend::Auto => {
+                match sandbox.after_refusal(&policy, opts, &e) {
+                    Ok(s) => {
+                        if a.verbose {
+                            let sel = s.selection();
+                            exit::err!("sandbox: backend {}: {}", sel.backend, sel.reason);
+                        }
+                        let l = s
+                            .as_landlock()
+                            .expect("after_refusal gives Landlock")
+                            .clone();
+                        run_landlock(&a, policy, l)
+                    }
+                    Err(e) => sandbox_error(&e),
+                }
+            }
+            Err(e) => launch_error(&e),
         }
     }
 
+    /// Prints a bwrap setup error and gives its exit code: 127/126 when the command cannot be
+    /// found or executed, 125 otherwise.
+    fn launch_error(e: &LaunchError) -> ExitCode {
+        let what = match e {
+            LaunchError::CommandNotFound(_) | LaunchError::CommandNotExecutable(_) => {
+                exit::err!("sandbox: {e}");
+                return ExitCode::from(match e {
+                    LaunchError::CommandNotExecutable(_) => exit::NOT_EXECUTABLE,
+                    _ => exit::NOT_FOUND,
+                });
+            }
+            LaunchError::DenyGlob(_) => "deny-read",
+            LaunchError::Seccomp(_) => "seccomp",
+            _ => "bwrap",
+        };
+        match e.hint() {
+            Some(h) => exit::fail_hint(what, e, &h),
+            None => exit::fail(what, e),
+        }
+    }
+
+    /// Prints the plan's degradations and runs the command.
+    fn run_bwrap(
+        a: &crate::LinuxArgs,
+        policy: &ResolvedPolicy,
+        sandbox: &BwrapSandbox,
+    ) -> Result<u8, LaunchError> {
+        if a.verbose && !policy.deny_globs.is_empty() {
+            exit::err!(
+                "sandbox: deny globs masked {} existing paths; files created after launch are not covered on Linux",
+                sandbox.deny_matches().len()
+            );
+        }
+        if a.verbose && !policy.unrestricted {
+            let closed = sandbox
+                .plan()
+                .mounts
+                .iter()
+                .filter(|m| matches!(m.mount, sandbox_linux::bwrap::Mount::MaskSocket { .. }))
+                .count();
+            exit::err!(
+                "sandbox: unix sockets: {} ({closed} host socket(s) closed); abstract sockets: {}",
+                sandbox.unix_socket_mechanism().name(),
+                sandbox.abstract_socket_mechanism()
+            );
+        }
+        for d in &sandbox.plan().degradations {
+            exit::degraded(d);
+        }
+        for w in sandbox.warnings() {
+            exit::warn(w);
+        }
+        let proxy_err = |e: String| LaunchError::Io {
+            what: "network proxy".into(),
+            source: std::io::Error::other(e),
+        };
+        let mut egress =
+            crate::egress::EgressRun::new(policy, a.denials_json.clone()).map_err(proxy_err)?;
+        // bwrap reports a working directory it cannot enter only as its own exit 1; checking here
+        // gives the usual 125 and message (the Landlock launcher changes directory the same way).
+        if !policy.unrestricted {
+            std::env::set_current_dir(&policy.cwd).map_err(|e| LaunchError::Io {
+                what: format!("working directory {}", policy.cwd.display()),
+                source: e,
+            })?;
+        }
+        let check = crate::git_check::GitCheck::start(policy, a.policy.strict_git);
+        if !egress.active() {
+            let code = sandbox.run(&a.cmd.command, &mut |d| exit::degraded(d))?;
+            egress.finish().map_err(proxy_err)?;
+            return Ok(crate::git_check::finish(check, code));
+        }
+        egress.set_env();
+        let code = {
+            let mut hook = |pid: i32| egress.on_start(pid);
+            sandbox.run_gated(&a.cmd.command, &mut |d| exit::degraded(d), Some(&mut hook))
+        };
+        let finished = egress.finish();
+        let code = code?;
+        finished.map_err(proxy_err)?;
+        Ok(crate::git_check::finish(check, code))
+    }
+
     /// Runs the command under Landlock + seccomp (+ a private mount namespace where possible).
-    pub fn run_landlock(a: &crate::LinuxArgs, policy: sandbox_core::ResolvedPolicy) -> ExitCode {
-        let opts = Options {
-            best_effort: a.policy.best_effort,
-        };
-        let sandbox = match LandlockSandbox::for_launch(&policy, opts) {
-            Ok(s) => s,
-            Err(e) => return setup_error("linux", &e),
-        };
+    fn run_landlock(
+        a: &crate::LinuxArgs,
+        policy: ResolvedPolicy,
+        sandbox: LandlockSandbox,
+    ) -> ExitCode {
         // Printed once here: a retry without a mount namespace expands the same globs.
         for w in &sandbox.plan().warnings {
             exit::warn(w);
@@ -172,7 +308,7 @@ mod imp {
         check: &mut Option<crate::git_check::GitCheck>,
     ) -> Launched {
         for d in &sandbox.plan().degradations {
-            exit::warn(&format!("best effort: {}: {}", d.feature, d.what));
+            exit::degraded(d);
         }
         if verbose && !sandbox.plan().unrestricted {
             let plan = sandbox.plan();
@@ -238,13 +374,14 @@ mod imp {
         let mut forwarder = Forwarder::install_reaper();
         let mut cmd = std::process::Command::new(path);
         cmd.arg0(&args[0]).args(&args[1..]);
-        if let Err(e) = sandbox.apply(&mut cmd) {
-            return Launched::Done(setup_error("linux", &e));
-        }
+        let guard = match sandbox.apply(&mut cmd) {
+            Ok(g) => g,
+            Err(e) => return Launched::Done(setup_error("linux", &e)),
+        };
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => {
-                return match sandbox.setup_failure() {
+                return match guard.setup_failure() {
                     // The child failed before exec: this process is unchanged.
                     Some(step) if step.is_namespace_setup() => {
                         drop(cmd);
@@ -257,7 +394,7 @@ mod imp {
         };
         // Proxy mode: serve the listener the child made in its network namespace.
         if let Some(egress) = egress {
-            let served = match sandbox.take_proxy_listener() {
+            let served = match guard.take_proxy_listener() {
                 Some(l) => egress.serve(l),
                 None => Err("the sandbox passed no proxy listener".to_string()),
             };
@@ -272,6 +409,7 @@ mod imp {
         forwarder.kill_orphans();
         // The placeholders go with the sandbox; signals stay forwarded until they are gone.
         drop(cmd);
+        drop(guard);
         drop(sandbox);
         drop(forwarder);
         Launched::Done(match status {
@@ -345,224 +483,28 @@ mod imp {
         unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
     }
 
+    /// `sandbox profile linux`: the plan the chosen backend would run, as text or JSON.
     pub fn profile(a: ProfileArgs) -> ExitCode {
         let policy = match a.policy.resolve(TargetOs::Linux) {
             Ok(p) => p,
             Err(code) => return code,
         };
-        let bwrap = match a.backend {
-            Backend::Bwrap => true,
-            Backend::Landlock => false,
-            Backend::Auto => crate::linux_bwrap::auto_prefers_bwrap(&policy),
-        };
-        if bwrap {
-            return crate::linux_bwrap::profile(&a, policy);
-        }
-        let opts = Options {
-            best_effort: a.policy.best_effort,
-        };
-        // The printed plan is what this host can do now: probed for real, not from the
-        // launch marker (which a launch corrects only when it turns out wrong).
-        let caps = sandbox_linux::host::probe::probe();
-        let sandbox = match LandlockSandbox::with_capabilities(&policy, &caps, opts) {
+        let sandbox = match Sandbox::for_profile(&policy, options(&a.policy, a.backend)) {
             Ok(s) => s,
-            Err(e) => return setup_error("profile linux", &e),
+            Err(Error::Landlock(e)) => return setup_error("profile linux", &e),
+            Err(e) => return sandbox_error(&e),
         };
         let text = match a.format {
+            Format::Text => sandbox.profile_text(),
             Format::Json => {
-                let json = serde_json::to_string_pretty(sandbox.plan()).expect("plan serializes");
+                let json =
+                    serde_json::to_string_pretty(&sandbox.profile_json()).expect("plan serializes");
                 format!("{json}\n")
             }
-            Format::Text => render_text(sandbox.plan()),
         };
         match exit::print(&text) {
             Ok(()) => ExitCode::SUCCESS,
             Err(code) => code,
         }
-    }
-
-    /// The plan for humans: one section per layer.
-    pub(crate) fn render_text(plan: &LandlockPlan) -> String {
-        use std::fmt::Write;
-        let mut s = String::new();
-        let _ = writeln!(s, "backend: {} (policy {})", plan.backend, plan.policy);
-        if plan.unrestricted {
-            let _ = writeln!(s, "unrestricted: no sandbox is applied");
-            return s;
-        }
-        if let Some(ll) = &plan.landlock {
-            let _ = writeln!(s, "landlock ABI {}", ll.abi);
-            let _ = writeln!(s, "  handled fs: {}", ll.handled_fs.names().join(" "));
-            let net = ll.handled_net.names();
-            let _ = writeln!(
-                s,
-                "  handled net: {}",
-                if net.is_empty() {
-                    "none (network not restricted by Landlock)".to_string()
-                } else {
-                    format!("{} (no port allowed)", net.join(" "))
-                }
-            );
-            let sc = ll.scoped.names();
-            let _ = writeln!(
-                s,
-                "  scoped: {}",
-                if sc.is_empty() {
-                    "none".to_string()
-                } else {
-                    sc.join(" ")
-                }
-            );
-            let _ = writeln!(s, "  rules:");
-            for r in &ll.rules {
-                let _ = writeln!(
-                    s,
-                    "    {}  [{}]  # {}",
-                    r.path.display(),
-                    r.access.names().join(" "),
-                    r.why
-                );
-            }
-        }
-        match &plan.mounts {
-            Some(m) => {
-                let _ = writeln!(
-                    s,
-                    "mount and IPC namespaces{}:",
-                    if plan.user_namespace {
-                        " (inside a user namespace)"
-                    } else {
-                        ""
-                    }
-                );
-                for step in &m.steps {
-                    let line = match step {
-                        sandbox_linux::landlock::mountns::MountStep::KeepWritable { path } => {
-                            format!("keep writable {}", path.display())
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::Pin { path } => {
-                            format!(
-                                "pin {} (cannot be renamed: leads to a protected or denied path)",
-                                path.display()
-                            )
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::ReadOnlyBase => {
-                            "remount every other mount read-only".to_string()
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::Protect { path, reason } => {
-                            format!("read-only {} ({reason})", path.display())
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::Placeholder { path, reason } => {
-                            format!(
-                                "read-only empty placeholder {} ({reason}, missing; removed after the run)",
-                                path.display()
-                            )
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::PrivateDev(d) => {
-                            format!(
-                                "private /dev: {} bound from the host, its own devpts (pts, ptmx), shm{}",
-                                d.devices
-                                    .iter()
-                                    .filter_map(|p| p.file_name())
-                                    .map(|n| n.to_string_lossy())
-                                    .collect::<Vec<_>>()
-                                    .join(" "),
-                                d.keep
-                                    .iter()
-                                    .map(|p| format!(", writable {}", p.display()))
-                                    .collect::<String>()
-                            )
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::PrivateTmpfs { path } => {
-                            format!("private writable tmpfs on {}", path.display())
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::MaskDir { path } => {
-                            format!("mask directory {}", path.display())
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::MaskFile { path } => {
-                            format!("mask file {}", path.display())
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::MaskPlaceholder { path } => {
-                            format!(
-                                "mask directory {} (denied, missing: an empty placeholder, removed after the run)",
-                                path.display()
-                            )
-                        }
-                        sandbox_linux::landlock::mountns::MountStep::Reexpose {
-                            path,
-                            mask,
-                            read_only,
-                            ..
-                        } => format!(
-                            "bind {} back over the mask of {}{}",
-                            path.display(),
-                            mask.display(),
-                            if *read_only { ", read-only" } else { "" }
-                        ),
-                        sandbox_linux::landlock::mountns::MountStep::HoldLink { path } => format!(
-                            "hold the symbolic link {} as it is (another user's, in a sticky directory)",
-                            path.display()
-                        ),
-                        sandbox_linux::landlock::mountns::MountStep::MaskSocket { path } => {
-                            format!("close host unix socket {}", path.display())
-                        }
-                    };
-                    let _ = writeln!(s, "  {line}");
-                }
-            }
-            None => {
-                let _ = writeln!(s, "mount namespace: none");
-            }
-        }
-        if let Some(n) = &plan.private_network {
-            let _ = writeln!(
-                s,
-                "network namespace: private, loopback only{}",
-                match n.proxy_port {
-                    Some(p) =>
-                        format!("; the launcher's egress proxy listens on 127.0.0.1:{p} inside it"),
-                    None => String::new(),
-                }
-            );
-        }
-        if let Some(sc) = &plan.seccomp {
-            let sum = &sc.summary;
-            let _ = writeln!(
-                s,
-                "seccomp ({}, {} instructions{}):",
-                sum.arch,
-                sum.instructions,
-                if sum.x32_refused { ", x32 refused" } else { "" }
-            );
-            let _ = writeln!(s, "  EPERM: {}", sum.denied.join(" "));
-            for w in &sum.denied_when {
-                let _ = writeln!(s, "  EPERM when {w}");
-            }
-            for l in &sum.limits {
-                let _ = writeln!(s, "  limit: {l}");
-            }
-        }
-        let _ = writeln!(
-            s,
-            "no_new_privs: {}; capabilities: {}; inherited fds above 2: {}",
-            if plan.no_new_privs { "yes" } else { "no" },
-            if plan.drop_capabilities {
-                "all dropped"
-            } else {
-                "kept"
-            },
-            if plan.close_inherited_fds {
-                "close-on-exec"
-            } else {
-                "kept"
-            }
-        );
-        for w in &plan.warnings {
-            let _ = writeln!(s, "warning: {w}");
-        }
-        for d in &plan.degradations {
-            let _ = writeln!(s, "degraded: {}: {}", d.feature, d.what);
-        }
-        s
     }
 }

@@ -14,8 +14,6 @@ mod explain;
 #[cfg(target_os = "linux")]
 mod git_check;
 mod linux;
-#[cfg(target_os = "linux")]
-mod linux_bwrap;
 mod macos;
 mod windows;
 

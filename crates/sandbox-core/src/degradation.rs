@@ -23,12 +23,16 @@ pub enum Capability {
     ProtectedCreate,
     /// Metadata changes (chmod, utime, set-id bits) follow the write rules.
     Metadata,
+    /// Read-only rules inside writable roots hold.
+    ReadPaths,
     /// Explicit deny rules on paths hold.
     DenyPaths,
     /// Deny-read globs (secrets) hold.
     DenyRead,
     /// The command sees a private `/dev` with the standard devices only.
     PrivateDev,
+    /// The command gets a `/proc` of its own (its PID namespace's).
+    PrivateProc,
     /// Network off means no socket reaches the outside.
     NetworkDenyAll,
     /// Egress only through the domain-filtering proxy.
@@ -51,15 +55,17 @@ pub enum Capability {
 
 impl Capability {
     /// Every capability, in `doctor`'s order.
-    pub const ALL: [Capability; 17] = [
+    pub const ALL: [Capability; 19] = [
         Capability::WriteRestrict,
         Capability::ReadRestrict,
         Capability::ProtectedSubpaths,
         Capability::ProtectedCreate,
         Capability::Metadata,
+        Capability::ReadPaths,
         Capability::DenyPaths,
         Capability::DenyRead,
         Capability::PrivateDev,
+        Capability::PrivateProc,
         Capability::NetworkDenyAll,
         Capability::AllowlistEgress,
         Capability::LoopbackOnly,
@@ -79,9 +85,11 @@ impl Capability {
             Capability::ProtectedSubpaths => "filesystem.protected_subpaths",
             Capability::ProtectedCreate => "filesystem.protected_create",
             Capability::Metadata => "filesystem.metadata",
+            Capability::ReadPaths => "filesystem.read_paths",
             Capability::DenyPaths => "filesystem.deny_paths",
             Capability::DenyRead => "filesystem.deny_read",
             Capability::PrivateDev => "filesystem.private_dev",
+            Capability::PrivateProc => "filesystem.private_proc",
             Capability::NetworkDenyAll => "network.deny_all",
             Capability::AllowlistEgress => "network.allowlist_egress",
             Capability::LoopbackOnly => "network.loopback_only",

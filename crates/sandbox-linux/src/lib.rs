@@ -23,8 +23,11 @@ pub mod host;
 pub mod landlock;
 #[cfg(target_os = "linux")]
 pub mod netns;
+mod options;
 #[cfg(target_os = "linux")]
 pub mod placeholder;
+#[cfg(target_os = "linux")]
+mod sandbox;
 #[cfg(target_os = "linux")]
 pub mod seccomp;
 pub mod select;
@@ -39,3 +42,7 @@ pub use bwrap::sandbox::BwrapSandbox;
 pub use landlock::sandbox::*;
 
 pub use error::LinuxError;
+pub use options::Options;
+#[cfg(target_os = "linux")]
+pub use sandbox::{Applied, Error, Plan, Sandbox};
+pub use select::{Backend, Requested, Selection};

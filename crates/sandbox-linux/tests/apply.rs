@@ -29,7 +29,7 @@ fn ws() -> tempfile::TempDir {
 fn run(sandbox: &LandlockSandbox, ws: &Path, script: &str) -> Output {
     let mut cmd = Command::new("/bin/sh");
     cmd.args(["-c", script]).current_dir(ws);
-    sandbox.apply(&mut cmd).unwrap();
+    let _guard = sandbox.apply(&mut cmd).unwrap();
     cmd.output().unwrap()
 }
 
@@ -113,11 +113,11 @@ fn exit_codes_and_signals_pass_through() {
     );
     assert!(!ws_path.join("new.txt").exists());
     let mut cmd = Command::new("/no/such/program");
-    sandbox.apply(&mut cmd).unwrap();
+    let guard = sandbox.apply(&mut cmd).unwrap();
     let err = cmd.status().unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     assert!(
-        sandbox.setup_failure().is_none(),
+        guard.setup_failure().is_none(),
         "exec error taken for a setup failure"
     );
 }

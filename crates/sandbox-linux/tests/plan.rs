@@ -75,7 +75,7 @@ fn golden_workspace_write_plan() {
     let plan = sandbox_linux::compile(
         &workspace_write(),
         &Capabilities::full(7),
-        &Options { best_effort: true },
+        &best_effort(),
         &[PathBuf::from("/dev/pts/0")],
     )
     .unwrap();
@@ -111,17 +111,11 @@ fn strict_mode_names_the_gap_and_the_way_out() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("process.signal_scope"), "{err}");
-    let plan = sandbox_linux::compile(
-        &workspace_write(),
-        &caps,
-        &Options { best_effort: true },
-        &[],
-    )
-    .unwrap();
+    let plan = sandbox_linux::compile(&workspace_write(), &caps, &best_effort(), &[]).unwrap();
     let gaps: Vec<&str> = plan
         .degradations
         .iter()
-        .map(|d| d.feature.as_str())
+        .map(|d| d.capability.key())
         .collect();
     assert_eq!(
         gaps,
@@ -135,13 +129,7 @@ fn strict_mode_names_the_gap_and_the_way_out() {
 
     let mut caps = Capabilities::full(7);
     caps.landlock_abi = None;
-    let err = sandbox_linux::compile(
-        &workspace_write(),
-        &caps,
-        &Options { best_effort: true },
-        &[],
-    )
-    .unwrap_err();
+    let err = sandbox_linux::compile(&workspace_write(), &caps, &best_effort(), &[]).unwrap_err();
     assert!(err.to_string().contains("Landlock"), "{err}");
 }
 
@@ -171,11 +159,11 @@ fn proxy_network_gets_a_private_namespace_or_is_refused() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("network.allowlist_egress"), "{err}");
-    let plan = sandbox_linux::compile(&p, &no_ns, &Options { best_effort: true }, &[]).unwrap();
+    let plan = sandbox_linux::compile(&p, &no_ns, &best_effort(), &[]).unwrap();
     assert!(plan
         .degradations
         .iter()
-        .any(|d| d.feature == "network.allowlist_egress"));
+        .any(|d| d.capability.key() == "network.allowlist_egress"));
     assert_eq!(plan.private_network, None);
     // Degraded to "off", never to "full".
     assert!(plan.landlock.unwrap().handled_net.bits != 0);
@@ -530,4 +518,11 @@ fn seccomp_default_unix_sockets_allows_unix_sockets() {
         eval(prog, a, sock, [libc::AF_INET as u64, 1, 0, 0, 0, 0]),
         RET_ALLOW
     );
+}
+
+/// Options that accept documented degradations.
+fn best_effort() -> Options {
+    let mut o = Options::default();
+    o.best_effort = true;
+    o
 }

@@ -282,7 +282,7 @@ fn place_plan_fds(plan: &BwrapPlan) -> Result<Vec<RawFd>, LaunchError> {
 /// link followed anywhere on the way (the path is canonical, so a link there was swapped in
 /// after the policy was checked, by a concurrent command renaming directories in a shared
 /// writable root).
-fn open_no_links(path: &std::path::Path) -> Result<std::os::fd::OwnedFd, LaunchError> {
+pub(super) fn open_no_links(path: &std::path::Path) -> Result<std::os::fd::OwnedFd, LaunchError> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
         LaunchError::io(
@@ -329,7 +329,7 @@ fn dup_at_least(src: &impl std::os::fd::AsRawFd, min: RawFd) -> Result<RawFd, La
     Ok(r)
 }
 
-fn seccomp_memfd(program: &[u8]) -> Result<std::os::fd::OwnedFd, LaunchError> {
+pub(super) fn seccomp_memfd(program: &[u8]) -> Result<std::os::fd::OwnedFd, LaunchError> {
     use std::io::Seek;
     use std::os::fd::FromRawFd;
     // SAFETY: memfd_create with a static NUL-terminated name returns a new fd or -1.

@@ -11,6 +11,8 @@ pub mod plan;
 #[cfg(target_os = "linux")]
 pub mod abstract_scope;
 #[cfg(target_os = "linux")]
+pub mod command;
+#[cfg(target_os = "linux")]
 pub mod diagnose;
 #[cfg(target_os = "linux")]
 pub mod error;

@@ -31,7 +31,9 @@
 
 use crate::deny_globs::{DenyMatch, MatchKind};
 use sandbox_core::index::prefixes;
-use sandbox_core::{NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy};
+use sandbox_core::{
+    Capability, Degradation, NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy,
+};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt::Write as _;
@@ -229,8 +231,8 @@ pub struct BwrapPlan {
     pub host_stubs: Vec<PathBuf>,
     pub unshare_net: bool,
     pub proc_mounted: bool,
-    /// Documented degradations accepted with `--best-effort`, one line each.
-    pub degradations: Vec<String>,
+    /// Documented degradations accepted with `--best-effort`.
+    pub degradations: Vec<Degradation>,
 }
 
 /// First fd number used for fds passed to bwrap.
@@ -371,10 +373,10 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
                 hint: "run with --best-effort to start without /proc, or use --backend landlock".into(),
             });
         }
-        degradations.push(
-            "this host refuses to mount /proc in a new namespace: the command runs without /proc"
-                .into(),
-        );
+        degradations.push(Degradation::new(
+            Capability::PrivateProc,
+            "this host refuses to mount /proc in a new namespace: the command runs without /proc",
+        ));
     }
     keep_masks_traversable(&mut mounts);
     // bwrap's argv is built as text: a path that is not UTF-8 would name another file.
@@ -842,7 +844,7 @@ impl BwrapPlan {
             );
         }
         for d in &self.degradations {
-            let _ = writeln!(out, "# degraded: {d}");
+            let _ = writeln!(out, "# degraded: {}: {}", d.capability, d.detail);
         }
         out.push_str("bwrap\n");
         for a in &self.args {

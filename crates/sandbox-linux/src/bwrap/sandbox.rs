@@ -125,7 +125,10 @@ impl BwrapSandbox {
                     hint: "leave the network off (bwrap then gives the sandbox its own abstract namespace), or pass --best-effort to run with this gap".into(),
                 }));
             }
-            plan.degradations.push(what.into());
+            plan.degradations.push(sandbox_core::Degradation::new(
+                sandbox_core::Capability::AbstractUnixClosed,
+                what,
+            ));
         }
         let scope_abstract = scope_abstract && crate::host::probe::landlock_abi().unwrap_or(0) >= 6;
         Ok(BwrapSandbox {
@@ -205,6 +208,95 @@ impl BwrapSandbox {
         )
     }
 
+    /// The plan as `sandbox profile linux` prints it: `#` lines (the bwrap used, deny-glob
+    /// matches, warnings, the network mode), then [`BwrapPlan::to_text`].
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut text = String::new();
+        if let Some(p) = &self.bwrap {
+            let _ = writeln!(text, "# bwrap: {}", p.display());
+        }
+        if !self.policy.deny_globs.is_empty() {
+            let _ = writeln!(
+                text,
+                "# deny globs: {} matching paths masked; files created after launch are not covered on Linux",
+                self.deny_matches.len()
+            );
+        }
+        for w in &self.warnings {
+            let _ = writeln!(text, "# warning: {w}");
+        }
+        match &self.policy.network {
+            sandbox_core::NetworkPolicy::Loopback => {
+                let _ = writeln!(text, "# network: loopback only (--unshare-net)");
+            }
+            sandbox_core::NetworkPolicy::Proxy { allow, deny, .. } => {
+                let _ = writeln!(
+                    text,
+                    "# network: proxy (--unshare-net; the launcher's egress proxy listens on 127.0.0.1:{} inside, started through --info-fd/--block-fd); allow: {}; deny: {}",
+                    crate::netns::PROXY_PORT,
+                    if allow.is_empty() { "(nothing)".to_string() } else { allow.join(" ") },
+                    if deny.is_empty() { "-".to_string() } else { deny.join(" ") },
+                );
+            }
+            _ => {}
+        }
+        text.push_str(&self.plan.to_text());
+        text
+    }
+
+    /// The plan as `sandbox profile linux --format json` prints it.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "backend": "bwrap",
+            "bwrap": self.bwrap,
+            "features": self.features,
+            "deny_matches": self.deny_matches,
+            "warnings": self.warnings,
+            "plan": self.plan,
+        })
+    }
+
+    /// A `Command` that runs `program` under this sandbox, for embedders: the caller adds
+    /// arguments, environment and stdio, spawns it (also as `tokio::process::Command`), and
+    /// keeps the returned [`crate::bwrap::command::Prepared`] until the child has exited.
+    /// Unlike [`BwrapSandbox::run`] it touches no fd number, signal handler or process-wide
+    /// flag of the calling process. The `proxy` network mode is refused here (it needs the
+    /// launcher's start gate; see [`BwrapSandbox::run_gated`]).
+    pub fn command(
+        &self,
+        program: &std::ffi::OsStr,
+    ) -> Result<
+        (
+            std::process::Command,
+            Option<crate::bwrap::command::Prepared>,
+        ),
+        LaunchError,
+    > {
+        if self.plan.unrestricted {
+            return Ok((std::process::Command::new(program), None));
+        }
+        if matches!(
+            self.policy.network,
+            sandbox_core::NetworkPolicy::Proxy { .. }
+        ) {
+            return Err(LaunchError::Compile(crate::bwrap::plan::BwrapError::Unsupported {
+                feature: "network proxy mode in an embedded bwrap command".into(),
+                hint: "use the landlock backend (its Applied guard hands over the proxy listener), or run through the sandbox CLI".into(),
+            }));
+        }
+        check_command(program, &self.policy.cwd)?;
+        let bin = self.bwrap.as_deref().ok_or(LaunchError::NotFound)?;
+        let (cmd, prepared) = crate::bwrap::command::command(
+            bin,
+            &self.plan,
+            program,
+            self.scope_abstract,
+            self.features.proc_mount,
+        )?;
+        Ok((cmd, Some(prepared)))
+    }
+
     /// Runs `command` (program and arguments; the program is looked up in `PATH` inside the
     /// sandbox) and returns the exit code to pass on: the command's, or `128+N` for signal N.
     ///
@@ -213,7 +305,11 @@ impl BwrapSandbox {
     /// flag ([`crate::supervise`]); an unrestricted policy `exec`s the command in place. `warn` receives each degradation
     /// accepted during the run (a `/proc` refusal found only when bwrap failed), before the
     /// command is started again without `/proc`.
-    pub fn run(&self, command: &[OsString], warn: &mut dyn FnMut(&str)) -> Result<u8, LaunchError> {
+    pub fn run(
+        &self,
+        command: &[OsString],
+        warn: &mut dyn FnMut(&sandbox_core::Degradation),
+    ) -> Result<u8, LaunchError> {
         self.run_gated(command, warn, None)
     }
 
@@ -224,7 +320,7 @@ impl BwrapSandbox {
     pub fn run_gated(
         &self,
         command: &[OsString],
-        warn: &mut dyn FnMut(&str),
+        warn: &mut dyn FnMut(&sandbox_core::Degradation),
         mut on_start: Option<&mut crate::bwrap::gate::OnStart<'_>>,
     ) -> Result<u8, LaunchError> {
         if matches!(

@@ -16,4 +16,6 @@ pub mod ruleset;
 #[cfg(target_os = "linux")]
 pub mod launch;
 #[cfg(target_os = "linux")]
+mod render;
+#[cfg(target_os = "linux")]
 pub(crate) mod sandbox;

@@ -9,7 +9,7 @@
 use crate::deny_globs::{DenyMatch, MatchKind};
 use crate::landlock::private_dev::{self, PrivateDev};
 use sandbox_core::index::has_ancestor;
-use sandbox_core::{Access, Op, PathKind, ResolvedPolicy};
+use sandbox_core::{Access, Capability, Degradation, Op, PathKind, ResolvedPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -75,7 +75,7 @@ pub struct MountPlan {
     pub steps: Vec<MountStep>,
     /// Policy features a mount namespace cannot enforce here: (capability key, what).
     #[serde(skip)]
-    pub unenforceable: Vec<(String, String)>,
+    pub unenforceable: Vec<Degradation>,
 }
 
 /// Compiles the mount steps for `policy`; `deny_matches` are its deny globs expanded at launch
@@ -144,8 +144,8 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
                 })
             }
             PathKind::Link => {}
-            PathKind::Missing => unenforceable.push((
-                "filesystem.protected_create".to_string(),
+            PathKind::Missing => unenforceable.push(Degradation::new(
+                Capability::ProtectedCreate,
                 format!(
                     "creating the missing protected path {} ({reason}) cannot be blocked: its parent directory does not exist",
                     path.display(),
@@ -212,8 +212,8 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
                         path: rule.path.clone(),
                     });
                 } else if parent_writable {
-                    unenforceable.push((
-                        "filesystem.deny_paths".to_string(),
+                    unenforceable.push(Degradation::new(
+                        Capability::DenyPaths,
                         format!(
                             "the denied path {} does not exist, and creating it inside a writable root cannot be blocked",
                             rule.path.display()

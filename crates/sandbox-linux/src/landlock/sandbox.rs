@@ -6,29 +6,14 @@ use crate::landlock::launch::Launch;
 use crate::landlock::mountns::{self, MountPlan};
 use crate::landlock::ruleset::{self, RulesetPlan};
 use crate::seccomp::{self, SeccompPlan};
-use crate::LinuxError;
-use sandbox_core::{NetworkPolicy, ResolvedPolicy, UnixSockets};
+use crate::{LinuxError, Options};
+use sandbox_core::{Capability, Degradation, NetworkPolicy, ResolvedPolicy, UnixSockets};
 use serde::Serialize;
 use std::ffi::{CString, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
-
-/// Choices the caller makes beyond the policy.
-#[derive(Clone, Debug, Default)]
-pub struct Options {
-    /// Accept documented degradations (reported in [`Plan::degradations`]) instead of failing.
-    pub best_effort: bool,
-}
-
-/// A policy feature this host cannot enforce, accepted because of `best_effort`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Degradation {
-    /// Capability key (`filesystem.protected_subpaths`, `process.signal_scope`, …).
-    pub feature: String,
-    pub what: String,
-}
+use std::sync::Arc;
 
 /// Everything the Landlock backend will enforce, as a printable value.
 #[derive(Clone, Debug, Serialize)]
@@ -53,7 +38,7 @@ pub struct LandlockPlan {
     pub unix_sockets: Mechanism,
     /// A network namespace of the command's own with only loopback (`loopback` and `proxy`
     /// network modes); in proxy mode the launcher serves the egress proxy on a listener made
-    /// there ([`LandlockSandbox::take_proxy_listener`]).
+    /// there ([`LandlockGuard::take_proxy_listener`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub private_network: Option<crate::netns::PrivateNetwork>,
     /// Gaps accepted with `best_effort`; empty otherwise.
@@ -116,7 +101,7 @@ pub fn compile(
             "use a kernel built with CONFIG_SECCOMP_FILTER",
         ));
     }
-    let mut gaps: Vec<(String, String)> = Vec::new();
+    let mut gaps: Vec<Degradation> = Vec::new();
     let mut policy_eff = policy.clone();
     // loopback and proxy modes: a network namespace of the command's own, made in the same
     // child as the mount namespace (so it needs one: a user namespace when not root).
@@ -129,13 +114,13 @@ pub fn compile(
     };
     if private_network.is_some() && !caps.mount_namespace {
         let (feature, mode) = if policy.network == NetworkPolicy::Loopback {
-            ("network.loopback_only", "loopback")
+            (Capability::LoopbackOnly, "loopback")
         } else {
-            ("network.allowlist_egress", "proxy")
+            (Capability::AllowlistEgress, "proxy")
         };
         policy_eff.network = NetworkPolicy::Off;
-        gaps.push((
-            feature.into(),
+        gaps.push(Degradation::new(
+            feature,
             format!(
                 "the {mode} network mode needs a private network namespace, which cannot be made here (user namespaces blocked?): network is off instead"
             ),
@@ -152,8 +137,8 @@ pub fn compile(
     };
     let mut ll = ruleset::compile(&policy_eff, abi, terminals);
     if ll.scoped.bits == 0 {
-        gaps.push((
-            "process.signal_scope".into(),
+        gaps.push(Degradation::new(
+            Capability::SignalScope,
             format!(
                 "Landlock ABI {abi} cannot scope signals and abstract unix sockets (needs ABI 6, Linux 6.12+)"
             ),
@@ -174,8 +159,8 @@ pub fn compile(
     } else {
         let why = "no private mount namespace can be made here (user namespaces blocked?)";
         if !policy.protected_paths().is_empty() {
-            gaps.push((
-                "filesystem.protected_subpaths".into(),
+            gaps.push(Degradation::new(
+                Capability::ProtectedSubpaths,
                 format!("protected subpaths (.git, .codex, …) stay writable: {why}"),
             ));
         }
@@ -184,16 +169,16 @@ pub fn compile(
             ruleset::keep_out_of_host_dev(&mut ll, &root_entries());
         }
         if let Some(r) = mountns::carved_read_rules(policy).first() {
-            gaps.push((
-                "filesystem.read_paths".into(),
+            gaps.push(Degradation::new(
+                Capability::ReadPaths,
                 format!(
                     "read rules inside writable roots ({}, …) stay writable: {why}",
                     r.path.display()
                 ),
             ));
         }
-        gaps.push((
-            "filesystem.metadata".into(),
+        gaps.push(Degradation::new(
+            Capability::Metadata,
             format!("chmod, chown, utime, setxattr and truncate outside the writable roots are not blocked: {why}"),
         ));
         if mount_plan.steps.iter().any(|s| {
@@ -202,8 +187,8 @@ pub fn compile(
                 mountns::MountStep::MaskDir { .. } | mountns::MountStep::MaskFile { .. }
             )
         }) {
-            gaps.push((
-                "filesystem.deny_read".into(),
+            gaps.push(Degradation::new(
+                Capability::DenyRead,
                 format!("denied paths under readable trees stay readable: {why}"),
             ));
         }
@@ -211,34 +196,41 @@ pub fn compile(
             mount_plan
                 .unenforceable
                 .iter()
-                .filter(|(k, _)| {
-                    k != "filesystem.protected_create" || policy.protected_paths().is_empty()
+                .filter(|d| {
+                    d.capability != Capability::ProtectedCreate
+                        || policy.protected_paths().is_empty()
                 })
                 .cloned(),
         );
         None
     };
     if unix_mechanism == Mechanism::Unavailable {
-        gaps.push((
-            "network.unix_socket_paths".into(),
+        gaps.push(Degradation::new(
+            Capability::UnixSocketPaths,
             "host unix sockets cannot be closed here (no private mount namespace, Landlock \
              ABI below 9): unix sockets other than socketpair are refused instead, and a \
-             datagram socketpair can still send to host sockets"
-                .into(),
+             datagram socketpair can still send to host sockets",
         ));
     }
     if !opts.best_effort {
-        if let Some((feature, what)) = gaps.first() {
+        if let Some(Degradation {
+            capability, detail, ..
+        }) = gaps.first()
+        {
             let more = match gaps.len() {
                 1 => String::new(),
                 n => format!(" (and {} more gap(s))", n - 1),
             };
-            let hint = if feature == "network.unix_socket_paths" {
+            let hint = if *capability == Capability::UnixSocketPaths {
                 crate::error::UNIX_SOCKET_PATHS_HINT
             } else {
                 DEGRADE_HINT
             };
-            return Err(unsupported(feature, format!("{what}{more}"), hint));
+            return Err(unsupported(
+                capability.key(),
+                format!("{detail}{more}"),
+                hint,
+            ));
         }
     }
     Ok(LandlockPlan {
@@ -257,10 +249,7 @@ pub fn compile(
         drop_capabilities: true,
         unix_sockets: unix_mechanism,
         private_network: private_network.filter(|_| caps.mount_namespace),
-        degradations: gaps
-            .into_iter()
-            .map(|(feature, what)| Degradation { feature, what })
-            .collect(),
+        degradations: gaps,
         warnings: expansion.warnings(),
     })
 }
@@ -323,8 +312,10 @@ impl LandlockPlan {
 
 /// A compiled Landlock sandbox, ready to apply to commands.
 ///
-/// Keep it alive until the commands it was applied to have exited: it owns the placeholder
-/// directories made for missing protected paths, removed when the last clone is dropped.
+/// Each [`LandlockSandbox::apply`] returns a [`LandlockGuard`] that owns that command's
+/// resources (ruleset fd, placeholders for missing protected paths): keep it until the
+/// command has exited. Construction probes the host and may fork: call it off an async
+/// runtime's worker threads (e.g. in `spawn_blocking`).
 ///
 /// ```no_run
 /// use sandbox_core::{PolicyBuilder, Preset};
@@ -337,8 +328,9 @@ impl LandlockPlan {
 /// let sandbox = LandlockSandbox::new(&policy, Options::default())?;
 /// let mut cmd = std::process::Command::new("cargo");
 /// cmd.arg("test").current_dir("/work/repo");
-/// sandbox.apply(&mut cmd)?; // installs the pre_exec step: Landlock, seccomp, mounts
+/// let guard = sandbox.apply(&mut cmd)?; // installs the pre_exec step: Landlock, seccomp, mounts
 /// let status = cmd.status()?; // the caller keeps control of stdio, env and waiting
+/// drop(guard); // after the command has exited
 /// println!("{status}; enforced: {:#?}", sandbox.plan());
 /// # Ok(())
 /// # }
@@ -348,7 +340,27 @@ pub struct LandlockSandbox {
     plan: LandlockPlan,
     caps: Capabilities,
     opts: Options,
-    launches: Arc<Mutex<Vec<Arc<Launch>>>>,
+}
+
+/// What one command started from [`LandlockSandbox::apply`] holds: the prepared ruleset,
+/// the setup-report pipe and the placeholder locks. Keep it until that command (and every
+/// process it started) has exited; dropping it removes the placeholders made for it.
+#[derive(Debug, Default)]
+pub struct LandlockGuard(Option<Arc<Launch>>);
+
+impl LandlockGuard {
+    /// After `spawn` failed: the sandbox setup step that failed in the child, if that was
+    /// the cause (otherwise the error came from `exec` itself).
+    pub fn setup_failure(&self) -> Option<crate::landlock::launch::StepError> {
+        self.0.as_ref().and_then(|l| l.child_failure())
+    }
+
+    /// In `proxy` mode, after the command was spawned: the listener made inside the
+    /// command's network namespace, on which the caller serves the egress proxy
+    /// (`sandbox_egress::Proxy`). Until it does, the command has no way out at all.
+    pub fn take_proxy_listener(&self) -> Option<std::net::TcpListener> {
+        self.0.as_ref().and_then(|l| l.take_proxy_listener())
+    }
 }
 
 impl LandlockSandbox {
@@ -402,7 +414,6 @@ impl LandlockSandbox {
             plan,
             caps: caps.clone(),
             opts,
-            launches: Arc::default(),
         })
     }
 
@@ -413,46 +424,28 @@ impl LandlockSandbox {
 
     /// Makes `cmd` start sandboxed: installs a `pre_exec` hook. The Landlock ruleset and all
     /// buffers are built now; the hook itself only makes raw syscalls. The child also gets
-    /// `PR_SET_PDEATHSIG(SIGKILL)` (it dies with the thread that spawned it).
+    /// `PR_SET_PDEATHSIG(SIGKILL)`: it dies when the *thread* that spawned it exits (spawn
+    /// from a long-lived thread; tokio's blocking-pool threads end after idling).
     ///
-    /// Drop this `LandlockSandbox` only once every process of the command has exited: dropping it
+    /// Keep the returned guard until every process of the command has exited: dropping it
     /// removes the placeholders for missing protected names, and a process still running
     /// inside could then create them (the CLI kills what the command left behind first).
-    pub fn apply(&self, cmd: &mut std::process::Command) -> Result<(), LinuxError> {
+    pub fn apply(&self, cmd: &mut std::process::Command) -> Result<LandlockGuard, LinuxError> {
         if self.plan.unrestricted {
-            return Ok(());
+            return Ok(LandlockGuard(None));
         }
         let launch = Arc::new(Launch::prepare(&self.plan, true)?);
-        self.launches
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(launch.clone());
+        let child = launch.clone();
         // SAFETY: the hook runs between fork and exec and only makes raw syscalls on data
         // prepared here (see Launch::enter); it allocates nothing.
         unsafe {
             cmd.pre_exec(move || {
-                launch
+                child
                     .enter_child()
                     .map_err(|e| std::io::Error::from_raw_os_error(e.errno))
             });
         }
-        Ok(())
-    }
-
-    /// In `proxy` mode, after the command was spawned from a `Command` this sandbox was
-    /// applied to: the listener made inside the command's network namespace, on which the
-    /// caller serves the egress proxy (`sandbox_egress::Proxy`). Until it does, the command
-    /// has no way out at all.
-    pub fn take_proxy_listener(&self) -> Option<std::net::TcpListener> {
-        let launches = self.launches.lock().unwrap_or_else(|e| e.into_inner());
-        launches.last().and_then(|l| l.take_proxy_listener())
-    }
-
-    /// After `spawn` failed: the sandbox setup step that failed in the child, if that was
-    /// the cause (otherwise the error came from `exec` itself).
-    pub fn setup_failure(&self) -> Option<crate::landlock::launch::StepError> {
-        let launches = self.launches.lock().unwrap_or_else(|e| e.into_inner());
-        launches.last().and_then(|l| l.child_failure())
+        Ok(LandlockGuard(Some(launch)))
     }
 
     /// Applies the sandbox to this process and `exec`s `program` (an explicit path) with

@@ -102,10 +102,7 @@ pub fn after_refusal(e: &LaunchError) -> Result<Selection, Refusal> {
 
 /// The name of a backend as the CLI spells it.
 pub fn backend_name(b: Backend) -> &'static str {
-    match b {
-        Backend::Bwrap => "bwrap",
-        Backend::Landlock => "landlock",
-    }
+    b.name()
 }
 
 /// The selection facts behind a full bwrap probe plus the Landlock ABI.

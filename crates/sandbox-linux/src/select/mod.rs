@@ -12,9 +12,11 @@ pub mod host;
 use serde::Serialize;
 
 /// What the user asked for with `--backend`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Requested {
+    #[default]
     Auto,
     Bwrap,
     Landlock,
@@ -23,9 +25,42 @@ pub enum Requested {
 /// A backend that can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum Backend {
     Bwrap,
     Landlock,
+}
+
+impl Backend {
+    /// The name as `--backend` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Bwrap => "bwrap",
+            Backend::Landlock => "landlock",
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for Requested {
+    type Err = String;
+
+    /// `auto`, `bwrap` or `landlock`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(Requested::Auto),
+            "bwrap" => Ok(Requested::Bwrap),
+            "landlock" => Ok(Requested::Landlock),
+            _ => Err(format!(
+                "unknown Linux backend `{s}` (expected auto, bwrap or landlock)"
+            )),
+        }
+    }
 }
 
 /// The probe results selection depends on.

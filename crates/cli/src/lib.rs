@@ -1,0 +1,217 @@
+//! `sandbox` as a library: one entry point on every OS for agent runtimes that embed the
+//! sandbox instead of running the `sandbox` binary.
+//!
+//! ```no_run
+//! use sandbox::{Options, PolicyBuilder, Preset, Sandbox};
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let policy = PolicyBuilder::new(Preset::WorkspaceWrite).cwd("/work/repo").build()?;
+//! let sandbox = Sandbox::new(&policy, Options::default())?;
+//! for d in sandbox.degradations() {
+//!     eprintln!("not enforced here: {d}"); // empty unless `best_effort`
+//! }
+//! let (mut cmd, applied) = sandbox.command("sh")?;
+//! cmd.args(["-c", "cargo test"]).current_dir("/work/repo");
+//! let status = cmd.status()?; // or tokio::process::Command::from(cmd).status().await
+//! let status = applied.finish(status)?;
+//! # let _ = status; Ok(())
+//! # }
+//! ```
+//!
+//! The OS decides the mechanism: on Linux bubblewrap or Landlock + seccomp
+//! (`sandbox_linux::Sandbox` chooses, [`Options::backend`] overrides), on macOS a Seatbelt
+//! profile run by `/usr/bin/sandbox-exec` (`sandbox_macos::Sandbox`). On Windows this version
+//! compiles and prints the plan, but commands run only through the `sandbox windows` binary
+//! (its launcher does not build on `std::process::Command`): [`Sandbox::command`] says so.
+//!
+//! Rules that hold everywhere:
+//! - keep the [`Applied`] returned with each command until that command has exited, then
+//!   call [`Applied::finish`]: it owns the command's sandbox resources (plan fds, placeholders
+//!   for missing protected names) and turns a sandbox setup failure into an error;
+//! - construction probes the host and may fork short trials: from async code, call it in
+//!   `spawn_blocking`;
+//! - on Linux the Landlock child dies with the *thread* that spawned it (`PR_SET_PDEATHSIG`):
+//!   spawn from a thread that outlives the command.
+//!
+//! The `sandbox` binary is a front end over the same crates; it adds signal forwarding, the
+//! egress proxy of `proxy` network mode, the post-run git check and exit-code mapping.
+
+pub use sandbox_core::{
+    Capability, Degradation, NetworkPolicy, Policy, PolicyBuilder, Preset, ResolvedPolicy,
+};
+use std::ffi::OsStr;
+use std::process::{Command, ExitStatus};
+
+/// Which Linux backend (ignored on other OSes).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Backend {
+    /// bubblewrap where it can make user namespaces, else Landlock.
+    #[default]
+    Auto,
+    /// bubblewrap, or a refusal.
+    Bwrap,
+    /// Landlock + seccomp + a private mount namespace, or a refusal.
+    Landlock,
+}
+
+/// Choices beyond the policy.
+#[derive(Clone, Debug, Default)]
+#[non_exhaustive]
+pub struct Options {
+    /// Linux backend choice.
+    pub backend: Backend,
+    /// Accept documented degradations (listed by [`Sandbox::degradations`]) instead of
+    /// refusing.
+    pub best_effort: bool,
+}
+
+impl Options {
+    /// Fail-closed options with this Linux backend.
+    pub fn with_backend(backend: Backend) -> Options {
+        Options {
+            backend,
+            best_effort: false,
+        }
+    }
+}
+
+/// Why a sandbox could not be made or a command not prepared.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[cfg(target_os = "linux")]
+    #[error(transparent)]
+    Linux(#[from] sandbox_linux::Error),
+    /// Not available on this OS in this version (what, and the way out).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl Error {
+    /// The way out, as one line, when there is one.
+    pub fn hint(&self) -> Option<String> {
+        match self {
+            #[cfg(target_os = "linux")]
+            Error::Linux(e) => e.hint(),
+            Error::Unsupported(_) => None,
+        }
+    }
+}
+
+/// A policy compiled for this OS's sandbox.
+#[derive(Debug)]
+pub struct Sandbox {
+    #[cfg(target_os = "linux")]
+    linux: sandbox_linux::Sandbox,
+    #[cfg(not(target_os = "linux"))]
+    _unsupported: (),
+}
+
+/// What one sandboxed command holds until it has exited.
+#[derive(Debug)]
+#[must_use = "dropping it releases the command's sandbox resources while it may still run"]
+pub struct Applied {
+    #[cfg(target_os = "linux")]
+    linux: sandbox_linux::Applied,
+}
+
+impl Applied {
+    /// Call once the command has exited with `status`: releases its resources, and reports
+    /// a failure of the sandbox's own setup as an error rather than as the command's status.
+    pub fn finish(self, status: ExitStatus) -> Result<ExitStatus, Error> {
+        #[cfg(target_os = "linux")]
+        return Ok(self.linux.finish(status)?);
+        #[cfg(not(target_os = "linux"))]
+        Ok(status)
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn linux_options(o: &Options) -> sandbox_linux::Options {
+    let mut l = sandbox_linux::Options::with_backend(match o.backend {
+        Backend::Auto => sandbox_linux::Requested::Auto,
+        Backend::Bwrap => sandbox_linux::Requested::Bwrap,
+        Backend::Landlock => sandbox_linux::Requested::Landlock,
+    });
+    l.best_effort = o.best_effort;
+    l
+}
+
+impl Sandbox {
+    /// Compiles `policy` for this host; fails closed (naming what is missing) unless
+    /// `options.best_effort`.
+    pub fn new(policy: &ResolvedPolicy, options: Options) -> Result<Sandbox, Error> {
+        #[cfg(target_os = "linux")]
+        return Ok(Sandbox {
+            linux: sandbox_linux::Sandbox::new(policy, linux_options(&options))?,
+        });
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = (policy, options);
+            Err(unsupported())
+        }
+    }
+
+    /// The mechanism in use, e.g. `bwrap` or `landlock`.
+    pub fn backend(&self) -> &'static str {
+        #[cfg(target_os = "linux")]
+        return self.linux.backend().name();
+        #[cfg(not(target_os = "linux"))]
+        "none"
+    }
+
+    /// Why this mechanism was chosen, in a sentence.
+    pub fn reason(&self) -> String {
+        #[cfg(target_os = "linux")]
+        return self.linux.selection().reason.clone();
+        #[cfg(not(target_os = "linux"))]
+        String::new()
+    }
+
+    /// What will be enforced, for people (what `sandbox profile` prints).
+    pub fn plan_text(&self) -> String {
+        #[cfg(target_os = "linux")]
+        return self.linux.profile_text();
+        #[cfg(not(target_os = "linux"))]
+        String::new()
+    }
+
+    /// What will be enforced, as JSON (what `sandbox profile --format json` prints).
+    pub fn plan_json(&self) -> serde_json::Value {
+        #[cfg(target_os = "linux")]
+        return self.linux.profile_json();
+        #[cfg(not(target_os = "linux"))]
+        serde_json::Value::Null
+    }
+
+    /// The gaps accepted with `best_effort` (empty otherwise).
+    pub fn degradations(&self) -> &[Degradation] {
+        #[cfg(target_os = "linux")]
+        return self.linux.degradations();
+        #[cfg(not(target_os = "linux"))]
+        &[]
+    }
+
+    /// A `Command` that runs `program` sandboxed. Add arguments, environment, stdio and
+    /// working directory as usual; keep the [`Applied`] until the command has exited.
+    pub fn command(&self, program: impl AsRef<OsStr>) -> Result<(Command, Applied), Error> {
+        #[cfg(target_os = "linux")]
+        {
+            let (cmd, linux) = self.linux.command(program)?;
+            Ok((cmd, Applied { linux }))
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = program;
+            Err(unsupported())
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn unsupported() -> Error {
+    Error::Unsupported(format!(
+        "the sandbox library has no {} backend in this build",
+        std::env::consts::OS
+    ))
+}
