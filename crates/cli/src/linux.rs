@@ -105,10 +105,10 @@ mod imp {
         let b = sandbox.as_bwrap().expect("one backend");
         match run_bwrap(&a, &policy, b) {
             Ok(code) => ExitCode::from(code),
-            // Auto chose bwrap, which could not make its namespaces after all (nothing ran):
-            // the library chooses again without bwrap.
-            Err(e @ LaunchError::Userns(_)) if a.backend == Backend::Auto => {
-                match sandbox.after_refusal(&policy, opts, &e) {
+            // bwrap could not make its namespaces after all (nothing ran): the library
+            // chooses again (auto) or gives the refusal back.
+            Err(e @ LaunchError::Userns(_)) => {
+                match sandbox.after_refusal(&policy, opts, e) {
                     Ok(s) => {
                         if a.verbose {
                             let sel = s.selection();

@@ -1,24 +1,27 @@
-//! Linux backends of `sandbox`: bubblewrap (mount, PID and network namespaces, [`bwrap`]) and
-//! in-process Landlock + seccomp ([`LandlockSandbox`]), plus the choice between them ([`select`]).
+//! Linux backends of `sandbox`: bubblewrap (mount, PID and network namespaces) and
+//! in-process Landlock + seccomp + a private mount namespace, and the choice between them.
+//!
+//! [`Sandbox`] is the embedding API: it chooses the backend ([`Options::backend`], `Auto` by
+//! default), compiles the policy into an inspectable [`Plan`], and turns a program into a
+//! sandboxed `std::process::Command` for either backend ([`Sandbox::command`]).
 //!
 //! ```text
-//! ResolvedPolicy + Capabilities --compile--> Plan (landlock rules, mount steps, seccomp)
-//!                                             │  Launch::prepare (before fork)
-//!                                             ▼
-//!                     Launch::enter (raw syscalls in the process that execs)
-//!
-//! ResolvedPolicy + glob matches + bwrap features --bwrap::compile--> BwrapPlan (argv, fds)
+//! select/    Requested × HostFacts --select--> Selection | Refusal   (pure; host.rs probes)
+//! landlock/  ResolvedPolicy + Capabilities --compile--> LandlockPlan (ruleset, mountns, seccomp)
+//!            LandlockPlan --launch::Launch::prepare--> enter() in the child (raw syscalls)
+//! bwrap/     ResolvedPolicy + deny-glob matches + BwrapFeatures --plan::compile--> BwrapPlan
+//!            BwrapPlan --launch (CLI) | command (embedders)--> bwrap
+//! shared:    host/ (probe, cache, host sockets)  seccomp/  netns/  deny_globs  placeholder
+//!            supervise (signals, orphans)  sys (raw syscalls)
 //! ```
 //!
-//! The compilers ([`bwrap`], [`select`], [`glob_expand`], [`landlock`], [`mountns`]) are pure;
-//! only the launch steps touch the host.
-//! [`LandlockSandbox`] is the embedding API: `LandlockSandbox::new(&policy, Options::default())?.apply(&mut cmd)`;
-//! [`BwrapSandbox`] is the bubblewrap one (`BwrapSandbox::new(&policy, opts)?.run(&cmd, …)`),
-//! and [`choose`] picks between them on this host.
+//! The compilers are pure; only probing and the launch steps touch the host. The backend
+//! folders stay public for inspection (plans, steps, probes); the types most callers need are
+//! re-exported here.
 
 pub mod bwrap;
 pub mod deny_globs;
-pub mod error;
+mod error;
 pub mod host;
 pub mod landlock;
 #[cfg(target_os = "linux")]
@@ -39,8 +42,11 @@ mod sys;
 #[cfg(target_os = "linux")]
 pub use bwrap::sandbox::BwrapSandbox;
 #[cfg(target_os = "linux")]
-pub use landlock::sandbox::*;
+pub use landlock::sandbox::{
+    compile, mask_host_sockets, ExecError, LandlockGuard, LandlockPlan, LandlockSandbox,
+};
 
+pub use bwrap::BwrapPlan;
 pub use error::LinuxError;
 pub use options::Options;
 #[cfg(target_os = "linux")]

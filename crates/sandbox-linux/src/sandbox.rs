@@ -214,15 +214,19 @@ impl Sandbox {
         }
     }
 
-    /// `Auto` chose bwrap, and bwrap then could not make the sandbox's namespaces (nothing
-    /// ran, `e` says why): the sandbox without bwrap, or the refusal.
+    /// bwrap could not make the sandbox's namespaces after all (nothing ran, `e` says why).
+    /// With `Auto`: the sandbox without bwrap, or the refusal; an explicit backend is never
+    /// swapped, so then `e` itself is the error.
     pub fn after_refusal(
         &self,
         policy: &ResolvedPolicy,
         options: Options,
-        e: &LaunchError,
+        e: LaunchError,
     ) -> Result<Sandbox, Error> {
-        let chosen = host::after_refusal(e)?;
+        if options.backend != Requested::Auto || !matches!(e, LaunchError::Userns(_)) {
+            return Err(Error::Bwrap(e));
+        }
+        let chosen = host::after_refusal(&e)?;
         let inner = LandlockSandbox::for_launch(policy, options)?;
         Ok(Sandbox {
             selection: chosen,

@@ -12,10 +12,12 @@ use std::process::{Command, Stdio};
 /// Test hook: when set to `1`, the user-namespace probe reports the refusal an Ubuntu 24.04
 /// host gives (`setting up uid map: Permission denied`) without running bwrap, so tests can
 /// show the diagnosis and the backend choice on a host where namespaces work.
+#[doc(hidden)]
 pub const FORCE_NO_USERNS_ENV: &str = "SANDBOX_TEST_FORCE_NO_USERNS";
 
 /// Test hook: when set to `1`, the `/proc` preflight reports that the host refuses to mount
 /// procfs (as in a container with a masked `/proc`), to exercise the degradation path.
+#[doc(hidden)]
 pub const FORCE_NO_PROC_ENV: &str = "SANDBOX_TEST_FORCE_NO_PROC";
 
 /// A bwrap failure explained: what on this host caused it, and how to fix it.
@@ -208,6 +210,7 @@ pub fn diagnose_exit(bwrap: &Path) -> Verdict {
 }
 
 /// The refusal [`FORCE_NO_USERNS_ENV`] simulates, when it is set.
+#[doc(hidden)]
 pub fn forced_refusal() -> Option<LaunchError> {
     let forced = std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1");
     if !forced {
@@ -217,6 +220,7 @@ pub fn forced_refusal() -> Option<LaunchError> {
 }
 
 /// Whether [`FORCE_NO_PROC_ENV`] is set.
+#[doc(hidden)]
 pub fn forced_no_proc() -> bool {
     std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1")
 }

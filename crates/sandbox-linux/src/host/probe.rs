@@ -10,8 +10,10 @@ use crate::host::cache;
 use serde::Serialize;
 
 /// Env var that makes the probe report "Landlock unsupported" (test hook).
+#[doc(hidden)]
 pub const FORCE_NO_LANDLOCK_ENV: &str = "SANDBOX_TEST_FORCE_NO_LANDLOCK";
 /// Env var that makes the probe report "no mount namespace" (test hook).
+#[doc(hidden)]
 pub const FORCE_NO_MOUNTNS_ENV: &str = "SANDBOX_TEST_FORCE_NO_MOUNTNS";
 
 /// What the host offers to the Landlock backend.
