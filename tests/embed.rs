@@ -14,7 +14,14 @@ fn example() -> PathBuf {
     static BUILT: std::sync::Once = std::sync::Once::new();
     BUILT.call_once(|| {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "--quiet", "-p", "sandbox-cli", "--example", "embed"])
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "sandbox-cli",
+                "--example",
+                "embed",
+            ])
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .status()
             .unwrap();

@@ -107,22 +107,20 @@ mod imp {
             Ok(code) => ExitCode::from(code),
             // bwrap could not make its namespaces after all (nothing ran): the library
             // chooses again (auto) or gives the refusal back.
-            Err(e @ LaunchError::Userns(_)) => {
-                match sandbox.after_refusal(&policy, opts, e) {
-                    Ok(s) => {
-                        if a.verbose {
-                            let sel = s.selection();
-                            exit::err!("sandbox: backend {}: {}", sel.backend, sel.reason);
-                        }
-                        let l = s
-                            .as_landlock()
-                            .expect("after_refusal gives Landlock")
-                            .clone();
-                        run_landlock(&a, policy, l)
+            Err(e @ LaunchError::Userns(_)) => match sandbox.after_refusal(&policy, opts, e) {
+                Ok(s) => {
+                    if a.verbose {
+                        let sel = s.selection();
+                        exit::err!("sandbox: backend {}: {}", sel.backend, sel.reason);
                     }
-                    Err(e) => sandbox_error(&e),
+                    let l = s
+                        .as_landlock()
+                        .expect("after_refusal gives Landlock")
+                        .clone();
+                    run_landlock(&a, policy, l)
                 }
-            }
+                Err(e) => sandbox_error(&e),
+            },
             Err(e) => launch_error(&e),
         }
     }

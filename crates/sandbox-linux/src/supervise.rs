@@ -252,20 +252,21 @@ impl Drop for Forwarder {
 
 /// Waits until `pid` has exited but leaves it a zombie (`WNOWAIT`), so the pid stays ours.
 fn wait_unreaped(pid: i32) -> io::Result<()> {
+    waitid_unreaped(pid, true).map(drop)
+}
+
+/// Whether `pid` (our child) has exited, leaving it a zombie (`WNOWAIT`); with `block`,
+/// waits until it has.
+pub(crate) fn waitid_unreaped(pid: i32, block: bool) -> io::Result<bool> {
+    let flags = libc::WEXITED | libc::WNOWAIT | if block { 0 } else { libc::WNOHANG };
     loop {
         // SAFETY: siginfo_t is plain data; waitid writes into it.
         let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
         // SAFETY: waitid on our own child with a valid siginfo_t pointer.
-        let r = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT,
-            )
-        };
+        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
         if r == 0 {
-            return Ok(());
+            // SAFETY: waitid filled `info`; si_pid is 0 when nothing has exited (WNOHANG).
+            return Ok(block || unsafe { info.si_pid() } != 0);
         }
         let e = io::Error::last_os_error();
         if e.kind() != io::ErrorKind::Interrupted {

@@ -8,7 +8,7 @@
 
 use super::abstract_scope::AbstractScope;
 use super::error::LaunchError;
-use super::launch::{open_no_links, seccomp_memfd};
+use super::launch::{hold_stubs, open_no_links, seccomp_memfd};
 use super::plan::{BwrapPlan, FdContent};
 use crate::placeholder::Held;
 use std::ffi::OsStr;
@@ -74,14 +74,7 @@ pub fn command(
         moves.push((fd.as_raw_fd(), f.fd));
         sources.push(fd);
     }
-    let mut held = Vec::new();
-    for p in &plan.host_stubs {
-        match Held::acquire(p) {
-            Ok(Some(h)) => held.push(h),
-            Ok(None) => {}
-            Err(e) => return Err(LaunchError::io(format!("placeholder {}", p.display()), e)),
-        }
-    }
+    let held = hold_stubs(plan)?;
     let scope = if scope_abstract {
         Some(AbstractScope::new().map_err(LaunchError::Seccomp)?)
     } else {

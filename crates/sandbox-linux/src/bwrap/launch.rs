@@ -140,14 +140,7 @@ pub fn launch_with(
     let mut forwarder = Forwarder::install_reaper();
     // After the plan fds are placed, so the placeholders' fds cannot take their numbers. The
     // placeholders exist (locked) before bwrap starts, so bwrap mounts over them.
-    let mut held = Vec::new();
-    for p in &plan.host_stubs {
-        match Held::acquire(p) {
-            Ok(Some(h)) => held.push(h),
-            Ok(None) => {}
-            Err(e) => return Err(LaunchError::io(format!("placeholder {}", p.display()), e)),
-        }
-    }
+    let held = hold_stubs(plan)?;
     let spawned = cmd.spawn();
     close_placed(&placed);
     drop(info_write);
@@ -192,6 +185,20 @@ pub fn launch_with(
     let status =
         status.map_err(|e| LaunchError::io(format!("waiting for {}", bwrap.display()), e))?;
     Ok(exit_code(status).unwrap_or(1))
+}
+
+/// Registers (and where missing, makes) the plan's mount-point placeholders, so bwrap mounts
+/// over them and no concurrent run removes them; released when the guards drop.
+pub(super) fn hold_stubs(plan: &BwrapPlan) -> Result<Vec<Held>, LaunchError> {
+    let mut held = Vec::new();
+    for p in &plan.host_stubs {
+        match Held::acquire(p) {
+            Ok(Some(h)) => held.push(h),
+            Ok(None) => {}
+            Err(e) => return Err(LaunchError::io(format!("placeholder {}", p.display()), e)),
+        }
+    }
+    Ok(held)
 }
 
 /// A pipe for bwrap's `--info-fd`: the read end close-on-exec, the write end inheritable.

@@ -171,27 +171,7 @@ fn deliver(target: &mut CommandTarget) -> bool {
 
 /// Whether `pid` (our child) has exited; it stays a zombie (`WNOWAIT`).
 fn exited(pid: i32) -> io::Result<bool> {
-    loop {
-        // SAFETY: siginfo_t is plain data; waitid writes into it.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waitid on our own child with a valid siginfo_t pointer.
-        let r = unsafe {
-            libc::waitid(
-                libc::P_PID,
-                pid as libc::id_t,
-                &mut info,
-                libc::WEXITED | libc::WNOWAIT | libc::WNOHANG,
-            )
-        };
-        if r == 0 {
-            // SAFETY: waitid filled `info`; si_pid is 0 when nothing has exited.
-            return Ok(unsafe { info.si_pid() } != 0);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+    crate::supervise::waitid_unreaped(pid, false)
 }
 
 /// The `"child-pid": N` bwrap writes to its `--info-fd`.

@@ -360,31 +360,13 @@ fn set_id_rules(mode_arg: u8, flags_arg: Option<u8>) -> Result<Vec<SeccompRule>,
 /// `openat2` fail with `ENOSYS`, so the C library falls back to `openat`, whose mode the
 /// filter can see. Like [`refuse_x32`], the rest of the program stays valid.
 fn refuse_openat2(program: &mut BpfProgram) {
-    const BPF_LD_W_ABS: u16 = 0x20;
     const BPF_JEQ_K: u16 = 0x15;
-    const BPF_RET_K: u16 = 0x06;
-    let guard = [
-        sock_filter {
-            code: BPF_LD_W_ABS,
-            jt: 0,
-            jf: 0,
-            k: 0, // offsetof(struct seccomp_data, nr)
-        },
-        sock_filter {
-            code: BPF_JEQ_K,
-            jt: 0,
-            jf: 1,
-            k: SYS_OPENAT2,
-        },
-        sock_filter {
-            code: BPF_RET_K,
-            jt: 0,
-            jf: 0,
-            k: libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
-        },
-    ];
-    let at = 3.min(program.len());
-    program.splice(at..at, guard);
+    insert_nr_guard(
+        program,
+        BPF_JEQ_K,
+        SYS_OPENAT2,
+        libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+    );
 }
 
 /// Inserts, right after seccompiler's architecture check (3 instructions), a check that
@@ -392,8 +374,21 @@ fn refuse_openat2(program: &mut BpfProgram) {
 /// number itself and uses relative jumps only, so the insertion keeps it valid.
 #[cfg(target_arch = "x86_64")]
 fn refuse_x32(program: &mut BpfProgram) -> bool {
-    const BPF_LD_W_ABS: u16 = 0x20;
     const BPF_JGE_K: u16 = 0x35;
+    insert_nr_guard(
+        program,
+        BPF_JGE_K,
+        X32_SYSCALL_BIT,
+        libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+    );
+    true
+}
+
+/// Inserts after the architecture check: load the syscall number; if `compare` with `k`
+/// holds, return `ret`; else fall through to the rest of the program (relative jumps only,
+/// so it stays valid).
+fn insert_nr_guard(program: &mut BpfProgram, compare: u16, k: u32, ret: u32) {
+    const BPF_LD_W_ABS: u16 = 0x20;
     const BPF_RET_K: u16 = 0x06;
     let guard = [
         sock_filter {
@@ -403,21 +398,20 @@ fn refuse_x32(program: &mut BpfProgram) -> bool {
             k: 0, // offsetof(struct seccomp_data, nr)
         },
         sock_filter {
-            code: BPF_JGE_K,
+            code: compare,
             jt: 0,
             jf: 1,
-            k: X32_SYSCALL_BIT,
+            k,
         },
         sock_filter {
             code: BPF_RET_K,
             jt: 0,
             jf: 0,
-            k: libc::SECCOMP_RET_ERRNO | libc::EPERM as u32,
+            k: ret,
         },
     ];
     let at = 3.min(program.len());
     program.splice(at..at, guard);
-    true
 }
 
 #[cfg(not(target_arch = "x86_64"))]
