@@ -42,9 +42,9 @@ mod sys;
 #[cfg(target_os = "linux")]
 pub use bwrap::sandbox::BwrapSandbox;
 #[cfg(target_os = "linux")]
-pub use landlock::sandbox::{
-    compile, mask_host_sockets, ExecError, LandlockGuard, LandlockPlan, LandlockSandbox,
-};
+pub use landlock::plan::{compile, mask_host_sockets, LandlockPlan};
+#[cfg(target_os = "linux")]
+pub use landlock::sandbox::{ExecError, LandlockGuard, LandlockSandbox};
 
 pub use bwrap::BwrapPlan;
 pub use error::LinuxError;

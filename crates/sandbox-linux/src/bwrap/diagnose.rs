@@ -3,7 +3,7 @@
 //! reading its stderr into a [`Diagnosis`] with the way out, and the test hooks that force a
 //! refusal.
 
-use super::error::LaunchError;
+use super::error::{Diagnosis, LaunchError};
 use super::features::{find_bwrap, probe_features};
 use crate::bwrap::plan::BwrapFeatures;
 use std::path::{Path, PathBuf};
@@ -19,25 +19,6 @@ pub const FORCE_NO_USERNS_ENV: &str = "SANDBOX_TEST_FORCE_NO_USERNS";
 /// procfs (as in a container with a masked `/proc`), to exercise the degradation path.
 #[doc(hidden)]
 pub const FORCE_NO_PROC_ENV: &str = "SANDBOX_TEST_FORCE_NO_PROC";
-
-/// A bwrap failure explained: what on this host caused it, and how to fix it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct Diagnosis {
-    pub cause: String,
-    pub fix: String,
-    /// bwrap's own message.
-    pub raw: String,
-}
-
-impl std::fmt::Display for Diagnosis {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "bwrap cannot create the sandbox's namespaces: {} (bwrap said: {})",
-            self.cause, self.raw
-        )
-    }
-}
 
 /// Host settings that explain a namespace refusal, read from `/proc/sys` and container markers.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]

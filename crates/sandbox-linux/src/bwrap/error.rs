@@ -1,6 +1,5 @@
 //! Why the bwrap backend cannot run, or failed: [`LaunchError`], with its hint line.
 
-use super::diagnose::Diagnosis;
 use std::io;
 
 /// Why bwrap cannot be used, or failed.
@@ -52,5 +51,24 @@ impl LaunchError {
             LaunchError::Seccomp(e) => e.hint().map(Into::into),
             _ => None,
         }
+    }
+}
+
+/// A bwrap failure explained: what on this host caused it, and how to fix it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Diagnosis {
+    pub cause: String,
+    pub fix: String,
+    /// bwrap's own message.
+    pub raw: String,
+}
+
+impl std::fmt::Display for Diagnosis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "bwrap cannot create the sandbox's namespaces: {} (bwrap said: {})",
+            self.cause, self.raw
+        )
     }
 }

@@ -13,7 +13,7 @@
 //! foreground process group, which is the launcher's) goes to the command's process group, as
 //! it would without the sandbox; one sent by a process goes to the command alone.
 
-use crate::supervise::{children_of, SENT_BY_KERNEL, SENT_BY_PROCESS};
+use crate::supervise::shared::{children_of, waitid_unreaped, SENT_BY_KERNEL, SENT_BY_PROCESS};
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::sync::atomic::Ordering;
@@ -171,7 +171,7 @@ fn deliver(target: &mut CommandTarget) -> bool {
 
 /// Whether `pid` (our child) has exited; it stays a zombie (`WNOWAIT`).
 fn exited(pid: i32) -> io::Result<bool> {
-    crate::supervise::waitid_unreaped(pid, false)
+    waitid_unreaped(pid, false)
 }
 
 /// The `"child-pid": N` bwrap writes to its `--info-fd`.

@@ -3,10 +3,11 @@
 //! the process that will `exec` and only makes raw syscalls.
 
 use crate::landlock::mountns;
+use crate::landlock::plan::LandlockPlan;
 use crate::landlock::ruleset::DIR_ONLY;
 use crate::seccomp::sock_filter;
 use crate::sys::{self, PathBeneathAttr, RulesetAttr};
-use crate::{LandlockPlan, LinuxError};
+use crate::LinuxError;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;

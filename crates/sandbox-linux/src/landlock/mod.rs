@@ -16,6 +16,8 @@ pub mod ruleset;
 #[cfg(target_os = "linux")]
 pub mod launch;
 #[cfg(target_os = "linux")]
+pub mod plan;
+#[cfg(target_os = "linux")]
 mod render;
 #[cfg(target_os = "linux")]
 pub(crate) mod sandbox;

@@ -2,7 +2,7 @@
 //! namespace, seccomp, process), like [`crate::bwrap::BwrapPlan::to_text`].
 
 use super::mountns::MountStep;
-use super::sandbox::LandlockPlan;
+use super::plan::LandlockPlan;
 
 impl LandlockPlan {
     /// The plan for humans: one section per layer (what `sandbox profile linux` prints).

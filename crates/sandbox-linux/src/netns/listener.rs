@@ -129,7 +129,7 @@ unsafe fn child_main(user: Option<RawFd>, net: RawFd, port: u16, out: RawFd) -> 
         (&one as *const libc::c_int).cast(),
         std::mem::size_of::<libc::c_int>() as libc::socklen_t,
     );
-    let addr = super::loopback_addr(port);
+    let addr = loopback_addr(port);
     if libc::bind(
         s,
         (&addr as *const libc::sockaddr_in).cast(),
@@ -233,6 +233,18 @@ fn recv_fd_flags(sock: RawFd, flags: libc::c_int) -> io::Result<Result<OwnedFd, 
     Err(io::Error::other(
         "the namespace helper exited without passing a listener",
     ))
+}
+
+/// `127.0.0.1:port` as the kernel takes it (no allocation: also used between fork and exec).
+pub(crate) fn loopback_addr(port: u16) -> libc::sockaddr_in {
+    libc::sockaddr_in {
+        sin_family: libc::AF_INET as libc::sa_family_t,
+        sin_port: port.to_be(),
+        sin_addr: libc::in_addr {
+            s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
+        },
+        sin_zero: [0; 8],
+    }
 }
 
 #[cfg(test)]

@@ -101,7 +101,7 @@ impl PrivateNet {
             if s < 0 {
                 return Err(err(2));
             }
-            let addr = loopback_addr(*port);
+            let addr = listener::loopback_addr(*port);
             if libc::bind(
                 s,
                 (&addr as *const libc::sockaddr_in).cast(),
@@ -127,17 +127,5 @@ impl PrivateNet {
     pub fn take_listener(&self) -> Option<TcpListener> {
         let (_, ours, _) = self.proxy.as_ref()?;
         crate::netns::listener::recv_fd_nonblocking(ours.as_raw_fd()).map(TcpListener::from)
-    }
-}
-
-/// `127.0.0.1:port` as the kernel takes it (no allocation: also used between fork and exec).
-pub(crate) fn loopback_addr(port: u16) -> libc::sockaddr_in {
-    libc::sockaddr_in {
-        sin_family: libc::AF_INET as libc::sa_family_t,
-        sin_port: port.to_be(),
-        sin_addr: libc::in_addr {
-            s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
-        },
-        sin_zero: [0; 8],
     }
 }

@@ -25,10 +25,13 @@
 //!
 //! The handler is process-wide, so one `Forwarder` at a time: it is meant for the CLI.
 
+pub(crate) mod shared;
+
+use shared::{children_of, waitid_unreaped, SENT_BY_KERNEL, SENT_BY_PROCESS};
 use std::io;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ExitStatus};
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 /// The signals passed on to the child.
 const FORWARDED: [libc::c_int; 4] = [libc::SIGTERM, libc::SIGHUP, libc::SIGINT, libc::SIGQUIT];
@@ -40,10 +43,6 @@ static PENDING: AtomicI32 = AtomicI32::new(0);
 /// Deferred mode ([`Forwarder::supervise_bwrap`]): the handler only records signals, as bits
 /// (`1 << N`), by who sent them; the main thread delivers them.
 static DEFER: AtomicBool = AtomicBool::new(false);
-/// Deferred signals sent by a process (`kill`, `sigqueue`).
-pub(crate) static SENT_BY_PROCESS: AtomicU64 = AtomicU64::new(0);
-/// Deferred signals sent by the kernel (the terminal's Ctrl-C, Ctrl-\, hangup).
-pub(crate) static SENT_BY_KERNEL: AtomicU64 = AtomicU64::new(0);
 
 extern "C" fn forward(sig: libc::c_int, info: *mut libc::siginfo_t, _: *mut libc::c_void) {
     // si_code ≤ 0: sent by a process (kill, sigqueue); > 0: by the kernel, e.g. the terminal
@@ -255,26 +254,6 @@ fn wait_unreaped(pid: i32) -> io::Result<()> {
     waitid_unreaped(pid, true).map(drop)
 }
 
-/// Whether `pid` (our child) has exited, leaving it a zombie (`WNOWAIT`); with `block`,
-/// waits until it has.
-pub(crate) fn waitid_unreaped(pid: i32, block: bool) -> io::Result<bool> {
-    let flags = libc::WEXITED | libc::WNOWAIT | if block { 0 } else { libc::WNOHANG };
-    loop {
-        // SAFETY: siginfo_t is plain data; waitid writes into it.
-        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-        // SAFETY: waitid on our own child with a valid siginfo_t pointer.
-        let r = unsafe { libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, flags) };
-        if r == 0 {
-            // SAFETY: waitid filled `info`; si_pid is 0 when nothing has exited (WNOHANG).
-            return Ok(block || unsafe { info.si_pid() } != 0);
-        }
-        let e = io::Error::last_os_error();
-        if e.kind() != io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
-}
-
 /// Kills and reaps every remaining child of this process (orphans re-parented to it as a
 /// subreaper). On the usual path there is none and this is one `waitid` answering `ECHILD`.
 /// A live one is unreaped, so its pid cannot have been reused when the SIGKILL is sent.
@@ -308,28 +287,6 @@ fn reap_orphans() {
             return;
         }
     }
-}
-
-/// The pids whose parent is `parent`, from `/proc/PID/stat` (the kernel's per-task `children`
-/// file is not built into every kernel).
-pub(crate) fn children_of(parent: i32) -> Vec<i32> {
-    let Ok(dir) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    dir.filter_map(|e| {
-        let pid: i32 = e.ok()?.file_name().to_str()?.parse().ok()?;
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // `pid (comm) state ppid …`; comm may contain spaces and parentheses.
-        let ppid: i32 = stat
-            .rsplit_once(')')?
-            .1
-            .split_whitespace()
-            .nth(1)?
-            .parse()
-            .ok()?;
-        (ppid == parent).then_some(pid)
-    })
-    .collect()
 }
 
 /// The exit code a launcher passes on for `status`: the child's code, or `128+N` when it died
