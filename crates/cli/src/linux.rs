@@ -28,14 +28,10 @@ mod imp {
     use crate::args::{Backend, Format};
     use sandbox_core::{ResolvedPolicy, TargetOs};
     use sandbox_linux::bwrap::error::LaunchError;
-    use sandbox_linux::supervise::{exit_code, Forwarder};
     use sandbox_linux::{
-        BwrapSandbox, Error, ExecError, LandlockSandbox, LinuxError, Options, Requested, Sandbox,
+        BwrapSandbox, Error, LandlockSandbox, LinuxError, Options, Requested, RunError, RunHooks,
+        Sandbox,
     };
-    use std::ffi::OsString;
-    use std::os::unix::ffi::OsStrExt;
-    use std::os::unix::process::CommandExt;
-    use std::path::{Path, PathBuf};
 
     fn setup_error(what: &str, e: &LinuxError) -> ExitCode {
         match e.hint() {
@@ -236,249 +232,59 @@ mod imp {
         if let Err(e) = std::env::set_current_dir(&policy.cwd) {
             return exit::fail(&format!("working directory {}", policy.cwd.display()), &e);
         }
-        let (program, argv0) = (&a.cmd.command[0], a.cmd.command[0].clone());
-        let path = match find_program(program) {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
-        let mut args: Vec<OsString> = vec![argv0];
-        args.extend(a.cmd.command[1..].iter().cloned());
-        // The post-run git check needs this process to outlive the command: it runs supervised.
-        let mut check = crate::git_check::GitCheck::start(&policy, a.policy.strict_git);
-        if !egress.active() {
-            // No proxy: an empty --denials-json now, since the command may replace this process.
-            if let Err(e) = egress.finish() {
-                return exit::fail("network proxy", &e);
-            }
-        } else {
-            // The proxy runs in this process: wait for the command instead of exec'ing it.
-            egress.set_env();
-            let code = match run_supervised(sandbox, &path, &args, Some(&mut egress), &mut check) {
-                Launched::Done(code) => code,
-                Launched::NoMountNamespace(_) => {
-                    return exit::fail(
-                        "linux",
-                        &"the proxy network mode needs a private network namespace, which could not be made here",
-                    )
-                }
-            };
-            return match egress.finish() {
-                Ok(()) => code,
-                Err(e) => exit::fail("network proxy", &e),
-            };
-        }
-        let sandbox = match launch(sandbox, &path, &args, a.verbose, &mut check) {
-            Launched::Done(code) => return code,
-            Launched::NoMountNamespace(s) => s,
-        };
-        // The remembered namespace answer was wrong and nothing ran: continue exactly as a
-        // host without a mount namespace (refuse, or degrade with --best-effort).
-        let retry = sandbox.without_mount_namespace(&policy);
-        // Placeholders made for the first attempt are removed now: exec runs no destructors.
-        drop(sandbox);
-        let sandbox = match retry {
-            Ok(s) => s,
-            Err(e) => return setup_error("linux", &e),
-        };
-        match launch(sandbox, &path, &args, a.verbose, &mut check) {
-            Launched::Done(code) => code,
-            Launched::NoMountNamespace(_) => ExitCode::from(exit::SETUP_FAILED),
-        }
-    }
-
-    /// How [`launch`] ended.
-    enum Launched {
-        /// The command ran (or failed); the exit code to return.
-        Done(ExitCode),
-        /// The private mount namespace could not be made and nothing ran.
-        NoMountNamespace(Box<LandlockSandbox>),
-    }
-
-    /// Prints the plan's degradations and runs the command supervised: as a child, so that
-    /// signals reach it and its handlers run, its status comes back as a status (`128+N`
-    /// for signal N, never this process dying of it), and nothing it leaves running outlives
-    /// this process. Only an unrestricted policy (no sandbox) `exec`s in place.
-    fn launch(
-        sandbox: LandlockSandbox,
-        path: &Path,
-        args: &[OsString],
-        verbose: bool,
-        check: &mut Option<crate::git_check::GitCheck>,
-    ) -> Launched {
-        for d in &sandbox.plan().degradations {
-            exit::degraded(d);
-        }
-        if verbose && !sandbox.plan().unrestricted {
-            let plan = sandbox.plan();
-            let closed = plan.mounts.as_ref().map_or(0, |m| {
-                m.steps
-                    .iter()
-                    .filter(|s| {
-                        matches!(
-                            s,
-                            sandbox_linux::landlock::mountns::MountStep::MaskSocket { .. }
-                        )
-                    })
-                    .count()
-            });
-            let scoped = plan
-                .landlock
-                .as_ref()
-                .is_some_and(|l| l.scoped.bits & 1 != 0);
-            exit::err!(
-                "sandbox: unix sockets: {} ({closed} host socket(s) closed); abstract sockets: {}",
-                plan.unix_sockets.name(),
-                if scoped {
-                    "landlock abstract-unix scope"
-                } else {
-                    "not enforced (degraded)"
-                }
-            );
-        }
         // The post-run git check needs this process to outlive the command.
-        if !sandbox.plan().unrestricted || check.is_some() {
-            return run_supervised(sandbox, path, args, None, check);
-        }
-        match sandbox.exec(path, args) {
-            ExecError::Setup(e) => Launched::Done(setup_error("linux: setup", &e)),
-            ExecError::Exec(e) => Launched::Done(exec_failure(&args[0], &e)),
-            ExecError::NoMountNamespace(e) => {
-                if verbose {
-                    exit::err!("sandbox: no private mount namespace after all ({e})");
-                }
-                Launched::NoMountNamespace(Box::new(sandbox))
-            }
-        }
-    }
-
-    /// Runs the command as a child and waits, so placeholder directories made for missing
-    /// protected paths can be removed afterwards; signals are forwarded as
-    /// [`sandbox_linux::supervise`] describes (the child shares this process group, so a
-    /// terminal's Ctrl-C reaches it directly), and processes the command leaves behind are
-    /// killed when it exits (as bwrap's PID namespace does). The child also dies with this
-    /// process (`PR_SET_PDEATHSIG`). Exit status: the child's code, or 128+N when it died of
-    /// signal N.
-    fn run_supervised(
-        sandbox: LandlockSandbox,
-        path: &Path,
-        args: &[OsString],
-        egress: Option<&mut crate::egress::EgressRun>,
-        check: &mut Option<crate::git_check::GitCheck>,
-    ) -> Launched {
-        // Before `apply` makes the placeholders, so a SIGTERM cannot leave them behind. A
-        // reaper: whatever the command leaves running is killed before the placeholders go,
-        // since removing one would lift the read-only mount over it for a process still
-        // inside, which could then create the protected name.
-        let mut forwarder = Forwarder::install_reaper();
-        let mut cmd = std::process::Command::new(path);
-        cmd.arg0(&args[0]).args(&args[1..]);
-        let guard = match sandbox.apply(&mut cmd) {
-            Ok(g) => g,
-            Err(e) => return Launched::Done(setup_error("linux", &e)),
-        };
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                return match guard.setup_failure() {
-                    // The child failed before exec: this process is unchanged.
-                    Some(step) if step.is_namespace_setup() => {
-                        drop(cmd);
-                        Launched::NoMountNamespace(Box::new(sandbox))
-                    }
-                    Some(step) => Launched::Done(exit::fail("linux: setup", &step)),
-                    None => Launched::Done(exec_failure(&args[0], &e)),
-                };
-            }
-        };
-        // Proxy mode: serve the listener the child made in its network namespace.
-        if let Some(egress) = egress {
-            let served = match guard.take_proxy_listener() {
-                Some(l) => egress.serve(l),
-                None => Err("the sandbox passed no proxy listener".to_string()),
-            };
-            if let Err(e) = served {
-                let _ = child.kill();
-                let _ = child.wait();
-                forwarder.kill_orphans();
-                return Launched::Done(exit::fail("network proxy", &e));
-            }
-        }
-        let status = forwarder.supervise(&mut child);
-        forwarder.kill_orphans();
-        // The placeholders go with the sandbox; signals stay forwarded until they are gone.
-        drop(cmd);
-        drop(guard);
-        drop(sandbox);
-        drop(forwarder);
-        Launched::Done(match status {
-            Ok(s) => ExitCode::from(crate::git_check::finish(
-                check.take(),
-                exit_code(s).unwrap_or(exit::SETUP_FAILED),
-            )),
-            Err(e) => exit::fail("wait", &e),
-        })
-    }
-
-    /// Maps a failed `execv` to 127 (not found) or 126 (not executable).
-    fn exec_failure(program: &OsString, e: &std::io::Error) -> ExitCode {
-        let name = program.to_string_lossy();
-        exit::err!("sandbox: {name}: {e}");
-        if e.raw_os_error() == Some(libc::ENOENT) {
-            ExitCode::from(exit::NOT_FOUND)
+        let check = crate::git_check::GitCheck::start(&policy, a.policy.strict_git);
+        let mut egress = if egress.active() {
+            egress.set_env();
+            Some(egress)
+        } else if let Err(e) = egress.finish() {
+            // No proxy: an empty --denials-json now, since the command may replace this process.
+            return exit::fail("network proxy", &e);
         } else {
-            ExitCode::from(exit::NOT_EXECUTABLE)
-        }
-    }
-
-    /// Finds `program` like `execvp`: a name with a `/` is used as is, otherwise the first
-    /// executable file of that name on `PATH`. Not found: 127; found but not executable: 126.
-    fn find_program(program: &OsString) -> Result<PathBuf, ExitCode> {
-        let name = program.to_string_lossy();
-        if program.as_bytes().contains(&b'/') {
-            return Ok(PathBuf::from(program));
-        }
-        if program.is_empty() {
-            exit::err!("sandbox: empty command name");
-            return Err(ExitCode::from(exit::NOT_FOUND));
-        }
-        let path =
-            std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
-        let mut not_executable = None;
-        for dir in std::env::split_paths(&path) {
-            let candidate = if dir.as_os_str().is_empty() {
-                Path::new(".").join(program)
-            } else {
-                dir.join(program)
-            };
-            let Ok(meta) = std::fs::metadata(&candidate) else {
-                continue;
-            };
-            if !meta.is_file() {
-                continue;
-            }
-            if is_executable(&candidate) {
-                return Ok(candidate);
-            }
-            not_executable.get_or_insert(candidate);
-        }
-        match not_executable {
-            Some(p) => {
-                exit::err!("sandbox: {}: permission denied", p.display());
-                Err(ExitCode::from(exit::NOT_EXECUTABLE))
-            }
-            None => {
-                exit::err!("sandbox: {name}: command not found");
-                Err(ExitCode::from(exit::NOT_FOUND))
-            }
-        }
-    }
-
-    fn is_executable(p: &Path) -> bool {
-        let Ok(c) = std::ffi::CString::new(p.as_os_str().as_bytes()) else {
-            return false;
+            None
         };
-        // SAFETY: NUL-terminated path.
-        unsafe { libc::access(c.as_ptr(), libc::X_OK) == 0 }
+        let proxy = egress.is_some();
+        let mut warn = |d: &sandbox_core::Degradation| exit::degraded(d);
+        let mut verbose = |line: &str| exit::err!("sandbox: {line}");
+        let mut serve = |l: std::net::TcpListener| match egress.as_mut() {
+            Some(e) => e.serve(l),
+            None => Err("no egress proxy".to_string()),
+        };
+        let mut hooks = RunHooks {
+            warn: &mut warn,
+            verbose: a.verbose.then_some(&mut verbose as &mut dyn FnMut(&str)),
+            serve_proxy: proxy.then_some(
+                &mut serve as &mut dyn FnMut(std::net::TcpListener) -> Result<(), String>,
+            ),
+            wait: check.is_some(),
+        };
+        let code = sandbox.run(&policy, &a.cmd.command, &mut hooks);
+        // The denial summary and --denials-json come after the command in any case.
+        let finished = egress.map(|e| e.finish());
+        let code = match code {
+            Ok(code) => code,
+            Err(e) => return run_error(&e),
+        };
+        if let Some(Err(e)) = finished {
+            return exit::fail("network proxy", &e);
+        }
+        ExitCode::from(crate::git_check::finish(check, code))
+    }
+
+    /// Prints why a Landlock run gave no status of the command's, and its exit code.
+    fn run_error(e: &RunError) -> ExitCode {
+        match e {
+            RunError::Setup(e) => return setup_error("linux", e),
+            RunError::ApplySetup(e) => return setup_error("linux: setup", e),
+            RunError::Step(_) | RunError::NoMountNamespace(_) => {
+                exit::err!("sandbox: linux: setup: {e}")
+            }
+            RunError::NoNetworkNamespace => exit::err!("sandbox: linux: {e}"),
+            RunError::Proxy(_) => exit::err!("sandbox: network proxy: {e}"),
+            RunError::Wait(_) => exit::err!("sandbox: wait: {e}"),
+            _ => exit::err!("sandbox: {e}"),
+        }
+        ExitCode::from(e.exit_code())
     }
 
     /// `sandbox profile linux`: the plan the chosen backend would run, as text or JSON.

@@ -44,6 +44,8 @@ pub use bwrap::sandbox::BwrapSandbox;
 #[cfg(target_os = "linux")]
 pub use landlock::plan::{compile, mask_host_sockets, LandlockPlan};
 #[cfg(target_os = "linux")]
+pub use landlock::run::{RunError, RunHooks};
+#[cfg(target_os = "linux")]
 pub use landlock::sandbox::{ExecError, LandlockGuard, LandlockSandbox};
 
 pub use bwrap::BwrapPlan;

@@ -20,4 +20,6 @@ pub mod plan;
 #[cfg(target_os = "linux")]
 mod render;
 #[cfg(target_os = "linux")]
+pub mod run;
+#[cfg(target_os = "linux")]
 pub(crate) mod sandbox;
