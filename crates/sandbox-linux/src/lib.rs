@@ -38,6 +38,8 @@ pub mod select;
 pub mod supervise;
 #[cfg(target_os = "linux")]
 mod sys;
+#[cfg(target_os = "linux")]
+mod test_hooks;
 
 #[cfg(target_os = "linux")]
 pub use bwrap::sandbox::BwrapSandbox;

@@ -110,7 +110,7 @@ pub fn diagnose(stderr: &str, hints: &HostHints) -> Option<Diagnosis> {
 /// Runs a tiny bwrap with the namespaces the plan uses; `Err` explains a refusal.
 /// Honours [`FORCE_NO_USERNS_ENV`].
 pub fn probe_userns(bwrap: &Path, hints: &HostHints) -> Result<(), LaunchError> {
-    if std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1") {
+    if crate::test_hooks::forced(FORCE_NO_USERNS_ENV) {
         let simulated = "bwrap: setting up uid map: Permission denied (simulated by SANDBOX_TEST_FORCE_NO_USERNS=1)";
         let d = diagnose(simulated, hints).expect("the simulated message is a namespace refusal");
         return Err(LaunchError::Userns(d));
@@ -145,10 +145,10 @@ fn refusal(stderr: &str, hints: &HostHints) -> LaunchError {
 /// it works, `Ok(false)` when only the `/proc` mount is refused, `Err` with the diagnosis when
 /// namespaces are refused. Costs one bwrap run in the common case.
 pub fn probe_sandbox(bwrap: &Path, hints: &HostHints) -> Result<bool, LaunchError> {
-    if std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1") {
+    if crate::test_hooks::forced(FORCE_NO_USERNS_ENV) {
         return probe_userns(bwrap, hints).map(|_| false);
     }
-    let forced_no_proc = std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1");
+    let forced_no_proc = crate::test_hooks::forced(FORCE_NO_PROC_ENV);
     if !forced_no_proc {
         let args: Vec<&str> = TRIAL_NAMESPACES
             .iter()
@@ -193,7 +193,7 @@ pub fn diagnose_exit(bwrap: &Path) -> Verdict {
 /// The refusal [`FORCE_NO_USERNS_ENV`] simulates, when it is set.
 #[doc(hidden)]
 pub fn forced_refusal() -> Option<LaunchError> {
-    let forced = std::env::var_os(FORCE_NO_USERNS_ENV).is_some_and(|v| v == "1");
+    let forced = crate::test_hooks::forced(FORCE_NO_USERNS_ENV);
     if !forced {
         return None;
     }
@@ -203,12 +203,12 @@ pub fn forced_refusal() -> Option<LaunchError> {
 /// Whether [`FORCE_NO_PROC_ENV`] is set.
 #[doc(hidden)]
 pub fn forced_no_proc() -> bool {
-    std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1")
+    crate::test_hooks::forced(FORCE_NO_PROC_ENV)
 }
 
 /// Whether a fresh `/proc` can be mounted (fails in containers with a masked `/proc`).
 pub fn probe_proc(bwrap: &Path) -> Result<bool, LaunchError> {
-    if std::env::var_os(FORCE_NO_PROC_ENV).is_some_and(|v| v == "1") {
+    if crate::test_hooks::forced(FORCE_NO_PROC_ENV) {
         return Ok(false);
     }
     let out = run_probe(

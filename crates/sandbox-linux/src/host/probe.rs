@@ -47,9 +47,7 @@ impl Capabilities {
     }
 }
 
-fn forced(var: &str) -> bool {
-    std::env::var_os(var).is_some_and(|v| v == "1")
-}
+use crate::test_hooks::forced;
 
 /// Probes the running host. Forks short-lived children for the namespace checks.
 pub fn probe() -> Capabilities {
