@@ -11,7 +11,6 @@ use crate::policy::{Access, Entry, NetworkPolicy, Policy, Preset, Special, Targe
 use std::path::{Path, PathBuf};
 use toml::{Table, Value};
 
-#[path = "config_network.rs"]
 mod network;
 
 /// Everything the user said about the policy. Paths must already be absolute (the CLI makes
