@@ -22,10 +22,7 @@ fn plan(
         )
     })?;
     for d in &plan.degradations {
-        exit::warn(&format!(
-            "best effort: {} is not enforced: {}",
-            d.feature, d.why
-        ));
+        exit::warn(&format!("best effort: {}", d.detail));
     }
     Ok(plan)
 }
@@ -167,7 +164,7 @@ fn render(plan: &WindowsPlan) -> String {
     };
     let _ = writeln!(out, "job UI restrictions: {ui}");
     for d in &plan.degradations {
-        let _ = writeln!(out, "degradation: {} is not enforced: {}", d.feature, d.why);
+        let _ = writeln!(out, "degradation: {}", d.detail);
     }
     for l in &plan.limits {
         let _ = writeln!(out, "limit: {l}");
