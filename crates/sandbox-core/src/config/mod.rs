@@ -62,6 +62,7 @@ pub struct LoadRequest {
 
 /// The loaded policy and the warnings met on the way.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct Loaded {
     pub policy: Policy,
     /// `[shell_environment_policy]`: the environment the command is given.

@@ -247,8 +247,8 @@ thread_local! {
 }
 
 /// [`resolve`] without the planted-link checks: a resolution that followed a link the
-/// checks then raced past, for their tests.
-#[cfg(test)]
+/// checks then raced past, for their tests (Linux only).
+#[cfg(all(test, target_os = "linux"))]
 pub(crate) fn resolve_unchecked_for_test(
     policy: &Policy,
     env: &ResolveEnv,
