@@ -4,12 +4,12 @@
 //! Unknown keys warn and are ignored, so one config can be shared across versions; a known key
 //! with the wrong type fails with the file, the key, what was expected and what was found.
 //!
-//! - [`source`] reads the file (with a size limit) and applies the `-c` overrides;
-//! - [`reader`] holds the typed getters and the errors that name file and key;
-//! - [`codex`] reads `sandbox_mode`, `[sandbox_workspace_write]` and the profiles;
-//! - [`sandbox_table`] reads our own `[sandbox]` table;
-//! - [`network`] reads every network key and flag (domain rules, proxy, unix sockets);
-//! - [`shell_env`] reads `[shell_environment_policy]`.
+//! - `source.rs` reads the file (with a size limit) and applies the `-c` overrides;
+//! - `reader.rs` holds the typed getters and the errors that name file and key;
+//! - `codex.rs` reads `sandbox_mode`, `[sandbox_workspace_write]` and the profiles;
+//! - `sandbox_table.rs` reads our own `[sandbox]` table;
+//! - `network.rs` reads every network key and flag (domain rules, proxy, unix sockets);
+//! - `shell_env.rs` reads `[shell_environment_policy]`.
 
 use crate::env::EnvPolicy;
 use crate::error::CoreError;

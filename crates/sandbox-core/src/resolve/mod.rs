@@ -1,10 +1,10 @@
 //! Turns a [`Policy`] into a [`ResolvedPolicy`]: absolute canonical paths, specials expanded,
 //! duplicates removed, protected subpaths found under every writable root.
 //!
-//! - [`target`] names the OS resolved for ([`TargetOs`]), its `:minimal` roots and devices;
-//! - [`model`] holds the result ([`ResolvedPolicy`], [`Rule`], [`WritableRoot`], [`Protected`]);
-//! - [`paths`] spells paths: canonical, `~` expanded, the macOS aliases;
-//! - [`gitdir`] reads `.git` pointer files.
+//! - `target.rs` names the OS resolved for ([`TargetOs`]), its `:minimal` roots and devices;
+//! - `model.rs` holds the result ([`ResolvedPolicy`], [`Rule`], [`WritableRoot`], [`Protected`]);
+//! - `paths.rs` spells paths: canonical, `~` expanded, the macOS aliases;
+//! - `gitdir.rs` reads `.git` pointer files.
 
 mod gitdir;
 mod model;
