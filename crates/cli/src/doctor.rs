@@ -330,3 +330,33 @@ pub fn run(a: DoctorArgs) -> ExitCode {
         ExitCode::from(1)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Capabilities are printed by their key; facts and `backend` by name; `--require` finds
+    /// either, and only what this host's report has.
+    #[test]
+    fn report_keys_and_lookups() {
+        let r = Report {
+            backend: Value::from("x"),
+            capabilities: vec![(Capability::DenyRead, Value::from(false))],
+            facts: vec![("x.version".into(), Value::from("1"))],
+        };
+        let m = r.to_map();
+        assert_eq!(m["filesystem.deny_read"], false);
+        assert_eq!(m["x.version"], "1");
+        assert_eq!(m["backend"], "x");
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            r.get(&Key::parse("filesystem.deny_read")),
+            Some(&Value::from(false))
+        );
+        assert_eq!(r.get(&Key::parse("x.version")), Some(&Value::from("1")));
+        assert_eq!(r.get(&Key::parse("backend")), Some(&Value::from("x")));
+        // A known capability this backend does not report is unknown here, like a typo.
+        assert_eq!(r.get(&Key::parse("process.kill_tree")), None);
+        assert_eq!(r.get(&Key::parse("no.such.key")), None);
+    }
+}

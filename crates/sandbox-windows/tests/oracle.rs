@@ -6,7 +6,7 @@ use sandbox_core::{
     resolve, Access, Entry, NetworkPolicy, Op, PathKind, Policy, Preset, ResolveEnv, Target,
     TargetOs,
 };
-use sandbox_windows::{compile, AceKind, Capability, Identity};
+use sandbox_windows::{compile, AceKind, Capability, Identity, WindowsError};
 use std::path::PathBuf;
 
 const NAMES: [&str; 4] = ["a", ".git", "b", ".codex"];
@@ -74,6 +74,17 @@ fn strict_mode_refuses_degradations() {
     // Network off under a token that reads everything cannot be enforced.
     let err = compile(&resolved, false).unwrap_err();
     assert!(err.to_string().contains("network off"), "{err}");
+    // The refusal names its capability, as the accepted degradation does.
+    assert!(
+        matches!(
+            err,
+            WindowsError::Unsupported {
+                capability: Capability::NetworkDenyAll,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let plan = compile(&resolved, true).unwrap();
     assert!(matches!(plan.identity, Identity::WriteRestrictedToken));
     assert!(plan
