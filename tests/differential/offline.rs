@@ -146,7 +146,10 @@ fn windows(
         .map(|p| p.path.as_path())
         .collect();
     // Declared degradation: deny globs are not turned into ACEs.
-    let globs_degraded = plan.degradations.iter().any(|d| d.feature.contains("glob"));
+    let globs_degraded = plan
+        .degradations
+        .iter()
+        .any(|d| d.capability == sandbox_core::Capability::DenyRead);
     for p in corpus {
         let canon = sandbox_core::resolve::canonical(p, TargetOs::Windows);
         if missing.iter().any(|m| canon.starts_with(m)) {
@@ -158,12 +161,7 @@ fn windows(
                 continue;
             }
             // Declared degradation: reads the token tier cannot deny.
-            let unenforced = |d: &sandbox_windows::Degradation| {
-                d.unenforced_reads
-                    .as_ref()
-                    .is_some_and(|u| canon.starts_with(u))
-            };
-            if !op.is_write() && plan.degradations.iter().any(unenforced) {
+            if !op.is_write() && plan.read_unenforced(&canon) {
                 continue;
             }
             out.windows += 1;

@@ -1,30 +1,100 @@
 //! `sandbox doctor`: what this host can enforce, as capability keys (DESIGN.md §5).
 //!
-//! Each backend contributes its keys; `--require KEY` fails (exit 1) when a key is false,
-//! zero, null or unknown.
+//! Each backend contributes a [`Report`]: the generic keys are [`Capability`] values (their
+//! text is [`Capability::key`], only at the output), the backend's own facts are named keys.
+//! `--require KEY` fails (exit 1) when a key is false, zero, null or unknown.
 
 use crate::{exit, DoctorArgs};
+use sandbox_core::Capability;
 use serde_json::{Map, Value};
 use std::fmt::Write;
 use std::process::ExitCode;
 
-/// Capability keys of this host, in a stable order.
-fn capabilities() -> Map<String, Value> {
-    let mut m = Map::new();
-    #[cfg(target_os = "linux")]
-    linux_keys(&mut m);
-    #[cfg(not(target_os = "linux"))]
-    m.insert("backend".into(), Value::from(std::env::consts::OS));
-    #[cfg(windows)]
-    crate::windows::doctor_keys(&mut m);
-    m
+/// What `doctor` says about this host: the backend a run would use, what it enforces here,
+/// and the host facts behind that.
+pub struct Report {
+    /// `backend`: the backend a run would use (`null` when none can run).
+    pub backend: Value,
+    /// The generic keys (`filesystem.*`, `network.*`, `process.*`) of that backend.
+    pub capabilities: Vec<(Capability, Value)>,
+    /// The backend's own facts (`landlock.abi`, `bwrap.*`, `linux.auto_*`, `windows.*`, …).
+    pub facts: Vec<(String, Value)>,
+}
+
+/// A key of the report, as `--require` names it.
+enum Key {
+    Capability(Capability),
+    Other(String),
+}
+
+impl Key {
+    fn parse(text: &str) -> Key {
+        text.parse()
+            .map(Key::Capability)
+            .unwrap_or_else(|_| Key::Other(text.to_string()))
+    }
+}
+
+impl Report {
+    /// The value of `key`; `None` when this host's report has no such key.
+    fn get(&self, key: &Key) -> Option<&Value> {
+        match key {
+            Key::Capability(c) => self
+                .capabilities
+                .iter()
+                .find(|(have, _)| have == c)
+                .map(|(_, v)| v),
+            Key::Other(k) if k == "backend" => Some(&self.backend),
+            Key::Other(k) => self
+                .facts
+                .iter()
+                .find(|(have, _)| have == k)
+                .map(|(_, v)| v),
+        }
+    }
+
+    /// The report as printed: one object, capabilities spelled by [`Capability::key`].
+    fn to_map(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("backend".into(), self.backend.clone());
+        for (c, v) in &self.capabilities {
+            m.insert(c.key().into(), v.clone());
+        }
+        for (k, v) in &self.facts {
+            debug_assert!(k.parse::<Capability>().is_err(), "fact {k} is a capability");
+            m.insert(k.clone(), v.clone());
+        }
+        m
+    }
+}
+
+/// The report of this host (Linux: see [`linux_report`]).
+#[cfg(target_os = "linux")]
+fn report() -> Report {
+    linux_report()
+}
+
+/// The report of this host.
+#[cfg(windows)]
+fn report() -> Report {
+    crate::windows::doctor_report()
+}
+
+/// The report of this host: only the backend's name.
+#[cfg(not(any(target_os = "linux", windows)))]
+fn report() -> Report {
+    Report {
+        backend: Value::from(std::env::consts::OS),
+        capabilities: Vec::new(),
+        facts: Vec::new(),
+    }
 }
 
 /// Keys for Linux: the facts of both backends (`landlock.*`, `bwrap.*`), which one
 /// `--backend auto` would choose (`linux.auto_backend`, `linux.auto_reason`), and the generic
 /// capability keys (`filesystem.*`, `network.*`, `process.*`) of that choice.
 #[cfg(target_os = "linux")]
-fn linux_keys(m: &mut Map<String, Value>) {
+fn linux_report() -> Report {
     let caps = sandbox_linux::host::probe::probe();
     let bwrap_facts = sandbox_linux::select::host::doctor_facts(caps.landlock_abi);
     let fact = |k: &str| {
@@ -34,103 +104,108 @@ fn linux_keys(m: &mut Map<String, Value>) {
             .map(|(_, v)| v.clone())
     };
     let auto = fact("linux.auto_backend").unwrap_or(Value::Null);
-    let generic = match auto.as_str() {
+    let capabilities = match auto.as_str() {
         Some("bwrap") => bwrap_generic(&caps),
         Some("landlock") => landlock_generic(&caps),
         _ => nothing_enforced(),
     };
-    m.insert("backend".into(), auto);
-    for (k, v) in generic {
-        m.insert(k.into(), v);
-    }
-    m.insert(
-        "landlock.abi".into(),
-        caps.landlock_abi.map_or(Value::Bool(false), Value::from),
+    let mut facts: Vec<(String, Value)> = vec![
+        (
+            "landlock.abi".into(),
+            caps.landlock_abi.map_or(Value::Bool(false), Value::from),
+        ),
+        ("seccomp".into(), Value::from(caps.seccomp)),
+        ("namespaces.user".into(), Value::from(caps.user_namespace)),
+        ("namespaces.mount".into(), Value::from(caps.mount_namespace)),
+        ("root".into(), Value::from(caps.root)),
+    ];
+    // The bwrap probe's `process.pid_namespace` is bwrap's; the generic key is the chosen
+    // backend's.
+    facts.extend(
+        bwrap_facts
+            .into_iter()
+            .filter(|(k, _)| k.parse::<Capability>().is_err()),
     );
-    m.insert("seccomp".into(), Value::from(caps.seccomp));
-    m.insert("namespaces.user".into(), Value::from(caps.user_namespace));
-    m.insert("namespaces.mount".into(), Value::from(caps.mount_namespace));
-    m.insert("root".into(), Value::from(caps.root));
-    for (k, v) in bwrap_facts {
-        if k != "process.pid_namespace" {
-            m.insert(k, v);
-        }
-    }
     if !caps.forced.is_empty() {
-        m.insert("probe.forced".into(), Value::from(caps.forced.clone()));
+        facts.push(("probe.forced".into(), Value::from(caps.forced.clone())));
+    }
+    Report {
+        backend: auto,
+        capabilities,
+        facts,
     }
 }
 
 /// What the bwrap backend enforces once it runs (namespaces, masks, seccomp on an fd).
 #[cfg(target_os = "linux")]
-fn bwrap_generic(caps: &sandbox_linux::host::probe::Capabilities) -> Vec<(&'static str, Value)> {
+fn bwrap_generic(caps: &sandbox_linux::host::probe::Capabilities) -> Vec<(Capability, Value)> {
     let t = Value::from(true);
     let scope = caps.landlock_abi.is_some_and(|a| a >= 6);
     vec![
-        ("filesystem.write_restrict", t.clone()),
-        ("filesystem.read_restrict", t.clone()),
-        ("filesystem.protected_subpaths", t.clone()),
-        ("filesystem.protected_create", t.clone()),
-        ("filesystem.metadata", t.clone()),
-        ("filesystem.deny_paths", t.clone()),
+        (Capability::WriteRestrict, t.clone()),
+        (Capability::ReadRestrict, t.clone()),
+        (Capability::ProtectedSubpaths, t.clone()),
+        (Capability::ProtectedCreate, t.clone()),
+        (Capability::Metadata, t.clone()),
+        (Capability::DenyPaths, t.clone()),
         // Globs are expanded at launch: files created later are not covered.
-        ("filesystem.deny_read", t.clone()),
+        (Capability::DenyRead, t.clone()),
         // `--dev`: bubblewrap's small device set, not the host's /dev.
-        ("filesystem.private_dev", t.clone()),
-        ("network.deny_all", t.clone()),
+        (Capability::PrivateDev, t.clone()),
+        (Capability::NetworkDenyAll, t.clone()),
         // The command's own network namespace; the launcher's proxy listens inside it.
-        ("network.allowlist_egress", t.clone()),
-        ("network.loopback_only", t.clone()),
+        (Capability::AllowlistEgress, t.clone()),
+        (Capability::LoopbackOnly, t.clone()),
         // Host sockets listed at launch are covered in the sandbox's mount namespace.
-        ("network.unix_socket_paths", t.clone()),
+        (Capability::UnixSocketPaths, t.clone()),
         (
-            "network.unix_socket_mechanism",
+            Capability::UnixSocketMechanism,
             Value::from(sandbox_linux::host::sockets::Mechanism::MountMask.name()),
         ),
         // Own network namespace; with --network, a Landlock scope (ABI 6) or a refusal.
-        ("network.abstract_unix_closed", Value::from(scope)),
-        ("process.signal_scope", t.clone()),
-        ("process.no_new_privs", t.clone()),
-        ("process.pid_namespace", t),
+        (Capability::AbstractUnixClosed, Value::from(scope)),
+        (Capability::SignalScope, t.clone()),
+        (Capability::NoNewPrivs, t.clone()),
+        (Capability::PidNamespace, t),
     ]
 }
 
 /// What the Landlock backend enforces on this host.
 #[cfg(target_os = "linux")]
-fn landlock_generic(caps: &sandbox_linux::host::probe::Capabilities) -> Vec<(&'static str, Value)> {
+fn landlock_generic(caps: &sandbox_linux::host::probe::Capabilities) -> Vec<(Capability, Value)> {
     use sandbox_linux::host::sockets::Mechanism;
     let ll = caps.landlock_abi.is_some();
     let abi = caps.landlock_abi.unwrap_or(0);
     let mountns = caps.mount_namespace;
     vec![
-        ("filesystem.write_restrict", Value::from(ll)),
-        ("filesystem.read_restrict", Value::from(ll)),
-        ("filesystem.protected_subpaths", Value::from(ll && mountns)),
+        (Capability::WriteRestrict, Value::from(ll)),
+        (Capability::ReadRestrict, Value::from(ll)),
+        (Capability::ProtectedSubpaths, Value::from(ll && mountns)),
         // Missing protected names get a read-only placeholder mount in the namespace.
-        ("filesystem.protected_create", Value::from(ll && mountns)),
-        ("filesystem.metadata", Value::from(ll && mountns)),
-        ("filesystem.deny_paths", Value::from(ll && mountns)),
+        (Capability::ProtectedCreate, Value::from(ll && mountns)),
+        (Capability::Metadata, Value::from(ll && mountns)),
+        (Capability::DenyPaths, Value::from(ll && mountns)),
         // Deny-glob matches existing at launch are masked in the mount namespace.
-        ("filesystem.deny_read", Value::from(ll && mountns)),
+        (Capability::DenyRead, Value::from(ll && mountns)),
         // Built in the mount namespace; without one, Landlock keeps the host's /dev out
         // (standard devices and the caller's terminal only, no ptmx).
-        ("filesystem.private_dev", Value::from(ll)),
-        ("network.deny_all", Value::from(ll && caps.seccomp)),
+        (Capability::PrivateDev, Value::from(ll)),
+        (Capability::NetworkDenyAll, Value::from(ll && caps.seccomp)),
         // The command's own network namespace is made with the mount namespace.
         (
-            "network.allowlist_egress",
+            Capability::AllowlistEgress,
             Value::from(ll && mountns && caps.seccomp),
         ),
         (
-            "network.loopback_only",
+            Capability::LoopbackOnly,
             Value::from(ll && mountns && caps.seccomp),
         ),
         (
-            "network.unix_socket_paths",
+            Capability::UnixSocketPaths,
             Value::from(ll && (mountns || abi >= 9)),
         ),
         (
-            "network.unix_socket_mechanism",
+            Capability::UnixSocketMechanism,
             Value::from(
                 if abi >= 9 {
                     Mechanism::LandlockResolveUnix
@@ -142,22 +217,22 @@ fn landlock_generic(caps: &sandbox_linux::host::probe::Capabilities) -> Vec<(&'s
                 .name(),
             ),
         ),
-        ("network.abstract_unix_closed", Value::from(abi >= 6)),
+        (Capability::AbstractUnixClosed, Value::from(abi >= 6)),
         (
-            "process.signal_scope",
+            Capability::SignalScope,
             Value::from(caps.landlock_abi.is_some_and(|a| a >= 6)),
         ),
-        ("process.no_new_privs", Value::from(true)),
-        ("process.pid_namespace", Value::from(false)),
+        (Capability::NoNewPrivs, Value::from(true)),
+        (Capability::PidNamespace, Value::from(false)),
     ]
 }
 
 /// No Linux backend can run here.
 #[cfg(target_os = "linux")]
-fn nothing_enforced() -> Vec<(&'static str, Value)> {
+fn nothing_enforced() -> Vec<(Capability, Value)> {
     let mut v = bwrap_generic(&sandbox_linux::host::probe::Capabilities::full(0));
-    for (k, val) in v.iter_mut() {
-        *val = if *k == "network.unix_socket_mechanism" {
+    for (c, val) in v.iter_mut() {
+        *val = if *c == Capability::UnixSocketMechanism {
             Value::from(sandbox_linux::host::sockets::Mechanism::Unavailable.name())
         } else {
             Value::from(false)
@@ -167,18 +242,17 @@ fn nothing_enforced() -> Vec<(&'static str, Value)> {
 }
 
 /// One line first: what will enforce a `--full-auto` run on this host, or why nothing can.
-fn verdict(caps: &Map<String, Value>) -> String {
-    let text = |k: &str| {
-        caps.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_string()
-    };
-    let flag = |k: &str| caps.get(k).is_some_and(truthy);
-    let reason = text("linux.auto_reason");
-    match caps.get("backend").and_then(Value::as_str) {
+fn verdict(report: &Report) -> String {
+    let reason = report
+        .get(&Key::Other("linux.auto_reason".into()))
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let protected = report
+        .get(&Key::Capability(Capability::ProtectedSubpaths))
+        .is_some_and(truthy);
+    match report.backend.as_str() {
         Some("bwrap") => format!("a --full-auto run here is enforced by bubblewrap + seccomp ({reason})"),
-        Some("landlock") if flag("filesystem.protected_subpaths") => format!(
+        Some("landlock") if protected => format!(
             "a --full-auto run here is enforced by Landlock + seccomp in a private mount namespace ({reason})"
         ),
         Some("landlock") => format!(
@@ -204,12 +278,13 @@ fn truthy(v: &Value) -> bool {
 }
 
 pub fn run(a: DoctorArgs) -> ExitCode {
-    let caps = capabilities();
+    let report = report();
+    let caps = report.to_map();
     let text = if a.json {
         let json = serde_json::to_string_pretty(&Value::Object(caps.clone())).expect("json");
         format!("{json}\n")
     } else {
-        let mut text = format!("verdict: {}\n", verdict(&caps));
+        let mut text = format!("verdict: {}\n", verdict(&report));
         let config = sandbox_core::discovery::choose(
             None,
             false,
@@ -229,14 +304,15 @@ pub fn run(a: DoctorArgs) -> ExitCode {
     if let Err(code) = exit::print(&text) {
         return code;
     }
+    let required: Vec<(&String, Key)> = a.require.iter().map(|k| (k, Key::parse(k))).collect();
     // An unknown key is a mistake in the command line, not a missing capability.
-    if let Some(key) = a.require.iter().find(|k| caps.get(k.as_str()).is_none()) {
+    if let Some((key, _)) = required.iter().find(|(_, k)| report.get(k).is_none()) {
         exit::err!("sandbox: doctor: unknown capability `{key}` (see `sandbox doctor --json` for the keys)");
         return ExitCode::from(exit::SETUP_FAILED);
     }
     let mut ok = true;
-    for key in &a.require {
-        match caps.get(key) {
+    for (key, k) in &required {
+        match report.get(k) {
             Some(v) if truthy(v) => {}
             Some(v) => {
                 exit::err!("sandbox: doctor: required capability `{key}` is {v}");
@@ -252,5 +328,35 @@ pub fn run(a: DoctorArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Capabilities are printed by their key; facts and `backend` by name; `--require` finds
+    /// either, and only what this host's report has.
+    #[test]
+    fn report_keys_and_lookups() {
+        let r = Report {
+            backend: Value::from("x"),
+            capabilities: vec![(Capability::DenyRead, Value::from(false))],
+            facts: vec![("x.version".into(), Value::from("1"))],
+        };
+        let m = r.to_map();
+        assert_eq!(m["filesystem.deny_read"], false);
+        assert_eq!(m["x.version"], "1");
+        assert_eq!(m["backend"], "x");
+        assert_eq!(m.len(), 3);
+        assert_eq!(
+            r.get(&Key::parse("filesystem.deny_read")),
+            Some(&Value::from(false))
+        );
+        assert_eq!(r.get(&Key::parse("x.version")), Some(&Value::from("1")));
+        assert_eq!(r.get(&Key::parse("backend")), Some(&Value::from("x")));
+        // A known capability this backend does not report is unknown here, like a typo.
+        assert_eq!(r.get(&Key::parse("process.kill_tree")), None);
+        assert_eq!(r.get(&Key::parse("no.such.key")), None);
     }
 }

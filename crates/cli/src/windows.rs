@@ -22,10 +22,7 @@ fn plan(
         )
     })?;
     for d in &plan.degradations {
-        exit::warn(&format!(
-            "best effort: {} is not enforced: {}",
-            d.feature, d.why
-        ));
+        exit::warn(&format!("best effort: {}", d.detail));
     }
     Ok(plan)
 }
@@ -167,7 +164,7 @@ fn render(plan: &WindowsPlan) -> String {
     };
     let _ = writeln!(out, "job UI restrictions: {ui}");
     for d in &plan.degradations {
-        let _ = writeln!(out, "degradation: {} is not enforced: {}", d.feature, d.why);
+        let _ = writeln!(out, "degradation: {}", d.detail);
     }
     for l in &plan.limits {
         let _ = writeln!(out, "limit: {l}");
@@ -179,42 +176,46 @@ fn render(plan: &WindowsPlan) -> String {
 /// with the write-restricted token (the tier of every policy that reads everything) deciding
 /// the generic keys.
 #[cfg(windows)]
-pub fn doctor_keys(m: &mut serde_json::Map<String, serde_json::Value>) {
+pub fn doctor_report() -> crate::doctor::Report {
+    use sandbox_core::Capability::*;
     use serde_json::Value;
     let (major, minor, build) = sandbox_windows::launch::os_version();
     let t = Value::from(true);
     let f = Value::from(false);
-    let keys = [
-        ("backend", Value::from("windows")),
-        ("filesystem.write_restrict", t.clone()),
+    let capabilities = vec![
+        (WriteRestrict, t.clone()),
         // Only when the policy restricts reads (AppContainer).
-        ("filesystem.read_restrict", t.clone()),
-        ("filesystem.protected_subpaths", t.clone()),
+        (ReadRestrict, t.clone()),
+        (ProtectedSubpaths, t.clone()),
         // Missing protected names get placeholder directories with a deny entry.
-        ("filesystem.protected_create", t.clone()),
+        (ProtectedCreate, t.clone()),
         // A write-restricted token cannot deny a read: deny rules in a read-everything policy
         // are refused without --best-effort.
-        ("filesystem.deny_read", f.clone()),
-        ("filesystem.deny_paths", f.clone()),
+        (DenyRead, f.clone()),
+        (DenyPaths, f.clone()),
         // The token tier cannot block sockets; `network = off` is refused without --best-effort.
-        ("network.deny_all", f.clone()),
-        ("network.allowlist_egress", f.clone()),
-        ("network.unix_socket_paths", f.clone()),
-        ("process.kill_tree", t.clone()),
-        ("process.pid_namespace", f.clone()),
+        (NetworkDenyAll, f.clone()),
+        (AllowlistEgress, f.clone()),
+        (UnixSocketPaths, f.clone()),
+        (KillTree, t),
+        (PidNamespace, f.clone()),
+    ];
+    let facts = vec![
         (
-            "windows.version",
+            "windows.version".into(),
             Value::from(format!("{major}.{minor}.{build}")),
         ),
         // PROC_THREAD_ATTRIBUTE_JOB_LIST needs Windows 10 1607 (build 14393).
         (
-            "windows.job_list",
+            "windows.job_list".into(),
             Value::from(major >= 10 && build >= 14393),
         ),
         // No enforcement test of this launcher has run on Windows yet (README).
-        ("windows.launcher_verified", f),
+        ("windows.launcher_verified".into(), f),
     ];
-    for (k, v) in keys {
-        m.insert(k.into(), v);
+    crate::doctor::Report {
+        backend: Value::from("windows"),
+        capabilities,
+        facts,
     }
 }

@@ -21,6 +21,7 @@ pub const ORIGIN: &str = "caches";
 
 /// One cache path of one tool.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct CachePath {
     pub tool: &'static str,
     /// Absolute, or `~/…` (resolved against `HOME` like any other rule).
@@ -31,6 +32,7 @@ pub struct CachePath {
 
 /// Which tools' caches a run makes writable.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Selection {
     #[default]
     None,
@@ -169,6 +171,7 @@ pub fn installed(tool: &str, path: Option<&std::ffi::OsStr>) -> bool {
 
 /// Everything the preset needs for one run: the cache paths, and which of them to create.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Plan {
     pub paths: Vec<CachePath>,
     /// Paths to create when missing (a subset of `paths`).

@@ -19,6 +19,7 @@ use std::path::Path;
 
 /// The oracle's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Decision {
     pub allowed: bool,
     /// The rule that decided, in words (`write rule /ws (preset workspace-write)`).

@@ -51,11 +51,14 @@ pub enum Capability {
     NoNewPrivs,
     /// The command has its own PID namespace.
     PidNamespace,
+    /// The command's whole process tree ends with the sandbox (Windows: a kill-on-close job
+    /// that no process may leave).
+    KillTree,
 }
 
 impl Capability {
     /// Every capability, in `doctor`'s order.
-    pub const ALL: [Capability; 19] = [
+    pub const ALL: [Capability; 20] = [
         Capability::WriteRestrict,
         Capability::ReadRestrict,
         Capability::ProtectedSubpaths,
@@ -75,6 +78,7 @@ impl Capability {
         Capability::SignalScope,
         Capability::NoNewPrivs,
         Capability::PidNamespace,
+        Capability::KillTree,
     ];
 
     /// The `doctor` key, e.g. `filesystem.protected_subpaths`.
@@ -99,6 +103,7 @@ impl Capability {
             Capability::SignalScope => "process.signal_scope",
             Capability::NoNewPrivs => "process.no_new_privs",
             Capability::PidNamespace => "process.pid_namespace",
+            Capability::KillTree => "process.kill_tree",
         }
     }
 }

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Where the config of a run comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum ConfigChoice {
     /// `--config FILE`.
     Given(PathBuf),

@@ -13,6 +13,7 @@ use std::net::IpAddr;
 /// The host part of a parsed pattern.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case", tag = "kind", content = "value")]
+#[non_exhaustive]
 pub enum HostMatch {
     /// Exactly this host name (lowercase, no trailing dot).
     Exact(String),

@@ -17,6 +17,7 @@ use std::ffi::OsString;
 
 /// Where the environment starts from (step 1).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Inherit {
     /// Every variable of the caller.
     #[default]

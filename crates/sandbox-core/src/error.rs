@@ -3,6 +3,7 @@
 use thiserror::Error;
 
 #[derive(Debug, Error, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CoreError {
     #[error("{file}: cannot read config: {reason}")]
     ConfigRead { file: String, reason: String },

@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 /// `[sandbox] git` / `--allow-git-commit`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
 pub enum GitMode {
     /// Every repository's gitdir is read-only.
     #[default]
@@ -108,6 +109,7 @@ impl Default for GitSettings {
 /// A directory searched for repositories, to `max_depth` levels below it (`None`: as deep as
 /// [`GIT_SCAN_MAX_DIRS`] allows).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ScanRoot {
     pub path: PathBuf,
     pub max_depth: Option<usize>,
@@ -126,6 +128,7 @@ pub const SENSITIVE: [(&str, &str); 5] = [
 /// How a repository was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
+#[non_exhaustive]
 pub enum RepoKind {
     /// A `.git` directory.
     Dir,
@@ -138,6 +141,7 @@ pub enum RepoKind {
 
 /// A repository found below a root.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[non_exhaustive]
 pub struct FoundRepo {
     /// The `.git` entry, or the bare repository's directory.
     pub at: PathBuf,
@@ -159,6 +163,7 @@ impl FoundRepo {
 
 /// What [`scan`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct RepoScan {
     pub repos: Vec<FoundRepo>,
     /// Roots whose walk the depth limit or the directory cap cut short.

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 
 /// One thing git would run or load: a setting in a config file, or a hook.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[non_exhaustive]
 pub struct Item {
     /// The config file or hook.
     pub file: PathBuf,
@@ -35,6 +36,7 @@ pub type Finding = Item;
 
 /// Every git-executable item found at one moment.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct Snapshot {
     pub items: BTreeSet<Item>,
 }

@@ -9,6 +9,7 @@
 /// One `section.subsection.name = value` setting. `section` and `name` are lowercased (git
 /// treats them case-insensitively); the subsection keeps its case.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
 pub struct Setting {
     /// `core.fsmonitor`, `filter.lfs.smudge`, `includeif.gitdir:/x/.path`.
     pub key: String,

@@ -4,6 +4,15 @@
 //! ```text
 //! Policy (config, flags, builder) --resolve--> ResolvedPolicy --decide(path, op)--> Decision
 //! ```
+//!
+//! - [`config`]: a [`Policy`] from a Codex config, `-c` overrides and flags ([`load`]);
+//!   [`builder`]: the same in code ([`PolicyBuilder`]);
+//! - [`mod@resolve`]: a [`Policy`] made concrete for one machine ([`ResolvedPolicy`]);
+//! - [`decide`] and [`index`]: the oracle every backend is tested against;
+//! - [`degradation`]: the [`Capability`] keys and the [`Degradation`]s backends report.
+//!
+//! The types and functions other crates use are re-exported here; the module paths
+//! (`sandbox_core::resolve::canonical`, …) stay valid too.
 
 pub mod builder;
 pub mod caches;
@@ -36,12 +45,13 @@ pub use decide::Decision;
 pub use degradation::{Capability, Degradation};
 pub use discovery::ConfigChoice;
 pub use domain::{DomainDecision, DomainPattern, DomainRules, Host};
-pub use env::EnvPolicy;
+pub use env::{EnvPolicy, Inherit};
 pub use error::CoreError;
 pub use git::{GitMode, GitSettings};
 pub use glob::DenyGlob;
 pub use index::PolicyIndex;
 pub use policy::{Access, Entry, NetworkPolicy, Op, Policy, Preset, Special, Target, UnixSockets};
 pub use resolve::{
-    resolve, PathKind, Protected, ResolveEnv, ResolvedPolicy, Rule, TargetOs, WritableRoot,
+    canonical, normalize, platform_alias, resolve, PathKind, Protected, ResolveEnv, ResolvedPolicy,
+    Rule, TargetOs, WritableRoot, STANDARD_DEVICES,
 };

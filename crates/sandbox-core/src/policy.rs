@@ -123,6 +123,7 @@ impl fmt::Display for Op {
 /// Named locations that resolve differently per host and invocation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Special {
     /// The filesystem root `/`.
     Root,

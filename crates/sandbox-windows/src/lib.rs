@@ -24,6 +24,6 @@ pub mod winpath;
 #[cfg(windows)]
 pub mod launch;
 
-pub use plan::{
-    compile, Ace, AceKind, Degradation, Identity, JobLimits, WindowsError, WindowsPlan,
-};
+pub use plan::{compile, Ace, AceKind, Identity, JobLimits, WindowsError, WindowsPlan};
+/// What a plan cannot enforce, in the words every backend uses.
+pub use sandbox_core::{Capability, Degradation};

@@ -20,7 +20,7 @@
 
 use crate::rights;
 use sandbox_core::index::has_ancestor;
-use sandbox_core::{Access, NetworkPolicy, Op, PathKind, ResolvedPolicy};
+use sandbox_core::{Access, Capability, Degradation, NetworkPolicy, Op, PathKind, ResolvedPolicy};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -28,8 +28,13 @@ use thiserror::Error;
 
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum WindowsError {
+    /// The policy asks for `feature` (a part of `capability`) and this backend cannot give it.
     #[error("the Windows backend cannot enforce {feature}: {why}; rerun with --best-effort to accept this, or change the policy")]
-    Unsupported { feature: String, why: String },
+    Unsupported {
+        capability: Capability,
+        feature: String,
+        why: String,
+    },
 }
 
 /// Under which identity the command runs. The SID that ACEs name is made fresh for every run
@@ -128,14 +133,34 @@ pub struct Ace {
     pub reason: String,
 }
 
-/// A part of the policy this plan cannot enforce (accepted only with `--best-effort`).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Degradation {
-    pub feature: String,
-    pub why: String,
-    /// Reads at or below this path are not enforced (deny-read rules under the token).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub unenforced_reads: Option<PathBuf>,
+/// A part of the policy the chosen identity cannot enforce, as [`degradations`] finds it: the
+/// refusal names `feature` and `why`; `--best-effort` turns it into a [`Degradation`].
+struct Gap {
+    capability: Capability,
+    /// What is not enforced: `network off`, `deny-read of C:\x`.
+    feature: String,
+    why: String,
+    /// Reads at or below this path are not enforced (a deny rule under the token).
+    unenforced_reads: Option<PathBuf>,
+}
+
+impl Gap {
+    fn new(capability: Capability, feature: impl Into<String>, why: impl Into<String>) -> Gap {
+        Gap {
+            capability,
+            feature: feature.into(),
+            why: why.into(),
+            unenforced_reads: None,
+        }
+    }
+
+    /// The degradation `--best-effort` accepts: `FEATURE is not enforced: WHY`.
+    fn degradation(&self) -> Degradation {
+        Degradation::new(
+            self.capability,
+            format!("{} is not enforced: {}", self.feature, self.why),
+        )
+    }
 }
 
 /// The job object every sandboxed process tree runs in.
@@ -191,7 +216,12 @@ pub struct WindowsPlan {
     /// case-insensitive, so `.git` also keeps `.GiT` from being created.
     pub placeholders: Vec<PathBuf>,
     pub job: JobLimits,
+    /// What the plan cannot enforce of the policy (accepted only with `--best-effort`), one
+    /// line each.
     pub degradations: Vec<Degradation>,
+    /// Reads at or below these paths are not enforced (deny rules under the write-restricted
+    /// token); each also has its entry in `degradations`.
+    pub unenforced_reads: Vec<PathBuf>,
     /// What the identity never enforces, whatever the policy (see [`TOKEN_LIMITS`]).
     pub limits: Vec<&'static str>,
 }
@@ -209,6 +239,7 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
                 ..JobLimits::default()
             },
             degradations: Vec::new(),
+            unenforced_reads: Vec::new(),
             limits: Vec::new(),
         });
     }
@@ -223,7 +254,7 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
         };
         Identity::AppContainer { capabilities }
     };
-    let degradations = degradations(policy, token);
+    let gaps = degradations(policy, token);
     let roots: HashSet<&Path> = policy
         .writable_roots
         .iter()
@@ -316,10 +347,11 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
             .then((a.kind as u8).cmp(&(b.kind as u8)))
     });
     aces.dedup_by(|a, b| a.path == b.path && a.kind == b.kind && a.inherit == b.inherit);
-    if let (false, Some(d)) = (best_effort, degradations.first()) {
+    if let (false, Some(gap)) = (best_effort, gaps.first()) {
         return Err(WindowsError::Unsupported {
-            feature: d.feature.clone(),
-            why: d.why.clone(),
+            capability: gap.capability,
+            feature: gap.feature.clone(),
+            why: gap.why.clone(),
         });
     }
     let limits = if token {
@@ -332,33 +364,35 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
         aces,
         placeholders,
         job: JobLimits::default(),
-        degradations,
+        degradations: gaps.iter().map(Gap::degradation).collect(),
+        unenforced_reads: gaps
+            .into_iter()
+            .filter_map(|g| g.unenforced_reads)
+            .collect(),
         limits,
     })
 }
 
 /// What the chosen identity cannot enforce of `policy`.
-fn degradations(policy: &ResolvedPolicy, token: bool) -> Vec<Degradation> {
-    let plain = |feature: String, why: &str| Degradation {
-        feature,
-        why: why.into(),
-        unenforced_reads: None,
-    };
+fn degradations(policy: &ResolvedPolicy, token: bool) -> Vec<Gap> {
     let mut out = Vec::new();
+    // Every network mode is matched here: a mode added later fails to compile until modelled.
     match &policy.network {
         NetworkPolicy::Full => {}
-        NetworkPolicy::Proxy { .. } => out.push(plain(
-            "network proxy allowlists".into(),
+        NetworkPolicy::Proxy { .. } => out.push(Gap::new(
+            Capability::AllowlistEgress,
+            "network proxy allowlists",
             "not implemented on Windows",
         )),
-        NetworkPolicy::Off if token => out.push(plain(
-            "network off".into(),
+        NetworkPolicy::Off if token => out.push(Gap::new(
+            Capability::NetworkDenyAll,
+            "network off",
             "a write-restricted token cannot block sockets; only an AppContainer (restricted reads) can",
         )),
         NetworkPolicy::Off => {}
-        #[allow(unreachable_patterns)] // network modes added later are refused until modelled
-        other => out.push(plain(
-            format!("network {}", other.name()),
+        NetworkPolicy::Loopback => out.push(Gap::new(
+            Capability::LoopbackOnly,
+            format!("network {}", policy.network.name()),
             "not implemented on Windows",
         )),
     }
@@ -368,17 +402,20 @@ fn degradations(policy: &ResolvedPolicy, token: bool) -> Vec<Degradation> {
         } else {
             "glob expansion into deny ACEs is not implemented"
         };
-        out.push(plain("deny-read globs".into(), why));
+        out.push(Gap::new(Capability::DenyRead, "deny-read globs", why));
     }
     if token {
         for path in policy.denied_paths() {
             if path == Path::new("/") {
                 continue;
             }
-            out.push(Degradation {
-                feature: format!("deny-read of {}", path.display()),
-                why: "a write-restricted token checks its restricting SIDs only for writes, so a deny ACE cannot stop a read; only an AppContainer (a policy that restricts reads) can".into(),
+            out.push(Gap {
                 unenforced_reads: Some(path.to_path_buf()),
+                ..Gap::new(
+                    Capability::DenyPaths,
+                    format!("deny-read of {}", path.display()),
+                    "a write-restricted token checks its restricting SIDs only for writes, so a deny ACE cannot stop a read; only an AppContainer (a policy that restricts reads) can",
+                )
             });
         }
     }
@@ -388,10 +425,7 @@ fn degradations(policy: &ResolvedPolicy, token: bool) -> Vec<Degradation> {
 impl WindowsPlan {
     /// Whether a degradation leaves reads of `path` unenforced.
     pub fn read_unenforced(&self, path: &Path) -> bool {
-        self.degradations
-            .iter()
-            .filter_map(|d| d.unenforced_reads.as_deref())
-            .any(|p| path.starts_with(p))
+        self.unenforced_reads.iter().any(|p| path.starts_with(p))
     }
 
     /// The deepest ACE of one of `kinds` that applies to `path` (its own, or an inherited one).

@@ -6,7 +6,7 @@ use sandbox_core::{
     resolve, Access, Entry, NetworkPolicy, Op, PathKind, Policy, Preset, ResolveEnv, Target,
     TargetOs,
 };
-use sandbox_windows::{compile, AceKind, Identity};
+use sandbox_windows::{compile, AceKind, Capability, Identity, WindowsError};
 use std::path::PathBuf;
 
 const NAMES: [&str; 4] = ["a", ".git", "b", ".codex"];
@@ -74,9 +74,24 @@ fn strict_mode_refuses_degradations() {
     // Network off under a token that reads everything cannot be enforced.
     let err = compile(&resolved, false).unwrap_err();
     assert!(err.to_string().contains("network off"), "{err}");
+    // The refusal names its capability, as the accepted degradation does.
+    assert!(
+        matches!(
+            err,
+            WindowsError::Unsupported {
+                capability: Capability::NetworkDenyAll,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     let plan = compile(&resolved, true).unwrap();
     assert!(matches!(plan.identity, Identity::WriteRestrictedToken));
-    assert!(plan.degradations.iter().any(|d| d.feature == "network off"));
+    assert!(plan
+        .degradations
+        .iter()
+        .any(|d| d.capability == Capability::NetworkDenyAll
+            && d.detail.starts_with("network off is not enforced: ")));
     assert!(plan
         .aces
         .iter()
@@ -186,12 +201,15 @@ fn token_tier_evaluator_does_not_claim_deny_read() {
     assert!(plan.allows(&secret, Op::Exec));
     // ... and the plan declares it.
     assert!(plan.read_unenforced(&secret));
+    assert!(plan.unenforced_reads.contains(&base.join("secret")));
+    let secret_dir = format!("deny-read of {} ", base.join("secret").display());
     let d = plan
         .degradations
         .iter()
-        .find(|d| d.unenforced_reads.as_deref() == Some(base.join("secret").as_path()))
+        .find(|d| d.detail.starts_with(&secret_dir))
         .expect("a deny-read degradation");
-    assert!(d.feature.starts_with("deny-read of "), "{d:?}");
+    assert_eq!(d.capability, Capability::DenyPaths, "{d:?}");
+    assert!(d.detail.contains(" is not enforced: "), "{d:?}");
     // Writes into the denied path inside the writable root are still denied, by a deny-write
     // ACE (a deny-all would look like it denied reads too).
     assert!(!plan.allows(&secret, Op::Write));

@@ -1,15 +1,20 @@
 //! The network keys of a config and the network flags: Codex's `[network_proxy]`,
 //! `[permissions.NAME.network] domains`, `[sandbox_workspace_write] allowlisted_domains`, our
-//! own `[sandbox] network`, and `--network MODE`, `--allow-domain`, `--deny-domain`.
+//! own `[sandbox] network`, and `--network MODE`, `--allow-domain`, `--deny-domain`; and the
+//! host unix sockets: `unix_sockets` values, Codex's `[network_proxy.policy]
+//! allow_unix_sockets` and `--allow-unix-socket`.
 //!
 //! Unlike Codex, a domain rule never exists without enforcement: any rule selects the proxy
 //! mode, and a combination that would leave rules unenforced (`danger-full-access`,
 //! `--network full` or `loopback` with rules) is refused.
 
-use super::{Cx, LoadRequest, COMMAND_LINE};
+use super::reader::Cx;
+use super::source::COMMAND_LINE;
+use super::LoadRequest;
 use crate::domain::DomainPattern;
 use crate::error::CoreError;
-use crate::policy::{NetworkPolicy, Policy};
+use crate::policy::{NetworkPolicy, Policy, UnixSockets};
+use std::path::PathBuf;
 use toml::{Table, Value};
 
 /// Domain rules collected from every source, in order, each with the key it came from.
@@ -25,6 +30,20 @@ pub(super) struct DomainAcc {
 impl DomainAcc {
     fn note(&mut self, source: String) {
         self.first_source.get_or_insert(source);
+    }
+
+    /// Adds checked patterns to the allow (or deny) list; `source` says where they came from.
+    fn extend(&mut self, patterns: &[String], allow: bool, source: String) {
+        if patterns.is_empty() {
+            return;
+        }
+        self.note(source);
+        let list = if allow {
+            &mut self.allow
+        } else {
+            &mut self.deny
+        };
+        list.extend(patterns.iter().cloned());
     }
 }
 
@@ -42,15 +61,8 @@ impl Cx {
         for (i, p) in list.iter().enumerate() {
             DomainPattern::parse(p).map_err(|e| self.value_err(&format!("{key}[{i}]"), e))?;
         }
-        if !list.is_empty() {
-            self.domains.note(format!("{}: {key}", self.source(key)));
-        }
-        let target = if allow {
-            &mut self.domains.allow
-        } else {
-            &mut self.domains.deny
-        };
-        target.extend(list.iter().cloned());
+        let source = format!("{}: {key}", self.source(key));
+        self.domains.extend(list, allow, source);
         Ok(())
     }
 
@@ -70,12 +82,9 @@ impl Cx {
                 }
             };
             DomainPattern::parse(pattern).map_err(|e| self.value_err(&pkey, e))?;
-            self.domains.note(format!("{}: {key}", self.source(&pkey)));
-            if allow {
-                self.domains.allow.push(pattern.clone());
-            } else {
-                self.domains.deny.push(pattern.clone());
-            }
+            let source = format!("{}: {key}", self.source(&pkey));
+            self.domains
+                .extend(std::slice::from_ref(pattern), allow, source);
         }
         Ok(())
     }
@@ -188,15 +197,7 @@ impl Cx {
             for p in list.iter() {
                 DomainPattern::parse(p).map_err(|e| flag_err(flag, e))?;
             }
-            if !list.is_empty() {
-                self.domains.note(flag.to_string());
-            }
-            let target = if allow {
-                &mut self.domains.allow
-            } else {
-                &mut self.domains.deny
-            };
-            target.extend(list.iter().cloned());
+            self.domains.extend(list, allow, flag.to_string());
         }
         let flag_mode = match req.network_mode.as_deref() {
             None if req.network => Some(NetworkPolicy::Full),
@@ -260,163 +261,120 @@ impl Cx {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use crate::config::{load, LoadRequest};
-    use crate::error::CoreError;
-    use crate::policy::NetworkPolicy;
+/// Adds host sockets to an allowlist (`"all"` stays all).
+pub(super) fn allow_unix_sockets(unix: &mut UnixSockets, add: impl IntoIterator<Item = PathBuf>) {
+    let add: Vec<PathBuf> = add.into_iter().collect();
+    if add.is_empty() {
+        return;
+    }
+    match unix {
+        UnixSockets::All => {}
+        UnixSockets::None => *unix = UnixSockets::Paths(add),
+        UnixSockets::Paths(v) => v.extend(add),
+    }
+}
 
-    fn with(text: &str, req: LoadRequest) -> Result<NetworkPolicy, CoreError> {
-        let dir = tempfile::tempdir().unwrap();
-        let f = dir.path().join("config.toml");
-        std::fs::write(&f, text).unwrap();
-        load(&LoadRequest {
-            config_file: Some(f),
-            ..req
+/// `$NAME` or `${NAME}` (the whole value) replaced by that environment variable; other
+/// values unchanged. `Err(NAME)` when it is unset or empty.
+fn expand_env_var(value: &str) -> Result<String, String> {
+    let name = value
+        .strip_prefix("${")
+        .and_then(|r| r.strip_suffix('}'))
+        .or_else(|| value.strip_prefix('$'));
+    match name {
+        Some(n) if !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') => {
+            match std::env::var_os(n) {
+                Some(v) if !v.is_empty() => Ok(v.to_string_lossy().into_owned()),
+                _ => Err(n.to_string()),
+            }
+        }
+        _ => Ok(value.to_string()),
+    }
+}
+
+impl Cx {
+    /// Codex's `[network_proxy.policy] allow_unix_sockets = ["$SSH_AUTH_SOCK", …]`: host
+    /// sockets added to the allowlist. A whole-value `$NAME`/`${NAME}` is expanded; an unset
+    /// variable skips its entry with a warning (allowing nothing is the safe side).
+    pub(super) fn proxy_unix_sockets(
+        &mut self,
+        t: &Table,
+        policy: &mut Policy,
+    ) -> Result<(), CoreError> {
+        let Some(proxy) = self.table(t, "network_proxy", "network_proxy")? else {
+            return Ok(());
+        };
+        let Some(pol) = self.table(proxy, "policy", "network_proxy.policy")? else {
+            return Ok(());
+        };
+        let key = "network_proxy.policy.allow_unix_sockets";
+        let Some(list) = self.string_list(pol, "allow_unix_sockets", key)? else {
+            return Ok(());
+        };
+        let mut add = Vec::new();
+        for (i, item) in list.iter().enumerate() {
+            match expand_env_var(item) {
+                Ok(v) => add.push(PathBuf::from(v)),
+                Err(name) => self.warnings.push(format!(
+                    "{}: {key}[{i}]: ${name} is not set; entry skipped",
+                    self.file
+                )),
+            }
+        }
+        allow_unix_sockets(&mut policy.unix_sockets, add);
+        Ok(())
+    }
+
+    /// A `unix_sockets` value: `"none"`, `"all"`, an array of paths, or Codex's table of
+    /// `"/path" = "allow"`.
+    pub(super) fn unix_sockets(&self, v: &Value, key: &str) -> Result<UnixSockets, CoreError> {
+        let mut paths = Vec::new();
+        match v {
+            Value::String(s) if s == "none" => return Ok(UnixSockets::None),
+            Value::String(s) if s == "all" => return Ok(UnixSockets::All),
+            // Codex's `unix_sockets = { "/path" = "allow" }`.
+            Value::Table(entries) => {
+                for (path, v) in entries {
+                    match v {
+                        Value::String(s) if s == "allow" => paths.push(PathBuf::from(path)),
+                        Value::String(s) if s == "deny" || s == "none" => {}
+                        other => {
+                            return Err(self.type_err(
+                                &format!("{key}.\"{path}\""),
+                                "\"allow\" or \"deny\"",
+                                other,
+                            ))
+                        }
+                    }
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => paths.push(PathBuf::from(s)),
+                        other => {
+                            return Err(self.type_err(
+                                &format!("{key}[{i}]"),
+                                "a path string",
+                                other,
+                            ))
+                        }
+                    }
+                }
+            }
+            other => {
+                return Err(self.type_err(
+                    key,
+                    "\"none\", \"all\", an array of paths or a table of path = \"allow\"",
+                    other,
+                ))
+            }
+        }
+        // An empty allow list allows no host socket.
+        Ok(if paths.is_empty() {
+            UnixSockets::None
+        } else {
+            UnixSockets::Paths(paths)
         })
-        .map(|l| l.policy.network)
-    }
-
-    fn proxy(allow: &[&str], deny: &[&str], local: bool) -> NetworkPolicy {
-        NetworkPolicy::Proxy {
-            allow: allow.iter().map(|s| s.to_string()).collect(),
-            deny: deny.iter().map(|s| s.to_string()).collect(),
-            allow_local_binding: local,
-        }
-    }
-
-    #[test]
-    fn codex_network_proxy_keys_select_the_proxy() {
-        let n = with(
-            "sandbox_mode = \"workspace-write\"\n[sandbox_workspace_write]\nnetwork_access = true\nallowlisted_domains = [\"crates.io\"]\n[network_proxy]\nenabled = true\n[network_proxy.policy]\nallowed_domains = [\"*.pypi.org\"]\ndenied_domains = [\"evil.pypi.org\"]\nallow_local_binding = true\n",
-            LoadRequest::default(),
-        )
-        .unwrap();
-        assert_eq!(
-            n,
-            proxy(&["crates.io", "*.pypi.org"], &["evil.pypi.org"], true)
-        );
-    }
-
-    #[test]
-    fn enabled_proxy_with_no_list_denies_everything() {
-        let n = with("[network_proxy]\nenabled = true\n", LoadRequest::default()).unwrap();
-        assert_eq!(n, proxy(&[], &[], false));
-    }
-
-    #[test]
-    fn permission_profile_domains() {
-        let n = with(
-            "default_permissions = \"p\"\n[permissions.p.filesystem]\n\":root\" = \"read\"\n[permissions.p.network]\ndomains = { \"pypi.org\" = \"allow\", \"*.evil.com\" = \"deny\" }\n",
-            LoadRequest::default(),
-        )
-        .unwrap();
-        assert_eq!(n, proxy(&["pypi.org"], &["*.evil.com"], false));
-    }
-
-    #[test]
-    fn flags_select_modes() {
-        let req = |mode: Option<&str>, allow: &[&str]| LoadRequest {
-            network_mode: mode.map(str::to_string),
-            allow_domains: allow.iter().map(|s| s.to_string()).collect(),
-            ..LoadRequest::default()
-        };
-        assert_eq!(
-            with("", req(Some("loopback"), &[])).unwrap(),
-            NetworkPolicy::Loopback
-        );
-        assert_eq!(
-            with("", req(Some("full"), &[])).unwrap(),
-            NetworkPolicy::Full
-        );
-        assert_eq!(
-            with("", req(None, &["pypi.org"])).unwrap(),
-            proxy(&["pypi.org"], &[], false)
-        );
-        assert_eq!(
-            with("", req(Some("proxy"), &[])).unwrap(),
-            proxy(&[], &[], false)
-        );
-        let bare = LoadRequest {
-            network: true,
-            ..LoadRequest::default()
-        };
-        assert_eq!(with("", bare).unwrap(), NetworkPolicy::Full);
-    }
-
-    #[test]
-    fn rules_that_would_go_unenforced_are_refused() {
-        let req = |mode: Option<&str>, sandbox: Option<&str>| LoadRequest {
-            network_mode: mode.map(str::to_string),
-            sandbox_mode: sandbox.map(str::to_string),
-            allow_domains: vec!["pypi.org".into()],
-            ..LoadRequest::default()
-        };
-        for (mode, sandbox) in [
-            (Some("full"), None),
-            (Some("loopback"), None),
-            (Some("off"), None),
-            (None, Some("danger-full-access")),
-        ] {
-            let e = with("", req(mode, sandbox)).unwrap_err();
-            assert!(
-                e.to_string().contains("pypi.org") || e.to_string().contains("--allow-domain"),
-                "{e}"
-            );
-        }
-        let e = with(
-            "[sandbox]\nnetwork = \"loopback\"\n[network_proxy.policy]\nallowed_domains = [\"a.com\"]\n",
-            LoadRequest::default(),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("unenforced"), "{e}");
-    }
-
-    #[test]
-    fn bad_patterns_name_file_and_key() {
-        let e = with(
-            "[network_proxy.policy]\nallowed_domains = [\"ok.com\", \"http://x.com\"]\n",
-            LoadRequest::default(),
-        )
-        .unwrap_err();
-        let msg = e.to_string();
-        assert!(msg.contains("config.toml"), "{msg}");
-        assert!(
-            msg.contains("network_proxy.policy.allowed_domains[1]"),
-            "{msg}"
-        );
-        let e = with(
-            "default_permissions = \"p\"\n[permissions.p.network]\ndomains = { \"a*b.com\" = \"allow\" }\n",
-            LoadRequest::default(),
-        )
-        .unwrap_err();
-        assert!(
-            e.to_string().contains("permissions.p.network.domains"),
-            "{e}"
-        );
-        let e = with(
-            "default_permissions = \"p\"\n[permissions.p.network]\ndomains = { \"a.com\" = \"yes\" }\n",
-            LoadRequest::default(),
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("\"allow\" or \"deny\""), "{e}");
-        let e = with(
-            "",
-            LoadRequest {
-                deny_domains: vec!["bad..name".into()],
-                ..LoadRequest::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("--deny-domain"), "{e}");
-        let e = with(
-            "",
-            LoadRequest {
-                network_mode: Some("some".into()),
-                ..LoadRequest::default()
-            },
-        )
-        .unwrap_err();
-        assert!(e.to_string().contains("loopback"), "{e}");
     }
 }
