@@ -77,7 +77,7 @@ fn report() -> Report {
 /// The report of this host.
 #[cfg(windows)]
 fn report() -> Report {
-    crate::windows::doctor_report()
+    windows_report()
 }
 
 /// The report of this host: only the backend's name.
@@ -358,5 +358,53 @@ mod tests {
         // A known capability this backend does not report is unknown here, like a typo.
         assert_eq!(r.get(&Key::parse("process.kill_tree")), None);
         assert_eq!(r.get(&Key::parse("no.such.key")), None);
+    }
+}
+
+/// Capability keys of `sandbox doctor` on Windows (DESIGN.md §5): what the launcher enforces,
+/// with the write-restricted token (the tier of every policy that reads everything) deciding
+/// the generic keys.
+#[cfg(windows)]
+fn windows_report() -> Report {
+    use sandbox_core::Capability::*;
+    use serde_json::Value;
+    let (major, minor, build) = sandbox_windows::launch::os_version();
+    let t = Value::from(true);
+    let f = Value::from(false);
+    let capabilities = vec![
+        (WriteRestrict, t.clone()),
+        // Only when the policy restricts reads (AppContainer).
+        (ReadRestrict, t.clone()),
+        (ProtectedSubpaths, t.clone()),
+        // Missing protected names get placeholder directories with a deny entry.
+        (ProtectedCreate, t.clone()),
+        // A write-restricted token cannot deny a read: deny rules in a read-everything policy
+        // are refused without --best-effort.
+        (DenyRead, f.clone()),
+        (DenyPaths, f.clone()),
+        // The token tier cannot block sockets; `network = off` is refused without --best-effort.
+        (NetworkDenyAll, f.clone()),
+        (AllowlistEgress, f.clone()),
+        (UnixSocketPaths, f.clone()),
+        (KillTree, t),
+        (PidNamespace, f.clone()),
+    ];
+    let facts = vec![
+        (
+            "windows.version".into(),
+            Value::from(format!("{major}.{minor}.{build}")),
+        ),
+        // PROC_THREAD_ATTRIBUTE_JOB_LIST needs Windows 10 1607 (build 14393).
+        (
+            "windows.job_list".into(),
+            Value::from(major >= 10 && build >= 14393),
+        ),
+        // No enforcement test of this launcher has run on Windows yet (README).
+        ("windows.launcher_verified".into(), f),
+    ];
+    Report {
+        backend: Value::from("windows"),
+        capabilities,
+        facts,
     }
 }

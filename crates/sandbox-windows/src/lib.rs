@@ -17,6 +17,7 @@ pub mod envblock;
 pub mod journal;
 pub mod plan;
 pub mod program;
+mod render;
 pub mod rights;
 pub mod runid;
 pub mod winpath;
