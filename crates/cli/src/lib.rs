@@ -82,6 +82,9 @@ pub enum Error {
     #[cfg(target_os = "linux")]
     #[error(transparent)]
     Linux(#[from] sandbox_linux::Error),
+    #[cfg(windows)]
+    #[error(transparent)]
+    Windows(#[from] sandbox_windows::WindowsError),
     /// Not available on this OS in this version (what, and the way out).
     #[error("{0}")]
     Unsupported(String),
@@ -93,6 +96,11 @@ impl Error {
         match self {
             #[cfg(target_os = "linux")]
             Error::Linux(e) => e.hint(),
+            #[cfg(windows)]
+            Error::Windows(_) => Some(
+                "`sandbox profile windows --best-effort [POLICY]` shows what would not be enforced"
+                    .into(),
+            ),
             Error::Unsupported(_) => None,
         }
     }
@@ -103,7 +111,9 @@ impl Error {
 pub struct Sandbox {
     #[cfg(target_os = "linux")]
     linux: sandbox_linux::Sandbox,
-    #[cfg(not(target_os = "linux"))]
+    #[cfg(windows)]
+    windows: sandbox_windows::WindowsPlan,
+    #[cfg(not(any(target_os = "linux", windows)))]
     _unsupported: (),
 }
 
@@ -145,7 +155,11 @@ impl Sandbox {
         return Ok(Sandbox {
             linux: sandbox_linux::Sandbox::new(policy, linux_options(&options))?,
         });
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(windows)]
+        return Ok(Sandbox {
+            windows: sandbox_windows::compile(policy, options.best_effort)?,
+        });
+        #[cfg(not(any(target_os = "linux", windows)))]
         {
             let _ = (policy, options);
             Err(unsupported())
@@ -156,7 +170,9 @@ impl Sandbox {
     pub fn backend(&self) -> &'static str {
         #[cfg(target_os = "linux")]
         return self.linux.backend().name();
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(windows)]
+        return "windows";
+        #[cfg(not(any(target_os = "linux", windows)))]
         "none"
     }
 
@@ -165,14 +181,16 @@ impl Sandbox {
         #[cfg(target_os = "linux")]
         return self.linux.selection().reason.clone();
         #[cfg(not(target_os = "linux"))]
-        String::new()
+        String::from("the only backend of this OS")
     }
 
     /// What will be enforced, for people (what `sandbox profile` prints).
     pub fn plan_text(&self) -> String {
         #[cfg(target_os = "linux")]
         return self.linux.profile_text();
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(windows)]
+        return self.windows.to_text();
+        #[cfg(not(any(target_os = "linux", windows)))]
         String::new()
     }
 
@@ -180,7 +198,9 @@ impl Sandbox {
     pub fn plan_json(&self) -> serde_json::Value {
         #[cfg(target_os = "linux")]
         return self.linux.profile_json();
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(windows)]
+        return serde_json::to_value(&self.windows).unwrap_or_default();
+        #[cfg(not(any(target_os = "linux", windows)))]
         serde_json::Value::Null
     }
 
@@ -188,7 +208,9 @@ impl Sandbox {
     pub fn degradations(&self) -> &[Degradation] {
         #[cfg(target_os = "linux")]
         return self.linux.degradations();
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(windows)]
+        return &self.windows.degradations;
+        #[cfg(not(any(target_os = "linux", windows)))]
         &[]
     }
 
@@ -200,7 +222,14 @@ impl Sandbox {
             let (cmd, linux) = self.linux.command(program)?;
             Ok((cmd, Applied { linux }))
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(windows)]
+        {
+            let _ = program;
+            Err(Error::Unsupported(
+                "on Windows this version runs commands only through the `sandbox windows` binary (its launcher does not build on std::process::Command)".into(),
+            ))
+        }
+        #[cfg(not(any(target_os = "linux", windows)))]
         {
             let _ = program;
             Err(unsupported())
@@ -208,7 +237,7 @@ impl Sandbox {
     }
 }
 
-#[cfg(not(target_os = "linux"))]
+#[cfg(not(any(target_os = "linux", windows)))]
 fn unsupported() -> Error {
     Error::Unsupported(format!(
         "the sandbox library has no {} backend in this build",
