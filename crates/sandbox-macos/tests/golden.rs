@@ -6,7 +6,7 @@ mod common;
 
 use sandbox_core::{resolve, NetworkPolicy, Policy, Preset, ResolveEnv, TargetOs};
 use sandbox_macos::escape::regex_quote;
-use sandbox_macos::{compile, verify, CompileOptions};
+use sandbox_macos::{compile, verify, Options};
 use std::path::{Path, PathBuf};
 
 struct Tree {
@@ -40,7 +40,7 @@ fn env(cwd: &Path) -> ResolveEnv {
 
 fn render(t: &Tree, policy: &Policy) -> String {
     let resolved = resolve(policy, &env(&t.base.join("ws"))).unwrap();
-    let plan = compile(&resolved, &CompileOptions::default()).unwrap();
+    let plan = compile(&resolved, &Options::default()).unwrap();
     let report = verify(&resolved, &plan).unwrap();
     assert!(
         report.ok(),

@@ -12,7 +12,7 @@ use sandbox_core::{
 use sandbox_macos::escape::{regex_quote, sbpl_literal, Literal};
 use sandbox_macos::glob_regex::glob_to_regex;
 use sandbox_macos::sbpl::{parse, Evaluator, Filter, Value};
-use sandbox_macos::{compile, verify, CompileOptions};
+use sandbox_macos::{compile, verify, Options};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -145,7 +145,7 @@ proptest! {
         let policy = build(&g, &base);
         let env = ResolveEnv { cwd: base.clone(), tmpdir: None, home: None, target: TargetOs::Macos };
         let resolved = resolve(&policy, &env).unwrap();
-        let plan = compile(&resolved, &CompileOptions::default()).unwrap();
+        let plan = compile(&resolved, &Options::default()).unwrap();
         let report = verify(&resolved, &plan).unwrap();
         prop_assert!(report.checked > 500);
         prop_assert!(report.ok(), "policy {:#?}\nprofile:\n{}\nparams {:#?}\nmismatches {:#?}",
@@ -210,7 +210,7 @@ proptest! {
         p.add_writable_root(root.clone(), "test");
         let env = ResolveEnv { cwd: base.clone(), tmpdir: None, home: None, target: TargetOs::Macos };
         let resolved = resolve(&p, &env).unwrap();
-        let plan = compile(&resolved, &CompileOptions::default()).unwrap();
+        let plan = compile(&resolved, &Options::default()).unwrap();
         prop_assert!(!plan.profile.contains(base.to_str().unwrap()));
         prop_assert!(plan.params.values().any(|v| v == root.to_str().unwrap()));
         prop_assert!(verify(&resolved, &plan).unwrap().ok());
@@ -246,7 +246,7 @@ fn verify_catches_a_broken_profile() {
         target: TargetOs::Macos,
     };
     let resolved = resolve(&p, &env).unwrap();
-    let good = compile(&resolved, &CompileOptions::default()).unwrap();
+    let good = compile(&resolved, &Options::default()).unwrap();
     assert!(verify(&resolved, &good).unwrap().ok());
 
     // The profile with every case-variant exclusion made to match nothing.
@@ -343,7 +343,7 @@ fn verify_catches_a_broken_socket_rule() {
         target: TargetOs::Macos,
     };
     let resolved = resolve(&p, &env).unwrap();
-    let good = compile(&resolved, &CompileOptions::default()).unwrap();
+    let good = compile(&resolved, &Options::default()).unwrap();
     let r = verify(&resolved, &good).unwrap();
     assert!(r.ok(), "{r:#?}");
 
@@ -362,7 +362,7 @@ fn verify_catches_a_broken_socket_rule() {
     let mut p2 = p.clone();
     p2.unix_sockets = UnixSockets::All;
     let resolved = resolve(&p2, &env).unwrap();
-    let good = compile(&resolved, &CompileOptions::default()).unwrap();
+    let good = compile(&resolved, &Options::default()).unwrap();
     assert!(verify(&resolved, &good).unwrap().ok());
     let mut bad = good.clone();
     bad.profile = bad.profile.replace(
