@@ -416,4 +416,75 @@ mod tests {
             EvalError::MissingParam("NOPE".into())
         );
     }
+
+    #[test]
+    fn ip_addresses_match_their_end_transport_and_port() {
+        let e = eval(
+            "(version 1)(deny default)(allow network-outbound (remote tcp (param \"P\")))(allow network-bind (local ip \"localhost:*\"))(allow network-outbound (remote udp \"*:53\"))",
+            &[("P", "localhost:3128")],
+        );
+        let lo = |port| Endpoint {
+            loopback: true,
+            port,
+        };
+        let net = |port| Endpoint {
+            loopback: false,
+            port,
+        };
+        let out = |proto, e2| e.decide_ip("network-outbound", &IpQuery::connect(proto, e2));
+        assert!(out(Proto::Tcp, lo(3128)).allowed);
+        assert!(!out(Proto::Udp, lo(3128)).allowed);
+        assert!(!out(Proto::Tcp, lo(3129)).allowed);
+        assert!(!out(Proto::Tcp, net(3128)).allowed);
+        assert!(out(Proto::Udp, net(53)).allowed);
+        assert!(!out(Proto::Tcp, net(53)).allowed);
+        let bind = |e2| e.decide_ip("network-bind", &IpQuery::bind(Proto::Tcp, e2));
+        assert!(bind(lo(8080)).allowed);
+        assert!(!bind(net(8080)).allowed);
+        // An address filter never matches a file or a unix socket, nor a path filter an IP.
+        assert!(!e.decide_unix_socket("network-outbound", "/x").allowed);
+        let f = eval("(version 1)(allow network-outbound (subpath \"/\"))", &[]);
+        assert!(
+            !f.decide_ip("network-outbound", &IpQuery::connect(Proto::Tcp, net(1)))
+                .allowed
+        );
+    }
+
+    #[test]
+    fn the_local_end_of_an_outbound_connection_matches_any_destination() {
+        // `(local ip "*:*")` on network-outbound is the connection's own end: it lets every
+        // connection out (the mistake other Seatbelt users made with "local binding").
+        let e = eval(
+            "(version 1)(deny default)(allow network-outbound (local ip \"*:*\"))",
+            &[],
+        );
+        let q = IpQuery::connect(
+            Proto::Tcp,
+            Endpoint {
+                loopback: false,
+                port: 443,
+            },
+        );
+        assert!(e.decide_ip("network-outbound", &q).allowed);
+    }
+
+    #[test]
+    fn addresses_seatbelt_rejects_are_errors() {
+        for bad in [
+            "127.0.0.1:80",
+            "localhost",
+            "localhost:0",
+            "localhost:70000",
+            "*:x",
+            ":80",
+        ] {
+            let p = parse("(version 1)(allow network-outbound (remote ip (param \"A\")))").unwrap();
+            let params = BTreeMap::from([("A".to_string(), bad.to_string())]);
+            assert_eq!(
+                Evaluator::new(&p, &params).unwrap_err(),
+                EvalError::BadAddress(bad.into()),
+                "{bad}"
+            );
+        }
+    }
 }
