@@ -47,7 +47,7 @@ pub(crate) enum Mode {
     Full,
 }
 
-const HOST_LOOPBACK: &str = "Seatbelt has no private loopback: the command would share the host's, so every service listening on the host's 127.0.0.1 and ::1 would be reachable";
+const HOST_LOOPBACK: &str = "Seatbelt has no private loopback: the command would share the host's, so every service listening on the host's 127.0.0.1 and ::1 would be reachable (a local proxy would give it the internet)";
 
 /// The mode for `policy`, and the degradations it accepts under `best_effort`.
 /// `proxy_port`: where the egress proxy listens (required in proxy mode).
