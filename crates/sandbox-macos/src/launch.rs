@@ -3,7 +3,7 @@
 //! `--log-denials`, with denial collection through `log stream`).
 
 use crate::denials::{denials, new_tag, tag_denials, LOG_PREDICATE, READY_BANNER};
-use crate::error::Error as LaunchError;
+use crate::error::Error;
 use crate::profile::{SeatbeltPlan, SANDBOX_EXEC};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
@@ -39,8 +39,8 @@ pub enum DenialLog {
 impl Launch<'_> {
     /// Finds the program the way `execvp` would, so a missing or non-executable command is
     /// reported as 127/126 before the sandbox starts.
-    pub fn check_command(&self) -> Result<(), LaunchError> {
-        let prog = self.command.first().ok_or(LaunchError::Empty)?;
+    pub fn check_command(&self) -> Result<(), Error> {
+        let prog = self.command.first().ok_or(Error::Empty)?;
         let shown = prog.to_string_lossy().into_owned();
         let candidates: Vec<PathBuf> = if Path::new(prog).components().count() > 1 {
             vec![PathBuf::from(prog)]
@@ -60,9 +60,9 @@ impl Launch<'_> {
             }
         }
         Err(if found {
-            LaunchError::NotExecutable(shown)
+            Error::NotExecutable(shown)
         } else {
-            LaunchError::NotFound(shown)
+            Error::NotFound(shown)
         })
     }
 
@@ -70,14 +70,14 @@ impl Launch<'_> {
     /// `sandbox-exec` itself (a profile this macOS rejects, or an attempt to nest Seatbelt,
     /// both exit 71) is reported as a setup error (125), not passed off as the command's
     /// status. A refusal to exec `true` inside the sandbox still means the profile applied.
-    pub fn preflight(&self) -> Result<(), LaunchError> {
+    pub fn preflight(&self) -> Result<(), Error> {
         let argv = self.plan.argv(&[OsString::from("/usr/bin/true")]);
         let out = Command::new(&argv[0])
             .args(&argv[1..])
             .env_clear()
             .stdin(Stdio::null())
             .output()
-            .map_err(|err| LaunchError::Spawn {
+            .map_err(|err| Error::Spawn {
                 what: SANDBOX_EXEC.into(),
                 err,
             })?;
@@ -85,7 +85,7 @@ impl Launch<'_> {
         if out.status.success() || stderr.contains("execvp()") {
             return Ok(());
         }
-        Err(LaunchError::Seatbelt {
+        Err(Error::Seatbelt {
             status: out.status.code().unwrap_or(-1),
             // The last line is the error (anything before it is a warning).
             message: stderr
@@ -111,8 +111,8 @@ impl Launch<'_> {
 
     /// Replaces this process with `sandbox-exec` (same pid, native signals and status).
     /// Returns only on failure.
-    pub fn exec(&self) -> LaunchError {
-        LaunchError::Spawn {
+    pub fn exec(&self) -> Error {
+        Error::Spawn {
             what: SANDBOX_EXEC.into(),
             err: self.command(self.plan).exec(),
         }
@@ -121,16 +121,16 @@ impl Launch<'_> {
     /// Runs the command as a child and waits for it (the launcher has work to do meanwhile:
     /// serving the egress proxy). The command stays in the terminal's foreground process
     /// group; this process ignores SIGINT and SIGQUIT while it waits, as a shell does.
-    pub fn run(&self) -> Result<ExitStatus, LaunchError> {
+    pub fn run(&self) -> Result<ExitStatus, Error> {
         let mut child = self
             .command(self.plan)
             .spawn()
-            .map_err(|err| LaunchError::Spawn {
+            .map_err(|err| Error::Spawn {
                 what: SANDBOX_EXEC.into(),
                 err,
             })?;
         let _quiet = IgnoreInterrupts::new();
-        child.wait().map_err(|err| LaunchError::Spawn {
+        child.wait().map_err(|err| Error::Spawn {
             what: "wait".into(),
             err,
         })
@@ -142,9 +142,9 @@ impl Launch<'_> {
     /// found, however short-lived. The command stays in the terminal's foreground process
     /// group (interactive programs, Ctrl-C); this process ignores SIGINT and SIGQUIT while
     /// it waits, as a shell does, and reports the command's status.
-    pub fn run_logging_denials(&self) -> Result<(ExitStatus, DenialLog), LaunchError> {
+    pub fn run_logging_denials(&self) -> Result<(ExitStatus, DenialLog), Error> {
         let tag = new_tag();
-        let profile = tag_denials(&self.plan.profile, &tag).map_err(|e| LaunchError::Spawn {
+        let profile = tag_denials(&self.plan.profile, &tag).map_err(|e| Error::Spawn {
             what: "the tagged profile".into(),
             err: std::io::Error::other(e.to_string()),
         })?;
@@ -153,19 +153,16 @@ impl Launch<'_> {
             ..self.plan.clone()
         };
         let stream = LogStream::start();
-        let mut child = self
-            .command(&tagged)
-            .spawn()
-            .map_err(|err| LaunchError::Spawn {
-                what: SANDBOX_EXEC.into(),
-                err,
-            })?;
+        let mut child = self.command(&tagged).spawn().map_err(|err| Error::Spawn {
+            what: SANDBOX_EXEC.into(),
+            err,
+        })?;
         let status = {
             let _quiet = IgnoreInterrupts::new();
             child.wait()
         };
         let log = stream.finish();
-        let status = status.map_err(|err| LaunchError::Spawn {
+        let status = status.map_err(|err| Error::Spawn {
             what: "wait".into(),
             err,
         })?;
