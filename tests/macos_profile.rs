@@ -261,3 +261,88 @@ fn danger_full_access_has_no_profile() {
     assert_eq!(v["unrestricted"], true);
     assert_eq!(v["profile"], "");
 }
+
+#[test]
+fn loopback_needs_best_effort_and_says_what_it_gives_up() {
+    let (_d, ws) = workspace();
+    let w = ws.to_str().unwrap();
+    let o = sandbox(
+        &[
+            "profile",
+            "macos",
+            "--full-auto",
+            "-C",
+            w,
+            "--network",
+            "loopback",
+        ],
+        &ws,
+    );
+    assert_eq!(o.status.code(), Some(125), "{}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("private loopback"), "{err}");
+    assert!(err.contains("--best-effort"), "{err}");
+    let o = sandbox(
+        &[
+            "profile",
+            "macos",
+            "--full-auto",
+            "-C",
+            w,
+            "--network",
+            "loopback",
+            "--best-effort",
+            "--verify",
+        ],
+        &ws,
+    );
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(": 0 mismatches"), "{}", stdout(&o));
+    // One warning, naming the capability that is weaker.
+    let err = stderr(&o);
+    assert_eq!(err.matches("network.loopback_only").count(), 1, "{err}");
+}
+
+#[test]
+fn proxy_mode_profile_allows_only_the_proxy_endpoint() {
+    let (_d, ws) = workspace();
+    let w = ws.to_str().unwrap();
+    let base = [
+        "profile",
+        "macos",
+        "--full-auto",
+        "-C",
+        w,
+        "--allow-domain",
+        "pypi.org",
+    ];
+    let v = json(&sandbox(&[&base[..], &["--format", "json"]].concat(), &ws));
+    assert_eq!(v["params"]["PROXY_ENDPOINT"], "localhost:3128");
+    assert_eq!(v["proxy_port"], 3128);
+    assert_eq!(v["env"]["HTTPS_PROXY"], "http://127.0.0.1:3128");
+    assert_eq!(v["env"]["NO_PROXY"], "localhost,127.0.0.1,::1");
+    assert_eq!(v["degradations"], serde_json::json!([]));
+    let profile = v["profile"].as_str().unwrap();
+    assert!(profile.contains("(allow network-outbound (remote tcp (param \"PROXY_ENDPOINT\")))"));
+    assert!(!profile.contains("(allow network-outbound)"));
+    let argv: Vec<&str> = v["argv"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect();
+    assert!(argv.contains(&"-DPROXY_ENDPOINT=localhost:3128"));
+    let o = sandbox(&[&base[..], &["--verify"]].concat(), &ws);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains(": 0 mismatches"), "{}", stdout(&o));
+    let text = stdout(&sandbox(&base, &ws));
+    assert!(
+        text.contains(";;   PROXY_ENDPOINT=localhost:3128"),
+        "{text}"
+    );
+    assert!(text.contains("a free port of its own"), "{text}");
+    assert!(
+        text.contains(";;   HTTP_PROXY=http://127.0.0.1:3128"),
+        "{text}"
+    );
+}

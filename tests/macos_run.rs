@@ -311,3 +311,89 @@ fn writing_to_own_descriptors_by_name_works() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(String::from_utf8_lossy(&o.stdout), "out\n");
 }
+
+/// A port on the host's loopback that the test watches: whether anything connected.
+fn watched_origin() -> (std::net::TcpListener, u16) {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    let port = l.local_addr().unwrap().port();
+    (l, port)
+}
+
+fn nothing_connected(l: &std::net::TcpListener) -> bool {
+    matches!(l.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+}
+
+#[test]
+fn proxy_mode_reaches_only_the_proxy() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let (origin, port) = watched_origin();
+    let p = [
+        "--full-auto",
+        "-C",
+        s(&t.ws),
+        "--allow-domain",
+        "allowed.invalid",
+    ];
+    let script = format!(
+        "curl -s -o /dev/null -w 'code=%{{http_code}}\\n' http://evil.invalid/; \
+         curl --noproxy '*' -s -m 5 http://127.0.0.1:{port}/; echo direct=$?; \
+         printf x | nc -u -w 1 192.0.2.1 53; echo udp=$?; \
+         echo \"$HTTP_PROXY\""
+    );
+    let o = sh(&p, &script);
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    // Through the proxy: refused with a 403, and summarized after the run.
+    assert!(out.contains("code=403"), "{out}{err}");
+    assert!(
+        err.contains("sandbox: blocked 1 request to evil.invalid (not in allowed_domains)"),
+        "{err}"
+    );
+    // Around the proxy: nothing, and the host's loopback service saw no connection.
+    assert!(!out.contains("direct=0"), "{out}");
+    assert!(
+        nothing_connected(&origin),
+        "a direct connection reached the host"
+    );
+    assert!(!out.contains("udp=0"), "{out}");
+    assert!(out.contains("http://127.0.0.1:"), "{out}");
+}
+
+#[test]
+fn loopback_mode_needs_best_effort_and_then_serves_on_localhost_only() {
+    if !seatbelt_works() {
+        return;
+    }
+    let t = tree();
+    let refused = sh(
+        &["--full-auto", "-C", s(&t.ws), "--network", "loopback"],
+        "true",
+    );
+    assert_eq!(refused.status.code(), Some(125));
+    let (free, port) = watched_origin();
+    drop(free);
+    let script = format!(
+        "nc -l 127.0.0.1 {port} > got & sleep 1; echo hi | nc -w 2 127.0.0.1 {port}; wait; \
+         cat got; nc -z -w 2 192.0.2.1 80; echo internet=$?"
+    );
+    let o = sh(
+        &[
+            "--full-auto",
+            "-C",
+            s(&t.ws),
+            "--network",
+            "loopback",
+            "--best-effort",
+        ],
+        &format!("cd '{}' && {script}", s(&t.ws)),
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(out.starts_with("hi\n"), "{out}{err}");
+    assert!(!out.contains("internet=0"), "{out}");
+    assert!(err.contains("network.loopback_only"), "{err}");
+}

@@ -87,7 +87,8 @@ fn seatbelt(
     use sandbox_macos::profile::rename_points;
     use sandbox_macos::sbpl::{parse, Evaluator};
     use sandbox_macos::verify::{known_difference, unlink_expected, OPS};
-    let Ok(plan) = sandbox_macos::compile(r, &sandbox_macos::CompileOptions { best_effort: true })
+    let Ok(plan) =
+        sandbox_macos::compile(r, &sandbox_macos::Options::default().with_best_effort(true))
     else {
         return;
     };

@@ -6,7 +6,6 @@ use crate::exit;
 use sandbox_core::ResolvedPolicy;
 use sandbox_egress::{Denial, Proxy, ProxyConfig};
 use sandbox_linux::netns::PROXY_PORT as NAMESPACE_PORT;
-use std::io::Write;
 use std::path::PathBuf;
 
 /// The proxy side of one `sandbox linux` run.
@@ -64,14 +63,11 @@ impl EgressRun {
             std::env::set_var(k, v);
         }
         if std::env::var_os("GIT_SSH_COMMAND").is_none() {
-            if let Ok(me) = std::env::current_exe() {
-                let me = me.display().to_string();
-                if !me.contains(['\'', '"', ' ']) {
-                    std::env::set_var(
-                        "GIT_SSH_COMMAND",
-                        format!("ssh -o ProxyCommand='{me} connect %h %p'"),
-                    );
-                }
+            if let Some(cmd) = std::env::current_exe()
+                .ok()
+                .and_then(|me| sandbox_egress::git_ssh_command(&me))
+            {
+                std::env::set_var("GIT_SSH_COMMAND", cmd);
             }
         }
     }
@@ -115,15 +111,7 @@ impl EgressRun {
             exit::err!("sandbox: {dropped} more refused requests were not recorded");
         }
         if let Some(path) = &self.denials_json {
-            let write = || -> std::io::Result<()> {
-                let mut f = std::fs::File::create(path)?;
-                for d in &denials {
-                    let line = serde_json::to_string(d).expect("denial serializes");
-                    writeln!(f, "{line}")?;
-                }
-                f.flush()
-            };
-            if let Err(e) = write() {
+            if let Err(e) = sandbox_egress::write_json_lines(path, &denials) {
                 return Err(format!("--denials-json {}: {e}", path.display()));
             }
         }

@@ -1,33 +1,38 @@
-//! `sandbox macos` and `sandbox profile macos`.
+//! `sandbox macos` and `sandbox profile macos`: thin calls into `sandbox_macos::Sandbox`.
 
 use crate::args::Format;
 use crate::{exit, ProfileArgs};
 use sandbox_core::TargetOs;
-use sandbox_macos::{CompileOptions, SeatbeltPlan};
-use std::fmt::Write;
+use sandbox_macos::{Options, Sandbox};
 use std::process::ExitCode;
 
-/// Resolves the policy for macOS and compiles it, printing errors and warnings.
-fn plan(
+/// Resolves the policy for macOS and builds the sandbox, printing errors and one warning per
+/// accepted degradation. `proxy_port`: set for printing (no port is reserved then).
+fn sandbox(
     policy: &crate::args::PolicyArgs,
     for_run: bool,
-) -> Result<(sandbox_core::ResolvedPolicy, SeatbeltPlan), ExitCode> {
+    proxy_port: Option<u16>,
+) -> Result<(sandbox_core::ResolvedPolicy, Sandbox), ExitCode> {
     let resolved = if for_run {
         policy.resolve_for_run(TargetOs::Macos)?
     } else {
         policy.resolve(TargetOs::Macos)?
     };
-    let opts = CompileOptions {
-        best_effort: policy.best_effort,
-    };
-    let plan = sandbox_macos::compile(&resolved, &opts).map_err(|e| match e.hint() {
-        Some(h) => exit::fail_hint("macos", &e, h),
-        None => exit::fail("macos", &e),
-    })?;
-    for w in &plan.warnings {
-        exit::warn(w);
+    let options = Options::default()
+        .with_best_effort(policy.best_effort)
+        .with_proxy_port(proxy_port);
+    let sandbox = Sandbox::new(&resolved, &options).map_err(|e| fail(&e))?;
+    for d in sandbox.degradations() {
+        exit::warn(&d.to_string());
     }
-    Ok((resolved, plan))
+    Ok((resolved, sandbox))
+}
+
+fn fail(e: &sandbox_macos::Error) -> ExitCode {
+    match e.hint() {
+        Some(h) => exit::fail_hint("macos", e, h),
+        None => exit::fail("macos", e),
+    }
 }
 
 #[cfg(not(target_os = "macos"))]
@@ -44,76 +49,148 @@ pub fn run(_a: crate::MacosArgs) -> ExitCode {
 
 #[cfg(target_os = "macos")]
 pub fn run(a: crate::MacosArgs) -> ExitCode {
-    let (_, plan) = match plan(&a.policy, true) {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    if let Some(cd) = &a.policy.cd {
-        if let Err(e) = std::env::set_current_dir(cd) {
-            return exit::fail("working directory", &format!("{}: {e}", cd.display()));
+    // `--denials-json` is not an option of `sandbox macos` yet; the report below takes it.
+    launch::run(a, None)
+}
+
+#[cfg(target_os = "macos")]
+mod launch {
+    use super::{fail, sandbox};
+    use crate::exit;
+    use sandbox_macos::launch::{exit_code, DenialLog, Launch};
+    use std::path::{Path, PathBuf};
+    use std::process::ExitCode;
+
+    pub fn run(a: crate::MacosArgs, denials_json: Option<PathBuf>) -> ExitCode {
+        let (_, sandbox) = match sandbox(&a.policy, true, None) {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        // Taken from the caller's directory, before changing to the policy's.
+        let denials_json = match denials_json.map(absolute) {
+            Some(Err(e)) => return exit::fail("--denials-json", &e),
+            Some(Ok(p)) => Some(p),
+            None => None,
+        };
+        if let Some(cd) = &a.policy.cd {
+            if let Err(e) = std::env::set_current_dir(cd) {
+                return exit::fail("working directory", &format!("{}: {e}", cd.display()));
+            }
         }
-    }
-    let launch = sandbox_macos::launch::Launch {
-        plan: &plan,
-        command: &a.cmd.command,
-    };
-    match launch.check_command() {
-        Ok(()) => {}
-        Err(e) => {
+        // ssh (git over ssh) reaches the proxy through `sandbox connect`; a caller's own
+        // GIT_SSH_COMMAND is kept.
+        let mut plan = sandbox.plan().clone();
+        if plan.proxy_port.is_some() && std::env::var_os("GIT_SSH_COMMAND").is_none() {
+            if let Some(cmd) = std::env::current_exe()
+                .ok()
+                .and_then(|me| sandbox_egress::git_ssh_command(&me))
+            {
+                plan.env.insert("GIT_SSH_COMMAND".into(), cmd);
+            }
+        }
+        let launch = Launch {
+            plan: &plan,
+            command: &a.cmd.command,
+        };
+        if let Err(e) = launch.check_command() {
             exit::err!("sandbox: {e}");
             return ExitCode::from(e.exit_code());
         }
-    }
-    if let Err(e) = launch.preflight() {
-        return match e.hint() {
-            Some(h) => exit::fail_hint("macos", &e, h),
-            None => exit::fail("macos", &e),
-        };
-    }
-    if a.log_denials {
-        match launch.run_logging_denials() {
-            Ok((status, log)) => {
-                exit::err!("=== Sandbox denials ===");
-                match log {
-                    sandbox_macos::launch::DenialLog::Lines(lines) if lines.is_empty() => {
-                        exit::err!("(none)");
-                    }
-                    sandbox_macos::launch::DenialLog::Lines(lines) => {
-                        for d in &lines {
-                            exit::err!("{d}");
-                        }
-                    }
-                    sandbox_macos::launch::DenialLog::Unavailable(why) => {
-                        exit::err!("(denial log unavailable: {why})");
-                    }
-                }
-                ExitCode::from(sandbox_macos::launch::exit_code(status))
-            }
-            Err(e) => exit::fail("macos", &e),
+        if let Err(e) = launch.preflight() {
+            return fail(&e);
         }
-    } else {
-        let e = launch.exec();
-        exit::fail("macos", &e)
+        // Proxy mode: the proxy runs in this process, so the command runs as a child.
+        let proxy = match sandbox.start_proxy() {
+            Ok(p) => p,
+            Err(e) => return fail(&e),
+        };
+        let status = if a.log_denials {
+            match launch.run_logging_denials() {
+                Ok((status, log)) => {
+                    print_denial_log(log);
+                    status
+                }
+                Err(e) => return fail(&e),
+            }
+        } else if proxy.is_some() {
+            match launch.run() {
+                Ok(status) => status,
+                Err(e) => return fail(&e),
+            }
+        } else {
+            return fail(&launch.exec());
+        };
+        if let Some(proxy) = proxy {
+            let (denials, dropped) = proxy.stop_counted();
+            if let Err(e) = report(&denials, dropped, denials_json.as_deref()) {
+                return exit::fail("--denials-json", &e);
+            }
+        }
+        ExitCode::from(exit_code(status))
+    }
+
+    fn absolute(p: PathBuf) -> Result<PathBuf, String> {
+        if p.is_absolute() {
+            return Ok(p);
+        }
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .map_err(|e| format!("working directory: {e}"))
+    }
+
+    fn print_denial_log(log: DenialLog) {
+        exit::err!("=== Sandbox denials ===");
+        match log {
+            DenialLog::Lines(lines) if lines.is_empty() => exit::err!("(none)"),
+            DenialLog::Lines(lines) => {
+                for d in &lines {
+                    exit::err!("{d}");
+                }
+            }
+            DenialLog::Unavailable(why) => exit::err!("(denial log unavailable: {why})"),
+        }
+    }
+
+    /// As on Linux: one summary line per blocked host, then the JSON lines file.
+    fn report(
+        denials: &[sandbox_egress::Denial],
+        dropped: u64,
+        json: Option<&Path>,
+    ) -> Result<(), String> {
+        for line in sandbox_egress::summary(denials) {
+            exit::err!("sandbox: {line}");
+        }
+        if dropped > 0 {
+            exit::err!("sandbox: {dropped} more refused requests were not recorded");
+        }
+        if let Some(path) = json {
+            sandbox_egress::write_json_lines(path, denials)
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+        }
+        Ok(())
     }
 }
 
 #[derive(serde::Serialize)]
 struct JsonOut<'a> {
-    profile: &'a str,
-    params: &'a std::collections::BTreeMap<String, String>,
+    #[serde(flatten)]
+    plan: &'a sandbox_macos::SeatbeltPlan,
     argv: Vec<String>,
-    unrestricted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     verify: Option<&'a sandbox_macos::VerifyReport>,
 }
 
 pub fn profile(a: ProfileArgs) -> ExitCode {
-    let (resolved, plan) = match plan(&a.policy, false) {
+    // Printing reserves no port: the profile shows the Linux proxy port, and each run of
+    // `sandbox macos` serves a free one (the text says so).
+    let (resolved, sandbox) = match sandbox(&a.policy, false, Some(sandbox_egress::NAMESPACE_PORT))
+    {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let plan = sandbox.plan();
     let report = if a.verify {
-        match sandbox_macos::verify(&resolved, &plan) {
+        match sandbox_macos::verify(&resolved, plan) {
             Ok(r) => Some(r),
             Err(e) => return exit::fail("profile macos --verify", &e),
         }
@@ -128,28 +205,16 @@ pub fn profile(a: ProfileArgs) -> ExitCode {
                 .map(|s| s.to_string_lossy().into_owned())
                 .collect();
             let out = JsonOut {
-                profile: &plan.profile,
-                params: &plan.params,
+                plan,
                 argv,
-                unrestricted: plan.unrestricted,
                 verify: report.as_ref(),
             };
             let json = serde_json::to_string_pretty(&out).expect("plan serializes");
             format!("{json}\n")
         }
         Format::Text => match &report {
-            Some(r) => render_report(r),
-            None if plan.unrestricted => {
-                ";; danger-full-access: no sandbox is applied; the command runs as is\n".into()
-            }
-            None => {
-                let mut text = plan.profile.clone();
-                text.push_str("\n;; Parameters (each passed as -DKEY=VALUE):\n");
-                for (k, v) in &plan.params {
-                    let _ = writeln!(text, ";;   {k}={}", v.escape_debug());
-                }
-                text
-            }
+            Some(r) => r.to_text(),
+            None => plan.to_text(),
         },
     };
     if let Err(code) = exit::print(&text) {
@@ -159,40 +224,4 @@ pub fn profile(a: ProfileArgs) -> ExitCode {
         Some(r) if !r.ok() => ExitCode::from(1),
         _ => ExitCode::SUCCESS,
     }
-}
-
-/// The `--verify` report for humans: a summary line, then one line per difference.
-fn render_report(r: &sandbox_macos::VerifyReport) -> String {
-    let mut text = String::new();
-    let _ = writeln!(
-        text,
-        "verified {} decisions against the policy oracle: {} mismatches, {} known differences",
-        r.checked,
-        r.mismatches.len(),
-        r.known.len()
-    );
-    for m in &r.known {
-        let why = sandbox_macos::verify::known_difference(&m.path, &m.op).unwrap_or("");
-        let _ = writeln!(
-            text,
-            "known: {} {}: profile {}, oracle {} ({why})",
-            m.op,
-            m.path.escape_debug(),
-            if m.profile { "allows" } else { "denies" },
-            if m.oracle { "allows" } else { "denies" },
-        );
-    }
-    for m in &r.mismatches {
-        let _ = writeln!(
-            text,
-            "MISMATCH: {} {}: oracle {} ({}), profile {} (line {})",
-            m.op,
-            m.path.escape_debug(),
-            if m.oracle { "allows" } else { "denies" },
-            m.oracle_rule,
-            if m.profile { "allows" } else { "denies" },
-            m.profile_line
-        );
-    }
-    text
 }

@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::Path;
 
 /// How the client reached the proxy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -126,6 +128,17 @@ pub fn summary(denials: &[Denial]) -> Vec<String> {
         .collect()
 }
 
+/// Writes `denials` to `path` as JSON lines, one object per refusal (an empty file when
+/// there are none): `--denials-json`, for agent runtimes.
+pub fn write_json_lines(path: &Path, denials: &[Denial]) -> std::io::Result<()> {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for d in denials {
+        let line = serde_json::to_string(d).map_err(std::io::Error::other)?;
+        writeln!(f, "{line}")?;
+    }
+    f.flush()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +155,25 @@ mod tests {
             ]
         );
         assert!(d("evil.com").message.contains("--allow-domain evil.com"));
+    }
+
+    #[test]
+    fn json_lines_one_object_per_refusal() {
+        let dir = std::env::temp_dir().join(format!("egress-json-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("d.jsonl");
+        let d = Denial::new("evil.com", 443, Protocol::Connect, Reason::NotAllowed);
+        write_json_lines(&path, &[d.clone(), d]).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines.len(), 2);
+        assert_eq!(lines[0]["host"], "evil.com");
+        assert_eq!(lines[0]["rule"], "not_allowed");
+        write_json_lines(&path, &[]).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,7 +23,7 @@ pub mod server;
 pub mod sni;
 pub mod socks5;
 
-pub use denial::{summary, Denial, Protocol, Reason};
+pub use denial::{summary, write_json_lines, Denial, Protocol, Reason};
 pub use guard::ProxyConfig;
 pub use server::{Observer, Proxy};
 
@@ -60,4 +60,28 @@ pub fn proxy_env(port: u16) -> Vec<(String, String)> {
         "localhost,127.0.0.1,::1".into(),
     ));
     env
+}
+
+/// `GIT_SSH_COMMAND` for proxy mode: ssh with `CONNECT_EXE connect %h %p` (the `sandbox
+/// connect` subcommand) as its ProxyCommand, so git over ssh goes through the proxy. `None`
+/// when the path contains a quote or a space (it would need quoting inside ssh's option).
+pub fn git_ssh_command(connect_exe: &std::path::Path) -> Option<String> {
+    let me = connect_exe.to_str()?;
+    if me.contains(['\'', '"', ' ']) {
+        return None;
+    }
+    Some(format!("ssh -o ProxyCommand='{me} connect %h %p'"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn git_ssh_command_only_for_plain_paths() {
+        assert_eq!(
+            super::git_ssh_command("/usr/local/bin/sandbox".as_ref()).as_deref(),
+            Some("ssh -o ProxyCommand='/usr/local/bin/sandbox connect %h %p'")
+        );
+        assert_eq!(super::git_ssh_command("/a b/sandbox".as_ref()), None);
+        assert_eq!(super::git_ssh_command("/a'b/sandbox".as_ref()), None);
+    }
 }

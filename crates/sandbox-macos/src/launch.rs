@@ -1,53 +1,16 @@
-//! Runs a command under `/usr/bin/sandbox-exec` (macOS only): exec in place for the CLI,
-//! [`Sandbox::apply`] for the library, and denial collection through `log stream`.
+//! Runs a command under `/usr/bin/sandbox-exec` (macOS only), for the CLI: preflight, exec
+//! in place, or spawn and wait (proxy mode, where the launcher serves the proxy meanwhile, and
+//! `--log-denials`, with denial collection through `log stream`).
 
 use crate::denials::{denials, new_tag, tag_denials, LOG_PREDICATE, READY_BANNER};
-use crate::profile::{compile, CompileError, CompileOptions, SeatbeltPlan, SANDBOX_EXEC};
-use sandbox_core::ResolvedPolicy;
+use crate::error::Error;
+use crate::profile::{SeatbeltPlan, SANDBOX_EXEC};
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
-use thiserror::Error;
-
-#[derive(Debug, Error)]
-pub enum LaunchError {
-    #[error("{0}: command not found")]
-    NotFound(String),
-    #[error("{0}: not executable")]
-    NotExecutable(String),
-    #[error("no command given")]
-    Empty,
-    #[error("cannot start {what}: {err}")]
-    Spawn { what: String, err: std::io::Error },
-    /// `sandbox-exec` itself failed before running the command (exit 71: a profile this
-    /// macOS rejects, or Seatbelt applied inside another sandbox).
-    #[error("sandbox-exec could not apply the profile (exit {status}): {message}")]
-    Seatbelt { status: i32, message: String },
-}
-
-impl LaunchError {
-    /// The exit status `sandbox` reports for this failure (DESIGN.md §5).
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            LaunchError::NotFound(_) => 127,
-            LaunchError::NotExecutable(_) => 126,
-            _ => 125,
-        }
-    }
-
-    /// The way out, when there is one.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            LaunchError::Seatbelt { .. } => Some(
-                "Seatbelt cannot be nested: run outside other sandboxes (Codex, Claude Code, an app sandbox), or check the macOS version (13 or later is needed)",
-            ),
-            _ => None,
-        }
-    }
-}
 
 /// The status the CLI exits with: the command's own code, or `128 + N` for signal `N`.
 pub fn exit_code(status: ExitStatus) -> u8 {
@@ -76,8 +39,8 @@ pub enum DenialLog {
 impl Launch<'_> {
     /// Finds the program the way `execvp` would, so a missing or non-executable command is
     /// reported as 127/126 before the sandbox starts.
-    pub fn check_command(&self) -> Result<(), LaunchError> {
-        let prog = self.command.first().ok_or(LaunchError::Empty)?;
+    pub fn check_command(&self) -> Result<(), Error> {
+        let prog = self.command.first().ok_or(Error::Empty)?;
         let shown = prog.to_string_lossy().into_owned();
         let candidates: Vec<PathBuf> = if Path::new(prog).components().count() > 1 {
             vec![PathBuf::from(prog)]
@@ -97,9 +60,9 @@ impl Launch<'_> {
             }
         }
         Err(if found {
-            LaunchError::NotExecutable(shown)
+            Error::NotExecutable(shown)
         } else {
-            LaunchError::NotFound(shown)
+            Error::NotFound(shown)
         })
     }
 
@@ -107,14 +70,14 @@ impl Launch<'_> {
     /// `sandbox-exec` itself (a profile this macOS rejects, or an attempt to nest Seatbelt,
     /// both exit 71) is reported as a setup error (125), not passed off as the command's
     /// status. A refusal to exec `true` inside the sandbox still means the profile applied.
-    pub fn preflight(&self) -> Result<(), LaunchError> {
+    pub fn preflight(&self) -> Result<(), Error> {
         let argv = self.plan.argv(&[OsString::from("/usr/bin/true")]);
         let out = Command::new(&argv[0])
             .args(&argv[1..])
             .env_clear()
             .stdin(Stdio::null())
             .output()
-            .map_err(|err| LaunchError::Spawn {
+            .map_err(|err| Error::Spawn {
                 what: SANDBOX_EXEC.into(),
                 err,
             })?;
@@ -122,7 +85,7 @@ impl Launch<'_> {
         if out.status.success() || stderr.contains("execvp()") {
             return Ok(());
         }
-        Err(LaunchError::Seatbelt {
+        Err(Error::Seatbelt {
             status: out.status.code().unwrap_or(-1),
             // The last line is the error (anything before it is a warning).
             message: stderr
@@ -136,20 +99,41 @@ impl Launch<'_> {
     }
 
     fn command(&self, plan: &SeatbeltPlan) -> Command {
-        let argv = plan.argv(self.command);
-        let mut cmd = Command::new(&argv[0]);
-        cmd.args(&argv[1..]);
-        cmd.envs(&plan.env);
+        // An empty command (refused by `check_command`) spawns "" and fails there.
+        let (prog, args) = match self.command.split_first() {
+            Some((p, a)) => (p.as_os_str(), a),
+            None => (std::ffi::OsStr::new(""), &[][..]),
+        };
+        let mut cmd = crate::command::sandboxed(plan, prog);
+        cmd.args(args);
         cmd
     }
 
     /// Replaces this process with `sandbox-exec` (same pid, native signals and status).
     /// Returns only on failure.
-    pub fn exec(&self) -> LaunchError {
-        LaunchError::Spawn {
+    pub fn exec(&self) -> Error {
+        Error::Spawn {
             what: SANDBOX_EXEC.into(),
             err: self.command(self.plan).exec(),
         }
+    }
+
+    /// Runs the command as a child and waits for it (the launcher has work to do meanwhile:
+    /// serving the egress proxy). The command stays in the terminal's foreground process
+    /// group; this process ignores SIGINT and SIGQUIT while it waits, as a shell does.
+    pub fn run(&self) -> Result<ExitStatus, Error> {
+        let mut child = self
+            .command(self.plan)
+            .spawn()
+            .map_err(|err| Error::Spawn {
+                what: SANDBOX_EXEC.into(),
+                err,
+            })?;
+        let _quiet = IgnoreInterrupts::new();
+        child.wait().map_err(|err| Error::Spawn {
+            what: "wait".into(),
+            err,
+        })
     }
 
     /// Runs the command while `log stream` (started outside the sandbox, in its own process
@@ -158,9 +142,9 @@ impl Launch<'_> {
     /// found, however short-lived. The command stays in the terminal's foreground process
     /// group (interactive programs, Ctrl-C); this process ignores SIGINT and SIGQUIT while
     /// it waits, as a shell does, and reports the command's status.
-    pub fn run_logging_denials(&self) -> Result<(ExitStatus, DenialLog), LaunchError> {
+    pub fn run_logging_denials(&self) -> Result<(ExitStatus, DenialLog), Error> {
         let tag = new_tag();
-        let profile = tag_denials(&self.plan.profile, &tag).map_err(|e| LaunchError::Spawn {
+        let profile = tag_denials(&self.plan.profile, &tag).map_err(|e| Error::Spawn {
             what: "the tagged profile".into(),
             err: std::io::Error::other(e.to_string()),
         })?;
@@ -169,19 +153,16 @@ impl Launch<'_> {
             ..self.plan.clone()
         };
         let stream = LogStream::start();
-        let mut child = self
-            .command(&tagged)
-            .spawn()
-            .map_err(|err| LaunchError::Spawn {
-                what: SANDBOX_EXEC.into(),
-                err,
-            })?;
+        let mut child = self.command(&tagged).spawn().map_err(|err| Error::Spawn {
+            what: SANDBOX_EXEC.into(),
+            err,
+        })?;
         let status = {
             let _quiet = IgnoreInterrupts::new();
             child.wait()
         };
         let log = stream.finish();
-        let status = status.map_err(|err| LaunchError::Spawn {
+        let status = status.map_err(|err| Error::Spawn {
             what: "wait".into(),
             err,
         })?;
@@ -328,31 +309,5 @@ impl Drop for IgnoreInterrupts {
             // SAFETY: restores exactly the disposition `signal` returned in `new`.
             unsafe { libc::signal(sig, old) };
         }
-    }
-}
-
-/// The library entry point: a compiled plan that rewrites commands to run under it.
-#[derive(Debug, Clone)]
-pub struct Sandbox {
-    plan: SeatbeltPlan,
-}
-
-impl Sandbox {
-    pub fn new(policy: &ResolvedPolicy, opts: &CompileOptions) -> Result<Sandbox, CompileError> {
-        Ok(Sandbox {
-            plan: compile(policy, opts)?,
-        })
-    }
-
-    /// What will be enforced.
-    pub fn plan(&self) -> &SeatbeltPlan {
-        &self.plan
-    }
-
-    /// Rewrites `cmd` to run under `sandbox-exec`, keeping its working directory and its
-    /// environment exactly (`env_clear()` included) plus the sandbox markers. Set stdio,
-    /// `arg0`, `pre_exec`, uid/gid and the process group after calling this.
-    pub fn apply(&self, cmd: &mut Command) {
-        *cmd = crate::wrap::wrap(&self.plan, cmd);
     }
 }

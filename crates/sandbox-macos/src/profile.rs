@@ -9,56 +9,21 @@
 //! above them), file writes (exclusions in any letter case), rename pins, network, unix
 //! sockets, deny globs, standard devices and `/dev/fd`, and last the TIOCSTI denial.
 
+use crate::error::Error;
 use crate::escape::{sbpl_literal, EscapeError, Literal};
-use crate::glob_regex::{glob_subtree_regex, GlobRegexError};
+use crate::glob_regex::glob_subtree_regex;
+use crate::network::{self, Mode, PROXY_ENDPOINT};
+use crate::Options;
 use sandbox_core::index::prefixes;
-use sandbox_core::{Access, NetworkPolicy, Op, ResolvedPolicy, TargetOs};
+use sandbox_core::{Access, Degradation, Op, ResolvedPolicy, TargetOs};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;
 use std::ops::Bound;
 use std::path::{Path, PathBuf};
-use thiserror::Error;
 
 /// Where `sandbox-exec` lives; never looked up on `PATH`.
 pub const SANDBOX_EXEC: &str = "/usr/bin/sandbox-exec";
-
-/// Why a policy cannot be compiled.
-#[derive(Debug, Clone, PartialEq, Eq, Error)]
-pub enum CompileError {
-    #[error(transparent)]
-    Escape(#[from] EscapeError),
-    #[error(transparent)]
-    Glob(#[from] GlobRegexError),
-    #[error(
-        "the policy was resolved for {0:?}; a Seatbelt profile needs paths resolved for macOS"
-    )]
-    WrongTarget(TargetOs),
-    #[error("path `{0}` is not valid UTF-8")]
-    NonUtf8(String),
-    #[error("{feature} is not supported by the macOS backend")]
-    Unsupported {
-        feature: &'static str,
-        hint: &'static str,
-    },
-}
-
-impl CompileError {
-    /// The way out, when there is one.
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
-            CompileError::Unsupported { hint, .. } => Some(hint),
-            _ => None,
-        }
-    }
-}
-
-/// Options that change what the compiler accepts.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CompileOptions {
-    /// Accept documented degradations (each recorded in [`SeatbeltPlan::warnings`]).
-    pub best_effort: bool,
-}
 
 /// What `sandbox-exec` will be given: the profile text and its `-D` parameters.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -67,11 +32,17 @@ pub struct SeatbeltPlan {
     pub unrestricted: bool,
     pub profile: String,
     pub params: BTreeMap<String, String>,
-    /// Degradations accepted under `--best-effort`, one line each.
-    pub warnings: Vec<String>,
+    /// What the policy asks for and this profile does not enforce, accepted under
+    /// `best_effort` (empty otherwise: the compiler refuses instead).
+    pub degradations: Vec<Degradation>,
     /// Variables set in the command's environment: the sandbox markers test suites check
-    /// (Codex's names, so suites written for Codex skip their network tests here too).
+    /// (Codex's names, so suites written for Codex skip their network tests here too), and
+    /// in proxy mode the proxy variables (`HTTP_PROXY`, `ALL_PROXY`, `NO_PROXY`, …).
     pub env: BTreeMap<String, String>,
+    /// Proxy mode: the `localhost` port the egress proxy listens on (the only destination
+    /// the profile lets the command connect to).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_port: Option<u16>,
 }
 
 impl SeatbeltPlan {
@@ -101,11 +72,11 @@ pub(crate) fn lit(s: &str) -> Result<String, EscapeError> {
 }
 
 /// The path as a parameter value: absolute, no trailing slash, UTF-8.
-fn utf8(p: &Path) -> Result<String, CompileError> {
+fn utf8(p: &Path) -> Result<String, Error> {
     let p: PathBuf = p.components().collect();
     p.to_str()
         .map(str::to_string)
-        .ok_or_else(|| CompileError::NonUtf8(p.to_string_lossy().into_owned()))
+        .ok_or_else(|| Error::NonUtf8(p.to_string_lossy().into_owned()))
 }
 
 /// Accumulates profile text and parameters.
@@ -128,31 +99,30 @@ impl Out {
         }
     }
     /// Defines a parameter and returns the `(param "NAME")` reference.
-    pub(crate) fn param(&mut self, name: String, path: &Path) -> Result<String, CompileError> {
+    pub(crate) fn param(&mut self, name: String, path: &Path) -> Result<String, Error> {
         let r = format!("(param {})", lit(&name)?);
         self.params.insert(name, utf8(path)?);
         Ok(r)
     }
 }
 
-/// Compiles `policy` into a Seatbelt plan.
-pub fn compile(
-    policy: &ResolvedPolicy,
-    opts: &CompileOptions,
-) -> Result<SeatbeltPlan, CompileError> {
+/// Compiles `policy` into a Seatbelt plan. Pure: in proxy mode the proxy's port comes from
+/// `opts.proxy_port` (required then); [`crate::Sandbox::new`] reserves one when it is unset.
+pub fn compile(policy: &ResolvedPolicy, opts: &Options) -> Result<SeatbeltPlan, Error> {
     if policy.unrestricted {
         return Ok(SeatbeltPlan {
             unrestricted: true,
             profile: String::new(),
             params: BTreeMap::new(),
-            warnings: Vec::new(),
+            degradations: Vec::new(),
             env: BTreeMap::new(),
+            proxy_port: None,
         });
     }
     if policy.target != TargetOs::Macos {
-        return Err(CompileError::WrongTarget(policy.target));
+        return Err(Error::WrongTarget(policy.target));
     }
-    let mut warnings = Vec::new();
+    let (mode, degradations) = network::mode(policy, opts.best_effort, opts.proxy_port)?;
     let mut out = Out {
         text: String::new(),
         params: BTreeMap::new(),
@@ -164,35 +134,8 @@ pub fn compile(
     reads(&mut out, policy)?;
     writes(&mut out, policy)?;
     rename_pins_section(&mut out, policy)?;
-    let network = match &policy.network {
-        NetworkPolicy::Loopback if opts.best_effort => {
-            warnings.push(
-                "network loopback: a private loopback is not supported on macOS; the network is off instead".to_string(),
-            );
-            NetworkPolicy::Off
-        }
-        NetworkPolicy::Loopback => {
-            return Err(CompileError::Unsupported {
-                feature: "a private loopback network (--network loopback)",
-                hint: "leave the network off, use --network for full access, or pass --best-effort to run with the network off",
-            })
-        }
-        NetworkPolicy::Proxy { .. } if opts.best_effort => {
-            warnings.push(
-                "network proxy: not supported on macOS; the network is off instead".to_string(),
-            );
-            NetworkPolicy::Off
-        }
-        NetworkPolicy::Proxy { .. } => {
-            return Err(CompileError::Unsupported {
-                feature: "a network proxy (allow/deny host lists)",
-                hint: "use --network for full access, leave it off, or pass --best-effort to run with the network off",
-            })
-        }
-        other => other.clone(),
-    };
-    let full = matches!(network, NetworkPolicy::Full);
-    net(&mut out, full, keychain_closed(policy))?;
+    network::rules(&mut out, mode, keychain_closed(policy))?;
+    let full = mode == Mode::Full;
     crate::unix_sockets::rules(&mut out, policy, full)?;
     deny_globs(&mut out, policy)?;
     devices(&mut out)?;
@@ -201,12 +144,22 @@ pub fn compile(
     if !full {
         env.insert("CODEX_SANDBOX_NETWORK_DISABLED".into(), "1".into());
     }
+    let proxy_port = match mode {
+        Mode::Proxy { port, .. } => {
+            out.params
+                .insert(PROXY_ENDPOINT.to_string(), network::endpoint(port));
+            env.extend(sandbox_egress::proxy_env(port));
+            Some(port)
+        }
+        _ => None,
+    };
     Ok(SeatbeltPlan {
         unrestricted: false,
         profile: out.text,
         params: out.params,
-        warnings,
+        degradations,
         env,
+        proxy_port,
     })
 }
 
@@ -220,14 +173,19 @@ pub(crate) fn names(filter: &str, list: &[&str]) -> Result<String, EscapeError> 
 }
 
 /// `(allow OP\n  (FILTER "a")\n  (FILTER "b"))`, each name quoted by [`sbpl_literal`].
-fn allow_names(out: &mut Out, op: &str, filter: &str, list: &[&str]) -> Result<(), CompileError> {
+pub(crate) fn allow_names(
+    out: &mut Out,
+    op: &str,
+    filter: &str,
+    list: &[&str],
+) -> Result<(), Error> {
     out.line(&format!("(allow {op}{})", names(filter, list)?));
     Ok(())
 }
 
 /// Rules every program needs, grouped by the tools that break without them. Each group's
 /// comment names the tools; a rule without a tool that needs it does not belong here.
-fn base(out: &mut Out) -> Result<(), CompileError> {
+fn base(out: &mut Out) -> Result<(), Error> {
     out.section("Processes: children run under this same profile. Signals and process\ninformation reach only processes inside this sandbox (kill, wait, job control).");
     out.line("(allow process-fork)");
     out.line("(allow signal (target same-sandbox))");
@@ -451,7 +409,7 @@ fn root_filter(
     root: &Path,
     ex: &[PathBuf],
     caseless: bool,
-) -> Result<String, CompileError> {
+) -> Result<String, Error> {
     let r = out.param(prefix.to_string(), root)?;
     if ex.is_empty() {
         return Ok(format!("(subpath {r})"));
@@ -476,7 +434,7 @@ fn root_filter(
 }
 
 /// Reads: one allow per outermost readable rule, minus the denied paths below it.
-fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
+fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), Error> {
     let eff = effective(policy);
     let grant = |a: Access| a != Access::Deny;
     // A readable rule needs its own allow unless a readable ancestor already covers it.
@@ -558,7 +516,7 @@ fn reads(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
 }
 
 /// Writes: one allow per writable root, minus protected paths and non-writable rules below it.
-fn writes(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
+fn writes(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), Error> {
     let eff = effective(policy);
     let protected: BTreeMap<&Path, ()> = policy
         .protected_paths()
@@ -629,7 +587,7 @@ pub fn rename_pins(policy: &ResolvedPolicy) -> Vec<PathBuf> {
     pins
 }
 
-fn rename_pins_section(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
+fn rename_pins_section(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), Error> {
     let pins = rename_pins(policy);
     if pins.is_empty() {
         return Ok(());
@@ -652,51 +610,8 @@ pub fn keychain_closed(policy: &ResolvedPolicy) -> bool {
     !policy.denied_paths().is_empty() || !policy.deny_globs.is_empty()
 }
 
-fn net(out: &mut Out, full: bool, keychain_closed: bool) -> Result<(), CompileError> {
-    if !full {
-        out.section("Network: off (the default deny blocks every socket but those below).");
-        return Ok(());
-    }
-    out.section("Network: full access to IP. Sockets: AF_INET/AF_INET6 (every client), AF_UNIX\n(below), and AF_SYSTEM's control protocol (the network stack's own queries: getifaddrs,\nnetwork reachability in curl/git/Python); no other domain (AF_ROUTE, AF_NDRV, PF_KEY).");
-    out.line("(allow network-outbound)");
-    out.line("(allow network-inbound)");
-    out.line("(allow network-bind)");
-    out.line("(allow system-socket (socket-domain AF_INET) (socket-domain AF_INET6))");
-    out.line("(allow system-socket (require-all (socket-domain AF_SYSTEM) (socket-protocol 2)))");
-    out.section("Name resolution and TLS (curl, git, pip, Go net/http): DNS configuration,\nmDNSResponder, trust evaluation, routing tables.");
-    allow_names(
-        out,
-        "mach-lookup",
-        "global-name",
-        &[
-            "com.apple.SystemConfiguration.DNSConfiguration",
-            "com.apple.SystemConfiguration.configd",
-            "com.apple.dnssd.service",
-            "com.apple.networkd",
-            "com.apple.ocspd",
-            "com.apple.trustd.agent",
-        ],
-    )?;
-    out.line(&format!(
-        "(allow sysctl-read (sysctl-name-prefix {}))",
-        lit("net.routetable.")?
-    ));
-    if keychain_closed {
-        out.section("Keychain (SecurityServer): closed, because the policy denies paths and keychain\nitems would be readable through it (security find-generic-password -w).");
-    } else {
-        out.section("Keychain (SecurityServer): certificate and identity look-ups of TLS clients.");
-        allow_names(
-            out,
-            "mach-lookup",
-            "global-name",
-            &["com.apple.SecurityServer"],
-        )?;
-    }
-    Ok(())
-}
-
 /// Deny globs: every operation on a matching path is refused, whatever allowed it above.
-fn deny_globs(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError> {
+fn deny_globs(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), Error> {
     if policy.deny_globs.is_empty() {
         return Ok(());
     }
@@ -709,7 +624,7 @@ fn deny_globs(out: &mut Out, policy: &ResolvedPolicy) -> Result<(), CompileError
 }
 
 /// The standard devices stay usable whatever came before (`2>/dev/null`, reading urandom).
-fn devices(out: &mut Out) -> Result<(), CompileError> {
+fn devices(out: &mut Out) -> Result<(), Error> {
     out.section("Standard devices: always readable and writable (shell redirections, entropy).");
     let mut s = String::from("(allow file-read* file-write-data file-write-create process-exec");
     for d in DEVICES {
@@ -727,7 +642,7 @@ fn devices(out: &mut Out) -> Result<(), CompileError> {
 }
 
 /// Last, so no allow above can bring it back: no typing into the terminal's input queue.
-fn terminal(out: &mut Out) -> Result<(), CompileError> {
+fn terminal(out: &mut Out) -> Result<(), Error> {
     out.section("Terminal injection: TIOCSTI would queue input for the shell that reads the\nterminal after the command exits (`id` typed into the user's unsandboxed shell).\nLast, so no ioctl allowance above brings it back. Needs macOS 13 or later.");
     out.line("(deny file-ioctl (ioctl-command TIOCSTI))");
     Ok(())
@@ -794,7 +709,9 @@ mod lookup_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use sandbox_core::{resolve, Entry, Policy, Preset, ResolveEnv, Target, UnixSockets};
+    use sandbox_core::{
+        resolve, Entry, NetworkPolicy, Policy, Preset, ResolveEnv, Target, UnixSockets,
+    };
 
     fn resolved(policy: &Policy, target: TargetOs) -> (tempfile::TempDir, ResolvedPolicy) {
         let d = tempfile::tempdir().unwrap();
@@ -809,36 +726,83 @@ mod tests {
         (d, r)
     }
 
-    #[test]
-    fn proxy_is_refused_unless_best_effort() {
-        let mut p = Policy::preset(Preset::ReadOnly);
-        p.network = NetworkPolicy::Proxy {
+    fn proxy(allow_local_binding: bool) -> NetworkPolicy {
+        NetworkPolicy::Proxy {
             allow: vec!["example.com".into()],
             deny: vec![],
-            allow_local_binding: false,
-        };
+            allow_local_binding,
+        }
+    }
+
+    #[test]
+    fn proxy_mode_allows_only_the_proxy_endpoint() {
+        let mut p = Policy::preset(Preset::ReadOnly);
+        p.network = proxy(false);
         let (_d, r) = resolved(&p, TargetOs::Macos);
-        let e = compile(&r, &CompileOptions::default()).unwrap_err();
-        assert!(e.to_string().contains("proxy"), "{e}");
-        assert!(e.hint().unwrap().contains("--best-effort"));
-        let plan = compile(&r, &CompileOptions { best_effort: true }).unwrap();
-        assert_eq!(plan.warnings.len(), 1);
+        // The pure compiler needs the port; Sandbox::new reserves one.
+        let e = compile(&r, &Options::default()).unwrap_err();
+        assert!(matches!(e, Error::Proxy(_)), "{e}");
+        let plan = compile(&r, &Options::default().with_proxy_port(Some(40123))).unwrap();
+        assert!(plan.degradations.is_empty());
+        assert_eq!(plan.proxy_port, Some(40123));
+        assert_eq!(plan.params["PROXY_ENDPOINT"], "localhost:40123");
+        assert!(plan
+            .profile
+            .contains("(allow network-outbound (remote tcp (param \"PROXY_ENDPOINT\")))\n"));
         assert!(!plan.profile.contains("(allow network-outbound)"));
+        assert!(!plan.profile.contains("localhost:*"));
+        assert!(!plan.profile.contains("com.apple.dnssd.service"));
+        assert!(!plan.profile.contains("mDNSResponder\")))"));
+        assert_eq!(plan.env["HTTPS_PROXY"], "http://127.0.0.1:40123");
+        assert_eq!(plan.env["all_proxy"], "socks5h://127.0.0.1:40123");
+        assert_eq!(plan.env["NO_PROXY"], "localhost,127.0.0.1,::1");
+        assert_eq!(plan.env["CODEX_SANDBOX_NETWORK_DISABLED"], "1");
+        let report = crate::verify(&r, &plan).unwrap();
+        assert!(report.ok(), "{:#?}", report.mismatches);
+    }
+
+    #[test]
+    fn the_host_loopback_is_a_degradation() {
+        for network in [NetworkPolicy::Loopback, proxy(true)] {
+            let mut p = Policy::preset(Preset::ReadOnly);
+            p.network = network.clone();
+            let (_d, r) = resolved(&p, TargetOs::Macos);
+            let opts = Options::default().with_proxy_port(Some(40123));
+            let e = compile(&r, &opts).unwrap_err();
+            assert!(e.to_string().contains("private loopback"), "{e}");
+            assert!(e.hint().unwrap().contains("--best-effort"));
+            let plan = compile(&r, &opts.clone().with_best_effort(true)).unwrap();
+            assert_eq!(plan.degradations.len(), 1, "{network:?}");
+            assert_eq!(
+                plan.degradations[0].capability,
+                sandbox_core::Capability::LoopbackOnly
+            );
+            assert!(plan
+                .profile
+                .contains("(allow network-outbound (remote ip \"localhost:*\"))\n"));
+            assert!(plan
+                .profile
+                .contains("(allow network-bind network-inbound (local ip \"localhost:*\"))\n"));
+            assert!(!plan.profile.contains("(allow network-outbound)"));
+            assert!(!plan.profile.contains("\"*:"));
+            let report = crate::verify(&r, &plan).unwrap();
+            assert!(report.ok(), "{network:?}: {:#?}", report.mismatches);
+        }
     }
 
     #[test]
     fn a_policy_resolved_for_linux_is_refused() {
         let (_d, r) = resolved(&Policy::preset(Preset::ReadOnly), TargetOs::Linux);
-        assert_eq!(
-            compile(&r, &CompileOptions::default()).unwrap_err(),
-            CompileError::WrongTarget(TargetOs::Linux)
-        );
+        assert!(matches!(
+            compile(&r, &Options::default()).unwrap_err(),
+            Error::WrongTarget(TargetOs::Linux)
+        ));
     }
 
     #[test]
     fn unrestricted_runs_the_command_as_is() {
         let (_d, r) = resolved(&Policy::preset(Preset::DangerFullAccess), TargetOs::Macos);
-        let plan = compile(&r, &CompileOptions::default()).unwrap();
+        let plan = compile(&r, &Options::default()).unwrap();
         assert!(plan.unrestricted);
         assert_eq!(plan.argv(&["ls".into()]), vec![OsString::from("ls")]);
     }
@@ -862,7 +826,7 @@ mod tests {
             target: TargetOs::Macos,
         };
         let r = resolve(&p, &env).unwrap();
-        let plan = compile(&r, &CompileOptions::default()).unwrap();
+        let plan = compile(&r, &Options::default()).unwrap();
         let ws_s = |rel: &str| {
             sandbox_core::resolve::canonical(&ws.join(rel), TargetOs::Macos)
                 .to_str()
@@ -895,7 +859,7 @@ mod tests {
             p.unix_sockets = mode;
             p.network = network;
             let (_d, r) = resolved(&p, TargetOs::Macos);
-            let plan = compile(&r, &CompileOptions::default()).unwrap();
+            let plan = compile(&r, &Options::default()).unwrap();
             let report = crate::verify(&r, &plan).unwrap();
             assert!(report.ok(), "{:#?}", report.mismatches);
             plan.profile
@@ -929,7 +893,7 @@ mod tests {
             let mut p = Policy::preset(preset);
             p.network = NetworkPolicy::Full;
             let (_d, r) = resolved(&p, TargetOs::Macos);
-            let plan = compile(&r, &CompileOptions::default()).unwrap();
+            let plan = compile(&r, &Options::default()).unwrap();
             let rules = crate::sbpl::parse(&plan.profile).unwrap().rules;
             let last = rules.last().unwrap();
             assert_eq!(last.action, crate::sbpl::Action::Deny);
@@ -947,7 +911,7 @@ mod tests {
         let mut p = Policy::preset(Preset::ReadOnly);
         p.network = NetworkPolicy::Full;
         let (d, r) = resolved(&p, TargetOs::Macos);
-        let open = compile(&r, &CompileOptions::default()).unwrap().profile;
+        let open = compile(&r, &Options::default()).unwrap().profile;
         assert!(!open.contains("(allow system-socket)"), "{open}");
         assert!(open.contains("(socket-domain AF_INET6)"));
         assert!(open.contains("(require-all (socket-domain AF_SYSTEM) (socket-protocol 2))"));
@@ -958,13 +922,13 @@ mod tests {
             "t",
         ));
         let (_d2, r) = resolved(&p, TargetOs::Macos);
-        let closed = compile(&r, &CompileOptions::default()).unwrap().profile;
+        let closed = compile(&r, &Options::default()).unwrap().profile;
         assert!(!closed.contains("com.apple.SecurityServer"), "{closed}");
         let mut g = Policy::preset(Preset::ReadOnly);
         g.network = NetworkPolicy::Full;
         g.add_deny_glob("**/*.pem".into(), "t");
         let (_d3, r) = resolved(&g, TargetOs::Macos);
-        let globbed = compile(&r, &CompileOptions::default()).unwrap().profile;
+        let globbed = compile(&r, &Options::default()).unwrap().profile;
         assert!(!globbed.contains("com.apple.SecurityServer"));
     }
 
@@ -972,7 +936,7 @@ mod tests {
     fn markers_say_whether_the_network_is_off() {
         let mut p = Policy::preset(Preset::ReadOnly);
         let (_d, r) = resolved(&p, TargetOs::Macos);
-        let env = compile(&r, &CompileOptions::default()).unwrap().env;
+        let env = compile(&r, &Options::default()).unwrap().env;
         assert_eq!(
             env.get("CODEX_SANDBOX").map(String::as_str),
             Some("seatbelt")
@@ -984,7 +948,7 @@ mod tests {
         );
         p.network = NetworkPolicy::Full;
         let (_d, r) = resolved(&p, TargetOs::Macos);
-        let env = compile(&r, &CompileOptions::default()).unwrap().env;
+        let env = compile(&r, &Options::default()).unwrap().env;
         assert!(!env.contains_key("CODEX_SANDBOX_NETWORK_DISABLED"));
     }
 }

@@ -12,7 +12,8 @@
 //! not reachable unless listed: binding works in the writable roots (Node, ssh
 //! ControlMaster, gpg-agent start), connecting needs `--allow-unix-socket PATH`.
 
-use crate::profile::{ancestors, effective, lit, CompileError, Out};
+use crate::error::Error;
+use crate::profile::{ancestors, effective, lit, Out};
 use sandbox_core::{Access, ResolvedPolicy, UnixSockets};
 use std::path::Path;
 
@@ -21,11 +22,7 @@ pub const MDNS_RESPONDER: &str = "/private/var/run/mDNSResponder";
 
 /// Emits the unix-socket section. `full`: the network section allowed all of
 /// `network-outbound` and `network-bind`, so unix sockets are taken back first.
-pub(crate) fn rules(
-    out: &mut Out,
-    policy: &ResolvedPolicy,
-    full: bool,
-) -> Result<(), CompileError> {
+pub(crate) fn rules(out: &mut Out, policy: &ResolvedPolicy, full: bool) -> Result<(), Error> {
     out.section("Unix-domain sockets: socketpair and local socket() always (libuv child stdio,\nPython multiprocessing, fd passing). Binding and accepting on a socket file: inside the\nwritable roots (ssh ControlMaster, gpg-agent, test servers).");
     out.line("(allow system-socket (socket-domain AF_UNIX))");
     if full {
@@ -86,7 +83,7 @@ pub(crate) fn rules(
             continue;
         }
         // `(remote unix-socket (subpath P))`, or every socket for `/`.
-        let mut region = |out: &mut Out, p: &Path| -> Result<String, CompileError> {
+        let mut region = |out: &mut Out, p: &Path| -> Result<String, Error> {
             if p == Path::new("/") {
                 return Ok("(remote unix-socket)".into());
             }

@@ -4,9 +4,9 @@
 
 use crate::casefold::same_name;
 use crate::profile::{rename_points, SeatbeltPlan};
-use crate::sbpl::eval::{EvalError, Verdict};
+use crate::sbpl::eval::{Endpoint, EvalError, IpQuery, Proto, Verdict};
 use crate::sbpl::{parse, Evaluator, ReadError};
-use sandbox_core::{Op, ResolvedPolicy};
+use sandbox_core::{NetworkPolicy, Op, ResolvedPolicy};
 use serde::Serialize;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -93,6 +93,76 @@ pub fn connect_expected(policy: &ResolvedPolicy, path: &Path) -> bool {
         sandbox_core::UnixSockets::None => false,
     };
     granted && policy.allows_canonical(path, Op::Read)
+}
+
+/// The IP socket operations checked: connecting or sending, binding, accepting.
+pub const IP_OPS: [&str; 3] = ["network-outbound", "network-bind", "network-inbound"];
+
+/// The oracle for IP traffic: what the network mode lets the command do, as Seatbelt can
+/// say it (its `localhost` is the host's loopback). `off`: nothing; `loopback`: bind, accept
+/// and connect on the loopback only; `proxy`: TCP connections to the proxy's port on the
+/// loopback only (plus the loopback with `allow_local_binding`); `full`: everything.
+/// `proxy_port` is the port the launcher serves the proxy on.
+pub fn ip_expected(
+    network: &NetworkPolicy,
+    proxy_port: Option<u16>,
+    op: &str,
+    q: &IpQuery,
+) -> (bool, String) {
+    let outbound = op == "network-outbound";
+    // The end the operation is about: the peer when connecting, the own end otherwise.
+    let end = if outbound { q.remote } else { Some(q.local) };
+    let on_loopback = end.is_some_and(|e| e.loopback);
+    match network {
+        NetworkPolicy::Off => (false, "network off".into()),
+        NetworkPolicy::Full => (true, "network full".into()),
+        NetworkPolicy::Loopback => (on_loopback, "network loopback: the loopback only".into()),
+        NetworkPolicy::Proxy {
+            allow_local_binding,
+            ..
+        } => {
+            let to_proxy = outbound
+                && q.proto == Proto::Tcp
+                && end.is_some_and(|e| e.loopback && Some(e.port) == proxy_port);
+            let local = *allow_local_binding && on_loopback;
+            (
+                to_proxy || local,
+                format!(
+                    "network proxy: TCP to the proxy at localhost:{}{}",
+                    proxy_port.map_or("?".into(), |p| p.to_string()),
+                    if *allow_local_binding {
+                        ", and the loopback (allow_local_binding)"
+                    } else {
+                        " only"
+                    }
+                ),
+            )
+        }
+    }
+}
+
+/// The IP endpoints tried: well-known ports, the proxy's and its neighbours, on the loopback
+/// and off it, over TCP and UDP.
+pub fn sample_ip_queries(proxy_port: Option<u16>) -> Vec<(String, IpQuery, IpQuery)> {
+    let mut ports: BTreeSet<u16> = [1, 22, 53, 80, 443, 3128, 8080, 65535].into();
+    if let Some(p) = proxy_port {
+        ports.extend([p, p.saturating_sub(1).max(1), p.saturating_add(1)]);
+    }
+    let mut out = Vec::new();
+    for proto in [Proto::Tcp, Proto::Udp] {
+        for loopback in [true, false] {
+            for &port in &ports {
+                let e = Endpoint { loopback, port };
+                let shown = format!(
+                    "{} {}:{port}",
+                    if proto == Proto::Tcp { "tcp" } else { "udp" },
+                    if loopback { "localhost" } else { "<internet>" }
+                );
+                out.push((shown, IpQuery::connect(proto, e), IpQuery::bind(proto, e)));
+            }
+        }
+    }
+    out
 }
 
 /// One disagreement between the profile and the oracle.
@@ -251,6 +321,18 @@ pub fn verify(policy: &ResolvedPolicy, plan: &SeatbeltPlan) -> Result<VerifyRepo
                 },
             },
         );
+    }
+    // IP: every operation on every sample endpoint against the network mode.
+    for (shown, connect, bind) in sample_ip_queries(plan.proxy_port) {
+        for op in IP_OPS {
+            let q = if op == "network-outbound" {
+                &connect
+            } else {
+                &bind
+            };
+            let oracle = ip_expected(&policy.network, plan.proxy_port, op, q);
+            record(&mut report, &shown, op, oracle, evaluator.decide_ip(op, q));
+        }
     }
     // Case variants of names the policy mentions, as a case-insensitive volume sees them:
     // a new name is checked in the caller's spelling, so creating or writing a variant must

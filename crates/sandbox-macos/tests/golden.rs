@@ -6,7 +6,7 @@ mod common;
 
 use sandbox_core::{resolve, NetworkPolicy, Policy, Preset, ResolveEnv, TargetOs};
 use sandbox_macos::escape::regex_quote;
-use sandbox_macos::{compile, verify, CompileOptions};
+use sandbox_macos::{compile, verify, Options};
 use std::path::{Path, PathBuf};
 
 struct Tree {
@@ -39,8 +39,12 @@ fn env(cwd: &Path) -> ResolveEnv {
 }
 
 fn render(t: &Tree, policy: &Policy) -> String {
+    render_with(t, policy, &Options::default())
+}
+
+fn render_with(t: &Tree, policy: &Policy, opts: &Options) -> String {
     let resolved = resolve(policy, &env(&t.base.join("ws"))).unwrap();
-    let plan = compile(&resolved, &CompileOptions::default()).unwrap();
+    let plan = compile(&resolved, opts).unwrap();
     let report = verify(&resolved, &plan).unwrap();
     assert!(
         report.ok(),
@@ -234,6 +238,55 @@ fn network_on() {
     assert!(text.contains("(allow network-outbound)\n"));
     assert!(text.contains("com.apple.SystemConfiguration.DNSConfiguration"));
     check("network-on", &text);
+}
+
+/// The egress proxy's fixed port in the goldens (a run uses a free one).
+const PROXY_PORT: u16 = 3128;
+
+fn proxy(allow_local_binding: bool) -> NetworkPolicy {
+    NetworkPolicy::Proxy {
+        allow: vec!["pypi.org".into(), "*.pythonhosted.org".into()],
+        deny: vec![],
+        allow_local_binding,
+    }
+}
+
+#[test]
+fn network_proxy() {
+    let t = tree();
+    let mut p = workspace_write();
+    p.network = proxy(false);
+    let text = render_with(
+        &t,
+        &p,
+        &Options::default().with_proxy_port(Some(PROXY_PORT)),
+    );
+    assert!(text.contains("(allow network-outbound (remote tcp (param \"PROXY_ENDPOINT\")))\n"));
+    assert!(
+        text.contains(";; PROXY_ENDPOINT=localhost:3128\n"),
+        "{text}"
+    );
+    assert!(!text.contains("(allow network-outbound)\n"));
+    assert!(!text.contains("localhost:*"));
+    assert!(!text.contains("com.apple.trustd.agent"));
+    check("network-proxy", &text);
+}
+
+#[test]
+fn network_loopback() {
+    let t = tree();
+    let mut p = workspace_write();
+    p.network = NetworkPolicy::Loopback;
+    let opts = Options::default().with_best_effort(true);
+    let text = render_with(&t, &p, &opts);
+    assert!(text.contains("(allow network-outbound (remote ip \"localhost:*\"))\n"));
+    assert!(!text.contains("PROXY_ENDPOINT"));
+    check("network-loopback", &text);
+    // With allow_local_binding, proxy mode adds the same loopback rules.
+    p.network = proxy(true);
+    let local = render_with(&t, &p, &opts.with_proxy_port(Some(PROXY_PORT)));
+    assert!(local.contains("(allow network-outbound (remote ip \"localhost:*\"))\n"));
+    check("network-proxy-local", &local);
 }
 
 #[test]

@@ -12,7 +12,7 @@ use sandbox_core::{
 use sandbox_macos::escape::{regex_quote, sbpl_literal, Literal};
 use sandbox_macos::glob_regex::glob_to_regex;
 use sandbox_macos::sbpl::{parse, Evaluator, Filter, Value};
-use sandbox_macos::{compile, verify, CompileOptions};
+use sandbox_macos::{compile, verify, Options};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -66,7 +66,9 @@ struct Gen {
     minimal: bool,
     entries: Vec<(usize, Access)>,
     globs: Vec<usize>,
-    network: bool,
+    /// Off, full, loopback, proxy, proxy with allow_local_binding.
+    network: u8,
+    proxy_port: u16,
     unix: u8,
 }
 
@@ -80,17 +82,20 @@ fn gen() -> impl Strategy<Value = Gen> {
         any::<bool>(),
         prop::collection::vec((0..POOL.len(), access()), 0..7),
         prop::collection::vec(0..GLOBS.len(), 0..3),
-        any::<bool>(),
+        (0u8..5, 1u16..),
         0u8..3,
     )
-        .prop_map(|(preset, minimal, entries, globs, network, unix)| Gen {
-            preset,
-            minimal,
-            entries,
-            globs,
-            network,
-            unix,
-        })
+        .prop_map(
+            |(preset, minimal, entries, globs, (network, proxy_port), unix)| Gen {
+                preset,
+                minimal,
+                entries,
+                globs,
+                network,
+                proxy_port,
+                unix,
+            },
+        )
 }
 
 fn build(g: &Gen, base: &Path) -> Policy {
@@ -123,10 +128,15 @@ fn build(g: &Gen, base: &Path) -> Policy {
     for gi in &g.globs {
         p.add_deny_glob(GLOBS[*gi].to_string(), "test");
     }
-    p.network = if g.network {
-        NetworkPolicy::Full
-    } else {
-        NetworkPolicy::Off
+    p.network = match g.network {
+        0 => NetworkPolicy::Off,
+        1 => NetworkPolicy::Full,
+        2 => NetworkPolicy::Loopback,
+        n => NetworkPolicy::Proxy {
+            allow: vec!["pypi.org".into()],
+            deny: vec![],
+            allow_local_binding: n == 4,
+        },
     };
     p.unix_sockets = match g.unix {
         0 => UnixSockets::All,
@@ -145,7 +155,9 @@ proptest! {
         let policy = build(&g, &base);
         let env = ResolveEnv { cwd: base.clone(), tmpdir: None, home: None, target: TargetOs::Macos };
         let resolved = resolve(&policy, &env).unwrap();
-        let plan = compile(&resolved, &CompileOptions::default()).unwrap();
+        // best_effort: loopback (and proxy with allow_local_binding) open the host's loopback.
+        let opts = Options::default().with_best_effort(true).with_proxy_port(Some(g.proxy_port));
+        let plan = compile(&resolved, &opts).unwrap();
         let report = verify(&resolved, &plan).unwrap();
         prop_assert!(report.checked > 500);
         prop_assert!(report.ok(), "policy {:#?}\nprofile:\n{}\nparams {:#?}\nmismatches {:#?}",
@@ -210,7 +222,7 @@ proptest! {
         p.add_writable_root(root.clone(), "test");
         let env = ResolveEnv { cwd: base.clone(), tmpdir: None, home: None, target: TargetOs::Macos };
         let resolved = resolve(&p, &env).unwrap();
-        let plan = compile(&resolved, &CompileOptions::default()).unwrap();
+        let plan = compile(&resolved, &Options::default()).unwrap();
         prop_assert!(!plan.profile.contains(base.to_str().unwrap()));
         prop_assert!(plan.params.values().any(|v| v == root.to_str().unwrap()));
         prop_assert!(verify(&resolved, &plan).unwrap().ok());
@@ -246,7 +258,7 @@ fn verify_catches_a_broken_profile() {
         target: TargetOs::Macos,
     };
     let resolved = resolve(&p, &env).unwrap();
-    let good = compile(&resolved, &CompileOptions::default()).unwrap();
+    let good = compile(&resolved, &Options::default()).unwrap();
     assert!(verify(&resolved, &good).unwrap().ok());
 
     // The profile with every case-variant exclusion made to match nothing.
@@ -343,7 +355,7 @@ fn verify_catches_a_broken_socket_rule() {
         target: TargetOs::Macos,
     };
     let resolved = resolve(&p, &env).unwrap();
-    let good = compile(&resolved, &CompileOptions::default()).unwrap();
+    let good = compile(&resolved, &Options::default()).unwrap();
     let r = verify(&resolved, &good).unwrap();
     assert!(r.ok(), "{r:#?}");
 
@@ -362,7 +374,7 @@ fn verify_catches_a_broken_socket_rule() {
     let mut p2 = p.clone();
     p2.unix_sockets = UnixSockets::All;
     let resolved = resolve(&p2, &env).unwrap();
-    let good = compile(&resolved, &CompileOptions::default()).unwrap();
+    let good = compile(&resolved, &Options::default()).unwrap();
     assert!(verify(&resolved, &good).unwrap().ok());
     let mut bad = good.clone();
     bad.profile = bad.profile.replace(

@@ -1,7 +1,8 @@
 //! Evaluates a parsed profile for one operation on one path: the last rule whose operation
 //! and filters match decides; `(deny default)` is the fallback. File operations match path
 //! filters; socket operations (`network-outbound`, `network-bind`) on a unix socket's path
-//! match `(remote|local unix-socket [FILTER])`. Every other non-path filter never matches.
+//! match `(remote|local unix-socket [FILTER])`; socket operations on an IP endpoint match
+//! `(remote|local ip|tcp|udp "HOST:PORT")`. Every other non-path filter never matches.
 
 use super::reader::{Action, Filter, Profile, Value};
 use std::collections::BTreeMap;
@@ -13,6 +14,58 @@ pub enum EvalError {
     MissingParam(String),
     #[error("profile regex `{regex}` does not compile: {reason}")]
     BadRegex { regex: String, reason: String },
+    /// `sandbox-exec` takes `*` or `localhost` as host and `*` or a port number.
+    #[error("profile address `{0}` is not HOST:PORT with HOST `*` or `localhost` and PORT `*` or 1-65535")]
+    BadAddress(String),
+}
+
+/// The transport of an IP socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// One end of an IP connection: on the loopback or not, and its port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Endpoint {
+    pub loopback: bool,
+    pub port: u16,
+}
+
+/// A socket operation on IP: its transport, the socket's own end and (for a connection) the
+/// peer's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpQuery {
+    pub proto: Proto,
+    pub local: Endpoint,
+    pub remote: Option<Endpoint>,
+}
+
+/// A port an outbound connection gets for its own end.
+const EPHEMERAL: u16 = 55_555;
+
+impl IpQuery {
+    /// `connect`/`sendto` to `to`: the own end is on the loopback exactly when `to` is.
+    pub fn connect(proto: Proto, to: Endpoint) -> IpQuery {
+        IpQuery {
+            proto,
+            local: Endpoint {
+                loopback: to.loopback,
+                port: EPHEMERAL,
+            },
+            remote: Some(to),
+        }
+    }
+
+    /// `bind` (or accepting) on `at`.
+    pub fn bind(proto: Proto, at: Endpoint) -> IpQuery {
+        IpQuery {
+            proto,
+            local: at,
+            remote: None,
+        }
+    }
 }
 
 /// A filter with parameters substituted and regexes compiled.
@@ -27,15 +80,27 @@ enum Compiled {
     /// `(local|remote unix-socket [FILTER])`: true for a unix-socket address that the inner
     /// path filter (if any) matches; never true for a file.
     UnixSocket(Option<Box<Compiled>>),
+    /// `(local|remote ip|tcp|udp "HOST:PORT")`: true for an IP query whose end matches.
+    Address {
+        remote: bool,
+        tcp: bool,
+        udp: bool,
+        /// `localhost` (else `*`: any host).
+        localhost: bool,
+        /// `None`: any port.
+        port: Option<u16>,
+    },
     /// A non-path filter: never true for a path.
     Never,
 }
 
-/// What is being asked about: a file by path, or a unix-socket address by path.
+/// What is being asked about: a file by path, a unix-socket address by path, or an IP
+/// socket operation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Subject {
     File,
     UnixSocket,
+    Ip(IpQuery),
 }
 
 #[derive(Debug)]
@@ -94,6 +159,12 @@ impl Evaluator {
     /// `network-bind`) on the unix socket at the absolute `path`.
     pub fn decide_unix_socket(&self, op: &str, path: &str) -> Verdict {
         self.decide_as(op, path, Subject::UnixSocket)
+    }
+
+    /// The decision for socket operation `op` (`network-outbound`, `network-bind`,
+    /// `network-inbound`) on IP, as `q` describes it.
+    pub fn decide_ip(&self, op: &str, q: &IpQuery) -> Verdict {
+        self.decide_as(op, "", Subject::Ip(*q))
     }
 
     /// The decision for `rename(from, to)` as Seatbelt checks it: an unlink of the old name
@@ -177,6 +248,34 @@ fn compile(f: &Filter, params: &BTreeMap<String, String>) -> Result<Compiled, Ev
                 None => None,
             })
         }
+        Filter::Address {
+            remote,
+            proto,
+            addr,
+        } => {
+            let text = bind(addr, params)?;
+            let bad = || EvalError::BadAddress(text.clone());
+            let (host, port) = text.rsplit_once(':').ok_or_else(bad)?;
+            let localhost = match host {
+                "localhost" => true,
+                "*" => false,
+                _ => return Err(bad()),
+            };
+            let port = match port {
+                "*" => None,
+                p if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => {
+                    Some(p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(bad)?)
+                }
+                _ => return Err(bad()),
+            };
+            Compiled::Address {
+                remote: *remote,
+                tcp: proto != "udp",
+                udp: proto != "tcp",
+                localhost,
+                port,
+            }
+        }
         Filter::Other { path, .. } => {
             // Still bind the nested path filter, so a missing parameter is reported.
             if let Some(p) = path {
@@ -189,6 +288,26 @@ fn compile(f: &Filter, params: &BTreeMap<String, String>) -> Result<Compiled, Ev
 
 fn matches(f: &Compiled, path: &str, subject: Subject) -> bool {
     match f {
+        Compiled::Address {
+            remote,
+            tcp,
+            udp,
+            localhost,
+            port,
+        } => {
+            let Subject::Ip(q) = subject else {
+                return false;
+            };
+            let end = if *remote { q.remote } else { Some(q.local) };
+            let proto_ok = match q.proto {
+                Proto::Tcp => *tcp,
+                Proto::Udp => *udp,
+            };
+            proto_ok
+                && end.is_some_and(|e| {
+                    (!*localhost || e.loopback) && port.is_none_or(|p| p == e.port)
+                })
+        }
         Compiled::Literal(_) | Compiled::Subpath(_) | Compiled::Regex(_)
             if subject != Subject::File =>
         {
@@ -296,5 +415,76 @@ mod tests {
             Evaluator::new(&p, &BTreeMap::new()).unwrap_err(),
             EvalError::MissingParam("NOPE".into())
         );
+    }
+
+    #[test]
+    fn ip_addresses_match_their_end_transport_and_port() {
+        let e = eval(
+            "(version 1)(deny default)(allow network-outbound (remote tcp (param \"P\")))(allow network-bind (local ip \"localhost:*\"))(allow network-outbound (remote udp \"*:53\"))",
+            &[("P", "localhost:3128")],
+        );
+        let lo = |port| Endpoint {
+            loopback: true,
+            port,
+        };
+        let net = |port| Endpoint {
+            loopback: false,
+            port,
+        };
+        let out = |proto, e2| e.decide_ip("network-outbound", &IpQuery::connect(proto, e2));
+        assert!(out(Proto::Tcp, lo(3128)).allowed);
+        assert!(!out(Proto::Udp, lo(3128)).allowed);
+        assert!(!out(Proto::Tcp, lo(3129)).allowed);
+        assert!(!out(Proto::Tcp, net(3128)).allowed);
+        assert!(out(Proto::Udp, net(53)).allowed);
+        assert!(!out(Proto::Tcp, net(53)).allowed);
+        let bind = |e2| e.decide_ip("network-bind", &IpQuery::bind(Proto::Tcp, e2));
+        assert!(bind(lo(8080)).allowed);
+        assert!(!bind(net(8080)).allowed);
+        // An address filter never matches a file or a unix socket, nor a path filter an IP.
+        assert!(!e.decide_unix_socket("network-outbound", "/x").allowed);
+        let f = eval("(version 1)(allow network-outbound (subpath \"/\"))", &[]);
+        assert!(
+            !f.decide_ip("network-outbound", &IpQuery::connect(Proto::Tcp, net(1)))
+                .allowed
+        );
+    }
+
+    #[test]
+    fn the_local_end_of_an_outbound_connection_matches_any_destination() {
+        // `(local ip "*:*")` on network-outbound is the connection's own end: it lets every
+        // connection out (the mistake other Seatbelt users made with "local binding").
+        let e = eval(
+            "(version 1)(deny default)(allow network-outbound (local ip \"*:*\"))",
+            &[],
+        );
+        let q = IpQuery::connect(
+            Proto::Tcp,
+            Endpoint {
+                loopback: false,
+                port: 443,
+            },
+        );
+        assert!(e.decide_ip("network-outbound", &q).allowed);
+    }
+
+    #[test]
+    fn addresses_seatbelt_rejects_are_errors() {
+        for bad in [
+            "127.0.0.1:80",
+            "localhost",
+            "localhost:0",
+            "localhost:70000",
+            "*:x",
+            ":80",
+        ] {
+            let p = parse("(version 1)(allow network-outbound (remote ip (param \"A\")))").unwrap();
+            let params = BTreeMap::from([("A".to_string(), bad.to_string())]);
+            assert_eq!(
+                Evaluator::new(&p, &params).unwrap_err(),
+                EvalError::BadAddress(bad.into()),
+                "{bad}"
+            );
+        }
     }
 }

@@ -85,6 +85,14 @@ pub enum Filter {
     RequireAll(Vec<Filter>),
     RequireAny(Vec<Filter>),
     RequireNot(Box<Filter>),
+    /// An IP address filter: `(local|remote ip|tcp|udp "HOST:PORT")`, the address also as a
+    /// `(param "NAME")`. `local` is the socket's own end, `remote` the peer's.
+    Address {
+        remote: bool,
+        /// `ip` (TCP and UDP), `tcp` or `udp`.
+        proto: String,
+        addr: Value,
+    },
     /// A non-path filter such as `(sysctl-name "hw.ncpu")` or `(local unix-socket …)`.
     Other {
         name: String,
@@ -356,6 +364,20 @@ fn filter(s: &Sexp, line: usize) -> Result<Filter, ReadError> {
             }
         }
         "require-not" => Filter::RequireNot(Box::new(filter(one()?, line)?)),
+        "local" | "remote" if matches!(args.first(), Some(Sexp::Sym(p)) if matches!(p.as_str(), "ip" | "tcp" | "udp")) =>
+        {
+            let [Sexp::Sym(proto), addr] = args else {
+                return Err(ReadError::Syntax {
+                    line,
+                    msg: format!("`({name} PROTO ADDRESS)` takes one address"),
+                });
+            };
+            Filter::Address {
+                remote: name == "remote",
+                proto: proto.clone(),
+                addr: value(addr, line)?,
+            }
+        }
         n if OTHER_FILTERS.contains(&n) => {
             let mut words = Vec::new();
             let mut path = None;
@@ -407,6 +429,26 @@ mod tests {
         assert_eq!(p.rules[0].message.as_deref(), Some("t-1"));
         assert!(p.rules[0].filters.is_empty());
         assert_eq!(p.rules[1].filters.len(), 1);
+        let p = parse("(version 1)(allow network-outbound (remote tcp (param \"P\")) (remote ip \"localhost:*\"))(allow network-bind (local udp \"*:53\"))").unwrap();
+        assert_eq!(
+            p.rules[0].filters,
+            vec![
+                Filter::Address {
+                    remote: true,
+                    proto: "tcp".into(),
+                    addr: Value::Param("P".into())
+                },
+                Filter::Address {
+                    remote: true,
+                    proto: "ip".into(),
+                    addr: Value::Str("localhost:*".into())
+                }
+            ]
+        );
+        assert!(matches!(
+            &p.rules[1].filters[0],
+            Filter::Address { remote: false, .. }
+        ));
     }
 
     #[test]
@@ -425,6 +467,9 @@ mod tests {
             "(version 1)(allow file-read* (literal \"unterminated",
             "(version 1)(allow file-read*",
             "(version 1))",
+            "(version 1)(allow network-outbound (remote ip))",
+            "(version 1)(allow network-outbound (remote tcp \"a:1\" \"b:2\"))",
+            "(version 1)(allow network-outbound (remote ip (string-append \"localhost:\" \"1\")))",
         ] {
             assert!(parse(bad).is_err(), "{bad}");
         }
