@@ -82,6 +82,9 @@ pub enum Error {
     #[cfg(target_os = "linux")]
     #[error(transparent)]
     Linux(#[from] sandbox_linux::Error),
+    #[cfg(target_os = "macos")]
+    #[error(transparent)]
+    Macos(#[from] sandbox_macos::Error),
     #[cfg(windows)]
     #[error(transparent)]
     Windows(#[from] sandbox_windows::WindowsError),
@@ -96,6 +99,8 @@ impl Error {
         match self {
             #[cfg(target_os = "linux")]
             Error::Linux(e) => e.hint(),
+            #[cfg(target_os = "macos")]
+            Error::Macos(e) => e.hint().map(str::to_string),
             #[cfg(windows)]
             Error::Windows(_) => Some(
                 "`sandbox profile windows --best-effort [POLICY]` shows what would not be enforced"
@@ -111,9 +116,11 @@ impl Error {
 pub struct Sandbox {
     #[cfg(target_os = "linux")]
     linux: sandbox_linux::Sandbox,
+    #[cfg(target_os = "macos")]
+    macos: sandbox_macos::Sandbox,
     #[cfg(windows)]
     windows: sandbox_windows::WindowsPlan,
-    #[cfg(not(any(target_os = "linux", windows)))]
+    #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     _unsupported: (),
 }
 
@@ -126,6 +133,14 @@ pub struct Applied {
 }
 
 impl Applied {
+    /// Linux, Landlock backend, `proxy` network mode: the listener inside the command's
+    /// network namespace, on which the caller serves the egress proxy (`sandbox-egress`).
+    /// Until it does, the command has no way out at all.
+    #[cfg(target_os = "linux")]
+    pub fn take_proxy_listener(&self) -> Option<std::net::TcpListener> {
+        self.linux.take_proxy_listener()
+    }
+
     /// Call once the command has exited with `status`: releases its resources, and reports
     /// a failure of the sandbox's own setup as an error rather than as the command's status.
     pub fn finish(self, status: ExitStatus) -> Result<ExitStatus, Error> {
@@ -155,11 +170,19 @@ impl Sandbox {
         return Ok(Sandbox {
             linux: sandbox_linux::Sandbox::new(policy, linux_options(&options))?,
         });
+        #[cfg(target_os = "macos")]
+        return Ok(Sandbox {
+            macos: sandbox_macos::Sandbox::new(policy, &{
+                let mut o = sandbox_macos::Options::default();
+                o.best_effort = options.best_effort;
+                o
+            })?,
+        });
         #[cfg(windows)]
         return Ok(Sandbox {
             windows: sandbox_windows::compile(policy, options.best_effort)?,
         });
-        #[cfg(not(any(target_os = "linux", windows)))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
         {
             let _ = (policy, options);
             Err(unsupported())
@@ -170,9 +193,11 @@ impl Sandbox {
     pub fn backend(&self) -> &'static str {
         #[cfg(target_os = "linux")]
         return self.linux.backend().name();
+        #[cfg(target_os = "macos")]
+        return "seatbelt";
         #[cfg(windows)]
         return "windows";
-        #[cfg(not(any(target_os = "linux", windows)))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
         "none"
     }
 
@@ -188,19 +213,23 @@ impl Sandbox {
     pub fn plan_text(&self) -> String {
         #[cfg(target_os = "linux")]
         return self.linux.profile_text();
+        #[cfg(target_os = "macos")]
+        return self.macos.plan().to_text();
         #[cfg(windows)]
         return self.windows.to_text();
-        #[cfg(not(any(target_os = "linux", windows)))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
         String::new()
     }
 
     /// What will be enforced, as JSON (what `sandbox profile --format json` prints).
     pub fn plan_json(&self) -> serde_json::Value {
         #[cfg(target_os = "linux")]
-        return self.linux.profile_json();
+        return serde_json::from_str(&self.linux.profile_json()).unwrap_or_default();
+        #[cfg(target_os = "macos")]
+        return serde_json::to_value(self.macos.plan()).unwrap_or_default();
         #[cfg(windows)]
         return serde_json::to_value(&self.windows).unwrap_or_default();
-        #[cfg(not(any(target_os = "linux", windows)))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
         serde_json::Value::Null
     }
 
@@ -208,9 +237,11 @@ impl Sandbox {
     pub fn degradations(&self) -> &[Degradation] {
         #[cfg(target_os = "linux")]
         return self.linux.degradations();
+        #[cfg(target_os = "macos")]
+        return self.macos.degradations();
         #[cfg(windows)]
         return &self.windows.degradations;
-        #[cfg(not(any(target_os = "linux", windows)))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
         &[]
     }
 
@@ -222,6 +253,10 @@ impl Sandbox {
             let (cmd, linux) = self.linux.command(program)?;
             Ok((cmd, Applied { linux }))
         }
+        #[cfg(target_os = "macos")]
+        {
+            Ok((self.macos.command(program), Applied {}))
+        }
         #[cfg(windows)]
         {
             let _ = program;
@@ -229,7 +264,7 @@ impl Sandbox {
                 "on Windows this version runs commands only through the `sandbox windows` binary (its launcher does not build on std::process::Command)".into(),
             ))
         }
-        #[cfg(not(any(target_os = "linux", windows)))]
+        #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
         {
             let _ = program;
             Err(unsupported())
@@ -237,7 +272,7 @@ impl Sandbox {
     }
 }
 
-#[cfg(not(any(target_os = "linux", windows)))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 fn unsupported() -> Error {
     Error::Unsupported(format!(
         "the sandbox library has no {} backend in this build",

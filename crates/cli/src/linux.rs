@@ -83,6 +83,10 @@ mod imp {
             exit::err!("sandbox: {}", crate::args::network_line(&policy));
         }
         let opts = options(&a.policy, a.backend);
+        // Printed before construction, which is where an explicit backend is refused.
+        if a.verbose && a.backend == Backend::Landlock {
+            exit::err!("sandbox: backend landlock: requested");
+        }
         let sandbox = match Sandbox::for_launch(&policy, opts.clone()) {
             Ok(s) => s,
             Err(e) => return sandbox_error(&e),
@@ -91,7 +95,7 @@ mod imp {
             let s = sandbox.selection();
             if policy.unrestricted && sandbox.as_bwrap().is_some() {
                 exit::err!("sandbox: danger-full-access: running the command without a sandbox");
-            } else {
+            } else if a.backend != Backend::Landlock {
                 exit::err!("sandbox: backend {}: {}", s.backend, s.reason);
             }
         }
@@ -300,11 +304,7 @@ mod imp {
         };
         let text = match a.format {
             Format::Text => sandbox.profile_text(),
-            Format::Json => {
-                let json =
-                    serde_json::to_string_pretty(&sandbox.profile_json()).expect("plan serializes");
-                format!("{json}\n")
-            }
+            Format::Json => format!("{}\n", sandbox.profile_json()),
         };
         match exit::print(&text) {
             Ok(()) => ExitCode::SUCCESS,

@@ -113,9 +113,10 @@ impl Applied {
         self.landlock.take_proxy_listener()
     }
 
-    /// Call after the command exited with `status`: releases its resources, and turns a
-    /// bwrap setup failure (bwrap's status 1 on a host that refuses its namespaces) into an
-    /// error instead of a command result.
+    /// Call after the command exited with `status`: releases what this guard holds, and
+    /// turns a bwrap setup failure (bwrap's status 1 on a host that refuses its namespaces)
+    /// into an error instead of a command result. The `Command` holds its `pre_exec` step
+    /// (and with it the Landlock launch data): drop it too once the command has exited.
     pub fn finish(self, status: ExitStatus) -> Result<ExitStatus, Error> {
         if let Some(prepared) = &self.bwrap {
             prepared.diagnose_exit(status)?;
@@ -275,12 +276,14 @@ impl Sandbox {
         }
     }
 
-    /// The plan as `sandbox profile linux --format json` prints it.
-    pub fn profile_json(&self) -> serde_json::Value {
-        match &self.inner {
-            Inner::Landlock(l) => serde_json::to_value(l.plan()).unwrap_or_default(),
-            Inner::Bwrap(b) => b.to_json(),
-        }
+    /// The plan as `sandbox profile linux --format json` prints it (pretty JSON, fields in
+    /// the plan's order).
+    pub fn profile_json(&self) -> String {
+        let json = match &self.inner {
+            Inner::Landlock(l) => serde_json::to_string_pretty(l.plan()),
+            Inner::Bwrap(b) => serde_json::to_string_pretty(&b.to_json()),
+        };
+        json.unwrap_or_default()
     }
 
     /// The gaps accepted with `best_effort` (empty otherwise).
@@ -317,11 +320,12 @@ impl Sandbox {
         }
     }
 
-    /// A `Command` that runs `program` (a path, or a name looked up in `PATH` inside the
-    /// sandbox for bwrap and by the standard library for Landlock) under this sandbox. Add
-    /// arguments, environment, stdio and working directory as usual, spawn it (also as
-    /// `tokio::process::Command::from(cmd)`), keep the [`Applied`] until it has exited and
-    /// then call [`Applied::finish`].
+    /// A `Command` that runs `program` (a path, or a name looked up in `PATH`: inside the
+    /// sandbox for bwrap, by the standard library for Landlock) under this sandbox. Add
+    /// arguments, environment, stdio and working directory as usual (default: the caller's),
+    /// spawn it (also as `tokio::process::Command::from(cmd)`), keep the [`Applied`] until it
+    /// has exited and then call [`Applied::finish`]. Host unix sockets are looked up again
+    /// here: one bound since the sandbox was made is closed too.
     pub fn command(&self, program: impl AsRef<OsStr>) -> Result<(Command, Applied), Error> {
         let program = program.as_ref();
         match &self.inner {

@@ -451,3 +451,32 @@ fn host_sockets_closed_by_the_policy_are_covered_last() {
     sandbox_linux::bwrap::mask_host_sockets(&mut all, &p, &sockets).unwrap();
     assert_eq!(all.args, before);
 }
+
+/// A host socket gone between the plan and the launch loses its mask (bwrap could not make
+/// its mount point in a read-only directory and would not start); one still there keeps it.
+#[test]
+fn masks_of_sockets_gone_before_launch_are_left_out() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = std::fs::canonicalize(t.path()).unwrap();
+    let here = dir.join("here.sock");
+    let _listener = std::os::unix::net::UnixListener::bind(&here).unwrap();
+    let gone = dir.join("gone/gone.sock");
+    let mut p = workspace_write();
+    p.unix_sockets = UnixSockets::Paths(Vec::new());
+    let mut plan = plan(&p, &[], &[("/ws/.git", PathKind::Dir)]);
+    sandbox_linux::bwrap::mask_host_sockets(&mut plan, &p, &[here.clone(), gone.clone()]).unwrap();
+    let all = plan.args.join(" ");
+    let now = plan.launch_args().join(" ");
+    let mask = |p: &Path| format!("--ro-bind /dev/null {}", p.display());
+    assert!(
+        all.contains(&mask(&here)) && all.contains(&mask(&gone)),
+        "{all}"
+    );
+    assert!(now.contains(&mask(&here)), "{now}");
+    assert!(!now.contains(&gone.display().to_string()), "{now}");
+    assert_eq!(
+        plan.args.len() - 3,
+        plan.launch_args().len(),
+        "exactly the one mask is left out"
+    );
+}

@@ -18,12 +18,13 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// What a prepared bwrap command holds until it has exited: the plan's fds (bwrap reads them
-/// at start) and the placeholder mount points it mounts over (released after the run).
+/// What a prepared bwrap command holds until it has exited: the placeholder mount points bwrap
+/// mounts over (released after the run). The plan's fds are owned by the `Command`'s `pre_exec`
+/// hook itself, so they stay valid for every spawn of that `Command` whatever happens to this
+/// value (dropping it before `spawn` must not let the hook `dup2` numbers the host program has
+/// reused meanwhile).
 #[derive(Debug)]
 pub struct Prepared {
-    /// Kept open so each source stays valid until the child has inherited it.
-    _sources: Vec<OwnedFd>,
     _held: Vec<Held>,
     bwrap: PathBuf,
     /// The plan mounts a fresh `/proc`.
@@ -81,25 +82,45 @@ pub fn command(
         None
     };
     let mut cmd = Command::new(bwrap);
-    cmd.args(&plan.args).arg("--").arg(program);
+    // Without `--chdir` bwrap enters its own working directory inside the sandbox: the
+    // Command's `current_dir` (default: the caller's), as with the Landlock backend.
+    let mut args = plan.launch_args().into_iter();
+    while let Some(a) = args.next() {
+        if a == "--chdir" {
+            args.next();
+            continue;
+        }
+        cmd.arg(a);
+    }
+    cmd.arg("--").arg(program);
+    // Sized here, so the hook only writes into it: no limit on the plan's fd count.
+    let mut high: Vec<RawFd> = vec![0; moves.len()];
+    // The fallback for kernels without CLOSE_RANGE_CLOEXEC (before 5.11): every number up to
+    // the soft fd limit, read here (getrlimit is not on the async-signal-safe list).
+    let fd_limit = nofile_limit();
     // SAFETY: the hook runs between fork and exec and makes only raw syscalls (close_range,
-    // fcntl, dup2, and the Landlock scope's) on fds opened before the fork; it allocates
-    // nothing (`moves` is iterated, not grown).
+    // fcntl, dup2, and the Landlock scope's) on fds opened before the fork and owned by the
+    // hook (`sources`), so they are open for as long as the Command exists; it allocates
+    // nothing (`moves` is iterated, `high` written in place).
     unsafe {
         cmd.pre_exec(move || {
-            // Nothing the host program leaked reaches bwrap or the command.
-            libc::syscall(
+            let _owned = &sources;
+            // Nothing the host program leaked reaches bwrap or the command (bwrap passes
+            // every inherited fd on to it).
+            let r = libc::syscall(
                 libc::SYS_close_range,
                 3u32,
                 u32::MAX,
                 libc::CLOSE_RANGE_CLOEXEC,
             );
+            if r != 0 {
+                for fd in 3..fd_limit {
+                    // Fails only with EBADF for a number that is not open.
+                    libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+                }
+            }
             // First lift every source above all target numbers, so placing one never
             // replaces another source; then place them (dup2 clears close-on-exec).
-            let mut high = [0 as RawFd; 64];
-            if moves.len() > high.len() {
-                return Err(io::Error::from_raw_os_error(libc::EMFILE));
-            }
             for (i, (src, _)) in moves.iter().enumerate() {
                 let h = libc::fcntl(*src, libc::F_DUPFD_CLOEXEC, max + 1);
                 if h < 0 {
@@ -121,12 +142,25 @@ pub fn command(
     Ok((
         cmd,
         Prepared {
-            _sources: sources,
             _held: held,
             bwrap: bwrap.to_path_buf(),
             proc_mount,
         },
     ))
+}
+
+/// The soft `RLIMIT_NOFILE` (fd numbers are below it), capped so that the fallback loop
+/// stays short on hosts with a huge limit.
+fn nofile_limit() -> RawFd {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes the local struct only.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1 << 16;
+    }
+    lim.rlim_cur.min(1 << 20) as RawFd
 }
 
 fn dup_cloexec(f: &impl AsRawFd) -> Result<OwnedFd, LaunchError> {

@@ -101,7 +101,7 @@ pub fn launch_with(
         }
     };
     let mut cmd = Command::new(bwrap);
-    cmd.args(&plan.args);
+    cmd.args(plan.launch_args());
     // One --info-fd: the start gate's when there is one (it hands the pid on), else our own.
     match (&gate, &info_write) {
         (Some(g), _) => {

@@ -815,6 +815,42 @@ pub fn shell_quote(arg: &str) -> String {
 }
 
 impl BwrapPlan {
+    /// The argv to start bwrap with now: [`BwrapPlan::args`] without the masks of host
+    /// sockets that are gone since the plan was made. bwrap cannot make the mount point of a
+    /// vanished socket in a read-only directory and would fail to start (any host process
+    /// could make launches fail that way); with the socket gone there is nothing to cover,
+    /// and one bound at that path later is the documented "bound after launch" limit.
+    pub fn launch_args(&self) -> Vec<&str> {
+        let gone: Vec<&Path> = self
+            .mounts
+            .iter()
+            .filter_map(|m| match &m.mount {
+                Mount::MaskSocket { path } if std::fs::symlink_metadata(path).is_err() => {
+                    Some(path.as_path())
+                }
+                _ => None,
+            })
+            .collect();
+        let mut out = Vec::with_capacity(self.args.len());
+        let mut i = 0;
+        while i < self.args.len() {
+            let a = self.args[i].as_str();
+            if a == "--ro-bind"
+                && self.args.get(i + 1).map(String::as_str) == Some("/dev/null")
+                && self
+                    .args
+                    .get(i + 2)
+                    .is_some_and(|p| gone.contains(&Path::new(p)))
+            {
+                i += 3;
+                continue;
+            }
+            out.push(a);
+            i += 1;
+        }
+        out
+    }
+
     /// The plan as text: `#` comments for fds, stubs and degradations, then one shell-quoted
     /// bwrap argument per line.
     pub fn to_text(&self) -> String {

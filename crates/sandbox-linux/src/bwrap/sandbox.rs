@@ -37,6 +37,9 @@ pub struct BwrapSandbox {
     /// domain that scopes abstract unix sockets ([`crate::bwrap::abstract_scope`]).
     scope_abstract: bool,
     plan: BwrapPlan,
+    /// The plan before host sockets were masked: each embedded command masks the sockets
+    /// bound at its own start ([`BwrapSandbox::command`]).
+    unmasked: BwrapPlan,
     policy: ResolvedPolicy,
     opts: Options,
 }
@@ -115,6 +118,7 @@ impl BwrapSandbox {
             Vec::new()
         };
         let mut plan = compile_plan(policy, &deny_matches, &features, &seccomp, opts.best_effort)?;
+        let unmasked = plan.clone();
         crate::bwrap::plan::mask_host_sockets(&mut plan, policy, &host_sockets)?;
         let scope_abstract = !plan.unrestricted && !plan.unshare_net;
         if scope_abstract && crate::host::probe::landlock_abi().unwrap_or(0) < 6 {
@@ -140,6 +144,7 @@ impl BwrapSandbox {
             host_sockets,
             scope_abstract,
             plan,
+            unmasked,
             policy: policy.clone(),
             opts,
         })
@@ -287,9 +292,21 @@ impl BwrapSandbox {
         }
         check_command(program, &self.policy.cwd)?;
         let bin = self.bwrap.as_deref().ok_or(LaunchError::NotFound)?;
+        // A sandbox is made once and used for many commands: the host sockets are those of
+        // now ("sockets bound after the launch" is the documented limit, and for an embedder
+        // the launch is this call, not `new`). One bound since construction must be closed;
+        // one removed since must not be masked (bwrap cannot make its mount point: exit 1).
+        let mut plan = self.plan.clone();
+        if crate::host::sockets::needed(&self.policy) {
+            plan = self.unmasked.clone();
+            let now = crate::host::sockets::scan().map_err(|e| {
+                LaunchError::io("reading the host's unix sockets (/proc/net/unix)", e)
+            })?;
+            crate::bwrap::plan::mask_host_sockets(&mut plan, &self.policy, &now)?;
+        }
         let (cmd, prepared) = crate::bwrap::command::command(
             bin,
-            &self.plan,
+            &plan,
             program,
             self.scope_abstract,
             self.features.proc_mount,

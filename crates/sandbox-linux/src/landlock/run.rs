@@ -210,7 +210,7 @@ fn supervised(
     let mut forwarder = Forwarder::install_reaper();
     let mut cmd = std::process::Command::new(path);
     cmd.arg0(&args[0]).args(&args[1..]);
-    let guard = sandbox.apply(&mut cmd).map_err(RunError::Setup)?;
+    let guard = sandbox.apply_at_launch(&mut cmd).map_err(RunError::Setup)?;
     let mut child = match cmd.spawn() {
         Ok(c) => c,
         Err(e) => {

@@ -61,6 +61,9 @@ pub struct LandlockSandbox {
     plan: LandlockPlan,
     caps: Capabilities,
     opts: Options,
+    /// The policy the plan was compiled from: each command closes the host sockets bound
+    /// since construction too ([`LandlockSandbox::apply`]).
+    policy: ResolvedPolicy,
 }
 
 /// What one command started from [`LandlockSandbox::apply`] holds: the prepared ruleset,
@@ -135,12 +138,44 @@ impl LandlockSandbox {
             plan,
             caps: caps.clone(),
             opts,
+            policy: policy.clone(),
         })
     }
 
     /// What will be enforced.
     pub fn plan(&self) -> &LandlockPlan {
         &self.plan
+    }
+
+    /// The plan with the host sockets bound since construction closed too: a sandbox made
+    /// once serves many commands, and for each the launch is now, not construction.
+    fn plan_now(&self) -> Result<std::borrow::Cow<'_, LandlockPlan>, LinuxError> {
+        use std::borrow::Cow;
+        let Some(m) = self.plan.mounts.as_ref() else {
+            return Ok(Cow::Borrowed(&self.plan));
+        };
+        if self.plan.unix_sockets != Mechanism::MountMask {
+            return Ok(Cow::Borrowed(&self.plan));
+        }
+        let known: std::collections::HashSet<&Path> = m
+            .steps
+            .iter()
+            .filter_map(|s| match s {
+                crate::landlock::mountns::MountStep::MaskSocket { path } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect();
+        let fresh: Vec<PathBuf> = sockets::scan()
+            .map_err(|e| LinuxError::os("reading the host's unix sockets (/proc/net/unix)", e))?
+            .into_iter()
+            .filter(|p| !known.contains(p.as_path()))
+            .collect();
+        if sockets::closed(&self.policy, &fresh).is_empty() {
+            return Ok(Cow::Borrowed(&self.plan));
+        }
+        let mut plan = self.plan.clone();
+        mask_host_sockets(&mut plan, &self.policy, &fresh);
+        Ok(Cow::Owned(plan))
     }
 
     /// Makes `cmd` start sandboxed: installs a `pre_exec` hook. The Landlock ruleset and all
@@ -155,7 +190,28 @@ impl LandlockSandbox {
         if self.plan.unrestricted {
             return Ok(LandlockGuard(None));
         }
-        let launch = Arc::new(Launch::prepare(&self.plan, true)?);
+        let plan = self.plan_now()?;
+        self.apply_plan(&plan, cmd)
+    }
+
+    /// [`LandlockSandbox::apply`] without the second look at the host's sockets, for a
+    /// launcher that starts the command right after construction.
+    pub(crate) fn apply_at_launch(
+        &self,
+        cmd: &mut std::process::Command,
+    ) -> Result<LandlockGuard, LinuxError> {
+        if self.plan.unrestricted {
+            return Ok(LandlockGuard(None));
+        }
+        self.apply_plan(&self.plan, cmd)
+    }
+
+    fn apply_plan(
+        &self,
+        plan: &LandlockPlan,
+        cmd: &mut std::process::Command,
+    ) -> Result<LandlockGuard, LinuxError> {
+        let launch = Arc::new(Launch::prepare(plan, true)?);
         let child = launch.clone();
         // SAFETY: the hook runs between fork and exec and only makes raw syscalls on data
         // prepared here (see Launch::enter); it allocates nothing.
