@@ -118,10 +118,29 @@ pub struct Sandbox {
     linux: sandbox_linux::Sandbox,
     #[cfg(target_os = "macos")]
     macos: sandbox_macos::Sandbox,
+    /// Proxy mode: the egress proxy serving the port the profile allows, for as long as this
+    /// sandbox lives.
+    #[cfg(target_os = "macos")]
+    _proxy: RunningProxy,
     #[cfg(windows)]
     windows: sandbox_windows::WindowsPlan,
     #[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
     _unsupported: (),
+}
+
+/// The egress proxy of a macOS sandbox in proxy mode; stopped when dropped.
+#[cfg(target_os = "macos")]
+struct RunningProxy(Option<sandbox_egress::Proxy>);
+
+#[cfg(target_os = "macos")]
+impl std::fmt::Debug for RunningProxy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "RunningProxy"
+        } else {
+            "NoProxy"
+        })
+    }
 }
 
 /// What one sandboxed command holds until it has exited.
@@ -151,6 +170,20 @@ impl Applied {
     }
 }
 
+/// The macOS sandbox, with its egress proxy started in proxy mode.
+#[cfg(target_os = "macos")]
+fn macos_sandbox(policy: &ResolvedPolicy, options: &Options) -> Result<Sandbox, Error> {
+    let macos = sandbox_macos::Sandbox::new(
+        policy,
+        &sandbox_macos::Options::default().with_best_effort(options.best_effort),
+    )?;
+    let proxy = macos.start_proxy()?;
+    Ok(Sandbox {
+        macos,
+        _proxy: RunningProxy(proxy),
+    })
+}
+
 #[cfg(target_os = "linux")]
 fn linux_options(o: &Options) -> sandbox_linux::Options {
     let mut l = sandbox_linux::Options::with_backend(match o.backend {
@@ -171,13 +204,7 @@ impl Sandbox {
             linux: sandbox_linux::Sandbox::new(policy, linux_options(&options))?,
         });
         #[cfg(target_os = "macos")]
-        return Ok(Sandbox {
-            macos: sandbox_macos::Sandbox::new(policy, &{
-                let mut o = sandbox_macos::Options::default();
-                o.best_effort = options.best_effort;
-                o
-            })?,
-        });
+        return macos_sandbox(policy, &options);
         #[cfg(windows)]
         return Ok(Sandbox {
             windows: sandbox_windows::compile(policy, options.best_effort)?,

@@ -49,8 +49,8 @@ pub fn run(_a: crate::MacosArgs) -> ExitCode {
 
 #[cfg(target_os = "macos")]
 pub fn run(a: crate::MacosArgs) -> ExitCode {
-    // `--denials-json` is not an option of `sandbox macos` yet; the report below takes it.
-    launch::run(a, None)
+    let denials_json = a.denials_json.clone();
+    launch::run(a, denials_json)
 }
 
 #[cfg(target_os = "macos")]

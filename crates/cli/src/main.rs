@@ -68,6 +68,9 @@ pub struct MacosArgs {
     /// Collect sandbox violations (via `log stream`) and print them after the command exits.
     #[arg(long)]
     pub log_denials: bool,
+    /// Network proxy mode: write each refused request to FILE as a JSON line.
+    #[arg(long = "denials-json", value_name = "FILE")]
+    pub denials_json: Option<std::path::PathBuf>,
     #[command(flatten)]
     pub cmd: CommandArgs,
 }
@@ -203,6 +206,7 @@ fn run_native(a: LinuxArgs) -> ExitCode {
         macos::run(MacosArgs {
             policy: a.policy,
             log_denials: false,
+            denials_json: a.denials_json,
             cmd: a.cmd,
         })
     } else if cfg!(windows) {
