@@ -80,8 +80,49 @@ fn report() -> Report {
     windows_report()
 }
 
+/// The report of this host.
+#[cfg(target_os = "macos")]
+fn report() -> Report {
+    macos_report()
+}
+
+/// Keys for macOS: what the Seatbelt profile enforces (DESIGN.md §4). No enforcement test
+/// of it has run on a Mac in this project yet (README), which `macos.launcher_verified` says.
+#[cfg(target_os = "macos")]
+fn macos_report() -> Report {
+    use sandbox_core::Capability::*;
+    let t = Value::from(true);
+    let f = Value::from(false);
+    Report {
+        backend: Value::from("seatbelt"),
+        capabilities: vec![
+            (WriteRestrict, t.clone()),
+            (ReadRestrict, t.clone()),
+            (ProtectedSubpaths, t.clone()),
+            (ProtectedCreate, t.clone()),
+            (DenyPaths, t.clone()),
+            (DenyRead, t.clone()),
+            (NetworkDenyAll, t.clone()),
+            // Only the launcher's proxy port on localhost is reachable.
+            (AllowlistEgress, t.clone()),
+            // Seatbelt has no private loopback: the host's is shared (a degradation).
+            (LoopbackOnly, f.clone()),
+            // Connects only to the listed socket paths.
+            (UnixSocketPaths, t),
+            (PidNamespace, f.clone()),
+        ],
+        facts: vec![
+            (
+                "macos.sandbox_exec".into(),
+                Value::from(std::path::Path::new(sandbox_macos::SANDBOX_EXEC).exists()),
+            ),
+            ("macos.launcher_verified".into(), f),
+        ],
+    }
+}
+
 /// The report of this host: only the backend's name.
-#[cfg(not(any(target_os = "linux", windows)))]
+#[cfg(not(any(target_os = "linux", target_os = "macos", windows)))]
 fn report() -> Report {
     Report {
         backend: Value::from(std::env::consts::OS),
