@@ -10,7 +10,9 @@
 //! `systemd/` does not), the shallowest path whose creation leads to it.
 
 use crate::error::CoreError;
-use crate::resolve::{canonical, PathKind, Protected, TargetOs};
+use crate::resolve::model::{PathKind, Protected};
+use crate::resolve::paths::canonical;
+use crate::resolve::target::TargetOs;
 use std::path::{Component, Path};
 
 /// The default list (relative to `HOME`).

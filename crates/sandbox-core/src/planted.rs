@@ -7,7 +7,9 @@
 
 use crate::error::CoreError;
 use crate::policy::{Access, Special, Target};
-use crate::resolve::{canonical, expand_home, normalize, ResolveEnv, ResolvedPolicy};
+use crate::resolve::model::{ResolveEnv, ResolvedPolicy};
+use crate::resolve::paths::{canonical, expand_home, normalize, resolve_cwd};
+use crate::resolve::target::TargetOs;
 use std::path::{Path, PathBuf};
 
 /// The path as the user spelled it (absolute, `~` expanded, not canonical) for the entries
@@ -64,7 +66,7 @@ fn check_single_walk(
     env: &ResolveEnv,
     out: &ResolvedPolicy,
 ) -> Result<(), CoreError> {
-    if out.target != crate::TargetOs::Linux || crate::TargetOs::host() != crate::TargetOs::Linux {
+    if out.target != TargetOs::Linux || TargetOs::host() != TargetOs::Linux {
         return Ok(());
     }
     let roots: Vec<&Path> = out
@@ -208,7 +210,7 @@ fn check_unchanged(
 ) -> Result<(), CoreError> {
     let now = |p: &Path| canonical(&normalize(p), out.target);
     // Resolved as `resolve` does (it refuses a missing one).
-    let cwd_now = crate::resolve::resolve_cwd(&env.cwd, out.target).ok();
+    let cwd_now = resolve_cwd(&env.cwd, out.target).ok();
     if cwd_now.as_deref() != Some(out.cwd.as_path()) {
         return Err(CoreError::PathChanged {
             what: "working directory".into(),

@@ -256,7 +256,7 @@ pub struct Policy {
     /// Maximum depth when expanding deny globs on hosts that snapshot them (Linux).
     pub glob_scan_max_depth: Option<usize>,
     /// `[sandbox] git`, `git_scan_max_depth`, `--allow-git-commit` ([`crate::git`]).
-    pub git: crate::git::GitSettings,
+    pub git: crate::git::settings::GitSettings,
 }
 
 impl Policy {
@@ -314,7 +314,7 @@ impl Policy {
                 .map(|s| s.to_string())
                 .collect(),
             glob_scan_max_depth: None,
-            git: crate::git::GitSettings::default(),
+            git: crate::git::settings::GitSettings::default(),
         }
     }
 

@@ -9,12 +9,14 @@
 pub mod casefold;
 mod command;
 pub mod denials;
+mod emit;
 mod error;
 pub mod escape;
 pub mod glob_regex;
 #[cfg(target_os = "macos")]
 pub mod launch;
 pub mod network;
+mod options;
 pub mod profile;
 mod proxy_port;
 mod render;
@@ -24,6 +26,7 @@ pub mod unix_sockets;
 pub mod verify;
 
 pub use error::Error;
+pub use options::Options;
 pub use profile::{compile, SeatbeltPlan, SANDBOX_EXEC};
-pub use sandbox::{Options, Sandbox};
+pub use sandbox::Sandbox;
 pub use verify::{verify, VerifyError, VerifyReport};

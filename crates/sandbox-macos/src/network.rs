@@ -21,8 +21,8 @@
 //! `network-outbound` matches the connection's own end, so it would allow every destination
 //! and is never emitted.
 
+use crate::emit::{allow_names, lit, Out};
 use crate::error::Error;
-use crate::profile::{allow_names, lit, Out};
 use sandbox_core::{Capability, Degradation, NetworkPolicy, ResolvedPolicy};
 
 /// The `-D` parameter holding the proxy's address, `localhost:PORT`.

@@ -9,11 +9,12 @@
 //! above them), file writes (exclusions in any letter case), rename pins, network, unix
 //! sockets, deny globs, standard devices and `/dev/fd`, and last the TIOCSTI denial.
 
+use crate::emit::{allow_names, ancestors, effective, lit, names, Out};
 use crate::error::Error;
-use crate::escape::{sbpl_literal, EscapeError, Literal};
+use crate::escape::{sbpl_literal, Literal};
 use crate::glob_regex::glob_subtree_regex;
 use crate::network::{self, Mode, PROXY_ENDPOINT};
-use crate::Options;
+use crate::options::Options;
 use sandbox_core::index::prefixes;
 use sandbox_core::{Access, Degradation, Op, ResolvedPolicy, TargetOs};
 use serde::Serialize;
@@ -66,45 +67,6 @@ const DEVICES: [&str; 6] = sandbox_core::resolve::STANDARD_DEVICES;
 
 /// Operations that read a file: data and metadata, executing it, mapping it executable.
 const READ_OPS: &str = "file-read* process-exec file-map-executable";
-
-pub(crate) fn lit(s: &str) -> Result<String, EscapeError> {
-    sbpl_literal(Literal::Str(s))
-}
-
-/// The path as a parameter value: absolute, no trailing slash, UTF-8.
-fn utf8(p: &Path) -> Result<String, Error> {
-    let p: PathBuf = p.components().collect();
-    p.to_str()
-        .map(str::to_string)
-        .ok_or_else(|| Error::NonUtf8(p.to_string_lossy().into_owned()))
-}
-
-/// Accumulates profile text and parameters.
-pub(crate) struct Out {
-    text: String,
-    params: BTreeMap<String, String>,
-}
-
-impl Out {
-    pub(crate) fn line(&mut self, s: &str) {
-        self.text.push_str(s);
-        self.text.push('\n');
-    }
-    pub(crate) fn section(&mut self, comment: &str) {
-        self.text.push('\n');
-        for l in comment.lines() {
-            self.text.push_str(";; ");
-            self.text.push_str(l);
-            self.text.push('\n');
-        }
-    }
-    /// Defines a parameter and returns the `(param "NAME")` reference.
-    pub(crate) fn param(&mut self, name: String, path: &Path) -> Result<String, Error> {
-        let r = format!("(param {})", lit(&name)?);
-        self.params.insert(name, utf8(path)?);
-        Ok(r)
-    }
-}
 
 /// Compiles `policy` into a Seatbelt plan. Pure: in proxy mode the proxy's port comes from
 /// `opts.proxy_port` (required then); [`crate::Sandbox::new`] reserves one when it is unset.
@@ -161,26 +123,6 @@ pub fn compile(policy: &ResolvedPolicy, opts: &Options) -> Result<SeatbeltPlan, 
         env,
         proxy_port,
     })
-}
-
-/// One `(FILTER "name")` line per name, each quoted by [`sbpl_literal`].
-pub(crate) fn names(filter: &str, list: &[&str]) -> Result<String, EscapeError> {
-    let mut s = String::new();
-    for n in list {
-        s.push_str(&format!("\n  ({filter} {})", lit(n)?));
-    }
-    Ok(s)
-}
-
-/// `(allow OP\n  (FILTER "a")\n  (FILTER "b"))`, each name quoted by [`sbpl_literal`].
-pub(crate) fn allow_names(
-    out: &mut Out,
-    op: &str,
-    filter: &str,
-    list: &[&str],
-) -> Result<(), Error> {
-    out.line(&format!("(allow {op}{})", names(filter, list)?));
-    Ok(())
 }
 
 /// Rules every program needs, grouped by the tools that break without them. Each group's
@@ -361,25 +303,6 @@ fn base(out: &mut Out) -> Result<(), Error> {
         lit("/dev/tty")?
     ));
     Ok(())
-}
-
-/// The effective access at each rule path (ties: deny > write > read).
-pub(crate) fn effective(policy: &ResolvedPolicy) -> BTreeMap<&Path, Access> {
-    let mut eff: BTreeMap<&Path, Access> = BTreeMap::new();
-    for r in &policy.rules {
-        let e = eff.entry(r.path.as_path()).or_insert(r.access);
-        *e = (*e).max(r.access);
-    }
-    eff
-}
-
-/// Rule paths strictly above `p`, deepest first. Looks up `p`'s own prefixes (one per depth)
-/// instead of scanning every rule.
-pub(crate) fn ancestors<'a>(eff: &BTreeMap<&'a Path, Access>, p: &Path) -> Vec<(&'a Path, Access)> {
-    prefixes(p)
-        .skip(1)
-        .filter_map(|a| eff.get_key_value(a).map(|(k, acc)| (*k, *acc)))
-        .collect()
 }
 
 /// The entries of `map` strictly below `w`. `Path` orders by components, so they are the run

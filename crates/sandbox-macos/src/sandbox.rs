@@ -16,6 +16,7 @@
 
 use crate::command::sandboxed;
 use crate::error::Error;
+use crate::options::Options;
 use crate::profile::{compile, SeatbeltPlan};
 use sandbox_core::{Degradation, NetworkPolicy, ResolvedPolicy};
 use sandbox_egress::{Proxy, ProxyConfig};
@@ -23,30 +24,6 @@ use std::ffi::OsStr;
 use std::net::TcpListener;
 use std::process::Command;
 use std::sync::Mutex;
-
-/// What the caller may choose.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Options {
-    /// Accept documented degradations (each listed in [`SeatbeltPlan::degradations`])
-    /// instead of refusing the policy.
-    pub best_effort: bool,
-    /// Proxy mode: the `localhost` port of an egress proxy the caller serves itself. Unset,
-    /// [`Sandbox::new`] reserves a free port (and [`Sandbox::start_proxy`] serves it).
-    pub proxy_port: Option<u16>,
-}
-
-impl Options {
-    pub fn with_best_effort(mut self, yes: bool) -> Self {
-        self.best_effort = yes;
-        self
-    }
-
-    pub fn with_proxy_port(mut self, port: Option<u16>) -> Self {
-        self.proxy_port = port;
-        self
-    }
-}
 
 /// A compiled Seatbelt sandbox.
 #[derive(Debug)]

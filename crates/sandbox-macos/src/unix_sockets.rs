@@ -12,8 +12,8 @@
 //! not reachable unless listed: binding works in the writable roots (Node, ssh
 //! ControlMaster, gpg-agent start), connecting needs `--allow-unix-socket PATH`.
 
+use crate::emit::{ancestors, effective, lit, Out};
 use crate::error::Error;
-use crate::profile::{ancestors, effective, lit, Out};
 use sandbox_core::{Access, ResolvedPolicy, UnixSockets};
 use std::path::Path;
 

@@ -20,6 +20,7 @@ use std::path::PathBuf;
 use toml::Table;
 
 mod codex;
+mod domains;
 mod network;
 mod reader;
 mod sandbox_table;

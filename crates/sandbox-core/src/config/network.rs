@@ -17,36 +17,6 @@ use crate::policy::{NetworkPolicy, Policy, UnixSockets};
 use std::path::PathBuf;
 use toml::{Table, Value};
 
-/// Domain rules collected from every source, in order, each with the key it came from.
-#[derive(Clone, Debug, Default)]
-pub(super) struct DomainAcc {
-    pub allow: Vec<String>,
-    pub deny: Vec<String>,
-    pub allow_local_binding: bool,
-    /// Where the first rule (or `enabled = true`) came from, for messages.
-    pub first_source: Option<String>,
-}
-
-impl DomainAcc {
-    fn note(&mut self, source: String) {
-        self.first_source.get_or_insert(source);
-    }
-
-    /// Adds checked patterns to the allow (or deny) list; `source` says where they came from.
-    fn extend(&mut self, patterns: &[String], allow: bool, source: String) {
-        if patterns.is_empty() {
-            return;
-        }
-        self.note(source);
-        let list = if allow {
-            &mut self.allow
-        } else {
-            &mut self.deny
-        };
-        list.extend(patterns.iter().cloned());
-    }
-}
-
 /// `--network` values.
 const MODES: &str = "off, loopback, proxy or full";
 

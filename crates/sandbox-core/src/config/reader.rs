@@ -1,7 +1,7 @@
 //! The walk over one config table: typed getters that fail with the file (or `-c`), the dotted
 //! key, what was expected and what was found, and the warnings met on the way.
 
-use super::network::DomainAcc;
+use super::domains::DomainAcc;
 use crate::error::CoreError;
 use toml::{Table, Value};
 

@@ -6,13 +6,13 @@
 //! - `paths.rs` spells paths: canonical, `~` expanded, the macOS aliases;
 //! - `gitdir.rs` reads `.git` pointer files.
 
-mod gitdir;
-mod model;
-mod paths;
-mod target;
+pub(crate) mod gitdir;
+pub(crate) mod model;
+pub(crate) mod paths;
+pub(crate) mod target;
 
 pub use gitdir::gitdir_target;
-pub use model::{PathKind, Protected, ResolvedPolicy, Rule, WritableRoot};
+pub use model::{PathKind, Protected, ResolveEnv, ResolvedPolicy, Rule, WritableRoot};
 pub use paths::{canonical, normalize, platform_alias};
 pub(crate) use paths::{expand_home, resolve_cwd};
 pub use target::{TargetOs, STANDARD_DEVICES};
@@ -22,34 +22,7 @@ use crate::glob::DenyGlob;
 use crate::policy::{Access, Policy, Special, Target, UnixSockets};
 use paths::{anchor_glob, check_utf8, exists, host_spelling};
 use std::collections::HashSet;
-use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-
-/// The outside facts resolution depends on. [`ResolveEnv::from_process`] reads them from the
-/// running process; tests build one by hand.
-#[derive(Clone, Debug)]
-pub struct ResolveEnv {
-    pub cwd: PathBuf,
-    pub tmpdir: Option<OsString>,
-    pub home: Option<PathBuf>,
-    pub target: TargetOs,
-}
-
-impl ResolveEnv {
-    /// Reads the cwd, `$TMPDIR` and `$HOME` of this process, for the host OS.
-    pub fn from_process() -> Result<ResolveEnv, CoreError> {
-        let cwd = std::env::current_dir().map_err(|e| CoreError::Cwd {
-            path: ".".into(),
-            reason: e.to_string(),
-        })?;
-        Ok(ResolveEnv {
-            cwd,
-            tmpdir: std::env::var_os("TMPDIR"),
-            home: std::env::var_os("HOME").map(PathBuf::from),
-            target: TargetOs::host(),
-        })
-    }
-}
 
 /// Resolves `policy` against `env`.
 pub fn resolve(policy: &Policy, env: &ResolveEnv) -> Result<ResolvedPolicy, CoreError> {

@@ -2,9 +2,11 @@
 //! [`WritableRoot`]s with their [`Protected`] paths, and the queries backends ask of it.
 
 use super::target::TargetOs;
+use crate::error::CoreError;
 use crate::glob::DenyGlob;
 use crate::policy::{Access, NetworkPolicy, UnixSockets};
 use serde::Serialize;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// One concrete path rule.
@@ -63,7 +65,7 @@ pub struct ResolvedPolicy {
     pub unix_sockets: UnixSockets,
     pub glob_scan_max_depth: Option<usize>,
     /// Git mode and the roots searched for repositories ([`crate::git`]).
-    pub git: crate::git::GitSettings,
+    pub git: crate::git::settings::GitSettings,
     /// Things skipped or doubtful during resolution; the CLI prints each as a warning.
     pub warnings: Vec<String>,
 }
@@ -161,5 +163,31 @@ impl ResolvedPolicy {
         let mut v: Vec<PathBuf> = pins.into_iter().collect();
         v.sort_by_key(|p| p.components().count());
         v
+    }
+}
+
+/// The outside facts resolution depends on. [`ResolveEnv::from_process`] reads them from the
+/// running process; tests build one by hand.
+#[derive(Clone, Debug)]
+pub struct ResolveEnv {
+    pub cwd: PathBuf,
+    pub tmpdir: Option<OsString>,
+    pub home: Option<PathBuf>,
+    pub target: TargetOs,
+}
+
+impl ResolveEnv {
+    /// Reads the cwd, `$TMPDIR` and `$HOME` of this process, for the host OS.
+    pub fn from_process() -> Result<ResolveEnv, CoreError> {
+        let cwd = std::env::current_dir().map_err(|e| CoreError::Cwd {
+            path: ".".into(),
+            reason: e.to_string(),
+        })?;
+        Ok(ResolveEnv {
+            cwd,
+            tmpdir: std::env::var_os("TMPDIR"),
+            home: std::env::var_os("HOME").map(PathBuf::from),
+            target: TargetOs::host(),
+        })
     }
 }

@@ -1,8 +1,8 @@
 //! Spelling paths: canonical (links followed, `.` and `..` removed), as the target OS's kernel
 //! reports them (macOS `/tmp` is `/private/tmp`), with `~` expanded, and checked to be UTF-8.
 
+use super::model::ResolveEnv;
 use super::target::TargetOs;
-use super::ResolveEnv;
 use crate::error::CoreError;
 use crate::glob::GLOB_META;
 use std::path::{Component, Path, PathBuf};

@@ -24,142 +24,19 @@
 //! [`TEMP_SCAN_MAX_DEPTH`] levels. A search cut short is warned (in the temporary roots, only
 //! when the directory cap cut it: their depth limit is part of the design).
 
+pub mod settings;
+
 use crate::error::CoreError;
 use crate::policy::Access;
-use crate::resolve::{PathKind, Protected, ResolvedPolicy, Rule};
+use crate::resolve::model::{PathKind, Protected, ResolvedPolicy, Rule};
+use crate::resolve::paths::{canonical, normalize};
 use serde::Serialize;
+pub use settings::{
+    FoundRepo, GitMode, GitSettings, RepoKind, ScanRoot, COMMIT_RULE_ORIGIN, GIT_SCAN_MAX_DIRS,
+    SENSITIVE, TEMP_SCAN_MAX_DEPTH,
+};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-
-/// `[sandbox] git` / `--allow-git-commit`.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum GitMode {
-    /// Every repository's gitdir is read-only.
-    #[default]
-    ReadOnly,
-    /// Commits work; config and hooks stay read-only.
-    Commit,
-}
-
-impl GitMode {
-    pub fn from_name(name: &str) -> Option<GitMode> {
-        match name {
-            "read-only" => Some(GitMode::ReadOnly),
-            "commit" => Some(GitMode::Commit),
-            _ => None,
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            GitMode::ReadOnly => "read-only",
-            GitMode::Commit => "commit",
-        }
-    }
-}
-
-/// How many directories below one root are searched for repositories at most.
-pub const GIT_SCAN_MAX_DIRS: usize = 20_000;
-
-/// How many levels below `/tmp` and `$TMPDIR` repositories are looked for. Every
-/// `--full-auto` run can write there, so the user's repositories there need the same
-/// protection as the workspace's; a search 4 levels deep protects them, but a repository that
-/// another process deletes between the search and the mount then fails the launch (bwrap
-/// exit 1, Landlock 125), which made concurrent runs flaky. Until the mounts tolerate a
-/// vanished repository, only the top of those roots is searched (0); see README "Git".
-pub const TEMP_SCAN_MAX_DEPTH: usize = 0;
-
-/// The origin of the write rules commit mode adds (shown by `explain` and `profile`).
-pub const COMMIT_RULE_ORIGIN: &str = "git commit mode: objects";
-
-/// The git settings of a policy.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct GitSettings {
-    pub mode: GitMode,
-    /// `[sandbox] git_scan_max_depth` (`None`: no depth limit, only [`GIT_SCAN_MAX_DIRS`]).
-    pub scan_max_depth: Option<usize>,
-    /// Filled by `resolve`: each root searched for repositories, and how deep.
-    pub scan_roots: Vec<ScanRoot>,
-    /// Filled by `resolve`: the roots the post-run check searches: [`Self::scan_roots`] with
-    /// the temporary ones at their top only. Their deeper repositories are protected, not
-    /// checked: other host processes change repositories there during a run, and a check
-    /// would report their changes as the command's.
-    #[serde(skip)]
-    pub audit_roots: Vec<ScanRoot>,
-    /// Filled by `resolve`: the repositories of the search within [`Self::audit_roots`] (the
-    /// post-run check's first snapshot starts from them instead of searching again).
-    #[serde(skip)]
-    pub found: Vec<FoundRepo>,
-}
-
-impl Default for GitSettings {
-    fn default() -> Self {
-        GitSettings {
-            mode: GitMode::ReadOnly,
-            scan_max_depth: None,
-            scan_roots: Vec::new(),
-            audit_roots: Vec::new(),
-            found: Vec::new(),
-        }
-    }
-}
-
-/// A directory searched for repositories, to `max_depth` levels below it (`None`: as deep as
-/// [`GIT_SCAN_MAX_DIRS`] allows).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[non_exhaustive]
-pub struct ScanRoot {
-    pub path: PathBuf,
-    pub max_depth: Option<usize>,
-}
-
-/// The files and directories of a gitdir that make git run things, with the reason shown for
-/// each (`protected: git config`).
-pub const SENSITIVE: [(&str, &str); 5] = [
-    ("config", "git config"),
-    ("config.worktree", "git config"),
-    ("commondir", "git commondir"),
-    ("hooks", "git hooks"),
-    ("info", "git info"),
-];
-
-/// How a repository was found.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-#[non_exhaustive]
-pub enum RepoKind {
-    /// A `.git` directory.
-    Dir,
-    /// A `.git` file `gitdir: PATH`.
-    Pointer,
-    /// A directory that is itself a gitdir (HEAD, objects/, refs/): git uses it as a bare
-    /// repository when run inside it.
-    Bare,
-}
-
-/// A repository found below a root.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[non_exhaustive]
-pub struct FoundRepo {
-    /// The `.git` entry, or the bare repository's directory.
-    pub at: PathBuf,
-    pub kind: RepoKind,
-    /// Levels below the root of the directory holding `.git` (0: the root itself).
-    pub depth: usize,
-}
-
-impl FoundRepo {
-    /// The gitdir: the `.git` directory, the pointer's target (when it parses), or the bare
-    /// directory.
-    pub fn gitdir(&self) -> Option<PathBuf> {
-        match self.kind {
-            RepoKind::Dir | RepoKind::Bare => Some(self.at.clone()),
-            RepoKind::Pointer => crate::resolve::gitdir_target(&self.at),
-        }
-    }
-}
 
 /// What [`scan`] found.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -280,7 +157,7 @@ pub fn commondir(gitdir: &Path) -> Option<PathBuf> {
     Some(if p.is_absolute() {
         p.to_path_buf()
     } else {
-        crate::resolve::normalize(&gitdir.join(p))
+        normalize(&gitdir.join(p))
     })
 }
 
@@ -479,9 +356,9 @@ fn add_commit_rules(out: &mut ResolvedPolicy, scan: &RepoScan) {
         if !(is_gitdir(&g) || (g.join("HEAD").is_file() && g.join("commondir").is_file())) {
             continue;
         }
-        let g = crate::resolve::canonical(&g, out.target);
+        let g = canonical(&g, out.target);
         if let Some(c) = commondir(&g).filter(|c| c.is_dir()) {
-            dirs.insert(crate::resolve::canonical(&c, out.target));
+            dirs.insert(canonical(&c, out.target));
         }
         dirs.insert(g);
     }
@@ -508,7 +385,7 @@ fn add_commit_rules(out: &mut ResolvedPolicy, scan: &RepoScan) {
 /// After the writable roots are computed: the protected paths of every repository found.
 pub(crate) fn protect(out: &mut ResolvedPolicy, scan: &RepoScan) -> Result<(), CoreError> {
     let target = out.target;
-    let canon = |p: &Path| crate::resolve::canonical(p, target);
+    let canon = |p: &Path| canonical(p, target);
     let commit_roots: BTreeSet<PathBuf> = out
         .rules
         .iter()
@@ -622,12 +499,12 @@ fn hooks_path(r: &FoundRepo) -> Option<PathBuf> {
         .value;
     let p = Path::new(&value);
     if p.is_absolute() {
-        return Some(crate::resolve::normalize(p));
+        return Some(normalize(p));
     }
     if value.starts_with('~') || r.kind == RepoKind::Bare {
         return None;
     }
-    Some(crate::resolve::normalize(&r.at.parent()?.join(p)))
+    Some(normalize(&r.at.parent()?.join(p)))
 }
 
 /// A config file's text, when it is a regular file of at most 1 MiB.
@@ -677,7 +554,7 @@ pub fn commit_mode_would_allow(policy: &ResolvedPolicy, path: &Path) -> bool {
         return false;
     }
     let abs = policy.cwd.join(path);
-    let canon = crate::resolve::canonical(&abs, policy.target);
+    let canon = canonical(&abs, policy.target);
     let Some((_, p)) = policy.protecting(&canon) else {
         return false;
     };
