@@ -922,9 +922,15 @@ pub fn host_kind_of(p: &Path) -> PathKind {
     }
 }
 
-/// The host's answer for [`BwrapInput::is_empty_dir`].
+/// The host's answer for [`BwrapInput::is_empty_dir`]. A directory gone since
+/// [`host_kind_of`] saw it counts as empty: it was another run's placeholder, removed
+/// meanwhile, and bound from its path it would fail the launch (`Can't find source path`);
+/// as an empty one it is a placeholder the launcher holds (and makes again).
 pub fn host_is_empty_dir(p: &Path) -> bool {
-    std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+    match std::fs::read_dir(p) {
+        Ok(mut d) => d.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 #[cfg(test)]
