@@ -21,9 +21,9 @@
 //!   mounting an empty read-only directory there, and bwrap creates that mount point on the host.
 //!   The stub is visible on the host while the command runs and removed afterwards
 //!   ([`crate::placeholder`]); if `sandbox` is killed with SIGKILL it stays until a later run
-//!   cleans it. Removing such a stub from outside (another user's run, `rm -rf /tmp/.git`)
-//!   detaches the protecting mount in the running sandbox, because Linux lets `rmdir` of a
-//!   mount point in another mount namespace succeed.
+//!   cleans it. Removing such a stub from outside (its owner, `rm -rf /tmp/.git`) detaches
+//!   the protecting mount in the running sandbox, because Linux lets `rmdir` of a mount point
+//!   in another mount namespace succeed; runs never do it to a stub another run holds.
 //! - A masked file is an empty mode-000 file and a masked directory an empty mode-000 tmpfs
 //!   (mode 111 when re-granted paths lie below it): the names stay visible, their contents do not.
 //! - Every mount is placed at the canonical path; a symlink inside a writable root that points
