@@ -480,3 +480,51 @@ fn masks_of_sockets_gone_before_launch_are_left_out() {
         "exactly the one mask is left out"
     );
 }
+
+/// A protected directory that was there when the plan looked at its kind and is gone when it
+/// looks at its content (another run's placeholder, removed meanwhile) is planned as a
+/// placeholder the launcher holds, not bound from a path that no longer exists (CI saw
+/// `bwrap: Can't find source path /tmp/.agents`).
+#[test]
+fn a_protected_directory_gone_meanwhile_is_a_held_placeholder() {
+    let ws = tempfile::tempdir().unwrap();
+    let gone = ws.path().join(".agents");
+    let root = gone.parent().unwrap().to_str().unwrap().to_string();
+    let p = policy(
+        vec![rule("/", Access::Read), rule(&root, Access::Write)],
+        vec![WritableRoot {
+            path: root.clone().into(),
+            protected: vec![protected(gone.to_str().unwrap(), PathKind::Dir, ".agents")],
+        }],
+    );
+    // The kind comes from the first look (a directory); the content from the host, now.
+    let was_there = |p: &Path| {
+        if p == gone {
+            PathKind::Dir
+        } else {
+            sandbox_linux::bwrap::host_kind_of(p)
+        }
+    };
+    let features = BwrapFeatures::assumed();
+    let plan = compile(&BwrapInput {
+        policy: &p,
+        deny_matches: &[],
+        features: &features,
+        seccomp_program: None,
+        kind_of: &was_there,
+        is_empty_dir: &sandbox_linux::bwrap::host_is_empty_dir,
+        read_link: &|_| None,
+        best_effort: false,
+    })
+    .expect("compiles");
+    let at = gone.to_str().unwrap();
+    assert!(
+        plan.args
+            .windows(4)
+            .any(|w| w == ["--perms", "0555", "--tmpfs", at]),
+        "{}",
+        plan.to_text()
+    );
+    assert!(!plan.args.windows(2).any(|w| w == ["--ro-bind", at]));
+    assert!(plan.host_stubs.contains(&gone));
+}
