@@ -6,7 +6,8 @@
 //! placeholder that another run removed between two looks, so the launcher did not hold it),
 //! none may create a protected name, and the placeholders go with the last runs. A race: before
 //! the fix, most runs of this test failed, not all. Private directories rather than /tmp
-//! itself, so other tests' runs there are not disturbed.
+//! itself, so other tests' runs there are not disturbed. And another user who keeps swapping
+//! their directory at a protected name for a link must not get a denied directory uncovered.
 #![cfg(target_os = "linux")]
 
 mod support;
@@ -152,4 +153,83 @@ fn users_and_backends_share_missing_protected_names_without_failing() {
         }
     }
     eprintln!("{runs} runs by {} jobs", jobs.len());
+}
+
+/// Another user's directory at a protected name in a sticky directory, non-empty (so bwrap
+/// binds it read-only rather than mounting an empty placeholder), that its owner keeps
+/// swapping for a relative link to a denied directory. bwrap follows links when it mounts by
+/// path: a swap between the plan and the mount used to bind the denied directory's real
+/// content over its own mask. Each run may fail (refused), but never shows the secret.
+#[test]
+fn a_protected_directory_swapped_for_a_link_never_uncovers_a_denied_one() {
+    let users = users();
+    let [root, other] = users else {
+        eprintln!("SKIP: needs root and `{TEST_USER}`");
+        return;
+    };
+    if !linux_backends(root, Path::new("/tmp")).contains(&"bwrap") {
+        return;
+    }
+    let base = Dir::new(root, Path::new("/tmp"));
+    let secret = base.join("secret");
+    std::fs::create_dir(&secret).unwrap();
+    std::fs::write(secret.join("key"), "TOPSECRET").unwrap();
+    let shared = base.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    // The owner's swap loop: `.git` is a directory with a file, then a link, and so on.
+    const SWAP: &str = r#"
+import os, sys, time
+d, end = sys.argv[1], time.time() + float(sys.argv[2])
+git, keep = os.path.join(d, ".git"), os.path.join(d, "keep")
+try:
+    while time.time() < end:
+        time.sleep(0.002)
+        os.rename(git, keep)
+        os.symlink("../secret", git)
+        time.sleep(0.002)
+        os.unlink(git)
+        os.rename(keep, git)
+except OSError:
+    pass  # the test is over (its directory removed)
+"#;
+    let made = shell_as(other, &shared, "mkdir .git && touch .git/HEAD");
+    assert_ok(&made, "the other user's .git");
+    let mut swapper = as_user(other, PYTHON)
+        .args(["-c", SWAP])
+        .arg(&shared)
+        .arg("8")
+        .spawn()
+        .expect("python3");
+    let key = secret.join("key");
+    let args = [
+        "linux",
+        "--backend",
+        "bwrap",
+        "--full-auto",
+        "-c",
+        "sandbox_workspace_write.exclude_slash_tmp=true",
+        "--writable-root",
+        shared.to_str().unwrap(),
+        "--deny-read",
+        secret.to_str().unwrap(),
+        "--",
+        "cat",
+        key.to_str().unwrap(),
+    ];
+    let start = Instant::now();
+    let (mut runs, mut started) = (0, 0);
+    while start.elapsed() < Duration::from_secs(7) {
+        let out = sandbox_cmd(root, &shared, &args).output().unwrap();
+        runs += 1;
+        // 1: cat refused (the mask); anything else: refused before the command ran.
+        started += usize::from(out.status.code() == Some(1));
+        assert!(
+            !stdout(&out).contains("TOPSECRET"),
+            "run {runs}: the denied directory was uncovered\n{}",
+            stderr(&out)
+        );
+    }
+    let _ = swapper.wait();
+    eprintln!("{runs} runs, {started} ran the command");
 }
