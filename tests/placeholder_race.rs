@@ -57,7 +57,9 @@ fn hammer(u: &User, backend: &str, roots: &[PathBuf]) -> (usize, Vec<String>) {
     let start = Instant::now();
     let (mut runs, mut failures) = (0, Vec::new());
     while start.elapsed() < FOR {
-        let out = sandbox_cmd(u, &roots[0], &args).output().expect("run sandbox");
+        let out = sandbox_cmd(u, &roots[0], &args)
+            .output()
+            .expect("run sandbox");
         runs += 1;
         if !out.status.success() || stdout(&out).contains("OPEN") {
             failures.push(format!(
