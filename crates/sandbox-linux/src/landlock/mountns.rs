@@ -556,8 +556,8 @@ mod imp {
                     MountStep::Placeholder { path, .. } => {
                         match Held::acquire(path)? {
                             Some(h) => held.push(Arc::new(h)),
-                            // Made meanwhile by a user this one cannot read for: mounted
-                            // over all the same.
+                            // Another user's directory this user cannot open (made since
+                            // the plan looked): mounted over all the same, unlocked.
                             None if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {}
                             None => continue,
                         }
