@@ -2,25 +2,39 @@
 //! both Linux backends. A mount needs an existing target, so a run that must keep a missing
 //! name uncreatable makes an empty directory on the host and mounts a read-only view over it.
 //!
-//! Concurrent runs (of either backend, of any user who can open the directory) share these
-//! directories: each holds a shared `flock` on the directory itself for the whole run, and the
-//! last one out removes it, only if it is still empty and marked as a placeholder by an xattr
-//! (an empty directory a user made is never removed). Removing a directory that is a mount point
-//! in another mount namespace would silently detach that mount, which is what the lock prevents.
+//! Concurrent runs (of either backend, of every user: a placeholder is made mode 0755 whatever
+//! the umask, so any user's run can open it) share these directories: each holds a shared
+//! `flock` on the directory itself for the whole run, and the last one out removes it, only if
+//! it is still empty and marked as a placeholder by an xattr (an empty directory a user made is
+//! never removed). Removing a directory that is a mount point in another mount namespace would
+//! silently detach that mount, which is what the lock prevents.
+//!
+//! Between users: a run removes only placeholders its own user owns (or that it made), never
+//! another user's, even where it could (root, or a directory that is not sticky), so marking a
+//! directory cannot get it removed by someone else's run. In a sticky directory such as `/tmp`
+//! nobody else could remove them anyway: a user's placeholder that another user's run still
+//! held when this user's last run ended stays until this user's next run. A lock is waited
+//! for a bounded time ([`LOCK_WAIT`]): only a run's short cleanup holds it exclusively, and a
+//! process of another user holding it longer fails the run (closed) instead of hanging it.
 
 use std::ffi::CStr;
 use std::os::fd::AsRawFd;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// Extended attribute marking a directory as a sandbox placeholder, so whichever run
 /// finishes last removes it, not only the run that created it.
 const PLACEHOLDER_XATTR: &CStr = c"user.sandbox.placeholder";
 
+/// How long a run waits for the shared lock on a placeholder that another process holds
+/// exclusively. A run's cleanup holds it for a moment (up to a quarter second while a
+/// namespace goes away, [`stays_mounted_elsewhere`]); longer is no sandbox run's doing.
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// A protected directory the run depends on, locked shared (`flock`) so that a concurrent
 /// run never removes a placeholder still in use. Dropping the last reference removes a
-/// placeholder (made by this run, or marked by another) if no other run holds it and it
-/// is still empty; real directories are never removed.
+/// placeholder (made by this run, or marked by another run of this user) if no other run
+/// holds it and it is still empty; real directories are never removed.
 #[derive(Debug)]
 pub struct Held {
     path: PathBuf,
@@ -31,7 +45,9 @@ pub struct Held {
 impl Held {
     /// Opens and share-locks the protected directory at `path`, creating it as a marked
     /// placeholder when missing. Retries when a concurrent run removes it meanwhile.
-    /// `Ok(None)`: this user cannot create it, so neither can the command.
+    /// `Ok(None)`: nothing to hold. Either this user cannot create it, so neither can the
+    /// command, or a directory there cannot be opened by this user: another user's, which no
+    /// run of this code made (placeholders are mode 0755); the caller still mounts over it.
     pub fn acquire(path: &Path) -> std::io::Result<Option<Held>> {
         for _ in 0..10 {
             let mut created = false;
@@ -56,9 +72,13 @@ impl Held {
             {
                 Ok(d) => d,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) if e.raw_os_error() == Some(libc::EACCES) => return Ok(None),
                 Err(e) => return Err(e),
             };
             if created {
+                // Readable by every user whatever the umask, so their runs can lock it too
+                // (an unreadable one would be mounted unlocked and could vanish under them).
+                let _ = dir.set_permissions(std::fs::Permissions::from_mode(0o755));
                 // SAFETY: sets a small xattr on an fd we own; failure (no user xattrs on
                 // this filesystem) only means other runs will not remove it.
                 unsafe {
@@ -71,10 +91,7 @@ impl Held {
                     )
                 };
             }
-            // SAFETY: flock on an fd we own.
-            if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_SH) } != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+            lock_shared(&dir, path)?;
             let held = Held {
                 path: path.to_path_buf(),
                 dir,
@@ -90,6 +107,14 @@ impl Held {
             "{} keeps disappearing (concurrent sandbox runs?)",
             path.display()
         )))
+    }
+
+    /// Whether this run may remove the placeholder: it made it, or it is marked and belongs
+    /// to this run's user (another user's is theirs to remove).
+    fn removable(&self) -> bool {
+        // SAFETY: geteuid has no preconditions.
+        let me = unsafe { libc::geteuid() };
+        self.created || (self.marked() && self.dir.metadata().is_ok_and(|m| m.uid() == me))
     }
 
     fn still_at_path(&self) -> bool {
@@ -116,7 +141,7 @@ impl Held {
 
 impl Drop for Held {
     fn drop(&mut self) {
-        if !(self.created || self.marked()) {
+        if !self.removable() {
             return;
         }
         // SAFETY: flock on an fd we own; converts our shared lock if nobody else holds one.
@@ -127,6 +152,29 @@ impl Drop for Held {
         if self.still_at_path() && empty && !stays_mounted_elsewhere(&self.path) {
             let _ = std::fs::remove_dir(&self.path);
         }
+    }
+}
+
+/// Takes a shared `flock` on `dir`, waiting at most [`LOCK_WAIT`] for an exclusive holder.
+fn lock_shared(dir: &std::fs::File, path: &Path) -> std::io::Result<()> {
+    let start = std::time::Instant::now();
+    loop {
+        // SAFETY: flock on an fd we own.
+        if unsafe { libc::flock(dir.as_raw_fd(), libc::LOCK_SH | libc::LOCK_NB) } == 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(e);
+        }
+        if start.elapsed() > LOCK_WAIT {
+            return Err(std::io::Error::other(format!(
+                "{} is locked by another process (for over {} s: no sandbox run's cleanup)",
+                path.display(),
+                LOCK_WAIT.as_secs()
+            )));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 

@@ -156,7 +156,13 @@ fn workspace_write_binds_roots_and_masks_protected_names() {
         .windows(3)
         .any(|w| w[0] == "--bind-fd" && w[2] == "/ws"));
     assert!(!plan.args.iter().any(|a| a == "--bind"));
-    assert!(text.contains("--ro-bind\n/ws/.git\n/ws/.git\n"));
+    // A protected path inside a writable root is bound by fd too: a link swapped in there
+    // before bwrap mounts cannot choose what gets bound.
+    assert!(plan
+        .args
+        .windows(3)
+        .any(|w| w[0] == "--ro-bind-fd" && w[2] == "/ws/.git"));
+    assert!(!text.contains("--ro-bind\n/ws/.git\n"));
     assert!(text.contains("--perms\n0555\n--tmpfs\n/ws/.codex\n"));
     assert!(plan.unshare_net);
     assert!(plan.host_stubs.contains(&PathBuf::from("/ws/.agents")));
@@ -479,4 +485,56 @@ fn masks_of_sockets_gone_before_launch_are_left_out() {
         plan.launch_args().len(),
         "exactly the one mask is left out"
     );
+}
+
+/// A protected directory that was there when the plan looked at its kind and is gone when it
+/// looks at its content (another run's placeholder, removed meanwhile) is planned as a
+/// placeholder the launcher holds, not bound from a path that no longer exists (CI saw
+/// `bwrap: Can't find source path /tmp/.agents`).
+#[test]
+fn a_protected_directory_gone_meanwhile_is_a_held_placeholder() {
+    let ws = tempfile::tempdir().unwrap();
+    let gone = ws.path().join(".agents");
+    let root = gone.parent().unwrap().to_str().unwrap().to_string();
+    let p = policy(
+        vec![rule("/", Access::Read), rule(&root, Access::Write)],
+        vec![WritableRoot {
+            path: root.clone().into(),
+            protected: vec![protected(gone.to_str().unwrap(), PathKind::Dir, ".agents")],
+        }],
+    );
+    // The kind comes from the first look (a directory); the content from the host, now.
+    let was_there = |p: &Path| {
+        if p == gone {
+            PathKind::Dir
+        } else {
+            sandbox_linux::bwrap::host_kind_of(p)
+        }
+    };
+    let features = BwrapFeatures::assumed();
+    let plan = compile(&BwrapInput {
+        policy: &p,
+        deny_matches: &[],
+        features: &features,
+        seccomp_program: None,
+        kind_of: &was_there,
+        is_empty_dir: &sandbox_linux::bwrap::host_is_empty_dir,
+        read_link: &|_| None,
+        best_effort: false,
+    })
+    .expect("compiles");
+    let at = gone.to_str().unwrap();
+    assert!(
+        plan.args
+            .windows(4)
+            .any(|w| w == ["--perms", "0555", "--tmpfs", at]),
+        "{}",
+        plan.to_text()
+    );
+    assert!(plan
+        .mounts
+        .iter()
+        .filter(|m| m.mount.path() == gone)
+        .all(|m| matches!(m.mount, sandbox_linux::bwrap::Mount::EmptyDir { .. })));
+    assert!(plan.host_stubs.contains(&gone));
 }

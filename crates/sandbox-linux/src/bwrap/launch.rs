@@ -285,10 +285,10 @@ fn place_plan_fds(plan: &BwrapPlan) -> Result<Vec<RawFd>, LaunchError> {
     Ok(placed)
 }
 
-/// Opens a writable root for `--bind-fd` ([`FdContent::Dir`]): `O_PATH`, with no symbolic
-/// link followed anywhere on the way (the path is canonical, so a link there was swapped in
-/// after the policy was checked, by a concurrent command renaming directories in a shared
-/// writable root).
+/// Opens a path bound by fd (`--bind-fd`, `--ro-bind-fd`; [`FdContent::Dir`]): `O_PATH`,
+/// with no symbolic link followed anywhere on the way (the path is canonical, so a link there
+/// was swapped in after the policy was checked, by a concurrent command renaming directories
+/// in a shared writable root).
 pub(super) fn open_no_links(path: &std::path::Path) -> Result<std::os::fd::OwnedFd, LaunchError> {
     use std::os::unix::ffi::OsStrExt;
     let c = std::ffi::CString::new(path.as_os_str().as_bytes()).map_err(|_| {
@@ -302,12 +302,12 @@ pub(super) fn open_no_links(path: &std::path::Path) -> Result<std::os::fd::Owned
         let e = io::Error::last_os_error();
         let what = if e.raw_os_error() == Some(libc::ELOOP) {
             format!(
-                "opening writable root {} (a symbolic link is on its way now, not when the \
+                "opening {} (a symbolic link is on its way now, not when the \
                  policy was checked: another process replaced a directory; refusing)",
                 path.display()
             )
         } else {
-            format!("opening writable root {}", path.display())
+            format!("opening {} to bind it by fd", path.display())
         };
         return Err(LaunchError::io(what, e));
     }

@@ -21,9 +21,9 @@
 //!   mounting an empty read-only directory there, and bwrap creates that mount point on the host.
 //!   The stub is visible on the host while the command runs and removed afterwards
 //!   ([`crate::placeholder`]); if `sandbox` is killed with SIGKILL it stays until a later run
-//!   cleans it. Removing such a stub from outside (another user's run, `rm -rf /tmp/.git`)
-//!   detaches the protecting mount in the running sandbox, because Linux lets `rmdir` of a
-//!   mount point in another mount namespace succeed.
+//!   cleans it. Removing such a stub from outside (its owner, `rm -rf /tmp/.git`) detaches
+//!   the protecting mount in the running sandbox, because Linux lets `rmdir` of a mount point
+//!   in another mount namespace succeed; runs never do it to a stub another run holds.
 //! - A masked file is an empty mode-000 file and a masked directory an empty mode-000 tmpfs
 //!   (mode 111 when re-granted paths lie below it): the names stay visible, their contents do not.
 //! - Every mount is placed at the canonical path; a symlink inside a writable root that points
@@ -195,7 +195,10 @@ pub enum FdContent {
     /// The writable directory (or file) at `path`, opened `O_PATH` following no symbolic
     /// link, for `--bind-fd`: bwrap mounts the very inode the launcher opened, so a
     /// concurrent command that swaps `path` (or a directory on its way) for a link after the
-    /// policy's checks cannot make the link's target writable. A link met is refused.
+    /// policy's checks cannot make the link's target writable. A link met is refused. Also a
+    /// path bound read-only inside a writable bind (`--ro-bind-fd`: a protected `.git`, a
+    /// read rule), so a link swapped in there cannot bind its target, such as a denied
+    /// directory, over that target's mask.
     Dir { path: PathBuf },
     /// The seccomp BPF program.
     Seccomp {
@@ -323,6 +326,9 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
     let mut mounts: Vec<PlanMount> = Vec::new();
     let mut covering_index = CoveringIndex::default();
     let mut host_stubs = Vec::new();
+    // Read-only binds inside a writable bind, where a concurrent process (another user's, in
+    // a sticky /tmp) could swap the path for a link before bwrap mounts it.
+    let mut ro_by_fd = BTreeSet::new();
     for t in &targets {
         let covering = covering_index.find(&mounts, &t.path).map(|m| &m.mount);
         let Some(mount) = choose(t, &index, covering, &mut next_fd, input.features, &mut fds)?
@@ -330,6 +336,9 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             continue;
         };
         if covering.is_some_and(|c| c.host_backed_writable()) {
+            if let Mount::RoBind { path } = &mount {
+                ro_by_fd.insert(path.clone());
+            }
             if t.kind == PathKind::Missing {
                 host_stubs.extend(missing_components(&t.path, input.kind_of));
             } else if t.empty_protected {
@@ -397,7 +406,12 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
     host_stubs.sort();
     host_stubs.dedup();
     for m in &mounts {
-        if let Mount::Bind { path } = &m.mount {
+        let by_fd = match &m.mount {
+            Mount::Bind { path } => Some(path),
+            Mount::RoBind { path } if ro_by_fd.contains(path) => Some(path),
+            _ => None,
+        };
+        if let Some(path) = by_fd {
             fds.push(PlanFd {
                 fd: next_fd,
                 content: FdContent::Dir { path: path.clone() },
@@ -721,6 +735,14 @@ fn s(p: &Path) -> String {
     p.to_string_lossy().into_owned()
 }
 
+/// The fd the plan opens `path` at ([`FdContent::Dir`]), if any.
+fn fd_of(fds: &[PlanFd], path: &Path) -> Option<i32> {
+    fds.iter().find_map(|f| match &f.content {
+        FdContent::Dir { path: p } if p == path => Some(f.fd),
+        _ => None,
+    })
+}
+
 fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanFd]) -> Vec<String> {
     let mut a: Vec<String> = Vec::new();
     let mut push = |xs: &[&str]| a.extend(xs.iter().map(|x| x.to_string()));
@@ -740,20 +762,20 @@ fn render_args(mounts: &[PlanMount], unshare_net: bool, cwd: &Path, fds: &[PlanF
     let mut remount = Vec::new();
     for m in mounts {
         match &m.mount {
-            Mount::RoBind { path } => push(&["--ro-bind", &s(path), &s(path)]),
+            // By fd where the plan opens it ([`FdContent::Dir`]): the source is the inode
+            // the launcher opened, not whatever a link swapped in meanwhile points to (a
+            // denied path bound over its own mask).
+            Mount::RoBind { path } => match fd_of(fds, path) {
+                Some(fd) => push(&["--ro-bind-fd", &fd.to_string(), &s(path)]),
+                None => push(&["--ro-bind", &s(path), &s(path)]),
+            },
             // By fd ([`FdContent::Dir`]): the source is the inode the launcher opened. The
             // destination is looked up by bwrap inside the new root, where a swapped link
             // could only move where the same directory appears, not which one is writable.
-            Mount::Bind { path } => {
-                let fd = fds.iter().find_map(|f| match &f.content {
-                    FdContent::Dir { path: p } if p == path => Some(f.fd),
-                    _ => None,
-                });
-                match fd {
-                    Some(fd) => push(&["--bind-fd", &fd.to_string(), &s(path)]),
-                    None => push(&["--bind", &s(path), &s(path)]),
-                }
-            }
+            Mount::Bind { path } => match fd_of(fds, path) {
+                Some(fd) => push(&["--bind-fd", &fd.to_string(), &s(path)]),
+                None => push(&["--bind", &s(path), &s(path)]),
+            },
             Mount::TmpfsRoot => {
                 push(&["--tmpfs", "/"]);
                 remount.push("/".to_string());
@@ -863,8 +885,12 @@ impl BwrapPlan {
             let what = match &fd.content {
                 FdContent::Empty => "empty data (mask)".to_string(),
                 FdContent::Dir { path } => format!(
-                    "{} opened O_PATH with no symbolic link on its way (--bind-fd)",
-                    path.display()
+                    "{} opened O_PATH with no symbolic link on its way ({})",
+                    path.display(),
+                    match covering(&self.mounts, path).map(|m| &m.mount) {
+                        Some(Mount::RoBind { .. }) => "--ro-bind-fd",
+                        _ => "--bind-fd",
+                    }
                 ),
                 FdContent::Seccomp { instructions, .. } => {
                     format!("seccomp program, {instructions} instructions")
@@ -922,9 +948,15 @@ pub fn host_kind_of(p: &Path) -> PathKind {
     }
 }
 
-/// The host's answer for [`BwrapInput::is_empty_dir`].
+/// The host's answer for [`BwrapInput::is_empty_dir`]. A directory gone since
+/// [`host_kind_of`] saw it counts as empty: it was another run's placeholder, removed
+/// meanwhile, and bound from its path it would fail the launch (`Can't find source path`);
+/// as an empty one it is a placeholder the launcher holds (and makes again).
 pub fn host_is_empty_dir(p: &Path) -> bool {
-    std::fs::read_dir(p).is_ok_and(|mut d| d.next().is_none())
+    match std::fs::read_dir(p) {
+        Ok(mut d) => d.next().is_none(),
+        Err(e) => e.kind() == std::io::ErrorKind::NotFound,
+    }
 }
 
 #[cfg(test)]

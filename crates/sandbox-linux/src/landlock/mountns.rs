@@ -554,10 +554,13 @@ mod imp {
                         }
                     }
                     MountStep::Placeholder { path, .. } => {
-                        let Some(h) = Held::acquire(path)? else {
-                            continue;
-                        };
-                        held.push(Arc::new(h));
+                        match Held::acquire(path)? {
+                            Some(h) => held.push(Arc::new(h)),
+                            // Another user's directory this user cannot open (made since
+                            // the plan looked): mounted over all the same, unlocked.
+                            None if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {}
+                            None => continue,
+                        }
                         let c = cstring(path);
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
                         ops.push(Op::ProtectRo { path: c, flags });
@@ -621,10 +624,11 @@ mod imp {
                         path: cstring(path),
                     }),
                     MountStep::MaskPlaceholder { path } => {
-                        let Some(h) = Held::acquire(path)? else {
-                            continue;
-                        };
-                        held.push(Arc::new(h));
+                        match Held::acquire(path)? {
+                            Some(h) => held.push(Arc::new(h)),
+                            None if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {}
+                            None => continue,
+                        }
                         ops.push(Op::MaskDir {
                             path: cstring(path),
                             back: Vec::new(),
