@@ -194,12 +194,11 @@ pub fn shell_as(user: &User, cwd: &Path, script: &str) -> Output {
         .expect("run sh")
 }
 
-/// A `Command` that runs `sandbox ARGS…` as `user` in `cwd`, with a clean, predictable
-/// environment (no TMPDIR, a PATH without home directories).
-pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Command {
-    let mut cmd = as_user(user, sandbox_bin());
-    cmd.args(args)
-        .current_dir(cwd)
+/// A `Command` that runs `program` as `user` in `cwd`, with a clean, predictable environment
+/// (no TMPDIR, a PATH without home directories, no developer config).
+pub fn clean_cmd(user: &User, cwd: &Path, program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = as_user(user, program);
+    cmd.current_dir(cwd)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("HOME", &user.home)
@@ -209,22 +208,48 @@ pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Comm
     cmd
 }
 
-/// Runs `sandbox ARGS…` as `user` in `cwd` and collects the output. One run at a time per
-/// test binary: runs of root and `sbxtest` at the same moment share the placeholders under
-/// /tmp (`/tmp/.agents`, …) but not their registry, so one user's cleanup can remove a
-/// placeholder the other's bwrap is about to mount (README, Known limits).
-pub fn sandbox<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Output {
+/// A `Command` that runs `sandbox ARGS…` as `user` in `cwd` (environment as [`clean_cmd`]).
+/// Spawning it directly bypasses the turn [`sandbox`] takes: hold [`turn`] around such runs.
+pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Command {
+    let mut cmd = clean_cmd(user, cwd, sandbox_bin());
+    cmd.args(args);
+    cmd
+}
+
+/// This test binary's turn to run sandboxes: runs of root and `sbxtest` at the same moment
+/// share the placeholders under /tmp (`/tmp/.agents`, …) but not their registry, so one
+/// user's cleanup can remove a placeholder the other's bwrap is about to mount (README,
+/// Known limits). [`sandbox`] takes it for each run; a test that starts the binary another
+/// way (through a shell, on a terminal, as a child it signals) holds it for those runs and
+/// must not call [`sandbox`] meanwhile.
+pub fn turn() -> std::sync::MutexGuard<'static, ()> {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `sandbox ARGS…` as `user` in `cwd` and collects the output, one run at a time per
+/// test binary (see [`turn`]).
+pub fn sandbox<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Output {
+    let _turn = turn();
     sandbox_cmd(user, cwd, args).output().expect("run sandbox")
 }
 
-/// `sandbox linux --backend landlock EXTRA… -- sh -c SCRIPT` as `user` in `cwd`.
-pub fn sh(user: &User, cwd: &Path, extra: &[&str], script: &str) -> Output {
-    let mut args: Vec<&str> = vec!["linux", "--backend", "landlock"];
+/// `linux --backend BACKEND EXTRA… -- ARGV…`: the arguments of one Linux run.
+pub fn linux_args<'a>(backend: &'a str, extra: &[&'a str], argv: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["linux", "--backend", backend];
     args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", "sh", "-c", script]);
-    sandbox(user, cwd, &args)
+    args.push("--");
+    args.extend_from_slice(argv);
+    args
+}
+
+/// `sandbox linux --backend BACKEND EXTRA… -- sh -c SCRIPT` as `user` in `cwd`.
+pub fn sh(backend: &str, user: &User, cwd: &Path, extra: &[&str], script: &str) -> Output {
+    sandbox(
+        user,
+        cwd,
+        &linux_args(backend, extra, &["sh", "-c", script]),
+    )
 }
 
 /// Panics with the full output unless the run exited 0.
@@ -261,6 +286,38 @@ pub fn linux_backends(user: &User, ws: &Path) -> Vec<&'static str> {
             stderr(&probe).trim()
         );
         vec!["landlock"]
+    }
+}
+
+/// Every (backend, user) pair a Linux contract case runs as: each of [`users`] with Landlock,
+/// and with bwrap where bwrap can run as that user (probed once per test binary).
+pub fn linux_cases() -> Vec<(&'static str, &'static User)> {
+    static CASES: OnceLock<Vec<(&'static str, &'static User)>> = OnceLock::new();
+    CASES
+        .get_or_init(|| {
+            let mut cases = Vec::new();
+            for u in users() {
+                let ws = Dir::new(u, Path::new("/tmp"));
+                let _turn = turn();
+                for backend in linux_backends(u, &ws.path) {
+                    cases.push((backend, u));
+                }
+            }
+            cases
+        })
+        .clone()
+}
+
+/// Panics unless stdout holds every marker (the `…-DENIED`/`…-OK` lines a script echoes),
+/// naming the first one missing, the run (`who`) and the full output.
+pub fn assert_markers(out: &Output, who: &str, markers: &[&str]) {
+    let so = stdout(out);
+    for m in markers {
+        assert!(
+            so.contains(m),
+            "{who}: missing {m} in stdout: {so}\nstderr: {}",
+            stderr(out)
+        );
     }
 }
 
