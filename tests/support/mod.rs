@@ -253,7 +253,7 @@ pub fn sh(backend: &str, user: &User, cwd: &Path, extra: &[&str], script: &str) 
 }
 
 /// Panics with the full output unless the run exited 0.
-pub fn assert_ok(out: &Output, what: &str) {
+pub fn assert_ok(out: &Output, what: impl std::fmt::Display) {
     assert!(
         out.status.success(),
         "{what}: {:?}\nstdout: {}\nstderr: {}",
@@ -308,9 +308,68 @@ pub fn linux_cases() -> Vec<(&'static str, &'static User)> {
         .clone()
 }
 
+/// One run of a Linux contract case: a backend, a user, and a fresh workspace under /tmp owned
+/// by that user. Displays as `BACKEND as USER`, for failure messages.
+pub struct Case {
+    pub backend: &'static str,
+    pub user: &'static User,
+    pub ws: Dir,
+}
+
+impl Case {
+    /// `sandbox linux --backend BACKEND EXTRA… -- sh -c SCRIPT` in the workspace.
+    pub fn sh(&self, extra: &[&str], script: &str) -> Output {
+        sh(self.backend, self.user, &self.ws.path, extra, script)
+    }
+
+    /// `sandbox linux --backend BACKEND EXTRA… -- ARGV…` in the workspace.
+    pub fn run(&self, extra: &[&str], argv: &[&str]) -> Output {
+        sandbox(
+            self.user,
+            &self.ws.path,
+            &linux_args(self.backend, extra, argv),
+        )
+    }
+
+    /// `program` as the user in the workspace, environment as [`clean_cmd`] (hold [`turn`]
+    /// while it runs a sandbox).
+    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
+        clean_cmd(self.user, &self.ws.path, program)
+    }
+
+    /// Another fresh directory under `base`, owned by the user.
+    pub fn dir(&self, base: &str) -> Dir {
+        Dir::new(self.user, Path::new(base))
+    }
+
+    /// Writes a file in the workspace and gives it to the user.
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        self.ws.write(self.user, rel, content)
+    }
+
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.ws.join(rel)
+    }
+}
+
+impl std::fmt::Display for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} as {}", self.backend, self.user.name)
+    }
+}
+
+/// Each of [`linux_cases`] with a fresh workspace (made when the loop reaches it).
+pub fn contract_cases() -> impl Iterator<Item = Case> {
+    linux_cases().into_iter().map(|(backend, user)| Case {
+        backend,
+        user,
+        ws: Dir::new(user, Path::new("/tmp")),
+    })
+}
+
 /// Panics unless stdout holds every marker (the `…-DENIED`/`…-OK` lines a script echoes),
 /// naming the first one missing, the run (`who`) and the full output.
-pub fn assert_markers(out: &Output, who: &str, markers: &[&str]) {
+pub fn assert_markers(out: &Output, who: impl std::fmt::Display, markers: &[&str]) {
     let so = stdout(out);
     for m in markers {
         assert!(
