@@ -454,8 +454,7 @@ fn outside_processes_and_abstract_sockets_are_out_of_reach() {
 #[test]
 fn inherited_writable_fd_is_closed() {
     for c in contract_cases() {
-        let outside = c.dir("/var/tmp");
-        let target = outside.write(c.user, "log", "orig\n");
+        let (_outside, target) = c.outside_file("log", "orig\n");
         // The shell opens fd 5 for appending without close-on-exec; sandbox inherits it.
         let script = format!(
             "exec 5>>'{t}'; exec '{bin}' linux --backend {backend} --full-auto -- sh -c 'echo evil >&5 || echo FD-CLOSED'",
@@ -479,8 +478,7 @@ fn inherited_writable_fd_is_closed() {
 #[test]
 fn denied_paths_are_masked() {
     for c in contract_cases() {
-        let secret = c.dir("/var/tmp");
-        secret.write(c.user, "key", "topsecret\n");
+        let (secret, _key) = c.outside_file("key", "topsecret\n");
         c.write("private.txt", "hidden\n");
         let cfg = c.dir("/tmp");
         let cfg_file = cfg.write(
@@ -584,8 +582,7 @@ fn minimal_read_view_hides_the_rest_of_the_host() {
     ];
     for config in configs {
         for c in contract_cases() {
-            let other = c.dir("/var/tmp");
-            other.write(c.user, "f", "outside\n");
+            let (other, _f) = c.outside_file("f", "outside\n");
             let cfg = c.dir("/tmp");
             let cfg_file = cfg.write(c.user, "m.toml", config);
             let cfg_args = ["--config", cfg_file.to_str().unwrap()];
@@ -656,8 +653,7 @@ fn writable_root_under_a_denied_directory_is_regranted() {
 fn git_pointer_file_and_its_target_are_protected() {
     for c in contract_cases() {
         // A linked worktree: WS/.git is a `gitdir:` file pointing into another writable repo.
-        let out_dir = c.dir("/var/tmp");
-        let head = out_dir.write(c.user, "repo/.git/worktrees/w/HEAD", "ref: refs/heads/w\n");
+        let (out_dir, head) = c.outside_file("repo/.git/worktrees/w/HEAD", "ref: refs/heads/w\n");
         let repo = out_dir.join("repo");
         let wt = head.parent().unwrap();
         c.write(".git", &format!("gitdir: {}\n", wt.display()));

@@ -11,67 +11,44 @@ use support::*;
 
 #[test]
 fn host_without_landlock_refuses_and_never_runs_the_command() {
-    for u in users() {
-        let ws = Dir::new(u, Path::new("/tmp"));
-        let mut cmd = support::sandbox_cmd(
-            u,
-            &ws.path,
-            &[
-                "linux",
-                "--backend",
-                "landlock",
-                "--full-auto",
-                "--best-effort",
-                "--",
-                "touch",
-                "ran",
-            ],
+    for c in backend_cases("landlock") {
+        let out = c.run_env(
+            &["--full-auto", "--best-effort"],
+            &["touch", "ran"],
+            &[("SANDBOX_TEST_FORCE_NO_LANDLOCK", "1")],
         );
-        cmd.env("SANDBOX_TEST_FORCE_NO_LANDLOCK", "1");
-        let out = {
-            let _turn = turn();
-            cmd.output().unwrap()
-        };
-        assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+        assert_eq!(out.status.code(), Some(125), "{c}: {}", stderr(&out));
         assert!(stderr(&out).contains("Landlock"), "{}", stderr(&out));
-        assert!(!ws.join("ran").exists(), "the command ran unsandboxed");
+        assert!(!c.join("ran").exists(), "the command ran unsandboxed");
     }
 }
 
 #[test]
 fn host_without_mount_namespace_refuses_unless_best_effort() {
-    for u in users() {
-        let ws = Dir::new(u, Path::new("/tmp"));
+    for c in backend_cases("landlock") {
         let run = |extra: &[&str]| {
-            let mut args = vec!["linux", "--backend", "landlock", "--full-auto"];
-            args.extend_from_slice(extra);
-            args.extend_from_slice(&["--", "touch", "ran"]);
-            let mut cmd = support::sandbox_cmd(u, &ws.path, &args);
-            cmd.env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1");
-            let _turn = turn();
-            cmd.output().unwrap()
+            c.run_env(
+                extra,
+                &["touch", "ran"],
+                &[("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1")],
+            )
         };
-        let out = run(&[]);
-        assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+        let out = run(&["--full-auto"]);
+        assert_eq!(out.status.code(), Some(125), "{c}: {}", stderr(&out));
         assert!(stderr(&out).contains("filesystem."), "{}", stderr(&out));
         assert!(stderr(&out).contains("--best-effort"));
-        assert!(!ws.join("ran").exists());
-        let out = run(&["--best-effort"]);
-        assert_ok(&out, &u.name);
+        assert!(!c.join("ran").exists());
+        let out = run(&["--full-auto", "--best-effort"]);
+        assert_ok(&out, &c);
         assert!(stderr(&out).contains("warning: best effort: filesystem.metadata"));
-        assert!(ws.join("ran").exists());
+        assert!(c.join("ran").exists());
     }
 }
 
 #[test]
 fn profile_prints_text_and_json() {
-    let u = &users()[0];
-    let ws = Dir::new(u, Path::new("/tmp"));
-    let out = sandbox(
-        u,
-        &ws.path,
-        &["profile", "linux", "--backend", "landlock", "--full-auto"],
-    );
+    let c = first_case("landlock").expect("Landlock runs here");
+    let out = c.sandbox(&["profile", "linux", "--backend", "landlock", "--full-auto"]);
     assert_ok(&out, "profile text");
     let text = stdout(&out);
     assert!(text.contains("landlock ABI"), "{text}");
@@ -80,22 +57,18 @@ fn profile_prints_text_and_json() {
         "{text}"
     );
     assert!(
-        text.contains(&format!("keep writable {}", ws.path.display())),
+        text.contains(&format!("keep writable {}", c.ws.path.display())),
         "{text}"
     );
-    let out = sandbox(
-        u,
-        &ws.path,
-        &[
-            "profile",
-            "linux",
-            "--backend",
-            "landlock",
-            "--full-auto",
-            "--format",
-            "json",
-        ],
-    );
+    let out = c.sandbox(&[
+        "profile",
+        "linux",
+        "--backend",
+        "landlock",
+        "--full-auto",
+        "--format",
+        "json",
+    ]);
     assert_ok(&out, "profile json");
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["backend"], "landlock");
@@ -103,7 +76,7 @@ fn profile_prints_text_and_json() {
     let rules = v["landlock"]["rules"].as_array().unwrap();
     let ws_rule = rules
         .iter()
-        .find(|r| r["path"] == ws.path.to_str().unwrap())
+        .find(|r| r["path"] == c.ws.path.to_str().unwrap())
         .expect("a rule for the workspace");
     assert!(ws_rule["access"]
         .as_array()
@@ -176,10 +149,8 @@ fn doctor_reports_and_requires() {
 
 #[test]
 fn links_cannot_move_files_between_trees() {
-    for u in users() {
-        let ws = Dir::new(u, Path::new("/tmp"));
-        let outside = Dir::new(u, Path::new("/var/tmp"));
-        let src = outside.write(u, "owned", "outside\n");
+    for c in backend_cases("landlock") {
+        let (outside, src) = c.outside_file("owned", "outside\n");
         let script = format!(
             "ln {src} stolen 2>/dev/null || echo LINK-IN-DENIED; \
              echo hi > f && ln f g && echo LINK-WITHIN-OK; \
@@ -189,39 +160,32 @@ fn links_cannot_move_files_between_trees() {
             out = outside.path.display()
         );
         // With the mount namespace, and with Landlock alone (REFER does the work there).
-        for force_no_mountns in [false, true] {
-            let mut args = vec!["linux", "--backend", "landlock", "--full-auto"];
-            if force_no_mountns {
-                args.push("--best-effort");
-            }
-            args.extend_from_slice(&["--", "sh", "-c", &script]);
-            let mut cmd = support::sandbox_cmd(u, &ws.path, &args);
-            if force_no_mountns {
-                cmd.env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1");
-            }
-            let out = {
-                let _turn = turn();
-                cmd.output().unwrap()
-            };
-            assert_ok(&out, &u.name);
-            let so = stdout(&out);
-            for marker in [
-                "LINK-IN-DENIED",
-                "LINK-WITHIN-OK",
-                "MOVE-WITHIN-OK",
-                "MOVE-OUT-DENIED",
-            ] {
-                assert!(
-                    so.contains(marker),
-                    "as {} (no mountns: {force_no_mountns}): missing {marker} in {so}",
-                    u.name
-                );
-            }
-            assert!(!ws.join("stolen").exists());
+        let argv = ["sh", "-c", script.as_str()];
+        for (extra, env) in [
+            (&["--full-auto"][..], &[][..]),
+            (
+                &["--full-auto", "--best-effort"][..],
+                &[("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1")][..],
+            ),
+        ] {
+            let out = c.run_env(extra, &argv, env);
+            let who = format!("{c} (no mountns: {})", !env.is_empty());
+            assert_ok(&out, &who);
+            assert_markers(
+                &out,
+                &who,
+                &[
+                    "LINK-IN-DENIED",
+                    "LINK-WITHIN-OK",
+                    "MOVE-WITHIN-OK",
+                    "MOVE-OUT-DENIED",
+                ],
+            );
+            assert!(!c.join("stolen").exists());
             assert!(!outside.join("f").exists());
             for p in ["f", "g", "d"] {
-                let _ = std::fs::remove_dir_all(ws.join(p))
-                    .or_else(|_| std::fs::remove_file(ws.join(p)));
+                let _ =
+                    std::fs::remove_dir_all(c.join(p)).or_else(|_| std::fs::remove_file(c.join(p)));
             }
         }
     }

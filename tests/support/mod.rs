@@ -337,9 +337,34 @@ impl Case {
         clean_cmd(self.user, &self.ws.path, program)
     }
 
+    /// [`Case::run`] with extra environment variables (test hooks, `XDG_RUNTIME_DIR`).
+    pub fn run_env(&self, extra: &[&str], argv: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = sandbox_cmd(
+            self.user,
+            &self.ws.path,
+            &linux_args(self.backend, extra, argv),
+        );
+        cmd.envs(env.iter().copied());
+        let _turn = turn();
+        cmd.output().expect("run sandbox")
+    }
+
+    /// `sandbox ARGS…` in the workspace (any subcommand).
+    pub fn sandbox(&self, args: &[&str]) -> Output {
+        sandbox(self.user, &self.ws.path, args)
+    }
+
     /// Another fresh directory under `base`, owned by the user.
     pub fn dir(&self, base: &str) -> Dir {
         Dir::new(self.user, Path::new(base))
+    }
+
+    /// A file `rel` the user owns in a fresh directory under /var/tmp, outside every writable
+    /// root (the directory is removed when the returned `Dir` is dropped).
+    pub fn outside_file(&self, rel: &str, content: &str) -> (Dir, PathBuf) {
+        let dir = self.dir("/var/tmp");
+        let file = dir.write(self.user, rel, content);
+        (dir, file)
     }
 
     /// Writes a file in the workspace and gives it to the user.
@@ -356,6 +381,18 @@ impl std::fmt::Display for Case {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} as {}", self.backend, self.user.name)
     }
+}
+
+/// The case of the first user (root when the tests run as root) with `backend`, if that
+/// backend runs here.
+pub fn first_case(backend: &str) -> Option<Case> {
+    let first = users()[0].uid;
+    contract_cases().find(|c| c.backend == backend && c.user.uid == first)
+}
+
+/// The cases of one backend (none where it cannot run here).
+pub fn backend_cases(backend: &'static str) -> impl Iterator<Item = Case> {
+    contract_cases().filter(move |c| c.backend == backend)
 }
 
 /// Each of [`linux_cases`] with a fresh workspace (made when the loop reaches it).
