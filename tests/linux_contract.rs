@@ -51,11 +51,9 @@ fn writes_inside_roots_succeed_and_outside_fail_leaving_nothing() {
             home = home.display(),
             tmp = tmpfile.display()
         );
-        let out = c.sh(FULL_AUTO, &script);
-        assert_ok(&out, &c);
-        assert_markers(
-            &out,
-            &c,
+        let out = c.sh_markers(
+            FULL_AUTO,
+            &script,
             &[
                 "A-OK",
                 "OUT-DENIED",
@@ -137,11 +135,9 @@ fn protected_subpaths_are_unchanged_and_not_creatable() {
              echo x > .agents/f || echo AGENTSFILE-DENIED; \
              rm -rf .git 2>/dev/null; mv .codex moved 2>/dev/null; \
              echo ok > normal.txt && echo NORMAL-OK";
-        let out = c.sh(FULL_AUTO, script);
-        assert_ok(&out, &c);
-        assert_markers(
-            &out,
-            &c,
+        c.sh_markers(
+            FULL_AUTO,
+            script,
             &[
                 "GITCONFIG-DENIED",
                 "CODEX-DENIED",
@@ -232,14 +228,13 @@ fn network_is_off_but_socketpair_works() {
     let udp_port = udp.local_addr().unwrap().port();
     udp.set_nonblocking(true).unwrap();
     for c in contract_cases() {
-        let out = c.sh(
+        c.sh_markers(
             FULL_AUTO,
             &format!(
                 "bash -c 'echo hi > /dev/tcp/127.0.0.1/{port}' 2>/dev/null || echo DEVTCP-DENIED"
             ),
+            &["DEVTCP-DENIED"],
         );
-        assert_ok(&out, &c);
-        assert_markers(&out, &c, &["DEVTCP-DENIED"]);
         let out = c.sh(FULL_AUTO, &format!("exec 3<>/dev/tcp/127.0.0.1/{port}"));
         assert!(!out.status.success(), "{c}: sh /dev/tcp: {}", stderr(&out));
 
@@ -281,9 +276,11 @@ fn network_flag_allows_tcp() {
             "{PYTHON} -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_STREAM); print(\"SOCKET-OK\")'; \
              {PYTHON} -c 'import socket; socket.create_connection((\"127.0.0.1\", {port}), timeout=2); print(\"TCP-OK\")'"
         );
-        let out = c.sh(&["--full-auto", "--network"], &script);
-        assert_ok(&out, &c);
-        assert_markers(&out, &c, &["SOCKET-OK", "TCP-OK"]);
+        c.sh_markers(
+            &["--full-auto", "--network"],
+            &script,
+            &["SOCKET-OK", "TCP-OK"],
+        );
     }
 }
 
@@ -379,11 +376,9 @@ fn read_only_preset_denies_writes_in_workspace() {
              mkdir sub || echo MKDIR-DENIED; \
              rm existing.txt || echo RM-DENIED; \
              cat existing.txt; echo x > /dev/null && echo DEVNULL-OK";
-        let out = c.sh(READ_ONLY, script);
-        assert_ok(&out, &c);
-        assert_markers(
-            &out,
-            &c,
+        c.sh_markers(
+            READ_ONLY,
+            script,
             &[
                 "NEW-DENIED",
                 "APPEND-DENIED",
@@ -480,17 +475,12 @@ fn denied_paths_are_masked() {
     for c in contract_cases() {
         let (secret, _key) = c.outside_file("key", "topsecret\n");
         c.write("private.txt", "hidden\n");
-        let cfg = c.dir("/tmp");
-        let cfg_file = cfg.write(
-            c.user,
-            "c.toml",
-            &format!(
-                "default_permissions = \"p\"\n[permissions.p.filesystem]\n\":root\" = \"read\"\n\
+        let cfg = c.config(&format!(
+            "default_permissions = \"p\"\n[permissions.p.filesystem]\n\":root\" = \"read\"\n\
                  \":project_roots\" = {{ \".\" = \"write\", \"private.txt\" = \"none\" }}\n\
                  \"{}\" = \"deny\"\n",
-                secret.path.display()
-            ),
-        );
+            secret.path.display()
+        ));
         // The denied directory cannot be listed, the denied file cannot be read or written,
         // and nothing reaches the host.
         let script = format!(
@@ -503,11 +493,9 @@ fn denied_paths_are_masked() {
              echo ok > a.txt && echo WS-OK",
             s = secret.path.display()
         );
-        let out = c.sh(&["--config", cfg_file.to_str().unwrap()], &script);
-        assert_ok(&out, &c);
-        assert_markers(
-            &out,
-            &c,
+        let out = c.sh_markers(
+            &cfg.args(),
+            &script,
             &[
                 "SECRET-HIDDEN",
                 "DIR-REFUSED",
@@ -583,10 +571,8 @@ fn minimal_read_view_hides_the_rest_of_the_host() {
     for config in configs {
         for c in contract_cases() {
             let (other, _f) = c.outside_file("f", "outside\n");
-            let cfg = c.dir("/tmp");
-            let cfg_file = cfg.write(c.user, "m.toml", config);
-            let cfg_args = ["--config", cfg_file.to_str().unwrap()];
-            let run = |script: &str| c.sh(&cfg_args, script);
+            let cfg = c.config(config);
+            let run = |script: &str| c.sh(&cfg.args(), script);
 
             let out = run("echo hi > made.txt && cat made.txt && cat /etc/passwd > /dev/null");
             assert_ok(&out, &c);
@@ -620,16 +606,11 @@ fn writable_root_under_a_denied_directory_is_regranted() {
         let private = c.join("private");
         std::fs::create_dir_all(private.join("scratch")).unwrap();
         c.write("private/key", "TOPSECRET\n");
-        let cfg = c.dir("/var/tmp");
-        let cfg_file = cfg.write(
-            c.user,
-            "config.toml",
-            &format!(
+        let cfg = c.config(&format!(
                 "default_permissions = \"split\"\n[permissions.split.filesystem]\n\":root\" = \"read\"\n\"{ws}\" = \"write\"\n\"{ws}/private\" = \"deny\"\n\"{ws}/private/scratch\" = \"write\"\n",
-                ws = c.ws.path.display()
-            ),
-        );
-        let cfg_args = ["--config", cfg_file.to_str().unwrap()];
+            ws = c.ws.path.display()
+        ));
+        let cfg_args = cfg.args();
         for script in ["cat private/key", "ls private", "echo x > private/new"] {
             let out = c.sh(&cfg_args, script);
             assert!(!out.status.success(), "{c} `{script}`: {}", stdout(&out));
@@ -734,12 +715,11 @@ fn multiprocessing_works_with_a_private_dev_shm() {
 #[test]
 fn danger_full_access_runs_unsandboxed() {
     for c in first_user_cases() {
-        let out = c.sh(
+        c.sh_markers(
             &["-s", "danger-full-access"],
             "grep NoNewPrivs /proc/self/status",
+            &["NoNewPrivs:\t0"],
         );
-        assert_ok(&out, &c);
-        assert_markers(&out, &c, &["NoNewPrivs:\t0"]);
     }
 }
 

@@ -322,6 +322,15 @@ impl Case {
         sh(self.backend, self.user, &self.ws.path, extra, script)
     }
 
+    /// [`Case::sh`], then panics unless the run exited 0 and printed every marker (see
+    /// [`assert_markers`]); returns the output for further checks.
+    pub fn sh_markers(&self, extra: &[&str], script: &str, markers: &[&str]) -> Output {
+        let out = self.sh(extra, script);
+        assert_ok(&out, self);
+        assert_markers(&out, self, markers);
+        out
+    }
+
     /// `sandbox linux --backend BACKEND EXTRA… -- ARGV…` in the workspace.
     pub fn run(&self, extra: &[&str], argv: &[&str]) -> Output {
         sandbox(
@@ -367,6 +376,16 @@ impl Case {
         (dir, file)
     }
 
+    /// Writes `toml` to a config file the user owns, outside the workspace.
+    pub fn config(&self, toml: &str) -> ConfigFile {
+        let dir = self.dir("/var/tmp");
+        let path = dir.write(self.user, "config.toml", toml);
+        ConfigFile {
+            path: path.to_str().expect("UTF-8 temp path").to_owned(),
+            _dir: dir,
+        }
+    }
+
     /// Writes a file in the workspace and gives it to the user.
     pub fn write(&self, rel: &str, content: &str) -> PathBuf {
         self.ws.write(self.user, rel, content)
@@ -374,6 +393,19 @@ impl Case {
 
     pub fn join(&self, rel: &str) -> PathBuf {
         self.ws.join(rel)
+    }
+}
+
+/// A config file written by [`Case::config`], removed on drop.
+pub struct ConfigFile {
+    pub path: String,
+    _dir: Dir,
+}
+
+impl ConfigFile {
+    /// `--config FILE`.
+    pub fn args(&self) -> [&str; 2] {
+        ["--config", &self.path]
     }
 }
 
