@@ -8,41 +8,14 @@
 mod support;
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
-use std::path::Path;
 use std::process::Output;
 use support::*;
 
 const FULL_AUTO: &[&str] = &["--full-auto"];
 
-/// The users bwrap can run as here (none, with a notice, on a host without user namespaces).
-fn bwrap_users() -> Vec<&'static User> {
-    let v: Vec<_> = linux_cases()
-        .into_iter()
-        .filter(|(backend, _)| *backend == "bwrap")
-        .map(|(_, u)| u)
-        .collect();
-    if v.is_empty() {
-        eprintln!("SKIP: bwrap cannot run here");
-    }
-    v
-}
-
-/// A workspace as `u` with `.git/config` in it, and a directory `out` outside every writable
-/// root owned by `u` (not writable by others: a valid runtime directory).
-fn workspace(u: &User) -> (Dir, Dir) {
-    let ws = Dir::new(u, Path::new("/var/tmp"));
-    ws.write(u, ".git/config", "[core]\n");
-    (ws, Dir::new(u, Path::new("/var/tmp")))
-}
-
-/// `sandbox linux --backend bwrap EXTRA… -- ARGV…` as `u` in `ws`, with `env` set.
-fn run_bwrap(u: &User, ws: &Path, extra: &[&str], argv: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = sandbox_cmd(u, ws, &linux_args("bwrap", extra, argv));
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let _turn = turn();
-    cmd.output().unwrap()
+/// The bwrap cases: each user bwrap can run as here, with a fresh workspace.
+fn bwrap_cases() -> impl Iterator<Item = Case> {
+    backend_cases("bwrap")
 }
 
 fn show(o: &Output) -> String {
@@ -70,9 +43,18 @@ fn nested_userns_can_be_refused() -> bool {
     ok
 }
 
-/// `unshare --user --map-root-user sh -c SCRIPT` as `u` in `ws` (`u` is uid 0 inside).
-fn in_userns(u: &User, ws: &Path, script: &str, env: &[(&str, &str)]) -> Output {
-    let mut cmd = clean_cmd(u, ws, "unshare");
+/// The bwrap cases, where a user namespace can refuse nested ones (see above).
+fn nested_refusal_cases() -> Vec<Case> {
+    if !nested_userns_can_be_refused() {
+        return vec![];
+    }
+    bwrap_cases().collect()
+}
+
+/// `unshare --user --map-root-user sh -c SCRIPT` as the case's user in its workspace (that
+/// user is uid 0 inside).
+fn in_userns(c: &Case, script: &str, env: &[(&str, &str)]) -> Output {
+    let mut cmd = c.cmd("unshare");
     cmd.args(["--user", "--map-root-user", "sh", "-c", script]);
     for (k, v) in env {
         cmd.env(k, v);
@@ -111,11 +93,8 @@ fn profile_shows_unshare_net_and_json() {
 
 #[test]
 fn refused_user_namespaces_are_diagnosed_not_run() {
-    for u in bwrap_users() {
-        let (ws, _out) = workspace(u);
-        let o = run_bwrap(
-            u,
-            &ws.path,
+    for c in bwrap_cases() {
+        let o = c.run_env(
             FULL_AUTO,
             &["touch", "ran"],
             &[("SANDBOX_TEST_FORCE_NO_USERNS", "1")],
@@ -131,44 +110,36 @@ fn refused_user_namespaces_are_diagnosed_not_run() {
             err.contains("hint:") && err.contains("--backend landlock"),
             "{err}"
         );
-        assert!(!ws.join("ran").exists(), "the command ran unsandboxed");
+        assert!(!c.join("ran").exists(), "the command ran unsandboxed");
     }
 }
 
 #[test]
 fn auto_backend_uses_bwrap_here_and_protects_git() {
-    for u in bwrap_users() {
-        let (ws, _out) = workspace(u);
-        let o = sandbox(
-            u,
-            &ws.path,
-            &[
-                "linux",
-                "--full-auto",
-                "-v",
-                "--",
-                "sh",
-                "-c",
-                "echo bad >> .git/config",
-            ],
-        );
-        assert!(!o.status.success(), "{}: {}", u.name, show(&o));
+    for c in bwrap_cases() {
+        let git_config = c.write(".git/config", "[core]\n");
+        let o = c.sandbox(&[
+            "linux",
+            "--full-auto",
+            "-v",
+            "--",
+            "sh",
+            "-c",
+            "echo bad >> .git/config",
+        ]);
+        assert!(!o.status.success(), "{}: {}", c.user.name, show(&o));
         let err = stderr(&o);
         assert!(err.contains("sandbox: backend bwrap: bubblewrap"), "{err}");
-        assert_eq!(
-            std::fs::read_to_string(ws.join(".git/config")).unwrap(),
-            "[core]\n"
-        );
+        assert_eq!(std::fs::read_to_string(&git_config).unwrap(), "[core]\n");
     }
 }
 
 #[test]
 fn auto_backend_reports_why_it_leaves_bwrap() {
-    for u in bwrap_users().into_iter().take(1) {
-        let (ws, _out) = workspace(u);
+    for c in bwrap_cases().take(1) {
         let mut cmd = sandbox_cmd(
-            u,
-            &ws.path,
+            c.user,
+            &c.ws.path,
             &["linux", "--full-auto", "-v", "--", "touch", "ran"],
         );
         cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
@@ -184,23 +155,20 @@ fn auto_backend_reports_why_it_leaves_bwrap() {
         );
         assert!(err.contains("using Landlock ABI"), "{err}");
         assert!(o.status.success(), "{}", show(&o));
-        assert!(ws.join("ran").exists(), "{}", show(&o));
+        assert!(c.join("ran").exists(), "{}", show(&o));
     }
 }
 
 #[test]
 fn proc_refusal_fails_closed_or_degrades_with_best_effort() {
     let no_proc = [("SANDBOX_TEST_FORCE_NO_PROC", "1")];
-    for u in bwrap_users().into_iter().take(1) {
-        let (ws, _out) = workspace(u);
-        let o = run_bwrap(u, &ws.path, FULL_AUTO, &["touch", "ran"], &no_proc);
+    for c in bwrap_cases().take(1) {
+        let o = c.run_env(FULL_AUTO, &["touch", "ran"], &no_proc);
         assert_eq!(o.status.code(), Some(125), "{}", show(&o));
         assert!(stderr(&o).contains("/proc"), "{}", show(&o));
-        assert!(!ws.join("ran").exists());
+        assert!(!c.join("ran").exists());
 
-        let o = run_bwrap(
-            u,
-            &ws.path,
+        let o = c.run_env(
             &["--full-auto", "--best-effort"],
             &["sh", "-c", "touch ran; test -e /proc/self/status"],
             &no_proc,
@@ -212,7 +180,7 @@ fn proc_refusal_fails_closed_or_degrades_with_best_effort() {
             "one warning per degradation: {err}"
         );
         assert!(err.contains("without /proc"), "{err}");
-        assert!(ws.join("ran").exists(), "{}", show(&o));
+        assert!(c.join("ran").exists(), "{}", show(&o));
         assert!(!o.status.success(), "/proc was mounted: {}", show(&o));
     }
 }
@@ -221,17 +189,13 @@ fn proc_refusal_fails_closed_or_degrades_with_best_effort() {
 fn real_namespace_refusal_is_diagnosed() {
     // A user namespace whose `user.max_user_namespaces` is 0 refuses nested ones, as a host
     // with namespaces disabled does, without changing anything outside it.
-    if !nested_userns_can_be_refused() {
-        return;
-    }
-    for u in bwrap_users() {
-        let (ws, _out) = workspace(u);
+    for c in nested_refusal_cases() {
         let inner = format!(
             "echo 0 > /proc/sys/user/max_user_namespaces && exec '{}' linux --backend bwrap --full-auto -- touch ran",
             sandbox_bin().display()
         );
-        let o = in_userns(u, &ws.path, &inner, &[]);
-        assert_eq!(o.status.code(), Some(125), "{}: {}", u.name, show(&o));
+        let o = in_userns(&c, &inner, &[]);
+        assert_eq!(o.status.code(), Some(125), "{}: {}", c.user.name, show(&o));
         let err = stderr(&o);
         assert!(
             err.contains("cannot create the sandbox's namespaces"),
@@ -239,17 +203,17 @@ fn real_namespace_refusal_is_diagnosed() {
         );
         assert!(err.contains("user.max_user_namespaces=0"), "{err}");
         assert!(err.contains("hint:"), "{err}");
-        assert!(!ws.join("ran").exists(), "the command ran unsandboxed");
+        assert!(!c.join("ran").exists(), "the command ran unsandboxed");
     }
 }
 
 #[test]
 fn feature_cache_is_private_and_a_poisoned_entry_never_weakens_the_run() {
-    for u in bwrap_users() {
-        let (ws, out) = workspace(u);
+    for c in bwrap_cases() {
+        let out = c.dir("/var/tmp");
         let rt = [("XDG_RUNTIME_DIR", out.path.to_str().unwrap())];
-        let o = run_bwrap(u, &ws.path, FULL_AUTO, &["true"], &rt);
-        assert!(o.status.success(), "{}: {}", u.name, show(&o));
+        let o = c.run_env(FULL_AUTO, &["true"], &rt);
+        assert!(o.status.success(), "{}: {}", c.user.name, show(&o));
         let dir = out.join("sandbox");
         let meta = std::fs::symlink_metadata(&dir).unwrap();
         assert_eq!(meta.permissions().mode() & 0o777, 0o700);
@@ -266,15 +230,9 @@ fn feature_cache_is_private_and_a_poisoned_entry_never_weakens_the_run() {
         // without the filter: bwrap itself is asked, the run keeps its filter, and the entry
         // is rewritten (rather than every later run being refused).
         std::fs::write(&file, text.replace(" seccomp", "")).unwrap();
-        let o = run_bwrap(
-            u,
-            &ws.path,
-            FULL_AUTO,
-            &["grep", "^Seccomp:", "/proc/self/status"],
-            &rt,
-        );
-        assert!(o.status.success(), "{}: {}", u.name, show(&o));
-        assert_eq!(stdout(&o), "Seccomp:\t2\n", "{}", u.name);
+        let o = c.run_env(FULL_AUTO, &["grep", "^Seccomp:", "/proc/self/status"], &rt);
+        assert!(o.status.success(), "{}: {}", c.user.name, show(&o));
+        assert_eq!(stdout(&o), "Seccomp:\t2\n", "{}", c.user.name);
         assert!(std::fs::read_to_string(&file).unwrap().contains(" seccomp"));
     }
 }
@@ -289,16 +247,15 @@ fn real_proc_refusal_is_found_after_bwrap_fails() {
         eprintln!("SKIP: masking a /proc file needs root");
         return;
     }
-    for u in bwrap_users() {
-        let (ws, _out) = workspace(u);
-        let as_u = if u.is_root() {
+    for c in bwrap_cases() {
+        let as_u = if c.user.is_root() {
             String::new()
         } else {
             format!(
                 "setpriv --reuid={} --regid={} --init-groups -- env HOME={} ",
-                u.uid,
-                u.gid,
-                u.home.display()
+                c.user.uid,
+                c.user.gid,
+                c.user.home.display()
             )
         };
         let script = format!(
@@ -309,7 +266,7 @@ fn real_proc_refusal_is_found_after_bwrap_fails() {
         );
         let o = {
             let _turn = turn();
-            clean_cmd(runner, &ws.path, "unshare")
+            clean_cmd(runner, &c.ws.path, "unshare")
                 .args(["-m", "sh", "-c", &script])
                 .output()
                 .unwrap()
@@ -319,15 +276,15 @@ fn real_proc_refusal_is_found_after_bwrap_fails() {
             return;
         }
         let (out, err) = (stdout(&o), stderr(&o));
-        assert!(out.contains("strict=125"), "{}: {}", u.name, show(&o));
+        assert!(out.contains("strict=125"), "{}: {}", c.user.name, show(&o));
         assert!(err.contains("mounting /proc"), "{err}");
         assert!(
-            !ws.join("ran").exists(),
+            !c.join("ran").exists(),
             "the command ran before the diagnosis"
         );
         // The fallback reruns the command without /proc, with one warning.
         assert!(out.contains("degraded=1"), "/proc was there: {}", show(&o));
-        assert!(ws.join("ran2").exists(), "{}", show(&o));
+        assert!(c.join("ran2").exists(), "{}", show(&o));
         assert_eq!(err.matches("sandbox: warning:").count(), 1, "{err}");
         assert!(err.contains("without /proc"), "{err}");
     }
@@ -337,14 +294,11 @@ fn real_proc_refusal_is_found_after_bwrap_fails() {
 fn auto_falls_back_when_bwrap_is_refused_at_run_time() {
     // `auto` remembers that user namespaces worked; here the marker is stale (nested ones are
     // refused), so bwrap is tried, refused before anything runs, and auto chooses Landlock.
-    if !nested_userns_can_be_refused() {
-        return;
-    }
-    for u in bwrap_users() {
-        let (ws, out) = workspace(u);
-        // The runtime dir belongs to `u`, who is uid 0 inside the namespace.
+    for c in nested_refusal_cases() {
+        let out = c.dir("/var/tmp");
+        // The runtime dir belongs to the user, who is uid 0 inside the namespace.
         let cache = out.join("sandbox");
-        out.write(u, "sandbox/userns-ok", "");
+        out.write(c.user, "sandbox/userns-ok", "");
         std::fs::set_permissions(&cache, std::fs::Permissions::from_mode(0o700)).unwrap();
         let marker = cache.join("userns-ok");
         let inner = format!(
@@ -352,20 +306,23 @@ fn auto_falls_back_when_bwrap_is_refused_at_run_time() {
             sandbox_bin().display()
         );
         let o = in_userns(
-            u,
-            &ws.path,
+            &c,
             &inner,
             &[("XDG_RUNTIME_DIR", out.path.to_str().unwrap())],
         );
         let err = stderr(&o);
-        assert!(err.contains("sandbox: backend bwrap:"), "{}: {err}", u.name);
+        assert!(
+            err.contains("sandbox: backend bwrap:"),
+            "{}: {err}",
+            c.user.name
+        );
         assert!(
             err.contains("sandbox: backend landlock: bwrap cannot be used"),
             "{}: {err}",
-            u.name
+            c.user.name
         );
-        assert!(o.status.success(), "{}: {}", u.name, show(&o));
-        assert!(ws.join("ran").exists(), "{}", show(&o));
+        assert!(o.status.success(), "{}: {}", c.user.name, show(&o));
+        assert!(c.join("ran").exists(), "{}", show(&o));
         assert!(!marker.exists(), "the stale marker was kept");
     }
 }
