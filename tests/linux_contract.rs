@@ -214,7 +214,7 @@ fn a_signal_ignored_by_the_caller_stays_ignored_like_nohup() {
         );
         let _turn = turn();
         let out = c.cmd("sh").args(["-c", &script]).output().unwrap();
-        assert_ok(&out, &c);
+        c.assert_ok(&out);
         assert_eq!(stdout(&out), "survived\n", "{c}");
     }
 }
@@ -256,7 +256,7 @@ fn network_is_off_but_socketpair_works() {
         let pair =
             "import socket; a,b=socket.socketpair(); a.send(b'ping'); print(b.recv(4).decode())";
         let out = c.run(FULL_AUTO, &[PYTHON, "-c", pair]);
-        assert_ok(&out, &c);
+        c.assert_ok(&out);
         assert_eq!(stdout(&out), "ping\n", "{c}");
     }
     assert!(
@@ -292,10 +292,9 @@ fn no_new_privs_set_and_capabilities_dropped() {
             "grep -E 'NoNewPrivs|CapEff|CapBnd' /proc/self/status; \
              mknod blk b 7 0 2>/dev/null || echo MKNOD-DENIED; mkfifo fifo && echo FIFO-OK",
         );
-        assert_ok(&out, &c);
-        assert_markers(
+        c.assert_ok(&out);
+        c.assert_markers(
             &out,
-            &c,
             &[
                 "NoNewPrivs:\t1\n",
                 "CapEff:\t0000000000000000",
@@ -394,7 +393,7 @@ fn read_only_preset_denies_writes_in_workspace() {
             "orig\n"
         );
         let out = c.sh(READ_ONLY, "cat existing.txt");
-        assert_ok(&out, &c);
+        c.assert_ok(&out);
         assert_eq!(stdout(&out), "orig\n", "{c}");
     }
 }
@@ -428,10 +427,9 @@ fn outside_processes_and_abstract_sockets_are_out_of_reach() {
             let _ = c.kill();
             let _ = c.wait();
         }
-        assert_ok(&out, &c);
-        assert_markers(
+        c.assert_ok(&out);
+        c.assert_markers(
             &out,
-            &c,
             &[
                 "SIGNAL-DENIED",
                 "RUNNER-SIGNAL-DENIED",
@@ -459,8 +457,8 @@ fn inherited_writable_fd_is_closed() {
         );
         let _turn = turn();
         let out = c.cmd("sh").args(["-c", &script]).output().unwrap();
-        assert_ok(&out, &c);
-        assert_markers(&out, &c, &["FD-CLOSED"]);
+        c.assert_ok(&out);
+        c.assert_markers(&out, &["FD-CLOSED"]);
         assert!(
             stderr(&out).contains("Bad file descriptor"),
             "{c}: {}",
@@ -528,8 +526,8 @@ fn deny_read_glob_masks_matching_files() {
             "test -s sub/a.env || echo ENV-EMPTY; cat sub/a.env || echo ENV-REFUSED; \
              echo x > sub/a.env || echo ENV-RO; cat sub/a.txt",
         );
-        assert_ok(&out, &c);
-        assert_markers(&out, &c, &["ENV-EMPTY", "ENV-REFUSED", "ENV-RO"]);
+        c.assert_ok(&out);
+        c.assert_markers(&out, &["ENV-EMPTY", "ENV-REFUSED", "ENV-RO"]);
         assert!(
             stderr(&out).contains("sub/a.env: Permission denied"),
             "{c}: {}",
@@ -541,7 +539,7 @@ fn deny_read_glob_masks_matching_files() {
         assert!(!out.status.success(), "{c} read a.env");
         assert!(!stdout(&out).contains("SECRET"), "{c}");
         let out = c.sh(glob, "cat sub/a.txt");
-        assert_ok(&out, &c);
+        c.assert_ok(&out);
         assert_eq!(stdout(&out), "plain\n", "{c}");
         assert_eq!(
             std::fs::read_to_string(c.join("sub/a.env")).unwrap(),
@@ -575,7 +573,7 @@ fn minimal_read_view_hides_the_rest_of_the_host() {
             let run = |script: &str| c.sh(&cfg.args(), script);
 
             let out = run("echo hi > made.txt && cat made.txt && cat /etc/passwd > /dev/null");
-            assert_ok(&out, &c);
+            c.assert_ok(&out);
             assert_eq!(stdout(&out), "hi\n", "{c}");
             let out = run(&format!(
                 "cat /etc/hostname > /dev/null && echo ETC-OK; \
@@ -583,8 +581,8 @@ fn minimal_read_view_hides_the_rest_of_the_host() {
                  echo ok > a.txt && echo WS-OK",
                 o = other.path.display()
             ));
-            assert_ok(&out, &c);
-            assert_markers(&out, &c, &["ETC-OK", "OTHER-DENIED", "WS-OK"]);
+            c.assert_ok(&out);
+            c.assert_markers(&out, &["ETC-OK", "OTHER-DENIED", "WS-OK"]);
             // Outside the read roots and the workspace nothing can be read, and `/` is
             // read-only.
             for script in [
@@ -620,7 +618,7 @@ fn writable_root_under_a_denied_directory_is_regranted() {
             &cfg_args,
             "echo note > private/scratch/n.txt && cat private/scratch/n.txt",
         );
-        assert_ok(&out, &c);
+        c.assert_ok(&out);
         assert_eq!(stdout(&out), "note\n", "{c}");
         assert!(!private.join("new").exists(), "{c}");
         assert_eq!(
@@ -649,7 +647,7 @@ fn git_pointer_file_and_its_target_are_protected() {
             assert!(!out.status.success(), "{c} `{script}`: {}", stdout(&out));
         }
         let out = c.sh(&extra, &format!("echo ok > '{root}/notes.txt'"));
-        assert_ok(&out, &c);
+        c.assert_ok(&out);
         assert_eq!(
             std::fs::read_to_string(&head).unwrap(),
             "ref: refs/heads/w\n"
@@ -682,7 +680,7 @@ fn bypass_syscalls_and_x32_fail_with_eperm() {
                  r = l.syscall({args}); print(\"RESULT\", r, ctypes.get_errno())'"
             );
             let out = c.sh(READ_ONLY, &script);
-            assert_ok(&out, &c);
+            c.assert_ok(&out);
             assert_markers(&out, &format!("{c}: {name}"), &["RESULT -1 1"]);
         }
     }
@@ -703,8 +701,8 @@ fn multiprocessing_works_with_a_private_dev_shm() {
              echo x > /dev/shm/{marker} && echo SHM-WRITE-OK"
         );
         let out = c.sh(FULL_AUTO, &script);
-        assert_ok(&out, &c);
-        assert_markers(&out, &c, &["POOL [6, 20]", "SHM-WRITE-OK"]);
+        c.assert_ok(&out);
+        c.assert_markers(&out, &["POOL [6, 20]", "SHM-WRITE-OK"]);
         assert!(
             !Path::new("/dev/shm").join(&marker).exists(),
             "{c}: the sandbox's /dev/shm reached the host"
@@ -747,7 +745,7 @@ fn concurrent_runs_share_placeholders_and_leave_none() {
                 .collect();
             for child in children {
                 let out = child.wait_with_output().unwrap();
-                assert_ok(&out, format!("{c}: concurrent run"));
+                assert_ok(&out, &format!("{c}: concurrent run"));
                 assert_eq!(stdout(&out).trim(), "DONE", "{c}: {}", stderr(&out));
             }
         }

@@ -39,7 +39,7 @@ fn host_without_mount_namespace_refuses_unless_best_effort() {
         assert!(stderr(&out).contains("--best-effort"));
         assert!(!c.join("ran").exists());
         let out = run(&["--full-auto", "--best-effort"]);
-        assert_ok(&out, &c);
+        c.assert_ok(&out);
         assert!(stderr(&out).contains("warning: best effort: filesystem.metadata"));
         assert!(c.join("ran").exists());
     }

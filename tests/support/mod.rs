@@ -253,7 +253,7 @@ pub fn sh(backend: &str, user: &User, cwd: &Path, extra: &[&str], script: &str) 
 }
 
 /// Panics with the full output unless the run exited 0.
-pub fn assert_ok(out: &Output, what: impl std::fmt::Display) {
+pub fn assert_ok(out: &Output, what: &str) {
     assert!(
         out.status.success(),
         "{what}: {:?}\nstdout: {}\nstderr: {}",
@@ -326,9 +326,19 @@ impl Case {
     /// [`assert_markers`]); returns the output for further checks.
     pub fn sh_markers(&self, extra: &[&str], script: &str, markers: &[&str]) -> Output {
         let out = self.sh(extra, script);
-        assert_ok(&out, self);
-        assert_markers(&out, self, markers);
+        self.assert_ok(&out);
+        self.assert_markers(&out, markers);
         out
+    }
+
+    /// [`assert_ok`], naming this case.
+    pub fn assert_ok(&self, out: &Output) {
+        assert_ok(out, &self.to_string());
+    }
+
+    /// [`assert_markers`], naming this case.
+    pub fn assert_markers(&self, out: &Output, markers: &[&str]) {
+        assert_markers(out, &self.to_string(), markers);
     }
 
     /// `sandbox linux --backend BACKEND EXTRA… -- ARGV…` in the workspace.
@@ -438,7 +448,7 @@ pub fn contract_cases() -> impl Iterator<Item = Case> {
 
 /// Panics unless stdout holds every marker (the `…-DENIED`/`…-OK` lines a script echoes),
 /// naming the first one missing, the run (`who`) and the full output.
-pub fn assert_markers(out: &Output, who: impl std::fmt::Display, markers: &[&str]) {
+pub fn assert_markers(out: &Output, who: &str, markers: &[&str]) {
     let so = stdout(out);
     for m in markers {
         assert!(
