@@ -460,14 +460,28 @@ pub fn assert_markers(out: &Output, who: &str, markers: &[&str]) {
 }
 
 /// Runs `argv` in `cwd` with a new pseudo-terminal as its controlling terminal and stdio
-/// (through Python's `pty`), and returns what it wrote there, once it has exited.
+/// (through Python's `pty`), and returns what it wrote there, once it has exited, followed by
+/// a line `STATUS N` (its exit code, negative for a signal).
 pub fn on_a_terminal(argv: &[&str], cwd: &Path) -> String {
+    on_a_terminal_typing_ctrl_c(argv, cwd, "")
+}
+
+/// [`on_a_terminal`], typing Ctrl-C on the terminal once the output shows `after` (waiting
+/// up to 20 s for it, then 0.3 s more); an empty `after` types nothing.
+pub fn on_a_terminal_typing_ctrl_c(argv: &[&str], cwd: &Path, after: &str) -> String {
     const SCRIPT: &str = r#"
-import os, pty, sys
+import os, pty, sys, time
+after, argv = sys.argv[1].encode(), sys.argv[2:]
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
+    os.execv(argv[0], argv)
 out = b""
+if after:
+    deadline = time.time() + 20
+    while after not in out and time.time() < deadline:
+        out += os.read(fd, 4096)
+    time.sleep(0.3)
+    os.write(fd, b"\x03")
 while True:
     try:
         chunk = os.read(fd, 4096)
@@ -476,12 +490,14 @@ while True:
     if not chunk:
         break
     out += chunk
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors="replace"))
+_, status = os.waitpid(pid, 0)
+print(out.decode(errors="replace"))
+print("STATUS", os.waitstatus_to_exitcode(status))
 "#;
     let out = Command::new(PYTHON)
         .arg("-c")
         .arg(SCRIPT)
+        .arg(after)
         .args(argv)
         .current_dir(cwd)
         .output()
