@@ -30,21 +30,8 @@ fn run(user: &User, cwd: &Path, backend: (&str, bool), args: &[&str], script: &s
     if backend.1 {
         cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
     }
+    let _turn = turn();
     cmd.output().unwrap()
-}
-
-/// `sandbox explain ARGS… --op OP PATH` as `user`: whether the oracle allows it.
-fn explain_allows(user: &User, cwd: &Path, args: &[&str], op: &str, path: &Path) -> bool {
-    let mut all = vec!["explain"];
-    all.extend_from_slice(args);
-    let p = path.to_str().unwrap();
-    all.extend_from_slice(&["--op", op, p]);
-    let o = sandbox(user, cwd, &all);
-    match o.status.code() {
-        Some(0) => true,
-        Some(1) => false,
-        _ => panic!("explain {all:?}: {:?}\n{}", o.status, stderr(&o)),
-    }
 }
 
 fn code(o: &Output) -> i32 {
@@ -57,6 +44,56 @@ fn config(user: &User, text: &str) -> (Dir, String) {
     let p = d.write(user, "config.toml", text);
     let s = p.to_str().unwrap().to_string();
     (d, s)
+}
+
+/// A policy stated in a config file: a workspace as `user` holding `files` (each `orig\n`),
+/// and the config file, outside it.
+struct Stated {
+    user: &'static User,
+    ws: Dir,
+    _cfg: Dir,
+    cfg: String,
+}
+
+impl Stated {
+    fn new(user: &'static User, toml: &str, files: &[&str]) -> Stated {
+        let (_cfg, cfg) = config(user, toml);
+        let ws = Dir::new(user, Path::new("/tmp"));
+        for f in files {
+            ws.write(user, f, "orig\n");
+        }
+        Stated {
+            user,
+            ws,
+            _cfg,
+            cfg,
+        }
+    }
+
+    /// `--config FILE -C WS`.
+    fn args(&self) -> [&str; 4] {
+        ["--config", &self.cfg, "-C", self.ws.path.to_str().unwrap()]
+    }
+
+    /// Runs `script` under `be`, panics unless it exited 0, and returns the output with a
+    /// description of the run (user, backend, stderr) for failure messages.
+    fn run_ok(&self, be: (&str, bool), script: &str) -> (Output, String) {
+        let o = run(self.user, &self.ws.path, be, &self.args(), script);
+        let what = format!("{} {be:?}: {}", self.user.name, stderr(&o));
+        assert_ok(&o, &what);
+        (o, what)
+    }
+
+    /// Whether `sandbox explain` allows `op` on `rel` in the workspace.
+    fn allows(&self, op: &str, rel: &str) -> bool {
+        explain_allows(
+            self.user,
+            &self.ws.path,
+            &self.args(),
+            op,
+            &self.ws.join(rel),
+        )
+    }
 }
 
 const CARVED: &str = r#"
@@ -72,26 +109,20 @@ default_permissions = "p"
 #[test]
 fn read_rules_inside_writable_roots_are_enforced() {
     for user in users() {
-        let (_c, cfg) = config(user, CARVED);
-        let ws = Dir::new(user, Path::new("/tmp"));
-        for f in [
+        let files = [
             "docs/a",
             "docs/gen/a",
             "lib/vendor/a",
             ".git/hooks/a",
             ".git/a",
-        ] {
-            ws.write(user, f, "orig\n");
-        }
-        let w = ws.path.to_str().unwrap();
-        let args = ["--config", &cfg, "-C", w];
+        ];
+        let s = Stated::new(user, CARVED, &files);
+        let (ws, args) = (&s.ws, s.args());
         for be in backends(user, &ws.path) {
             let script = "echo x > docs/new; echo x >> docs/a; echo x > docs/gen/new; \
                           echo x > lib/vendor/new; mv lib lib2; mv lib2/vendor lib2/v2; \
                           echo x > .git/hooks/new; echo x > .git/new; mv docs docs2; true";
-            let o = run(user, &ws.path, be, &args, script);
-            assert_ok(&o, &format!("{} {be:?}", user.name));
-            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            let (_, what) = s.run_ok(be, script);
             assert!(!ws.join("docs/new").exists(), "docs/new created: {what}");
             assert_eq!(
                 std::fs::read_to_string(ws.join("docs/a")).unwrap(),
@@ -126,10 +157,12 @@ fn read_rules_inside_writable_roots_are_enforced() {
             }
             a.extend_from_slice(&args);
             a.extend_from_slice(&["--", "true"]);
-            let o = sandbox_cmd(user, &ws.path, &a)
-                .env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1")
-                .output()
-                .unwrap();
+            let mut cmd = sandbox_cmd(user, &ws.path, &a);
+            cmd.env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1");
+            let o = {
+                let _turn = turn();
+                cmd.output().unwrap()
+            };
             let what = format!("{} no mount namespace: {}", user.name, stderr(&o));
             if best_effort {
                 assert_ok(&o, &what);
@@ -139,7 +172,7 @@ fn read_rules_inside_writable_roots_are_enforced() {
             }
         }
         // The oracle says the same.
-        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        let ex = |op, rel: &str| s.allows(op, rel);
         assert!(!ex("create", "docs/new"));
         assert!(!ex("write", "docs/a"));
         assert!(ex("create", "docs/gen/new"));
@@ -163,19 +196,15 @@ protected_names = [".git", ".env"]
 #[test]
 fn rules_on_missing_paths_keep_them_uncreatable() {
     for user in users() {
-        let (_c, cfg) = config(user, MISSING);
-        let ws = Dir::new(user, Path::new("/tmp"));
-        let w = ws.path.to_str().unwrap();
-        let args = ["--config", &cfg, "-C", w];
+        let s = Stated::new(user, MISSING, &[]);
+        let ws = &s.ws;
         for be in backends(user, &ws.path) {
             let script = "mkdir later; echo x > later/f; echo x > later; \
                           mkdir secret; echo x > secret/f; echo x > secret; \
                           echo x > .env; mkdir .env; echo x > .env/f; \
                           if ls secret >/dev/null 2>&1; then echo LISTED-SECRET; fi; \
                           echo x > ok";
-            let o = run(user, &ws.path, be, &args, script);
-            assert_ok(&o, &format!("{} {be:?}", user.name));
-            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            let (o, what) = s.run_ok(be, script);
             assert!(ws.join("ok").exists(), "the command did not run: {what}");
             assert!(!stdout(&o).contains("LISTED-SECRET"), "{what}");
             for p in ["later", "secret", ".env"] {
@@ -187,7 +216,7 @@ fn rules_on_missing_paths_keep_them_uncreatable() {
             assert!(!stderr(&o).contains("is skipped"), "{what}");
             let _ = std::fs::remove_file(ws.join("ok"));
         }
-        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        let ex = |op, rel: &str| s.allows(op, rel);
         for p in ["later", "later/f", "secret", "secret/f", ".env", ".env/f"] {
             assert!(!ex("create", p), "explain allows creating {p}");
         }
@@ -222,16 +251,15 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
                           rm -f target/release/sandbox; true";
             let mut args = vec!["linux", "--backend", be.0, "--full-auto", "-C", w];
             args.extend_from_slice(&["--", "sh", "-c", script]);
-            let mut cmd = as_user(user, &bin);
-            cmd.args(&args)
-                .current_dir(&ws.path)
-                .env_clear()
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                .env("HOME", &user.home);
+            let mut cmd = clean_cmd(user, &ws.path, &bin);
+            cmd.args(&args);
             if be.1 {
                 cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
             }
-            let o = cmd.output().unwrap();
+            let o = {
+                let _turn = turn();
+                cmd.output().unwrap()
+            };
             assert_ok(&o, &format!("{} {be:?}", user.name));
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert!(bin.exists(), "the launcher was moved away: {what}");
@@ -284,16 +312,15 @@ fn a_hard_linked_launcher_inside_a_writable_root_is_refused() {
             let script = "chmod 777 target/release/deps/sandbox-*; echo ran > ran";
             let mut args = vec!["linux", "--backend", be.0, "--full-auto", "-C", w];
             args.extend_from_slice(&["--", "sh", "-c", script]);
-            let mut cmd = as_user(user, &bin);
-            cmd.args(&args)
-                .current_dir(&ws.path)
-                .env_clear()
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                .env("HOME", &user.home);
+            let mut cmd = clean_cmd(user, &ws.path, &bin);
+            cmd.args(&args);
             if be.1 {
                 cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
             }
-            let o = cmd.output().unwrap();
+            let o = {
+                let _turn = turn();
+                cmd.output().unwrap()
+            };
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert_eq!(code(&o), 125, "{what}");
             assert!(
@@ -622,8 +649,6 @@ default_permissions = "p"
 #[test]
 fn paths_allowed_below_a_denied_directory_are_reachable() {
     for user in users() {
-        let (_c, cfg) = config(user, NESTED);
-        let ws = Dir::new(user, Path::new("/tmp"));
         let files = [
             "private/secret",
             "private/pub/a",
@@ -631,20 +656,15 @@ fn paths_allowed_below_a_denied_directory_are_reachable() {
             "private/inner/a",
             "private/pub/deep/a",
         ];
-        for f in files {
-            ws.write(user, f, "orig\n");
-        }
-        let w = ws.path.to_str().unwrap();
-        let args = ["--config", &cfg, "-C", w];
+        let s = Stated::new(user, NESTED, &files);
+        let ws = &s.ws;
         for be in backends(user, &ws.path) {
             let script = "cat private/docs/a > read-docs; cat private/secret > read-secret; \
                           cat private/pub/deep/a > read-deep; \
                           ls private > listed; echo x > private/pub/new; \
                           echo x > private/docs/new; echo x >> private/docs/a; \
                           echo x > private/new; true";
-            let o = run(user, &ws.path, be, &args, script);
-            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
-            assert_ok(&o, &what);
+            let (_, what) = s.run_ok(be, script);
             let read = |f: &str| std::fs::read_to_string(ws.join(f)).unwrap();
             assert_eq!(read("read-docs"), "orig\n", "docs not readable: {what}");
             assert_eq!(read("read-secret"), "", "secret read: {what}");
@@ -670,7 +690,7 @@ fn paths_allowed_below_a_denied_directory_are_reachable() {
                 let _ = std::fs::remove_file(ws.join(f));
             }
         }
-        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        let ex = |op, rel: &str| s.allows(op, rel);
         assert!(ex("read", "private/docs/a"));
         assert!(!ex("read", "private/secret"));
         assert!(!ex("read", "private/pub/deep/a"));

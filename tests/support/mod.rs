@@ -252,6 +252,21 @@ pub fn sh(backend: &str, user: &User, cwd: &Path, extra: &[&str], script: &str) 
     )
 }
 
+/// `sandbox explain ARGS… --op OP PATH` as `user`: whether the oracle allows it (panics on
+/// anything but the answers 0 and 1).
+pub fn explain_allows(user: &User, cwd: &Path, args: &[&str], op: &str, path: &Path) -> bool {
+    let mut all = vec!["explain"];
+    all.extend_from_slice(args);
+    let p = path.to_str().unwrap();
+    all.extend_from_slice(&["--op", op, p]);
+    let o = sandbox(user, cwd, &all);
+    match o.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("explain {all:?}: {:?}\n{}", o.status, stderr(&o)),
+    }
+}
+
 /// Panics with the full output unless the run exited 0.
 pub fn assert_ok(out: &Output, what: &str) {
     assert!(
