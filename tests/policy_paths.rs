@@ -47,7 +47,7 @@ fn config(user: &User, text: &str) -> (Dir, String) {
 }
 
 /// A policy stated in a config file: a workspace as `user` holding `files` (each `orig\n`),
-/// and the config file, outside it.
+/// and the config file, outside it, giving profile `p` the project root's `rules`.
 struct Stated {
     user: &'static User,
     ws: Dir,
@@ -56,8 +56,13 @@ struct Stated {
 }
 
 impl Stated {
-    fn new(user: &'static User, toml: &str, files: &[&str]) -> Stated {
-        let (_cfg, cfg) = config(user, toml);
+    /// `rules` is the project root's inline table (the whole filesystem stays readable),
+    /// possibly followed by further config sections.
+    fn new(user: &'static User, rules: &str, files: &[&str]) -> Stated {
+        let toml = format!(
+            "default_permissions = \"p\"\n[permissions.p.filesystem]\n\":root\" = \"read\"\n\":project_roots\" = {rules}\n"
+        );
+        let (_cfg, cfg) = config(user, &toml);
         let ws = Dir::new(user, Path::new("/tmp"));
         for f in files {
             ws.write(user, f, "orig\n");
@@ -96,12 +101,7 @@ impl Stated {
     }
 }
 
-const CARVED: &str = r#"
-default_permissions = "p"
-[permissions.p.filesystem]
-":root" = "read"
-":project_roots" = { "." = "write", "docs" = "read", "docs/gen" = "write", "lib/vendor" = "read", ".git" = "write", ".git/hooks" = "read" }
-"#;
+const CARVED: &str = r#"{ "." = "write", "docs" = "read", "docs/gen" = "write", "lib/vendor" = "read", ".git" = "write", ".git/hooks" = "read" }"#;
 
 /// Item 2: a `read` rule inside a writable root is read-only under every backend, a `write`
 /// rule inside it writable again (deepest wins), and the directories leading to it cannot be
@@ -182,11 +182,7 @@ fn read_rules_inside_writable_roots_are_enforced() {
     }
 }
 
-const MISSING: &str = r#"
-default_permissions = "p"
-[permissions.p.filesystem]
-":root" = "read"
-":project_roots" = { "." = "write", "later" = "read", "secret" = "deny" }
+const MISSING: &str = r#"{ "." = "write", "later" = "read", "secret" = "deny" }
 [sandbox]
 protected_names = [".git", ".env"]
 "#;
@@ -635,12 +631,7 @@ fn a_foreign_link_is_held_as_it_is_for_root() {
     let _ = std::fs::remove_file(ws.join("ran"));
 }
 
-const NESTED: &str = r#"
-default_permissions = "p"
-[permissions.p.filesystem]
-":root" = "read"
-":project_roots" = { "." = "write", "private" = "deny", "private/pub" = "write", "private/docs" = "read", "private/inner" = "deny", "private/pub/deep" = "deny" }
-"#;
+const NESTED: &str = r#"{ "." = "write", "private" = "deny", "private/pub" = "write", "private/docs" = "read", "private/inner" = "deny", "private/pub/deep" = "deny" }"#;
 
 /// A path a deeper rule allows below a denied directory (`"private" = "deny"`, `"private/pub"
 /// = "write"`, `"private/docs" = "read"`) is reachable with that rule's access under every
