@@ -23,15 +23,43 @@ fn backends(user: &User, ws: &Path) -> Vec<(&'static str, bool)> {
 
 /// `sandbox linux --backend B ARGS… -- sh -c SCRIPT` as `user` in `cwd`.
 fn run(user: &User, cwd: &Path, backend: (&str, bool), args: &[&str], script: &str) -> Output {
-    let mut all = vec!["linux", "--backend", backend.0];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--", "sh", "-c", script]);
-    let mut cmd = sandbox_cmd(user, cwd, &all);
+    run_bin(sandbox_bin(), user, cwd, backend, args, script)
+}
+
+/// [`run`] with the launcher at `bin` (a copy placed for the case).
+fn run_bin(
+    bin: &Path,
+    user: &User,
+    cwd: &Path,
+    backend: (&str, bool),
+    args: &[&str],
+    script: &str,
+) -> Output {
+    let mut cmd = clean_cmd(user, cwd, bin);
+    cmd.args(linux_args(backend.0, args, &["sh", "-c", script]));
     if backend.1 {
         cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
     }
     let _turn = turn();
     cmd.output().unwrap()
+}
+
+/// A workspace as `user` (holding a file `marker`) with a copy of the launcher at
+/// `target/release/sandbox`, as cargo leaves it; returns the workspace and the copy.
+fn ws_with_launcher(user: &User) -> (Dir, PathBuf) {
+    let ws = Dir::new(user, Path::new("/tmp"));
+    let bin_dir = ws.join("target/release");
+    std::fs::create_dir_all(bin_dir.join("deps")).unwrap();
+    let bin = bin_dir.join("sandbox");
+    let ok = std::process::Command::new("cp")
+        .arg(sandbox_bin())
+        .arg(&bin)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ws.write(user, "marker", "");
+    (ws, bin)
 }
 
 fn code(o: &Output) -> i32 {
@@ -226,18 +254,7 @@ fn rules_on_missing_paths_keep_them_uncreatable() {
 #[test]
 fn the_launcher_inside_a_writable_root_is_read_only() {
     for user in users() {
-        let ws = Dir::new(user, Path::new("/tmp"));
-        let bin_dir = ws.join("target/release");
-        std::fs::create_dir_all(&bin_dir).unwrap();
-        let bin = bin_dir.join("sandbox");
-        let ok = std::process::Command::new("cp")
-            .arg(sandbox_bin())
-            .arg(&bin)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        ws.write(user, "marker", "");
+        let (ws, bin) = ws_with_launcher(user);
         let before = std::fs::read(&bin).unwrap();
         let w = ws.path.to_str().unwrap();
         for be in backends(user, &ws.path) {
@@ -245,17 +262,7 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
                           mv target/release/sandbox target/release/old; \
                           mv target/release target/rel2; mv target target2; \
                           rm -f target/release/sandbox; true";
-            let mut args = vec!["linux", "--backend", be.0, "--full-auto", "-C", w];
-            args.extend_from_slice(&["--", "sh", "-c", script]);
-            let mut cmd = clean_cmd(user, &ws.path, &bin);
-            cmd.args(&args);
-            if be.1 {
-                cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
-            }
-            let o = {
-                let _turn = turn();
-                cmd.output().unwrap()
-            };
+            let o = run_bin(&bin, user, &ws.path, be, &["--full-auto", "-C", w], script);
             assert_ok(&o, &format!("{} {be:?}", user.name));
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert!(bin.exists(), "the launcher was moved away: {what}");
@@ -290,33 +297,12 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
 #[test]
 fn a_hard_linked_launcher_inside_a_writable_root_is_refused() {
     for user in users() {
-        let ws = Dir::new(user, Path::new("/tmp"));
-        let bin_dir = ws.join("target/release");
-        std::fs::create_dir_all(bin_dir.join("deps")).unwrap();
-        let bin = bin_dir.join("sandbox");
-        let ok = std::process::Command::new("cp")
-            .arg(sandbox_bin())
-            .arg(&bin)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::hard_link(&bin, bin_dir.join("deps/sandbox-0123")).unwrap();
-        ws.write(user, "marker", "");
+        let (ws, bin) = ws_with_launcher(user);
+        std::fs::hard_link(&bin, ws.join("target/release/deps/sandbox-0123")).unwrap();
         let w = ws.path.to_str().unwrap();
         for be in backends(user, &ws.path) {
             let script = "chmod 777 target/release/deps/sandbox-*; echo ran > ran";
-            let mut args = vec!["linux", "--backend", be.0, "--full-auto", "-C", w];
-            args.extend_from_slice(&["--", "sh", "-c", script]);
-            let mut cmd = clean_cmd(user, &ws.path, &bin);
-            cmd.args(&args);
-            if be.1 {
-                cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
-            }
-            let o = {
-                let _turn = turn();
-                cmd.output().unwrap()
-            };
+            let o = run_bin(&bin, user, &ws.path, be, &["--full-auto", "-C", w], script);
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert_eq!(code(&o), 125, "{what}");
             assert!(
