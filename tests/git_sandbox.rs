@@ -27,6 +27,11 @@ fn run(u: &User, cwd: &Path, backend: &str, extra: &[&str], script: &str) -> Out
     sandbox(u, cwd, &args)
 }
 
+/// `sandbox explain --full-auto --op write PATH` as `u` in `ws`.
+fn explain_write(u: &User, ws: &Path, path: &str) -> Output {
+    sandbox(u, ws, &["explain", "--full-auto", "--op", "write", path])
+}
+
 /// A shell prefix giving git an identity and no global or system config.
 const GIT_ENV: &str = "export GIT_CONFIG_NOSYSTEM=1 GIT_CONFIG_GLOBAL=/dev/null \
      GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@e GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@e; ";
@@ -426,17 +431,7 @@ fn bad_git_config_refuses_and_a_cut_search_warns() {
             stderr(&out)
         );
         // Within the default depth the nested repository is found and protected.
-        let out = sandbox(
-            u,
-            &ws,
-            &[
-                "explain",
-                "--full-auto",
-                "--op",
-                "write",
-                "d/e/f/deep/.git/config",
-            ],
-        );
+        let out = explain_write(u, &ws, "d/e/f/deep/.git/config");
         assert!(stdout(&out).contains("nested .git"), "{}", stdout(&out));
         assert!(
             !stderr(&out).contains("git_scan_max_depth"),
@@ -454,51 +449,27 @@ fn a_planted_global_config_in_a_writable_home_is_reported() {
         let home = base.join("home");
         host(u, &base.path, "mkdir home");
         for backend in linux_backends(u, &home) {
+            let plant = |extra: &[&str]| {
+                let flags = [&["--full-auto", "--strict-git"][..], extra].concat();
+                let script = "git config --global core.pager 'touch /tmp/x #' && echo SET";
+                sandbox_cmd(
+                    u,
+                    &home,
+                    &linux_args(backend, &flags, &["sh", "-c", script]),
+                )
+                .env("HOME", &home)
+                .output()
+                .unwrap()
+            };
             // By default `~/.gitconfig` is a protected startup file: the write is prevented.
-            let out = sandbox_cmd(
-                u,
-                &home,
-                &[
-                    "linux",
-                    "--backend",
-                    backend,
-                    "--full-auto",
-                    "--strict-git",
-                    "--",
-                    "sh",
-                    "-c",
-                    "git config --global core.pager 'touch /tmp/x #' && echo SET",
-                ],
-            )
-            .env("HOME", &home)
-            .output()
-            .unwrap();
+            let out = plant(&[]);
             assert!(!stdout(&out).contains("SET"), "{backend}: {}", stderr(&out));
             assert!(
                 std::fs::symlink_metadata(home.join(".gitconfig")).is_err(),
                 "{backend}: a .gitconfig was left behind"
             );
             // Without that protection, the post-run check reports the plant.
-            let out = sandbox_cmd(
-                u,
-                &home,
-                &[
-                    "linux",
-                    "--backend",
-                    backend,
-                    "--full-auto",
-                    "--strict-git",
-                    "-c",
-                    "sandbox.protected_home_files=[]",
-                    "--",
-                    "sh",
-                    "-c",
-                    "git config --global core.pager 'touch /tmp/x #' && echo SET",
-                ],
-            )
-            .env("HOME", &home)
-            .output()
-            .unwrap();
+            let out = plant(&["-c", "sandbox.protected_home_files=[]"]);
             let err = stderr(&out);
             assert!(stdout(&out).contains("SET"), "{backend}: {err}");
             assert!(
@@ -589,17 +560,7 @@ fn repositories_elsewhere_under_tmp_are_protected() {
             assert!(!g.join("hooks/pre-commit").exists(), "{what}");
             assert!(!bare.join("hooks/post-update").exists(), "{what}");
         }
-        let out = sandbox(
-            u,
-            &ws,
-            &[
-                "explain",
-                "--full-auto",
-                "--op",
-                "write",
-                g.join("hooks/pre-commit").to_str().unwrap(),
-            ],
-        );
+        let out = explain_write(u, &ws, g.join("hooks/pre-commit").to_str().unwrap());
         assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
         assert!(stdout(&out).contains("nested .git"), "{}", stdout(&out));
     }
