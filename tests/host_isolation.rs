@@ -7,7 +7,9 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use support::{assert_ok, linux_backends, sandbox, stderr, stdout, users, Dir, PYTHON};
+use support::{
+    assert_ok, linux_backends, one_case_at_a_time, sandbox, stderr, stdout, users, Dir, PYTHON,
+};
 
 /// Panics unless `out` is a refusal to set up (125) whose message contains `needle`.
 fn assert_refused(out: &std::process::Output, what: &str, needle: &str) {
@@ -44,8 +46,7 @@ fn full_auto_sh(
 /// not their registry, so one user's cleanup can remove a stub another user's bwrap run is
 /// about to mount (a documented limitation). The cases, which run as both users, take turns.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    one_case_at_a_time()
 }
 
 /// Python that calls `keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0)` and prints

@@ -227,6 +227,14 @@ pub fn turn() -> std::sync::MutexGuard<'static, ()> {
     ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whole test cases one at a time in this test binary, for suites whose cases interleave
+/// runs of root and `sbxtest` in ways a per-run [`turn`] does not cover (a host step between
+/// two runs). Taken before any [`turn`], never inside one.
+pub fn one_case_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_CASE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_CASE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 /// Runs `sandbox ARGS…` as `user` in `cwd` and collects the output, one run at a time per
 /// test binary (see [`turn`]).
 pub fn sandbox<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Output {
