@@ -343,21 +343,15 @@ fn a_denied_file_whose_name_is_not_utf8_is_never_left_readable() {
             .arg(ws.path.join(name))
             .status();
         for backend in linux_backends(u, &ws.path) {
-            let mut cmd = support::sandbox_cmd(
-                u,
-                &ws.path,
-                &[
-                    "linux",
-                    "--backend",
-                    backend,
-                    "--full-auto",
-                    "--deny-read",
-                    "*.env",
-                    "--",
-                    "cat",
-                ],
-            );
-            let out = cmd.arg(ws.path.join(name)).output().unwrap();
+            // The file name is not UTF-8: it goes on the command line as it is.
+            let flags = ["--full-auto", "--deny-read", "*.env"];
+            let mut cmd =
+                support::sandbox_cmd(u, &ws.path, &support::linux_args(backend, &flags, &["cat"]));
+            cmd.arg(ws.path.join(name));
+            let out = {
+                let _turn = support::turn();
+                cmd.output().unwrap()
+            };
             assert!(
                 !stdout(&out).contains("SECRET"),
                 "{} {backend}: read it",
