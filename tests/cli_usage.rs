@@ -8,7 +8,8 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
+use support::{code, stderr};
 
 /// `sandbox ARGS…` in `cwd` with `HOME` (and no `CODEX_HOME` unless set by the caller).
 fn sandbox(home: &Path, cwd: &Path, args: &[&str]) -> Command {
@@ -20,14 +21,6 @@ fn sandbox(home: &Path, cwd: &Path, args: &[&str]) -> Command {
         .env("HOME", home)
         .env("LANG", "C");
     c
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// A home directory with a secret key and a `.codex/`, and a workspace beside it.

@@ -7,6 +7,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::code;
 
 fn sandbox() -> Command {
     let mut c = Command::new(support::sandbox_bin());
@@ -35,10 +36,6 @@ fn workspace() -> Ws {
 
 fn explain(args: &[&str]) -> Output {
     sandbox().arg("explain").args(args).output().unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::stderr;
 
 fn sandbox(args: &[&str], cwd: &Path) -> Output {
     let mut c = Command::new(support::sandbox_bin());
@@ -22,10 +23,6 @@ fn sandbox(args: &[&str], cwd: &Path) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// How macOS spells `p`: `/tmp/...` is `/private/tmp/...`.

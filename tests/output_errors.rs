@@ -12,6 +12,7 @@ use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
+use support::{code, stderr};
 
 fn sandbox() -> Command {
     let mut c = Command::new(support::sandbox_bin());
@@ -26,16 +27,6 @@ fn dev_full() -> File {
         .write(true)
         .open("/dev/full")
         .expect("open /dev/full")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal: {:?}", o.status))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Fails when the binary panicked (Rust's panic message, or its exit code 101).

@@ -62,10 +62,6 @@ fn ws_with_launcher(user: &User) -> (Dir, PathBuf) {
     (ws, bin)
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
-}
-
 /// A config file (outside the workspace) owned by `user`.
 fn config(user: &User, text: &str) -> (Dir, String) {
     let d = Dir::new(user, Path::new("/tmp"));

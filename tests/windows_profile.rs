@@ -7,6 +7,7 @@
 mod support;
 
 use std::process::{Command, Output};
+use support::stderr;
 
 fn sandbox() -> Command {
     let mut c = Command::new(support::sandbox_bin());
@@ -23,10 +24,6 @@ fn workspace(git: bool) -> (tempfile::TempDir, String) {
         std::fs::create_dir_all(ws.join(".git")).unwrap();
     }
     (dir, ws.display().to_string())
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn profile(args: &[&str]) -> Output {

@@ -286,6 +286,13 @@ pub fn assert_ok(out: &Output, what: &str) {
     );
 }
 
+/// The exit code; panics when the process was killed by a signal.
+pub fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {:?}", out.status))
+}
+
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
