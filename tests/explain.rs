@@ -6,15 +6,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use support::code;
-
-fn sandbox() -> Command {
-    let mut c = Command::new(support::sandbox_bin());
-    // Never the developer's own ~/.codex/config.toml.
-    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
-    c
-}
+use support::sandbox_as_runner as sandbox;
 
 /// A workspace with `.git/`, `.codex/config.toml` and `sub/`, outside `/tmp`'s implicit root.
 struct Ws {

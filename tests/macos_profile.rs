@@ -7,13 +7,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use support::stderr;
 
 fn sandbox(args: &[&str], cwd: &Path) -> Output {
-    let mut c = Command::new(support::sandbox_bin());
-    // Never the developer's own ~/.codex/config.toml.
-    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
+    let mut c = support::sandbox_as_runner();
     c.args(args)
         .current_dir(cwd)
         .env_remove("TMPDIR")

@@ -11,15 +11,9 @@ mod support;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
+use support::sandbox_as_runner as sandbox;
 use support::{code, stderr};
-
-fn sandbox() -> Command {
-    let mut c = Command::new(support::sandbox_bin());
-    // Never the developer's own ~/.codex/config.toml.
-    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
-    c
-}
 
 /// `/dev/full`, opened for writing: every write fails with ENOSPC.
 fn dev_full() -> File {

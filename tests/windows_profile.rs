@@ -6,15 +6,9 @@
 // from a writable root refuses).
 mod support;
 
-use std::process::{Command, Output};
+use std::process::Output;
+use support::sandbox_as_runner as sandbox;
 use support::stderr;
-
-fn sandbox() -> Command {
-    let mut c = Command::new(support::sandbox_bin());
-    // Never the developer's own ~/.codex/config.toml.
-    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
-    c
-}
 
 /// A canonical temp workspace; with `git`, it holds a `.git` directory.
 fn workspace(git: bool) -> (tempfile::TempDir, String) {

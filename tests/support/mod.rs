@@ -118,6 +118,14 @@ pub fn sandbox_bin() -> &'static Path {
     })
 }
 
+/// The sandbox binary run by the test runner itself, in its environment except that no
+/// developer config is read (`CODEX_HOME` points nowhere).
+pub fn sandbox_as_runner() -> Command {
+    let mut c = Command::new(sandbox_bin());
+    c.env("CODEX_HOME", NO_CODEX_HOME);
+    c
+}
+
 /// A fresh directory under /tmp owned by `user`, removed on drop.
 pub struct Dir {
     pub path: PathBuf,
