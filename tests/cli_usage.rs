@@ -8,7 +8,7 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 use support::{code, stderr};
 
 /// `sandbox ARGS…` in `cwd` with `HOME` (and no `CODEX_HOME` unless set by the caller).
@@ -28,6 +28,13 @@ struct Home {
     _dir: tempfile::TempDir,
     home: PathBuf,
     ws: PathBuf,
+}
+
+impl Home {
+    /// `sandbox ARGS…` in the workspace with this home.
+    fn run(&self, args: &[&str]) -> Output {
+        sandbox(&self.home, &self.ws, args).output().unwrap()
+    }
 }
 
 fn home() -> Home {
@@ -55,9 +62,7 @@ const DEV_PROFILE: &str = "default_permissions = \"dev\"\n\
 #[test]
 fn a_typo_in_an_option_is_a_usage_error_naming_it() {
     let h = home();
-    let o = sandbox(&h.home, &h.ws, &["linux", "--full-atuo", "--", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--full-atuo", "--", "true"]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert_eq!(
         stderr(&o),
@@ -65,9 +70,7 @@ fn a_typo_in_an_option_is_a_usage_error_naming_it() {
          hint: did you mean --full-auto? A command starting with `-` goes after `--`\n"
     );
     // Without `--` too, and for an option nothing resembles.
-    let o = sandbox(&h.home, &h.ws, &["linux", "--frobnicate", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--frobnicate", "true"]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert_eq!(
         stderr(&o),
@@ -75,9 +78,7 @@ fn a_typo_in_an_option_is_a_usage_error_naming_it() {
          hint: see `sandbox help`; a command starting with `-` goes after `--`\n"
     );
     // After `--` a word starting with `-` is the command (and not found: 127).
-    let o = sandbox(&h.home, &h.ws, &["linux", "--", "--frobnicate"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--", "--frobnicate"]);
     assert_eq!(code(&o), 127, "{}", stderr(&o));
 }
 
@@ -160,9 +161,7 @@ fn a_mode_and_a_profile_with_deny_rules_are_refused_naming_both() {
         format!("sandbox_mode = \"workspace-write\"\n{DEV_PROFILE}"),
     )
     .unwrap();
-    let o = sandbox(&h.home, &h.ws, &["linux", "--config", c, "--", "cat", key])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--config", c, "--", "cat", key]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert_eq!(
         stderr(&o),
@@ -195,9 +194,7 @@ fn codex_home_config_is_read_without_config_flag() {
     let cfg = h.home.join(".codex/config.toml");
     std::fs::write(&cfg, DEV_PROFILE).unwrap();
 
-    let o = sandbox(&h.home, &h.ws, &["linux", "-v", "--", "cat", key])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "-v", "--", "cat", key]);
     assert_eq!(
         code(&o),
         1,
@@ -215,9 +212,7 @@ fn codex_home_config_is_read_without_config_flag() {
     );
 
     // --no-config reads nothing (the default read-only preset reads the key).
-    let o = sandbox(&h.home, &h.ws, &["linux", "--no-config", "--", "cat", key])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--no-config", "--", "cat", key]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
     // $CODEX_HOME beats ~/.codex; an empty one there means no config.
@@ -267,9 +262,7 @@ fn a_found_config_inside_a_writable_root_is_refused() {
 #[test]
 fn a_profile_without_any_config_says_none_was_read() {
     let h = home();
-    let o = sandbox(&h.home, &h.ws, &["linux", "-P", "dev", "--", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "-P", "dev", "--", "true"]);
     assert_eq!(code(&o), 125);
     assert_eq!(
         stderr(&o),
@@ -281,9 +274,7 @@ fn a_profile_without_any_config_says_none_was_read() {
 #[test]
 fn verbose_says_how_to_allow_the_network() {
     let h = home();
-    let o = sandbox(&h.home, &h.ws, &["linux", "-v", "--", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "-v", "--", "true"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains(
@@ -294,9 +285,7 @@ fn verbose_says_how_to_allow_the_network() {
         "{}",
         stderr(&o)
     );
-    let o = sandbox(&h.home, &h.ws, &["linux", "-v", "--network", "--", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "-v", "--network", "--", "true"]);
     assert!(
         stderr(&o).contains("sandbox: network: full\n"),
         "{}",
@@ -375,7 +364,7 @@ fn explain_names_the_startup_file_rule_and_the_list_is_configurable() {
 fn doctor_prints_a_verdict_first_and_the_config_it_would_read() {
     let h = home();
     std::fs::write(h.home.join(".codex/config.toml"), "").unwrap();
-    let o = sandbox(&h.home, &h.ws, &["doctor"]).output().unwrap();
+    let o = h.run(&["doctor"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     let mut lines = text.lines();
