@@ -299,21 +299,14 @@ fn explain_names_the_startup_file_rule_and_the_list_is_configurable() {
     std::fs::write(h.home.join(".bashrc"), "# mine\n").unwrap();
     let home = h.home.to_str().unwrap();
     let bashrc = format!("{home}/.bashrc");
-    let o = sandbox(
-        &h.home,
-        &h.ws,
-        &[
-            "explain",
-            "--full-auto",
-            "-C",
-            home,
-            "--op",
-            "write",
-            &bashrc,
-        ],
-    )
-    .output()
-    .unwrap();
+    // `explain --full-auto -C HOME EXTRA… --op write ~/.bashrc`.
+    let write_bashrc = |extra: &[&str]| {
+        let mut args = vec!["explain", "--full-auto", "-C", home];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--op", "write", &bashrc]);
+        h.run(&args)
+    };
+    let o = write_bashrc(&[]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     // (The root named is the first that contains it: /tmp, or the home itself.)
     assert!(
@@ -323,36 +316,14 @@ fn explain_names_the_startup_file_rule_and_the_list_is_configurable() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    let o = sandbox(
-        &h.home,
-        &h.ws,
-        &[
-            "explain",
-            "--full-auto",
-            "-C",
-            home,
-            "-c",
-            "sandbox.protected_home_files=[]",
-            "--op",
-            "write",
-            &bashrc,
-        ],
-    )
-    .output()
-    .unwrap();
+    let o = write_bashrc(&["-c", "sandbox.protected_home_files=[]"]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
-    let o = sandbox(
-        &h.home,
-        &h.ws,
-        &[
-            "explain",
-            "-c",
-            "sandbox.protected_home_files=[\"../x\"]",
-            "/",
-        ],
-    )
-    .output()
-    .unwrap();
+    let o = h.run(&[
+        "explain",
+        "-c",
+        "sandbox.protected_home_files=[\"../x\"]",
+        "/",
+    ]);
     assert_eq!(code(&o), 125);
     assert_eq!(
         stderr(&o),
