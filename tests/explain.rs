@@ -91,28 +91,22 @@ fn presets_and_deny_globs() {
     );
     let env = format!("{w}/sub/x.env");
     let txt = format!("{w}/sub/x.txt");
-    let o = explain(&[
-        "--full-auto",
-        "-C",
-        w,
-        "--deny-read",
-        "**/*.env",
-        "--op",
-        "read",
-        &env,
-    ]);
+    let read_with_env_glob = |p: &str| {
+        explain(&[
+            "--full-auto",
+            "-C",
+            w,
+            "--deny-read",
+            "**/*.env",
+            "--op",
+            "read",
+            p,
+        ])
+    };
+    let o = read_with_env_glob(&env);
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stdout).contains("files created later are not masked"));
-    let o = explain(&[
-        "--full-auto",
-        "-C",
-        w,
-        "--deny-read",
-        "**/*.env",
-        "--op",
-        "read",
-        &txt,
-    ]);
+    let o = read_with_env_glob(&txt);
     assert_eq!(code(&o), 0);
 }
 
