@@ -62,6 +62,17 @@ fn ws_with_launcher(user: &User) -> (Dir, PathBuf) {
     (ws, bin)
 }
 
+/// A fresh world-writable sticky directory (mode 1777, as /tmp), removed with the `TempDir`.
+fn sticky_dir() -> (tempfile::TempDir, PathBuf) {
+    let shared = tempfile::Builder::new()
+        .prefix("sbx-e2e-sticky-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let sd = shared.path().canonicalize().unwrap();
+    std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    (shared, sd)
+}
+
 /// A config file (outside the workspace) owned by `user`.
 fn config(user: &User, text: &str) -> (Dir, String) {
     let d = Dir::new(user, Path::new("/tmp"));
@@ -279,11 +290,7 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
             .output()
             .unwrap();
         assert_eq!(code(&o), 1, "{}", stdout(&o));
-        assert!(
-            stdout(&o).contains("the sandbox executable"),
-            "{}",
-            stdout(&o)
-        );
+        assert_contains(&stdout(&o), "the sandbox executable");
     }
 }
 
@@ -337,11 +344,7 @@ fn a_bwrap_inside_a_writable_root_is_refused() {
             ],
         );
         assert_eq!(code(&o), 125, "{}: {}", user.name, stderr(&o));
-        assert!(
-            stderr(&o).contains("directories the sandbox can write are skipped"),
-            "{}",
-            stderr(&o)
-        );
+        assert_contains(&stderr(&o), "directories the sandbox can write are skipped");
     }
 }
 
@@ -419,12 +422,7 @@ fn a_foreign_link_in_a_sticky_directory_does_not_block_the_run() {
         return;
     };
     // A shared sticky directory like /tmp (the real /tmp is shared with other test runs).
-    let shared = tempfile::Builder::new()
-        .prefix("sbx-e2e-sticky-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let sd = shared.path().canonicalize().unwrap();
-    std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (_shared, sd) = sticky_dir();
     let link = sd.join(".codex");
     std::os::unix::fs::symlink("elsewhere", &link).unwrap();
     let nobody = std::process::Command::new("chown")
@@ -537,12 +535,7 @@ fn a_foreign_link_is_held_as_it_is_for_root() {
         return;
     };
     // A private sticky directory (not the real /tmp, shared with other test runs).
-    let shared = tempfile::Builder::new()
-        .prefix("sbx-e2e-sticky-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let sd = shared.path().canonicalize().unwrap();
-    std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (_shared, sd) = sticky_dir();
     let link = sd.join(".codex");
     let plant = || {
         let _ = std::fs::remove_file(&link);

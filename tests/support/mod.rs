@@ -294,6 +294,11 @@ pub fn assert_ok(out: &Output, what: &str) {
     );
 }
 
+/// Panics unless `text` contains `needle`, showing the whole text.
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+}
+
 /// The exit code; panics when the process was killed by a signal.
 pub fn code(out: &Output) -> i32 {
     out.status
