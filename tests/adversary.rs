@@ -143,45 +143,33 @@ fn a_process_left_by_a_killed_sandbox_cannot_create_git_after_a_later_run() {
              exec sleep 30",
             g = git.display()
         );
-        let mut first = support::sandbox_cmd(
-            user,
-            &ws.path,
-            &[
-                "linux",
-                "--backend",
-                "landlock",
-                "--full-auto",
-                "--",
-                "sh",
-                "-c",
-                &script,
-            ],
-        )
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-        for _ in 0..50 {
-            if git.is_dir() {
-                break;
+        let flags = ["--full-auto"];
+        {
+            let _turn = support::turn();
+            let mut first = support::sandbox_cmd(
+                user,
+                &ws.path,
+                &support::linux_args("landlock", &flags, &["sh", "-c", &script]),
+            )
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+            for _ in 0..50 {
+                if git.is_dir() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(100));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            std::thread::sleep(Duration::from_millis(500));
+            first.kill().unwrap(); // SIGKILL
+            first.wait().unwrap();
         }
-        std::thread::sleep(Duration::from_millis(500));
-        first.kill().unwrap(); // SIGKILL
-        first.wait().unwrap();
 
         let later = sandbox(
             user,
             &ws.path,
-            &[
-                "linux",
-                "--backend",
-                "landlock",
-                "--full-auto",
-                "--",
-                "true",
-            ],
+            &support::linux_args("landlock", &flags, &["true"]),
         );
         assert!(later.status.success(), "{}", stderr(&later));
         std::thread::sleep(Duration::from_millis(4500));

@@ -9,6 +9,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use support::{code, stderr};
 
 /// `sandbox ARGS…` in `cwd` with `HOME` (and no `CODEX_HOME` unless set by the caller).
 fn sandbox(home: &Path, cwd: &Path, args: &[&str]) -> Command {
@@ -22,19 +23,18 @@ fn sandbox(home: &Path, cwd: &Path, args: &[&str]) -> Command {
     c
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
 /// A home directory with a secret key and a `.codex/`, and a workspace beside it.
 struct Home {
     _dir: tempfile::TempDir,
     home: PathBuf,
     ws: PathBuf,
+}
+
+impl Home {
+    /// `sandbox ARGS…` in the workspace with this home.
+    fn run(&self, args: &[&str]) -> Output {
+        sandbox(&self.home, &self.ws, args).output().unwrap()
+    }
 }
 
 fn home() -> Home {
@@ -62,9 +62,7 @@ const DEV_PROFILE: &str = "default_permissions = \"dev\"\n\
 #[test]
 fn a_typo_in_an_option_is_a_usage_error_naming_it() {
     let h = home();
-    let o = sandbox(&h.home, &h.ws, &["linux", "--full-atuo", "--", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--full-atuo", "--", "true"]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert_eq!(
         stderr(&o),
@@ -72,9 +70,7 @@ fn a_typo_in_an_option_is_a_usage_error_naming_it() {
          hint: did you mean --full-auto? A command starting with `-` goes after `--`\n"
     );
     // Without `--` too, and for an option nothing resembles.
-    let o = sandbox(&h.home, &h.ws, &["linux", "--frobnicate", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--frobnicate", "true"]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert_eq!(
         stderr(&o),
@@ -82,9 +78,7 @@ fn a_typo_in_an_option_is_a_usage_error_naming_it() {
          hint: see `sandbox help`; a command starting with `-` goes after `--`\n"
     );
     // After `--` a word starting with `-` is the command (and not found: 127).
-    let o = sandbox(&h.home, &h.ws, &["linux", "--", "--frobnicate"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--", "--frobnicate"]);
     assert_eq!(code(&o), 127, "{}", stderr(&o));
 }
 
@@ -167,9 +161,7 @@ fn a_mode_and_a_profile_with_deny_rules_are_refused_naming_both() {
         format!("sandbox_mode = \"workspace-write\"\n{DEV_PROFILE}"),
     )
     .unwrap();
-    let o = sandbox(&h.home, &h.ws, &["linux", "--config", c, "--", "cat", key])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--config", c, "--", "cat", key]);
     assert_eq!(code(&o), 125, "{}", stderr(&o));
     assert_eq!(
         stderr(&o),
@@ -202,9 +194,7 @@ fn codex_home_config_is_read_without_config_flag() {
     let cfg = h.home.join(".codex/config.toml");
     std::fs::write(&cfg, DEV_PROFILE).unwrap();
 
-    let o = sandbox(&h.home, &h.ws, &["linux", "-v", "--", "cat", key])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "-v", "--", "cat", key]);
     assert_eq!(
         code(&o),
         1,
@@ -222,9 +212,7 @@ fn codex_home_config_is_read_without_config_flag() {
     );
 
     // --no-config reads nothing (the default read-only preset reads the key).
-    let o = sandbox(&h.home, &h.ws, &["linux", "--no-config", "--", "cat", key])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "--no-config", "--", "cat", key]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
 
     // $CODEX_HOME beats ~/.codex; an empty one there means no config.
@@ -274,9 +262,7 @@ fn a_found_config_inside_a_writable_root_is_refused() {
 #[test]
 fn a_profile_without_any_config_says_none_was_read() {
     let h = home();
-    let o = sandbox(&h.home, &h.ws, &["linux", "-P", "dev", "--", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "-P", "dev", "--", "true"]);
     assert_eq!(code(&o), 125);
     assert_eq!(
         stderr(&o),
@@ -288,9 +274,7 @@ fn a_profile_without_any_config_says_none_was_read() {
 #[test]
 fn verbose_says_how_to_allow_the_network() {
     let h = home();
-    let o = sandbox(&h.home, &h.ws, &["linux", "-v", "--", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "-v", "--", "true"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     assert!(
         stderr(&o).contains(
@@ -301,9 +285,7 @@ fn verbose_says_how_to_allow_the_network() {
         "{}",
         stderr(&o)
     );
-    let o = sandbox(&h.home, &h.ws, &["linux", "-v", "--network", "--", "true"])
-        .output()
-        .unwrap();
+    let o = h.run(&["linux", "-v", "--network", "--", "true"]);
     assert!(
         stderr(&o).contains("sandbox: network: full\n"),
         "{}",
@@ -317,21 +299,14 @@ fn explain_names_the_startup_file_rule_and_the_list_is_configurable() {
     std::fs::write(h.home.join(".bashrc"), "# mine\n").unwrap();
     let home = h.home.to_str().unwrap();
     let bashrc = format!("{home}/.bashrc");
-    let o = sandbox(
-        &h.home,
-        &h.ws,
-        &[
-            "explain",
-            "--full-auto",
-            "-C",
-            home,
-            "--op",
-            "write",
-            &bashrc,
-        ],
-    )
-    .output()
-    .unwrap();
+    // `explain --full-auto -C HOME EXTRA… --op write ~/.bashrc`.
+    let write_bashrc = |extra: &[&str]| {
+        let mut args = vec!["explain", "--full-auto", "-C", home];
+        args.extend_from_slice(extra);
+        args.extend_from_slice(&["--op", "write", &bashrc]);
+        h.run(&args)
+    };
+    let o = write_bashrc(&[]);
     assert_eq!(code(&o), 1, "{}", stderr(&o));
     // (The root named is the first that contains it: /tmp, or the home itself.)
     assert!(
@@ -341,36 +316,14 @@ fn explain_names_the_startup_file_rule_and_the_list_is_configurable() {
         "{}",
         String::from_utf8_lossy(&o.stdout)
     );
-    let o = sandbox(
-        &h.home,
-        &h.ws,
-        &[
-            "explain",
-            "--full-auto",
-            "-C",
-            home,
-            "-c",
-            "sandbox.protected_home_files=[]",
-            "--op",
-            "write",
-            &bashrc,
-        ],
-    )
-    .output()
-    .unwrap();
+    let o = write_bashrc(&["-c", "sandbox.protected_home_files=[]"]);
     assert_eq!(code(&o), 0, "{}", String::from_utf8_lossy(&o.stdout));
-    let o = sandbox(
-        &h.home,
-        &h.ws,
-        &[
-            "explain",
-            "-c",
-            "sandbox.protected_home_files=[\"../x\"]",
-            "/",
-        ],
-    )
-    .output()
-    .unwrap();
+    let o = h.run(&[
+        "explain",
+        "-c",
+        "sandbox.protected_home_files=[\"../x\"]",
+        "/",
+    ]);
     assert_eq!(code(&o), 125);
     assert_eq!(
         stderr(&o),
@@ -382,7 +335,7 @@ fn explain_names_the_startup_file_rule_and_the_list_is_configurable() {
 fn doctor_prints_a_verdict_first_and_the_config_it_would_read() {
     let h = home();
     std::fs::write(h.home.join(".codex/config.toml"), "").unwrap();
-    let o = sandbox(&h.home, &h.ws, &["doctor"]).output().unwrap();
+    let o = h.run(&["doctor"]);
     assert_eq!(code(&o), 0, "{}", stderr(&o));
     let text = String::from_utf8_lossy(&o.stdout);
     let mut lines = text.lines();

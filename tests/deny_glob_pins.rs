@@ -8,20 +8,6 @@ mod support;
 use std::path::Path;
 use support::*;
 
-/// `sandbox explain ARGS… --op OP PATH` as `user`: whether the oracle allows it.
-fn explain_allows(user: &User, cwd: &Path, args: &[&str], op: &str, path: &Path) -> bool {
-    let mut all = vec!["explain"];
-    all.extend_from_slice(args);
-    let p = path.to_str().unwrap();
-    all.extend_from_slice(&["--op", op, p]);
-    let o = sandbox(user, cwd, &all);
-    match o.status.code() {
-        Some(0) => true,
-        Some(1) => false,
-        _ => panic!("explain {all:?}: {:?}\n{}", o.status, stderr(&o)),
-    }
-}
-
 #[test]
 fn directories_above_a_deny_glob_match_cannot_be_renamed() {
     for user in users() {

@@ -6,14 +6,9 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn sandbox() -> Command {
-    let mut c = Command::new(support::sandbox_bin());
-    // Never the developer's own ~/.codex/config.toml.
-    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
-    c
-}
+use std::process::Output;
+use support::code;
+use support::sandbox_as_runner as sandbox;
 
 /// A workspace with `.git/`, `.codex/config.toml` and `sub/`, outside `/tmp`'s implicit root.
 struct Ws {
@@ -35,10 +30,6 @@ fn workspace() -> Ws {
 
 fn explain(args: &[&str]) -> Output {
     sandbox().arg("explain").args(args).output().unwrap()
-}
-
-fn code(o: &Output) -> i32 {
-    o.status.code().expect("exited normally")
 }
 
 #[test]
@@ -100,28 +91,22 @@ fn presets_and_deny_globs() {
     );
     let env = format!("{w}/sub/x.env");
     let txt = format!("{w}/sub/x.txt");
-    let o = explain(&[
-        "--full-auto",
-        "-C",
-        w,
-        "--deny-read",
-        "**/*.env",
-        "--op",
-        "read",
-        &env,
-    ]);
+    let read_with_env_glob = |p: &str| {
+        explain(&[
+            "--full-auto",
+            "-C",
+            w,
+            "--deny-read",
+            "**/*.env",
+            "--op",
+            "read",
+            p,
+        ])
+    };
+    let o = read_with_env_glob(&env);
     assert_eq!(code(&o), 1);
     assert!(String::from_utf8_lossy(&o.stdout).contains("files created later are not masked"));
-    let o = explain(&[
-        "--full-auto",
-        "-C",
-        w,
-        "--deny-read",
-        "**/*.env",
-        "--op",
-        "read",
-        &txt,
-    ]);
+    let o = read_with_env_glob(&txt);
     assert_eq!(code(&o), 0);
 }
 

@@ -11,20 +11,24 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 use support::*;
 
-/// Runs `sandbox linux --backend BACKEND EXTRA… -- sh -c SCRIPT` as `u` in `cwd`.
 /// The cases take turns: runs of root and `sbxtest` at the same time share the `/tmp`
 /// placeholders (`/tmp/.agents`) but not their registry, and one user's cleanup can then
 /// remove a placeholder the other's bwrap is about to mount (README, Known limits).
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    one_case_at_a_time()
 }
 
+/// Runs `sandbox linux --backend BACKEND --full-auto EXTRA… -- sh -c SCRIPT` as `u` in `cwd`.
 fn run(u: &User, cwd: &Path, backend: &str, extra: &[&str], script: &str) -> Output {
     let mut args = vec!["linux", "--backend", backend, "--full-auto"];
     args.extend_from_slice(extra);
     args.extend_from_slice(&["--", "sh", "-c", script]);
     sandbox(u, cwd, &args)
+}
+
+/// `sandbox explain --full-auto --op write PATH` as `u` in `ws`.
+fn explain_write(u: &User, ws: &Path, path: &str) -> Output {
+    sandbox(u, ws, &["explain", "--full-auto", "--op", "write", path])
 }
 
 /// A shell prefix giving git an identity and no global or system config.
@@ -36,6 +40,15 @@ fn host(u: &User, cwd: &Path, script: &str) -> String {
     let out = shell_as(u, cwd, &format!("{GIT_ENV}{script}"));
     assert_ok(&out, &format!("host script as {}: {script}", u.name));
     stdout(&out)
+}
+
+/// For each user: a fresh base directory and a repository `ws` with one commit in it.
+fn user_repos() -> impl Iterator<Item = (&'static User, Dir, PathBuf)> {
+    users().iter().map(|u| {
+        let base = Dir::new(u, Path::new("/tmp"));
+        let ws = make_repo(u, &base.path, "ws");
+        (u, base, ws)
+    })
 }
 
 /// A repository with one commit at `dir` (created).
@@ -142,9 +155,7 @@ fn commit_mode_commits_while_config_and_hooks_stay_read_only() {
 #[test]
 fn explain_and_profile_name_the_git_rules() {
     let _serial = serial();
-    for u in users() {
-        let base = Dir::new(u, Path::new("/tmp"));
-        let ws = make_repo(u, &base.path, "ws");
+    for (u, _base, ws) in user_repos() {
         let ask = |extra: &[&str], path: &str| {
             let mut args = vec!["explain", "--full-auto", "--op", "write"];
             args.extend_from_slice(extra);
@@ -320,9 +331,7 @@ fn planted_git_settings_are_prevented_or_reported() {
 #[test]
 fn a_new_nested_repository_with_a_plant_is_reported_not_blocked() {
     let _serial = serial();
-    for u in users() {
-        let base = Dir::new(u, Path::new("/tmp"));
-        let ws = make_repo(u, &base.path, "ws");
+    for (u, base, ws) in user_repos() {
         for backend in linux_backends(u, &ws) {
             let marker = base.join(&format!("MARK-{backend}"));
             let dir = format!("new-{backend}");
@@ -352,9 +361,7 @@ fn git_init_and_cargo_new_keep_working_in_both_modes() {
     ]
     .into_iter()
     .find(|c| Path::new(c).exists());
-    for u in users() {
-        let base = Dir::new(u, Path::new("/tmp"));
-        let ws = make_repo(u, &base.path, "ws");
+    for (u, _base, ws) in user_repos() {
         for backend in linux_backends(u, &ws) {
             for (i, mode) in [&[][..], &["--allow-git-commit"][..]].iter().enumerate() {
                 let what = format!("{backend} {mode:?} as {}", u.name);
@@ -394,9 +401,7 @@ fn git_init_and_cargo_new_keep_working_in_both_modes() {
 #[test]
 fn bad_git_config_refuses_and_a_cut_search_warns() {
     let _serial = serial();
-    for u in users() {
-        let base = Dir::new(u, Path::new("/tmp"));
-        let ws = make_repo(u, &base.path, "ws");
+    for (u, _base, ws) in user_repos() {
         let out = sandbox(
             u,
             &ws,
@@ -426,17 +431,7 @@ fn bad_git_config_refuses_and_a_cut_search_warns() {
             stderr(&out)
         );
         // Within the default depth the nested repository is found and protected.
-        let out = sandbox(
-            u,
-            &ws,
-            &[
-                "explain",
-                "--full-auto",
-                "--op",
-                "write",
-                "d/e/f/deep/.git/config",
-            ],
-        );
+        let out = explain_write(u, &ws, "d/e/f/deep/.git/config");
         assert!(stdout(&out).contains("nested .git"), "{}", stdout(&out));
         assert!(
             !stderr(&out).contains("git_scan_max_depth"),
@@ -454,51 +449,27 @@ fn a_planted_global_config_in_a_writable_home_is_reported() {
         let home = base.join("home");
         host(u, &base.path, "mkdir home");
         for backend in linux_backends(u, &home) {
+            let plant = |extra: &[&str]| {
+                let flags = [&["--full-auto", "--strict-git"][..], extra].concat();
+                let script = "git config --global core.pager 'touch /tmp/x #' && echo SET";
+                sandbox_cmd(
+                    u,
+                    &home,
+                    &linux_args(backend, &flags, &["sh", "-c", script]),
+                )
+                .env("HOME", &home)
+                .output()
+                .unwrap()
+            };
             // By default `~/.gitconfig` is a protected startup file: the write is prevented.
-            let out = sandbox_cmd(
-                u,
-                &home,
-                &[
-                    "linux",
-                    "--backend",
-                    backend,
-                    "--full-auto",
-                    "--strict-git",
-                    "--",
-                    "sh",
-                    "-c",
-                    "git config --global core.pager 'touch /tmp/x #' && echo SET",
-                ],
-            )
-            .env("HOME", &home)
-            .output()
-            .unwrap();
+            let out = plant(&[]);
             assert!(!stdout(&out).contains("SET"), "{backend}: {}", stderr(&out));
             assert!(
                 std::fs::symlink_metadata(home.join(".gitconfig")).is_err(),
                 "{backend}: a .gitconfig was left behind"
             );
             // Without that protection, the post-run check reports the plant.
-            let out = sandbox_cmd(
-                u,
-                &home,
-                &[
-                    "linux",
-                    "--backend",
-                    backend,
-                    "--full-auto",
-                    "--strict-git",
-                    "-c",
-                    "sandbox.protected_home_files=[]",
-                    "--",
-                    "sh",
-                    "-c",
-                    "git config --global core.pager 'touch /tmp/x #' && echo SET",
-                ],
-            )
-            .env("HOME", &home)
-            .output()
-            .unwrap();
+            let out = plant(&["-c", "sandbox.protected_home_files=[]"]);
             let err = stderr(&out);
             assert!(stdout(&out).contains("SET"), "{backend}: {err}");
             assert!(
@@ -514,9 +485,7 @@ fn a_planted_global_config_in_a_writable_home_is_reported() {
 #[test]
 fn landlock_without_a_mount_namespace_refuses_and_best_effort_still_reports() {
     let _serial = serial();
-    for u in users() {
-        let base = Dir::new(u, Path::new("/tmp"));
-        let ws = make_repo(u, &base.path, "ws");
+    for (u, base, ws) in user_repos() {
         let marker = base.join("MARK");
         let plant = format!(
             "git config core.fsmonitor '{}' && echo PLANTED",
@@ -589,17 +558,7 @@ fn repositories_elsewhere_under_tmp_are_protected() {
             assert!(!g.join("hooks/pre-commit").exists(), "{what}");
             assert!(!bare.join("hooks/post-update").exists(), "{what}");
         }
-        let out = sandbox(
-            u,
-            &ws,
-            &[
-                "explain",
-                "--full-auto",
-                "--op",
-                "write",
-                g.join("hooks/pre-commit").to_str().unwrap(),
-            ],
-        );
+        let out = explain_write(u, &ws, g.join("hooks/pre-commit").to_str().unwrap());
         assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
         assert!(stdout(&out).contains("nested .git"), "{}", stdout(&out));
     }

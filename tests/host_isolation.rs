@@ -7,7 +7,9 @@ mod support;
 
 use std::path::Path;
 use std::process::Command;
-use support::{assert_ok, linux_backends, sandbox, stderr, stdout, users, Dir, PYTHON};
+use support::{
+    assert_ok, linux_backends, one_case_at_a_time, sandbox, stderr, stdout, users, Dir, PYTHON,
+};
 
 /// Panics unless `out` is a refusal to set up (125) whose message contains `needle`.
 fn assert_refused(out: &std::process::Output, what: &str, needle: &str) {
@@ -44,8 +46,7 @@ fn full_auto_sh(
 /// not their registry, so one user's cleanup can remove a stub another user's bwrap run is
 /// about to mount (a documented limitation). The cases, which run as both users, take turns.
 fn serial() -> std::sync::MutexGuard<'static, ()> {
-    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+    one_case_at_a_time()
 }
 
 /// Python that calls `keyctl(KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0)` and prints
@@ -342,21 +343,15 @@ fn a_denied_file_whose_name_is_not_utf8_is_never_left_readable() {
             .arg(ws.path.join(name))
             .status();
         for backend in linux_backends(u, &ws.path) {
-            let mut cmd = support::sandbox_cmd(
-                u,
-                &ws.path,
-                &[
-                    "linux",
-                    "--backend",
-                    backend,
-                    "--full-auto",
-                    "--deny-read",
-                    "*.env",
-                    "--",
-                    "cat",
-                ],
-            );
-            let out = cmd.arg(ws.path.join(name)).output().unwrap();
+            // The file name is not UTF-8: it goes on the command line as it is.
+            let flags = ["--full-auto", "--deny-read", "*.env"];
+            let mut cmd =
+                support::sandbox_cmd(u, &ws.path, &support::linux_args(backend, &flags, &["cat"]));
+            cmd.arg(ws.path.join(name));
+            let out = {
+                let _turn = support::turn();
+                cmd.output().unwrap()
+            };
             assert!(
                 !stdout(&out).contains("SECRET"),
                 "{} {backend}: read it",

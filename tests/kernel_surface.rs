@@ -18,8 +18,8 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 use support::{
-    as_user, linux_backends, sandbox, sandbox_bin, sandbox_cmd, stderr, stdout, users, Dir, User,
-    PYTHON,
+    as_user, linux_backends, on_a_terminal_typing_ctrl_c, sandbox, sandbox_bin, sandbox_cmd,
+    stderr, stdout, users, Dir, User, PYTHON,
 };
 
 /// Runs of different users share the placeholder stubs under `/tmp` but not their registry
@@ -495,31 +495,7 @@ fn a_command_killed_by_signal_n_exits_128_plus_n() {
 #[test]
 fn ctrl_c_on_a_terminal_reaches_the_commands_handler() {
     let _turn = serial();
-    // Python runs `sandbox` on a new pty, waits for READY, types Ctrl-C, and prints the
-    // output and the exit status.
-    const DRIVER: &str = r#"
-import os, pty, sys, time
-pid, fd = pty.fork()
-if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
-out = b""
-deadline = time.time() + 20
-while b"READY" not in out and time.time() < deadline:
-    out += os.read(fd, 4096)
-time.sleep(0.3)
-os.write(fd, b"\x03")
-while True:
-    try:
-        chunk = os.read(fd, 4096)
-    except OSError:
-        break
-    if not chunk:
-        break
-    out += chunk
-_, status = os.waitpid(pid, 0)
-print(out.decode(errors="replace"))
-print("STATUS", os.waitstatus_to_exitcode(status))
-"#;
+    // `sandbox` runs on a new pty; Ctrl-C is typed once it printed READY.
     let bin = sandbox_bin().to_str().unwrap();
     for u in users() {
         let ws = Dir::new(u, Path::new("/tmp"));
@@ -534,14 +510,7 @@ print("STATUS", os.waitstatus_to_exitcode(status))
                 argv.extend([bin, "linux", "--backend", backend]);
                 argv.extend_from_slice(preset);
                 argv.extend(["--", "sh", "-c", TRAPPING]);
-                let mut full = vec![PYTHON, "-c", DRIVER];
-                full.extend(argv);
-                let out = Command::new(full[0])
-                    .args(&full[1..])
-                    .current_dir(&ws.path)
-                    .output()
-                    .unwrap();
-                let so = stdout(&out);
+                let so = on_a_terminal_typing_ctrl_c(&argv, &ws.path, "READY");
                 assert!(so.contains("TRAPPED"), "{what}: handler did not run: {so}");
                 assert!(so.contains("STATUS 3"), "{what}: {so}");
             }

@@ -7,12 +7,11 @@
 mod support;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
+use support::stderr;
 
 fn sandbox(args: &[&str], cwd: &Path) -> Output {
-    let mut c = Command::new(support::sandbox_bin());
-    // Never the developer's own ~/.codex/config.toml.
-    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
+    let mut c = support::sandbox_as_runner();
     c.args(args)
         .current_dir(cwd)
         .env_remove("TMPDIR")
@@ -22,10 +21,6 @@ fn sandbox(args: &[&str], cwd: &Path) -> Output {
 
 fn stdout(o: &Output) -> String {
     String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// How macOS spells `p`: `/tmp/...` is `/private/tmp/...`.

@@ -113,23 +113,18 @@ fn a_deny_glob_match_inside_a_protected_directory_keeps_it_read_only() {
         ws.write(user, "docs/sub/.gitx", "hidden\n");
         ws.write(user, "docs/sub/notes", "kept\n");
         for backend in linux_backends(user, &ws.path) {
+            let flags = [
+                "--full-auto",
+                "--deny-read",
+                "**/.gitx",
+                "-c",
+                r#"sandbox.protected_names=[".git","docs"]"#,
+            ];
+            let script = "echo x >> docs/sub/notes; echo rc=$?";
             let out = sandbox(
                 user,
                 &ws.path,
-                &[
-                    "linux",
-                    "--backend",
-                    backend,
-                    "--full-auto",
-                    "--deny-read",
-                    "**/.gitx",
-                    "-c",
-                    r#"sandbox.protected_names=[".git","docs"]"#,
-                    "--",
-                    "sh",
-                    "-c",
-                    "echo x >> docs/sub/notes; echo rc=$?",
-                ],
+                &linux_args(backend, &flags, &["sh", "-c", script]),
             );
             let o = stdout(&out);
             assert!(

@@ -11,14 +11,9 @@ mod support;
 use std::fs::{File, OpenOptions};
 use std::io::Read;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
-fn sandbox() -> Command {
-    let mut c = Command::new(support::sandbox_bin());
-    // Never the developer's own ~/.codex/config.toml.
-    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
-    c
-}
+use std::process::{Output, Stdio};
+use support::sandbox_as_runner as sandbox;
+use support::{code, stderr};
 
 /// `/dev/full`, opened for writing: every write fails with ENOSPC.
 fn dev_full() -> File {
@@ -26,16 +21,6 @@ fn dev_full() -> File {
         .write(true)
         .open("/dev/full")
         .expect("open /dev/full")
-}
-
-fn code(o: &Output) -> i32 {
-    o.status
-        .code()
-        .unwrap_or_else(|| panic!("killed by a signal: {:?}", o.status))
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 /// Fails when the binary panicked (Rust's panic message, or its exit code 101).

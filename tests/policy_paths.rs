@@ -23,32 +23,54 @@ fn backends(user: &User, ws: &Path) -> Vec<(&'static str, bool)> {
 
 /// `sandbox linux --backend B ARGS… -- sh -c SCRIPT` as `user` in `cwd`.
 fn run(user: &User, cwd: &Path, backend: (&str, bool), args: &[&str], script: &str) -> Output {
-    let mut all = vec!["linux", "--backend", backend.0];
-    all.extend_from_slice(args);
-    all.extend_from_slice(&["--", "sh", "-c", script]);
-    let mut cmd = sandbox_cmd(user, cwd, &all);
+    run_bin(sandbox_bin(), user, cwd, backend, args, script)
+}
+
+/// [`run`] with the launcher at `bin` (a copy placed for the case).
+fn run_bin(
+    bin: &Path,
+    user: &User,
+    cwd: &Path,
+    backend: (&str, bool),
+    args: &[&str],
+    script: &str,
+) -> Output {
+    let mut cmd = clean_cmd(user, cwd, bin);
+    cmd.args(linux_args(backend.0, args, &["sh", "-c", script]));
     if backend.1 {
         cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
     }
+    let _turn = turn();
     cmd.output().unwrap()
 }
 
-/// `sandbox explain ARGS… --op OP PATH` as `user`: whether the oracle allows it.
-fn explain_allows(user: &User, cwd: &Path, args: &[&str], op: &str, path: &Path) -> bool {
-    let mut all = vec!["explain"];
-    all.extend_from_slice(args);
-    let p = path.to_str().unwrap();
-    all.extend_from_slice(&["--op", op, p]);
-    let o = sandbox(user, cwd, &all);
-    match o.status.code() {
-        Some(0) => true,
-        Some(1) => false,
-        _ => panic!("explain {all:?}: {:?}\n{}", o.status, stderr(&o)),
-    }
+/// A workspace as `user` (holding a file `marker`) with a copy of the launcher at
+/// `target/release/sandbox`, as cargo leaves it; returns the workspace and the copy.
+fn ws_with_launcher(user: &User) -> (Dir, PathBuf) {
+    let ws = Dir::new(user, Path::new("/tmp"));
+    let bin_dir = ws.join("target/release");
+    std::fs::create_dir_all(bin_dir.join("deps")).unwrap();
+    let bin = bin_dir.join("sandbox");
+    let ok = std::process::Command::new("cp")
+        .arg(sandbox_bin())
+        .arg(&bin)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    ws.write(user, "marker", "");
+    (ws, bin)
 }
 
-fn code(o: &Output) -> i32 {
-    o.status.code().unwrap_or(-1)
+/// A fresh world-writable sticky directory (mode 1777, as /tmp), removed with the `TempDir`.
+fn sticky_dir() -> (tempfile::TempDir, PathBuf) {
+    let shared = tempfile::Builder::new()
+        .prefix("sbx-e2e-sticky-")
+        .tempdir_in("/tmp")
+        .unwrap();
+    let sd = shared.path().canonicalize().unwrap();
+    std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    (shared, sd)
 }
 
 /// A config file (outside the workspace) owned by `user`.
@@ -59,12 +81,62 @@ fn config(user: &User, text: &str) -> (Dir, String) {
     (d, s)
 }
 
-const CARVED: &str = r#"
-default_permissions = "p"
-[permissions.p.filesystem]
-":root" = "read"
-":project_roots" = { "." = "write", "docs" = "read", "docs/gen" = "write", "lib/vendor" = "read", ".git" = "write", ".git/hooks" = "read" }
-"#;
+/// A policy stated in a config file: a workspace as `user` holding `files` (each `orig\n`),
+/// and the config file, outside it, giving profile `p` the project root's `rules`.
+struct Stated {
+    user: &'static User,
+    ws: Dir,
+    _cfg: Dir,
+    cfg: String,
+}
+
+impl Stated {
+    /// `rules` is the project root's inline table (the whole filesystem stays readable),
+    /// possibly followed by further config sections.
+    fn new(user: &'static User, rules: &str, files: &[&str]) -> Stated {
+        let toml = format!(
+            "default_permissions = \"p\"\n[permissions.p.filesystem]\n\":root\" = \"read\"\n\":project_roots\" = {rules}\n"
+        );
+        let (_cfg, cfg) = config(user, &toml);
+        let ws = Dir::new(user, Path::new("/tmp"));
+        for f in files {
+            ws.write(user, f, "orig\n");
+        }
+        Stated {
+            user,
+            ws,
+            _cfg,
+            cfg,
+        }
+    }
+
+    /// `--config FILE -C WS`.
+    fn args(&self) -> [&str; 4] {
+        ["--config", &self.cfg, "-C", self.ws.path.to_str().unwrap()]
+    }
+
+    /// Runs `script` under `be`, panics unless it exited 0, and returns the output with a
+    /// description of the run (user, backend, stderr) for failure messages.
+    fn run_ok(&self, be: (&str, bool), script: &str) -> (Output, String) {
+        let o = run(self.user, &self.ws.path, be, &self.args(), script);
+        let what = format!("{} {be:?}: {}", self.user.name, stderr(&o));
+        assert_ok(&o, &what);
+        (o, what)
+    }
+
+    /// Whether `sandbox explain` allows `op` on `rel` in the workspace.
+    fn allows(&self, op: &str, rel: &str) -> bool {
+        explain_allows(
+            self.user,
+            &self.ws.path,
+            &self.args(),
+            op,
+            &self.ws.join(rel),
+        )
+    }
+}
+
+const CARVED: &str = r#"{ "." = "write", "docs" = "read", "docs/gen" = "write", "lib/vendor" = "read", ".git" = "write", ".git/hooks" = "read" }"#;
 
 /// Item 2: a `read` rule inside a writable root is read-only under every backend, a `write`
 /// rule inside it writable again (deepest wins), and the directories leading to it cannot be
@@ -72,26 +144,20 @@ default_permissions = "p"
 #[test]
 fn read_rules_inside_writable_roots_are_enforced() {
     for user in users() {
-        let (_c, cfg) = config(user, CARVED);
-        let ws = Dir::new(user, Path::new("/tmp"));
-        for f in [
+        let files = [
             "docs/a",
             "docs/gen/a",
             "lib/vendor/a",
             ".git/hooks/a",
             ".git/a",
-        ] {
-            ws.write(user, f, "orig\n");
-        }
-        let w = ws.path.to_str().unwrap();
-        let args = ["--config", &cfg, "-C", w];
+        ];
+        let s = Stated::new(user, CARVED, &files);
+        let (ws, args) = (&s.ws, s.args());
         for be in backends(user, &ws.path) {
             let script = "echo x > docs/new; echo x >> docs/a; echo x > docs/gen/new; \
                           echo x > lib/vendor/new; mv lib lib2; mv lib2/vendor lib2/v2; \
                           echo x > .git/hooks/new; echo x > .git/new; mv docs docs2; true";
-            let o = run(user, &ws.path, be, &args, script);
-            assert_ok(&o, &format!("{} {be:?}", user.name));
-            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            let (_, what) = s.run_ok(be, script);
             assert!(!ws.join("docs/new").exists(), "docs/new created: {what}");
             assert_eq!(
                 std::fs::read_to_string(ws.join("docs/a")).unwrap(),
@@ -126,10 +192,12 @@ fn read_rules_inside_writable_roots_are_enforced() {
             }
             a.extend_from_slice(&args);
             a.extend_from_slice(&["--", "true"]);
-            let o = sandbox_cmd(user, &ws.path, &a)
-                .env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1")
-                .output()
-                .unwrap();
+            let mut cmd = sandbox_cmd(user, &ws.path, &a);
+            cmd.env("SANDBOX_TEST_FORCE_NO_MOUNTNS", "1");
+            let o = {
+                let _turn = turn();
+                cmd.output().unwrap()
+            };
             let what = format!("{} no mount namespace: {}", user.name, stderr(&o));
             if best_effort {
                 assert_ok(&o, &what);
@@ -139,7 +207,7 @@ fn read_rules_inside_writable_roots_are_enforced() {
             }
         }
         // The oracle says the same.
-        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        let ex = |op, rel: &str| s.allows(op, rel);
         assert!(!ex("create", "docs/new"));
         assert!(!ex("write", "docs/a"));
         assert!(ex("create", "docs/gen/new"));
@@ -149,11 +217,7 @@ fn read_rules_inside_writable_roots_are_enforced() {
     }
 }
 
-const MISSING: &str = r#"
-default_permissions = "p"
-[permissions.p.filesystem]
-":root" = "read"
-":project_roots" = { "." = "write", "later" = "read", "secret" = "deny" }
+const MISSING: &str = r#"{ "." = "write", "later" = "read", "secret" = "deny" }
 [sandbox]
 protected_names = [".git", ".env"]
 "#;
@@ -163,19 +227,15 @@ protected_names = [".git", ".env"]
 #[test]
 fn rules_on_missing_paths_keep_them_uncreatable() {
     for user in users() {
-        let (_c, cfg) = config(user, MISSING);
-        let ws = Dir::new(user, Path::new("/tmp"));
-        let w = ws.path.to_str().unwrap();
-        let args = ["--config", &cfg, "-C", w];
+        let s = Stated::new(user, MISSING, &[]);
+        let ws = &s.ws;
         for be in backends(user, &ws.path) {
             let script = "mkdir later; echo x > later/f; echo x > later; \
                           mkdir secret; echo x > secret/f; echo x > secret; \
                           echo x > .env; mkdir .env; echo x > .env/f; \
                           if ls secret >/dev/null 2>&1; then echo LISTED-SECRET; fi; \
                           echo x > ok";
-            let o = run(user, &ws.path, be, &args, script);
-            assert_ok(&o, &format!("{} {be:?}", user.name));
-            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
+            let (o, what) = s.run_ok(be, script);
             assert!(ws.join("ok").exists(), "the command did not run: {what}");
             assert!(!stdout(&o).contains("LISTED-SECRET"), "{what}");
             for p in ["later", "secret", ".env"] {
@@ -187,7 +247,7 @@ fn rules_on_missing_paths_keep_them_uncreatable() {
             assert!(!stderr(&o).contains("is skipped"), "{what}");
             let _ = std::fs::remove_file(ws.join("ok"));
         }
-        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        let ex = |op, rel: &str| s.allows(op, rel);
         for p in ["later", "later/f", "secret", "secret/f", ".env", ".env/f"] {
             assert!(!ex("create", p), "explain allows creating {p}");
         }
@@ -201,18 +261,7 @@ fn rules_on_missing_paths_keep_them_uncreatable() {
 #[test]
 fn the_launcher_inside_a_writable_root_is_read_only() {
     for user in users() {
-        let ws = Dir::new(user, Path::new("/tmp"));
-        let bin_dir = ws.join("target/release");
-        std::fs::create_dir_all(&bin_dir).unwrap();
-        let bin = bin_dir.join("sandbox");
-        let ok = std::process::Command::new("cp")
-            .arg(sandbox_bin())
-            .arg(&bin)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        ws.write(user, "marker", "");
+        let (ws, bin) = ws_with_launcher(user);
         let before = std::fs::read(&bin).unwrap();
         let w = ws.path.to_str().unwrap();
         for be in backends(user, &ws.path) {
@@ -220,18 +269,7 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
                           mv target/release/sandbox target/release/old; \
                           mv target/release target/rel2; mv target target2; \
                           rm -f target/release/sandbox; true";
-            let mut args = vec!["linux", "--backend", be.0, "--full-auto", "-C", w];
-            args.extend_from_slice(&["--", "sh", "-c", script]);
-            let mut cmd = as_user(user, &bin);
-            cmd.args(&args)
-                .current_dir(&ws.path)
-                .env_clear()
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                .env("HOME", &user.home);
-            if be.1 {
-                cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
-            }
-            let o = cmd.output().unwrap();
+            let o = run_bin(&bin, user, &ws.path, be, &["--full-auto", "-C", w], script);
             assert_ok(&o, &format!("{} {be:?}", user.name));
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert!(bin.exists(), "the launcher was moved away: {what}");
@@ -252,11 +290,7 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
             .output()
             .unwrap();
         assert_eq!(code(&o), 1, "{}", stdout(&o));
-        assert!(
-            stdout(&o).contains("the sandbox executable"),
-            "{}",
-            stdout(&o)
-        );
+        assert_contains(&stdout(&o), "the sandbox executable");
     }
 }
 
@@ -266,34 +300,12 @@ fn the_launcher_inside_a_writable_root_is_read_only() {
 #[test]
 fn a_hard_linked_launcher_inside_a_writable_root_is_refused() {
     for user in users() {
-        let ws = Dir::new(user, Path::new("/tmp"));
-        let bin_dir = ws.join("target/release");
-        std::fs::create_dir_all(bin_dir.join("deps")).unwrap();
-        let bin = bin_dir.join("sandbox");
-        let ok = std::process::Command::new("cp")
-            .arg(sandbox_bin())
-            .arg(&bin)
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-        std::fs::hard_link(&bin, bin_dir.join("deps/sandbox-0123")).unwrap();
-        ws.write(user, "marker", "");
+        let (ws, bin) = ws_with_launcher(user);
+        std::fs::hard_link(&bin, ws.join("target/release/deps/sandbox-0123")).unwrap();
         let w = ws.path.to_str().unwrap();
         for be in backends(user, &ws.path) {
             let script = "chmod 777 target/release/deps/sandbox-*; echo ran > ran";
-            let mut args = vec!["linux", "--backend", be.0, "--full-auto", "-C", w];
-            args.extend_from_slice(&["--", "sh", "-c", script]);
-            let mut cmd = as_user(user, &bin);
-            cmd.args(&args)
-                .current_dir(&ws.path)
-                .env_clear()
-                .env("PATH", "/usr/local/bin:/usr/bin:/bin")
-                .env("HOME", &user.home);
-            if be.1 {
-                cmd.env("SANDBOX_TEST_FORCE_NO_USERNS", "1");
-            }
-            let o = cmd.output().unwrap();
+            let o = run_bin(&bin, user, &ws.path, be, &["--full-auto", "-C", w], script);
             let what = format!("{} {be:?}: {}", user.name, stderr(&o));
             assert_eq!(code(&o), 125, "{what}");
             assert!(
@@ -332,11 +344,7 @@ fn a_bwrap_inside_a_writable_root_is_refused() {
             ],
         );
         assert_eq!(code(&o), 125, "{}: {}", user.name, stderr(&o));
-        assert!(
-            stderr(&o).contains("directories the sandbox can write are skipped"),
-            "{}",
-            stderr(&o)
-        );
+        assert_contains(&stderr(&o), "directories the sandbox can write are skipped");
     }
 }
 
@@ -414,12 +422,7 @@ fn a_foreign_link_in_a_sticky_directory_does_not_block_the_run() {
         return;
     };
     // A shared sticky directory like /tmp (the real /tmp is shared with other test runs).
-    let shared = tempfile::Builder::new()
-        .prefix("sbx-e2e-sticky-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let sd = shared.path().canonicalize().unwrap();
-    std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (_shared, sd) = sticky_dir();
     let link = sd.join(".codex");
     std::os::unix::fs::symlink("elsewhere", &link).unwrap();
     let nobody = std::process::Command::new("chown")
@@ -532,12 +535,7 @@ fn a_foreign_link_is_held_as_it_is_for_root() {
         return;
     };
     // A private sticky directory (not the real /tmp, shared with other test runs).
-    let shared = tempfile::Builder::new()
-        .prefix("sbx-e2e-sticky-")
-        .tempdir_in("/tmp")
-        .unwrap();
-    let sd = shared.path().canonicalize().unwrap();
-    std::fs::set_permissions(&sd, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let (_shared, sd) = sticky_dir();
     let link = sd.join(".codex");
     let plant = || {
         let _ = std::fs::remove_file(&link);
@@ -608,12 +606,7 @@ fn a_foreign_link_is_held_as_it_is_for_root() {
     let _ = std::fs::remove_file(ws.join("ran"));
 }
 
-const NESTED: &str = r#"
-default_permissions = "p"
-[permissions.p.filesystem]
-":root" = "read"
-":project_roots" = { "." = "write", "private" = "deny", "private/pub" = "write", "private/docs" = "read", "private/inner" = "deny", "private/pub/deep" = "deny" }
-"#;
+const NESTED: &str = r#"{ "." = "write", "private" = "deny", "private/pub" = "write", "private/docs" = "read", "private/inner" = "deny", "private/pub/deep" = "deny" }"#;
 
 /// A path a deeper rule allows below a denied directory (`"private" = "deny"`, `"private/pub"
 /// = "write"`, `"private/docs" = "read"`) is reachable with that rule's access under every
@@ -622,8 +615,6 @@ default_permissions = "p"
 #[test]
 fn paths_allowed_below_a_denied_directory_are_reachable() {
     for user in users() {
-        let (_c, cfg) = config(user, NESTED);
-        let ws = Dir::new(user, Path::new("/tmp"));
         let files = [
             "private/secret",
             "private/pub/a",
@@ -631,20 +622,15 @@ fn paths_allowed_below_a_denied_directory_are_reachable() {
             "private/inner/a",
             "private/pub/deep/a",
         ];
-        for f in files {
-            ws.write(user, f, "orig\n");
-        }
-        let w = ws.path.to_str().unwrap();
-        let args = ["--config", &cfg, "-C", w];
+        let s = Stated::new(user, NESTED, &files);
+        let ws = &s.ws;
         for be in backends(user, &ws.path) {
             let script = "cat private/docs/a > read-docs; cat private/secret > read-secret; \
                           cat private/pub/deep/a > read-deep; \
                           ls private > listed; echo x > private/pub/new; \
                           echo x > private/docs/new; echo x >> private/docs/a; \
                           echo x > private/new; true";
-            let o = run(user, &ws.path, be, &args, script);
-            let what = format!("{} {be:?}: {}", user.name, stderr(&o));
-            assert_ok(&o, &what);
+            let (_, what) = s.run_ok(be, script);
             let read = |f: &str| std::fs::read_to_string(ws.join(f)).unwrap();
             assert_eq!(read("read-docs"), "orig\n", "docs not readable: {what}");
             assert_eq!(read("read-secret"), "", "secret read: {what}");
@@ -670,7 +656,7 @@ fn paths_allowed_below_a_denied_directory_are_reachable() {
                 let _ = std::fs::remove_file(ws.join(f));
             }
         }
-        let ex = |op, rel: &str| explain_allows(user, &ws.path, &args, op, &ws.join(rel));
+        let ex = |op, rel: &str| s.allows(op, rel);
         assert!(ex("read", "private/docs/a"));
         assert!(!ex("read", "private/secret"));
         assert!(!ex("read", "private/pub/deep/a"));

@@ -18,7 +18,28 @@ fn run(user: &User, cwd: &Path, home: &Path, path: &str, backend: &str, args: &[
     all.extend_from_slice(args);
     let mut c = sandbox_cmd(user, cwd, &all);
     c.env("HOME", home).env("PATH", path);
+    let _turn = turn();
     c.output().expect("run sandbox")
+}
+
+/// [`run`] of `sh -c SCRIPT` with `flags`, on the system PATH.
+fn run_sh(
+    user: &User,
+    cwd: &Path,
+    home: &Path,
+    backend: &str,
+    flags: &[&str],
+    script: &str,
+) -> Output {
+    let args = [flags, &["--", "sh", "-c", script]].concat();
+    run(
+        user,
+        cwd,
+        home,
+        "/usr/local/bin:/usr/bin:/bin",
+        backend,
+        &args,
+    )
 }
 
 fn show(o: &Output) -> String {
@@ -51,6 +72,14 @@ fn toolchain_bin(user: &User) -> Option<PathBuf> {
     cargo.parent().map(Path::to_path_buf)
 }
 
+/// For one run as `u` under `backend`: a description for messages, a fresh home under
+/// /var/tmp and a fresh workspace under /tmp, both owned by `u`.
+fn project(u: &User, backend: &str) -> (String, Dir, Dir) {
+    let what = format!("{} {backend}", u.name);
+    let home = Dir::new(u, Path::new("/var/tmp"));
+    (what, home, Dir::new(u, Path::new("/tmp")))
+}
+
 #[test]
 fn cargo_builds_a_crate_with_a_dependency_only_with_caches() {
     for u in users() {
@@ -59,9 +88,7 @@ fn cargo_builds_a_crate_with_a_dependency_only_with_caches() {
         };
         let path = format!("{}:/usr/local/bin:/usr/bin:/bin", bin.display());
         for backend in linux_backends(u, Path::new("/tmp")) {
-            let what = format!("{} {backend}", u.name);
-            let home = Dir::new(u, Path::new("/var/tmp"));
-            let ws = Dir::new(u, Path::new("/tmp"));
+            let (what, home, ws) = project(u, backend);
             ws.write(
                 u,
                 "Cargo.toml",
@@ -132,9 +159,7 @@ fn cargo_builds_a_crate_with_a_dependency_only_with_caches() {
 fn pip_installs_into_a_venv_with_caches() {
     for u in users() {
         for backend in linux_backends(u, Path::new("/tmp")) {
-            let what = format!("{} {backend}", u.name);
-            let home = Dir::new(u, Path::new("/var/tmp"));
-            let ws = Dir::new(u, Path::new("/tmp"));
+            let (what, home, ws) = project(u, backend);
             let venv = ws.join("venv");
             let made = as_user(u, PYTHON)
                 .args(["-m", "venv"])
@@ -146,22 +171,8 @@ fn pip_installs_into_a_venv_with_caches() {
             let script = "venv/bin/pip install --quiet --disable-pip-version-check six==1.16.0 \
                 && venv/bin/python -c 'import six' \
                 && d=$(venv/bin/pip cache dir) && touch \"$d/probe\" && echo cache-writable";
-            let o = run(
-                u,
-                &ws.path,
-                &home.path,
-                "/usr/local/bin:/usr/bin:/bin",
-                backend,
-                &[
-                    "--full-auto",
-                    "--network",
-                    "--caches",
-                    "--",
-                    "sh",
-                    "-c",
-                    script,
-                ],
-            );
+            let flags = ["--full-auto", "--network", "--caches"];
+            let o = run_sh(u, &ws.path, &home.path, backend, &flags, script);
             assert_ok(&o, &format!("{what}: pip install with --caches"));
             assert!(
                 stdout(&o).contains("cache-writable"),
@@ -170,21 +181,9 @@ fn pip_installs_into_a_venv_with_caches() {
             );
             assert!(home.join(".cache/pip/probe").is_file(), "{what}");
             // Only pip's cache: the rest of ~/.cache and ~/.config/pip stay read-only.
-            let o = run(
-                u,
-                &ws.path,
-                &home.path,
-                "/usr/local/bin:/usr/bin:/bin",
-                backend,
-                &[
-                    "--full-auto",
-                    "--caches",
-                    "--",
-                    "sh",
-                    "-c",
-                    "touch ~/.cache/other; mkdir -p ~/.config/pip; true",
-                ],
-            );
+            let script = "touch ~/.cache/other; mkdir -p ~/.config/pip; true";
+            let flags = ["--full-auto", "--caches"];
+            let o = run_sh(u, &ws.path, &home.path, backend, &flags, script);
             assert_ok(&o, &what);
             assert!(!home.join(".cache/other").exists(), "{what}");
             assert!(!home.join(".config/pip").exists(), "{what}");
@@ -200,9 +199,7 @@ fn npm_installs_only_with_caches() {
     }
     for u in users() {
         for backend in linux_backends(u, Path::new("/tmp")) {
-            let what = format!("{} {backend}", u.name);
-            let home = Dir::new(u, Path::new("/var/tmp"));
-            let ws = Dir::new(u, Path::new("/tmp"));
+            let (what, home, ws) = project(u, backend);
             ws.write(
                 u,
                 "package.json",
@@ -341,15 +338,13 @@ fn deny_credentials_makes_keys_unreadable_but_not_known_hosts() {
                 );
                 home.write(u, ".netrc", "machine x password y\n");
                 let script = "cat ~/.ssh/known_hosts; for f in ~/.ssh/id_rsa ~/.aws/credentials ~/.netrc; do cat $f && echo LEAKED; done; true";
-                let ws = Dir::new(u, Path::new("/tmp"));
-                let o = run(
-                    u,
-                    &ws.path,
-                    &home.path,
-                    "/usr/bin:/bin",
-                    backend,
-                    &["-s", mode, "--deny-credentials", "--", "sh", "-c", script],
-                );
+                // Each run in a fresh workspace, with this home.
+                let run_with_home = |args: &[&str]| {
+                    let ws = Dir::new(u, Path::new("/tmp"));
+                    run(u, &ws.path, &home.path, "/usr/bin:/bin", backend, args)
+                };
+                let o =
+                    run_with_home(&["-s", mode, "--deny-credentials", "--", "sh", "-c", script]);
                 assert_ok(&o, &what);
                 assert_eq!(
                     stdout(&o),
@@ -366,21 +361,8 @@ fn deny_credentials_makes_keys_unreadable_but_not_known_hosts() {
                     );
                 }
                 // Control: without the preset the key is readable.
-                let ws = Dir::new(u, Path::new("/tmp"));
-                let o = run(
-                    u,
-                    &ws.path,
-                    &home.path,
-                    "/usr/bin:/bin",
-                    backend,
-                    &[
-                        "-s",
-                        mode,
-                        "--",
-                        "cat",
-                        home.join(".ssh/id_rsa").to_str().unwrap(),
-                    ],
-                );
+                let key = home.join(".ssh/id_rsa");
+                let o = run_with_home(&["-s", mode, "--", "cat", key.to_str().unwrap()]);
                 assert_ok(&o, &format!("{what} without the preset"));
             }
         }

@@ -6,14 +6,9 @@
 // from a writable root refuses).
 mod support;
 
-use std::process::{Command, Output};
-
-fn sandbox() -> Command {
-    let mut c = Command::new(support::sandbox_bin());
-    // Never the developer's own ~/.codex/config.toml.
-    c.env("CODEX_HOME", "/nonexistent/sandbox-tests-codex-home");
-    c
-}
+use std::process::Output;
+use support::sandbox_as_runner as sandbox;
+use support::stderr;
 
 /// A canonical temp workspace; with `git`, it holds a `.git` directory.
 fn workspace(git: bool) -> (tempfile::TempDir, String) {
@@ -23,10 +18,6 @@ fn workspace(git: bool) -> (tempfile::TempDir, String) {
         std::fs::create_dir_all(ws.join(".git")).unwrap();
     }
     (dir, ws.display().to_string())
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
 fn profile(args: &[&str]) -> Output {

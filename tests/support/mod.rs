@@ -118,6 +118,14 @@ pub fn sandbox_bin() -> &'static Path {
     })
 }
 
+/// The sandbox binary run by the test runner itself, in its environment except that no
+/// developer config is read (`CODEX_HOME` points nowhere).
+pub fn sandbox_as_runner() -> Command {
+    let mut c = Command::new(sandbox_bin());
+    c.env("CODEX_HOME", NO_CODEX_HOME);
+    c
+}
+
 /// A fresh directory under /tmp owned by `user`, removed on drop.
 pub struct Dir {
     pub path: PathBuf,
@@ -194,12 +202,11 @@ pub fn shell_as(user: &User, cwd: &Path, script: &str) -> Output {
         .expect("run sh")
 }
 
-/// A `Command` that runs `sandbox ARGS…` as `user` in `cwd`, with a clean, predictable
-/// environment (no TMPDIR, a PATH without home directories).
-pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Command {
-    let mut cmd = as_user(user, sandbox_bin());
-    cmd.args(args)
-        .current_dir(cwd)
+/// A `Command` that runs `program` as `user` in `cwd`, with a clean, predictable environment
+/// (no TMPDIR, a PATH without home directories, no developer config).
+pub fn clean_cmd(user: &User, cwd: &Path, program: impl AsRef<OsStr>) -> Command {
+    let mut cmd = as_user(user, program);
+    cmd.current_dir(cwd)
         .env_clear()
         .env("PATH", "/usr/local/bin:/usr/bin:/bin")
         .env("HOME", &user.home)
@@ -209,22 +216,71 @@ pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Comm
     cmd
 }
 
-/// Runs `sandbox ARGS…` as `user` in `cwd` and collects the output. One run at a time per
-/// test binary: runs of root and `sbxtest` at the same moment share the placeholders under
-/// /tmp (`/tmp/.agents`, …) but not their registry, so one user's cleanup can remove a
-/// placeholder the other's bwrap is about to mount (README, Known limits).
-pub fn sandbox<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Output {
+/// A `Command` that runs `sandbox ARGS…` as `user` in `cwd` (environment as [`clean_cmd`]).
+/// Spawning it directly bypasses the turn [`sandbox`] takes: hold [`turn`] around such runs.
+pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Command {
+    let mut cmd = clean_cmd(user, cwd, sandbox_bin());
+    cmd.args(args);
+    cmd
+}
+
+/// This test binary's turn to run sandboxes: runs of root and `sbxtest` at the same moment
+/// share the placeholders under /tmp (`/tmp/.agents`, …) but not their registry, so one
+/// user's cleanup can remove a placeholder the other's bwrap is about to mount (README,
+/// Known limits). [`sandbox`] takes it for each run; a test that starts the binary another
+/// way (through a shell, on a terminal, as a child it signals) holds it for those runs and
+/// must not call [`sandbox`] meanwhile.
+pub fn turn() -> std::sync::MutexGuard<'static, ()> {
     static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Whole test cases one at a time in this test binary, for suites whose cases interleave
+/// runs of root and `sbxtest` in ways a per-run [`turn`] does not cover (a host step between
+/// two runs). Taken before any [`turn`], never inside one.
+pub fn one_case_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static ONE_CASE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    ONE_CASE.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `sandbox ARGS…` as `user` in `cwd` and collects the output, one run at a time per
+/// test binary (see [`turn`]).
+pub fn sandbox<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Output {
+    let _turn = turn();
     sandbox_cmd(user, cwd, args).output().expect("run sandbox")
 }
 
-/// `sandbox linux --backend landlock EXTRA… -- sh -c SCRIPT` as `user` in `cwd`.
-pub fn sh(user: &User, cwd: &Path, extra: &[&str], script: &str) -> Output {
-    let mut args: Vec<&str> = vec!["linux", "--backend", "landlock"];
+/// `linux --backend BACKEND EXTRA… -- ARGV…`: the arguments of one Linux run.
+pub fn linux_args<'a>(backend: &'a str, extra: &[&'a str], argv: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["linux", "--backend", backend];
     args.extend_from_slice(extra);
-    args.extend_from_slice(&["--", "sh", "-c", script]);
-    sandbox(user, cwd, &args)
+    args.push("--");
+    args.extend_from_slice(argv);
+    args
+}
+
+/// `sandbox linux --backend BACKEND EXTRA… -- sh -c SCRIPT` as `user` in `cwd`.
+pub fn sh(backend: &str, user: &User, cwd: &Path, extra: &[&str], script: &str) -> Output {
+    sandbox(
+        user,
+        cwd,
+        &linux_args(backend, extra, &["sh", "-c", script]),
+    )
+}
+
+/// `sandbox explain ARGS… --op OP PATH` as `user`: whether the oracle allows it (panics on
+/// anything but the answers 0 and 1).
+pub fn explain_allows(user: &User, cwd: &Path, args: &[&str], op: &str, path: &Path) -> bool {
+    let mut all = vec!["explain"];
+    all.extend_from_slice(args);
+    let p = path.to_str().unwrap();
+    all.extend_from_slice(&["--op", op, p]);
+    let o = sandbox(user, cwd, &all);
+    match o.status.code() {
+        Some(0) => true,
+        Some(1) => false,
+        _ => panic!("explain {all:?}: {:?}\n{}", o.status, stderr(&o)),
+    }
 }
 
 /// Panics with the full output unless the run exited 0.
@@ -236,6 +292,18 @@ pub fn assert_ok(out: &Output, what: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Panics unless `text` contains `needle`, showing the whole text.
+pub fn assert_contains(text: &str, needle: &str) {
+    assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
+}
+
+/// The exit code; panics when the process was killed by a signal.
+pub fn code(out: &Output) -> i32 {
+    out.status
+        .code()
+        .unwrap_or_else(|| panic!("killed by a signal: {:?}", out.status))
 }
 
 pub fn stdout(out: &Output) -> String {
@@ -264,15 +332,199 @@ pub fn linux_backends(user: &User, ws: &Path) -> Vec<&'static str> {
     }
 }
 
+/// Every (backend, user) pair a Linux contract case runs as: each of [`users`] with Landlock,
+/// and with bwrap where bwrap can run as that user (probed once per test binary).
+pub fn linux_cases() -> Vec<(&'static str, &'static User)> {
+    static CASES: OnceLock<Vec<(&'static str, &'static User)>> = OnceLock::new();
+    CASES
+        .get_or_init(|| {
+            let mut cases = Vec::new();
+            for u in users() {
+                let ws = Dir::new(u, Path::new("/tmp"));
+                let _turn = turn();
+                for backend in linux_backends(u, &ws.path) {
+                    cases.push((backend, u));
+                }
+            }
+            cases
+        })
+        .clone()
+}
+
+/// One run of a Linux contract case: a backend, a user, and a fresh workspace under /tmp owned
+/// by that user. Displays as `BACKEND as USER`, for failure messages.
+pub struct Case {
+    pub backend: &'static str,
+    pub user: &'static User,
+    pub ws: Dir,
+}
+
+impl Case {
+    /// `sandbox linux --backend BACKEND EXTRA… -- sh -c SCRIPT` in the workspace.
+    pub fn sh(&self, extra: &[&str], script: &str) -> Output {
+        sh(self.backend, self.user, &self.ws.path, extra, script)
+    }
+
+    /// [`Case::sh`], then panics unless the run exited 0 and printed every marker (see
+    /// [`assert_markers`]); returns the output for further checks.
+    pub fn sh_markers(&self, extra: &[&str], script: &str, markers: &[&str]) -> Output {
+        let out = self.sh(extra, script);
+        self.assert_ok(&out);
+        self.assert_markers(&out, markers);
+        out
+    }
+
+    /// [`assert_ok`], naming this case.
+    pub fn assert_ok(&self, out: &Output) {
+        assert_ok(out, &self.to_string());
+    }
+
+    /// [`assert_markers`], naming this case.
+    pub fn assert_markers(&self, out: &Output, markers: &[&str]) {
+        assert_markers(out, &self.to_string(), markers);
+    }
+
+    /// `sandbox linux --backend BACKEND EXTRA… -- ARGV…` in the workspace.
+    pub fn run(&self, extra: &[&str], argv: &[&str]) -> Output {
+        sandbox(
+            self.user,
+            &self.ws.path,
+            &linux_args(self.backend, extra, argv),
+        )
+    }
+
+    /// `program` as the user in the workspace, environment as [`clean_cmd`] (hold [`turn`]
+    /// while it runs a sandbox).
+    pub fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
+        clean_cmd(self.user, &self.ws.path, program)
+    }
+
+    /// [`Case::run`] with extra environment variables (test hooks, `XDG_RUNTIME_DIR`).
+    pub fn run_env(&self, extra: &[&str], argv: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = sandbox_cmd(
+            self.user,
+            &self.ws.path,
+            &linux_args(self.backend, extra, argv),
+        );
+        cmd.envs(env.iter().copied());
+        let _turn = turn();
+        cmd.output().expect("run sandbox")
+    }
+
+    /// `sandbox ARGS…` in the workspace (any subcommand).
+    pub fn sandbox(&self, args: &[&str]) -> Output {
+        sandbox(self.user, &self.ws.path, args)
+    }
+
+    /// Another fresh directory under `base`, owned by the user.
+    pub fn dir(&self, base: &str) -> Dir {
+        Dir::new(self.user, Path::new(base))
+    }
+
+    /// A file `rel` the user owns in a fresh directory under /var/tmp, outside every writable
+    /// root (the directory is removed when the returned `Dir` is dropped).
+    pub fn outside_file(&self, rel: &str, content: &str) -> (Dir, PathBuf) {
+        let dir = self.dir("/var/tmp");
+        let file = dir.write(self.user, rel, content);
+        (dir, file)
+    }
+
+    /// Writes `toml` to a config file the user owns, outside the workspace.
+    pub fn config(&self, toml: &str) -> ConfigFile {
+        let dir = self.dir("/var/tmp");
+        let path = dir.write(self.user, "config.toml", toml);
+        ConfigFile {
+            path: path.to_str().expect("UTF-8 temp path").to_owned(),
+            _dir: dir,
+        }
+    }
+
+    /// Writes a file in the workspace and gives it to the user.
+    pub fn write(&self, rel: &str, content: &str) -> PathBuf {
+        self.ws.write(self.user, rel, content)
+    }
+
+    pub fn join(&self, rel: &str) -> PathBuf {
+        self.ws.join(rel)
+    }
+}
+
+/// A config file written by [`Case::config`], removed on drop.
+pub struct ConfigFile {
+    pub path: String,
+    _dir: Dir,
+}
+
+impl ConfigFile {
+    /// `--config FILE`.
+    pub fn args(&self) -> [&str; 2] {
+        ["--config", &self.path]
+    }
+}
+
+impl std::fmt::Display for Case {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} as {}", self.backend, self.user.name)
+    }
+}
+
+/// The case of the first user (root when the tests run as root) with `backend`, if that
+/// backend runs here.
+pub fn first_case(backend: &str) -> Option<Case> {
+    let first = users()[0].uid;
+    contract_cases().find(|c| c.backend == backend && c.user.uid == first)
+}
+
+/// The cases of one backend (none where it cannot run here).
+pub fn backend_cases(backend: &'static str) -> impl Iterator<Item = Case> {
+    contract_cases().filter(move |c| c.backend == backend)
+}
+
+/// Each of [`linux_cases`] with a fresh workspace (made when the loop reaches it).
+pub fn contract_cases() -> impl Iterator<Item = Case> {
+    linux_cases().into_iter().map(|(backend, user)| Case {
+        backend,
+        user,
+        ws: Dir::new(user, Path::new("/tmp")),
+    })
+}
+
+/// Panics unless stdout holds every marker (the `…-DENIED`/`…-OK` lines a script echoes),
+/// naming the first one missing, the run (`who`) and the full output.
+pub fn assert_markers(out: &Output, who: &str, markers: &[&str]) {
+    let so = stdout(out);
+    for m in markers {
+        assert!(
+            so.contains(m),
+            "{who}: missing {m} in stdout: {so}\nstderr: {}",
+            stderr(out)
+        );
+    }
+}
+
 /// Runs `argv` in `cwd` with a new pseudo-terminal as its controlling terminal and stdio
-/// (through Python's `pty`), and returns what it wrote there, once it has exited.
+/// (through Python's `pty`), and returns what it wrote there, once it has exited, followed by
+/// a line `STATUS N` (its exit code, negative for a signal).
 pub fn on_a_terminal(argv: &[&str], cwd: &Path) -> String {
+    on_a_terminal_typing_ctrl_c(argv, cwd, "")
+}
+
+/// [`on_a_terminal`], typing Ctrl-C on the terminal once the output shows `after` (waiting
+/// up to 20 s for it, then 0.3 s more); an empty `after` types nothing.
+pub fn on_a_terminal_typing_ctrl_c(argv: &[&str], cwd: &Path, after: &str) -> String {
     const SCRIPT: &str = r#"
-import os, pty, sys
+import os, pty, sys, time
+after, argv = sys.argv[1].encode(), sys.argv[2:]
 pid, fd = pty.fork()
 if pid == 0:
-    os.execv(sys.argv[1], sys.argv[1:])
+    os.execv(argv[0], argv)
 out = b""
+if after:
+    deadline = time.time() + 20
+    while after not in out and time.time() < deadline:
+        out += os.read(fd, 4096)
+    time.sleep(0.3)
+    os.write(fd, b"\x03")
 while True:
     try:
         chunk = os.read(fd, 4096)
@@ -281,12 +533,14 @@ while True:
     if not chunk:
         break
     out += chunk
-os.waitpid(pid, 0)
-sys.stdout.write(out.decode(errors="replace"))
+_, status = os.waitpid(pid, 0)
+print(out.decode(errors="replace"))
+print("STATUS", os.waitstatus_to_exitcode(status))
 "#;
     let out = Command::new(PYTHON)
         .arg("-c")
         .arg(SCRIPT)
+        .arg(after)
         .args(argv)
         .current_dir(cwd)
         .output()
