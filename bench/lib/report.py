@@ -37,6 +37,63 @@ def load_section(out, section):
     return pooled
 
 
+def load_rounds(out, section):
+    """The rounds of one section separately: [{label: median seconds}] (successful runs only)."""
+    rounds = []
+    for path in sorted(glob.glob(os.path.join(out, f"{section}.r*.json"))):
+        with open(path) as f:
+            r = {}
+            for res in json.load(f)["results"]:
+                codes = res.get("exit_codes") or [0] * len(res["times"])
+                ok = [t for t, c in zip(res["times"], codes) if c == 0]
+                if ok:
+                    r[res["command"]] = statistics.median(ok)
+            rounds.append(r)
+    return rounds
+
+
+def paired(out, section, a, b):
+    """Compares label `a` with label `b` of one section: pooled medians, their difference (s)
+    and ratio, and the spread of the same difference and ratio over the rounds (each round
+    timed both, interleaved), which is the noise to weigh the difference against."""
+    data = load_section(out, section)
+    ma, mb = med(data.get(a, [])), med(data.get(b, []))
+    if ma is None or mb is None:
+        return None
+    diffs, ratios = [], []
+    for r in load_rounds(out, section):
+        if a in r and b in r:
+            diffs.append(r[a] - r[b])
+            ratios.append(r[a] / r[b])
+    return {"a": ma, "b": mb, "diff": ma - mb, "ratio": ma / mb,
+            "diffs": (min(diffs), max(diffs)) if diffs else None,
+            "ratios": (min(ratios), max(ratios)) if ratios else None,
+            "rounds": len(diffs), "n": (len(data[a]), len(data[b]))}
+
+
+def dms(x):
+    return "—" if x is None else f"{x * 1000:+.2f}"
+
+
+def spread_ms(pr):
+    if not pr or not pr["diffs"]:
+        return "—"
+    lo, hi = pr["diffs"]
+    return f"{lo * 1000:+.2f} … {hi * 1000:+.2f}"
+
+
+def spread_x(pr):
+    if not pr or not pr["ratios"]:
+        return "—"
+    lo, hi = pr["ratios"]
+    return f"{lo:.3f}–{hi:.3f}"
+
+
+def within_noise(pr):
+    """Whether the rounds disagree on the sign of the difference (noise larger than effect)."""
+    return bool(pr and pr["diffs"] and pr["diffs"][0] < 0 < pr["diffs"][1])
+
+
 def med(times):
     return statistics.median(times) if times else None
 
@@ -319,36 +376,121 @@ class Report:
             self.goal(f"launcher peak RSS ≤ 8 MiB — {c}", "—" if v is None else f"{v / MIB:.1f} MiB",
                       None if v is None else v <= 8 * 1024)
 
+    def unix(self):
+        sections = [("unix-root", "root", ""), ("unix-sbxtest", "sbxtest", ""),
+                    ("unix-sockets", f"root, {self.facts.get('unix_host_sockets', '?')} host sockets listening",
+                     "sock:")]
+        if not any(load_section(self.out, sec) for sec, _, _ in sections):
+            return
+        self.p("## 1b. Host unix sockets closed by default (issue 10)")
+        self.p()
+        self.p("`/bin/true` under each backend with the default policy (host unix sockets closed: the "
+               "launcher reads `/proc/net/unix` and covers each host socket in the sandbox's mount "
+               "namespace, this host having Landlock below ABI 9) against `-c sandbox.unix_sockets=all` "
+               "in the same binary, and against the baseline's default (`@base`) when given. "
+               "Δ is the difference of the pooled medians; the spread is the lowest and highest "
+               "per-round difference (every round timed both, interleaved): when it straddles zero, "
+               "the noise is larger than the effect.")
+        self.p()
+        self.p("| user | backend | default ms | `all` ms | Δ default − all ms | spread ms | "
+               "baseline default ms | Δ default − baseline ms | spread ms |")
+        self.p("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for sec, who, pre in sections:
+            data = load_section(self.out, sec)
+            if not data:
+                continue
+            for b in ("landlock", "bwrap"):
+                d, a, base = f"{pre}{b}-default", f"{pre}{b}-all", f"{pre}{b}-default@base"
+                if d not in data:
+                    continue
+                pa = paired(self.out, sec, d, a)
+                pb = paired(self.out, sec, d, base)
+                self.p(f"| {who} | {b} | {ms(med(data[d]))} | {ms(med(data.get(a, [])))} | "
+                       f"{dms(pa and pa['diff'])} | {spread_ms(pa)} | {ms(med(data.get(base, [])))} | "
+                       f"{dms(pb and pb['diff'])} | {spread_ms(pb)} |")
+                if pre:
+                    continue
+                for pr, what in ((pa, "`unix_sockets = \"all\"`, same binary"),
+                                 (pb, "the baseline's default")):
+                    if pr is None:
+                        continue
+                    verdict = pr["diff"] <= 0.0003
+                    shown = f"{pr['diff'] * 1000:+.2f} ms (rounds {spread_ms(pr)})"
+                    self.goal(f"default launch ≤ 0.3 ms more than {what} — {b}, {who}", shown,
+                              verdict, (sec,))
+        self.p()
+
+    def compare(self):
+        """Every `X@base` beside `X` in the same section: the before/after table."""
+        rows = []
+        for path in sorted(glob.glob(os.path.join(self.out, "*.r1.json"))):
+            sec = os.path.basename(path)[: -len(".r1.json")]
+            data = load_section(self.out, sec)
+            for label in data:
+                if label.endswith("@base") and label[: -len("@base")] in data:
+                    cur = label[: -len("@base")]
+                    rows.append((sec, cur, paired(self.out, sec, cur, label)))
+        if not rows:
+            return
+        self.p("## Before and after (`bench/run --baseline`)")
+        self.p()
+        self.p(f"Baseline: `{self.facts.get('baseline', '?')}`, built in a temporary worktree and "
+               "timed in the same hyperfine rounds as the current build. The ratio is current/baseline "
+               "of the pooled medians; the spread is the lowest and highest per-round ratio, i.e. the "
+               "noise of this run.")
+        self.p()
+        self.p("| section | case | current ms | baseline ms | Δ ms | current/baseline | per-round ratio | verdict |")
+        self.p("|---|---|---:|---:|---:|---:|---:|---|")
+        for sec, cur, pr in rows:
+            if pr is None:
+                continue
+            verdict = "within noise" if within_noise(pr) else ("slower" if pr["diff"] > 0 else "faster")
+            self.p(f"| {sec} | {cur} | {ms(pr['a'])} | {ms(pr['b'])} | {dms(pr['diff'])} | "
+                   f"{pr['ratio']:.3f}× | {spread_x(pr)} | {verdict} |")
+        self.p()
+
     def egress(self):
         self.p("## 5. Egress proxy (`--network proxy`)")
         self.p()
         launch = load_section(self.out, "egress-launch")
         if launch:
-            off = med(launch.get("off", []))
-            self.p("| bwrap launch of `/bin/true` | median ms | IQR ms | runs | extra ms over off |")
-            self.p("|---|---:|---:|---:|---:|")
+            self.p("Launch of `/bin/true` (`off`, `proxy`, `loopback`: bwrap backend; `landlock-…`: "
+                   "Landlock backend; `proxy` is `--allow-domain example.com`; `@base`: the baseline). "
+                   "The spread is the lowest and highest per-round difference to `off` of the same backend.")
+            self.p()
+            self.p("| case | median ms | IQR ms | runs | extra ms over off | spread ms |")
+            self.p("|---|---:|---:|---:|---:|---:|")
             for label, times in launch.items():
                 m = med(times)
                 lo, hi = iqr(times)
                 iq = f"{ms(lo)}–{ms(hi)}" if lo is not None else "—"
-                extra = "—" if m is None or off is None else f"{(m - off) * 1000:.2f}"
-                self.p(f"| {label} | {ms(m)} | {iq} | {len(times)} | {extra} |")
+                base = label.endswith("@base")
+                name = label[: -len("@base")] if base else label
+                off_label = ("landlock-off" if name.startswith("landlock-") else "off") + ("@base" if base else "")
+                pr = paired(self.out, "egress-launch", label, off_label)
+                extra = "—" if pr is None else f"{pr['diff'] * 1000:.2f}"
+                self.p(f"| {label} | {ms(m)} | {iq} | {len(times)} | {extra} | {spread_ms(pr)} |")
             self.p()
-        px, off = med(launch.get("proxy", [])), med(launch.get("off", []))
-        extra = None if px is None or off is None else (px - off) * 1000
-        self.goal("proxy-mode launch ≤ 3 ms more than network off (median, bwrap)",
-                  "—" if extra is None else f"{extra:.2f} ms", None if extra is None else extra <= 3.0,
-                  ("egress-launch",))
+        for px_label, off_label, b in (("proxy", "off", "bwrap"), ("landlock-proxy", "landlock-off", "landlock")):
+            pr = paired(self.out, "egress-launch", px_label, off_label)
+            extra = None if pr is None else pr["diff"] * 1000
+            if extra is None and b == "landlock":
+                continue
+            self.goal(f"proxy-mode launch ≤ 3 ms more than network off (median, {b})",
+                      "—" if extra is None else f"{extra:.2f} ms (rounds {spread_ms(pr)})",
+                      None if extra is None else extra <= 3.0, ("egress-launch",))
         tput = load_section(self.out, "egress-throughput")
         if tput:
-            self.p("| 100 MB from a loopback origin | median s | MB/s | share of direct |")
-            self.p("|---|---:|---:|---:|")
+            self.p("| 100 MB from a loopback origin | median s | MB/s | runs | share of direct | per-round share |")
+            self.p("|---|---:|---:|---:|---:|---:|")
             direct = med(tput.get("direct", []))
             for label, times in tput.items():
                 m = med(times)
                 rate = "—" if not m else f"{100 / m:.0f}"
                 share = "—" if not m or direct is None else f"{100 * direct / m:.0f}%"
-                self.p(f"| {label} | {'—' if m is None else f'{m:.3f}'} | {rate} | {share} |")
+                pr = paired(self.out, "egress-throughput", "direct", label)
+                rs = "—" if not pr or not pr["ratios"] else f"{pr['ratios'][0] * 100:.0f}–{pr['ratios'][1] * 100:.0f}%"
+                self.p(f"| {label} | {'—' if m is None else f'{m:.3f}'} | {rate} | {len(times)} | {share} | {rs} |")
             self.p()
             self.p("`direct` runs the same curl under the same launcher with `--network` (full), so the "
                    "launch is on both sides; `bare` is curl alone, for information.")
@@ -358,14 +500,17 @@ class Report:
             self.p()
         direct = med(tput.get("direct", []))
         for label in ("proxy-http", "proxy-connect"):
-            m = med(tput.get(label, []))
-            r = None if m is None or direct is None else direct / m
-            self.goal(f"proxy throughput ≥ 80% of direct — {label}", "—" if r is None else f"{r * 100:.0f}%",
+            pr = paired(self.out, "egress-throughput", "direct", label)
+            r = None if pr is None else pr["ratio"]
+            rs = "" if not pr or not pr["ratios"] else f" (rounds {pr['ratios'][0] * 100:.0f}–{pr['ratios'][1] * 100:.0f}%)"
+            self.goal(f"proxy throughput ≥ 80% of direct — {label}", "—" if r is None else f"{r * 100:.0f}%{rs}",
                       None if r is None else r >= 0.8, ("egress-throughput",))
 
     # ------------------------------------------------------------------ assembly
     def build(self):
         launch = self.launch()
+        self.unix()
+        self.compare()
         self.workloads(launch)
         self.scaling()
         self.memory(launch)
@@ -413,7 +558,7 @@ class Report:
         f = self.facts
         keys = [("date", "date"), ("cpu", "CPU"), ("cores", "cores"), ("mem", "memory"),
                 ("kernel", "kernel"), ("os", "OS"), ("loadavg", "load average at start"),
-                ("commit", "commit"), ("sandbox", "sandbox"), ("bwrap", "bubblewrap"),
+                ("commit", "commit"), ("baseline", "baseline (`--baseline`)"), ("sandbox", "sandbox"), ("bwrap", "bubblewrap"),
                 ("firejail", "firejail"), ("hakoniwa", "hakoniwa"), ("codex", "codex"),
                 ("hyperfine", "hyperfine"), ("rg", "ripgrep")]
         lines = [f"- {name}: {f[k]}" for k, name in keys if f.get(k)]
