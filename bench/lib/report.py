@@ -400,7 +400,9 @@ class Report:
                "the noise is larger than the effect. `wall` rows are hyperfine wall times; `CPU` rows "
                "are the CPU time (user + system) of the launcher and every process it waited for "
                f"(wait4), the commands alternating run by run ({self.facts.get('cpu_runs', '?')} runs "
-               "per round): waiting for a CPU held by other processes is not in them.")
+               "per round): waiting for a CPU held by other processes is not in them (under bwrap the "
+               "command's own CPU time does not reach the launcher's rusage; the same on both sides of "
+               "each comparison). `sbxtest` rows include `setpriv` and `env` in front.")
         self.p()
         self.p("| user | backend | time | default ms | `all` ms | Δ default − all ms | spread ms | "
                "baseline default ms | Δ default − baseline ms | spread ms |")
@@ -527,8 +529,10 @@ class Report:
             cpu = load_section(self.out, "egress-throughput-cpu")
             direct = med(alt.get("direct", []))
             self.p("The same downloads alternating one by one (every round runs each in turn, order rotated), "
-                   "with the CPU time each used (launcher with its proxy thread, bwrap, curl; not the "
-                   "origin server):")
+                   "with the CPU time each used as wait4 reports it: the launcher with its proxy thread "
+                   "and bwrap, not the origin server, and not curl itself (under bwrap the command's CPU "
+                   "time does not reach the launcher's rusage; `bare` is curl alone). So `proxy-…` minus "
+                   "`direct` is what the proxy costs per 100 MB:")
             self.p()
             self.p("| 100 MB, alternating | median s | MB/s | runs | share of direct | per-round share | CPU s |")
             self.p("|---|---:|---:|---:|---:|---:|---:|")
@@ -776,6 +780,13 @@ def main():
         "workloads) whose samples are pooled per command: the rounds interleave the commands in time, "
         "so load drift on this shared machine hits all of them alike. Medians, not means.",
         "- Launch uses `--min-runs 30 --max-runs 200` per round (hyperfine's 3-second budget per command decides in between).",
+        "- CPU-time comparisons (`…-cpu` sections, `bench/lib/cputime.py`): the compared commands "
+        "alternate run by run (order rotated), " + rep.facts.get("cpu_runs", "?") + " runs per round; each run's "
+        "user + system time from wait4(2), which covers the launcher and what it reaped (not the "
+        "command under bwrap). They leave out time spent waiting for a CPU, so they can judge "
+        "sub-millisecond launch differences on a busy machine where wall times cannot.",
+        "- `--baseline REV` builds the binary at REV in a temporary git worktree (cached in "
+        "`target/bench-baseline/`) and times it in the same rounds as the current one (`…@base`).",
         "- Every command is run once first; one that fails is left out, with the reason under "
         "*Notes from this run*.",
         "- Raw bwrap gets the isolation flags of `sandbox profile linux --backend bwrap --full-auto "
