@@ -5,7 +5,8 @@ flags of that plan on one line, so bench/run can time raw bwrap with the same fl
 The plan's argv is found as the first list of strings that holds a bwrap namespace or bind flag.
 The program name and everything from `--` on (the command) are dropped; so are flags that pass
 file descriptors (`--seccomp FD`, `--ro-bind-data FD` ...), which a plain command line cannot
-reproduce: they are reported on stderr as `dropped: ...`.
+reproduce: they are reported on stderr as `dropped: ...`. Binds by file descriptor
+(`--bind-fd FD DEST`, or a `/proc/self/fd/FD` source) become the same bind by path.
 
 With `--stubs FILE`, the plan's `host_stubs` (mount points bwrap creates on the host, which our
 launcher removes afterwards) are appended to FILE, one per line.
@@ -16,6 +17,7 @@ import sys
 FD_FLAGS = {"--seccomp", "--add-seccomp-fd", "--ro-bind-data", "--bind-data", "--file",
             "--args", "--info-fd", "--json-status-fd", "--sync-fd", "--block-fd",
             "--userns-block-fd", "--userns-fd", "--userns2", "--pidns"}
+BIND_FD = {"--bind-fd": "--bind", "--ro-bind-fd": "--ro-bind"}
 MARKERS = {"--unshare-user", "--unshare-pid", "--unshare-all", "--ro-bind", "--bind", "--dev"}
 
 
@@ -72,6 +74,17 @@ def main() -> int:
         argv = argv[: argv.index("--")]
     out, dropped, i = [], [], 0
     while i < len(argv):
+        # A bind by file descriptor (our launcher opens writable roots without following links
+        # and binds the fd) becomes the same bind by path, which is what it binds here.
+        if argv[i] in BIND_FD and i + 2 < len(argv):
+            out += [BIND_FD[argv[i]], argv[i + 2], argv[i + 2]]
+            i += 3
+            continue
+        if argv[i] in ("--bind", "--ro-bind", "--bind-try", "--ro-bind-try") and i + 2 < len(argv) \
+                and argv[i + 1].startswith("/proc/self/fd/"):
+            out += [argv[i], argv[i + 2], argv[i + 2]]
+            i += 3
+            continue
         if argv[i] in FD_FLAGS:
             dropped.append(" ".join(argv[i : i + 2]))
             i += 2

@@ -21,20 +21,82 @@ MIB = 1024.0
 FAILED = {}  # (section, label) -> [failed runs, all runs]
 
 
-def load_section(out, section):
+def load_section(out, section, key="times"):
     """Pools the samples of every round of one hyperfine section: {label: [seconds...]}.
-    Runs that exited non-zero are left out (and counted in FAILED)."""
+    Runs that exited non-zero are left out (and counted in FAILED). `key="wall"` reads the
+    wall times of a CPU-time section (bench/lib/cputime.py)."""
     pooled = {}
     for path in sorted(glob.glob(os.path.join(out, f"{section}.r*.json"))):
+        if not re.search(r"\.r\d+\.json$", path[len(os.path.join(out, section)):]):
+            continue
         with open(path) as f:
             for r in json.load(f)["results"]:
                 codes = r.get("exit_codes") or [0] * len(r["times"])
-                ok = [t for t, c in zip(r["times"], codes) if c == 0]
+                ok = [t for t, c in zip(r.get(key, r["times"]), codes) if c == 0]
                 pooled.setdefault(r["command"], []).extend(ok)
                 count = FAILED.setdefault((section, r["command"]), [0, 0])
                 count[0] += len(r["times"]) - len(ok)
                 count[1] += len(r["times"])
     return pooled
+
+
+def load_rounds(out, section, key="times"):
+    """The rounds of one section separately: [{label: median seconds}] (successful runs only)."""
+    rounds = []
+    for path in sorted(glob.glob(os.path.join(out, f"{section}.r*.json"))):
+        if not re.search(r"\.r\d+\.json$", path[len(os.path.join(out, section)):]):
+            continue
+        with open(path) as f:
+            r = {}
+            for res in json.load(f)["results"]:
+                codes = res.get("exit_codes") or [0] * len(res["times"])
+                ok = [t for t, c in zip(res.get(key, res["times"]), codes) if c == 0]
+                if ok:
+                    r[res["command"]] = statistics.median(ok)
+            rounds.append(r)
+    return rounds
+
+
+def paired(out, section, a, b, key="times"):
+    """Compares label `a` with label `b` of one section: pooled medians, their difference (s)
+    and ratio, and the spread of the same difference and ratio over the rounds (each round
+    timed both, interleaved), which is the noise to weigh the difference against."""
+    data = load_section(out, section, key)
+    ma, mb = med(data.get(a, [])), med(data.get(b, []))
+    if ma is None or mb is None:
+        return None
+    diffs, ratios = [], []
+    for r in load_rounds(out, section, key):
+        if a in r and b in r:
+            diffs.append(r[a] - r[b])
+            ratios.append(r[a] / r[b])
+    return {"a": ma, "b": mb, "diff": ma - mb, "ratio": ma / mb,
+            "diffs": (min(diffs), max(diffs)) if diffs else None,
+            "ratios": (min(ratios), max(ratios)) if ratios else None,
+            "rounds": len(diffs), "n": (len(data[a]), len(data[b]))}
+
+
+def dms(x):
+    return "—" if x is None else f"{x * 1000:+.2f}"
+
+
+def spread_ms(pr):
+    if not pr or not pr["diffs"]:
+        return "—"
+    lo, hi = pr["diffs"]
+    return f"{lo * 1000:+.2f} … {hi * 1000:+.2f}"
+
+
+def spread_x(pr):
+    if not pr or not pr["ratios"]:
+        return "—"
+    lo, hi = pr["ratios"]
+    return f"{lo:.3f}–{hi:.3f}"
+
+
+def within_noise(pr):
+    """Whether the rounds disagree on the sign of the difference (noise larger than effect)."""
+    return bool(pr and pr["diffs"] and pr["diffs"][0] < 0 < pr["diffs"][1])
 
 
 def med(times):
@@ -319,57 +381,212 @@ class Report:
             self.goal(f"launcher peak RSS ≤ 8 MiB — {c}", "—" if v is None else f"{v / MIB:.1f} MiB",
                       None if v is None else v <= 8 * 1024)
 
+    def unix(self):
+        socks = self.facts.get("unix_host_sockets", "?")
+        sections = [("unix-root", "root", "", "wall"), ("unix-sbxtest", "sbxtest", "", "wall"),
+                    ("unix-sockets", f"root, {socks} host sockets listening", "sock:", "wall"),
+                    ("unix-cpu-root", "root", "", "CPU"), ("unix-cpu-sbxtest", "sbxtest", "", "CPU"),
+                    ("unix-cpu-sockets", f"root, {socks} host sockets listening", "sock:", "CPU")]
+        if not any(load_section(self.out, sec) for sec, _, _, _ in sections):
+            return
+        self.p("## 1b. Host unix sockets closed by default (issue 10)")
+        self.p()
+        self.p("`/bin/true` under each backend with the default policy (host unix sockets closed: the "
+               "launcher reads `/proc/net/unix` and covers each host socket in the sandbox's mount "
+               "namespace, this host having Landlock below ABI 9) against `-c sandbox.unix_sockets=all` "
+               "in the same binary, and against the baseline's default (`@base`) when given. "
+               "Δ is the difference of the pooled medians; the spread is the lowest and highest "
+               "per-round difference (every round timed both, interleaved): when it straddles zero, "
+               "the noise is larger than the effect. `wall` rows are hyperfine wall times; `CPU` rows "
+               "are the CPU time (user + system) of the launcher and every process it waited for "
+               f"(wait4), the commands alternating run by run ({self.facts.get('cpu_runs', '?')} runs "
+               "per round): waiting for a CPU held by other processes is not in them (under bwrap the "
+               "command's own CPU time does not reach the launcher's rusage; the same on both sides of "
+               "each comparison). `sbxtest` rows include `setpriv` and `env` in front.")
+        self.p()
+        self.p("| user | backend | time | default ms | `all` ms | Δ default − all ms | spread ms | "
+               "baseline default ms | Δ default − baseline ms | spread ms |")
+        self.p("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for sec, who, pre, kind in sections:
+            data = load_section(self.out, sec)
+            if not data:
+                continue
+            for b in ("landlock", "bwrap"):
+                d, a, base = f"{pre}{b}-default", f"{pre}{b}-all", f"{pre}{b}-default@base"
+                if d not in data:
+                    continue
+                pa = paired(self.out, sec, d, a)
+                pb = paired(self.out, sec, d, base)
+                self.p(f"| {who} | {b} | {kind} | {ms(med(data[d]))} | {ms(med(data.get(a, [])))} | "
+                       f"{dms(pa and pa['diff'])} | {spread_ms(pa)} | {ms(med(data.get(base, [])))} | "
+                       f"{dms(pb and pb['diff'])} | {spread_ms(pb)} |")
+                if pre:
+                    continue
+                for pr, what in ((pa, "`unix_sockets = \"all\"`, same binary"),
+                                 (pb, "the baseline's default")):
+                    if pr is None:
+                        continue
+                    verdict = pr["diff"] <= 0.0003
+                    shown = f"{pr['diff'] * 1000:+.2f} ms (rounds {spread_ms(pr)})"
+                    self.goal(f"default launch ≤ 0.3 ms more than {what} — {b}, {who}, {kind} time", shown,
+                              verdict, (sec,))
+        self.p()
+
+    def compare(self):
+        """Every `X@base` beside `X` in the same section: the before/after table."""
+        rows = []
+        for path in sorted(glob.glob(os.path.join(self.out, "*.r1.json"))):
+            sec = os.path.basename(path)[: -len(".r1.json")]
+            data = load_section(self.out, sec)
+            for label in data:
+                if label.endswith("@base") and label[: -len("@base")] in data:
+                    cur = label[: -len("@base")]
+                    rows.append((sec, cur, paired(self.out, sec, cur, label)))
+        if not rows:
+            return
+        self.p("## Before and after (`bench/run --baseline`)")
+        self.p()
+        self.p(f"Baseline: `{self.facts.get('baseline', '?')}`, built in a temporary worktree and "
+               "timed in the same hyperfine rounds as the current build. The ratio is current/baseline "
+               "of the pooled medians; the spread is the lowest and highest per-round ratio, i.e. the "
+               "noise of this run.")
+        self.p()
+        self.p("| section | case | current ms | baseline ms | Δ ms | current/baseline | per-round ratio | verdict |")
+        self.p("|---|---|---:|---:|---:|---:|---:|---|")
+        for sec, cur, pr in rows:
+            if pr is None:
+                continue
+            verdict = "within noise" if within_noise(pr) else ("slower" if pr["diff"] > 0 else "faster")
+            if "-cpu" in sec:
+                sec += " (CPU time)"
+            self.p(f"| {sec} | {cur} | {ms(pr['a'])} | {ms(pr['b'])} | {dms(pr['diff'])} | "
+                   f"{pr['ratio']:.3f}× | {spread_x(pr)} | {verdict} |")
+        self.p()
+
     def egress(self):
         self.p("## 5. Egress proxy (`--network proxy`)")
         self.p()
         launch = load_section(self.out, "egress-launch")
         if launch:
-            off = med(launch.get("off", []))
-            self.p("| bwrap launch of `/bin/true` | median ms | IQR ms | runs | extra ms over off |")
-            self.p("|---|---:|---:|---:|---:|")
+            self.p("Launch of `/bin/true` (`off`, `proxy`, `loopback`: bwrap backend; `landlock-…`: "
+                   "Landlock backend; `proxy` is `--allow-domain example.com`; `@base`: the baseline). "
+                   "The spread is the lowest and highest per-round difference to `off` of the same backend.")
+            self.p()
+            self.p("| case | median ms | IQR ms | runs | extra ms over off | spread ms |")
+            self.p("|---|---:|---:|---:|---:|---:|")
             for label, times in launch.items():
                 m = med(times)
                 lo, hi = iqr(times)
                 iq = f"{ms(lo)}–{ms(hi)}" if lo is not None else "—"
-                extra = "—" if m is None or off is None else f"{(m - off) * 1000:.2f}"
-                self.p(f"| {label} | {ms(m)} | {iq} | {len(times)} | {extra} |")
+                base = label.endswith("@base")
+                name = label[: -len("@base")] if base else label
+                off_label = ("landlock-off" if name.startswith("landlock-") else "off") + ("@base" if base else "")
+                pr = paired(self.out, "egress-launch", label, off_label)
+                extra = "—" if pr is None else f"{pr['diff'] * 1000:.2f}"
+                self.p(f"| {label} | {ms(m)} | {iq} | {len(times)} | {extra} | {spread_ms(pr)} |")
             self.p()
-        px, off = med(launch.get("proxy", [])), med(launch.get("off", []))
-        extra = None if px is None or off is None else (px - off) * 1000
-        self.goal("proxy-mode launch ≤ 3 ms more than network off (median, bwrap)",
-                  "—" if extra is None else f"{extra:.2f} ms", None if extra is None else extra <= 3.0,
-                  ("egress-launch",))
+        lcpu = load_section(self.out, "egress-launch-cpu")
+        if lcpu:
+            self.p("The same launches in CPU time (launcher, proxy thread, bwrap and `/bin/true`; wait4), "
+                   "alternating run by run:")
+            self.p()
+            self.p("| case | median CPU ms | runs | extra CPU ms over off | spread ms |")
+            self.p("|---|---:|---:|---:|---:|")
+            for label, times in lcpu.items():
+                base = label.endswith("@base")
+                name = label[: -len("@base")] if base else label
+                off_label = ("landlock-off" if name.startswith("landlock-") else "off") + ("@base" if base else "")
+                pr = paired(self.out, "egress-launch-cpu", label, off_label)
+                extra = "—" if pr is None else f"{pr['diff'] * 1000:.2f}"
+                self.p(f"| {label} | {ms(med(times))} | {len(times)} | {extra} | {spread_ms(pr)} |")
+            self.p()
+        for px_label, off_label, b in (("proxy", "off", "bwrap"), ("landlock-proxy", "landlock-off", "landlock")):
+            pr = paired(self.out, "egress-launch", px_label, off_label)
+            extra = None if pr is None else pr["diff"] * 1000
+            if extra is None and b == "landlock":
+                continue
+            self.goal(f"proxy-mode launch ≤ 3 ms more than network off (median, {b})",
+                      "—" if extra is None else f"{extra:.2f} ms (rounds {spread_ms(pr)})",
+                      None if extra is None else extra <= 3.0, ("egress-launch",))
         tput = load_section(self.out, "egress-throughput")
         if tput:
-            self.p("| 100 MB from a loopback origin | median s | MB/s | share of direct |")
-            self.p("|---|---:|---:|---:|")
+            self.p("| 100 MB from a loopback origin | median s | MB/s | runs | share of direct | per-round share |")
+            self.p("|---|---:|---:|---:|---:|---:|")
             direct = med(tput.get("direct", []))
             for label, times in tput.items():
                 m = med(times)
                 rate = "—" if not m else f"{100 / m:.0f}"
                 share = "—" if not m or direct is None else f"{100 * direct / m:.0f}%"
-                self.p(f"| {label} | {'—' if m is None else f'{m:.3f}'} | {rate} | {share} |")
+                pr = paired(self.out, "egress-throughput", "direct", label)
+                rs = "—" if not pr or not pr["ratios"] else f"{pr['ratios'][0] * 100:.0f}–{pr['ratios'][1] * 100:.0f}%"
+                self.p(f"| {label} | {'—' if m is None else f'{m:.3f}'} | {rate} | {len(times)} | {share} | {rs} |")
             self.p()
             self.p("`direct` runs the same curl under the same launcher with `--network` (full), so the "
                    "launch is on both sides; `bare` is curl alone, for information.")
+            self.p()
+        alt = load_section(self.out, "egress-throughput-cpu", "wall")
+        if alt:
+            cpu = load_section(self.out, "egress-throughput-cpu")
+            direct = med(alt.get("direct", []))
+            self.p("The same downloads alternating one by one (every round runs each in turn, order rotated), "
+                   "with the CPU time each used as wait4 reports it: the launcher with its proxy thread "
+                   "and bwrap, not the origin server, and not curl itself (under bwrap the command's CPU "
+                   "time does not reach the launcher's rusage; `bare` is curl alone). So `proxy-…` minus "
+                   "`direct` is what the proxy costs per 100 MB:")
+            self.p()
+            self.p("| 100 MB, alternating | median s | MB/s | runs | share of direct | per-round share | CPU s |")
+            self.p("|---|---:|---:|---:|---:|---:|---:|")
+            for label, times in alt.items():
+                m = med(times)
+                share = "—" if not m or direct is None else f"{100 * direct / m:.0f}%"
+                pr = paired(self.out, "egress-throughput-cpu", "direct", label, "wall")
+                rs = "—" if not pr or not pr["ratios"] else f"{pr['ratios'][0] * 100:.0f}–{pr['ratios'][1] * 100:.0f}%"
+                c = med(cpu.get(label, []))
+                self.p(f"| {label} | {m:.3f} | {100 / m:.0f} | {len(times)} | {share} | {rs} | "
+                       f"{'—' if c is None else f'{c:.3f}'} |")
             self.p()
         if not launch and not tput:
             self.p("Not measured (see notes).")
             self.p()
         direct = med(tput.get("direct", []))
+        alt_sec = "egress-throughput-cpu" if alt else "egress-throughput"
         for label in ("proxy-http", "proxy-connect"):
-            m = med(tput.get(label, []))
-            r = None if m is None or direct is None else direct / m
-            self.goal(f"proxy throughput ≥ 80% of direct — {label}", "—" if r is None else f"{r * 100:.0f}%",
-                      None if r is None else r >= 0.8, ("egress-throughput",))
+            pr = paired(self.out, alt_sec, "direct", label, "wall")
+            r = None if pr is None else pr["ratio"]
+            rs = "" if not pr or not pr["ratios"] else f" (rounds {pr['ratios'][0] * 100:.0f}–{pr['ratios'][1] * 100:.0f}%)"
+            self.goal(f"proxy throughput ≥ 80% of direct — {label}", "—" if r is None else f"{r * 100:.0f}%{rs}",
+                      None if r is None else r >= 0.8, (alt_sec,))
 
     # ------------------------------------------------------------------ assembly
     def build(self):
-        launch = self.launch()
-        self.workloads(launch)
-        self.scaling()
-        self.memory(launch)
-        self.egress()
+        only = self.facts.get("only", "")
+        skip = lambda name: only and f",{name}," not in only
+
+        def unmeasured(title):
+            self.p(title)
+            self.p()
+            self.p("Not measured (see notes).")
+            self.p()
+
+        launch = self.launch() if not skip("launch") else (unmeasured("## 1. Launch cost: `/bin/true`") or {})
+        self.unix()
+        self.compare()
+        if skip("workloads"):
+            unmeasured("## 2. Workload overhead")
+        else:
+            self.workloads(launch)
+        if skip("scaling"):
+            unmeasured("## 3. Scaling")
+        else:
+            self.scaling()
+        if skip("memory") or skip("launch"):
+            unmeasured("## 4. Peak RSS of the launcher")
+        else:
+            self.memory(launch)
+        if skip("egress"):
+            unmeasured("## 5. Egress proxy (`--network proxy`)")
+        else:
+            self.egress()
         body = self.lines
         self.lines = []
         self.p("## Goals")
@@ -413,7 +630,7 @@ class Report:
         f = self.facts
         keys = [("date", "date"), ("cpu", "CPU"), ("cores", "cores"), ("mem", "memory"),
                 ("kernel", "kernel"), ("os", "OS"), ("loadavg", "load average at start"),
-                ("commit", "commit"), ("sandbox", "sandbox"), ("bwrap", "bubblewrap"),
+                ("commit", "commit"), ("baseline", "baseline (`--baseline`)"), ("sandbox", "sandbox"), ("bwrap", "bubblewrap"),
                 ("firejail", "firejail"), ("hakoniwa", "hakoniwa"), ("codex", "codex"),
                 ("hyperfine", "hyperfine"), ("rg", "ripgrep")]
         lines = [f"- {name}: {f[k]}" for k, name in keys if f.get(k)]
@@ -439,6 +656,66 @@ class Report:
         busy = self.busy()
         worst = max((busy[s][1] for s in sections if s in busy), default=0.0)
         return f" (other processes used {worst:.0f}% of the CPUs meanwhile: rerun)" if worst > 25 else ""
+
+
+def previous_sections(path):
+    """The `## …` sections of an existing BENCHMARKS.md: {heading: lines}, and its date."""
+    if not os.path.exists(path):
+        return {}, "?"
+    secs, cur = {}, None
+    date = "?"
+    for line in open(path).read().split("\n"):
+        if line.startswith("## "):
+            cur = line
+            secs[cur] = []
+        elif cur is not None:
+            secs[cur].append(line)
+        m = re.match(r"- date: (.*)", line)
+        if m and date == "?":
+            date = m.group(1)
+    return secs, date
+
+
+def keep_unmeasured(body, goals, path):
+    """A partial run (`--only`): sections and goal rows this run did not measure are kept from
+    the existing file, marked with that file's date."""
+    old, date = previous_sections(path)
+    if not old:
+        return body, goals
+    out, i = [], 0
+    while i < len(body):
+        line = body[i]
+        nxt = body[i + 2] if i + 2 < len(body) else ""
+        if line.startswith("## ") and nxt.startswith("Not measured") and line in old:
+            out.append(line)
+            out.append("")
+            out.append(f"*Not measured in this run: kept from the run of {date}.*")
+            out.extend(old[line])
+            i += 4 if i + 3 < len(body) and body[i + 3] == "" else 3
+            continue
+        out.append(line)
+        i += 1
+    old_goals = {}
+    for line in old.get("## Goals", []):
+        cells = line.split(" | ")
+        if line.startswith("| ") and len(cells) >= 3:
+            old_goals[cells[0][2:]] = line
+    kept, seen = [], set()
+    for line in goals:
+        cells = line.split(" | ")
+        if line.startswith("| "):
+            seen.add(cells[0][2:])
+        if line.startswith("| ") and line.rstrip().endswith("| not measured |") and cells[0][2:] in old_goals:
+            prev = old_goals[cells[0][2:]]
+            line = prev if "(run of" in prev else prev.rstrip().rstrip("|").rstrip() + f" (run of {date}) |"
+        kept.append(line)
+    # Goals of sections this run skipped altogether, before the blank line closing the table.
+    extra = [line.rstrip().rstrip("|").rstrip() + f" (run of {date}) |"
+             for g, line in old_goals.items() if g not in seen and g != "goal" and "(run of" not in line]
+    extra += [line for g, line in old_goals.items() if g not in seen and "(run of" in line]
+    while kept and kept[-1] == "":
+        kept.pop()
+    return out, kept + extra + [""]
 
 
 def kept_analysis(path):
@@ -471,6 +748,8 @@ def main():
     if not write:
         return 0
     quick = rep.facts.get("quick") == "1"
+    if rep.facts.get("only"):
+        body, goals = keep_unmeasured(body, goals, write)
     analysis = kept_analysis(write) or "(Findings and probable causes for missed goals go here.)\n"
     doc = [
         "# Benchmarks",
@@ -501,6 +780,13 @@ def main():
         "workloads) whose samples are pooled per command: the rounds interleave the commands in time, "
         "so load drift on this shared machine hits all of them alike. Medians, not means.",
         "- Launch uses `--min-runs 30 --max-runs 200` per round (hyperfine's 3-second budget per command decides in between).",
+        "- CPU-time comparisons (`…-cpu` sections, `bench/lib/cputime.py`): the compared commands "
+        "alternate run by run (order rotated), " + rep.facts.get("cpu_runs", "?") + " runs per round; each run's "
+        "user + system time from wait4(2), which covers the launcher and what it reaped (not the "
+        "command under bwrap). They leave out time spent waiting for a CPU, so they can judge "
+        "sub-millisecond launch differences on a busy machine where wall times cannot.",
+        "- `--baseline REV` builds the binary at REV in a temporary git worktree (cached in "
+        "`target/bench-baseline/`) and times it in the same rounds as the current one (`…@base`).",
         "- Every command is run once first; one that fails is left out, with the reason under "
         "*Notes from this run*.",
         "- Raw bwrap gets the isolation flags of `sandbox profile linux --backend bwrap --full-auto "

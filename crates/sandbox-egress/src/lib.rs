@@ -22,6 +22,8 @@ pub mod guard;
 pub mod server;
 pub mod sni;
 pub mod socks5;
+#[cfg(target_os = "linux")]
+mod splice;
 
 pub use denial::{summary, write_json_lines, Denial, Protocol, Reason};
 pub use guard::ProxyConfig;

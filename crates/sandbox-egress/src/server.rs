@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 
 /// How long a client may take to send its SOCKS5 request or its TLS ClientHello.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
-/// Copy buffer per direction of a tunnel.
+/// Copy buffer per direction of a tunnel that is not relayed by `splice(2)`.
 const TUNNEL_BUFFER: usize = 64 * 1024;
 
 type Body = BoxBody<Bytes, hyper::Error>;
@@ -239,16 +239,34 @@ async fn serve_http(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
             }
         };
         tokio::spawn(async move {
-            if let Ok(up) = hyper::upgrade::on(req).await {
-                tunnel(
-                    TokioIo::new(up),
-                    upstream,
-                    target,
-                    Vec::new(),
-                    &sh,
-                    Protocol::Connect,
-                )
-                .await;
+            let Ok(up) = hyper::upgrade::on(req).await else {
+                return;
+            };
+            // The client's own socket back from hyper (with what hyper read past the CONNECT
+            // request), so the tunnel can be relayed like a SOCKS5 one.
+            match up.downcast::<TokioIo<TcpStream>>() {
+                Ok(parts) => {
+                    tunnel(
+                        parts.io.into_inner(),
+                        upstream,
+                        target,
+                        parts.read_buf.to_vec(),
+                        &sh,
+                        Protocol::Connect,
+                    )
+                    .await
+                }
+                Err(up) => {
+                    tunnel(
+                        TokioIo::new(up),
+                        upstream,
+                        target,
+                        Vec::new(),
+                        &sh,
+                        Protocol::Connect,
+                    )
+                    .await
+                }
             }
         });
         return Response::new(http_body_util::Empty::new().map_err(|n| match n {}).boxed());
@@ -442,18 +460,48 @@ fn sni_verdict(sh: &Shared, t: &Target, hello: &Hello) -> Result<(), Reason> {
     }
 }
 
+/// A tunnel's client side: relayed by `splice(2)` when it is a plain socket (Linux), else by
+/// copying through buffers.
+trait Client: AsyncRead + AsyncWrite + Unpin + Send {
+    /// Relays between `self` and `upstream` until both directions end.
+    async fn relay(self, upstream: TcpStream);
+}
+
+impl Client for TcpStream {
+    #[cfg(target_os = "linux")]
+    async fn relay(self, upstream: TcpStream) {
+        let _ = crate::splice::relay(&self, &upstream).await;
+    }
+
+    #[cfg(not(target_os = "linux"))]
+    async fn relay(mut self, mut upstream: TcpStream) {
+        copy(&mut self, &mut upstream).await;
+    }
+}
+
+impl Client for TokioIo<hyper::upgrade::Upgraded> {
+    async fn relay(mut self, mut upstream: TcpStream) {
+        copy(&mut self, &mut upstream).await;
+    }
+}
+
+async fn copy<C: AsyncRead + AsyncWrite + Unpin>(client: &mut C, upstream: &mut TcpStream) {
+    let _ =
+        tokio::io::copy_bidirectional_with_sizes(client, upstream, TUNNEL_BUFFER, TUNNEL_BUFFER)
+            .await;
+}
+
 /// Relays between the client and the origin. To a TLS port (443) the client's first record must be a
 /// ClientHello naming the tunnel's host, else the tunnel is closed and the refusal recorded.
-async fn tunnel<C>(
+/// `head` holds what was already read from the client.
+async fn tunnel<C: Client>(
     mut client: C,
     mut upstream: TcpStream,
     t: Target,
     mut head: Vec<u8>,
     sh: &Shared,
     proto: Protocol,
-) where
-    C: AsyncRead + AsyncWrite + Unpin,
-{
+) {
     if sh.cfg.tls_ports.contains(&t.port) {
         let read_hello = async {
             loop {
@@ -482,11 +530,5 @@ async fn tunnel<C>(
     if !head.is_empty() && upstream.write_all(&head).await.is_err() {
         return;
     }
-    let _ = tokio::io::copy_bidirectional_with_sizes(
-        &mut client,
-        &mut upstream,
-        TUNNEL_BUFFER,
-        TUNNEL_BUFFER,
-    )
-    .await;
+    client.relay(upstream).await;
 }

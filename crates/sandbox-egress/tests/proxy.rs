@@ -229,3 +229,70 @@ fn socks5_connect_is_checked_like_connect() {
     assert_eq!(d.len(), 2);
     assert_eq!(d[0].host, "evil.example");
 }
+
+/// An origin that echoes every byte back and closes its side once the client has ended its
+/// stream (a half-close the tunnel must pass on in both directions).
+fn echo_origin() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let mut w = s.try_clone().unwrap();
+                let _ = std::io::copy(&mut s, &mut w);
+                let _ = w.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+    port
+}
+
+/// Sends `payload` (then ends the stream) on `c` from another thread while reading everything
+/// that comes back.
+fn send_and_drain(mut c: TcpStream, payload: Vec<u8>) -> Vec<u8> {
+    c.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut w = c.try_clone().unwrap();
+    let writer = std::thread::spawn(move || {
+        w.write_all(&payload).unwrap();
+        w.shutdown(std::net::Shutdown::Write).unwrap();
+    });
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| (i * 7 + i / 4099) as u8).collect()
+}
+
+#[test]
+fn tunnels_relay_bulk_data_both_ways_and_pass_on_the_end_of_stream() {
+    let o = echo_origin();
+    let (p, port) = proxy(&["localhost"], &[], true, 443);
+    // CONNECT, with the first bytes of the tunnel in the same write as the request (hyper has
+    // read them already: they must still reach the origin, first).
+    let payload = pattern(8 << 20);
+    let mut c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut first =
+        format!("CONNECT localhost:{o} HTTP/1.1\r\nHost: localhost:{o}\r\n\r\n").into_bytes();
+    first.extend_from_slice(&payload[..1000]);
+    c.write_all(&first).unwrap();
+    let out = send_and_drain(c, payload[1000..].to_vec());
+    let head_end = out
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response")
+        + 4;
+    assert!(out.starts_with(b"HTTP/1.1 200"));
+    assert_eq!(out.len() - head_end, payload.len());
+    assert!(out[head_end..] == payload[..], "the echoed bytes differ");
+    // SOCKS5.
+    let (code, c) = socks(port, socks5::Dest::Name("localhost".into()), o);
+    assert_eq!(code, socks5::REPLY_OK);
+    let back = send_and_drain(c, payload.clone());
+    assert_eq!(back.len(), payload.len());
+    assert!(back == payload, "the echoed bytes differ");
+    assert!(p.stop().is_empty());
+}
