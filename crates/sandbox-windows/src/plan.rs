@@ -273,6 +273,14 @@ pub fn compile(policy: &ResolvedPolicy, best_effort: bool) -> Result<WindowsPlan
         });
     }
     for p in policy.protected_paths() {
+        // A writable root at the protected path itself re-grants it whole (oracle rule 5: an
+        // explicit grant, such as a `.git` pointer's gitdir the user also lists as writable).
+        // A deny-write ACE here would tie with the root's allow at the same depth and win, so
+        // none is stamped (nor a placeholder made). A root strictly below a protected path
+        // needs nothing: its allow is deeper than the deny and outranks it.
+        if roots.contains(p.path.as_path()) {
+            continue;
+        }
         let reason = if p.kind == PathKind::Missing {
             placeholders.push(p.path.clone());
             format!("protected ({}), placeholder for the run", p.reason)

@@ -331,3 +331,51 @@ fn plans_name_no_sid_the_launcher_makes_one_per_run() {
     );
     assert_ne!(a.sid(), b.sid());
 }
+
+/// A `.git` pointer's gitdir outside the workspace is protected as the workspace's; an explicit
+/// write rule on that gitdir re-grants it (oracle rule 5). The plan must not stamp a deny-write
+/// ACE there: at the same depth as the root's allow-modify, the deny would win and refuse every
+/// write the oracle allows (found by the differential harness, seed 1796577744063).
+#[test]
+fn gitdir_with_its_own_write_rule_stays_writable() {
+    let tmp = tempfile::tempdir().unwrap();
+    let base = std::fs::canonicalize(tmp.path()).unwrap();
+    let ws = base.join("ws");
+    let gitdir = base.join("out/gitdir");
+    std::fs::create_dir_all(gitdir.join("hooks")).unwrap();
+    std::fs::create_dir_all(&ws).unwrap();
+    std::fs::write(gitdir.join("config"), "").unwrap();
+    std::fs::write(ws.join(".git"), "gitdir: ../out/gitdir\n").unwrap();
+    let mut p = Policy::preset(Preset::WorkspaceWrite);
+    p.network = NetworkPolicy::Full;
+    p.entries.push(Entry::new(
+        Target::Path(gitdir.clone()),
+        Access::Write,
+        "t",
+    ));
+    let resolved = resolve(&p, &env_for(&ws)).unwrap();
+    // The gitdir is still named protected (for the workspace root) and is a writable root.
+    assert!(resolved.protected_paths().iter().any(|q| q.path == gitdir));
+    assert!(resolved.writable_roots.iter().any(|w| w.path == gitdir));
+    let plan = compile(&resolved, false).unwrap();
+    for (path, op) in [
+        (gitdir.clone(), Op::Write),
+        (gitdir.join("config"), Op::Write),
+        (gitdir.join("hooks/pre-commit"), Op::Create),
+        (gitdir.join("new"), Op::Create),
+        (ws.join(".git"), Op::Write),
+        (ws.join("src.rs"), Op::Create),
+    ] {
+        let want = resolved.decide_canonical(&path, op).allowed;
+        assert_eq!(
+            plan.allows(&path, op),
+            want,
+            "{} {op:?}: {plan:#?}",
+            path.display()
+        );
+    }
+    assert!(plan.allows(&gitdir.join("config"), Op::Write));
+    // The pointer file itself stays protected, as the oracle says.
+    assert!(!resolved.decide_canonical(&ws.join(".git"), Op::Write).allowed);
+    assert!(!plan.allows(&ws.join(".git"), Op::Write));
+}
