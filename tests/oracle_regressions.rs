@@ -142,3 +142,50 @@ fn a_deny_glob_match_inside_a_protected_directory_keeps_it_read_only() {
         }
     }
 }
+
+/// A `.git` pointer file to a gitdir outside the workspace, and an explicit write rule on
+/// that gitdir: the oracle lets the command write there (a writable root at a protected path
+/// re-grants it). Landlock used to keep it read-only (EROFS) and the Windows plan denied it;
+/// bwrap refuses or agrees. Seed 1796577780132 of the differential suite.
+#[test]
+fn a_gitdir_with_its_own_write_rule_stays_writable() {
+    for user in users() {
+        let base = Dir::new(user, std::path::Path::new("/tmp"));
+        base.write(user, "out/gitdir/config", "[core]\n");
+        base.write(user, "ws/.git", "gitdir: ../out/gitdir\n");
+        let gitdir = base.path.join("out/gitdir");
+        let ws = base.path.join("ws");
+        let rule = format!("{}", gitdir.display());
+        let policy = ["--full-auto", "--writable-root", rule.as_str()];
+        let mut explain: Vec<&str> = vec!["explain"];
+        explain.extend(policy);
+        explain.extend(["--op", "write", "../out/gitdir/config"]);
+        let e = sandbox(user, &ws, &explain);
+        assert!(
+            stdout(&e).starts_with("allow"),
+            "the oracle allows it:\n{}",
+            stdout(&e)
+        );
+        for backend in linux_backends(user, &ws) {
+            let mut args: Vec<&str> = vec!["linux", "--backend", backend];
+            args.extend(policy);
+            args.extend([
+                "--",
+                "sh",
+                "-c",
+                "echo x >> ../out/gitdir/config && echo WROTE; echo y > .git 2>/dev/null || echo POINTER-KEPT",
+            ]);
+            let out = sandbox(user, &ws, &args);
+            if backend == "bwrap" && out.status.code() == Some(125) {
+                continue; // an explicit refusal is allowed
+            }
+            let o = stdout(&out);
+            assert!(
+                o.contains("WROTE") && o.contains("POINTER-KEPT"),
+                "{backend} as {}: {o}{}",
+                user.name,
+                stderr(&out)
+            );
+        }
+    }
+}

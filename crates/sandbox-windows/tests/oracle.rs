@@ -348,11 +348,8 @@ fn gitdir_with_its_own_write_rule_stays_writable() {
     std::fs::write(ws.join(".git"), "gitdir: ../out/gitdir\n").unwrap();
     let mut p = Policy::preset(Preset::WorkspaceWrite);
     p.network = NetworkPolicy::Full;
-    p.entries.push(Entry::new(
-        Target::Path(gitdir.clone()),
-        Access::Write,
-        "t",
-    ));
+    p.entries
+        .push(Entry::new(Target::Path(gitdir.clone()), Access::Write, "t"));
     let resolved = resolve(&p, &env_for(&ws)).unwrap();
     // The gitdir is still named protected (for the workspace root) and is a writable root.
     assert!(resolved.protected_paths().iter().any(|q| q.path == gitdir));
@@ -376,6 +373,10 @@ fn gitdir_with_its_own_write_rule_stays_writable() {
     }
     assert!(plan.allows(&gitdir.join("config"), Op::Write));
     // The pointer file itself stays protected, as the oracle says.
-    assert!(!resolved.decide_canonical(&ws.join(".git"), Op::Write).allowed);
+    assert!(
+        !resolved
+            .decide_canonical(&ws.join(".git"), Op::Write)
+            .allowed
+    );
     assert!(!plan.allows(&ws.join(".git"), Op::Write));
 }

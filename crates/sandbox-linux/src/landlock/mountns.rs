@@ -128,9 +128,12 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             });
         }
     }
+    // A writable root at the very path re-grants it whole (a gitdir with its own write
+    // rule): no read-only layer there, as the oracle says. (A bind of a read-only mount
+    // would stay read-only, so a re-bind on top could not undo it.)
     let read_only = read_only
         .into_iter()
-        .filter(|(_, k, _)| *k != PathKind::Link);
+        .filter(|(p, k, _)| *k != PathKind::Link && !roots.contains(p));
     for (path, kind, reason) in read_only {
         match kind {
             PathKind::Dir | PathKind::File => layers.push(MountStep::Protect {
