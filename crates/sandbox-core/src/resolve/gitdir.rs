@@ -42,14 +42,17 @@ pub fn gitdir_target(dot_git_file: &Path) -> Option<PathBuf> {
     })
 }
 
+/// A path from raw bytes (on Unix the bytes as they are; elsewhere read as UTF-8, lossily),
+/// for file contents and kernel tables that hold paths.
 #[cfg(unix)]
-fn path_from_bytes(b: &[u8]) -> PathBuf {
+pub fn path_from_bytes(b: &[u8]) -> PathBuf {
     use std::os::unix::ffi::OsStrExt as _;
     PathBuf::from(std::ffi::OsStr::from_bytes(b))
 }
 
+/// A path from raw bytes, read as UTF-8 (lossily) where paths are not bytes.
 #[cfg(not(unix))]
-fn path_from_bytes(b: &[u8]) -> PathBuf {
+pub fn path_from_bytes(b: &[u8]) -> PathBuf {
     PathBuf::from(String::from_utf8_lossy(b).into_owned())
 }
 

@@ -11,7 +11,7 @@ pub(crate) mod model;
 pub(crate) mod paths;
 pub(crate) mod target;
 
-pub use gitdir::gitdir_target;
+pub use gitdir::{gitdir_target, path_from_bytes};
 pub use model::{PathKind, Protected, ResolveEnv, ResolvedPolicy, Rule, WritableRoot};
 pub use paths::{canonical, normalize, platform_alias};
 pub(crate) use paths::{expand_home, resolve_cwd};

@@ -64,23 +64,12 @@ pub fn parse(table: &[u8]) -> Vec<PathBuf> {
         if fields < 7 || !rest.starts_with(b"/") {
             continue;
         }
-        let p = path_from_bytes(rest);
+        let p = sandbox_core::resolve::path_from_bytes(rest);
         if !out.contains(&p) {
             out.push(p);
         }
     }
     out
-}
-
-#[cfg(unix)]
-fn path_from_bytes(b: &[u8]) -> PathBuf {
-    use std::os::unix::ffi::OsStrExt;
-    PathBuf::from(std::ffi::OsStr::from_bytes(b))
-}
-
-#[cfg(not(unix))]
-fn path_from_bytes(b: &[u8]) -> PathBuf {
-    PathBuf::from(String::from_utf8_lossy(b).into_owned())
 }
 
 /// Whether a policy needs the host's socket table at all: not when nothing is enforced, nor
