@@ -24,9 +24,14 @@
 //! (its launcher does not build on `std::process::Command`): [`Sandbox::command`] says so.
 //!
 //! Rules that hold everywhere:
-//! - keep the [`Applied`] returned with each command until that command has exited, then
-//!   call [`Applied::finish`]: it owns the command's sandbox resources (plan fds, placeholders
-//!   for missing protected names) and turns a sandbox setup failure into an error;
+//! - keep the [`Applied`] returned with each command, and the `Command` itself, until that
+//!   command has exited, then call [`Applied::finish`]: together they own the command's
+//!   sandbox resources (the plan's fds in the `Command`'s `pre_exec` step, the placeholders
+//!   for missing protected names in `Applied`), and `finish` turns a sandbox setup failure
+//!   into an error;
+//! - in the `proxy` network mode, macOS serves the egress proxy for as long as the
+//!   [`Sandbox`] lives; on Linux the Landlock backend hands the caller the listener
+//!   ([`Applied::take_proxy_listener`]) and the bwrap backend refuses the mode;
 //! - construction probes the host and may fork short trials: from async code, call it in
 //!   `spawn_blocking`;
 //! - on Linux the Landlock child dies with the *thread* that spawned it (`PR_SET_PDEATHSIG`):
