@@ -30,6 +30,11 @@ impl User {
     pub fn is_root(&self) -> bool {
         self.uid == 0
     }
+
+    /// The user running the tests (commands for it need no `setpriv`).
+    pub fn is_current(&self) -> bool {
+        self.uid == euid()
+    }
 }
 
 fn euid() -> u32 {
