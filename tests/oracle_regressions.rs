@@ -157,25 +157,18 @@ fn a_gitdir_with_its_own_write_rule_stays_writable() {
         let ws = base.path.join("ws");
         let rule = format!("{}", gitdir.display());
         let policy = ["--full-auto", "--writable-root", rule.as_str()];
-        let mut explain: Vec<&str> = vec!["explain"];
-        explain.extend(policy);
-        explain.extend(["--op", "write", "../out/gitdir/config"]);
-        let e = sandbox(user, &ws, &explain);
         assert!(
-            stdout(&e).starts_with("allow"),
-            "the oracle allows it:\n{}",
-            stdout(&e)
+            explain_allows(user, &ws, &policy, "write", &gitdir.join("config")),
+            "the oracle allows it"
         );
         for backend in linux_backends(user, &ws) {
-            let mut args: Vec<&str> = vec!["linux", "--backend", backend];
-            args.extend(policy);
-            args.extend([
-                "--",
-                "sh",
-                "-c",
+            let out = sh(
+                backend,
+                user,
+                &ws,
+                &policy,
                 "echo x >> ../out/gitdir/config && echo WROTE; echo y > .git 2>/dev/null || echo POINTER-KEPT",
-            ]);
-            let out = sandbox(user, &ws, &args);
+            );
             if backend == "bwrap" && out.status.code() == Some(125) {
                 continue; // an explicit refusal is allowed
             }
