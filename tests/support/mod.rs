@@ -229,10 +229,10 @@ pub fn sandbox_cmd<S: AsRef<OsStr>>(user: &User, cwd: &Path, args: &[S]) -> Comm
     cmd
 }
 
-/// This test binary's turn to run sandboxes: runs of root and `sbxtest` at the same moment
-/// share the placeholders under /tmp (`/tmp/.agents`, …) but not their registry, so one
-/// user's cleanup can remove a placeholder the other's bwrap is about to mount (README,
-/// Known limits). [`sandbox`] takes it for each run; a test that starts the binary another
+/// This test binary's turn to run sandboxes, so that one case's runs do not see another's
+/// placeholders under /tmp (`/tmp/.agents`, …) or host sockets come and go (concurrent runs
+/// must cope, and `placeholder_race` checks that they do; the other cases check one thing
+/// each). [`sandbox`] takes it for each run; a test that starts the binary another
 /// way (through a shell, on a terminal, as a child it signals) holds it for those runs and
 /// must not call [`sandbox`] meanwhile.
 pub fn turn() -> std::sync::MutexGuard<'static, ()> {

@@ -538,3 +538,66 @@ fn a_protected_directory_gone_meanwhile_is_a_held_placeholder() {
         .all(|m| matches!(m.mount, sandbox_linux::bwrap::Mount::EmptyDir { .. })));
     assert!(plan.host_stubs.contains(&gone));
 }
+
+/// The reverse race: protected names missing when the plan first looked and made by another
+/// run (its placeholders) before any later look. The plan holds every one of them all the
+/// same. It once asked again, left out those it then found, and bwrap mounted over them
+/// unheld: the other run, ending, removed them under the command, which detached the
+/// mounts, and the command created `.git` and `.codex` (root's bwrap run, in a sticky
+/// directory shared with `sbxtest`'s runs).
+#[test]
+fn protected_names_made_meanwhile_by_another_run_are_held() {
+    let ws = tempfile::tempdir().unwrap();
+    let root = ws.path().to_str().unwrap().to_string();
+    let names = [".git", ".codex", ".agents"];
+    let p = policy(
+        vec![rule("/", Access::Read), rule(&root, Access::Write)],
+        vec![WritableRoot {
+            path: root.clone().into(),
+            protected: names
+                .iter()
+                .map(|n| protected(&format!("{root}/{n}"), PathKind::Missing, n))
+                .collect(),
+        }],
+    );
+    // Each path is missing at its first look and a directory at every later one.
+    let looked = std::cell::RefCell::new(std::collections::HashSet::new());
+    let made_meanwhile = |p: &Path| {
+        if p.starts_with(ws.path())
+            && p != ws.path()
+            && !looked.borrow_mut().insert(p.to_path_buf())
+        {
+            PathKind::Dir
+        } else {
+            sandbox_linux::bwrap::host_kind_of(p)
+        }
+    };
+    let features = BwrapFeatures::assumed();
+    let plan = compile(&BwrapInput {
+        policy: &p,
+        deny_matches: &[],
+        features: &features,
+        seccomp_program: None,
+        kind_of: &made_meanwhile,
+        is_empty_dir: &|_| true,
+        read_link: &|_| None,
+        best_effort: false,
+    })
+    .expect("compiles");
+    for n in names {
+        let path = ws.path().join(n);
+        let at = path.to_str().unwrap();
+        assert!(
+            plan.args
+                .windows(4)
+                .any(|w| w == ["--perms", "0555", "--tmpfs", at]),
+            "{n} is not covered:\n{}",
+            plan.to_text()
+        );
+        assert!(
+            plan.host_stubs.contains(&path),
+            "{n} is mounted over but not held:\n{}",
+            plan.to_text()
+        );
+    }
+}

@@ -188,7 +188,8 @@ pub fn launch_with(
 }
 
 /// Registers (and where missing, makes) the plan's mount-point placeholders, so bwrap mounts
-/// over them and no concurrent run removes them; released when the guards drop.
+/// over them and no concurrent run removes them; released when the guards drop, deepest
+/// first (a missing parent made for a placeholder is empty, and removable, only after it).
 pub(super) fn hold_stubs(plan: &BwrapPlan) -> Result<Vec<Held>, LaunchError> {
     let mut held = Vec::new();
     for p in &plan.host_stubs {
@@ -198,6 +199,7 @@ pub(super) fn hold_stubs(plan: &BwrapPlan) -> Result<Vec<Held>, LaunchError> {
             Err(e) => return Err(LaunchError::io(format!("placeholder {}", p.display()), e)),
         }
     }
+    held.reverse();
     Ok(held)
 }
 

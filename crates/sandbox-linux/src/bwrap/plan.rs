@@ -227,9 +227,10 @@ pub struct BwrapPlan {
     pub args: Vec<String>,
     /// Fds the arguments refer to; the launcher must open them at exactly these numbers.
     pub fds: Vec<PlanFd>,
-    /// Mount points inside a writable bind that bwrap creates on the host when they are missing
-    /// (or that are empty stubs left by a concurrent run). The launcher registers them and
-    /// removes them after the run unless another live run still uses them
+    /// Mount points inside a writable bind that may be placeholders: missing ones (bwrap
+    /// would create them on the host), empty ones (maybe a concurrent run's) and protected
+    /// directories. The launcher holds each for the whole run, making the missing ones, and
+    /// removes what it made after the run unless another live run still uses it
     /// ([`crate::placeholder`]).
     pub host_stubs: Vec<PathBuf>,
     pub unshare_net: bool,
@@ -339,10 +340,19 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             if let Mount::RoBind { path } = &mount {
                 ro_by_fd.insert(path.clone());
             }
-            if t.kind == PathKind::Missing {
-                host_stubs.extend(missing_components(&t.path, input.kind_of));
-            } else if t.empty_protected {
-                // Possibly another run's stub: the launcher's registry decides who removes it.
+            // Every mount point that may be a placeholder is held from the one look the
+            // target took, never a second: a concurrent run can make (or remove) it between
+            // two looks, and a mount point the launcher does not hold is one that run may
+            // remove under the command, which detaches the mount and frees the name.
+            let may_be_placeholder = match t.kind {
+                PathKind::Missing => true,
+                PathKind::Dir => t.protected || matches!(mount, Mount::EmptyDir { .. }),
+                PathKind::File | PathKind::Link => false,
+            };
+            if may_be_placeholder {
+                if let Some(parent) = t.path.parent().filter(|_| t.kind == PathKind::Missing) {
+                    host_stubs.extend(missing_components(parent, input.kind_of));
+                }
                 host_stubs.push(t.path.clone());
             }
         }
@@ -533,6 +543,8 @@ fn top_level_links(
 struct Target {
     path: PathBuf,
     kind: PathKind,
+    /// A protected path (its mount point is held by the launcher when it is a directory).
+    protected: bool,
     /// A protected name that is an empty directory (maybe another run's stub).
     empty_protected: bool,
     /// Masked because a deny glob matched it (or a matched link's target).
@@ -559,6 +571,7 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
         let e = by_path.entry(path.to_path_buf()).or_insert_with(|| Target {
             path: path.to_path_buf(),
             kind: (input.kind_of)(path),
+            protected: false,
             empty_protected: false,
             glob_masked: false,
             pin: false,
@@ -601,6 +614,7 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
     }
     for p in policy.protected_paths() {
         if let Some(t) = by_path.get_mut(&p.path) {
+            t.protected = true;
             t.empty_protected = t.kind == PathKind::Dir && (input.is_empty_dir)(&p.path);
         }
     }
@@ -901,7 +915,7 @@ impl BwrapPlan {
         for st in &self.host_stubs {
             let _ = writeln!(
                 out,
-                "# host stub (mount point bwrap creates if missing; removed after the run): {}",
+                "# held mount point (if missing, a placeholder is made and removed after the run): {}",
                 st.display()
             );
         }

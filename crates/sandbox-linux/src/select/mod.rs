@@ -204,9 +204,15 @@ mod tests {
     fn backend_names_parse_and_a_bad_one_says_what_is_expected() {
         assert_eq!("auto".parse::<Requested>().unwrap(), Requested::Auto);
         assert_eq!("bwrap".parse::<Requested>().unwrap(), Requested::Bwrap);
-        assert_eq!("landlock".parse::<Requested>().unwrap(), Requested::Landlock);
+        assert_eq!(
+            "landlock".parse::<Requested>().unwrap(),
+            Requested::Landlock
+        );
         let e = "seatbelt".parse::<Requested>().unwrap_err();
-        assert!(e.contains("`seatbelt`") && e.contains("auto, bwrap or landlock"), "{e}");
+        assert!(
+            e.contains("`seatbelt`") && e.contains("auto, bwrap or landlock"),
+            "{e}"
+        );
         assert_eq!(Backend::Bwrap.to_string(), "bwrap");
     }
 
