@@ -4,10 +4,11 @@
 //!
 //! Concurrent runs (of either backend, of every user: a placeholder is made mode 0755 whatever
 //! the umask, so any user's run can open it) share these directories: each holds a shared
-//! `flock` on the directory itself for the whole run, and the last one out removes it, only if
-//! it is still empty and marked as a placeholder by an xattr (an empty directory a user made is
-//! never removed). Removing a directory that is a mount point in another mount namespace would
-//! silently detach that mount, which is what the lock prevents.
+//! `flock` on the directory itself for the whole run ([`Holds`]), and the last one out removes
+//! it, only if it is still empty and marked as a placeholder by an xattr (an empty directory a
+//! user made is never removed). Removing a directory that is a mount point in another mount
+//! namespace would silently detach that mount, which is what the lock prevents. A run releases
+//! all its directories at once, with one look at the other mount namespaces for all of them.
 //!
 //! Between users: a run removes only placeholders its own user owns (or that it made), never
 //! another user's, even where it could (root, or a directory that is not sticky), so marking a
@@ -31,12 +32,45 @@ const PLACEHOLDER_XATTR: &CStr = c"user.sandbox.placeholder";
 /// namespace goes away, [`stays_mounted_elsewhere`]); longer is no sandbox run's doing.
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// A protected directory the run depends on, locked shared (`flock`) so that a concurrent
-/// run never removes a placeholder still in use. Dropping the last reference removes a
-/// placeholder (made by this run, or marked by another run of this user) if no other run
-/// holds it and it is still empty; real directories are never removed.
+/// The protected directories one run depends on, each locked shared (`flock`) so that a
+/// concurrent run never removes a placeholder still in use. Dropping the set removes, deepest
+/// first, each placeholder (made by this run, or marked by another run of this user) that no
+/// other run holds and that is still empty; real directories are never removed.
+#[derive(Debug, Default)]
+pub struct Holds {
+    held: Vec<Held>,
+}
+
+impl Holds {
+    /// Holds the protected directory at `path` ([`Held::acquire`]): `Ok(false)` when there is
+    /// nothing to hold.
+    pub fn acquire(&mut self, path: &Path) -> std::io::Result<bool> {
+        let held = Held::acquire(path)?;
+        let some = held.is_some();
+        self.held.extend(held);
+        Ok(some)
+    }
+
+    /// How many directories are held.
+    pub fn len(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Whether no directory is held.
+    pub fn is_empty(&self) -> bool {
+        self.held.is_empty()
+    }
+}
+
+impl Drop for Holds {
+    fn drop(&mut self) {
+        release(std::mem::take(&mut self.held));
+    }
+}
+
+/// One protected directory, open and share-locked.
 #[derive(Debug)]
-pub struct Held {
+struct Held {
     path: PathBuf,
     dir: std::fs::File,
     created: bool,
@@ -48,7 +82,7 @@ impl Held {
     /// `Ok(None)`: nothing to hold. Either this user cannot create it, so neither can the
     /// command, or a directory there cannot be opened by this user: another user's, which no
     /// run of this code made (placeholders are mode 0755); the caller still mounts over it.
-    pub fn acquire(path: &Path) -> std::io::Result<Option<Held>> {
+    fn acquire(path: &Path) -> std::io::Result<Option<Held>> {
         for _ in 0..10 {
             let mut created = false;
             match std::fs::DirBuilder::new().mode(0o755).create(path) {
@@ -137,20 +171,34 @@ impl Held {
         };
         n == 1 && buf[0] == b'1'
     }
+
+    /// Converts this run's shared lock to an exclusive one if no other run holds it. (On
+    /// failure the shared lock is gone too: only for a directory being released.)
+    fn lock_exclusive(&self) -> bool {
+        // SAFETY: flock on an fd we own.
+        unsafe { libc::flock(self.dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+    }
 }
 
-impl Drop for Held {
-    fn drop(&mut self) {
-        if !self.removable() {
-            return;
-        }
-        // SAFETY: flock on an fd we own; converts our shared lock if nobody else holds one.
-        if unsafe { libc::flock(self.dir.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-            return;
-        }
-        let empty = std::fs::read_dir(&self.path).is_ok_and(|mut d| d.next().is_none());
-        if self.still_at_path() && empty && !stays_mounted_elsewhere(&self.path) {
-            let _ = std::fs::remove_dir(&self.path);
+/// Releases a run's directories: those this run may remove and no other run holds are locked
+/// exclusively, looked for in the other mount namespaces all at once, and removed deepest
+/// first (a parent made for a placeholder empties only once that is gone) if still empty and
+/// at their path; the rest are just unlocked.
+fn release(mut held: Vec<Held>) {
+    held.sort_by_key(|h| std::cmp::Reverse(h.path.components().count()));
+    let mine: Vec<Held> = held
+        .into_iter()
+        .filter(|h| h.removable() && h.lock_exclusive())
+        .collect();
+    if mine.is_empty() {
+        return;
+    }
+    let paths: Vec<&Path> = mine.iter().map(|h| h.path.as_path()).collect();
+    let kept = stay_mounted_elsewhere(&paths);
+    for h in &mine {
+        let empty = std::fs::read_dir(&h.path).is_ok_and(|mut d| d.next().is_none());
+        if empty && !kept.contains(&h.path.as_path()) && h.still_at_path() {
+            let _ = std::fs::remove_dir(&h.path);
         }
     }
 }
@@ -180,31 +228,39 @@ fn lock_shared(dir: &std::fs::File, path: &Path) -> std::io::Result<()> {
 
 /// [`mounted_elsewhere`] for longer than a namespace takes to go away: the run's own
 /// namespace (bwrap's, or a killed command's) can still be tearing down just after its
-/// processes were waited for. Up to a quarter second, only when a mount is found.
-fn stays_mounted_elsewhere(path: &Path) -> bool {
+/// processes were waited for. Up to a quarter second, only while a mount is found; the
+/// paths still mounted then are kept.
+fn stay_mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
+    let mut found = mounted_elsewhere(paths);
     for _ in 0..25 {
-        if !mounted_elsewhere(path) {
-            return false;
+        if found.is_empty() {
+            break;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
+        found = mounted_elsewhere(&found);
     }
-    true
+    found
 }
 
-/// Whether `path` is a mount point in another mount namespace this user can see. A command
-/// whose `sandbox` was killed with SIGKILL keeps running, without anyone holding the
+/// Which of `paths` are mount points in another mount namespace this user can see. A
+/// command whose `sandbox` was killed with SIGKILL keeps running, without anyone holding the
 /// placeholder's lock, under the read-only mount over it; removing the directory would
 /// detach that mount there, and the command could then create the protected name (a `.git`
 /// with `core.fsmonitor` that the user's next `git status` runs). Such a placeholder is left
-/// for a later run to remove. When `/proc` cannot be read, it is kept too.
-fn mounted_elsewhere(path: &Path) -> bool {
+/// for a later run to remove. When `/proc` cannot be read, all are kept. One pass over the
+/// processes, reading each namespace's mount table once, whatever the number of paths.
+fn mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
     use std::os::unix::ffi::OsStrExt;
     let own = std::fs::read_link("/proc/self/ns/mnt").ok();
     let Ok(procs) = std::fs::read_dir("/proc") else {
-        return true;
+        return paths.to_vec();
     };
     let mut seen = std::collections::HashSet::new();
+    let mut found: Vec<&Path> = Vec::new();
     for e in procs.flatten() {
+        if found.len() == paths.len() {
+            break;
+        }
         if !e.file_name().as_bytes().iter().all(u8::is_ascii_digit) {
             continue;
         }
@@ -216,20 +272,28 @@ fn mounted_elsewhere(path: &Path) -> bool {
             continue;
         }
         if let Ok(text) = std::fs::read(e.path().join("mountinfo")) {
-            if mount_point_listed(&text, path.as_os_str().as_bytes()) {
-                return true;
+            for point in mount_points(&text) {
+                if let Some(p) = paths.iter().find(|p| p.as_os_str().as_bytes() == point) {
+                    if !found.contains(p) {
+                        found.push(p);
+                    }
+                }
             }
         }
     }
-    false
+    found
 }
 
-/// Whether `/proc/PID/mountinfo` text lists `path` as a mount point (field 5, octal-escaped).
+/// Whether `/proc/PID/mountinfo` text lists `path` as a mount point.
+#[cfg(test)]
 fn mount_point_listed(mountinfo: &[u8], path: &[u8]) -> bool {
-    mountinfo.split(|&b| b == b'\n').any(|line| {
-        let Some(field) = line.split(|&b| b == b' ').nth(4) else {
-            return false;
-        };
+    mount_points(mountinfo).any(|p| p == path)
+}
+
+/// The mount points `/proc/PID/mountinfo` text lists (field 5, octal escapes undone).
+fn mount_points(mountinfo: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
+    mountinfo.split(|&b| b == b'\n').filter_map(|line| {
+        let field = line.split(|&b| b == b' ').nth(4)?;
         let mut out = Vec::with_capacity(field.len());
         let mut i = 0;
         while i < field.len() {
@@ -247,8 +311,55 @@ fn mount_point_listed(mountinfo: &[u8], path: &[u8]) -> bool {
                 }
             }
         }
-        out == path
+        Some(out)
     })
+}
+
+#[cfg(test)]
+mod release_tests {
+    use super::Holds;
+
+    fn base(name: &str) -> std::path::PathBuf {
+        let b = std::env::temp_dir().join(format!("sbx-holds-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&b);
+        std::fs::create_dir(&b).unwrap();
+        b
+    }
+
+    /// A run's placeholders go together when it ends, a missing parent made for one with it
+    /// (in whatever order they were taken), while another run's hold keeps a shared one.
+    #[test]
+    fn placeholders_go_with_the_last_run_parents_after_children() {
+        let b = base("release");
+        let (parent, child, shared) = (b.join("a"), b.join("a/.git"), b.join(".codex"));
+        let mut first = Holds::default();
+        for p in [&parent, &child, &shared] {
+            assert!(first.acquire(p).unwrap(), "{}", p.display());
+        }
+        let mut second = Holds::default();
+        assert!(second.acquire(&shared).unwrap());
+        drop(first);
+        assert!(!parent.exists(), "the made parent stays");
+        assert!(shared.is_dir(), "removed while another run holds it");
+        drop(second);
+        assert!(!shared.exists(), "the last run out leaves it");
+        std::fs::remove_dir(&b).unwrap();
+    }
+
+    /// A directory that is no placeholder, or no longer empty, stays.
+    #[test]
+    fn real_and_filled_directories_stay() {
+        let b = base("stay");
+        let (real, filled) = (b.join(".git"), b.join(".agents"));
+        std::fs::create_dir(&real).unwrap();
+        let mut holds = Holds::default();
+        assert!(holds.acquire(&real).unwrap());
+        assert!(holds.acquire(&filled).unwrap());
+        std::fs::write(filled.join("f"), "x").unwrap();
+        drop(holds);
+        assert!(real.is_dir() && filled.join("f").is_file());
+        std::fs::remove_dir_all(&b).unwrap();
+    }
 }
 
 #[cfg(test)]

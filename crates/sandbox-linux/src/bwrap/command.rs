@@ -10,7 +10,7 @@ use super::abstract_scope::AbstractScope;
 use super::error::LaunchError;
 use super::launch::{hold_stubs, open_no_links, seccomp_memfd};
 use super::plan::{BwrapPlan, FdContent};
-use crate::placeholder::Held;
+use crate::placeholder::Holds;
 use std::ffi::OsStr;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -25,7 +25,7 @@ use std::process::Command;
 /// reused meanwhile).
 #[derive(Debug)]
 pub struct Prepared {
-    _held: Vec<Held>,
+    _held: Holds,
     bwrap: PathBuf,
     /// The plan mounts a fresh `/proc`.
     proc_mount: bool,

@@ -4,7 +4,7 @@
 
 use super::error::LaunchError;
 use crate::bwrap::plan::{BwrapPlan, FdContent};
-use crate::placeholder::Held;
+use crate::placeholder::Holds;
 use crate::supervise::{exit_code, Forwarder};
 use std::ffi::{OsStr, OsString};
 use std::io::{self, Write as _};
@@ -188,18 +188,13 @@ pub fn launch_with(
 }
 
 /// Registers (and where missing, makes) the plan's mount-point placeholders, so bwrap mounts
-/// over them and no concurrent run removes them; released when the guards drop, deepest
-/// first (a missing parent made for a placeholder is empty, and removable, only after it).
-pub(super) fn hold_stubs(plan: &BwrapPlan) -> Result<Vec<Held>, LaunchError> {
-    let mut held = Vec::new();
+/// over them and no concurrent run removes them; released when the set drops.
+pub(super) fn hold_stubs(plan: &BwrapPlan) -> Result<Holds, LaunchError> {
+    let mut held = Holds::default();
     for p in &plan.host_stubs {
-        match Held::acquire(p) {
-            Ok(Some(h)) => held.push(h),
-            Ok(None) => {}
-            Err(e) => return Err(LaunchError::io(format!("placeholder {}", p.display()), e)),
-        }
+        held.acquire(p)
+            .map_err(|e| LaunchError::io(format!("placeholder {}", p.display()), e))?;
     }
-    held.reverse();
     Ok(held)
 }
 

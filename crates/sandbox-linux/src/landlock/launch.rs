@@ -11,7 +11,6 @@ use crate::LinuxError;
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::sync::Arc;
 
 /// A plan turned into kernel objects and pre-built buffers.
 #[derive(Debug)]
@@ -258,14 +257,6 @@ impl Launch {
     /// mode), once the child has been spawned.
     pub fn take_proxy_listener(&self) -> Option<std::net::TcpListener> {
         self.net.as_ref()?.take_listener()
-    }
-
-    /// Protected directories (placeholders among them) this launch keeps locked; the caller
-    /// must keep them alive until every sandboxed process has exited.
-    pub fn held(&self) -> Vec<Arc<mountns::Held>> {
-        self.mounts
-            .as_ref()
-            .map_or_else(Vec::new, |m| m.held.clone())
     }
 
     /// [`Launch::enter`] for a forked child: on failure the step is also written to the

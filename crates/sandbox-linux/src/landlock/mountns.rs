@@ -367,9 +367,8 @@ mod imp {
     use std::ffi::{CStr, CString};
     use std::os::unix::ffi::OsStrExt;
 
-    pub use crate::placeholder::Held;
+    use crate::placeholder::Holds;
     use std::path::Path;
-    use std::sync::Arc;
 
     /// The uid and gid maps a new user namespace gets: the caller's own ids, nothing else.
     #[derive(Clone, Debug)]
@@ -449,8 +448,9 @@ mod imp {
         userns: bool,
         maps: IdMaps,
         ops: Vec<Op>,
-        /// Protected directories this run holds a shared lock on (placeholders among them).
-        pub(crate) held: Vec<Arc<Held>>,
+        /// Protected directories this run holds a shared lock on (placeholders among them),
+        /// released when the launch is dropped.
+        _held: Holds,
     }
 
     fn cstring(p: &Path) -> CString {
@@ -529,7 +529,7 @@ mod imp {
                 })
                 .collect();
             let mut ops = Vec::new();
-            let mut held = Vec::new();
+            let mut held = Holds::default();
             for step in &plan.steps {
                 match step {
                     MountStep::KeepWritable { path } | MountStep::Pin { path } => {
@@ -557,12 +557,12 @@ mod imp {
                         }
                     }
                     MountStep::Placeholder { path, .. } => {
-                        match Held::acquire(path)? {
-                            Some(h) => held.push(Arc::new(h)),
-                            // Another user's directory this user cannot open (made since
-                            // the plan looked): mounted over all the same, unlocked.
-                            None if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {}
-                            None => continue,
+                        // Not held: another user's directory this user cannot open (made
+                        // since the plan looked) is mounted over all the same, unlocked.
+                        if !held.acquire(path)?
+                            && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+                        {
+                            continue;
                         }
                         let c = cstring(path);
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
@@ -574,9 +574,7 @@ mod imp {
                         // what this user cannot open is no placeholder, nor is a file or FIFO.
                         let non_dir = std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir());
                         if !non_dir {
-                            if let Some(h) = Held::acquire(path)? {
-                                held.push(Arc::new(h));
-                            }
+                            held.acquire(path)?;
                         }
                         let c = cstring(path);
                         let flags = locked_flags(&c).ok_or_else(std::io::Error::last_os_error)?;
@@ -627,10 +625,10 @@ mod imp {
                         path: cstring(path),
                     }),
                     MountStep::MaskPlaceholder { path } => {
-                        match Held::acquire(path)? {
-                            Some(h) => held.push(Arc::new(h)),
-                            None if std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) => {}
-                            None => continue,
+                        if !held.acquire(path)?
+                            && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
+                        {
+                            continue;
                         }
                         ops.push(Op::MaskDir {
                             path: cstring(path),
@@ -649,7 +647,7 @@ mod imp {
                 userns,
                 maps: IdMaps::current(),
                 ops,
-                held,
+                _held: held,
             })
         }
 
