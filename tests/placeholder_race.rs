@@ -21,23 +21,37 @@ use support::*;
 const ROOTS: usize = 4;
 /// The protected names the command tries to create.
 const NAMES: [&str; 4] = [".git", ".agents", ".codex", ".aws"];
+/// A denied name in each root, missing too: masked over a placeholder, and just as uncreatable.
+const DENIED: &str = "secret";
 /// How long the runs go on (the test stays under 30 s).
 const FOR: Duration = Duration::from_secs(20);
 
-/// `sandbox linux` arguments: workspace-write with the shared roots as extra writable roots
-/// (standing in for /tmp; the real /tmp stays out, so other tests' runs there are not
-/// disturbed), running `sh -c SCRIPT`.
+/// `sandbox linux` arguments: a permission profile that reads everything and writes the shared
+/// roots (standing in for /tmp; the real /tmp stays out, so other tests' runs there are not
+/// disturbed), with `DENIED` in each denied, running `sh -c SCRIPT`.
 fn args(roots: &[PathBuf], backend: &str, script: &str) -> Vec<String> {
-    let mut args: Vec<String> = ["linux", "--backend", backend, "--full-auto"]
-        .map(String::from)
-        .to_vec();
-    args.extend(["-c", "sandbox_workspace_write.exclude_slash_tmp=true"].map(String::from));
+    let mut args: Vec<String> = ["linux", "--backend", backend].map(String::from).to_vec();
     // Host sockets stay open: other tests' sockets in /tmp that vanish between the launch's
     // scan and bwrap's mount over them would fail runs for a reason of their own.
     args.extend(["-c", "sandbox.unix_sockets=\"all\""].map(String::from));
-    for r in &roots[1..] {
-        args.extend(["--writable-root".into(), r.display().to_string()]);
-    }
+    let rules: Vec<String> = roots
+        .iter()
+        .flat_map(|r| {
+            [
+                format!("{:?} = \"write\"", r.display().to_string()),
+                format!("{:?} = \"none\"", r.join(DENIED).display().to_string()),
+            ]
+        })
+        .collect();
+    args.extend([
+        "-c".into(),
+        "default_permissions=\"p\"".into(),
+        "-c".into(),
+        format!(
+            "permissions.p.filesystem={{\":root\" = \"read\", {}}}",
+            rules.join(", ")
+        ),
+    ]);
     args.extend(["--", "sh", "-c", script].map(String::from));
     args
 }
@@ -52,7 +66,7 @@ fn hammer(u: &User, backend: &str, roots: &[PathBuf]) -> (usize, Vec<String>) {
             format!(
                 "for n in {1}; do (true >'{0}'/$n) 2>/dev/null && echo \"OPEN {0}/$n\"; done; ",
                 r.display(),
-                NAMES.join(" ")
+                [&NAMES[..], &[DENIED]].concat().join(" ")
             )
         })
         .collect::<String>()

@@ -586,10 +586,17 @@ mod imp {
                     MountStep::PrivateTmpfs { path } => ops.push(Op::PrivateTmpfs {
                         path: cstring(path),
                     }),
-                    MountStep::MaskDir { path } => ops.push(Op::MaskDir {
-                        path: cstring(path),
-                        back: Vec::new(),
-                    }),
+                    MountStep::MaskDir { path } => {
+                        // In a writable root it may be another run's placeholder for the same
+                        // denied name: held, so that run cannot remove it under the mask.
+                        if writable.iter().any(|w| path.starts_with(w)) {
+                            held.acquire(path)?;
+                        }
+                        ops.push(Op::MaskDir {
+                            path: cstring(path),
+                            back: Vec::new(),
+                        })
+                    }
                     MountStep::Reexpose {
                         path,
                         mask,
