@@ -51,6 +51,27 @@ impl Holds {
         Ok(some)
     }
 
+    /// Moves every held directory's fd to a number at least `min` (the lock goes with the
+    /// open file, not the number), so a launcher that then places other fds at fixed
+    /// numbers below `min` (`dup2`) cannot close one and drop its lock.
+    pub fn move_fds_above(&mut self, min: std::os::fd::RawFd) -> std::io::Result<()> {
+        use std::os::fd::FromRawFd;
+        for h in &mut self.held {
+            if h.dir.as_raw_fd() >= min {
+                continue;
+            }
+            // SAFETY: F_DUPFD_CLOEXEC makes a new fd of an fd we own; it is owned from here
+            // on, and the old one is closed when replaced (the lock stays with the file).
+            let fd = unsafe { libc::fcntl(h.dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: a fresh fd, owned by nobody else.
+            h.dir = unsafe { std::fs::File::from_raw_fd(fd) };
+        }
+        Ok(())
+    }
+
     /// How many directories are held.
     pub fn len(&self) -> usize {
         self.held.len()

@@ -693,8 +693,17 @@ fn choose(
     }
     let parent = covering.map(Mount::grants).unwrap_or((false, false));
     let parent_writable = covering.is_some_and(|c| c.host_backed_writable());
-    if t.pin && read && write && parent_writable && t.kind == PathKind::Dir {
-        // A mount point of its own even where the parent's bind gives the same access.
+    if t.pin
+        && read
+        && write
+        && parent_writable
+        && matches!(t.kind, PathKind::Dir | PathKind::Missing)
+    {
+        // A mount point of its own even where the parent's bind gives the same access. A
+        // missing one too (a rule's parent that does not exist, `"a/b" = "deny"` with no
+        // `a`): the launcher makes it (it is one of the held placeholders) before bwrap
+        // binds it, else the command could rename the directory bwrap makes for the mask
+        // and create the denied path in its place.
         return Ok(Some(Mount::Bind { path }));
     }
     if (read, write) == parent && !matches!(covering, Some(Mount::Dev)) {
