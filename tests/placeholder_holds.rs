@@ -7,6 +7,7 @@
 
 mod support;
 
+use std::os::unix::fs::PermissionsExt;
 use support::*;
 
 /// `":root" = "read"`, the workspace writable, and two rules below a directory `a`/`c` that
@@ -44,4 +45,122 @@ fn a_rules_missing_parent_cannot_be_renamed_away() {
             .collect();
         assert!(left.is_empty(), "{c}: left {left:?}");
     }
+}
+
+/// Shell words that wait (at most 20 s) until `name` exists.
+fn wait_in_sh(name: &str) -> String {
+    format!("i=0; while [ ! -e {name} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done")
+}
+
+/// Waits (at most 20 s) until `path` exists.
+fn wait_for(path: &std::path::Path) -> bool {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
+
+/// `sbxtest`'s run makes a placeholder for the missing `name` (a rule in `toml`) in its
+/// workspace; while it runs, root's run with the same policy starts and finds an (empty)
+/// directory there, mounts over it, and waits until the first run has ended; then its
+/// command tries to write `name/f`. The first run removes its placeholder only if nobody
+/// holds it: root's run must hold every directory it mounts over inside a writable root
+/// (`sbxtest` cannot see root's mount namespaces, so only the lock keeps it). Before, the
+/// bwrap plan held such a directory only when protected or masked, and the Landlock backend
+/// did not hold a masked one: the placeholder went, the mount over it with it, and the
+/// command created and wrote the read-only or denied path.
+fn another_users_placeholder_stays_under_the_mount(
+    first_backend: &'static str,
+    second_backend: &'static str,
+    toml: &str,
+    name: &str,
+) {
+    let users = users();
+    let [root, other] = users else {
+        eprintln!("SKIP: needs root and `{TEST_USER}`");
+        return;
+    };
+    let _turn = turn();
+    for (u, b) in [(root, second_backend), (other, first_backend)] {
+        let probe = Dir::new(u, std::path::Path::new("/tmp"));
+        if !linux_backends(u, &probe.path).contains(&b) {
+            eprintln!("SKIP: {b} cannot run as {}", u.name);
+            return;
+        }
+    }
+    // Writable by both (root's command has no capabilities to write `sbxtest`'s directory).
+    let ws = Dir::new(other, std::path::Path::new("/tmp"));
+    std::fs::set_permissions(&ws.path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    let cfg_dir = Dir::new(other, std::path::Path::new("/var/tmp"));
+    let cfg = cfg_dir.write(other, "config.toml", toml);
+    let cfg = cfg.to_str().unwrap();
+    let run = |u: &User, backend: &str, script: &str| {
+        sandbox_cmd(
+            u,
+            &ws.path,
+            &[
+                "linux", "--backend", backend, "--config", cfg, "--", "sh", "-c", script,
+            ],
+        )
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sandbox")
+    };
+    let first = run(
+        other,
+        first_backend,
+        &format!("touch first-up; {}", wait_in_sh("second-up")),
+    );
+    assert!(wait_for(&ws.join("first-up")), "the first run did not start");
+    let second = run(
+        root,
+        second_backend,
+        &format!(
+            "touch second-up; {}; \
+             mkdir {name} 2>/dev/null; echo x > {name}/f 2>/dev/null && echo WROTE; true",
+            wait_in_sh("first-done")
+        ),
+    );
+    let first = first.wait_with_output().unwrap();
+    assert_ok(&first, "the first run");
+    std::fs::write(ws.join("first-done"), "").unwrap();
+    let second = second.wait_with_output().unwrap();
+    assert_ok(&second, "the second run");
+    let who = format!("{first_backend} as {} then {second_backend} as root", other.name);
+    assert!(
+        !stdout(&second).contains("WROTE") && !ws.join(name).join("f").exists(),
+        "{who}: the command wrote {name}/f\n{}",
+        stderr(&second)
+    );
+}
+
+/// bwrap binds an existing directory at a read rule's path read-only; it may be another
+/// run's placeholder.
+#[test]
+fn bwrap_holds_a_read_only_directory_that_may_be_another_runs_placeholder() {
+    const READ: &str = r#"
+default_permissions = "t"
+[permissions.t.filesystem]
+":root" = "read"
+":project_roots" = { "." = "write", "r" = "read" }
+"#;
+    another_users_placeholder_stays_under_the_mount("landlock", "bwrap", READ, "r");
+}
+
+/// The Landlock backend masks an existing directory at a deny rule's path; it may be another
+/// run's placeholder.
+#[test]
+fn landlock_holds_a_masked_directory_that_may_be_another_runs_placeholder() {
+    const DENY: &str = r#"
+default_permissions = "t"
+[permissions.t.filesystem]
+":root" = "read"
+":project_roots" = { "." = "write", "d" = "deny" }
+"#;
+    another_users_placeholder_stays_under_the_mount("bwrap", "landlock", DENY, "d");
 }

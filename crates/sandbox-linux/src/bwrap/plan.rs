@@ -343,10 +343,12 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             // Every mount point that may be a placeholder is held from the one look the
             // target took, never a second: a concurrent run can make (or remove) it between
             // two looks, and a mount point the launcher does not hold is one that run may
-            // remove under the command, which detaches the mount and frees the name.
+            // remove under the command, which detaches the mount and frees the name. Any
+            // directory may be one: another run's policy may protect, deny or carve a
+            // read-only path where this one has a read rule or a pin (only placeholders are
+            // ever removed; a real directory is only locked).
             let may_be_placeholder = match t.kind {
-                PathKind::Missing => true,
-                PathKind::Dir => t.protected || matches!(mount, Mount::EmptyDir { .. }),
+                PathKind::Missing | PathKind::Dir => true,
                 PathKind::File | PathKind::Link => false,
             };
             if may_be_placeholder {
