@@ -164,3 +164,70 @@ default_permissions = "t"
 "#;
     another_users_placeholder_stays_under_the_mount("bwrap", "landlock", DENY, "d");
 }
+
+/// The command's survivor (a process it started, still running after `sandbox` was killed
+/// with SIGKILL, which only the Landlock backend leaves) that made itself non-dumpable. A
+/// non-dumpable process's `/proc/PID/ns/mnt` is unreadable to other processes of its user
+/// unless they hold `CAP_SYS_PTRACE` over its memory's user namespace; the survivor's is the
+/// one the launch made, which its user owns, so a later run of that user still sees the
+/// mount it has over the workspace's `.git` placeholder and leaves the placeholder (the
+/// release skips processes whose namespace it cannot read as other users'). Were the command
+/// ever run outside a user namespace of its own (as a non-root user), this would fail: the
+/// survivor would create `.git` once the later run removed it.
+#[test]
+fn a_non_dumpable_survivor_keeps_its_placeholder() {
+    const SURVIVOR: &str = r#"
+import ctypes, os, time
+if os.fork() == 0:
+    ctypes.CDLL(None).prctl(4, 0)  # PR_SET_DUMPABLE: 0
+    open("survivor-up", "w").close()
+    for _ in range(400):
+        if os.path.exists("go"):
+            break
+        time.sleep(0.05)
+    try:
+        os.mkdir(".git")
+        os.mkdir(".git/hooks")
+        what = "CREATED"
+    except OSError as e:
+        what = "BLOCKED " + str(e)
+    with open("result.tmp", "w") as f:
+        f.write(what)
+    os.rename("result.tmp", "result")
+    os._exit(0)
+time.sleep(60)
+"#;
+    let u = users().last().unwrap();
+    if u.is_root() {
+        eprintln!("SKIP: needs a user other than root (root reads every namespace)");
+        return;
+    }
+    let _turn = turn();
+    let ws = Dir::new(u, std::path::Path::new("/tmp"));
+    if !linux_backends(u, &ws.path).contains(&"landlock") {
+        eprintln!("SKIP: Landlock cannot run as {}", u.name);
+        return;
+    }
+    let args = |argv: &[&str]| {
+        let mut a = vec!["linux", "--backend", "landlock", "--full-auto", "--"];
+        a.extend_from_slice(argv);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let mut first = sandbox_cmd(u, &ws.path, &args(&[PYTHON, "-c", SURVIVOR]))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn sandbox");
+    assert!(wait_for(&ws.join("survivor-up")), "the command did not start");
+    first.kill().unwrap();
+    let _ = first.wait();
+    let later = sandbox_cmd(u, &ws.path, &args(&["true"])).output().unwrap();
+    assert_ok(&later, "the later run");
+    std::fs::write(ws.join("go"), "").unwrap();
+    assert!(wait_for(&ws.join("result")), "the survivor did not answer");
+    let result = std::fs::read_to_string(ws.join("result")).unwrap();
+    // The survivor is gone now: a run removes the placeholder.
+    let last = sandbox_cmd(u, &ws.path, &args(&["true"])).output().unwrap();
+    assert_ok(&last, "the last run");
+    assert!(result.starts_with("BLOCKED"), "the survivor: {result}");
+    assert!(!ws.join(".git").exists(), "the placeholder stayed after the survivor");
+}
