@@ -217,10 +217,59 @@ fn release(mut held: Vec<Held>) {
     let paths: Vec<&Path> = mine.iter().map(|h| h.path.as_path()).collect();
     let kept = stay_mounted_elsewhere(&paths);
     for h in &mine {
-        let empty = std::fs::read_dir(&h.path).is_ok_and(|mut d| d.next().is_none());
-        if empty && !kept.contains(&h.path.as_path()) && h.still_at_path() {
-            let _ = std::fs::remove_dir(&h.path);
+        if !kept.contains(&h.path.as_path()) {
+            h.remove();
         }
+    }
+}
+
+impl Held {
+    /// Removes the directory if it is still the one at its path and empty. Looked up and
+    /// removed inside its parent directory, opened with no symbolic link on the way: a
+    /// directory on the path that a concurrent process renames and replaces with a link
+    /// (in a shared writable `/tmp`, `renameat2(RENAME_EXCHANGE)` in a loop) between the
+    /// check and the removal must not redirect `rmdir` to another empty directory, such as
+    /// a placeholder another live sandbox has its mount on. (`rmdir` fails on a directory
+    /// that is not empty.)
+    fn remove(&self) {
+        use std::os::unix::ffi::OsStrExt;
+        let (Some(parent), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let (Ok(parent), Ok(name)) = (
+            std::ffi::CString::new(parent.as_os_str().as_bytes()),
+            std::ffi::CString::new(name.as_bytes()),
+        ) else {
+            return;
+        };
+        let fd = crate::landlock::launch::open_no_symlinks(&parent, true);
+        if fd < 0 {
+            return;
+        }
+        // SAFETY: a fresh fd from openat2, owned from here on.
+        let parent: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        // SAFETY: fstatat fills a zeroed stack struct; the fd and name are live.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let found = unsafe {
+            libc::fstatat(
+                parent.as_raw_fd(),
+                name.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        } == 0;
+        let same = found
+            && self
+                .dir
+                .metadata()
+                .is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino);
+        if !same {
+            return;
+        }
+        #[cfg(test)]
+        release_tests::before_remove(&self.path);
+        // SAFETY: unlinkat on a live directory fd and a NUL-terminated name.
+        unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) };
     }
 }
 
@@ -339,6 +388,50 @@ fn mount_points(mountinfo: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
 #[cfg(test)]
 mod release_tests {
     use super::Holds;
+    use std::cell::RefCell;
+    use std::path::Path;
+
+    type Hook = Box<dyn FnMut(&Path)>;
+    thread_local! {
+        /// Runs between a release's last check of a placeholder and its removal.
+        static BEFORE_REMOVE: RefCell<Option<Hook>> = RefCell::new(None);
+    }
+
+    pub(super) fn before_remove(path: &Path) {
+        BEFORE_REMOVE.with(|h| {
+            if let Some(f) = h.borrow_mut().as_mut() {
+                f(path)
+            }
+        });
+    }
+
+    /// A directory on the placeholder's path swapped for a link (to a directory holding an
+    /// empty directory of the same name: another live sandbox's placeholder) right after
+    /// the release's checks: the release removes its own placeholder, not the link's.
+    #[test]
+    fn a_link_swapped_in_after_the_checks_does_not_redirect_the_removal() {
+        let b = base("swap");
+        let (ws, other, old) = (b.join("ws"), b.join("other"), b.join("ws.old"));
+        std::fs::create_dir(&ws).unwrap();
+        std::fs::create_dir_all(other.join(".git")).unwrap();
+        let mut holds = Holds::default();
+        assert!(holds.acquire(&ws.join(".git")).unwrap());
+        let (ws2, other2, old2) = (ws.clone(), other.clone(), old.clone());
+        BEFORE_REMOVE.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |_| {
+                std::fs::rename(&ws2, &old2).unwrap();
+                std::os::unix::fs::symlink(&other2, &ws2).unwrap();
+            }))
+        });
+        drop(holds);
+        BEFORE_REMOVE.with(|h| *h.borrow_mut() = None);
+        assert!(
+            other.join(".git").is_dir(),
+            "the link's directory was removed"
+        );
+        assert!(!old.join(".git").exists(), "the placeholder stayed");
+        std::fs::remove_dir_all(&b).unwrap();
+    }
 
     fn base(name: &str) -> std::path::PathBuf {
         let b = std::env::temp_dir().join(format!("sbx-holds-{name}-{}", std::process::id()));
