@@ -344,11 +344,14 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             // target took, never a second: a concurrent run can make (or remove) it between
             // two looks, and a mount point the launcher does not hold is one that run may
             // remove under the command, which detaches the mount and frees the name. Any
-            // directory may be one: another run's policy may protect, deny or carve a
-            // read-only path where this one has a read rule or a pin (only placeholders are
-            // ever removed; a real directory is only locked).
+            // directory mounted over may be one: another run's policy may protect, deny or
+            // carve a read-only path where this one has a read rule (only placeholders are
+            // ever removed; a real directory is only locked). A writable bind (a pin, a
+            // nested root) needs no lock: what this run mounts below it keeps it from being
+            // empty, and without the mounts below it there is nothing to free.
             let may_be_placeholder = match t.kind {
-                PathKind::Missing | PathKind::Dir => true,
+                PathKind::Missing => true,
+                PathKind::Dir => !matches!(mount, Mount::Bind { .. }),
                 PathKind::File | PathKind::Link => false,
             };
             if may_be_placeholder {
