@@ -231,3 +231,73 @@ time.sleep(60)
     assert!(result.starts_with("BLOCKED"), "the survivor: {result}");
     assert!(!ws.join(".git").exists(), "the placeholder stayed after the survivor");
 }
+
+/// Root's command survives its `sandbox` (killed with SIGKILL; Landlock) under its mount over
+/// `.git`, a placeholder that a run of `sbxtest` made in a workspace both use. When that run
+/// ends, nobody holds the lock any more; its user cannot read root's `/proc/PID/ns/mnt`, but it
+/// can read root's `mountinfo`, and must, to see the mount and leave `.git`. Before, it
+/// removed `.git`, the mount over it went, and root's command created `.git`.
+#[test]
+fn another_users_survivor_keeps_the_placeholder_it_is_under() {
+    const SURVIVOR: &str = r#"
+import os, time
+if os.fork() == 0:
+    open("survivor-up", "w").close()
+    for _ in range(400):
+        if os.path.exists("go"):
+            break
+        time.sleep(0.05)
+    try:
+        os.mkdir(".git")
+        os.mkdir(".git/hooks")
+        what = "CREATED"
+    except OSError as e:
+        what = "BLOCKED " + str(e)
+    with open("result.tmp", "w") as f:
+        f.write(what)
+    os.rename("result.tmp", "result")
+    os._exit(0)
+time.sleep(60)
+"#;
+    let users = users();
+    let [root, other] = users else {
+        eprintln!("SKIP: needs root and `{TEST_USER}`");
+        return;
+    };
+    let _turn = turn();
+    let ws = Dir::new(other, std::path::Path::new("/tmp"));
+    std::fs::set_permissions(&ws.path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    if !linux_backends(other, &ws.path).contains(&"landlock") {
+        eprintln!("SKIP: Landlock cannot run as {}", other.name);
+        return;
+    }
+    let args = |argv: &[&str]| {
+        let mut a = vec!["linux", "--backend", "landlock", "--full-auto", "--"];
+        a.extend_from_slice(argv);
+        a.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let wait_go = format!("touch first-up; {}", wait_in_sh("first-go"));
+    let first = sandbox_cmd(other, &ws.path, &args(&["sh", "-c", &wait_go]))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn sandbox");
+    assert!(wait_for(&ws.join("first-up")), "the first run did not start");
+    let mut root_run = sandbox_cmd(root, &ws.path, &args(&[PYTHON, "-c", SURVIVOR]))
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn sandbox");
+    assert!(wait_for(&ws.join("survivor-up")), "root's command did not start");
+    root_run.kill().unwrap();
+    let _ = root_run.wait();
+    std::fs::write(ws.join("first-go"), "").unwrap();
+    let first = first.wait_with_output().unwrap();
+    assert_ok(&first, "the first run");
+    std::fs::write(ws.join("go"), "").unwrap();
+    assert!(wait_for(&ws.join("result")), "the survivor did not answer");
+    let result = std::fs::read_to_string(ws.join("result")).unwrap();
+    // The survivor is gone now: a run of the placeholder's user removes it.
+    let last = sandbox_cmd(other, &ws.path, &args(&["true"])).output().unwrap();
+    assert_ok(&last, "the last run");
+    assert!(result.starts_with("BLOCKED"), "root's survivor: {result}");
+    assert!(!ws.join(".git").exists(), "the placeholder stayed after the survivor");
+}

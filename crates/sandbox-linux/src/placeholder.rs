@@ -312,13 +312,15 @@ fn stay_mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
     found
 }
 
-/// Which of `paths` are mount points in another mount namespace this user can see. A
-/// command whose `sandbox` was killed with SIGKILL keeps running, without anyone holding the
-/// placeholder's lock, under the read-only mount over it; removing the directory would
-/// detach that mount there, and the command could then create the protected name (a `.git`
-/// with `core.fsmonitor` that the user's next `git status` runs). Such a placeholder is left
-/// for a later run to remove. When `/proc` cannot be read, all are kept. One pass over the
-/// processes, reading each namespace's mount table once, whatever the number of paths.
+/// Which of `paths` are mount points in another mount namespace. A command whose `sandbox`
+/// was killed with SIGKILL keeps running, without anyone holding the placeholder's lock,
+/// under the read-only mount over it; removing the directory would detach that mount there,
+/// and the command could then create the protected name (a `.git` with `core.fsmonitor` that
+/// the user's next `git status` runs). Such a placeholder is left for a later run to remove.
+/// Another user's command counts too (root's, over a placeholder of `sbxtest` in a directory
+/// they share): its `ns/mnt` link is not readable, but its `mountinfo` is, by anyone, so
+/// those tables are read (once per distinct text). When `/proc` cannot be read, all are
+/// kept. One pass over the processes, whatever the number of paths.
 fn mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
     use std::os::unix::ffi::OsStrExt;
     let own = std::fs::read_link("/proc/self/ns/mnt").ok();
@@ -326,6 +328,7 @@ fn mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
         return paths.to_vec();
     };
     let mut seen = std::collections::HashSet::new();
+    let mut seen_texts = std::collections::HashSet::new();
     let mut found: Vec<&Path> = Vec::new();
     for e in procs.flatten() {
         if found.len() == paths.len() {
@@ -334,14 +337,16 @@ fn mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
         if !e.file_name().as_bytes().iter().all(u8::is_ascii_digit) {
             continue;
         }
-        // Other users' processes answer EACCES: their namespaces are not this user's runs.
-        let Ok(ns) = std::fs::read_link(e.path().join("ns/mnt")) else {
-            continue;
-        };
-        if Some(&ns) == own.as_ref() || !seen.insert(ns) {
-            continue;
+        // Other users' processes answer EACCES: their mount table is read all the same.
+        if let Ok(ns) = std::fs::read_link(e.path().join("ns/mnt")) {
+            if Some(&ns) == own.as_ref() || !seen.insert(ns) {
+                continue;
+            }
         }
         if let Ok(text) = std::fs::read(e.path().join("mountinfo")) {
+            if !seen_texts.insert(text.clone()) {
+                continue;
+            }
             for point in mount_points(&text) {
                 if let Some(p) = paths.iter().find(|p| p.as_os_str().as_bytes() == point) {
                     if !found.contains(p) {
