@@ -72,7 +72,9 @@ fn wait_for(path: &std::path::Path) -> bool {
 /// (`sbxtest` cannot see root's mount namespaces, so only the lock keeps it). Before, the
 /// bwrap plan held such a directory only when protected or masked, and the Landlock backend
 /// did not hold a masked one: the placeholder went, the mount over it with it, and the
-/// command created and wrote the read-only or denied path.
+/// command created and wrote the read-only or denied path. (Runs now also look at every
+/// process's mount table before removing a placeholder; the test turns that look off, so it
+/// shows what the locks alone do.)
 fn another_users_placeholder_stays_under_the_mount(
     first_backend: &'static str,
     second_backend: &'static str,
@@ -103,9 +105,20 @@ fn another_users_placeholder_stays_under_the_mount(
             u,
             &ws.path,
             &[
-                "linux", "--backend", backend, "--config", cfg, "--", "sh", "-c", script,
+                "linux",
+                "--backend",
+                backend,
+                "--config",
+                cfg,
+                "--",
+                "sh",
+                "-c",
+                script,
             ],
         )
+        // The locks alone (the release's look at the other namespaces would see root's
+        // mount too, where `/proc` is not mounted `hidepid`).
+        .env("SANDBOX_TEST_NO_MOUNT_LOOK", "1")
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -116,7 +129,10 @@ fn another_users_placeholder_stays_under_the_mount(
         first_backend,
         &format!("touch first-up; {}", wait_in_sh("second-up")),
     );
-    assert!(wait_for(&ws.join("first-up")), "the first run did not start");
+    assert!(
+        wait_for(&ws.join("first-up")),
+        "the first run did not start"
+    );
     let second = run(
         root,
         second_backend,
@@ -131,7 +147,10 @@ fn another_users_placeholder_stays_under_the_mount(
     std::fs::write(ws.join("first-done"), "").unwrap();
     let second = second.wait_with_output().unwrap();
     assert_ok(&second, "the second run");
-    let who = format!("{first_backend} as {} then {second_backend} as root", other.name);
+    let who = format!(
+        "{first_backend} as {} then {second_backend} as root",
+        other.name
+    );
     assert!(
         !stdout(&second).contains("WROTE") && !ws.join(name).join("f").exists(),
         "{who}: the command wrote {name}/f\n{}",
@@ -217,7 +236,10 @@ time.sleep(60)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn sandbox");
-    assert!(wait_for(&ws.join("survivor-up")), "the command did not start");
+    assert!(
+        wait_for(&ws.join("survivor-up")),
+        "the command did not start"
+    );
     first.kill().unwrap();
     let _ = first.wait();
     let later = sandbox_cmd(u, &ws.path, &args(&["true"])).output().unwrap();
@@ -229,7 +251,10 @@ time.sleep(60)
     let last = sandbox_cmd(u, &ws.path, &args(&["true"])).output().unwrap();
     assert_ok(&last, "the last run");
     assert!(result.starts_with("BLOCKED"), "the survivor: {result}");
-    assert!(!ws.join(".git").exists(), "the placeholder stayed after the survivor");
+    assert!(
+        !ws.join(".git").exists(),
+        "the placeholder stayed after the survivor"
+    );
 }
 
 /// Root's command survives its `sandbox` (killed with SIGKILL; Landlock) under its mount over
@@ -281,12 +306,18 @@ time.sleep(60)
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn sandbox");
-    assert!(wait_for(&ws.join("first-up")), "the first run did not start");
+    assert!(
+        wait_for(&ws.join("first-up")),
+        "the first run did not start"
+    );
     let mut root_run = sandbox_cmd(root, &ws.path, &args(&[PYTHON, "-c", SURVIVOR]))
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn sandbox");
-    assert!(wait_for(&ws.join("survivor-up")), "root's command did not start");
+    assert!(
+        wait_for(&ws.join("survivor-up")),
+        "root's command did not start"
+    );
     root_run.kill().unwrap();
     let _ = root_run.wait();
     std::fs::write(ws.join("first-go"), "").unwrap();
@@ -296,8 +327,13 @@ time.sleep(60)
     assert!(wait_for(&ws.join("result")), "the survivor did not answer");
     let result = std::fs::read_to_string(ws.join("result")).unwrap();
     // The survivor is gone now: a run of the placeholder's user removes it.
-    let last = sandbox_cmd(other, &ws.path, &args(&["true"])).output().unwrap();
+    let last = sandbox_cmd(other, &ws.path, &args(&["true"]))
+        .output()
+        .unwrap();
     assert_ok(&last, "the last run");
     assert!(result.starts_with("BLOCKED"), "root's survivor: {result}");
-    assert!(!ws.join(".git").exists(), "the placeholder stayed after the survivor");
+    assert!(
+        !ws.join(".git").exists(),
+        "the placeholder stayed after the survivor"
+    );
 }
