@@ -472,6 +472,27 @@ mod release_tests {
         std::fs::remove_dir(&b).unwrap();
     }
 
+    /// Moving the held fds above a number keeps the locks (the bwrap launcher then places
+    /// its own fds at fixed numbers below it).
+    #[test]
+    fn moved_fds_keep_their_locks() {
+        use std::os::fd::AsRawFd;
+        let b = base("move");
+        let p = b.join(".git");
+        let mut holds = Holds::default();
+        assert!(holds.acquire(&p).unwrap());
+        holds.move_fds_above(200).unwrap();
+        assert!(holds.held.iter().all(|h| h.dir.as_raw_fd() >= 200));
+        let other = std::fs::File::open(&p).unwrap();
+        // SAFETY: flock on an fd we own.
+        let ex = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_ne!(ex, 0, "the shared lock went with the old fd");
+        drop(other);
+        drop(holds);
+        assert!(!p.exists());
+        std::fs::remove_dir(&b).unwrap();
+    }
+
     /// A directory that is no placeholder, or no longer empty, stays.
     #[test]
     fn real_and_filled_directories_stay() {
