@@ -27,8 +27,10 @@ use std::path::{Path, PathBuf};
 /// finishes last removes it, not only the run that created it.
 const PLACEHOLDER_XATTR: &CStr = c"user.sandbox.placeholder";
 
-/// Test hook ([`crate::test_hooks`]): a run's release takes no look at the other mount
-/// namespaces, so that tests can show what the locks alone guarantee.
+/// Test hook (read only in builds with the `testing` feature): when set to `1`, a run's
+/// release takes no look at the other mount namespaces, so that tests can show what the
+/// locks alone guarantee.
+#[doc(hidden)]
 pub const NO_MOUNT_LOOK_ENV: &str = "SANDBOX_TEST_NO_MOUNT_LOOK";
 
 /// How long a run waits for the shared lock on a placeholder that another process holds
