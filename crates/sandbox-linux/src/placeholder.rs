@@ -27,6 +27,12 @@ use std::path::{Path, PathBuf};
 /// finishes last removes it, not only the run that created it.
 const PLACEHOLDER_XATTR: &CStr = c"user.sandbox.placeholder";
 
+/// Test hook (read only in builds with the `testing` feature): when set to `1`, a run's
+/// release takes no look at the other mount namespaces, so that tests can show what the
+/// locks alone guarantee.
+#[doc(hidden)]
+pub const NO_MOUNT_LOOK_ENV: &str = "SANDBOX_TEST_NO_MOUNT_LOOK";
+
 /// How long a run waits for the shared lock on a placeholder that another process holds
 /// exclusively. A run's cleanup holds it for a moment (up to a quarter second while a
 /// namespace goes away, [`stays_mounted_elsewhere`]); longer is no sandbox run's doing.
@@ -49,6 +55,27 @@ impl Holds {
         let some = held.is_some();
         self.held.extend(held);
         Ok(some)
+    }
+
+    /// Moves every held directory's fd to a number at least `min` (the lock goes with the
+    /// open file, not the number), so a launcher that then places other fds at fixed
+    /// numbers below `min` (`dup2`) cannot close one and drop its lock.
+    pub fn move_fds_above(&mut self, min: std::os::fd::RawFd) -> std::io::Result<()> {
+        use std::os::fd::FromRawFd;
+        for h in &mut self.held {
+            if h.dir.as_raw_fd() >= min {
+                continue;
+            }
+            // SAFETY: F_DUPFD_CLOEXEC makes a new fd of an fd we own; it is owned from here
+            // on, and the old one is closed when replaced (the lock stays with the file).
+            let fd = unsafe { libc::fcntl(h.dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // SAFETY: a fresh fd, owned by nobody else.
+            h.dir = unsafe { std::fs::File::from_raw_fd(fd) };
+        }
+        Ok(())
     }
 
     /// How many directories are held.
@@ -196,10 +223,59 @@ fn release(mut held: Vec<Held>) {
     let paths: Vec<&Path> = mine.iter().map(|h| h.path.as_path()).collect();
     let kept = stay_mounted_elsewhere(&paths);
     for h in &mine {
-        let empty = std::fs::read_dir(&h.path).is_ok_and(|mut d| d.next().is_none());
-        if empty && !kept.contains(&h.path.as_path()) && h.still_at_path() {
-            let _ = std::fs::remove_dir(&h.path);
+        if !kept.contains(&h.path.as_path()) {
+            h.remove();
         }
+    }
+}
+
+impl Held {
+    /// Removes the directory if it is still the one at its path and empty. Looked up and
+    /// removed inside its parent directory, opened with no symbolic link on the way: a
+    /// directory on the path that a concurrent process renames and replaces with a link
+    /// (in a shared writable `/tmp`, `renameat2(RENAME_EXCHANGE)` in a loop) between the
+    /// check and the removal must not redirect `rmdir` to another empty directory, such as
+    /// a placeholder another live sandbox has its mount on. (`rmdir` fails on a directory
+    /// that is not empty.)
+    fn remove(&self) {
+        use std::os::unix::ffi::OsStrExt;
+        let (Some(parent), Some(name)) = (self.path.parent(), self.path.file_name()) else {
+            return;
+        };
+        let (Ok(parent), Ok(name)) = (
+            std::ffi::CString::new(parent.as_os_str().as_bytes()),
+            std::ffi::CString::new(name.as_bytes()),
+        ) else {
+            return;
+        };
+        let fd = crate::landlock::launch::open_no_symlinks(&parent, true);
+        if fd < 0 {
+            return;
+        }
+        // SAFETY: a fresh fd from openat2, owned from here on.
+        let parent: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
+        // SAFETY: fstatat fills a zeroed stack struct; the fd and name are live.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let found = unsafe {
+            libc::fstatat(
+                parent.as_raw_fd(),
+                name.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        } == 0;
+        let same = found
+            && self
+                .dir
+                .metadata()
+                .is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino);
+        if !same {
+            return;
+        }
+        #[cfg(test)]
+        release_tests::before_remove(&self.path);
+        // SAFETY: unlinkat on a live directory fd and a NUL-terminated name.
+        unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) };
     }
 }
 
@@ -231,6 +307,9 @@ fn lock_shared(dir: &std::fs::File, path: &Path) -> std::io::Result<()> {
 /// processes were waited for. Up to a quarter second, only while a mount is found; the
 /// paths still mounted then are kept.
 fn stay_mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
+    if crate::test_hooks::forced(NO_MOUNT_LOOK_ENV) {
+        return Vec::new();
+    }
     let mut found = mounted_elsewhere(paths);
     for _ in 0..25 {
         if found.is_empty() {
@@ -242,13 +321,15 @@ fn stay_mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
     found
 }
 
-/// Which of `paths` are mount points in another mount namespace this user can see. A
-/// command whose `sandbox` was killed with SIGKILL keeps running, without anyone holding the
-/// placeholder's lock, under the read-only mount over it; removing the directory would
-/// detach that mount there, and the command could then create the protected name (a `.git`
-/// with `core.fsmonitor` that the user's next `git status` runs). Such a placeholder is left
-/// for a later run to remove. When `/proc` cannot be read, all are kept. One pass over the
-/// processes, reading each namespace's mount table once, whatever the number of paths.
+/// Which of `paths` are mount points in another mount namespace. A command whose `sandbox`
+/// was killed with SIGKILL keeps running, without anyone holding the placeholder's lock,
+/// under the read-only mount over it; removing the directory would detach that mount there,
+/// and the command could then create the protected name (a `.git` with `core.fsmonitor` that
+/// the user's next `git status` runs). Such a placeholder is left for a later run to remove.
+/// Another user's command counts too (root's, over a placeholder of `sbxtest` in a directory
+/// they share): its `ns/mnt` link is not readable, but its `mountinfo` is, by anyone, so
+/// those tables are read (once per distinct text). When `/proc` cannot be read, all are
+/// kept. One pass over the processes, whatever the number of paths.
 fn mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
     use std::os::unix::ffi::OsStrExt;
     let own = std::fs::read_link("/proc/self/ns/mnt").ok();
@@ -256,6 +337,7 @@ fn mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
         return paths.to_vec();
     };
     let mut seen = std::collections::HashSet::new();
+    let mut seen_texts = std::collections::HashSet::new();
     let mut found: Vec<&Path> = Vec::new();
     for e in procs.flatten() {
         if found.len() == paths.len() {
@@ -264,14 +346,16 @@ fn mounted_elsewhere<'p>(paths: &[&'p Path]) -> Vec<&'p Path> {
         if !e.file_name().as_bytes().iter().all(u8::is_ascii_digit) {
             continue;
         }
-        // Other users' processes answer EACCES: their namespaces are not this user's runs.
-        let Ok(ns) = std::fs::read_link(e.path().join("ns/mnt")) else {
-            continue;
-        };
-        if Some(&ns) == own.as_ref() || !seen.insert(ns) {
-            continue;
+        // Other users' processes answer EACCES: their mount table is read all the same.
+        if let Ok(ns) = std::fs::read_link(e.path().join("ns/mnt")) {
+            if Some(&ns) == own.as_ref() || !seen.insert(ns) {
+                continue;
+            }
         }
         if let Ok(text) = std::fs::read(e.path().join("mountinfo")) {
+            if !seen_texts.insert(text.clone()) {
+                continue;
+            }
             for point in mount_points(&text) {
                 if let Some(p) = paths.iter().find(|p| p.as_os_str().as_bytes() == point) {
                     if !found.contains(p) {
@@ -318,6 +402,50 @@ fn mount_points(mountinfo: &[u8]) -> impl Iterator<Item = Vec<u8>> + '_ {
 #[cfg(test)]
 mod release_tests {
     use super::Holds;
+    use std::cell::RefCell;
+    use std::path::Path;
+
+    type Hook = Box<dyn FnMut(&Path)>;
+    thread_local! {
+        /// Runs between a release's last check of a placeholder and its removal.
+        static BEFORE_REMOVE: RefCell<Option<Hook>> = RefCell::new(None);
+    }
+
+    pub(super) fn before_remove(path: &Path) {
+        BEFORE_REMOVE.with(|h| {
+            if let Some(f) = h.borrow_mut().as_mut() {
+                f(path)
+            }
+        });
+    }
+
+    /// A directory on the placeholder's path swapped for a link (to a directory holding an
+    /// empty directory of the same name: another live sandbox's placeholder) right after
+    /// the release's checks: the release removes its own placeholder, not the link's.
+    #[test]
+    fn a_link_swapped_in_after_the_checks_does_not_redirect_the_removal() {
+        let b = base("swap");
+        let (ws, other, old) = (b.join("ws"), b.join("other"), b.join("ws.old"));
+        std::fs::create_dir(&ws).unwrap();
+        std::fs::create_dir_all(other.join(".git")).unwrap();
+        let mut holds = Holds::default();
+        assert!(holds.acquire(&ws.join(".git")).unwrap());
+        let (ws2, other2, old2) = (ws.clone(), other.clone(), old.clone());
+        BEFORE_REMOVE.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move |_| {
+                std::fs::rename(&ws2, &old2).unwrap();
+                std::os::unix::fs::symlink(&other2, &ws2).unwrap();
+            }))
+        });
+        drop(holds);
+        BEFORE_REMOVE.with(|h| *h.borrow_mut() = None);
+        assert!(
+            other.join(".git").is_dir(),
+            "the link's directory was removed"
+        );
+        assert!(!old.join(".git").exists(), "the placeholder stayed");
+        std::fs::remove_dir_all(&b).unwrap();
+    }
 
     fn base(name: &str) -> std::path::PathBuf {
         let b = std::env::temp_dir().join(format!("sbx-holds-{name}-{}", std::process::id()));
@@ -343,6 +471,27 @@ mod release_tests {
         assert!(shared.is_dir(), "removed while another run holds it");
         drop(second);
         assert!(!shared.exists(), "the last run out leaves it");
+        std::fs::remove_dir(&b).unwrap();
+    }
+
+    /// Moving the held fds above a number keeps the locks (the bwrap launcher then places
+    /// its own fds at fixed numbers below it).
+    #[test]
+    fn moved_fds_keep_their_locks() {
+        use std::os::fd::AsRawFd;
+        let b = base("move");
+        let p = b.join(".git");
+        let mut holds = Holds::default();
+        assert!(holds.acquire(&p).unwrap());
+        holds.move_fds_above(200).unwrap();
+        assert!(holds.held.iter().all(|h| h.dir.as_raw_fd() >= 200));
+        let other = std::fs::File::open(&p).unwrap();
+        // SAFETY: flock on an fd we own.
+        let ex = unsafe { libc::flock(other.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        assert_ne!(ex, 0, "the shared lock went with the old fd");
+        drop(other);
+        drop(holds);
+        assert!(!p.exists());
         std::fs::remove_dir(&b).unwrap();
     }
 

@@ -66,6 +66,9 @@ pub fn command(
         std::fs::File::open("/dev/null").map_err(|e| LaunchError::io("opening /dev/null", e))?;
     let mut sources = Vec::with_capacity(plan.fds.len());
     let mut moves: Vec<(RawFd, RawFd)> = Vec::with_capacity(plan.fds.len());
+    // Before the fds are opened: a missing directory bound by fd (a rename pin) is one of
+    // the placeholders made here. (The fds are moved in the child only: no clash here.)
+    let held = hold_stubs(plan)?;
     for f in &plan.fds {
         let fd = match &f.content {
             FdContent::Empty => dup_cloexec(&devnull)?,
@@ -75,7 +78,6 @@ pub fn command(
         moves.push((fd.as_raw_fd(), f.fd));
         sources.push(fd);
     }
-    let held = hold_stubs(plan)?;
     let scope = if scope_abstract {
         Some(AbstractScope::new().map_err(LaunchError::Seccomp)?)
     } else {

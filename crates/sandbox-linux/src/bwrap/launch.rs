@@ -78,6 +78,19 @@ pub fn launch_with(
         .split_first()
         .ok_or_else(|| LaunchError::CommandNotFound(String::new()))?;
     mark_inherited_cloexec();
+    // Before the placeholders exist: from here on SIGTERM/SIGHUP cannot kill this process
+    // before it has removed them. A reaper, because bwrap killed during its setup orphans a
+    // process that never exits on its own.
+    let mut forwarder = Forwarder::install_reaper();
+    // The placeholders exist (locked) before bwrap starts, so bwrap mounts over them, and
+    // before the plan's fds are opened: a missing directory bound by fd (a rename pin) is
+    // one of them. Their fds are moved above the plan's numbers, which placing the plan's
+    // fds takes over.
+    let max_fd = plan.fds.iter().map(|f| f.fd).max().unwrap_or(2);
+    raise_nofile(max_fd as u64 + 64 + plan.host_stubs.len() as u64);
+    let mut held = hold_stubs(plan)?;
+    held.move_fds_above(max_fd + 1)
+        .map_err(|e| LaunchError::io("moving the placeholders' fds", e))?;
     // Placed without close-on-exec, so bwrap inherits exactly these.
     let placed = place_plan_fds(plan)?;
     let min_fd = plan.fds.iter().map(|f| f.fd + 1).max().unwrap_or(3);
@@ -134,13 +147,6 @@ pub fn launch_with(
             });
         }
     }
-    // Before the placeholders exist: from here on SIGTERM/SIGHUP cannot kill this process
-    // before it has removed them. A reaper, because bwrap killed during its setup orphans a
-    // process that never exits on its own.
-    let mut forwarder = Forwarder::install_reaper();
-    // After the plan fds are placed, so the placeholders' fds cannot take their numbers. The
-    // placeholders exist (locked) before bwrap starts, so bwrap mounts over them.
-    let held = hold_stubs(plan)?;
     let spawned = cmd.spawn();
     close_placed(&placed);
     drop(info_write);

@@ -343,10 +343,15 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
             // Every mount point that may be a placeholder is held from the one look the
             // target took, never a second: a concurrent run can make (or remove) it between
             // two looks, and a mount point the launcher does not hold is one that run may
-            // remove under the command, which detaches the mount and frees the name.
+            // remove under the command, which detaches the mount and frees the name. Any
+            // directory mounted over may be one: another run's policy may protect, deny or
+            // carve a read-only path where this one has a read rule (only placeholders are
+            // ever removed; a real directory is only locked). A writable bind (a pin, a
+            // nested root) needs no lock: what this run mounts below it keeps it from being
+            // empty, and without the mounts below it there is nothing to free.
             let may_be_placeholder = match t.kind {
                 PathKind::Missing => true,
-                PathKind::Dir => t.protected || matches!(mount, Mount::EmptyDir { .. }),
+                PathKind::Dir => !matches!(mount, Mount::Bind { .. }),
                 PathKind::File | PathKind::Link => false,
             };
             if may_be_placeholder {
@@ -693,8 +698,17 @@ fn choose(
     }
     let parent = covering.map(Mount::grants).unwrap_or((false, false));
     let parent_writable = covering.is_some_and(|c| c.host_backed_writable());
-    if t.pin && read && write && parent_writable && t.kind == PathKind::Dir {
-        // A mount point of its own even where the parent's bind gives the same access.
+    if t.pin
+        && read
+        && write
+        && parent_writable
+        && matches!(t.kind, PathKind::Dir | PathKind::Missing)
+    {
+        // A mount point of its own even where the parent's bind gives the same access. A
+        // missing one too (a rule's parent that does not exist, `"a/b" = "deny"` with no
+        // `a`): the launcher makes it (it is one of the held placeholders) before bwrap
+        // binds it, else the command could rename the directory bwrap makes for the mask
+        // and create the denied path in its place.
         return Ok(Some(Mount::Bind { path }));
     }
     if (read, write) == parent && !matches!(covering, Some(Mount::Dev)) {

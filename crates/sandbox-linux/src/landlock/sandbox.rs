@@ -228,6 +228,13 @@ impl LandlockSandbox {
     /// Applies the sandbox to this process and `exec`s `program` (an explicit path) with
     /// `args` (`argv[0]` included) in place. Returns only on failure. The process must be
     /// single-threaded.
+    ///
+    /// Nothing is left to hold the placeholders ([`crate::placeholder`]) after the `exec`
+    /// (their locks are close-on-exec: an fd of a placeholder would let the command write
+    /// into the host directory under its read-only mount) nor to remove them afterwards.
+    /// Other runs then leave them only while they find this process's mount over them in
+    /// `/proc/PID/mountinfo` (not with `/proc` mounted `hidepid` for another user's run).
+    /// The CLI `exec`s only unrestricted policies; prefer [`LandlockSandbox::apply`].
     pub fn exec(&self, program: &Path, args: &[OsString]) -> ExecError {
         let cstr = |s: &[u8]| {
             CString::new(s)
