@@ -19,6 +19,7 @@
 pub mod addr;
 pub mod denial;
 pub mod guard;
+mod http_relay;
 pub mod server;
 pub mod sni;
 pub mod socks5;

@@ -5,6 +5,7 @@
 use crate::addr::host_addresses;
 use crate::denial::{Denial, Protocol, Reason};
 use crate::guard::{check_name, dial, split_authority, DialError, ProxyConfig, Target};
+use crate::http_relay::{self, route, Step};
 use crate::sni::{client_hello, Hello, MAX_RECORD};
 use crate::socks5;
 use bytes::Bytes;
@@ -27,7 +28,7 @@ const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
 /// Copy buffer per direction of a tunnel that is not relayed by `splice(2)`.
 const TUNNEL_BUFFER: usize = 64 * 1024;
 
-type Body = BoxBody<Bytes, hyper::Error>;
+pub(crate) type Body = BoxBody<Bytes, hyper::Error>;
 
 /// Called with each refusal as it happens (for embedders that stream events).
 pub type Observer = Arc<dyn Fn(&Denial) + Send + Sync>;
@@ -36,9 +37,9 @@ pub type Observer = Arc<dyn Fn(&Denial) + Send + Sync>;
 /// launcher grow without bound (the rest are counted, see [`Proxy::dropped`]).
 const MAX_LOGGED: usize = 100_000;
 
-struct Shared {
-    cfg: ProxyConfig,
-    own: Vec<IpAddr>,
+pub(crate) struct Shared {
+    pub(crate) cfg: ProxyConfig,
+    pub(crate) own: Vec<IpAddr>,
     log: Mutex<(Vec<Denial>, u64)>,
     observer: Option<Observer>,
 }
@@ -170,8 +171,10 @@ async fn accept_loop(l: tokio::net::TcpListener, sh: Arc<Shared>) {
     }
 }
 
-/// SOCKS5 starts with byte 5; anything else is taken as HTTP.
-async fn serve_connection(s: TcpStream, sh: Arc<Shared>) {
+/// SOCKS5 starts with byte 5; anything else is taken as HTTP: bodiless `GET`s by
+/// [`http_relay`] (the response body relayed by the kernel) until a request comes that it does
+/// not take, then everything else by hyper.
+async fn serve_connection(mut s: TcpStream, sh: Arc<Shared>) {
     let mut first = [0u8; 1];
     match tokio::time::timeout(CLIENT_DEADLINE, s.peek(&mut first)).await {
         Ok(Ok(1)) => {}
@@ -180,6 +183,15 @@ async fn serve_connection(s: TcpStream, sh: Arc<Shared>) {
     if first[0] == 5 {
         serve_socks(s, sh).await;
     } else {
+        let mut scratch = Vec::new();
+        loop {
+            match http_relay::next(&mut s, &sh, &mut scratch).await {
+                Step::Next => continue,
+                Step::Close => return,
+                Step::Hyper => break,
+            }
+        }
+        drop(scratch);
         let svc = hyper::service::service_fn(move |req| {
             let sh = sh.clone();
             async move { Ok::<_, Infallible>(serve_http(req, sh).await) }
@@ -191,7 +203,7 @@ async fn serve_connection(s: TcpStream, sh: Arc<Shared>) {
     }
 }
 
-fn text(status: StatusCode, msg: &str) -> Response<Body> {
+pub(crate) fn text(status: StatusCode, msg: &str) -> Response<Body> {
     let mut r = Response::new(
         Full::new(Bytes::from(format!("{msg}\n")))
             .map_err(|never| match never {})
@@ -203,7 +215,7 @@ fn text(status: StatusCode, msg: &str) -> Response<Body> {
     r
 }
 
-fn refused(sh: &Shared, d: &Denial) -> Response<Body> {
+pub(crate) fn refused(sh: &Shared, d: &Denial) -> Response<Body> {
     sh.record(d);
     let mut r = text(StatusCode::FORBIDDEN, &d.message);
     r.headers_mut()
@@ -276,27 +288,11 @@ async fn serve_http(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
 
 /// An absolute-form `http://` request: check, dial, send it on with an origin-form target.
 async fn forward(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
-    let uri = req.uri().clone();
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "sandbox: send https:// requests through CONNECT",
-            )
-        }
-        _ => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "sandbox: this is a proxy: use an absolute http:// URI or CONNECT",
-            )
-        }
-    }
-    let Some(auth) = uri.authority() else {
-        return text(StatusCode::BAD_REQUEST, "sandbox: the URI has no host");
+    let r = match route(req.uri()) {
+        Ok(r) => r,
+        Err(msg) => return text(StatusCode::BAD_REQUEST, msg),
     };
-    let port = auth.port_u16().unwrap_or(80);
-    let target = match check_name(&sh.cfg, auth.host(), port, Protocol::Http) {
+    let target = match check_name(&sh.cfg, &r.host, r.port, Protocol::Http) {
         Ok(t) => t,
         Err(d) => return refused(&sh, &d),
     };
@@ -314,12 +310,7 @@ async fn forward(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
         };
     tokio::spawn(conn);
     let (mut parts, body) = req.into_parts();
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/")
-        .to_string();
-    parts.uri = match path.parse() {
+    parts.uri = match r.path.parse() {
         Ok(u) => u,
         Err(_) => return text(StatusCode::BAD_REQUEST, "sandbox: bad request path"),
     };
@@ -328,11 +319,7 @@ async fn forward(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
     }
     // The origin sees the host that was checked, whatever Host header the client sent (and
     // never a userinfo part of the URI).
-    let host_header = match auth.port() {
-        Some(p) => format!("{}:{}", auth.host(), p.as_str()),
-        None => auth.host().to_string(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&host_header) {
+    if let Ok(v) = HeaderValue::from_str(&r.host_header) {
         parts.headers.insert(HOST, v);
     }
     match sender.send_request(Request::from_parts(parts, body)).await {
