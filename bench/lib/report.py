@@ -826,7 +826,12 @@ def main():
         "command under bwrap). They leave out time spent waiting for a CPU, so they can judge "
         "sub-millisecond launch differences on a busy machine where wall times cannot.",
         "- `--baseline REV` builds the binary at REV in a temporary git worktree (cached in "
-        "`target/bench-baseline/`) and times it in the same rounds as the current one (`…@base`).",
+        "`target/bench-baseline/`) and times it in the same rounds as the current one (`…@base`). "
+        "Both are measured as copies (`cp`) of what the linker wrote: the linker's own file costs "
+        "≈ 0.5 ms more CPU per launch than a copy of the same bytes.",
+        "- Egress throughput: hyperfine rounds of 2 downloads per case, then the same number of "
+        "rounds of 4 cycles through all cases alternating download by download; the *paired share* "
+        "is the median and IQR of the ratios `direct`/case within a cycle.",
         "- Every command is run once first; one that fails is left out, with the reason under "
         "*Notes from this run*.",
         "- Raw bwrap gets the isolation flags of `sandbox profile linux --backend bwrap --full-auto "
