@@ -27,7 +27,8 @@
 
 use crate::denial::Protocol;
 use crate::guard::{check_name, dial, DialError};
-use crate::server::{refused, text, Body, Shared};
+use crate::reply::{refused, text, Body};
+use crate::state::Shared;
 use http_body_util::BodyExt;
 use hyper::header::{CONNECTION, CONTENT_LENGTH};
 use hyper::{Response, StatusCode, Uri};
@@ -84,11 +85,11 @@ pub(crate) fn route(uri: &Uri) -> Result<Route, &'static str> {
         host: auth.host().to_string(),
         port: auth.port_u16().unwrap_or(80),
         host_header,
-        path: uri
-            .path_and_query()
-            .map(|p| p.as_str())
-            .unwrap_or("/")
-            .to_string(),
+        // `path()` is `/` when the URI has none (`http://h?x` is `/?x` on the origin).
+        path: match uri.query() {
+            Some(q) => format!("{}?{q}", uri.path()),
+            None => uri.path().to_string(),
+        },
     })
 }
 
@@ -515,6 +516,25 @@ mod tests {
         ] {
             assert!(get(taken_elsewhere).is_none(), "{taken_elsewhere:?}");
         }
+    }
+
+    #[test]
+    fn routes() {
+        let r = |s: &str| route(&s.parse().unwrap());
+        assert_eq!(r("http://h?x").unwrap().path, "/?x");
+        assert_eq!(r("http://h").unwrap().path, "/");
+        let x = r("http://u:p@[::1]:8080/a/b?c=d").unwrap();
+        assert_eq!(
+            x,
+            Route {
+                host: "[::1]".into(),
+                port: 8080,
+                host_header: "[::1]:8080".into(),
+                path: "/a/b?c=d".into()
+            }
+        );
+        assert!(r("https://h/").is_err());
+        assert!(r("/relative").is_err());
     }
 
     #[test]

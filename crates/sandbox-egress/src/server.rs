@@ -6,10 +6,12 @@ use crate::addr::host_addresses;
 use crate::denial::{Denial, Protocol, Reason};
 use crate::guard::{check_name, dial, split_authority, DialError, ProxyConfig, Target};
 use crate::http_relay::{self, route, Step};
+use crate::reply::{refused, text, Body};
 use crate::sni::{client_hello, Hello, MAX_RECORD};
 use crate::socks5;
-use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+pub use crate::state::Observer;
+use crate::state::Shared;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, HOST};
 use hyper::{Method, Request, Response, StatusCode};
@@ -17,8 +19,7 @@ use hyper_util::rt::TokioIo;
 use sandbox_core::domain::{DomainDecision, Host};
 use std::convert::Infallible;
 use std::io;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -27,36 +28,6 @@ use tokio::net::TcpStream;
 const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
 /// Copy buffer per direction of a tunnel that is not relayed by `splice(2)`.
 const TUNNEL_BUFFER: usize = 64 * 1024;
-
-pub(crate) type Body = BoxBody<Bytes, hyper::Error>;
-
-/// Called with each refusal as it happens (for embedders that stream events).
-pub type Observer = Arc<dyn Fn(&Denial) + Send + Sync>;
-
-/// Most refusals kept in memory; a command refused more often than this cannot make the
-/// launcher grow without bound (the rest are counted, see [`Proxy::dropped`]).
-const MAX_LOGGED: usize = 100_000;
-
-pub(crate) struct Shared {
-    pub(crate) cfg: ProxyConfig,
-    pub(crate) own: Vec<IpAddr>,
-    log: Mutex<(Vec<Denial>, u64)>,
-    observer: Option<Observer>,
-}
-
-impl Shared {
-    fn record(&self, d: &Denial) {
-        if let Some(o) = &self.observer {
-            o(d);
-        }
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        if log.0.len() < MAX_LOGGED {
-            log.0.push(d.clone());
-        } else {
-            log.1 += 1;
-        }
-    }
-}
 
 /// A running proxy. Dropping it stops it too.
 pub struct Proxy {
@@ -84,12 +55,7 @@ impl Proxy {
             .enable_io()
             .enable_time()
             .build()?;
-        let shared = Arc::new(Shared {
-            cfg,
-            own: host_addresses(),
-            log: Mutex::new((Vec::new(), 0)),
-            observer,
-        });
+        let shared = Arc::new(Shared::new(cfg, host_addresses(), observer));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
@@ -117,17 +83,12 @@ impl Proxy {
 
     /// The refusals so far (the first 100,000).
     pub fn denials(&self) -> Vec<Denial> {
-        self.shared
-            .log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .clone()
+        self.shared.denials()
     }
 
     /// How many refusals were not kept because the log was full.
     pub fn dropped(&self) -> u64 {
-        self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).1
+        self.shared.dropped()
     }
 
     /// Stops serving (open tunnels are closed) and gives the refusals kept.
@@ -201,33 +162,6 @@ async fn serve_connection(mut s: TcpStream, sh: Arc<Shared>) {
             .with_upgrades()
             .await;
     }
-}
-
-pub(crate) fn text(status: StatusCode, msg: &str) -> Response<Body> {
-    let mut r = Response::new(
-        Full::new(Bytes::from(format!("{msg}\n")))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("text/plain"));
-    r
-}
-
-pub(crate) fn refused(sh: &Shared, d: &Denial) -> Response<Body> {
-    sh.record(d);
-    let mut r = text(StatusCode::FORBIDDEN, &d.message);
-    r.headers_mut()
-        .insert("connection", HeaderValue::from_static("close"));
-    let rule = serde_json::to_value(&d.reason)
-        .ok()
-        .and_then(|v| v.get("rule").and_then(|r| r.as_str()).map(str::to_string))
-        .unwrap_or_default();
-    if let Ok(v) = HeaderValue::from_str(&rule) {
-        r.headers_mut().insert("x-sandbox-denial", v);
-    }
-    r
 }
 
 async fn serve_http(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
