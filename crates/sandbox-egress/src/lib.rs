@@ -15,15 +15,22 @@
 //! Served protocols: HTTP/1.1 absolute-form requests (`http://` only), `CONNECT`, and SOCKS5
 //! `CONNECT` without authentication (for `ssh` via a ProxyCommand). Not done: TLS
 //! interception, so the host inside a TLS stream (true domain fronting) is not checked.
+//!
+//! Admitted bytes are relayed by the kernel where they need no looking at (`splice(2)` on
+//! Linux): tunnels, and the response body of a bodiless `GET` (`http_relay.rs`, which parses
+//! that request itself with `httparse`); every other request goes through hyper.
 
 pub mod addr;
 pub mod denial;
 pub mod guard;
+mod http_relay;
+mod reply;
 pub mod server;
 pub mod sni;
 pub mod socks5;
 #[cfg(target_os = "linux")]
 mod splice;
+mod state;
 
 pub use denial::{summary, write_json_lines, Denial, Protocol, Reason};
 pub use guard::ProxyConfig;

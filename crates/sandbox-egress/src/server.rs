@@ -5,10 +5,13 @@
 use crate::addr::host_addresses;
 use crate::denial::{Denial, Protocol, Reason};
 use crate::guard::{check_name, dial, split_authority, DialError, ProxyConfig, Target};
+use crate::http_relay::{self, route, Step};
+use crate::reply::{refused, text, Body};
 use crate::sni::{client_hello, Hello, MAX_RECORD};
 use crate::socks5;
-use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+pub use crate::state::Observer;
+use crate::state::Shared;
+use http_body_util::BodyExt;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, HOST};
 use hyper::{Method, Request, Response, StatusCode};
@@ -16,8 +19,7 @@ use hyper_util::rt::TokioIo;
 use sandbox_core::domain::{DomainDecision, Host};
 use std::convert::Infallible;
 use std::io;
-use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -26,36 +28,6 @@ use tokio::net::TcpStream;
 const CLIENT_DEADLINE: Duration = Duration::from_secs(10);
 /// Copy buffer per direction of a tunnel that is not relayed by `splice(2)`.
 const TUNNEL_BUFFER: usize = 64 * 1024;
-
-type Body = BoxBody<Bytes, hyper::Error>;
-
-/// Called with each refusal as it happens (for embedders that stream events).
-pub type Observer = Arc<dyn Fn(&Denial) + Send + Sync>;
-
-/// Most refusals kept in memory; a command refused more often than this cannot make the
-/// launcher grow without bound (the rest are counted, see [`Proxy::dropped`]).
-const MAX_LOGGED: usize = 100_000;
-
-struct Shared {
-    cfg: ProxyConfig,
-    own: Vec<IpAddr>,
-    log: Mutex<(Vec<Denial>, u64)>,
-    observer: Option<Observer>,
-}
-
-impl Shared {
-    fn record(&self, d: &Denial) {
-        if let Some(o) = &self.observer {
-            o(d);
-        }
-        let mut log = self.log.lock().unwrap_or_else(|e| e.into_inner());
-        if log.0.len() < MAX_LOGGED {
-            log.0.push(d.clone());
-        } else {
-            log.1 += 1;
-        }
-    }
-}
 
 /// A running proxy. Dropping it stops it too.
 pub struct Proxy {
@@ -83,12 +55,7 @@ impl Proxy {
             .enable_io()
             .enable_time()
             .build()?;
-        let shared = Arc::new(Shared {
-            cfg,
-            own: host_addresses(),
-            log: Mutex::new((Vec::new(), 0)),
-            observer,
-        });
+        let shared = Arc::new(Shared::new(cfg, host_addresses(), observer));
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let sh = shared.clone();
         let thread = std::thread::Builder::new()
@@ -116,17 +83,12 @@ impl Proxy {
 
     /// The refusals so far (the first 100,000).
     pub fn denials(&self) -> Vec<Denial> {
-        self.shared
-            .log
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .0
-            .clone()
+        self.shared.denials()
     }
 
     /// How many refusals were not kept because the log was full.
     pub fn dropped(&self) -> u64 {
-        self.shared.log.lock().unwrap_or_else(|e| e.into_inner()).1
+        self.shared.dropped()
     }
 
     /// Stops serving (open tunnels are closed) and gives the refusals kept.
@@ -170,8 +132,10 @@ async fn accept_loop(l: tokio::net::TcpListener, sh: Arc<Shared>) {
     }
 }
 
-/// SOCKS5 starts with byte 5; anything else is taken as HTTP.
-async fn serve_connection(s: TcpStream, sh: Arc<Shared>) {
+/// SOCKS5 starts with byte 5; anything else is taken as HTTP: bodiless `GET`s by
+/// [`http_relay`] (the response body relayed by the kernel) until a request comes that it does
+/// not take, then everything else by hyper.
+async fn serve_connection(mut s: TcpStream, sh: Arc<Shared>) {
     let mut first = [0u8; 1];
     match tokio::time::timeout(CLIENT_DEADLINE, s.peek(&mut first)).await {
         Ok(Ok(1)) => {}
@@ -180,6 +144,15 @@ async fn serve_connection(s: TcpStream, sh: Arc<Shared>) {
     if first[0] == 5 {
         serve_socks(s, sh).await;
     } else {
+        let mut scratch = Vec::new();
+        loop {
+            match http_relay::next(&mut s, &sh, &mut scratch).await {
+                Step::Next => continue,
+                Step::Close => return,
+                Step::Hyper => break,
+            }
+        }
+        drop(scratch);
         let svc = hyper::service::service_fn(move |req| {
             let sh = sh.clone();
             async move { Ok::<_, Infallible>(serve_http(req, sh).await) }
@@ -189,33 +162,6 @@ async fn serve_connection(s: TcpStream, sh: Arc<Shared>) {
             .with_upgrades()
             .await;
     }
-}
-
-fn text(status: StatusCode, msg: &str) -> Response<Body> {
-    let mut r = Response::new(
-        Full::new(Bytes::from(format!("{msg}\n")))
-            .map_err(|never| match never {})
-            .boxed(),
-    );
-    *r.status_mut() = status;
-    r.headers_mut()
-        .insert("content-type", HeaderValue::from_static("text/plain"));
-    r
-}
-
-fn refused(sh: &Shared, d: &Denial) -> Response<Body> {
-    sh.record(d);
-    let mut r = text(StatusCode::FORBIDDEN, &d.message);
-    r.headers_mut()
-        .insert("connection", HeaderValue::from_static("close"));
-    let rule = serde_json::to_value(&d.reason)
-        .ok()
-        .and_then(|v| v.get("rule").and_then(|r| r.as_str()).map(str::to_string))
-        .unwrap_or_default();
-    if let Ok(v) = HeaderValue::from_str(&rule) {
-        r.headers_mut().insert("x-sandbox-denial", v);
-    }
-    r
 }
 
 async fn serve_http(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
@@ -276,27 +222,11 @@ async fn serve_http(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
 
 /// An absolute-form `http://` request: check, dial, send it on with an origin-form target.
 async fn forward(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
-    let uri = req.uri().clone();
-    match uri.scheme_str() {
-        Some("http") => {}
-        Some("https") => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "sandbox: send https:// requests through CONNECT",
-            )
-        }
-        _ => {
-            return text(
-                StatusCode::BAD_REQUEST,
-                "sandbox: this is a proxy: use an absolute http:// URI or CONNECT",
-            )
-        }
-    }
-    let Some(auth) = uri.authority() else {
-        return text(StatusCode::BAD_REQUEST, "sandbox: the URI has no host");
+    let r = match route(req.uri()) {
+        Ok(r) => r,
+        Err(msg) => return text(StatusCode::BAD_REQUEST, msg),
     };
-    let port = auth.port_u16().unwrap_or(80);
-    let target = match check_name(&sh.cfg, auth.host(), port, Protocol::Http) {
+    let target = match check_name(&sh.cfg, &r.host, r.port, Protocol::Http) {
         Ok(t) => t,
         Err(d) => return refused(&sh, &d),
     };
@@ -314,12 +244,7 @@ async fn forward(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
         };
     tokio::spawn(conn);
     let (mut parts, body) = req.into_parts();
-    let path = uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/")
-        .to_string();
-    parts.uri = match path.parse() {
+    parts.uri = match r.path.parse() {
         Ok(u) => u,
         Err(_) => return text(StatusCode::BAD_REQUEST, "sandbox: bad request path"),
     };
@@ -328,11 +253,7 @@ async fn forward(req: Request<Incoming>, sh: Arc<Shared>) -> Response<Body> {
     }
     // The origin sees the host that was checked, whatever Host header the client sent (and
     // never a userinfo part of the URI).
-    let host_header = match auth.port() {
-        Some(p) => format!("{}:{}", auth.host(), p.as_str()),
-        None => auth.host().to_string(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&host_header) {
+    if let Ok(v) = HeaderValue::from_str(&r.host_header) {
         parts.headers.insert(HOST, v);
     }
     match sender.send_request(Request::from_parts(parts, body)).await {

@@ -296,3 +296,242 @@ fn tunnels_relay_bulk_data_both_ways_and_pass_on_the_end_of_stream() {
     assert!(back == payload, "the echoed bytes differ");
     assert!(p.stop().is_empty());
 }
+
+/// An origin for plain-HTTP forwarding: one request per connection (the proxy asks for
+/// `Connection: close`), answered by path:
+/// `/big/N` N pattern bytes with a Content-Length; `/head` the request head it got, as the
+/// body; `/chunked` a chunked body and then the end; `/short` a Content-Length of 1000 with
+/// 10 bytes and the end; `/extra` 5 bytes with a Content-Length of 5, then a forged second
+/// response on the same connection; `/nolength` a body ended by closing.
+fn http_origin() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for s in l.incoming() {
+            let Ok(mut s) = s else { continue };
+            std::thread::spawn(move || {
+                let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut got = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => got.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = String::from_utf8_lossy(&got).into_owned();
+                let target = head.split(' ').nth(1).unwrap_or("");
+                let path = target.split('?').next().unwrap_or("").to_string();
+                let mut out = Vec::new();
+                if let Some(n) = path.strip_prefix("/big/") {
+                    let body = pattern(n.parse().unwrap());
+                    out.extend(
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n", body.len())
+                            .bytes(),
+                    );
+                    out.extend(body);
+                } else if path == "/head" {
+                    out.extend(format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{head}", head.len()).bytes());
+                } else if path == "/chunked" {
+                    out.extend(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n");
+                } else if path == "/short" {
+                    out.extend(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n0123456789");
+                } else if path == "/extra" {
+                    out.extend(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhelloHTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nforged");
+                } else if path == "/nolength" {
+                    out.extend(b"HTTP/1.1 200 OK\r\n\r\nuntil the end");
+                } else {
+                    out.extend(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+                }
+                let _ = s.write_all(&out);
+            });
+        }
+    });
+    port
+}
+
+/// Reads one response with a Content-Length (or none: then to the end) from `c`.
+fn read_response(c: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut b = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if c.read(&mut b).unwrap_or(0) == 0 {
+            break;
+        }
+        head.push(b[0]);
+    }
+    let head = String::from_utf8_lossy(&head).into_owned();
+    let len = head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case("content-length")
+            .then(|| v.trim().parse::<usize>().unwrap())
+    });
+    let mut body = Vec::new();
+    match len {
+        Some(n) => {
+            body.resize(n, 0);
+            c.read_exact(&mut body).unwrap();
+        }
+        None => {
+            let _ = c.read_to_end(&mut body);
+        }
+    }
+    (head, body)
+}
+
+fn get(host: &str, path: &str) -> String {
+    format!("GET http://{host}{path} HTTP/1.1\r\nHost: {host}\r\n\r\n")
+}
+
+fn client(port: u16) -> TcpStream {
+    let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    c
+}
+
+#[test]
+fn every_request_on_a_kept_alive_connection_is_checked() {
+    let o = http_origin();
+    let (p, port) = proxy(&["localhost"], &[], true, 443);
+    let mut c = client(port);
+    // One after the other, then two in one write (pipelined): the second is refused.
+    c.write_all(get(&format!("localhost:{o}"), "/big/3").as_bytes())
+        .unwrap();
+    let (head, body) = read_response(&mut c);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, pattern(3));
+    let two =
+        get(&format!("localhost:{o}"), "/big/4") + &get(&format!("evil.localhost:{o}"), "/big/4");
+    c.write_all(two.as_bytes()).unwrap();
+    let (head, body) = read_response(&mut c);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, pattern(4));
+    let (head, body) = read_response(&mut c);
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert!(head.contains("x-sandbox-denial: not_allowed"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("not in allowed_domains"));
+    // A refusal ends the connection.
+    assert_eq!(c.read(&mut [0u8; 1]).unwrap_or(0), 0);
+    let d = p.stop();
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!(d[0].host, "evil.localhost");
+    assert_eq!(d[0].protocol, sandbox_egress::Protocol::Http);
+}
+
+#[test]
+fn requests_after_one_hyper_serves_are_still_checked() {
+    let o = http_origin();
+    let (p, port) = proxy(&["localhost"], &[], true, 443);
+    let mut c = client(port);
+    // A GET the fast path takes, then one with a body (hyper's from there on), then a refused
+    // GET: hyper checks it.
+    c.write_all(get(&format!("localhost:{o}"), "/big/10").as_bytes())
+        .unwrap();
+    assert_eq!(read_response(&mut c).1, pattern(10));
+    c.write_all(
+        format!(
+            "POST http://localhost:{o}/big/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
+        )
+        .as_bytes(),
+    )
+    .unwrap();
+    let (head, body) = read_response(&mut c);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, pattern(7));
+    c.write_all(get(&format!("evil.localhost:{o}"), "/").as_bytes())
+        .unwrap();
+    let (head, _) = read_response(&mut c);
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert_eq!(p.stop().len(), 1);
+}
+
+#[test]
+fn a_get_to_a_local_address_needs_allow_local_binding() {
+    let o = http_origin();
+    let (p, port) = proxy(&["localhost"], &[], false, 443);
+    let mut c = client(port);
+    c.write_all(get(&format!("localhost:{o}"), "/big/3").as_bytes())
+        .unwrap();
+    let (head, body) = read_response(&mut c);
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert!(head.contains("x-sandbox-denial: local_address"), "{head}");
+    assert!(String::from_utf8_lossy(&body).contains("allow_local_binding"));
+    assert!(matches!(p.stop()[0].reason, Reason::LocalAddress { .. }));
+}
+
+#[test]
+fn the_origin_gets_a_rebuilt_head_without_the_clients_hop_by_hop_headers() {
+    let o = http_origin();
+    let (p, port) = proxy(&["localhost"], &[], true, 443);
+    let mut c = client(port);
+    c.write_all(
+        format!("GET http://user:pw@localhost:{o}/head?q HTTP/1.1\r\nHost: evil.example\r\nProxy-Authorization: Basic c2VjcmV0\r\nConnection: X-Hop\r\nX-Hop: 1\r\nAccept: */*\r\n\r\n")
+            .as_bytes(),
+    )
+    .unwrap();
+    let (head, body) = read_response(&mut c);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let sent = String::from_utf8(body).unwrap();
+    assert_eq!(
+        sent,
+        format!("GET /head?q HTTP/1.1\r\nhost: localhost:{o}\r\nAccept: */*\r\nconnection: close\r\n\r\n")
+    );
+    // The origin's `Connection: close` is not passed on: the client connection stays.
+    assert!(!head.to_ascii_lowercase().contains("connection"), "{head}");
+    c.write_all(get(&format!("localhost:{o}"), "/big/2").as_bytes())
+        .unwrap();
+    assert_eq!(read_response(&mut c).1, pattern(2));
+    assert!(p.stop().is_empty());
+}
+
+#[test]
+fn response_bodies_end_where_their_framing_says() {
+    let o = http_origin();
+    let (p, port) = proxy(&["localhost"], &[], true, 443);
+    let host = format!("localhost:{o}");
+    // A large body of known length, twice on one connection.
+    let mut c = client(port);
+    for _ in 0..2 {
+        c.write_all(get(&host, &format!("/big/{}", 5 << 20)).as_bytes())
+            .unwrap();
+        let (head, body) = read_response(&mut c);
+        assert!(
+            head.contains(&format!("Content-Length: {}", 5 << 20)),
+            "{head}"
+        );
+        assert!(body == pattern(5 << 20), "the body differs");
+    }
+    // Bytes past the Content-Length never reach the client as a response.
+    c.write_all((get(&host, "/extra") + &get(&host, "/big/3")).as_bytes())
+        .unwrap();
+    assert_eq!(read_response(&mut c).1, b"hello");
+    assert_eq!(read_response(&mut c).1, pattern(3));
+    // Chunked and unframed bodies: relayed as they are, then the connection ends.
+    let mut c = client(port);
+    c.write_all(get(&host, "/chunked").as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(
+        out.starts_with("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        "{out}"
+    );
+    let mut c = client(port);
+    c.write_all(get(&host, "/nolength").as_bytes()).unwrap();
+    let mut out = String::new();
+    let _ = c.read_to_string(&mut out);
+    assert!(
+        out.ends_with("connection: close\r\n\r\nuntil the end"),
+        "{out}"
+    );
+    // An origin that ends early: the client gets what came, then the end.
+    let mut c = client(port);
+    c.write_all(get(&host, "/short").as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    assert!(
+        out.ends_with(b"\r\n\r\n0123456789"),
+        "{}",
+        String::from_utf8_lossy(&out)
+    );
+    assert!(p.stop().is_empty());
+}
