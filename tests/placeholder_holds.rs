@@ -195,27 +195,7 @@ default_permissions = "t"
 /// survivor would create `.git` once the later run removed it.
 #[test]
 fn a_non_dumpable_survivor_keeps_its_placeholder() {
-    const SURVIVOR: &str = r#"
-import ctypes, os, time
-if os.fork() == 0:
-    ctypes.CDLL(None).prctl(4, 0)  # PR_SET_DUMPABLE: 0
-    open("survivor-up", "w").close()
-    for _ in range(400):
-        if os.path.exists("go"):
-            break
-        time.sleep(0.05)
-    try:
-        os.mkdir(".git")
-        os.mkdir(".git/hooks")
-        what = "CREATED"
-    except OSError as e:
-        what = "BLOCKED " + str(e)
-    with open("result.tmp", "w") as f:
-        f.write(what)
-    os.rename("result.tmp", "result")
-    os._exit(0)
-time.sleep(60)
-"#;
+    let script = survivor("ctypes.CDLL(None).prctl(4, 0)  # PR_SET_DUMPABLE: 0");
     let u = users().last().unwrap();
     if u.is_root() {
         eprintln!("SKIP: needs a user other than root (root reads every namespace)");
@@ -232,7 +212,7 @@ time.sleep(60)
         a.extend_from_slice(argv);
         a.into_iter().map(String::from).collect::<Vec<_>>()
     };
-    let mut first = sandbox_cmd(u, &ws.path, &args(&[PYTHON, "-c", SURVIVOR]))
+    let mut first = sandbox_cmd(u, &ws.path, &args(&[PYTHON, "-c", &script]))
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn sandbox");
@@ -264,26 +244,7 @@ time.sleep(60)
 /// removed `.git`, the mount over it went, and root's command created `.git`.
 #[test]
 fn another_users_survivor_keeps_the_placeholder_it_is_under() {
-    const SURVIVOR: &str = r#"
-import os, time
-if os.fork() == 0:
-    open("survivor-up", "w").close()
-    for _ in range(400):
-        if os.path.exists("go"):
-            break
-        time.sleep(0.05)
-    try:
-        os.mkdir(".git")
-        os.mkdir(".git/hooks")
-        what = "CREATED"
-    except OSError as e:
-        what = "BLOCKED " + str(e)
-    with open("result.tmp", "w") as f:
-        f.write(what)
-    os.rename("result.tmp", "result")
-    os._exit(0)
-time.sleep(60)
-"#;
+    let script = survivor("pass");
     let users = users();
     let [root, other] = users else {
         eprintln!("SKIP: needs root and `{TEST_USER}`");
@@ -310,7 +271,7 @@ time.sleep(60)
         wait_for(&ws.join("first-up")),
         "the first run did not start"
     );
-    let mut root_run = sandbox_cmd(root, &ws.path, &args(&[PYTHON, "-c", SURVIVOR]))
+    let mut root_run = sandbox_cmd(root, &ws.path, &args(&[PYTHON, "-c", &script]))
         .stdout(std::process::Stdio::null())
         .spawn()
         .expect("spawn sandbox");
@@ -336,4 +297,33 @@ time.sleep(60)
         !ws.join(".git").exists(),
         "the placeholder stayed after the survivor"
     );
+}
+
+/// A Python command that leaves a child behind: the child runs `setup`, says `survivor-up`,
+/// waits for `go`, then tries to create `.git/hooks` and writes `CREATED` or `BLOCKED …` to
+/// `result`; the parent sleeps until killed.
+fn survivor(setup: &str) -> String {
+    format!(
+        r#"
+import ctypes, os, time
+if os.fork() == 0:
+    {setup}
+    open("survivor-up", "w").close()
+    for _ in range(400):
+        if os.path.exists("go"):
+            break
+        time.sleep(0.05)
+    try:
+        os.mkdir(".git")
+        os.mkdir(".git/hooks")
+        what = "CREATED"
+    except OSError as e:
+        what = "BLOCKED " + str(e)
+    with open("result.tmp", "w") as f:
+        f.write(what)
+    os.rename("result.tmp", "result")
+    os._exit(0)
+time.sleep(60)
+"#
+    )
 }

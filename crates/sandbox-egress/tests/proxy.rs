@@ -507,31 +507,31 @@ fn response_bodies_end_where_their_framing_says() {
     assert_eq!(read_response(&mut c).1, b"hello");
     assert_eq!(read_response(&mut c).1, pattern(3));
     // Chunked and unframed bodies: relayed as they are, then the connection ends.
-    let mut c = client(port);
-    c.write_all(get(&host, "/chunked").as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = c.read_to_string(&mut out);
+    let out = String::from_utf8(until_closed(port, &get(&host, "/chunked"))).unwrap();
     assert!(
         out.starts_with("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nconnection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
         "{out}"
     );
-    let mut c = client(port);
-    c.write_all(get(&host, "/nolength").as_bytes()).unwrap();
-    let mut out = String::new();
-    let _ = c.read_to_string(&mut out);
+    let out = String::from_utf8(until_closed(port, &get(&host, "/nolength"))).unwrap();
     assert!(
         out.ends_with("connection: close\r\n\r\nuntil the end"),
         "{out}"
     );
     // An origin that ends early: the client gets what came, then the end.
-    let mut c = client(port);
-    c.write_all(get(&host, "/short").as_bytes()).unwrap();
-    let mut out = Vec::new();
-    let _ = c.read_to_end(&mut out);
+    let out = until_closed(port, &get(&host, "/short"));
     assert!(
         out.ends_with(b"\r\n\r\n0123456789"),
         "{}",
         String::from_utf8_lossy(&out)
     );
     assert!(p.stop().is_empty());
+}
+
+/// Sends `request` on a new connection to the proxy and reads until the proxy closes it.
+fn until_closed(port: u16, request: &str) -> Vec<u8> {
+    let mut c = client(port);
+    c.write_all(request.as_bytes()).unwrap();
+    let mut out = Vec::new();
+    let _ = c.read_to_end(&mut out);
+    out
 }

@@ -511,18 +511,7 @@ fn a_protected_directory_gone_meanwhile_is_a_held_placeholder() {
             sandbox_linux::bwrap::host_kind_of(p)
         }
     };
-    let features = BwrapFeatures::assumed();
-    let plan = compile(&BwrapInput {
-        policy: &p,
-        deny_matches: &[],
-        features: &features,
-        seccomp_program: None,
-        kind_of: &was_there,
-        is_empty_dir: &sandbox_linux::bwrap::host_is_empty_dir,
-        read_link: &|_| None,
-        best_effort: false,
-    })
-    .expect("compiles");
+    let plan = compile_racing(&p, &was_there, &sandbox_linux::bwrap::host_is_empty_dir);
     let at = gone.to_str().unwrap();
     assert!(
         plan.args
@@ -572,18 +561,7 @@ fn protected_names_made_meanwhile_by_another_run_are_held() {
             sandbox_linux::bwrap::host_kind_of(p)
         }
     };
-    let features = BwrapFeatures::assumed();
-    let plan = compile(&BwrapInput {
-        policy: &p,
-        deny_matches: &[],
-        features: &features,
-        seccomp_program: None,
-        kind_of: &made_meanwhile,
-        is_empty_dir: &|_| true,
-        read_link: &|_| None,
-        best_effort: false,
-    })
-    .expect("compiles");
+    let plan = compile_racing(&p, &made_meanwhile, &|_| true);
     for n in names {
         let path = ws.path().join(n);
         let at = path.to_str().unwrap();
@@ -600,4 +578,24 @@ fn protected_names_made_meanwhile_by_another_run_are_held() {
             plan.to_text()
         );
     }
+}
+
+/// The plan for `p` with the host's answers given by the test (a host changing between looks).
+fn compile_racing(
+    p: &ResolvedPolicy,
+    kind_of: &dyn Fn(&Path) -> PathKind,
+    is_empty_dir: &dyn Fn(&Path) -> bool,
+) -> BwrapPlan {
+    let features = BwrapFeatures::assumed();
+    compile(&BwrapInput {
+        policy: p,
+        deny_matches: &[],
+        features: &features,
+        seccomp_program: None,
+        kind_of,
+        is_empty_dir,
+        read_link: &|_| None,
+        best_effort: false,
+    })
+    .expect("compiles")
 }
