@@ -89,6 +89,13 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
                 out.cap_cut.push(root.path.clone());
                 break;
             }
+            let deeper = root.max_depth.is_none_or(|m| depth < m);
+            if !deeper {
+                if let Some(subdirs) = look_at_limit(&dir, depth, &mut seen, &mut out.repos) {
+                    cut |= subdirs;
+                    continue;
+                }
+            }
             // An unreadable directory (another user's private one) is skipped at once.
             let Ok(entries) = std::fs::read_dir(&dir) else {
                 continue;
@@ -119,10 +126,6 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
                         });
                     }
                 } else if ft.is_dir() {
-                    let deeper = match root.max_depth {
-                        Some(m) => depth < m,
-                        None => true,
-                    };
                     if deeper {
                         queue.push_back((path, depth + 1));
                     } else {
@@ -144,6 +147,53 @@ pub fn scan(roots: &[ScanRoot]) -> RepoScan {
     }
     out.repos.sort();
     out
+}
+
+/// A directory at its root's depth limit, looked into without listing it: only its own
+/// `.git` entry and whether it is a bare repository matter there, and a shared temporary root
+/// (`/tmp`, depth 0) can hold thousands of entries whose listing costs milliseconds per
+/// launch. Whether it has subdirectories (the walk was cut) comes from its link count (2 plus
+/// one per subdirectory on ext4, tmpfs, xfs…). `None` where that count says nothing (btrfs and
+/// overlayfs report 1): the caller lists the directory instead.
+fn look_at_limit(
+    dir: &Path,
+    depth: usize,
+    seen: &mut BTreeSet<PathBuf>,
+    repos: &mut Vec<FoundRepo>,
+) -> Option<bool> {
+    use std::os::unix::fs::MetadataExt;
+    let links = std::fs::symlink_metadata(dir).ok()?.nlink();
+    if links < 2 {
+        return None;
+    }
+    let git = dir.join(".git");
+    let kind = std::fs::symlink_metadata(&git).ok().and_then(|m| {
+        if m.is_file() {
+            Some(RepoKind::Pointer)
+        } else if m.is_dir() {
+            Some(RepoKind::Dir)
+        } else {
+            None
+        }
+    });
+    if let Some(kind) = kind {
+        if seen.insert(git.clone()) {
+            repos.push(FoundRepo {
+                at: git,
+                kind,
+                depth,
+            });
+        }
+    }
+    if is_gitdir(dir) && seen.insert(dir.to_path_buf()) {
+        repos.push(FoundRepo {
+            at: dir.to_path_buf(),
+            kind: RepoKind::Bare,
+            depth,
+        });
+    }
+    let git_dir = u64::from(kind == Some(RepoKind::Dir));
+    Some(links > 2 + git_dir)
 }
 
 /// The target of `gitdir/commondir`, when that file exists (a linked worktree's gitdir).
@@ -561,4 +611,75 @@ pub fn commit_mode_would_allow(policy: &ResolvedPolicy, path: &Path) -> bool {
     let gitdir =
         p.reason == ".git" || p.reason == "nested .git" || p.reason.starts_with("gitdir of");
     gitdir && p.kind == PathKind::Dir && canon.strip_prefix(&p.path).is_ok_and(commit_mode_allows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bare(at: &Path) {
+        std::fs::create_dir_all(at.join("objects")).unwrap();
+        std::fs::create_dir_all(at.join("refs")).unwrap();
+        std::fs::write(at.join("HEAD"), "ref: refs/heads/main\n").unwrap();
+    }
+
+    fn scan_one(root: &Path, max_depth: Option<usize>) -> RepoScan {
+        scan(&[ScanRoot {
+            path: root.to_path_buf(),
+            max_depth,
+        }])
+    }
+
+    fn found(s: &RepoScan, root: &Path) -> Vec<(String, RepoKind, usize)> {
+        s.repos
+            .iter()
+            .map(|r| {
+                let rel = r.at.strip_prefix(root).unwrap().display().to_string();
+                (rel, r.kind, r.depth)
+            })
+            .collect()
+    }
+
+    /// At the depth limit the directory is looked into, not listed: the same repositories are
+    /// found as one level deeper would find there, and the walk counts as cut exactly when a
+    /// subdirectory other than `.git` was left out.
+    #[test]
+    fn a_directory_at_the_depth_limit_is_looked_into_without_listing() {
+        let d = tempfile::tempdir().unwrap();
+        let root = d.path().canonicalize().unwrap();
+        bare(&root);
+        bare(&root.join(".git"));
+        std::fs::create_dir_all(root.join("a")).unwrap();
+        std::fs::write(root.join("a/.git"), "gitdir: ../.git\n").unwrap();
+
+        let s = scan_one(&root, Some(0));
+        let expect_top = vec![
+            (String::new(), RepoKind::Bare, 0),
+            (".git".to_string(), RepoKind::Dir, 0),
+        ];
+        assert_eq!(found(&s, &root), expect_top);
+        assert_eq!(s.depth_cut, vec![root.clone()], "`a` was left out");
+
+        // One level deeper: `a` is at the limit now, looked into, and nothing below it is cut.
+        let s = scan_one(&root, Some(1));
+        let mut expect = expect_top.clone();
+        expect.push(("a/.git".to_string(), RepoKind::Pointer, 1));
+        expect.sort();
+        let mut got = found(&s, &root);
+        got.sort();
+        assert_eq!(got, expect);
+        assert!(s.depth_cut.is_empty(), "{s:?}");
+
+        // Only `.git` below the root: nothing is cut; a `.git` symlink is no repository.
+        let only = root.join("only");
+        bare(&only.join(".git"));
+        let s = scan_one(&only, Some(0));
+        assert_eq!(found(&s, &only), vec![(".git".to_string(), RepoKind::Dir, 0)]);
+        assert!(s.depth_cut.is_empty(), "{s:?}");
+        let link = root.join("link");
+        std::fs::create_dir(&link).unwrap();
+        std::os::unix::fs::symlink(root.join(".git"), link.join(".git")).unwrap();
+        let s = scan_one(&link, Some(0));
+        assert!(s.repos.is_empty() && s.depth_cut.is_empty(), "{s:?}");
+    }
 }
