@@ -161,8 +161,7 @@ fn look_at_limit(
     seen: &mut BTreeSet<PathBuf>,
     repos: &mut Vec<FoundRepo>,
 ) -> Option<bool> {
-    use std::os::unix::fs::MetadataExt;
-    let links = std::fs::symlink_metadata(dir).ok()?.nlink();
+    let links = link_count(dir)?;
     if links < 2 {
         return None;
     }
@@ -194,6 +193,20 @@ fn look_at_limit(
     }
     let git_dir = u64::from(kind == Some(RepoKind::Dir));
     Some(links > 2 + git_dir)
+}
+
+/// A directory's link count (where the platform has one).
+#[cfg(unix)]
+fn link_count(dir: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    #[allow(clippy::useless_conversion)] // nlink_t is 32 bits on some architectures
+    Some(u64::from(std::fs::symlink_metadata(dir).ok()?.nlink()))
+}
+
+/// No link count to read: the directory is listed.
+#[cfg(not(unix))]
+fn link_count(_dir: &Path) -> Option<u64> {
+    None
 }
 
 /// The target of `gitdir/commondir`, when that file exists (a linked worktree's gitdir).
@@ -643,6 +656,7 @@ mod tests {
     /// At the depth limit the directory is looked into, not listed: the same repositories are
     /// found as one level deeper would find there, and the walk counts as cut exactly when a
     /// subdirectory other than `.git` was left out.
+    #[cfg(unix)]
     #[test]
     fn a_directory_at_the_depth_limit_is_looked_into_without_listing() {
         let d = tempfile::tempdir().unwrap();
