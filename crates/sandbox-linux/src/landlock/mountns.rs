@@ -368,6 +368,8 @@ mod imp {
     use std::os::unix::ffi::OsStrExt;
 
     use crate::placeholder::Holds;
+    use crate::placeholder_rule::{self, MountOver};
+    use sandbox_core::PathKind;
     use std::path::Path;
 
     /// The uid and gid maps a new user namespace gets: the caller's own ids, nothing else.
@@ -530,10 +532,22 @@ mod imp {
                 .collect();
             let mut ops = Vec::new();
             let mut held = Holds::default();
+            // The hold rule ([`placeholder_rule::is_held`]) for a step mounting `over` at
+            // `path`, given what the plan (or the look just taken) found there. Protected
+            // paths and carved read rules belong to a writable root by resolution (a gitdir
+            // pointed at from one too): the steps for them pass `in_root = true`; masks are
+            // in one when their path lies under a writable root.
+            let in_root = |path: &Path| writable.iter().any(|w| path.starts_with(w));
+            let holds = placeholder_rule::is_held;
             for step in &plan.steps {
                 match step {
                     MountStep::KeepWritable { path } | MountStep::Pin { path } => {
+                        // Only an existing directory is bound (a missing one is not mounted
+                        // over at all, so the rule is not asked).
                         if path.exists() {
+                            if holds(MountOver::Writable, in_root(path), PathKind::Dir) {
+                                held.acquire(path)?;
+                            }
                             ops.push(Op::Bind {
                                 path: cstring(path),
                             })
@@ -559,9 +573,9 @@ mod imp {
                     MountStep::Placeholder { path, .. } => {
                         // Not held: another user's directory this user cannot open (made
                         // since the plan looked) is mounted over all the same, unlocked.
-                        if !held.acquire(path)?
-                            && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-                        {
+                        let acquired = holds(MountOver::ReadOnly, true, PathKind::Missing)
+                            && held.acquire(path)?;
+                        if !acquired && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
                             continue;
                         }
                         let c = cstring(path);
@@ -572,8 +586,12 @@ mod imp {
                         // A directory may be another run's placeholder: hold it (and make
                         // it again if that run just removed it). Best effort for the rest:
                         // what this user cannot open is no placeholder, nor is a file or FIFO.
-                        let non_dir = std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir());
-                        if !non_dir {
+                        let now = match std::fs::symlink_metadata(path) {
+                            Ok(m) if m.is_dir() => PathKind::Dir,
+                            Ok(_) => PathKind::File,
+                            Err(_) => PathKind::Missing,
+                        };
+                        if holds(MountOver::ReadOnly, true, now) {
                             held.acquire(path)?;
                         }
                         let c = cstring(path);
@@ -589,7 +607,7 @@ mod imp {
                     MountStep::MaskDir { path } => {
                         // In a writable root it may be another run's placeholder for the same
                         // denied name: held, so that run cannot remove it under the mask.
-                        if writable.iter().any(|w| path.starts_with(w)) {
+                        if holds(MountOver::Mask, in_root(path), PathKind::Dir) {
                             held.acquire(path)?;
                         }
                         ops.push(Op::MaskDir {
@@ -632,9 +650,10 @@ mod imp {
                         path: cstring(path),
                     }),
                     MountStep::MaskPlaceholder { path } => {
-                        if !held.acquire(path)?
-                            && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-                        {
+                        // Compiled only inside a writable root.
+                        let acquired = holds(MountOver::Mask, in_root(path), PathKind::Missing)
+                            && held.acquire(path)?;
+                        if !acquired && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
                             continue;
                         }
                         ops.push(Op::MaskDir {
