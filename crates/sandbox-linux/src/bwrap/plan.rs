@@ -595,7 +595,9 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             false,
         );
     }
-    for p in policy.protected_paths() {
+    // A protected path that is itself a writable root is re-granted whole: not among these
+    // (the root's own write rule makes it a target).
+    for p in policy.read_only_protected_paths() {
         add(&p.path, format!("protected: {}", p.reason), false);
     }
     for m in input.deny_matches {
@@ -617,7 +619,7 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             false,
         );
     }
-    for p in policy.protected_paths() {
+    for p in policy.read_only_protected_paths() {
         if let Some(t) = by_path.get_mut(&p.path) {
             t.protected = true;
             t.empty_protected = t.kind == PathKind::Dir && (input.is_empty_dir)(&p.path);

@@ -109,8 +109,13 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
     let mut layers: Vec<MountStep> = Vec::new();
     let protected = policy.protected_paths();
     let carved = carved_read_rules(policy);
-    let read_only = protected
-        .iter()
+    // A protected path that is itself a writable root (a gitdir with its own write rule) is
+    // re-granted whole, as the oracle says: resolution leaves it out of the read-only ones, so
+    // no read-only layer goes there. (A bind of a read-only mount would stay read-only, so a
+    // re-bind on top could not undo it.)
+    let read_only = policy
+        .read_only_protected_paths()
+        .into_iter()
         .map(|p| (p.path.as_path(), p.kind, p.reason.clone()))
         .chain(carved.iter().map(|r| {
             let kind = match std::fs::metadata(&r.path) {
@@ -128,12 +133,9 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             });
         }
     }
-    // A writable root at the very path re-grants it whole (a gitdir with its own write
-    // rule): no read-only layer there, as the oracle says. (A bind of a read-only mount
-    // would stay read-only, so a re-bind on top could not undo it.)
     let read_only = read_only
         .into_iter()
-        .filter(|(p, k, _)| *k != PathKind::Link && !roots.contains(p));
+        .filter(|(_, k, _)| *k != PathKind::Link);
     for (path, kind, reason) in read_only {
         match kind {
             PathKind::Dir | PathKind::File => layers.push(MountStep::Protect {
@@ -157,6 +159,8 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         }
     }
     // Writable roots inside a read-only layer re-grant write there: bind them again on top.
+    // (Every protected path counts here, a writable root's own too, which binds that root
+    // once more on top of itself: redundant, and kept so the plan stays as it was.)
     let read_only_at: BTreeSet<&Path> = protected
         .iter()
         .map(|p| p.path.as_path())
