@@ -12,7 +12,8 @@
 //! bwrap/     ResolvedPolicy + deny-glob matches + BwrapFeatures --plan::compile--> BwrapPlan
 //!            BwrapPlan --launch (CLI) | command (embedders)--> bwrap
 //! shared:    host/ (probe, cache, host sockets)  seccomp/  netns/  deny_globs  placeholder
-//!            supervise (signals, orphans)  sys (raw syscalls)
+//!            placeholder_rule (which mount targets are held)  supervise (signals, orphans)
+//!            sys (raw syscalls)
 //! ```
 //!
 //! The compilers are pure; only probing and the launch steps touch the host. The backend
@@ -29,6 +30,7 @@ pub mod netns;
 mod options;
 #[cfg(target_os = "linux")]
 pub mod placeholder;
+pub mod placeholder_rule;
 #[cfg(target_os = "linux")]
 mod sandbox;
 #[cfg(target_os = "linux")]

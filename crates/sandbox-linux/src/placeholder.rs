@@ -248,7 +248,7 @@ impl Held {
         ) else {
             return;
         };
-        let fd = crate::landlock::launch::open_no_symlinks(&parent, true);
+        let fd = crate::sys::open_no_symlinks(&parent, true);
         if fd < 0 {
             return;
         }

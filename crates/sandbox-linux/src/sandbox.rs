@@ -171,10 +171,13 @@ impl Sandbox {
                 inner: Inner::Landlock(Box::new(inner)),
             })
         };
-        let bwrap = |reason: Option<String>| -> Result<Sandbox, Error> {
+        // `found`: the bwrap `Auto` found while choosing, not looked up again.
+        let bwrap = |reason: Option<String>, found| -> Result<Sandbox, Error> {
             let inner = match probe {
-                Probe::Profile => crate::BwrapSandbox::for_profile(policy, options.clone())?,
-                _ => crate::BwrapSandbox::new(policy, options.clone())?,
+                Probe::Profile => {
+                    crate::BwrapSandbox::for_profile_found(policy, options.clone(), found)?
+                }
+                _ => crate::BwrapSandbox::with_found(policy, options.clone(), found)?,
             };
             let reason = reason.unwrap_or_else(|| format!("{} (requested)", inner.describe()));
             Ok(Sandbox {
@@ -187,23 +190,26 @@ impl Sandbox {
         };
         match options.backend {
             Requested::Landlock => landlock("requested".into()),
-            Requested::Bwrap => bwrap(None),
+            Requested::Bwrap => bwrap(None, None),
             // No sandbox at all: bwrap's unrestricted plan runs the command as it is.
             Requested::Auto if policy.unrestricted => {
-                bwrap(Some("danger-full-access: no sandbox".into()))
+                bwrap(Some("danger-full-access: no sandbox".into()), None)
             }
             Requested::Auto => {
-                let chosen = match probe {
-                    Probe::Profile => host::choose_auto(policy).unwrap_or(Selection {
-                        backend: Backend::Landlock,
-                        reason: "bwrap is not usable here".into(),
-                    }),
+                let (chosen, found) = match probe {
+                    Probe::Profile => host::choose_auto(policy).unwrap_or((
+                        Selection {
+                            backend: Backend::Landlock,
+                            reason: "bwrap is not usable here".into(),
+                        },
+                        None,
+                    )),
                     _ => host::choose_auto(policy)?,
                 };
                 if chosen.backend == Backend::Landlock {
                     return landlock(chosen.reason);
                 }
-                match bwrap(Some(chosen.reason)) {
+                match bwrap(Some(chosen.reason), found) {
                     // bwrap cannot express this policy; Landlock may (it refuses on its own
                     // when it cannot enforce the whole policy either).
                     Err(Error::Bwrap(LaunchError::Compile(

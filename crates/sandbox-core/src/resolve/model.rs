@@ -112,6 +112,22 @@ impl ResolvedPolicy {
         all
     }
 
+    /// The protected paths a backend keeps read-only: [`Self::protected_paths`] less each one
+    /// that is itself a writable root (a linked worktree's gitdir given its own
+    /// `--writable-root`). A writable root at the very path re-grants it whole, so the oracle
+    /// lets nothing there be protected by it ([`Self::protecting`]): there is no read-only
+    /// layer, placeholder or hold to make there. Backends read this instead of deciding it.
+    pub fn read_only_protected_paths(&self) -> Vec<&Protected> {
+        let mut v = self.protected_paths();
+        v.retain(|p| !self.is_writable_root(&p.path));
+        v
+    }
+
+    /// Whether `path` is a writable root itself (not merely below one).
+    pub fn is_writable_root(&self, path: &Path) -> bool {
+        self.writable_roots.iter().any(|r| r.path == path)
+    }
+
     /// Directories the command must not rename while it runs: each ancestor of a protected
     /// path whose own parent lies in a writable root. Renaming one would carry the protected
     /// path's read-only mount away with it and leave the name free for a fresh, writable
@@ -189,5 +205,60 @@ impl ResolveEnv {
             home: std::env::var_os("HOME").map(PathBuf::from),
             target: TargetOs::host(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::policy::{Op, Policy, Preset};
+    use crate::resolve::{resolve, ResolveEnv, TargetOs};
+    use std::path::Path;
+
+    /// A linked worktree whose gitdir is a writable root of its own: the gitdir is among the
+    /// protected paths (the pointer names it) but not among the read-only ones, and the oracle
+    /// agrees on every protected path: writable below exactly when not kept read-only.
+    #[test]
+    fn a_protected_path_that_is_a_writable_root_is_not_kept_read_only() {
+        let t = tempfile::tempdir().unwrap();
+        let base = std::fs::canonicalize(t.path()).unwrap();
+        let gitdir = base.join("repo/.git/worktrees/ws");
+        std::fs::create_dir_all(&gitdir).unwrap();
+        std::fs::create_dir_all(base.join("ws")).unwrap();
+        std::fs::write(
+            base.join("ws/.git"),
+            format!("gitdir: {}\n", gitdir.display()),
+        )
+        .unwrap();
+        let mut p = Policy::preset_with(Preset::WorkspaceWrite, true, true);
+        p.add_writable_root(gitdir.clone(), "test");
+        let env = ResolveEnv {
+            cwd: base.join("ws"),
+            tmpdir: None,
+            home: None,
+            target: TargetOs::Linux,
+        };
+        let r = resolve(&p, &env).unwrap();
+        let all: Vec<&Path> = r
+            .protected_paths()
+            .iter()
+            .map(|p| p.path.as_path())
+            .collect();
+        let kept: Vec<&Path> = r
+            .read_only_protected_paths()
+            .iter()
+            .map(|p| p.path.as_path())
+            .collect();
+        assert!(all.contains(&gitdir.as_path()), "{all:?}");
+        assert!(!kept.contains(&gitdir.as_path()), "{kept:?}");
+        assert!(kept.contains(&base.join("ws/.git").as_path()), "{kept:?}");
+        assert!(r.is_writable_root(&gitdir));
+        assert!(!r.is_writable_root(&gitdir.join("HEAD")));
+        for p in r.protected_paths() {
+            let below = r.decide_canonical(&p.path.join("x"), Op::Create).allowed;
+            let at = r.decide_canonical(&p.path, Op::Write).allowed;
+            let read_only = kept.contains(&p.path.as_path());
+            assert_eq!(below, !read_only, "{}", p.path.display());
+            assert_eq!(at, !read_only, "{}", p.path.display());
+        }
     }
 }

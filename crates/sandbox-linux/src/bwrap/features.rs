@@ -39,6 +39,17 @@ pub fn find_bwrap(path_var: Option<&OsStr>, writable: &[PathBuf]) -> Option<Path
     None
 }
 
+/// A bwrap binary [`find_bwrap`] chose for a policy, with the flags [`cached_features`]
+/// learned of it: `--backend auto` looks once while choosing and hands this to the bwrap
+/// backend ([`crate::BwrapSandbox::with_found`]), which then looks up neither again.
+#[derive(Clone, Debug)]
+pub struct FoundBwrap {
+    pub path: PathBuf,
+    /// `None` when neither the cache nor bwrap itself answered (the backend asks again, and
+    /// reports the error).
+    pub features: Option<BwrapFeatures>,
+}
+
 fn is_executable(p: &Path) -> bool {
     std::fs::metadata(p)
         .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -300,7 +300,7 @@ pub(super) fn open_no_links(path: &std::path::Path) -> Result<std::os::fd::Owned
             io::ErrorKind::InvalidInput.into(),
         )
     })?;
-    let fd = crate::landlock::launch::open_no_symlinks(&c, true);
+    let fd = crate::sys::open_no_symlinks(&c, true);
     if fd < 0 {
         let e = io::Error::last_os_error();
         let what = if e.raw_os_error() == Some(libc::ELOOP) {

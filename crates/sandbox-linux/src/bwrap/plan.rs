@@ -30,6 +30,7 @@
 //!   at a masked path resolves to the mask (stricter), while the link itself can be replaced.
 
 use crate::deny_globs::{DenyMatch, MatchKind};
+use crate::placeholder_rule::{self, MountOver};
 use sandbox_core::index::prefixes;
 use sandbox_core::{
     Capability, Degradation, NetworkPolicy, Op, PathKind, PolicyIndex, ResolvedPolicy,
@@ -169,6 +170,15 @@ impl Mount {
             | Mount::Symlink { .. }
             | Mount::MaskSocket { .. } => (false, false),
             Mount::Dev | Mount::Proc => (true, true),
+        }
+    }
+
+    /// What the mount does to its target, for the hold rule ([`placeholder_rule::is_held`]).
+    fn over(&self) -> MountOver {
+        match self.grants() {
+            (_, true) => MountOver::Writable,
+            (true, false) => MountOver::ReadOnly,
+            (false, false) => MountOver::Mask,
         }
     }
 
@@ -336,30 +346,20 @@ pub fn compile(input: &BwrapInput<'_>) -> Result<BwrapPlan, BwrapError> {
         else {
             continue;
         };
-        if covering.is_some_and(|c| c.host_backed_writable()) {
+        let in_writable = covering.is_some_and(|c| c.host_backed_writable());
+        if in_writable {
             if let Mount::RoBind { path } = &mount {
                 ro_by_fd.insert(path.clone());
             }
-            // Every mount point that may be a placeholder is held from the one look the
-            // target took, never a second: a concurrent run can make (or remove) it between
-            // two looks, and a mount point the launcher does not hold is one that run may
-            // remove under the command, which detaches the mount and frees the name. Any
-            // directory mounted over may be one: another run's policy may protect, deny or
-            // carve a read-only path where this one has a read rule (only placeholders are
-            // ever removed; a real directory is only locked). A writable bind (a pin, a
-            // nested root) needs no lock: what this run mounts below it keeps it from being
-            // empty, and without the mounts below it there is nothing to free.
-            let may_be_placeholder = match t.kind {
-                PathKind::Missing => true,
-                PathKind::Dir => !matches!(mount, Mount::Bind { .. }),
-                PathKind::File | PathKind::Link => false,
-            };
-            if may_be_placeholder {
-                if let Some(parent) = t.path.parent().filter(|_| t.kind == PathKind::Missing) {
-                    host_stubs.extend(missing_components(parent, input.kind_of));
-                }
-                host_stubs.push(t.path.clone());
+        }
+        // Every mount point that may be a placeholder ([`placeholder_rule`]) is held from the
+        // one look the target took, never a second: a concurrent run can make (or remove) it
+        // between two looks.
+        if placeholder_rule::is_held(mount.over(), in_writable, t.kind) {
+            if let Some(parent) = t.path.parent().filter(|_| t.kind == PathKind::Missing) {
+                host_stubs.extend(missing_components(parent, input.kind_of));
             }
+            host_stubs.push(t.path.clone());
         }
         mounts.push(PlanMount {
             mount,
@@ -595,7 +595,9 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             false,
         );
     }
-    for p in policy.protected_paths() {
+    // A protected path that is itself a writable root is re-granted whole: not among these
+    // (the root's own write rule makes it a target).
+    for p in policy.read_only_protected_paths() {
         add(&p.path, format!("protected: {}", p.reason), false);
     }
     for m in input.deny_matches {
@@ -617,7 +619,7 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
             false,
         );
     }
-    for p in policy.protected_paths() {
+    for p in policy.read_only_protected_paths() {
         if let Some(t) = by_path.get_mut(&p.path) {
             t.protected = true;
             t.empty_protected = t.kind == PathKind::Dir && (input.is_empty_dir)(&p.path);

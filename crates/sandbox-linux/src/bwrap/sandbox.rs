@@ -11,7 +11,7 @@
 
 use crate::bwrap::diagnose::{self, Verdict};
 use crate::bwrap::error::LaunchError;
-use crate::bwrap::features;
+use crate::bwrap::features::{self, FoundBwrap};
 use crate::bwrap::launch::{self, check_command};
 use crate::bwrap::plan::{
     compile, host_is_empty_dir, host_kind_of, BwrapFeatures, BwrapInput, BwrapPlan,
@@ -49,14 +49,31 @@ impl BwrapSandbox {
     /// Honours the test hooks [`diagnose::FORCE_NO_USERNS_ENV`] (refused up front, with the
     /// diagnosis) and [`diagnose::FORCE_NO_PROC_ENV`] (the host refuses `/proc`).
     pub fn new(policy: &ResolvedPolicy, opts: Options) -> Result<BwrapSandbox, LaunchError> {
+        BwrapSandbox::with_found(policy, opts, None)
+    }
+
+    /// [`BwrapSandbox::new`] with the bwrap `--backend auto` already found for this policy
+    /// ([`crate::select::host::choose_auto`]), so it is not looked up (nor its flags read)
+    /// twice; `None` looks it up.
+    pub fn with_found(
+        policy: &ResolvedPolicy,
+        opts: Options,
+        found: Option<FoundBwrap>,
+    ) -> Result<BwrapSandbox, LaunchError> {
         if policy.unrestricted {
             return BwrapSandbox::build(policy, opts, None, BwrapFeatures::assumed());
         }
-        let bin = find(policy).ok_or(LaunchError::NotFound)?;
+        let (bin, known) = match found {
+            Some(f) => (f.path, f.features),
+            None => (find(policy).ok_or(LaunchError::NotFound)?, None),
+        };
         if let Some(e) = diagnose::forced_refusal() {
             return Err(e);
         }
-        let mut features = features::cached_features(&bin)?;
+        let mut features = match known {
+            Some(f) => f,
+            None => features::cached_features(&bin)?,
+        };
         features.proc_mount = !diagnose::forced_no_proc();
         match BwrapSandbox::build(policy, opts.clone(), Some(bin.clone()), features) {
             // Refused for a flag the cache says bwrap lacks: ask bwrap itself before refusing
@@ -76,10 +93,24 @@ impl BwrapSandbox {
         policy: &ResolvedPolicy,
         opts: Options,
     ) -> Result<BwrapSandbox, LaunchError> {
-        let bin = find(policy);
-        let features = bin
-            .as_deref()
-            .and_then(|b| features::cached_features(b).ok());
+        BwrapSandbox::for_profile_found(policy, opts, None)
+    }
+
+    /// [`BwrapSandbox::for_profile`] with the bwrap `--backend auto` already found (`None`
+    /// looks it up).
+    pub fn for_profile_found(
+        policy: &ResolvedPolicy,
+        opts: Options,
+        found: Option<FoundBwrap>,
+    ) -> Result<BwrapSandbox, LaunchError> {
+        let (bin, known) = match found {
+            Some(f) => (Some(f.path), f.features),
+            None => (find(policy), None),
+        };
+        let features = known.or_else(|| {
+            bin.as_deref()
+                .and_then(|b| features::cached_features(b).ok())
+        });
         match features {
             Some(f) => BwrapSandbox::build(policy, opts, bin, f),
             None => BwrapSandbox::build(policy, opts, None, BwrapFeatures::assumed()),

@@ -109,8 +109,13 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
     let mut layers: Vec<MountStep> = Vec::new();
     let protected = policy.protected_paths();
     let carved = carved_read_rules(policy);
-    let read_only = protected
-        .iter()
+    // A protected path that is itself a writable root (a gitdir with its own write rule) is
+    // re-granted whole, as the oracle says: resolution leaves it out of the read-only ones, so
+    // no read-only layer goes there. (A bind of a read-only mount would stay read-only, so a
+    // re-bind on top could not undo it.)
+    let read_only = policy
+        .read_only_protected_paths()
+        .into_iter()
         .map(|p| (p.path.as_path(), p.kind, p.reason.clone()))
         .chain(carved.iter().map(|r| {
             let kind = match std::fs::metadata(&r.path) {
@@ -128,12 +133,9 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
             });
         }
     }
-    // A writable root at the very path re-grants it whole (a gitdir with its own write
-    // rule): no read-only layer there, as the oracle says. (A bind of a read-only mount
-    // would stay read-only, so a re-bind on top could not undo it.)
     let read_only = read_only
         .into_iter()
-        .filter(|(p, k, _)| *k != PathKind::Link && !roots.contains(p));
+        .filter(|(_, k, _)| *k != PathKind::Link);
     for (path, kind, reason) in read_only {
         match kind {
             PathKind::Dir | PathKind::File => layers.push(MountStep::Protect {
@@ -157,6 +159,8 @@ pub fn compile(policy: &ResolvedPolicy, deny_matches: &[DenyMatch]) -> MountPlan
         }
     }
     // Writable roots inside a read-only layer re-grant write there: bind them again on top.
+    // (Every protected path counts here, a writable root's own too, which binds that root
+    // once more on top of itself: redundant, and kept so the plan stays as it was.)
     let read_only_at: BTreeSet<&Path> = protected
         .iter()
         .map(|p| p.path.as_path())
@@ -368,6 +372,8 @@ mod imp {
     use std::os::unix::ffi::OsStrExt;
 
     use crate::placeholder::Holds;
+    use crate::placeholder_rule::{self, MountOver};
+    use sandbox_core::PathKind;
     use std::path::Path;
 
     /// The uid and gid maps a new user namespace gets: the caller's own ids, nothing else.
@@ -530,10 +536,22 @@ mod imp {
                 .collect();
             let mut ops = Vec::new();
             let mut held = Holds::default();
+            // The hold rule ([`placeholder_rule::is_held`]) for a step mounting `over` at
+            // `path`, given what the plan (or the look just taken) found there. Protected
+            // paths and carved read rules belong to a writable root by resolution (a gitdir
+            // pointed at from one too): the steps for them pass `in_root = true`; masks are
+            // in one when their path lies under a writable root.
+            let in_root = |path: &Path| writable.iter().any(|w| path.starts_with(w));
+            let holds = placeholder_rule::is_held;
             for step in &plan.steps {
                 match step {
                     MountStep::KeepWritable { path } | MountStep::Pin { path } => {
+                        // Only an existing directory is bound (a missing one is not mounted
+                        // over at all, so the rule is not asked).
                         if path.exists() {
+                            if holds(MountOver::Writable, in_root(path), PathKind::Dir) {
+                                held.acquire(path)?;
+                            }
                             ops.push(Op::Bind {
                                 path: cstring(path),
                             })
@@ -559,9 +577,9 @@ mod imp {
                     MountStep::Placeholder { path, .. } => {
                         // Not held: another user's directory this user cannot open (made
                         // since the plan looked) is mounted over all the same, unlocked.
-                        if !held.acquire(path)?
-                            && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-                        {
+                        let acquired = holds(MountOver::ReadOnly, true, PathKind::Missing)
+                            && held.acquire(path)?;
+                        if !acquired && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
                             continue;
                         }
                         let c = cstring(path);
@@ -572,8 +590,12 @@ mod imp {
                         // A directory may be another run's placeholder: hold it (and make
                         // it again if that run just removed it). Best effort for the rest:
                         // what this user cannot open is no placeholder, nor is a file or FIFO.
-                        let non_dir = std::fs::symlink_metadata(path).is_ok_and(|m| !m.is_dir());
-                        if !non_dir {
+                        let now = match std::fs::symlink_metadata(path) {
+                            Ok(m) if m.is_dir() => PathKind::Dir,
+                            Ok(_) => PathKind::File,
+                            Err(_) => PathKind::Missing,
+                        };
+                        if holds(MountOver::ReadOnly, true, now) {
                             held.acquire(path)?;
                         }
                         let c = cstring(path);
@@ -589,7 +611,7 @@ mod imp {
                     MountStep::MaskDir { path } => {
                         // In a writable root it may be another run's placeholder for the same
                         // denied name: held, so that run cannot remove it under the mask.
-                        if writable.iter().any(|w| path.starts_with(w)) {
+                        if holds(MountOver::Mask, in_root(path), PathKind::Dir) {
                             held.acquire(path)?;
                         }
                         ops.push(Op::MaskDir {
@@ -632,9 +654,10 @@ mod imp {
                         path: cstring(path),
                     }),
                     MountStep::MaskPlaceholder { path } => {
-                        if !held.acquire(path)?
-                            && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir())
-                        {
+                        // Compiled only inside a writable root.
+                        let acquired = holds(MountOver::Mask, in_root(path), PathKind::Missing)
+                            && held.acquire(path)?;
+                        if !acquired && !std::fs::symlink_metadata(path).is_ok_and(|m| m.is_dir()) {
                             continue;
                         }
                         ops.push(Op::MaskDir {

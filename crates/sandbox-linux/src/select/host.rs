@@ -9,11 +9,11 @@
 
 use crate::bwrap::diagnose::{self, BwrapProbe, HostHints};
 use crate::bwrap::error::LaunchError;
-use crate::bwrap::features;
+use crate::bwrap::features::{self, FoundBwrap};
 use crate::host::cache;
 use crate::select::{select, Backend, HostFacts, Refusal, Requested, Selection};
 use sandbox_core::ResolvedPolicy;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The short cause of a namespace refusal: reads better inside the selection reason than the
 /// full diagnosis.
@@ -24,8 +24,9 @@ fn cause(e: LaunchError) -> String {
     }
 }
 
-/// Facts for `--backend auto`, from cheap probes.
-pub fn quick_facts(policy: &ResolvedPolicy) -> HostFacts {
+/// Facts for `--backend auto`, from cheap probes, and the bwrap found (with its flags) to
+/// hand on to the bwrap backend.
+pub fn quick_facts(policy: &ResolvedPolicy) -> (HostFacts, Option<FoundBwrap>) {
     let writable: Vec<PathBuf> = policy
         .writable_roots
         .iter()
@@ -38,13 +39,21 @@ pub fn quick_facts(policy: &ResolvedPolicy) -> HostFacts {
         (Some(_), None) if userns_works() => Ok(()),
         (Some(b), None) => diagnose::probe_userns(b, &HostHints::read()).map_err(cause),
     };
-    HostFacts {
-        bwrap: bwrap
-            .as_ref()
-            .map(|p| (p.display().to_string(), version(p))),
+    let found = bwrap.map(|path| FoundBwrap {
+        features: features::cached_features(&path).ok(),
+        path,
+    });
+    let facts = HostFacts {
+        bwrap: found.as_ref().map(|f| {
+            (
+                f.path.display().to_string(),
+                f.features.as_ref().and_then(|f| f.version.clone()),
+            )
+        }),
         bwrap_userns,
         landlock_abi: crate::host::probe::landlock_abi(),
-    }
+    };
+    (facts, found)
 }
 
 /// This process can create a user namespace: remembered from an earlier run (positive answers
@@ -61,25 +70,23 @@ fn userns_works() -> bool {
     ok
 }
 
-fn version(bwrap: &Path) -> Option<String> {
-    features::cached_features(bwrap).ok()?.version
-}
-
-/// The backend `--backend auto` runs `policy` with on this host, and why.
-pub fn choose_auto(policy: &ResolvedPolicy) -> Result<Selection, Refusal> {
-    let facts = quick_facts(policy);
+/// The backend `--backend auto` runs `policy` with on this host, and why; and the bwrap it
+/// found, for [`crate::BwrapSandbox::with_found`] (so bwrap is looked up once per run).
+pub fn choose_auto(policy: &ResolvedPolicy) -> Result<(Selection, Option<FoundBwrap>), Refusal> {
+    let (facts, found) = quick_facts(policy);
     let chosen = select(Requested::Auto, &facts)?;
     // A link held as it is needs the Landlock backend (bwrap would refuse the policy).
-    match (crate::bwrap::plan::held_link(policy), facts.landlock_abi) {
-        (Some(link), Some(abi)) if chosen.backend == Backend::Bwrap && abi >= 1 => Ok(Selection {
+    let chosen = match (crate::bwrap::plan::held_link(policy), facts.landlock_abi) {
+        (Some(link), Some(abi)) if chosen.backend == Backend::Bwrap && abi >= 1 => Selection {
             backend: Backend::Landlock,
             reason: format!(
                 "the policy holds the symbolic link {} as it is, which bwrap cannot (it follows links when mounting); using Landlock ABI {abi}",
                 link.display()
             ),
-        }),
-        _ => Ok(chosen),
-    }
+        },
+        _ => chosen,
+    };
+    Ok((chosen, found))
 }
 
 /// `--backend auto` chose bwrap, but bwrap could not create the sandbox's namespaces (nothing
