@@ -548,8 +548,6 @@ fn top_level_links(
 struct Target {
     path: PathBuf,
     kind: PathKind,
-    /// A protected path (its mount point is held by the launcher when it is a directory).
-    protected: bool,
     /// A protected name that is an empty directory (maybe another run's stub).
     empty_protected: bool,
     /// Masked because a deny glob matched it (or a matched link's target).
@@ -576,7 +574,6 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
         let e = by_path.entry(path.to_path_buf()).or_insert_with(|| Target {
             path: path.to_path_buf(),
             kind: (input.kind_of)(path),
-            protected: false,
             empty_protected: false,
             glob_masked: false,
             pin: false,
@@ -621,7 +618,6 @@ fn targets(input: &BwrapInput<'_>) -> Vec<Target> {
     }
     for p in policy.read_only_protected_paths() {
         if let Some(t) = by_path.get_mut(&p.path) {
-            t.protected = true;
             t.empty_protected = t.kind == PathKind::Dir && (input.is_empty_dir)(&p.path);
         }
     }
