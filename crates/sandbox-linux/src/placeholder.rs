@@ -5,27 +5,33 @@
 //! Concurrent runs (of either backend, of every user: a placeholder is made mode 0755 whatever
 //! the umask, so any user's run can open it) share these directories: each holds a shared
 //! `flock` on the directory itself for the whole run ([`Holds`]), and the last one out removes
-//! it, only if it is still empty and marked as a placeholder by an xattr (an empty directory a
-//! user made is never removed). Removing a directory that is a mount point in another mount
-//! namespace would silently detach that mount, which is what the lock prevents. A run releases
-//! all its directories at once, with one look at the other mount namespaces for all of them.
+//! it, only if it is still empty and a run of its user made it (an empty directory a user, or
+//! a sandboxed command, made is never removed). Removing a directory that is a mount point in
+//! another mount namespace would silently detach that mount, which is what the lock prevents.
+//! A run releases all its directories at once, with one look at the other mount namespaces for
+//! all of them.
+//!
+//! Which run made a placeholder is known from a record the sandboxed command cannot write
+//! ([`records`]: a file per placeholder, naming its device, inode and birth time, in a per-user
+//! directory every run keeps read-only). Nothing on the directory itself is trusted: the
+//! command can set any extended attribute or mode on an empty directory it may write, so a
+//! mark there (the `user.sandbox.placeholder` xattr of earlier versions) would let it get a
+//! directory of its choosing removed by a later run that mounts over that path.
 //!
 //! Between users: a run removes only placeholders its own user owns (or that it made), never
-//! another user's, even where it could (root, or a directory that is not sticky), so marking a
-//! directory cannot get it removed by someone else's run. In a sticky directory such as `/tmp`
+//! another user's, even where it could (root, or a directory that is not sticky), so a record
+//! cannot get a directory removed by someone else's run. In a sticky directory such as `/tmp`
 //! nobody else could remove them anyway: a user's placeholder that another user's run still
 //! held when this user's last run ended stays until this user's next run. A lock is waited
 //! for a bounded time ([`LOCK_WAIT`]): only a run's short cleanup holds it exclusively, and a
 //! process of another user holding it longer fails the run (closed) instead of hanging it.
 
-use std::ffi::CStr;
+pub mod records;
+
+use records::{Identity, Records};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-/// Extended attribute marking a directory as a sandbox placeholder, so whichever run
-/// finishes last removes it, not only the run that created it.
-const PLACEHOLDER_XATTR: &CStr = c"user.sandbox.placeholder";
 
 /// Test hook (read only in builds with the `testing` feature): when set to `1`, a run's
 /// release takes no look at the other mount namespaces, so that tests can show what the
@@ -40,40 +46,42 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The protected directories one run depends on, each locked shared (`flock`) so that a
 /// concurrent run never removes a placeholder still in use. Dropping the set removes, deepest
-/// first, each placeholder (made by this run, or marked by another run of this user) that no
-/// other run holds and that is still empty; real directories are never removed.
+/// first, each placeholder (made by this run, or recorded as made by another run of this
+/// user) that no other run holds and that is still empty; real directories are never removed.
 #[derive(Debug, Default)]
 pub struct Holds {
     held: Vec<Held>,
+    records: LazyRecords,
 }
 
 impl Holds {
     /// Holds the protected directory at `path` ([`Held::acquire`]): `Ok(false)` when there is
-    /// nothing to hold.
+    /// nothing to hold. A placeholder made here is recorded ([`records`]).
     pub fn acquire(&mut self, path: &Path) -> std::io::Result<bool> {
-        let held = Held::acquire(path)?;
-        let some = held.is_some();
-        self.held.extend(held);
-        Ok(some)
+        let Some(mut held) = Held::acquire(path)? else {
+            return Ok(false);
+        };
+        if held.created {
+            held.identity = Identity::of(&held.dir);
+            match (&held.identity, self.records.get(true)) {
+                (Some(id), Some(r)) => r.record(id, path),
+                _ => held.identity = None,
+            }
+        }
+        self.held.push(held);
+        Ok(true)
     }
 
-    /// Moves every held directory's fd to a number at least `min` (the lock goes with the
-    /// open file, not the number), so a launcher that then places other fds at fixed
-    /// numbers below `min` (`dup2`) cannot close one and drop its lock.
+    /// Moves every held directory's fd (and the records directory's) to a number at least
+    /// `min` (the lock goes with the open file, not the number), so a launcher that then
+    /// places other fds at fixed numbers below `min` (`dup2`) cannot close one and drop its
+    /// lock.
     pub fn move_fds_above(&mut self, min: std::os::fd::RawFd) -> std::io::Result<()> {
-        use std::os::fd::FromRawFd;
         for h in &mut self.held {
-            if h.dir.as_raw_fd() >= min {
-                continue;
-            }
-            // SAFETY: F_DUPFD_CLOEXEC makes a new fd of an fd we own; it is owned from here
-            // on, and the old one is closed when replaced (the lock stays with the file).
-            let fd = unsafe { libc::fcntl(h.dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: a fresh fd, owned by nobody else.
-            h.dir = unsafe { std::fs::File::from_raw_fd(fd) };
+            move_fd_above(&mut h.dir, min)?;
+        }
+        if let Some(Some(r)) = &mut self.records.0 {
+            move_fd_above(r.dir_mut(), min)?;
         }
         Ok(())
     }
@@ -91,7 +99,40 @@ impl Holds {
 
 impl Drop for Holds {
     fn drop(&mut self) {
-        release(std::mem::take(&mut self.held));
+        release(std::mem::take(&mut self.held), &mut self.records);
+    }
+}
+
+/// Moves `file`'s fd to a number at least `min` (nothing when it already is).
+fn move_fd_above(file: &mut std::fs::File, min: std::os::fd::RawFd) -> std::io::Result<()> {
+    use std::os::fd::FromRawFd;
+    if file.as_raw_fd() >= min {
+        return Ok(());
+    }
+    // SAFETY: F_DUPFD_CLOEXEC makes a new fd of an fd we own; it is owned from here on, and
+    // the old one is closed when replaced (a lock stays with the file).
+    let fd = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd, owned by nobody else.
+    *file = unsafe { std::fs::File::from_raw_fd(fd) };
+    Ok(())
+}
+
+/// The records directory, opened the first time a run needs it (a run that makes and finds
+/// no placeholder never opens it).
+#[derive(Debug, Default)]
+struct LazyRecords(Option<Option<Records>>);
+
+impl LazyRecords {
+    /// The records, opened (and with `create`, the directory made) on first use; `None` when
+    /// no safe directory exists.
+    fn get(&mut self, create: bool) -> Option<&Records> {
+        if self.0.as_ref().is_some_and(Option::is_none) && create {
+            self.0 = None;
+        }
+        self.0.get_or_insert_with(|| Records::open(create)).as_ref()
     }
 }
 
@@ -101,10 +142,12 @@ struct Held {
     path: PathBuf,
     dir: std::fs::File,
     created: bool,
+    /// Its identity, once known to be recorded (made by this run, or found in the records).
+    identity: Option<Identity>,
 }
 
 impl Held {
-    /// Opens and share-locks the protected directory at `path`, creating it as a marked
+    /// Opens and share-locks the protected directory at `path`, creating it as a
     /// placeholder when missing. Retries when a concurrent run removes it meanwhile.
     /// `Ok(None)`: nothing to hold. Either this user cannot create it, so neither can the
     /// command, or a directory there cannot be opened by this user: another user's, which no
@@ -140,23 +183,13 @@ impl Held {
                 // Readable by every user whatever the umask, so their runs can lock it too
                 // (an unreadable one would be mounted unlocked and could vanish under them).
                 let _ = dir.set_permissions(std::fs::Permissions::from_mode(0o755));
-                // SAFETY: sets a small xattr on an fd we own; failure (no user xattrs on
-                // this filesystem) only means other runs will not remove it.
-                unsafe {
-                    libc::fsetxattr(
-                        dir.as_raw_fd(),
-                        PLACEHOLDER_XATTR.as_ptr(),
-                        b"1".as_ptr().cast(),
-                        1,
-                        0,
-                    )
-                };
             }
             lock_shared(&dir, path)?;
             let held = Held {
                 path: path.to_path_buf(),
                 dir,
                 created,
+                identity: None,
             };
             if held.still_at_path() {
                 return Ok(Some(held));
@@ -170,12 +203,35 @@ impl Held {
         )))
     }
 
-    /// Whether this run may remove the placeholder: it made it, or it is marked and belongs
-    /// to this run's user (another user's is theirs to remove).
-    fn removable(&self) -> bool {
+    /// Whether this run may remove the placeholder: it made it, or it belongs to this run's
+    /// user (another user's is theirs to remove) and the records say a run of this user made
+    /// this very directory at this path. Only a directory without subdirectories is looked
+    /// up (a placeholder is empty; a real `.git` is not), so a run that finds only real
+    /// directories opens no record.
+    fn removable(&mut self, records: &mut LazyRecords) -> bool {
+        if self.created {
+            return true;
+        }
         // SAFETY: geteuid has no preconditions.
         let me = unsafe { libc::geteuid() };
-        self.created || (self.marked() && self.dir.metadata().is_ok_and(|m| m.uid() == me))
+        // (File systems that count no subdirectory links report 1.)
+        if !self
+            .dir
+            .metadata()
+            .is_ok_and(|m| m.uid() == me && m.nlink() <= 2)
+        {
+            return false;
+        }
+        let Some(id) = Identity::of(&self.dir) else {
+            return false;
+        };
+        let recorded = records
+            .get(false)
+            .is_some_and(|r| r.recorded(&id, &self.path));
+        if recorded {
+            self.identity = Some(id);
+        }
+        recorded
     }
 
     fn still_at_path(&self) -> bool {
@@ -183,20 +239,6 @@ impl Held {
             (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
             _ => false,
         }
-    }
-
-    fn marked(&self) -> bool {
-        let mut buf = [0u8; 4];
-        // SAFETY: reads at most buf.len() bytes of an xattr into a stack buffer.
-        let n = unsafe {
-            libc::fgetxattr(
-                self.dir.as_raw_fd(),
-                PLACEHOLDER_XATTR.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        n == 1 && buf[0] == b'1'
     }
 
     /// Converts this run's shared lock to an exclusive one if no other run holds it. (On
@@ -211,21 +253,30 @@ impl Held {
 /// exclusively, looked for in the other mount namespaces all at once, and removed deepest
 /// first (a parent made for a placeholder empties only once that is gone) if still empty and
 /// at their path; the rest are just unlocked.
-fn release(mut held: Vec<Held>) {
+/// Their records go with them, and the records of placeholders removed from outside are swept
+/// then too ([`Records::sweep`]).
+fn release(mut held: Vec<Held>, records: &mut LazyRecords) {
     held.sort_by_key(|h| std::cmp::Reverse(h.path.components().count()));
     let mine: Vec<Held> = held
         .into_iter()
-        .filter(|h| h.removable() && h.lock_exclusive())
+        .filter_map(|mut h| (h.removable(records) && h.lock_exclusive()).then_some(h))
         .collect();
     if mine.is_empty() {
         return;
     }
     let paths: Vec<&Path> = mine.iter().map(|h| h.path.as_path()).collect();
     let kept = stay_mounted_elsewhere(&paths);
+    let mut removed = false;
     for h in &mine {
-        if !kept.contains(&h.path.as_path()) {
-            h.remove();
+        if !kept.contains(&h.path.as_path()) && h.remove() {
+            removed = true;
+            if let (Some(id), Some(r)) = (&h.identity, records.get(false)) {
+                r.forget(id);
+            }
         }
+    }
+    if let Some(r) = records.get(false).filter(|_| removed) {
+        r.sweep();
     }
 }
 
@@ -236,21 +287,21 @@ impl Held {
     /// (in a shared writable `/tmp`, `renameat2(RENAME_EXCHANGE)` in a loop) between the
     /// check and the removal must not redirect `rmdir` to another empty directory, such as
     /// a placeholder another live sandbox has its mount on. (`rmdir` fails on a directory
-    /// that is not empty.)
-    fn remove(&self) {
+    /// that is not empty.) Whether it was removed.
+    fn remove(&self) -> bool {
         use std::os::unix::ffi::OsStrExt;
         let (Some(parent), Some(name)) = (self.path.parent(), self.path.file_name()) else {
-            return;
+            return false;
         };
         let (Ok(parent), Ok(name)) = (
             std::ffi::CString::new(parent.as_os_str().as_bytes()),
             std::ffi::CString::new(name.as_bytes()),
         ) else {
-            return;
+            return false;
         };
         let fd = crate::sys::open_no_symlinks(&parent, true);
         if fd < 0 {
-            return;
+            return false;
         }
         // SAFETY: a fresh fd from openat2, owned from here on.
         let parent: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
@@ -270,12 +321,12 @@ impl Held {
                 .metadata()
                 .is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino);
         if !same {
-            return;
+            return false;
         }
         #[cfg(test)]
         release_tests::before_remove(&self.path);
         // SAFETY: unlinkat on a live directory fd and a NUL-terminated name.
-        unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) };
+        unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) == 0 }
     }
 }
 

@@ -64,7 +64,7 @@ pub fn cache_dir() -> Option<CacheDir> {
 
 /// Opens `dir` if it is a real directory (not a symlink) owned by `uid` and not writable by
 /// anyone else; with `create`, a missing one is made with mode 0700 first.
-fn open_private(dir: &Path, uid: u32, create: bool) -> Option<std::fs::File> {
+pub(crate) fn open_private(dir: &Path, uid: u32, create: bool) -> Option<std::fs::File> {
     let open = || {
         std::fs::OpenOptions::new()
             .read(true)
