@@ -39,20 +39,20 @@ fn a_directory_the_command_dressed_up_as_a_placeholder_stays() {
             "{c}: could not set the xattr\n{so}\n{}",
             stderr(&out)
         );
-        assert!(
-            !so.contains("FORGED"),
-            "{c}: the command wrote into the records directory"
-        );
         let cfg = c.config(FOO_READ_ONLY);
-        let out = c.sh_markers(
+        let second = c.sh_markers(
             &cfg.args(),
             "touch foo/f 2>/dev/null || echo READ-ONLY",
             &["READ-ONLY"],
         );
         assert!(
             c.join("foo").is_dir(),
-            "{c}: the second run removed the command's directory\n{}",
-            stderr(&out)
+            "{c}: the second run removed the command's directory\n{so}\n{}",
+            stderr(&second)
+        );
+        assert!(
+            !so.contains("FORGED"),
+            "{c}: the command wrote into the records directory"
         );
     }
 }
