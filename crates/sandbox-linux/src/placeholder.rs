@@ -205,21 +205,25 @@ impl Held {
 
     /// Whether this run may remove the placeholder: it made it, or it belongs to this run's
     /// user (another user's is theirs to remove) and the records say a run of this user made
-    /// this very directory at this path. Only a directory without subdirectories is looked
-    /// up (a placeholder is empty; a real `.git` is not), so a run that finds only real
-    /// directories opens no record.
-    fn removable(&mut self, records: &mut LazyRecords) -> bool {
+    /// this very directory at this path. Only a directory without subdirectories, or whose
+    /// only subdirectories are other placeholders of the run (`held`: the paths it holds),
+    /// is looked up (a placeholder is empty; a real `.git` is not), so a run that finds only
+    /// real directories opens no record.
+    fn removable(&mut self, records: &mut LazyRecords, held: &[PathBuf]) -> bool {
         if self.created {
             return true;
         }
         // SAFETY: geteuid has no preconditions.
         let me = unsafe { libc::geteuid() };
+        let Ok(m) = self.dir.metadata() else {
+            return false;
+        };
         // (File systems that count no subdirectory links report 1.)
-        if !self
-            .dir
-            .metadata()
-            .is_ok_and(|m| m.uid() == me && m.nlink() <= 2)
-        {
+        let leaf = m.nlink() <= 2
+            || held
+                .iter()
+                .any(|p| p != &self.path && p.starts_with(&self.path));
+        if m.uid() != me || !leaf {
             return false;
         }
         let Some(id) = Identity::of(&self.dir) else {
@@ -252,14 +256,14 @@ impl Held {
 /// Releases a run's directories: those this run may remove and no other run holds are locked
 /// exclusively, looked for in the other mount namespaces all at once, and removed deepest
 /// first (a parent made for a placeholder empties only once that is gone) if still empty and
-/// at their path; the rest are just unlocked.
-/// Their records go with them, and the records of placeholders removed from outside are swept
-/// then too ([`Records::sweep`]).
+/// at their path; the rest are just unlocked. Their records go with them, and the records of
+/// placeholders removed from outside are swept then too ([`Records::sweep`]).
 fn release(mut held: Vec<Held>, records: &mut LazyRecords) {
     held.sort_by_key(|h| std::cmp::Reverse(h.path.components().count()));
+    let paths: Vec<PathBuf> = held.iter().map(|h| h.path.clone()).collect();
     let mine: Vec<Held> = held
         .into_iter()
-        .filter_map(|mut h| (h.removable(records) && h.lock_exclusive()).then_some(h))
+        .filter_map(|mut h| (h.removable(records, &paths) && h.lock_exclusive()).then_some(h))
         .collect();
     if mine.is_empty() {
         return;
@@ -523,6 +527,53 @@ mod release_tests {
         drop(second);
         assert!(!shared.exists(), "the last run out leaves it");
         std::fs::remove_dir(&b).unwrap();
+    }
+
+    /// A placeholder and the parent made for it, both made by one run and held by another
+    /// that ends last: that run finds both recorded and removes them, child first.
+    #[test]
+    fn another_runs_recorded_placeholders_go_with_the_last_run() {
+        let b = base("recorded");
+        let (parent, child) = (b.join("a"), b.join("a/.git"));
+        let mut first = Holds::default();
+        let mut second = Holds::default();
+        for p in [&parent, &child] {
+            assert!(first.acquire(p).unwrap());
+            assert!(second.acquire(p).unwrap());
+        }
+        assert!(second.held.iter().all(|h| !h.created));
+        drop(first);
+        assert!(child.is_dir(), "removed while another run holds it");
+        drop(second);
+        assert!(!parent.exists(), "the last run left the recorded placeholders");
+        std::fs::remove_dir(&b).unwrap();
+    }
+
+    /// An empty directory carrying the mark of earlier versions (`user.sandbox.placeholder`,
+    /// which the command can set) is not one: no run removes it.
+    #[test]
+    fn a_marked_directory_without_a_record_stays() {
+        use std::os::fd::AsRawFd;
+        let b = base("marked");
+        let p = b.join(".agents");
+        std::fs::create_dir(&p).unwrap();
+        let f = std::fs::File::open(&p).unwrap();
+        // SAFETY: sets a small xattr on an fd we own.
+        let set = unsafe {
+            libc::fsetxattr(
+                f.as_raw_fd(),
+                c"user.sandbox.placeholder".as_ptr(),
+                b"1".as_ptr().cast(),
+                1,
+                0,
+            )
+        };
+        assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+        let mut holds = Holds::default();
+        assert!(holds.acquire(&p).unwrap());
+        drop(holds);
+        assert!(p.is_dir(), "a marked directory was removed");
+        std::fs::remove_dir_all(&b).unwrap();
     }
 
     /// Moving the held fds above a number keeps the locks (the bwrap launcher then places
