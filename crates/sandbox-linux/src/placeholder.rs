@@ -272,11 +272,20 @@ fn release(mut held: Vec<Held>, records: &mut LazyRecords) {
     let kept = stay_mounted_elsewhere(&paths);
     let mut removed = false;
     for h in &mine {
-        if !kept.contains(&h.path.as_path()) && h.remove() {
+        if kept.contains(&h.path.as_path()) {
+            continue;
+        }
+        // Forgotten first: once removed, its inode number may go at once to a directory
+        // another run makes, whose record then has this one's name.
+        let recorded = h.identity.as_ref().zip(records.get(false));
+        if let Some((id, r)) = recorded {
+            r.forget(id);
+        }
+        if h.remove() {
             removed = true;
-            if let (Some(id), Some(r)) = (&h.identity, records.get(false)) {
-                r.forget(id);
-            }
+        } else if let Some((id, r)) = recorded {
+            // Still there (filled, or moved away): a later run may remove it once empty.
+            r.record(id, &h.path);
         }
     }
     if let Some(r) = records.get(false).filter(|_| removed) {

@@ -116,22 +116,38 @@ impl Identity {
         })
     }
 
-    /// The record file's name: `placeholder.DEV.INO.SECONDS.NANOSECONDS`.
+    /// The record file's name: `placeholder.DEV.INO`. Two live directories never share it;
+    /// a new directory that takes a removed one's inode number takes its record's name too,
+    /// and replaces that record.
     fn file_name(&self) -> String {
-        format!(
-            "{PREFIX}{}.{}.{}.{}",
-            self.dev, self.ino, self.btime.0, self.btime.1
-        )
+        format!("{PREFIX}{}.{}", self.dev, self.ino)
     }
 
-    fn parse(name: &str) -> Option<Identity> {
+    /// The record file's content: `SECONDS.NANOSECONDS` of the birth time, a newline, and the
+    /// path.
+    fn content(&self, path: &Path) -> Vec<u8> {
+        let mut text = format!("{}.{}\n", self.btime.0, self.btime.1).into_bytes();
+        text.extend_from_slice(path.as_os_str().as_bytes());
+        text
+    }
+
+    /// The identity and path a record file (`name`, `content`) names.
+    fn parse(name: &str, content: &[u8]) -> Option<(Identity, PathBuf)> {
         let mut f = name.strip_prefix(PREFIX)?.split('.');
+        let (dev, ino) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
+        let nl = content.iter().position(|&b| b == b'\n')?;
+        let (sec, nsec) = std::str::from_utf8(&content[..nl]).ok()?.split_once('.')?;
         let id = Identity {
-            dev: f.next()?.parse().ok()?,
-            ino: f.next()?.parse().ok()?,
-            btime: (f.next()?.parse().ok()?, f.next()?.parse().ok()?),
+            dev,
+            ino,
+            btime: (sec.parse().ok()?, nsec.parse().ok()?),
         };
-        (f.next().is_none() && id.file_name() == name).then_some(id)
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(&content[nl + 1..]));
+        let canonical = f.next().is_none()
+            && id.file_name() == name
+            && id.content(&path) == content
+            && path.is_absolute();
+        canonical.then_some((id, path))
     }
 }
 
@@ -171,39 +187,60 @@ impl Records {
         Ok(unsafe { std::fs::File::from_raw_fd(fd) })
     }
 
-    /// Records that this run made the placeholder `id` at `path`. Failure only means that
-    /// no other run will remove it.
+    /// Records that this run made the placeholder `id` at `path`: written aside and renamed
+    /// into place, so a reader sees a whole record or none, and a stale record of a removed
+    /// directory whose inode number `id` took is replaced. Failure only means that no other
+    /// run will remove the placeholder.
     pub fn record(&self, id: &Identity, path: &Path) {
         use std::io::Write as _;
-        let name = id.file_name();
+        let tmp = format!("tmp.{}.{}", std::process::id(), id.ino);
         let written = self
-            .open_at(&name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)
-            .and_then(|mut f| f.write_all(path.as_os_str().as_bytes()));
-        if written.is_err() {
-            self.unlink(&name);
+            .open_at(&tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)
+            .and_then(|mut f| f.write_all(&id.content(path)));
+        if written.is_err() || self.rename(&tmp, &id.file_name()).is_err() {
+            self.unlink(&tmp);
         }
+    }
+
+    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
+        let (f, t) = (
+            CString::new(from).expect("record names have no NUL"),
+            CString::new(to).expect("record names have no NUL"),
+        );
+        let d = self.dir.as_raw_fd();
+        // SAFETY: renameat within one live directory fd, NUL-terminated names.
+        if unsafe { libc::renameat(d, f.as_ptr(), d, t.as_ptr()) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(())
     }
 
     /// Whether a run of this user recorded the placeholder `id` at `path`.
     pub fn recorded(&self, id: &Identity, path: &Path) -> bool {
-        self.recorded_path(&id.file_name())
-            .is_some_and(|p| p == path.as_os_str().as_bytes())
+        let name = id.file_name();
+        self.read(&name)
+            .and_then(|(_, text)| Identity::parse(&name, &text))
+            .is_some_and(|(rid, rpath)| rid == *id && rpath == path)
     }
 
-    /// The path a record file names (a regular file of at most `PATH_MAX` bytes).
-    fn recorded_path(&self, name: &str) -> Option<Vec<u8>> {
+    /// A record file's content (a regular file of at most `PATH_MAX` + 32 bytes), and the
+    /// inode number of the file read.
+    fn read(&self, name: &str) -> Option<(u64, Vec<u8>)> {
+        use std::os::unix::fs::MetadataExt;
         let f = self.open_at(name, libc::O_RDONLY).ok()?;
-        if !f.metadata().ok()?.is_file() {
+        let m = f.metadata().ok()?;
+        if !m.is_file() {
             return None;
         }
+        let limit = libc::PATH_MAX as u64 + 32;
         let mut text = Vec::new();
-        f.take(libc::PATH_MAX as u64 + 1)
-            .read_to_end(&mut text)
-            .ok()?;
-        (text.len() <= libc::PATH_MAX as usize).then_some(text)
+        f.take(limit + 1).read_to_end(&mut text).ok()?;
+        (text.len() as u64 <= limit).then_some((m.ino(), text))
     }
 
-    /// Forgets the placeholder `id` (removed).
+    /// Forgets the placeholder `id`: called just before its removal (while the directory
+    /// still holds its inode number, so the record under that name is its own; a directory
+    /// made right after the removal may take the number, and its record the name).
     pub fn forget(&self, id: &Identity) {
         self.unlink(&id.file_name());
     }
@@ -215,9 +252,12 @@ impl Records {
     }
 
     /// Removes the records whose placeholder is gone: its path holds no directory with that
-    /// identity any more (removed from outside, or renamed away). Called after a release
-    /// removed a placeholder, so stale records cannot pile up. A record is written after its
-    /// directory exists, so one in the making is never swept.
+    /// identity any more (removed from outside, or renamed away), and malformed ones. Called
+    /// after a release removed a placeholder, so stale records cannot pile up. A record is
+    /// written after its directory exists, so one in the making is never swept; one that
+    /// replaced the record read meanwhile (a new placeholder with the same inode number) is
+    /// left, unless it is replaced in the instant between that check and the removal (the
+    /// cost is a placeholder left for the user to remove, never a wrong removal).
     pub fn sweep(&self) {
         let Ok(dup) = self.dir.try_clone() else {
             return;
@@ -226,17 +266,31 @@ impl Records {
             return;
         };
         for name in entries {
-            let Some(id) = Identity::parse(&name) else {
+            let Some((file_ino, text)) = self.read(&name) else {
                 continue;
             };
-            let Some(path) = self.recorded_path(&name) else {
-                continue;
-            };
-            let path = Path::new(std::ffi::OsStr::from_bytes(&path));
-            if Identity::at(path) != Some(id) {
+            let live = Identity::parse(&name, &text)
+                .is_some_and(|(id, path)| Identity::at(&path) == Some(id));
+            if !live && self.ino_of(&name) == Some(file_ino) {
                 self.unlink(&name);
             }
         }
+    }
+
+    /// The inode number of the file now at `name`.
+    fn ino_of(&self, name: &str) -> Option<u64> {
+        let c = CString::new(name).ok()?;
+        // SAFETY: fstatat fills a zeroed stack struct; the fd and name are live.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        let ok = unsafe {
+            libc::fstatat(
+                self.dir.as_raw_fd(),
+                c.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        } == 0;
+        ok.then_some(st.st_ino)
     }
 }
 
@@ -287,22 +341,27 @@ mod tests {
     }
 
     #[test]
-    fn names_round_trip_and_odd_ones_are_refused() {
+    fn records_round_trip_and_odd_ones_are_refused() {
         let id = Identity {
             dev: 2049,
             ino: 42,
             btime: (1_700_000_000, 5),
         };
-        assert_eq!(id.file_name(), "placeholder.2049.42.1700000000.5");
-        assert_eq!(Identity::parse(&id.file_name()), Some(id));
-        for bad in [
-            "placeholder.2049.42.1700000000",
-            "placeholder.2049.42.1700000000.5.6",
-            "placeholder.2049.042.1700000000.5",
-            "placeholder.a.42.1.5",
-            "bwrap-features",
+        let p = Path::new("/tmp/ws/.git");
+        assert_eq!(id.file_name(), "placeholder.2049.42");
+        assert_eq!(id.content(p), b"1700000000.5\n/tmp/ws/.git");
+        let back = Identity::parse(&id.file_name(), &id.content(p));
+        assert_eq!(back, Some((id, p.to_path_buf())));
+        for (name, text) in [
+            ("placeholder.2049.42.7", &b"1700000000.5\n/tmp/ws/.git"[..]),
+            ("placeholder.2049.042", b"1700000000.5\n/tmp/ws/.git"),
+            ("placeholder.2049.42", b"1700000000.05\n/tmp/ws/.git"),
+            ("placeholder.2049.42", b"1700000000\n/tmp/ws/.git"),
+            ("placeholder.2049.42", b"1700000000.5\nws/.git"),
+            ("placeholder.2049.42", b"1700000000.5 /tmp/ws/.git"),
+            ("bwrap-features", b"1700000000.5\n/tmp/ws/.git"),
         ] {
-            assert_eq!(Identity::parse(bad), None, "{bad}");
+            assert_eq!(Identity::parse(name, text), None, "{name} {text:?}");
         }
     }
 
@@ -337,9 +396,9 @@ mod tests {
             }
             std::fs::remove_dir(&p).unwrap();
         }
+        // (A new directory with the old inode number replaces the record when recorded.)
         r.sweep();
         assert!(!d.path().join(id.file_name()).exists(), "the stale record");
-        r.forget(&id);
     }
 
     /// A sweep keeps the records of placeholders still in place.
