@@ -187,32 +187,25 @@ impl Records {
         Ok(unsafe { std::fs::File::from_raw_fd(fd) })
     }
 
-    /// Records that this run made the placeholder `id` at `path`: written aside and renamed
-    /// into place, so a reader sees a whole record or none, and a stale record of a removed
-    /// directory whose inode number `id` took is replaced. Failure only means that no other
-    /// run will remove the placeholder.
+    /// Records that this run made the placeholder `id` at `path`. A record by that name can
+    /// only be stale (a removed directory's whose inode number `id` took): it is replaced.
+    /// A reader that comes upon a record half written takes it for none, which only keeps a
+    /// placeholder (the run writing it still holds it, so no other run may remove it yet).
+    /// Failure only means that no other run will remove the placeholder.
     pub fn record(&self, id: &Identity, path: &Path) {
         use std::io::Write as _;
-        let tmp = format!("tmp.{}.{}", std::process::id(), id.ino);
-        let written = self
-            .open_at(&tmp, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL)
-            .and_then(|mut f| f.write_all(&id.content(path)));
-        if written.is_err() || self.rename(&tmp, &id.file_name()).is_err() {
-            self.unlink(&tmp);
+        let name = id.file_name();
+        let create = || self.open_at(&name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL);
+        let file = match create() {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                self.unlink(&name);
+                create()
+            }
+            other => other,
+        };
+        if file.and_then(|mut f| f.write_all(&id.content(path))).is_err() {
+            self.unlink(&name);
         }
-    }
-
-    fn rename(&self, from: &str, to: &str) -> std::io::Result<()> {
-        let (f, t) = (
-            CString::new(from).expect("record names have no NUL"),
-            CString::new(to).expect("record names have no NUL"),
-        );
-        let d = self.dir.as_raw_fd();
-        // SAFETY: renameat within one live directory fd, NUL-terminated names.
-        if unsafe { libc::renameat(d, f.as_ptr(), d, t.as_ptr()) } != 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        Ok(())
     }
 
     /// Whether a run of this user recorded the placeholder `id` at `path`.
@@ -252,7 +245,7 @@ impl Records {
     }
 
     /// Removes the records whose placeholder is gone: its path holds no directory with that
-    /// identity any more (removed from outside, or renamed away), and malformed ones. Called
+    /// identity any more (removed from outside, or renamed away). Called
     /// after a release removed a placeholder, so stale records cannot pile up. A record is
     /// written after its directory exists, so one in the making is never swept; one that
     /// replaced the record read meanwhile (a new placeholder with the same inode number) is
@@ -269,9 +262,10 @@ impl Records {
             let Some((file_ino, text)) = self.read(&name) else {
                 continue;
             };
-            let live = Identity::parse(&name, &text)
-                .is_some_and(|(id, path)| Identity::at(&path) == Some(id));
-            if !live && self.ino_of(&name) == Some(file_ino) {
+            // (One that does not parse may be half written: left alone.)
+            let stale = Identity::parse(&name, &text)
+                .is_some_and(|(id, path)| Identity::at(&path) != Some(id));
+            if stale && self.ino_of(&name) == Some(file_ino) {
                 self.unlink(&name);
             }
         }
