@@ -29,8 +29,9 @@ fn a_directory_the_command_dressed_up_as_a_placeholder_stays() {
              {PYTHON} -c 'import os; os.setxattr(\"foo\", \"user.sandbox.placeholder\", b\"1\")' \
                && echo MARKED; \
              ns=$(stat -c %w foo | sed -E 's/^[^.]*\\.0*([0-9]+) .*/\\1/'); \
-             printf '%s.%s\\n%s' \"$(stat -c %W foo)\" \"${{ns:-0}}\" \"$PWD/foo\" \
-               > \"/tmp/sandbox-$(id -u)/placeholder.$(stat -c %d.%i foo)\" && echo FORGED; \
+             enc=$(printf %s \"$PWD/foo\" | sed 's/%/%25/g; s|/|%2F|g'); \
+             touch \"/tmp/sandbox-$(id -u)/placeholder.$(stat -c %d.%i.%W foo).${{ns:-0}}.$enc\" \
+               && echo FORGED; \
              echo DONE"
         );
         let out = c.sh_markers(&["--full-auto"], &forge, &["DONE"]);

@@ -279,7 +279,7 @@ fn release(mut held: Vec<Held>, records: &mut LazyRecords) {
         // another run makes, whose record then has this one's name.
         let recorded = h.identity.as_ref().zip(records.get(false));
         if let Some((id, r)) = recorded {
-            r.forget(id);
+            r.forget(id, &h.path);
         }
         if h.remove() {
             removed = true;

@@ -11,26 +11,36 @@
 //! own executable: the oracle, `explain` and both backends' read-only mounts agree), so a
 //! record is only ever written by a launcher, outside the sandbox.
 //!
-//! A record names its placeholder by what a new directory cannot take over: device, inode and
-//! birth time ([`Identity`]; inode numbers are reused after a removal, birth times are set by
-//! the kernel), in the file's name, and its path, in the file's content (a placeholder renamed
-//! elsewhere is not one there). Records are made with `O_CREAT | O_EXCL` and removed with their
-//! placeholder; one left by a placeholder removed from outside names an identity no directory
-//! will have again, and is swept by the next run that removes a placeholder ([`Records::sweep`]).
-//! Where the file system reports no birth time, no record is made: only the run that made such
-//! a placeholder removes it.
+//! A record names its placeholder by what a new directory cannot take over, and where it is:
+//! device, inode number and birth time ([`Identity`]; inode numbers are reused after a
+//! removal, birth times are set by the kernel), then its path (a placeholder renamed elsewhere
+//! is not one there), all in the record's name. A record is a hard link to one empty file of
+//! the directory (`anchor`): making one allocates no inode (on this kind of host a new file
+//! cost a millisecond, a link a few microseconds), looking one up is one `fstatat`, and the
+//! anchor's link count says how many there are. Records are removed with their placeholder;
+//! one left by a placeholder removed from outside names an identity no directory will have
+//! again, and once there are more than [`SWEEP_ABOVE`] records the next run that removes a
+//! placeholder sweeps those ([`Records::sweep`]). Where the file system reports no birth
+//! time, or the name would be too long for one file name (a path of about 200 bytes or more),
+//! no record is made: only the run that made such a placeholder removes it.
 
 use std::borrow::Cow;
 use std::ffi::CString;
-use std::io::Read as _;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use sandbox_core::ResolvedPolicy;
 
-/// Names of record files start with this.
+/// Names of records start with this.
 const PREFIX: &str = "placeholder.";
+
+/// How many records may pile up before a release that removes a placeholder sweeps the
+/// stale ones.
+pub const SWEEP_ABOVE: u64 = 64;
+
+/// The longest file name (`NAME_MAX`).
+const NAME_MAX: usize = 255;
 
 /// What `explain` names as the rule keeping the directory read-only.
 pub const REASON: &str = "the sandbox's placeholder records";
@@ -116,42 +126,60 @@ impl Identity {
         })
     }
 
-    /// The record file's name: `placeholder.DEV.INO`. Two live directories never share it;
-    /// a new directory that takes a removed one's inode number takes its record's name too,
-    /// and replaces that record.
-    fn file_name(&self) -> String {
-        format!("{PREFIX}{}.{}", self.dev, self.ino)
+    /// The record's name: `placeholder.DEV.INO.SECONDS.NANOSECONDS.PATH`, the path with `%`
+    /// and `/` written `%25` and `%2F`; `None` when that is longer than a file name may be.
+    fn record_name(&self, path: &Path) -> Option<CString> {
+        let mut name = format!(
+            "{PREFIX}{}.{}.{}.{}.",
+            self.dev, self.ino, self.btime.0, self.btime.1
+        )
+        .into_bytes();
+        for &b in path.as_os_str().as_bytes() {
+            match b {
+                b'%' => name.extend_from_slice(b"%25"),
+                b'/' => name.extend_from_slice(b"%2F"),
+                b => name.push(b),
+            }
+        }
+        if name.len() > NAME_MAX {
+            return None;
+        }
+        CString::new(name).ok()
     }
 
-    /// The record file's content: `SECONDS.NANOSECONDS` of the birth time, a newline, and the
-    /// path.
-    fn content(&self, path: &Path) -> Vec<u8> {
-        let mut text = format!("{}.{}\n", self.btime.0, self.btime.1).into_bytes();
-        text.extend_from_slice(path.as_os_str().as_bytes());
-        text
-    }
-
-    /// The identity and path a record file (`name`, `content`) names.
-    fn parse(name: &str, content: &[u8]) -> Option<(Identity, PathBuf)> {
-        let mut f = name.strip_prefix(PREFIX)?.split('.');
-        let (dev, ino) = (f.next()?.parse().ok()?, f.next()?.parse().ok()?);
-        let nl = content.iter().position(|&b| b == b'\n')?;
-        let (sec, nsec) = std::str::from_utf8(&content[..nl]).ok()?.split_once('.')?;
+    /// The identity and path a record's name gives.
+    fn parse(name: &[u8]) -> Option<(Identity, PathBuf)> {
+        let mut f = name.strip_prefix(PREFIX.as_bytes())?.splitn(5, |&b| b == b'.');
+        let mut num = || std::str::from_utf8(f.next()?).ok();
         let id = Identity {
-            dev,
-            ino,
-            btime: (sec.parse().ok()?, nsec.parse().ok()?),
+            dev: num()?.parse().ok()?,
+            ino: num()?.parse().ok()?,
+            btime: (num()?.parse().ok()?, num()?.parse().ok()?),
         };
-        let path = PathBuf::from(std::ffi::OsStr::from_bytes(&content[nl + 1..]));
-        let canonical = f.next().is_none()
-            && id.file_name() == name
-            && id.content(&path) == content
-            && path.is_absolute();
-        canonical.then_some((id, path))
+        let encoded = f.next()?;
+        let mut path = Vec::with_capacity(encoded.len());
+        let mut i = 0;
+        while i < encoded.len() {
+            match (encoded[i], encoded.get(i + 1..i + 3)) {
+                (b'%', Some(b"25")) => path.push(b'%'),
+                (b'%', Some(b"2F")) => path.push(b'/'),
+                (b'%', _) => return None,
+                (b, _) => {
+                    path.push(b);
+                    i += 1;
+                    continue;
+                }
+            }
+            i += 3;
+        }
+        let path = PathBuf::from(std::ffi::OsStr::from_bytes(&path));
+        let canonical = id.record_name(&path).is_some_and(|n| n.as_bytes() == name);
+        (path.is_absolute() && canonical).then_some((id, path))
     }
 }
 
-/// The records directory, held open: every record is made, read and removed relative to it.
+/// The records directory, held open: every record is made, looked up and removed relative
+/// to it.
 #[derive(Debug)]
 pub struct Records {
     dir: std::fs::File,
@@ -168,112 +196,47 @@ impl Records {
         &mut self.dir
     }
 
-    fn open_at(&self, name: &str, flags: libc::c_int) -> std::io::Result<std::fs::File> {
-        let c = CString::new(name).expect("record names have no NUL");
-        // SAFETY: openat with a live directory fd and a NUL-terminated name; the fd returned
-        // is new and owned by the File below.
+    /// Records that this run made the placeholder `id` at `path` (a link to the anchor,
+    /// which is made first when missing). Failure only means that no other run will remove
+    /// the placeholder.
+    pub fn record(&self, id: &Identity, path: &Path) {
+        let Some(name) = id.record_name(path) else {
+            return;
+        };
+        let d = self.dir.as_raw_fd();
+        let link = || {
+            // SAFETY: linkat within one live directory fd, NUL-terminated names; the anchor
+            // is not followed if it is a symlink (flags 0).
+            unsafe { libc::linkat(d, c"anchor".as_ptr(), d, name.as_ptr(), 0) == 0 }
+        };
+        if link() || std::io::Error::last_os_error().raw_os_error() != Some(libc::ENOENT) {
+            return;
+        }
+        // SAFETY: openat with a live directory fd and a NUL-terminated name; the fd is
+        // closed at once.
         let fd = unsafe {
             libc::openat(
-                self.dir.as_raw_fd(),
-                c.as_ptr(),
-                flags | libc::O_NOFOLLOW | libc::O_CLOEXEC | libc::O_NONBLOCK,
+                d,
+                c"anchor".as_ptr(),
+                libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_CLOEXEC,
                 0o600 as libc::c_uint,
             )
         };
-        if fd < 0 {
-            return Err(std::io::Error::last_os_error());
+        if fd >= 0 {
+            // SAFETY: a fresh fd we own.
+            drop(unsafe { std::fs::File::from_raw_fd(fd) });
         }
-        // SAFETY: a fresh fd, owned by nobody else.
-        Ok(unsafe { std::fs::File::from_raw_fd(fd) })
-    }
-
-    /// Records that this run made the placeholder `id` at `path`. A record by that name can
-    /// only be stale (a removed directory's whose inode number `id` took): it is replaced.
-    /// A reader that comes upon a record half written takes it for none, which only keeps a
-    /// placeholder (the run writing it still holds it, so no other run may remove it yet).
-    /// Failure only means that no other run will remove the placeholder.
-    pub fn record(&self, id: &Identity, path: &Path) {
-        use std::io::Write as _;
-        let name = id.file_name();
-        let create = || self.open_at(&name, libc::O_WRONLY | libc::O_CREAT | libc::O_EXCL);
-        let file = match create() {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                self.unlink(&name);
-                create()
-            }
-            other => other,
-        };
-        if file.and_then(|mut f| f.write_all(&id.content(path))).is_err() {
-            self.unlink(&name);
-        }
+        link();
     }
 
     /// Whether a run of this user recorded the placeholder `id` at `path`.
     pub fn recorded(&self, id: &Identity, path: &Path) -> bool {
-        let name = id.file_name();
-        self.read(&name)
-            .and_then(|(_, text)| Identity::parse(&name, &text))
-            .is_some_and(|(rid, rpath)| rid == *id && rpath == path)
+        id.record_name(path)
+            .and_then(|n| self.stat(&n))
+            .is_some_and(|st| st.st_mode & libc::S_IFMT == libc::S_IFREG)
     }
 
-    /// A record file's content (a regular file of at most `PATH_MAX` + 32 bytes), and the
-    /// inode number of the file read.
-    fn read(&self, name: &str) -> Option<(u64, Vec<u8>)> {
-        use std::os::unix::fs::MetadataExt;
-        let f = self.open_at(name, libc::O_RDONLY).ok()?;
-        let m = f.metadata().ok()?;
-        if !m.is_file() {
-            return None;
-        }
-        let limit = libc::PATH_MAX as u64 + 32;
-        let mut text = Vec::new();
-        f.take(limit + 1).read_to_end(&mut text).ok()?;
-        (text.len() as u64 <= limit).then_some((m.ino(), text))
-    }
-
-    /// Forgets the placeholder `id`: called just before its removal (while the directory
-    /// still holds its inode number, so the record under that name is its own; a directory
-    /// made right after the removal may take the number, and its record the name).
-    pub fn forget(&self, id: &Identity) {
-        self.unlink(&id.file_name());
-    }
-
-    fn unlink(&self, name: &str) {
-        let c = CString::new(name).expect("record names have no NUL");
-        // SAFETY: unlinkat in a live directory fd with a NUL-terminated name.
-        unsafe { libc::unlinkat(self.dir.as_raw_fd(), c.as_ptr(), 0) };
-    }
-
-    /// Removes the records whose placeholder is gone: its path holds no directory with that
-    /// identity any more (removed from outside, or renamed away). Called
-    /// after a release removed a placeholder, so stale records cannot pile up. A record is
-    /// written after its directory exists, so one in the making is never swept; one that
-    /// replaced the record read meanwhile (a new placeholder with the same inode number) is
-    /// left, unless it is replaced in the instant between that check and the removal (the
-    /// cost is a placeholder left for the user to remove, never a wrong removal).
-    pub fn sweep(&self) {
-        let Ok(dup) = self.dir.try_clone() else {
-            return;
-        };
-        let Ok(entries) = read_dir_fd(dup) else {
-            return;
-        };
-        for name in entries {
-            let Some((file_ino, text)) = self.read(&name) else {
-                continue;
-            };
-            // (One that does not parse may be half written: left alone.)
-            let stale = Identity::parse(&name, &text)
-                .is_some_and(|(id, path)| Identity::at(&path) != Some(id));
-            if stale && self.ino_of(&name) == Some(file_ino) {
-                self.unlink(&name);
-            }
-        }
-    }
-
-    /// The inode number of the file now at `name`.
-    fn ino_of(&self, name: &str) -> Option<u64> {
-        let c = CString::new(name).ok()?;
+    fn stat(&self, c: &std::ffi::CStr) -> Option<libc::stat> {
         // SAFETY: fstatat fills a zeroed stack struct; the fd and name are live.
         let mut st: libc::stat = unsafe { std::mem::zeroed() };
         let ok = unsafe {
@@ -284,12 +247,49 @@ impl Records {
                 libc::AT_SYMLINK_NOFOLLOW,
             )
         } == 0;
-        ok.then_some(st.st_ino)
+        ok.then_some(st)
+    }
+
+    /// Forgets the placeholder `id` at `path`: called just before its removal (a directory
+    /// made right after it may take its inode number, and within the same clock tick its
+    /// birth time too).
+    pub fn forget(&self, id: &Identity, path: &Path) {
+        if let Some(name) = id.record_name(path) {
+            self.unlink(&name);
+        }
+    }
+
+    fn unlink(&self, name: &std::ffi::CStr) {
+        // SAFETY: unlinkat in a live directory fd with a NUL-terminated name.
+        unsafe { libc::unlinkat(self.dir.as_raw_fd(), name.as_ptr(), 0) };
+    }
+
+    /// With more than [`SWEEP_ABOVE`] records (the anchor's link count), removes those whose
+    /// placeholder is gone: its path holds no directory with that identity any more (removed
+    /// from outside, or renamed away). Called after a release removed a placeholder. A record
+    /// is made after its directory exists, so one in the making is never swept.
+    pub fn sweep(&self) {
+        if self.stat(c"anchor").is_none_or(|st| (st.st_nlink as u64) <= SWEEP_ABOVE + 1) {
+            return;
+        }
+        let Ok(dup) = self.dir.try_clone() else {
+            return;
+        };
+        let Ok(entries) = read_dir_fd(dup) else {
+            return;
+        };
+        for name in entries {
+            let stale = Identity::parse(name.as_bytes())
+                .is_some_and(|(id, path)| Identity::at(&path) != Some(id));
+            if stale {
+                self.unlink(&name);
+            }
+        }
     }
 }
 
 /// The names in the directory open at `dir` (consumed).
-fn read_dir_fd(dir: std::fs::File) -> std::io::Result<Vec<String>> {
+fn read_dir_fd(dir: std::fs::File) -> std::io::Result<Vec<CString>> {
     use std::os::fd::IntoRawFd;
     let fd = dir.into_raw_fd();
     // SAFETY: fdopendir takes ownership of a live directory fd; closedir below closes it.
@@ -311,10 +311,8 @@ fn read_dir_fd(dir: std::fs::File) -> std::io::Result<Vec<String>> {
         }
         // SAFETY: d_name is NUL-terminated within the entry.
         let name = unsafe { std::ffi::CStr::from_ptr((*e).d_name.as_ptr()) };
-        if let Ok(s) = name.to_str() {
-            if s.starts_with(PREFIX) {
-                names.push(s.to_string());
-            }
+        if name.to_bytes().starts_with(PREFIX.as_bytes()) {
+            names.push(name.to_owned());
         }
     }
     // SAFETY: closes the DIR* (and its fd) opened above.
@@ -335,32 +333,37 @@ mod tests {
     }
 
     #[test]
-    fn records_round_trip_and_odd_ones_are_refused() {
+    fn names_round_trip_and_odd_ones_are_refused() {
         let id = Identity {
             dev: 2049,
             ino: 42,
             btime: (1_700_000_000, 5),
         };
-        let p = Path::new("/tmp/ws/.git");
-        assert_eq!(id.file_name(), "placeholder.2049.42");
-        assert_eq!(id.content(p), b"1700000000.5\n/tmp/ws/.git");
-        let back = Identity::parse(&id.file_name(), &id.content(p));
-        assert_eq!(back, Some((id, p.to_path_buf())));
-        for (name, text) in [
-            ("placeholder.2049.42.7", &b"1700000000.5\n/tmp/ws/.git"[..]),
-            ("placeholder.2049.042", b"1700000000.5\n/tmp/ws/.git"),
-            ("placeholder.2049.42", b"1700000000.05\n/tmp/ws/.git"),
-            ("placeholder.2049.42", b"1700000000\n/tmp/ws/.git"),
-            ("placeholder.2049.42", b"1700000000.5\nws/.git"),
-            ("placeholder.2049.42", b"1700000000.5 /tmp/ws/.git"),
-            ("bwrap-features", b"1700000000.5\n/tmp/ws/.git"),
+        let p = Path::new("/tmp/w.s%/.git");
+        let name = id.record_name(p).unwrap();
+        assert_eq!(
+            name.to_bytes(),
+            b"placeholder.2049.42.1700000000.5.%2Ftmp%2Fw.s%25%2F.git"
+        );
+        assert_eq!(Identity::parse(name.to_bytes()), Some((id, p.to_path_buf())));
+        for bad in [
+            &b"placeholder.2049.42.1700000000.%2Ftmp%2F.git"[..],
+            b"placeholder.2049.042.1700000000.5.%2Ftmp%2F.git",
+            b"placeholder.2049.42.1700000000.05.%2Ftmp%2F.git",
+            b"placeholder.2049.42.1700000000.5.tmp%2F.git",
+            b"placeholder.2049.42.1700000000.5.%2Ftmp%2f.git",
+            b"placeholder.2049.42.1700000000.5.%2Ftmp%.git",
+            b"anchor",
         ] {
-            assert_eq!(Identity::parse(name, text), None, "{name} {text:?}");
+            assert_eq!(Identity::parse(bad), None, "{}", String::from_utf8_lossy(bad));
         }
+        let long = format!("/{}", "a".repeat(220));
+        assert_eq!(id.record_name(Path::new(&long)), None, "too long a name");
     }
 
     /// A record matches only its directory at its path; a new directory at the same path
-    /// (even one given the same inode number) and the same directory elsewhere do not.
+    /// (even one given the same inode number) and the same directory elsewhere do not. Stale
+    /// records are swept once there are more than a few.
     #[test]
     fn a_record_matches_its_directory_at_its_path_only() {
         let d = tempfile::tempdir().unwrap();
@@ -385,32 +388,27 @@ mod tests {
             std::fs::create_dir(&p).unwrap();
             let new = Identity::at(&p).unwrap();
             assert_ne!(new, id, "a new directory took the old identity");
+            assert!(!r.recorded(&new, &p));
             if new.ino == id.ino {
                 break;
             }
             std::fs::remove_dir(&p).unwrap();
         }
-        // (A new directory with the old inode number replaces the record when recorded.)
+        let name = d.path().join(std::ffi::OsStr::from_bytes(
+            id.record_name(&p).unwrap().to_bytes(),
+        ));
         r.sweep();
-        assert!(!d.path().join(id.file_name()).exists(), "the stale record");
-    }
-
-    /// A sweep keeps the records of placeholders still in place.
-    #[test]
-    fn a_sweep_keeps_live_records() {
-        let d = tempfile::tempdir().unwrap();
-        let r = records_in(d.path());
-        let ws = tempfile::tempdir().unwrap();
-        let p = ws.path().join(".agents");
-        std::fs::create_dir(&p).unwrap();
-        let Some(id) = Identity::at(&p) else {
-            eprintln!("SKIP: no birth times on this file system");
-            return;
-        };
-        r.record(&id, &p);
+        assert!(name.exists(), "swept with few records");
+        // Live records beyond the bound: the sweep leaves them and removes the stale one.
+        let live = tempfile::tempdir().unwrap();
+        for i in 0..SWEEP_ABOVE {
+            let q = live.path().join(i.to_string());
+            std::fs::create_dir(&q).unwrap();
+            r.record(&Identity::at(&q).unwrap(), &q);
+        }
         r.sweep();
-        assert!(r.recorded(&id, &p));
-        r.forget(&id);
-        assert!(!r.recorded(&id, &p));
+        assert!(!name.exists(), "the stale record");
+        let left = std::fs::read_dir(d.path()).unwrap().count() as u64;
+        assert_eq!(left, SWEEP_ABOVE + 1, "the live records and the anchor");
     }
 }
