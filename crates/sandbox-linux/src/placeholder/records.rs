@@ -269,7 +269,10 @@ impl Records {
     /// from outside, or renamed away). Called after a release removed a placeholder. A record
     /// is made after its directory exists, so one in the making is never swept.
     pub fn sweep(&self) {
-        if self.stat(c"anchor").is_none_or(|st| (st.st_nlink as u64) <= SWEEP_ABOVE + 1) {
+        // (`nlink_t` is 32 bits on some architectures, 64 on x86_64.)
+        #[allow(clippy::unnecessary_cast)]
+        let few = |st: libc::stat| st.st_nlink as u64 <= SWEEP_ABOVE + 1;
+        if self.stat(c"anchor").is_none_or(few) {
             return;
         }
         let Ok(dup) = self.dir.try_clone() else {
