@@ -60,7 +60,7 @@ fn a_directory_the_command_dressed_up_as_a_placeholder_stays() {
 }
 
 /// The records directory is read-only for the command, also where `/tmp` is a writable root,
-/// and `explain` says so.
+/// and `explain` says so; a policy that makes it a writable root of its own is refused.
 #[test]
 fn the_records_directory_is_read_only_for_the_command() {
     for c in contract_cases() {
@@ -82,6 +82,11 @@ fn the_records_directory_is_read_only_for_the_command() {
             "{c}: explain lets the command write {}",
             file.display()
         );
+        // A root cannot be read-only under itself: the directory as a writable root is
+        // refused.
+        let out = c.run(&["--full-auto", "--writable-root", &dir], &["true"]);
+        assert_eq!(code(&out), 125, "{c}: {}", stderr(&out));
+        assert_contains(&stderr(&out), "placeholder records");
     }
 }
 

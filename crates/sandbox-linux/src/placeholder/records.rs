@@ -51,25 +51,53 @@ pub fn dir_path() -> PathBuf {
     PathBuf::from(format!("/tmp/sandbox-{}", unsafe { libc::geteuid() }))
 }
 
+/// Why the records directory cannot be kept out of the command's reach.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordsError {
+    /// A writable root is the records directory itself.
+    #[error("writable root {root} holds the sandbox's placeholder records: the command could forge records and get directories of its choosing removed by later runs")]
+    WritableRoot { root: String },
+    #[error(transparent)]
+    Core(#[from] sandbox_core::CoreError),
+}
+
+impl RecordsError {
+    /// The way out.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            RecordsError::WritableRoot { .. } => {
+                Some("run from another directory (-C DIR) and leave the sandbox's own directory out of the writable roots")
+            }
+            RecordsError::Core(_) => None,
+        }
+    }
+}
+
 /// Makes the records directory read-only in `policy` when the policy would let the command
 /// write it, creating the directory first (a missing one could be made by the command, with
 /// records of its own). Nothing changes when it is not writable, or when no safe directory
-/// exists (no records are then trusted or made by this user's runs).
-pub fn protect(policy: &mut ResolvedPolicy) -> Result<(), sandbox_core::CoreError> {
+/// exists (no records are then trusted or made by this user's runs). Refused when a writable
+/// root is the directory itself (a root cannot be made read-only under itself).
+pub fn protect(policy: &mut ResolvedPolicy) -> Result<(), RecordsError> {
     if policy.unrestricted || !writable(policy) {
         return Ok(());
     }
+    let dir = dir_path();
+    let canonical = sandbox_core::resolve::canonical(&dir, policy.target);
+    if let Some(r) = policy.writable_roots.iter().find(|r| r.path == canonical) {
+        return Err(RecordsError::WritableRoot {
+            root: r.path.display().to_string(),
+        });
+    }
     match open_dir(true) {
-        Some(_) => policy.protect_executable(&dir_path(), REASON),
+        Some(_) => Ok(policy.protect_executable(&dir, REASON)?),
         None => Ok(()),
     }
 }
 
 /// `policy` with the records directory protected ([`protect`]): borrowed when nothing changes
 /// (the CLI protects it while resolving, so `explain` shows it too).
-pub fn protected(
-    policy: &ResolvedPolicy,
-) -> Result<Cow<'_, ResolvedPolicy>, sandbox_core::CoreError> {
+pub fn protected(policy: &ResolvedPolicy) -> Result<Cow<'_, ResolvedPolicy>, RecordsError> {
     if policy.unrestricted || !writable(policy) {
         return Ok(Cow::Borrowed(policy));
     }
