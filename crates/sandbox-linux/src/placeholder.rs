@@ -12,8 +12,8 @@
 //! all of them.
 //!
 //! Which run made a placeholder is known from a record the sandboxed command cannot write
-//! ([`records`]: a file per placeholder, naming its device, inode and birth time, in a per-user
-//! directory every run keeps read-only). Nothing on the directory itself is trusted: the
+//! ([`records`]: an entry per placeholder naming its device, inode number, birth time and
+//! path, in a per-user directory every run keeps read-only). Nothing on the directory itself is trusted: the
 //! command can set any extended attribute or mode on an empty directory it may write, so a
 //! mark there (the `user.sandbox.placeholder` xattr of earlier versions) would let it get a
 //! directory of its choosing removed by a later run that mounts over that path.
