@@ -606,7 +606,8 @@ mod release_tests {
         std::fs::remove_dir(&b).unwrap();
     }
 
-    /// A directory that is no placeholder, or no longer empty, stays.
+    /// A directory that is no placeholder, or no longer empty, stays; a placeholder emptied
+    /// again goes with a later run.
     #[test]
     fn real_and_filled_directories_stay() {
         let b = base("stay");
@@ -618,6 +619,12 @@ mod release_tests {
         std::fs::write(filled.join("f"), "x").unwrap();
         drop(holds);
         assert!(real.is_dir() && filled.join("f").is_file());
+        // Still recorded: once emptied, a later run removes the placeholder, not the real one.
+        std::fs::remove_file(filled.join("f")).unwrap();
+        let mut later = Holds::default();
+        assert!(later.acquire(&real).unwrap() && later.acquire(&filled).unwrap());
+        drop(later);
+        assert!(real.is_dir() && !filled.exists());
         std::fs::remove_dir_all(&b).unwrap();
     }
 }
