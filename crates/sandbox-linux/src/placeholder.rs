@@ -283,8 +283,8 @@ fn release(mut held: Vec<Held>, records: &mut LazyRecords) {
         }
         if h.remove() {
             removed = true;
-        } else if let Some((id, r)) = recorded {
-            // Still there (filled, or moved away): a later run may remove it once empty.
+        } else if let Some((id, r)) = recorded.filter(|_| h.still_at_path()) {
+            // Still there (filled): a later run may remove it once empty.
             r.record(id, &h.path);
         }
     }

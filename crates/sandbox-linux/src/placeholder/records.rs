@@ -21,7 +21,8 @@
 //! is one `fstatat`, and the anchor's link count says how many there are. Records are removed
 //! just before their placeholder (birth times are only as fine as the kernel's clock tick: a
 //! directory made at the same path within the same tick, taking the freed inode number, would
-//! match a record left behind); one left by a placeholder removed from outside names an identity no directory will have
+//! match a record left behind, so only a directory made in that instant, never an older one
+//! such as a user's, can ever match another's record); one left by a placeholder removed from outside names an identity no directory will have
 //! again, and once there are more than [`SWEEP_ABOVE`] records the next run that removes a
 //! placeholder sweeps those ([`Records::sweep`]). Where the file system reports no birth
 //! time, or the name would be too long for one file name (a path of about 200 bytes or more),
@@ -417,6 +418,8 @@ mod tests {
         std::fs::rename(&p, &moved).unwrap();
         assert_eq!(Identity::at(&moved), Some(id));
         std::fs::remove_dir(&moved).unwrap();
+        // Birth times are as fine as the clock tick: past one, a new directory differs.
+        std::thread::sleep(std::time::Duration::from_millis(30));
         // Churn until the inode number comes back (ext4 reuses it at once), or give up.
         for _ in 0..50 {
             std::fs::create_dir(&p).unwrap();
