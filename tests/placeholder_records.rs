@@ -71,10 +71,7 @@ fn the_records_directory_is_read_only_for_the_command() {
         );
         let out = c.sh_markers(&["--full-auto"], &script, &["DONE"]);
         let so = stdout(&out);
-        assert!(
-            !so.contains("WROTE") && !so.contains("MOVED"),
-            "{c}: {so}"
-        );
+        assert!(!so.contains("WROTE") && !so.contains("MOVED"), "{c}: {so}");
         let file = std::path::PathBuf::from(format!("{dir}/placeholder.1.2.3.4"));
         assert!(!file.exists());
         assert!(
@@ -124,7 +121,10 @@ fn the_last_run_of_the_user_removes_a_recorded_placeholder() {
             format!("i=0; while [ ! -e {name} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done")
         };
         let first = spawn(&format!("touch first-up; {}", wait("second-up")));
-        assert!(wait_for(&c.join("first-up")), "{c}: the first run did not start");
+        assert!(
+            wait_for(&c.join("first-up")),
+            "{c}: the first run did not start"
+        );
         assert!(c.join(".agents").is_dir(), "{c}: no placeholder");
         let second = spawn(&format!("touch second-up; {}", wait("first-done")));
         let first = first.wait_with_output().unwrap();

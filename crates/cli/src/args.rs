@@ -193,11 +193,11 @@ impl PolicyArgs {
         // the backends too; here so that `explain` shows it).
         #[cfg(target_os = "linux")]
         if target == TargetOs::Linux {
-            sandbox_linux::placeholder::records::protect(&mut resolved).map_err(|e| match e
-                .hint()
-            {
-                Some(h) => exit::fail_hint("policy", &e, h),
-                None => exit::fail("policy", &e),
+            sandbox_linux::placeholder::records::protect(&mut resolved).map_err(|e| {
+                match e.hint() {
+                    Some(h) => exit::fail_hint("policy", &e, h),
+                    None => exit::fail("policy", &e),
+                }
             })?;
         }
         let env_policy = loaded.env;

@@ -13,9 +13,9 @@
 //!
 //! Which run made a placeholder is known from a record the sandboxed command cannot write
 //! ([`records`]: an entry per placeholder naming its device, inode number, birth time and
-//! path, in a per-user directory every run keeps read-only). Nothing on the directory itself is trusted: the
-//! command can set any extended attribute or mode on an empty directory it may write, so a
-//! mark there (the `user.sandbox.placeholder` xattr of earlier versions) would let it get a
+//! path, in a per-user directory every run keeps read-only). Nothing on the directory itself
+//! is trusted: the command can set any extended attribute or mode on an empty directory it
+//! may write, so a mark there (the `user.sandbox.placeholder` xattr of earlier versions) would let it get a
 //! directory of its choosing removed by a later run that mounts over that path.
 //!
 //! Between users: a run removes only placeholders its own user owns (or that it made), never
@@ -554,7 +554,10 @@ mod release_tests {
         drop(first);
         assert!(child.is_dir(), "removed while another run holds it");
         drop(second);
-        assert!(!parent.exists(), "the last run left the recorded placeholders");
+        assert!(
+            !parent.exists(),
+            "the last run left the recorded placeholders"
+        );
         std::fs::remove_dir(&b).unwrap();
     }
 

@@ -181,7 +181,9 @@ impl Identity {
 
     /// The identity and path a record's name gives.
     fn parse(name: &[u8]) -> Option<(Identity, PathBuf)> {
-        let mut f = name.strip_prefix(PREFIX.as_bytes())?.splitn(5, |&b| b == b'.');
+        let mut f = name
+            .strip_prefix(PREFIX.as_bytes())?
+            .splitn(5, |&b| b == b'.');
         let mut num = || std::str::from_utf8(f.next()?).ok();
         let id = Identity {
             dev: num()?.parse().ok()?,
@@ -380,7 +382,10 @@ mod tests {
             name.to_bytes(),
             b"placeholder.2049.42.1700000000.5.%2Ftmp%2Fw.s%25%2F.git"
         );
-        assert_eq!(Identity::parse(name.to_bytes()), Some((id, p.to_path_buf())));
+        assert_eq!(
+            Identity::parse(name.to_bytes()),
+            Some((id, p.to_path_buf()))
+        );
         for bad in [
             &b"placeholder.2049.42.1700000000.%2Ftmp%2F.git"[..],
             b"placeholder.2049.042.1700000000.5.%2Ftmp%2F.git",
@@ -390,7 +395,12 @@ mod tests {
             b"placeholder.2049.42.1700000000.5.%2Ftmp%.git",
             b"anchor",
         ] {
-            assert_eq!(Identity::parse(bad), None, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                Identity::parse(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         let long = format!("/{}", "a".repeat(220));
         assert_eq!(id.record_name(Path::new(&long)), None, "too long a name");
