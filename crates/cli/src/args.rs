@@ -189,6 +189,17 @@ impl PolicyArgs {
                     .map_err(|e| exit::fail("policy", &e))?;
             }
         }
+        // Which placeholders runs made is recorded where the command must not write (done by
+        // the backends too; here so that `explain` shows it).
+        #[cfg(target_os = "linux")]
+        if target == TargetOs::Linux {
+            sandbox_linux::placeholder::records::protect(&mut resolved).map_err(|e| {
+                match e.hint() {
+                    Some(h) => exit::fail_hint("policy", &e, h),
+                    None => exit::fail("policy", &e),
+                }
+            })?;
+        }
         let env_policy = loaded.env;
         for w in &resolved.warnings {
             exit::warn(w);

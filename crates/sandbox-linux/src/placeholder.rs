@@ -5,27 +5,33 @@
 //! Concurrent runs (of either backend, of every user: a placeholder is made mode 0755 whatever
 //! the umask, so any user's run can open it) share these directories: each holds a shared
 //! `flock` on the directory itself for the whole run ([`Holds`]), and the last one out removes
-//! it, only if it is still empty and marked as a placeholder by an xattr (an empty directory a
-//! user made is never removed). Removing a directory that is a mount point in another mount
-//! namespace would silently detach that mount, which is what the lock prevents. A run releases
-//! all its directories at once, with one look at the other mount namespaces for all of them.
+//! it, only if it is still empty and a run of its user made it (an empty directory a user, or
+//! a sandboxed command, made is never removed). Removing a directory that is a mount point in
+//! another mount namespace would silently detach that mount, which is what the lock prevents.
+//! A run releases all its directories at once, with one look at the other mount namespaces for
+//! all of them.
+//!
+//! Which run made a placeholder is known from a record the sandboxed command cannot write
+//! ([`records`]: an entry per placeholder naming its device, inode number, birth time and
+//! path, in a per-user directory every run keeps read-only). Nothing on the directory itself
+//! is trusted: the command can set any extended attribute or mode on an empty directory it
+//! may write, so a mark there (the `user.sandbox.placeholder` xattr of earlier versions) would let it get a
+//! directory of its choosing removed by a later run that mounts over that path.
 //!
 //! Between users: a run removes only placeholders its own user owns (or that it made), never
-//! another user's, even where it could (root, or a directory that is not sticky), so marking a
-//! directory cannot get it removed by someone else's run. In a sticky directory such as `/tmp`
+//! another user's, even where it could (root, or a directory that is not sticky), so a record
+//! cannot get a directory removed by someone else's run. In a sticky directory such as `/tmp`
 //! nobody else could remove them anyway: a user's placeholder that another user's run still
 //! held when this user's last run ended stays until this user's next run. A lock is waited
 //! for a bounded time ([`LOCK_WAIT`]): only a run's short cleanup holds it exclusively, and a
 //! process of another user holding it longer fails the run (closed) instead of hanging it.
 
-use std::ffi::CStr;
+pub mod records;
+
+use records::{Identity, Records};
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-
-/// Extended attribute marking a directory as a sandbox placeholder, so whichever run
-/// finishes last removes it, not only the run that created it.
-const PLACEHOLDER_XATTR: &CStr = c"user.sandbox.placeholder";
 
 /// Test hook (read only in builds with the `testing` feature): when set to `1`, a run's
 /// release takes no look at the other mount namespaces, so that tests can show what the
@@ -40,40 +46,42 @@ pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The protected directories one run depends on, each locked shared (`flock`) so that a
 /// concurrent run never removes a placeholder still in use. Dropping the set removes, deepest
-/// first, each placeholder (made by this run, or marked by another run of this user) that no
-/// other run holds and that is still empty; real directories are never removed.
+/// first, each placeholder (made by this run, or recorded as made by another run of this
+/// user) that no other run holds and that is still empty; real directories are never removed.
 #[derive(Debug, Default)]
 pub struct Holds {
     held: Vec<Held>,
+    records: LazyRecords,
 }
 
 impl Holds {
     /// Holds the protected directory at `path` ([`Held::acquire`]): `Ok(false)` when there is
-    /// nothing to hold.
+    /// nothing to hold. A placeholder made here is recorded ([`records`]).
     pub fn acquire(&mut self, path: &Path) -> std::io::Result<bool> {
-        let held = Held::acquire(path)?;
-        let some = held.is_some();
-        self.held.extend(held);
-        Ok(some)
+        let Some(mut held) = Held::acquire(path)? else {
+            return Ok(false);
+        };
+        if held.created {
+            held.identity = Identity::of(&held.dir);
+            match (&held.identity, self.records.get(true)) {
+                (Some(id), Some(r)) => r.record(id, path),
+                _ => held.identity = None,
+            }
+        }
+        self.held.push(held);
+        Ok(true)
     }
 
-    /// Moves every held directory's fd to a number at least `min` (the lock goes with the
-    /// open file, not the number), so a launcher that then places other fds at fixed
-    /// numbers below `min` (`dup2`) cannot close one and drop its lock.
+    /// Moves every held directory's fd (and the records directory's) to a number at least
+    /// `min` (the lock goes with the open file, not the number), so a launcher that then
+    /// places other fds at fixed numbers below `min` (`dup2`) cannot close one and drop its
+    /// lock.
     pub fn move_fds_above(&mut self, min: std::os::fd::RawFd) -> std::io::Result<()> {
-        use std::os::fd::FromRawFd;
         for h in &mut self.held {
-            if h.dir.as_raw_fd() >= min {
-                continue;
-            }
-            // SAFETY: F_DUPFD_CLOEXEC makes a new fd of an fd we own; it is owned from here
-            // on, and the old one is closed when replaced (the lock stays with the file).
-            let fd = unsafe { libc::fcntl(h.dir.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
-            if fd < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            // SAFETY: a fresh fd, owned by nobody else.
-            h.dir = unsafe { std::fs::File::from_raw_fd(fd) };
+            move_fd_above(&mut h.dir, min)?;
+        }
+        if let Some(Some(r)) = &mut self.records.0 {
+            move_fd_above(r.dir_mut(), min)?;
         }
         Ok(())
     }
@@ -91,7 +99,40 @@ impl Holds {
 
 impl Drop for Holds {
     fn drop(&mut self) {
-        release(std::mem::take(&mut self.held));
+        release(std::mem::take(&mut self.held), &mut self.records);
+    }
+}
+
+/// Moves `file`'s fd to a number at least `min` (nothing when it already is).
+fn move_fd_above(file: &mut std::fs::File, min: std::os::fd::RawFd) -> std::io::Result<()> {
+    use std::os::fd::FromRawFd;
+    if file.as_raw_fd() >= min {
+        return Ok(());
+    }
+    // SAFETY: F_DUPFD_CLOEXEC makes a new fd of an fd we own; it is owned from here on, and
+    // the old one is closed when replaced (a lock stays with the file).
+    let fd = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error());
+    }
+    // SAFETY: a fresh fd, owned by nobody else.
+    *file = unsafe { std::fs::File::from_raw_fd(fd) };
+    Ok(())
+}
+
+/// The records directory, opened the first time a run needs it (a run that makes and finds
+/// no placeholder never opens it).
+#[derive(Debug, Default)]
+struct LazyRecords(Option<Option<Records>>);
+
+impl LazyRecords {
+    /// The records, opened (and with `create`, the directory made) on first use; `None` when
+    /// no safe directory exists.
+    fn get(&mut self, create: bool) -> Option<&Records> {
+        if self.0.as_ref().is_some_and(Option::is_none) && create {
+            self.0 = None;
+        }
+        self.0.get_or_insert_with(|| Records::open(create)).as_ref()
     }
 }
 
@@ -101,10 +142,12 @@ struct Held {
     path: PathBuf,
     dir: std::fs::File,
     created: bool,
+    /// Its identity, once known to be recorded (made by this run, or found in the records).
+    identity: Option<Identity>,
 }
 
 impl Held {
-    /// Opens and share-locks the protected directory at `path`, creating it as a marked
+    /// Opens and share-locks the protected directory at `path`, creating it as a
     /// placeholder when missing. Retries when a concurrent run removes it meanwhile.
     /// `Ok(None)`: nothing to hold. Either this user cannot create it, so neither can the
     /// command, or a directory there cannot be opened by this user: another user's, which no
@@ -140,23 +183,13 @@ impl Held {
                 // Readable by every user whatever the umask, so their runs can lock it too
                 // (an unreadable one would be mounted unlocked and could vanish under them).
                 let _ = dir.set_permissions(std::fs::Permissions::from_mode(0o755));
-                // SAFETY: sets a small xattr on an fd we own; failure (no user xattrs on
-                // this filesystem) only means other runs will not remove it.
-                unsafe {
-                    libc::fsetxattr(
-                        dir.as_raw_fd(),
-                        PLACEHOLDER_XATTR.as_ptr(),
-                        b"1".as_ptr().cast(),
-                        1,
-                        0,
-                    )
-                };
             }
             lock_shared(&dir, path)?;
             let held = Held {
                 path: path.to_path_buf(),
                 dir,
                 created,
+                identity: None,
             };
             if held.still_at_path() {
                 return Ok(Some(held));
@@ -170,12 +203,39 @@ impl Held {
         )))
     }
 
-    /// Whether this run may remove the placeholder: it made it, or it is marked and belongs
-    /// to this run's user (another user's is theirs to remove).
-    fn removable(&self) -> bool {
+    /// Whether this run may remove the placeholder: it made it, or it belongs to this run's
+    /// user (another user's is theirs to remove) and the records say a run of this user made
+    /// this very directory at this path. Only a directory without subdirectories, or whose
+    /// only subdirectories are other placeholders of the run (`held`: the paths it holds),
+    /// is looked up (a placeholder is empty; a real `.git` is not), so a run that finds only
+    /// real directories opens no record.
+    fn removable(&mut self, records: &mut LazyRecords, held: &[PathBuf]) -> bool {
+        if self.created {
+            return true;
+        }
         // SAFETY: geteuid has no preconditions.
         let me = unsafe { libc::geteuid() };
-        self.created || (self.marked() && self.dir.metadata().is_ok_and(|m| m.uid() == me))
+        let Ok(m) = self.dir.metadata() else {
+            return false;
+        };
+        // (File systems that count no subdirectory links report 1.)
+        let leaf = m.nlink() <= 2
+            || held
+                .iter()
+                .any(|p| p != &self.path && p.starts_with(&self.path));
+        if m.uid() != me || !leaf {
+            return false;
+        }
+        let Some(id) = Identity::of(&self.dir) else {
+            return false;
+        };
+        let recorded = records
+            .get(false)
+            .is_some_and(|r| r.recorded(&id, &self.path));
+        if recorded {
+            self.identity = Some(id);
+        }
+        recorded
     }
 
     fn still_at_path(&self) -> bool {
@@ -183,20 +243,6 @@ impl Held {
             (Ok(a), Ok(b)) => a.dev() == b.dev() && a.ino() == b.ino(),
             _ => false,
         }
-    }
-
-    fn marked(&self) -> bool {
-        let mut buf = [0u8; 4];
-        // SAFETY: reads at most buf.len() bytes of an xattr into a stack buffer.
-        let n = unsafe {
-            libc::fgetxattr(
-                self.dir.as_raw_fd(),
-                PLACEHOLDER_XATTR.as_ptr(),
-                buf.as_mut_ptr().cast(),
-                buf.len(),
-            )
-        };
-        n == 1 && buf[0] == b'1'
     }
 
     /// Converts this run's shared lock to an exclusive one if no other run holds it. (On
@@ -210,22 +256,40 @@ impl Held {
 /// Releases a run's directories: those this run may remove and no other run holds are locked
 /// exclusively, looked for in the other mount namespaces all at once, and removed deepest
 /// first (a parent made for a placeholder empties only once that is gone) if still empty and
-/// at their path; the rest are just unlocked.
-fn release(mut held: Vec<Held>) {
+/// at their path; the rest are just unlocked. Their records go with them, and the records of
+/// placeholders removed from outside are swept then too ([`Records::sweep`]).
+fn release(mut held: Vec<Held>, records: &mut LazyRecords) {
     held.sort_by_key(|h| std::cmp::Reverse(h.path.components().count()));
+    let paths: Vec<PathBuf> = held.iter().map(|h| h.path.clone()).collect();
     let mine: Vec<Held> = held
         .into_iter()
-        .filter(|h| h.removable() && h.lock_exclusive())
+        .filter_map(|mut h| (h.removable(records, &paths) && h.lock_exclusive()).then_some(h))
         .collect();
     if mine.is_empty() {
         return;
     }
     let paths: Vec<&Path> = mine.iter().map(|h| h.path.as_path()).collect();
     let kept = stay_mounted_elsewhere(&paths);
+    let mut removed = false;
     for h in &mine {
-        if !kept.contains(&h.path.as_path()) {
-            h.remove();
+        if kept.contains(&h.path.as_path()) {
+            continue;
         }
+        // Forgotten first: once removed, its inode number may go at once to a directory
+        // another run makes, whose record then has this one's name.
+        let recorded = h.identity.as_ref().zip(records.get(false));
+        if let Some((id, r)) = recorded {
+            r.forget(id, &h.path);
+        }
+        if h.remove() {
+            removed = true;
+        } else if let Some((id, r)) = recorded.filter(|_| h.still_at_path()) {
+            // Still there (filled): a later run may remove it once empty.
+            r.record(id, &h.path);
+        }
+    }
+    if let Some(r) = records.get(false).filter(|_| removed) {
+        r.sweep();
     }
 }
 
@@ -236,21 +300,21 @@ impl Held {
     /// (in a shared writable `/tmp`, `renameat2(RENAME_EXCHANGE)` in a loop) between the
     /// check and the removal must not redirect `rmdir` to another empty directory, such as
     /// a placeholder another live sandbox has its mount on. (`rmdir` fails on a directory
-    /// that is not empty.)
-    fn remove(&self) {
+    /// that is not empty.) Whether it was removed.
+    fn remove(&self) -> bool {
         use std::os::unix::ffi::OsStrExt;
         let (Some(parent), Some(name)) = (self.path.parent(), self.path.file_name()) else {
-            return;
+            return false;
         };
         let (Ok(parent), Ok(name)) = (
             std::ffi::CString::new(parent.as_os_str().as_bytes()),
             std::ffi::CString::new(name.as_bytes()),
         ) else {
-            return;
+            return false;
         };
         let fd = crate::sys::open_no_symlinks(&parent, true);
         if fd < 0 {
-            return;
+            return false;
         }
         // SAFETY: a fresh fd from openat2, owned from here on.
         let parent: std::os::fd::OwnedFd = unsafe { std::os::fd::FromRawFd::from_raw_fd(fd) };
@@ -270,12 +334,12 @@ impl Held {
                 .metadata()
                 .is_ok_and(|m| m.dev() == st.st_dev && m.ino() == st.st_ino);
         if !same {
-            return;
+            return false;
         }
         #[cfg(test)]
         release_tests::before_remove(&self.path);
         // SAFETY: unlinkat on a live directory fd and a NUL-terminated name.
-        unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) };
+        unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) == 0 }
     }
 }
 
@@ -474,6 +538,56 @@ mod release_tests {
         std::fs::remove_dir(&b).unwrap();
     }
 
+    /// A placeholder and the parent made for it, both made by one run and held by another
+    /// that ends last: that run finds both recorded and removes them, child first.
+    #[test]
+    fn another_runs_recorded_placeholders_go_with_the_last_run() {
+        let b = base("recorded");
+        let (parent, child) = (b.join("a"), b.join("a/.git"));
+        let mut first = Holds::default();
+        let mut second = Holds::default();
+        for p in [&parent, &child] {
+            assert!(first.acquire(p).unwrap());
+            assert!(second.acquire(p).unwrap());
+        }
+        assert!(second.held.iter().all(|h| !h.created));
+        drop(first);
+        assert!(child.is_dir(), "removed while another run holds it");
+        drop(second);
+        assert!(
+            !parent.exists(),
+            "the last run left the recorded placeholders"
+        );
+        std::fs::remove_dir(&b).unwrap();
+    }
+
+    /// An empty directory carrying the mark of earlier versions (`user.sandbox.placeholder`,
+    /// which the command can set) is not one: no run removes it.
+    #[test]
+    fn a_marked_directory_without_a_record_stays() {
+        use std::os::fd::AsRawFd;
+        let b = base("marked");
+        let p = b.join(".agents");
+        std::fs::create_dir(&p).unwrap();
+        let f = std::fs::File::open(&p).unwrap();
+        // SAFETY: sets a small xattr on an fd we own.
+        let set = unsafe {
+            libc::fsetxattr(
+                f.as_raw_fd(),
+                c"user.sandbox.placeholder".as_ptr(),
+                b"1".as_ptr().cast(),
+                1,
+                0,
+            )
+        };
+        assert_eq!(set, 0, "{}", std::io::Error::last_os_error());
+        let mut holds = Holds::default();
+        assert!(holds.acquire(&p).unwrap());
+        drop(holds);
+        assert!(p.is_dir(), "a marked directory was removed");
+        std::fs::remove_dir_all(&b).unwrap();
+    }
+
     /// Moving the held fds above a number keeps the locks (the bwrap launcher then places
     /// its own fds at fixed numbers below it).
     #[test]
@@ -495,7 +609,8 @@ mod release_tests {
         std::fs::remove_dir(&b).unwrap();
     }
 
-    /// A directory that is no placeholder, or no longer empty, stays.
+    /// A directory that is no placeholder, or no longer empty, stays; a placeholder emptied
+    /// again goes with a later run.
     #[test]
     fn real_and_filled_directories_stay() {
         let b = base("stay");
@@ -507,6 +622,12 @@ mod release_tests {
         std::fs::write(filled.join("f"), "x").unwrap();
         drop(holds);
         assert!(real.is_dir() && filled.join("f").is_file());
+        // Still recorded: once emptied, a later run removes the placeholder, not the real one.
+        std::fs::remove_file(filled.join("f")).unwrap();
+        let mut later = Holds::default();
+        assert!(later.acquire(&real).unwrap() && later.acquire(&filled).unwrap());
+        drop(later);
+        assert!(real.is_dir() && !filled.exists());
         std::fs::remove_dir_all(&b).unwrap();
     }
 }

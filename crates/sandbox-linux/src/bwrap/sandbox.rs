@@ -123,6 +123,13 @@ impl BwrapSandbox {
         bwrap: Option<PathBuf>,
         features: BwrapFeatures,
     ) -> Result<BwrapSandbox, LaunchError> {
+        // The placeholder records stay out of the command's reach, whoever resolved `policy`.
+        let policy = &*crate::placeholder::records::protected(policy).map_err(|e| {
+            LaunchError::io(
+                crate::placeholder::records::REASON,
+                std::io::Error::other(e.to_string()),
+            )
+        })?;
         let expansion = if policy.deny_globs.is_empty() || policy.unrestricted {
             Expansion::default()
         } else {

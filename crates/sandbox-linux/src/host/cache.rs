@@ -5,7 +5,10 @@
 //! The cache lives in `$XDG_RUNTIME_DIR/sandbox/` (when that runtime directory belongs to this
 //! user), else `/tmp/sandbox-UID/`. The directory is created with mode 0700 and refused (no
 //! cache, the flags are probed every time) when it is a symlink, not a directory, not owned by
-//! the effective user, or writable by group or others.
+//! the effective user, or writable by group or others. `/tmp/sandbox-UID/` also holds the
+//! placeholder records ([`crate::placeholder::records`]), so every run keeps it read-only for
+//! the command; a cache under `$XDG_RUNTIME_DIR` is writable by a command only where the
+//! policy makes it so.
 //!
 //! A poisoned entry cannot weaken enforcement: each cached flag only tells the compiler that a
 //! bwrap option may be used. An entry reporting a needed option missing is checked against
@@ -64,7 +67,7 @@ pub fn cache_dir() -> Option<CacheDir> {
 
 /// Opens `dir` if it is a real directory (not a symlink) owned by `uid` and not writable by
 /// anyone else; with `create`, a missing one is made with mode 0700 first.
-fn open_private(dir: &Path, uid: u32, create: bool) -> Option<std::fs::File> {
+pub(crate) fn open_private(dir: &Path, uid: u32, create: bool) -> Option<std::fs::File> {
     let open = || {
         std::fs::OpenOptions::new()
             .read(true)

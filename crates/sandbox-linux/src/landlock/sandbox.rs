@@ -127,6 +127,10 @@ impl LandlockSandbox {
         caps: &Capabilities,
         opts: Options,
     ) -> Result<LandlockSandbox, LinuxError> {
+        // The placeholder records stay out of the command's reach, whoever resolved `policy`.
+        let policy = &*crate::placeholder::records::protected(policy).map_err(|e| {
+            LinuxError::Platform(format!("{}: {e}", crate::placeholder::records::REASON))
+        })?;
         let mut plan = compile(policy, caps, &opts, &caller_terminals())?;
         if plan.unix_sockets == Mechanism::MountMask {
             let sockets = sockets::scan().map_err(|e| {
