@@ -274,3 +274,48 @@ except OSError:
     let _ = swapper.wait();
     eprintln!("{runs} runs, {started} ran the command");
 }
+
+/// A workspace in a directory every user may write (not sticky): anyone could rename the
+/// placeholders and protected directories bwrap would mount at, so bwrap refuses (125) and
+/// names what it would mount and who could rename it; `--backend auto` runs the Landlock
+/// backend instead, and the command runs.
+#[test]
+fn bwrap_refuses_mount_points_others_can_rename_and_auto_runs_landlock() {
+    let users = users();
+    let base = Dir::new(&users[0], Path::new("/tmp"));
+    for u in users {
+        let ws = base.join(&format!("open-{}", u.name));
+        std::fs::create_dir(&ws).unwrap();
+        std::fs::set_permissions(&ws, std::fs::Permissions::from_mode(0o777)).unwrap();
+        if !linux_backends(u, &base.path).contains(&"bwrap") {
+            eprintln!("SKIP: bwrap cannot run as {}", u.name);
+            continue;
+        }
+        let bwrap = sandbox_cmd(
+            u,
+            &ws,
+            &["linux", "--backend", "bwrap", "--full-auto", "--", "true"],
+        )
+        .output()
+        .unwrap();
+        assert_eq!(
+            bwrap.status.code(),
+            Some(125),
+            "{}: {}",
+            u.name,
+            stderr(&bwrap)
+        );
+        assert!(
+            stderr(&bwrap).contains("every user can rename")
+                && stderr(&bwrap).contains("--backend landlock"),
+            "{}: {}",
+            u.name,
+            stderr(&bwrap)
+        );
+        let auto = sandbox_cmd(u, &ws, &["linux", "--full-auto", "--", "touch", "made"])
+            .output()
+            .unwrap();
+        assert!(auto.status.success(), "{}: {}", u.name, stderr(&auto));
+        assert!(ws.join("made").exists(), "{}", u.name);
+    }
+}

@@ -13,6 +13,10 @@
 //! Who can rename an entry: the owner of its directory, anyone who may write that directory
 //! when it is not sticky, and in a sticky one (`/tmp`) the entry's owner. This run's user and
 //! root are trusted; everyone else, including a group that may write the directory, is not.
+//! Inside a user namespace, files of users it does not map show the overflow uid (`nobody`,
+//! `/proc/sys/kernel/overflowuid`): the host's root among them, so that owner is trusted too
+//! (a run in a rootless container sees `/` that way); which host user it stands for cannot be
+//! told from inside.
 
 use std::collections::HashMap;
 use std::fs::Metadata;
@@ -35,13 +39,23 @@ pub struct Swappable {
 pub fn first<'a>(paths: impl IntoIterator<Item = &'a Path>, me: u32) -> Option<Swappable> {
     let mut look = Look {
         me,
+        overflow: overflow_uid(),
         meta: HashMap::new(),
     };
     paths.into_iter().find_map(|p| look.path(p))
 }
 
+/// The uid files of unmapped users show inside a user namespace.
+fn overflow_uid() -> u32 {
+    std::fs::read_to_string("/proc/sys/kernel/overflowuid")
+        .ok()
+        .and_then(|t| t.trim().parse().ok())
+        .unwrap_or(65534)
+}
+
 struct Look {
     me: u32,
+    overflow: u32,
     meta: HashMap<PathBuf, Option<Metadata>>,
 }
 
@@ -54,14 +68,23 @@ impl Look {
     }
 
     fn trusted(&self, uid: u32) -> bool {
-        uid == self.me || uid == 0
+        uid == self.me || uid == 0 || uid == self.overflow
     }
 
     fn path(&mut self, path: &Path) -> Option<Swappable> {
         let mut parent = PathBuf::from("/");
         for c in path.components().skip(1) {
             let entry = parent.join(c);
-            let (Some(dir), Some(e)) = (self.meta(&parent), self.meta(&entry)) else {
+            let Some(dir) = self.meta(&parent) else {
+                return None;
+            };
+            // A missing entry is made by this run (a placeholder, owned by its user): someone
+            // else can rename it only where they could rename any entry of the directory.
+            let Some(e) = self.meta(&entry).or(if dir.mode() & 0o1000 != 0 {
+                None
+            } else {
+                Some(dir.clone())
+            }) else {
                 return None;
             };
             let writable = dir.mode() & 0o022 != 0;
@@ -138,7 +161,11 @@ mod tests {
         std::fs::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
         let s = first([open.join("y").as_path()], 0).unwrap();
         assert_eq!((s.entry, s.by.as_str()), (open.join("y"), "every user"));
-        // A path that does not exist (yet) past a safe prefix: nothing to rename.
+        // A path that does not exist (yet) past a safe prefix: nothing to rename; in a
+        // directory everyone may write (not sticky), the entry this run would make is.
         assert_eq!(first([mine.join("nope/deeper").as_path()], 0), None);
+        assert_eq!(first([shared.join("nope").as_path()], 0), None);
+        let s = first([open.join("nope").as_path()], 0).unwrap();
+        assert_eq!((s.entry, s.by.as_str()), (open.join("nope"), "every user"));
     }
 }
