@@ -75,9 +75,7 @@ impl Look {
         let mut parent = PathBuf::from("/");
         for c in path.components().skip(1) {
             let entry = parent.join(c);
-            let Some(dir) = self.meta(&parent) else {
-                return None;
-            };
+            let dir = self.meta(&parent)?;
             // A missing entry is made by this run (a placeholder, owned by its user): someone
             // else can rename it only where they could rename any entry of the directory.
             let Some(e) = self.meta(&entry).or(if dir.mode() & 0o1000 != 0 {
