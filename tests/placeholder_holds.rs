@@ -64,12 +64,15 @@ fn wait_for(path: &std::path::Path) -> bool {
     true
 }
 
-/// `sbxtest`'s run makes a placeholder for the missing `name` (a rule in `toml`) in its
-/// workspace; while it runs, root's run with the same policy starts and finds an (empty)
-/// directory there, mounts over it, and waits until the first run has ended; then its
-/// command tries to write `name/f`. The first run removes its placeholder only if nobody
-/// holds it: root's run must hold every directory it mounts over inside a writable root
-/// (`sbxtest` cannot see root's mount namespaces, so only the lock keeps it). Before, the
+/// One user's run makes a placeholder for the missing `name` (a rule in `toml`) in a shared
+/// sticky workspace; while it runs, the other user's run with the same policy starts and finds
+/// an (empty) directory there, mounts over it, and waits until the first run has ended; then
+/// its command tries to write `name/f`. The first run removes its placeholder only if nobody
+/// holds it: the second run must hold every directory it mounts over inside a writable root
+/// (the test turns the look at other mount namespaces off, so only the lock keeps it).
+/// `root_second`: root's run is the second (else `sbxtest`'s). Root's bwrap run is never the
+/// second: bwrap refuses to mount over another user's entry in a sticky directory, which its
+/// owner could swap for a link while bwrap mounts it (`bwrap::swappable`). Before, the
 /// bwrap plan held such a directory only when protected or masked, and the Landlock backend
 /// did not hold a masked one: the placeholder went, the mount over it with it, and the
 /// command created and wrote the read-only or denied path. (Runs now also look at every
@@ -78,6 +81,7 @@ fn wait_for(path: &std::path::Path) -> bool {
 fn another_users_placeholder_stays_under_the_mount(
     first_backend: &'static str,
     second_backend: &'static str,
+    root_second: bool,
     toml: &str,
     name: &str,
 ) {
@@ -86,17 +90,23 @@ fn another_users_placeholder_stays_under_the_mount(
         eprintln!("SKIP: needs root and `{TEST_USER}`");
         return;
     };
+    let (first_user, second_user) = if root_second {
+        (other, root)
+    } else {
+        (root, other)
+    };
     let _turn = turn();
-    for (u, b) in [(root, second_backend), (other, first_backend)] {
+    for (u, b) in [(second_user, second_backend), (first_user, first_backend)] {
         let probe = Dir::new(u, std::path::Path::new("/tmp"));
         if !linux_backends(u, &probe.path).contains(&b) {
             eprintln!("SKIP: {b} cannot run as {}", u.name);
             return;
         }
     }
-    // Writable by both (root's command has no capabilities to write `sbxtest`'s directory).
-    let ws = Dir::new(other, std::path::Path::new("/tmp"));
-    std::fs::set_permissions(&ws.path, std::fs::Permissions::from_mode(0o777)).unwrap();
+    // Writable by both (root's command has no capabilities to write `sbxtest`'s directory),
+    // root's and sticky like `/tmp`.
+    let ws = Dir::new(root, std::path::Path::new("/tmp"));
+    std::fs::set_permissions(&ws.path, std::fs::Permissions::from_mode(0o1777)).unwrap();
     let cfg_dir = Dir::new(other, std::path::Path::new("/var/tmp"));
     let cfg = cfg_dir.write(other, "config.toml", toml);
     let cfg = cfg.to_str().unwrap();
@@ -125,7 +135,7 @@ fn another_users_placeholder_stays_under_the_mount(
         .expect("spawn sandbox")
     };
     let first = run(
-        other,
+        first_user,
         first_backend,
         &format!("touch first-up; {}", wait_in_sh("second-up")),
     );
@@ -134,7 +144,7 @@ fn another_users_placeholder_stays_under_the_mount(
         "the first run did not start"
     );
     let second = run(
-        root,
+        second_user,
         second_backend,
         &format!(
             "touch second-up; {}; \
@@ -148,8 +158,8 @@ fn another_users_placeholder_stays_under_the_mount(
     let second = second.wait_with_output().unwrap();
     assert_ok(&second, "the second run");
     let who = format!(
-        "{first_backend} as {} then {second_backend} as root",
-        other.name
+        "{first_backend} as {} then {second_backend} as {}",
+        first_user.name, second_user.name
     );
     assert!(
         !stdout(&second).contains("WROTE") && !ws.join(name).join("f").exists(),
@@ -168,7 +178,7 @@ default_permissions = "t"
 ":root" = "read"
 ":project_roots" = { "." = "write", "r" = "read" }
 "#;
-    another_users_placeholder_stays_under_the_mount("landlock", "bwrap", READ, "r");
+    another_users_placeholder_stays_under_the_mount("landlock", "bwrap", false, READ, "r");
 }
 
 /// The Landlock backend masks an existing directory at a deny rule's path; it may be another
@@ -181,7 +191,7 @@ default_permissions = "t"
 ":root" = "read"
 ":project_roots" = { "." = "write", "d" = "deny" }
 "#;
-    another_users_placeholder_stays_under_the_mount("bwrap", "landlock", DENY, "d");
+    another_users_placeholder_stays_under_the_mount("bwrap", "landlock", true, DENY, "d");
 }
 
 /// The command's survivor (a process it started, still running after `sandbox` was killed

@@ -688,7 +688,10 @@ mod tests {
         let only = root.join("only");
         bare(&only.join(".git"));
         let s = scan_one(&only, Some(0));
-        assert_eq!(found(&s, &only), vec![(".git".to_string(), RepoKind::Dir, 0)]);
+        assert_eq!(
+            found(&s, &only),
+            vec![(".git".to_string(), RepoKind::Dir, 0)]
+        );
         assert!(s.depth_cut.is_empty(), "{s:?}");
         let link = root.join("link");
         std::fs::create_dir(&link).unwrap();

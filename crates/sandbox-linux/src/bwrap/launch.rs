@@ -195,11 +195,31 @@ pub fn launch_with(
 
 /// Registers (and where missing, makes) the plan's mount-point placeholders, so bwrap mounts
 /// over them and no concurrent run removes them; released when the set drops.
+///
+/// Then, with every mount point in place, refuses a plan that mounts at a path another user
+/// could rename while bwrap sets up ([`crate::bwrap::swappable`]).
 pub(super) fn hold_stubs(plan: &BwrapPlan) -> Result<Holds, LaunchError> {
     let mut held = Holds::default();
     for p in &plan.host_stubs {
         held.acquire(p)
             .map_err(|e| LaunchError::io(format!("placeholder {}", p.display()), e))?;
+    }
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if let Some(s) = crate::bwrap::swappable::first(plan.mounts.iter().map(|m| m.mount.path()), me)
+    {
+        return Err(LaunchError::Compile(
+            crate::bwrap::plan::BwrapError::Unsupported {
+                feature: format!(
+                    "mounting at {}: {} can rename {} while bwrap mounts it (bwrap mounts by path, following links)",
+                    s.path.display(),
+                    s.by,
+                    s.entry.display()
+                ),
+                hint: "use --backend landlock (or --backend auto, which chooses it for this policy)"
+                    .into(),
+            },
+        ));
     }
     Ok(held)
 }

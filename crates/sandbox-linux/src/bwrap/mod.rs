@@ -26,5 +26,7 @@ pub mod launch;
 pub(crate) mod sandbox;
 #[cfg(target_os = "linux")]
 pub(crate) mod signals;
+#[cfg(target_os = "linux")]
+pub mod swappable;
 
 pub use plan::*;

@@ -86,7 +86,38 @@ pub fn choose_auto(policy: &ResolvedPolicy) -> Result<(Selection, Option<FoundBw
         },
         _ => chosen,
     };
+    // A path another user could rename while bwrap mounts it: bwrap would refuse at launch.
+    let chosen = match (chosen.backend, facts.landlock_abi) {
+        (Backend::Bwrap, Some(abi)) if abi >= 1 => match swappable_path(policy) {
+            Some(s) => Selection {
+                backend: Backend::Landlock,
+                reason: format!(
+                    "{} can rename {} while bwrap mounts it (bwrap mounts by path); using Landlock ABI {abi}",
+                    s.by,
+                    s.entry.display()
+                ),
+            },
+            None => chosen,
+        },
+        _ => chosen,
+    };
     Ok((chosen, found))
+}
+
+/// A path of `policy` (a rule's or a protected one) that bwrap would mount at and another user
+/// could rename meanwhile ([`crate::bwrap::swappable`]), as far as the host shows it now.
+fn swappable_path(policy: &ResolvedPolicy) -> Option<crate::bwrap::swappable::Swappable> {
+    if policy.unrestricted {
+        return None;
+    }
+    let protected = policy.protected_paths();
+    let paths = policy
+        .rules
+        .iter()
+        .map(|r| r.path.as_path())
+        .chain(protected.iter().map(|p| p.path.as_path()));
+    // SAFETY: geteuid has no preconditions.
+    crate::bwrap::swappable::first(paths, unsafe { libc::geteuid() })
 }
 
 /// `--backend auto` chose bwrap, but bwrap could not create the sandbox's namespaces (nothing
