@@ -78,13 +78,11 @@ impl Look {
             let dir = self.meta(&parent)?;
             // A missing entry is made by this run (a placeholder, owned by its user): someone
             // else can rename it only where they could rename any entry of the directory.
-            let Some(e) = self.meta(&entry).or(if dir.mode() & 0o1000 != 0 {
+            let e = self.meta(&entry).or(if dir.mode() & 0o1000 != 0 {
                 None
             } else {
                 Some(dir.clone())
-            }) else {
-                return None;
-            };
+            })?;
             let writable = dir.mode() & 0o022 != 0;
             let sticky = dir.mode() & 0o1000 != 0;
             let by = if !self.trusted(dir.uid()) {
