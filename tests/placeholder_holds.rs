@@ -52,18 +52,6 @@ fn wait_in_sh(name: &str) -> String {
     format!("i=0; while [ ! -e {name} ] && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done")
 }
 
-/// Waits (at most 20 s) until `path` exists.
-fn wait_for(path: &std::path::Path) -> bool {
-    let start = std::time::Instant::now();
-    while !path.exists() {
-        if start.elapsed() > std::time::Duration::from_secs(20) {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    true
-}
-
 /// One user's run makes a placeholder for the missing `name` (a rule in `toml`) in a shared
 /// sticky workspace; while it runs, the other user's run with the same policy starts and finds
 /// an (empty) directory there, mounts over it, and waits until the first run has ended; then

@@ -87,18 +87,6 @@ fn the_records_directory_is_read_only_for_the_command() {
     }
 }
 
-/// Waits (at most 20 s) until `path` exists.
-fn wait_for(path: &std::path::Path) -> bool {
-    let start = std::time::Instant::now();
-    while !path.exists() {
-        if start.elapsed() > std::time::Duration::from_secs(20) {
-            return false;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    true
-}
-
 /// Two overlapping runs of one user: the first makes the placeholder `.agents` (missing in the
 /// workspace, protected by `--full-auto`) and ends first, while the second still holds it; the
 /// second, which did not make it, finds the first run's record and removes it when it ends.

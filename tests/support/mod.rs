@@ -552,3 +552,15 @@ print("STATUS", os.waitstatus_to_exitcode(status))
         .expect("run python3 with a pty");
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// Waits (at most 20 s) until `path` exists.
+pub fn wait_for(path: &std::path::Path) -> bool {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        if start.elapsed() > std::time::Duration::from_secs(20) {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    true
+}
