@@ -383,6 +383,12 @@ fn get(host: &str, path: &str) -> String {
     format!("GET http://{host}{path} HTTP/1.1\r\nHost: {host}\r\n\r\n")
 }
 
+/// Sends a `GET` of `path` at `host` on `c` and reads its response (head, body).
+fn request(c: &mut TcpStream, host: &str, path: &str) -> (String, Vec<u8>) {
+    c.write_all(get(host, path).as_bytes()).unwrap();
+    read_response(c)
+}
+
 fn client(port: u16) -> TcpStream {
     let c = TcpStream::connect(("127.0.0.1", port)).unwrap();
     c.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
@@ -395,9 +401,7 @@ fn every_request_on_a_kept_alive_connection_is_checked() {
     let (p, port) = proxy(&["localhost"], &[], true, 443);
     let mut c = client(port);
     // One after the other, then two in one write (pipelined): the second is refused.
-    c.write_all(get(&format!("localhost:{o}"), "/big/3").as_bytes())
-        .unwrap();
-    let (head, body) = read_response(&mut c);
+    let (head, body) = request(&mut c, &format!("localhost:{o}"), "/big/3");
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_eq!(body, pattern(3));
     let two =
@@ -425,9 +429,10 @@ fn requests_after_one_hyper_serves_are_still_checked() {
     let mut c = client(port);
     // A GET the fast path takes, then one with a body (hyper's from there on), then a refused
     // GET: hyper checks it.
-    c.write_all(get(&format!("localhost:{o}"), "/big/10").as_bytes())
-        .unwrap();
-    assert_eq!(read_response(&mut c).1, pattern(10));
+    assert_eq!(
+        request(&mut c, &format!("localhost:{o}"), "/big/10").1,
+        pattern(10)
+    );
     c.write_all(
         format!(
             "POST http://localhost:{o}/big/7 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi"
@@ -438,9 +443,7 @@ fn requests_after_one_hyper_serves_are_still_checked() {
     let (head, body) = read_response(&mut c);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
     assert_eq!(body, pattern(7));
-    c.write_all(get(&format!("evil.localhost:{o}"), "/").as_bytes())
-        .unwrap();
-    let (head, _) = read_response(&mut c);
+    let (head, _) = request(&mut c, &format!("evil.localhost:{o}"), "/");
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     assert_eq!(p.stop().len(), 1);
 }
@@ -450,9 +453,7 @@ fn a_get_to_a_local_address_needs_allow_local_binding() {
     let o = http_origin();
     let (p, port) = proxy(&["localhost"], &[], false, 443);
     let mut c = client(port);
-    c.write_all(get(&format!("localhost:{o}"), "/big/3").as_bytes())
-        .unwrap();
-    let (head, body) = read_response(&mut c);
+    let (head, body) = request(&mut c, &format!("localhost:{o}"), "/big/3");
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
     assert!(head.contains("x-sandbox-denial: local_address"), "{head}");
     assert!(String::from_utf8_lossy(&body).contains("allow_local_binding"));
@@ -478,9 +479,10 @@ fn the_origin_gets_a_rebuilt_head_without_the_clients_hop_by_hop_headers() {
     );
     // The origin's `Connection: close` is not passed on: the client connection stays.
     assert!(!head.to_ascii_lowercase().contains("connection"), "{head}");
-    c.write_all(get(&format!("localhost:{o}"), "/big/2").as_bytes())
-        .unwrap();
-    assert_eq!(read_response(&mut c).1, pattern(2));
+    assert_eq!(
+        request(&mut c, &format!("localhost:{o}"), "/big/2").1,
+        pattern(2)
+    );
     assert!(p.stop().is_empty());
 }
 
@@ -492,9 +494,7 @@ fn response_bodies_end_where_their_framing_says() {
     // A large body of known length, twice on one connection.
     let mut c = client(port);
     for _ in 0..2 {
-        c.write_all(get(&host, &format!("/big/{}", 5 << 20)).as_bytes())
-            .unwrap();
-        let (head, body) = read_response(&mut c);
+        let (head, body) = request(&mut c, &host, &format!("/big/{}", 5 << 20));
         assert!(
             head.contains(&format!("Content-Length: {}", 5 << 20)),
             "{head}"
