@@ -78,11 +78,8 @@ impl Look {
             let dir = self.meta(&parent)?;
             // A missing entry is made by this run (a placeholder, owned by its user): someone
             // else can rename it only where they could rename any entry of the directory.
-            let e = self.meta(&entry).or(if dir.mode() & 0o1000 != 0 {
-                None
-            } else {
-                Some(dir.clone())
-            })?;
+            let e = self.meta(&entry);
+            let owner = e.as_ref().map_or(self.me, |e| e.uid());
             let writable = dir.mode() & 0o022 != 0;
             let sticky = dir.mode() & 0o1000 != 0;
             let by = if !self.trusted(dir.uid()) {
@@ -94,8 +91,8 @@ impl Look {
                 } else {
                     format!("group {}", dir.gid())
                 })
-            } else if writable && !self.trusted(e.uid()) {
-                Some(format!("user {}", e.uid()))
+            } else if writable && !self.trusted(owner) {
+                Some(format!("user {owner}"))
             } else {
                 None
             };
@@ -106,6 +103,7 @@ impl Look {
                     by,
                 });
             }
+            e.as_ref()?;
             parent = entry;
         }
         None
@@ -161,6 +159,13 @@ mod tests {
         // directory everyone may write (not sticky), the entry this run would make is.
         assert_eq!(first([mine.join("nope/deeper").as_path()], 0), None);
         assert_eq!(first([shared.join("nope").as_path()], 0), None);
+        // A sticky directory another user owns: the entry this run would make is theirs too.
+        let sticky = base.join("sticky");
+        std::fs::create_dir(&sticky).unwrap();
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        std::os::unix::fs::chown(&sticky, Some(4242), None).unwrap();
+        let s = first([sticky.join("nope").as_path()], 0).unwrap();
+        assert_eq!((s.entry, s.by.as_str()), (sticky.join("nope"), "user 4242"));
         let s = first([open.join("nope").as_path()], 0).unwrap();
         assert_eq!((s.entry, s.by.as_str()), (open.join("nope"), "every user"));
     }
